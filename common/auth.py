@@ -1,0 +1,260 @@
+"""Access tokens: the claims they carry, how they are verified, and the route dependencies.
+
+Only RS256 is accepted; `none`, HMAC and every other algorithm are refused before any key is
+looked at, which closes the algorithm-confusion attacks (HS256 signed with the public key).
+"""
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Any, Protocol
+
+import httpx
+from fastapi import Depends, Request
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
+from fastapi.security import OAuth2
+from jose import JWTError, jwt
+
+from common.problems import Forbidden, ServiceUnavailable, Unauthorized
+
+ALGORITHM = "RS256"
+TOKEN_URL = "/auth/token"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OFFICER = "officer"
+    CLUB_MANAGER = "club_manager"
+    BANK = "bank"
+    PARTNER = "partner"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, with the geographic, club, funder or bank scope of their role."""
+
+    subject: str
+    role: Role
+    provinces: tuple[str, ...] = ()
+    communes: tuple[str, ...] = ()
+    clubs: tuple[int, ...] = ()
+    funder_id: int | None = None
+    bank_code: str | None = None
+    expires_at: int = 0
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+class KeySource(Protocol):
+    def key_for(self, kid: str) -> dict[str, Any] | None: ...
+
+
+class JwksKeySource:
+    """Public keys fetched from the gateway's JWKS and cached.
+
+    An unknown `kid` triggers a refetch (a rotation), at most once every few seconds so that a
+    flood of forged kids cannot make us hammer the gateway.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        cache_seconds: int = 300,
+        min_refetch_seconds: float = 5.0,
+        timeout: float = 3.0,
+    ) -> None:
+        self.url = url
+        self.cache_seconds = cache_seconds
+        self.min_refetch_seconds = min_refetch_seconds
+        self.timeout = timeout
+        self._keys: dict[str, dict[str, Any]] = {}
+        self._fetched_at = 0.0
+        self._lock = threading.Lock()
+
+    def _fetch(self) -> None:
+        try:
+            response = httpx.get(self.url, timeout=self.timeout)
+            response.raise_for_status()
+            keys = response.json()["keys"]
+        except (httpx.HTTPError, KeyError, ValueError) as exc:
+            if not self._keys:
+                raise ServiceUnavailable("The token signing keys cannot be fetched.") from exc
+            return
+        self._keys = {key["kid"]: key for key in keys if key.get("alg") == ALGORITHM}
+        self._fetched_at = time.monotonic()
+
+    def key_for(self, kid: str) -> dict[str, Any] | None:
+        age = time.monotonic() - self._fetched_at
+        if kid in self._keys and age < self.cache_seconds:
+            return self._keys[kid]
+        with self._lock:
+            age = time.monotonic() - self._fetched_at
+            if age >= self.cache_seconds or (
+                kid not in self._keys and age >= self.min_refetch_seconds
+            ):
+                self._fetch()
+        return self._keys.get(kid)
+
+    def ready(self) -> bool:
+        try:
+            self._fetch()
+        except ServiceUnavailable:
+            return False
+        return True
+
+
+class StaticKeySource:
+    """Keys known in-process (the gateway verifying its own tokens)."""
+
+    def __init__(self, keys: Callable[[], Iterable[dict[str, Any]]]) -> None:
+        self._keys = keys
+
+    def key_for(self, kid: str) -> dict[str, Any] | None:
+        return next((key for key in self._keys() if key["kid"] == kid), None)
+
+
+def _tuple_of(value: Any, kind: type) -> tuple:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, kind) for item in value):
+        raise Unauthorized("The token's scope claims are malformed.")
+    return tuple(value)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    try:
+        role = Role(claims.get("role"))
+    except ValueError as exc:
+        raise Unauthorized("The token carries no known role.") from exc
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise Unauthorized("The token has no subject.")
+    funder_id = claims.get("funder_id")
+    if funder_id is not None and not isinstance(funder_id, int):
+        raise Unauthorized("The token's funder claim is malformed.")
+    return Principal(
+        subject=subject,
+        role=role,
+        provinces=_tuple_of(claims.get("provinces"), str),
+        communes=_tuple_of(claims.get("communes"), str),
+        clubs=_tuple_of(claims.get("clubs"), int),
+        funder_id=funder_id,
+        bank_code=claims.get("bank_code"),
+        expires_at=int(claims["exp"]),
+        claims=claims,
+    )
+
+
+class TokenVerifier:
+    """Verifies access tokens and remembers the verified ones until they expire.
+
+    The memo keeps RSA verification off the hot path for a client that sends the same token
+    many times; a cached entry is still refused once its `exp` has passed.
+    """
+
+    def __init__(
+        self, keys: KeySource, issuer: str, audience: str, memo_size: int = 10_000
+    ) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.memo_size = memo_size
+        self._memo: OrderedDict[str, Principal] = OrderedDict()
+
+    def verify(self, token: str) -> Principal:
+        cached = self._memo.get(token)
+        if cached is not None:
+            if cached.expires_at > time.time():
+                return cached
+            self._memo.pop(token, None)
+            raise Unauthorized("The token has expired.")
+        principal = self._verify(token)
+        self._memo[token] = principal
+        if len(self._memo) > self.memo_size:
+            self._memo.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except JWTError as exc:
+            raise Unauthorized("The token is malformed.") from exc
+        if header.get("alg") != ALGORITHM:
+            raise Unauthorized(f"Only {ALGORITHM} tokens are accepted.")
+        kid = header.get("kid")
+        key = self.keys.key_for(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise Unauthorized("The token was signed with an unknown key.")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={
+                    "require_exp": True,
+                    "require_iat": True,
+                    "require_sub": True,
+                    "require_aud": True,
+                    "require_iss": True,
+                    "leeway": 0,
+                },
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("The token has expired.") from exc
+        except JWTError as exc:
+            raise Unauthorized(f"The token is invalid: {exc}.") from exc
+        return principal_from_claims(claims)
+
+
+oauth2_scheme = OAuth2(
+    flows=OAuthFlows(
+        password=OAuthFlowPassword(tokenUrl=TOKEN_URL),
+        clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_URL),
+    ),
+    scheme_name="OAuth2",
+    auto_error=False,
+    description="Access tokens from POST /auth/token (password grant for people, "
+    "client_credentials for systems).",
+)
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthorized("An access token is required.", error="invalid_request")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Use the Bearer authorization scheme.", error="invalid_request")
+    return token.strip()
+
+
+def current_principal(
+    request: Request, authorization: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
+    verifier: TokenVerifier = request.app.state.verifier
+    principal = verifier.verify(bearer_token(authorization))
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that lets only the given roles through (403 for the others)."""
+    allowed = frozenset(roles)
+
+    def dependency(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"The role {principal.role.value} may not do this.")
+        return principal
+
+    return dependency

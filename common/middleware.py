@@ -1,0 +1,140 @@
+"""Pure ASGI middleware shared by the gateway and the services.
+
+Written against raw ASGI rather than `BaseHTTPMiddleware` because they sit on every request of
+the hot path and the latter costs a task and a stream per request.
+"""
+
+import json
+import re
+import uuid
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from common.problems import PROBLEM_MEDIA_TYPE, PayloadTooLarge, Problem, UnsupportedMediaType
+
+REQUEST_ID_HEADER = b"x-request-id"
+_REQUEST_ID_PATTERN = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+DEFAULT_MEDIA_TYPES = (
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "text/csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value
+    return None
+
+
+async def send_problem(
+    send: Send, problem: Problem, extra_headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    body = json.dumps(problem.body()).encode()
+    headers = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *extra_headers,
+    ]
+    headers += [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
+    await send({"type": "http.response.start", "status": problem.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestIdMiddleware:
+    """Keeps a well-formed `X-Request-ID` or makes one, and returns it on the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = header(scope, REQUEST_ID_HEADER)
+        request_id = (
+            given if given and _REQUEST_ID_PATTERN.match(given) else uuid.uuid4().hex.encode()
+        )
+        if given != request_id:
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k != REQUEST_ID_HEADER]
+            scope["headers"].append((REQUEST_ID_HEADER, request_id))
+        scope.setdefault("state", {})["request_id"] = request_id.decode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k != REQUEST_ID_HEADER]
+                message["headers"] = [*headers, (REQUEST_ID_HEADER, request_id)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over the limit with 413, by declared length or while they stream in."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = PayloadTooLarge(
+            f"The request body exceeds the limit of {self.max_bytes} bytes."
+        )
+        declared = header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await send_problem(send, too_large)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise too_large
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+class ContentTypeMiddleware:
+    """Refuses a body whose media type the platform does not read, with 415."""
+
+    def __init__(self, app: ASGIApp, media_types: Iterable[str] = DEFAULT_MEDIA_TYPES) -> None:
+        self.app = app
+        self.media_types = tuple(media_types)
+
+    def _accepted(self, content_type: bytes | None) -> bool:
+        if content_type is None:
+            return False
+        media_type = content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
+        return media_type in self.media_types or (
+            media_type.startswith("application/") and media_type.endswith("+json")
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in BODY_METHODS:
+            length = header(scope, b"content-length")
+            has_body = (length is None and header(scope, b"transfer-encoding") is not None) or (
+                length is not None and length not in (b"0", b"")
+            )
+            content_type = header(scope, b"content-type")
+            if has_body and not self._accepted(content_type):
+                shown = content_type.decode("latin-1") if content_type else "none"
+                await send_problem(
+                    send,
+                    UnsupportedMediaType(
+                        f"Content-Type {shown} is not accepted; send application/json."
+                    ),
+                )
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,216 @@
+"""RFC 9457 problem details: one exception hierarchy, rendered in one place.
+
+Routes and rules raise these; `install_problem_handlers` turns them, and every framework error,
+into `application/problem+json`, so no input ever yields an unstructured or 500 answer.
+"""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE_URI = "/problems/"
+
+log = logging.getLogger("ishc.problems")
+
+
+class FieldError(BaseModel):
+    """One reason why one input field was refused."""
+
+    location: str
+    field: str
+    reason: str
+
+
+class ProblemDetails(BaseModel):
+    """The body of every error answer (RFC 9457)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class Problem(Exception):
+    """Base of all domain errors; subclasses fix the status, the title and the type slug."""
+
+    status: int = 500
+    slug: str = "internal-error"
+    title: str = "Internal Server Error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+        self.extensions = extensions
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": PROBLEM_BASE_URI + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            data["instance"] = instance
+        if self.errors is not None:
+            data["errors"] = [error.model_dump() for error in self.errors]
+        data.update(self.extensions)
+        return data
+
+
+class BadRequest(Problem):
+    status, title, slug = 400, "Bad Request", "bad-request"
+
+
+class Unauthorized(Problem):
+    status, title, slug = 401, "Unauthorized", "unauthorized"
+
+    def __init__(self, detail: str, *, error: str = "invalid_token", **extensions: Any) -> None:
+        challenge = f'Bearer realm="ishc", error="{error}", error_description="{detail}"'
+        super().__init__(detail, headers={"WWW-Authenticate": challenge}, **extensions)
+
+
+class Forbidden(Problem):
+    status, title, slug = 403, "Forbidden", "forbidden"
+
+
+class NotFound(Problem):
+    status, title, slug = 404, "Not Found", "not-found"
+
+
+class Conflict(Problem):
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class PreconditionFailed(Problem):
+    status, title, slug = 412, "Precondition Failed", "precondition-failed"
+
+
+class PreconditionRequired(Problem):
+    status, title, slug = 428, "Precondition Required", "precondition-required"
+
+
+class PayloadTooLarge(Problem):
+    status, title, slug = 413, "Content Too Large", "payload-too-large"
+
+
+class UnsupportedMediaType(Problem):
+    status, title, slug = 415, "Unsupported Media Type", "unsupported-media-type"
+
+
+class ValidationFailed(Problem):
+    status, title, slug = 422, "Unprocessable Content", "validation-error"
+
+
+class TooManyRequests(Problem):
+    status, title, slug = 429, "Too Many Requests", "too-many-requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+class ServiceUnavailable(Problem):
+    status, title, slug = 503, "Service Unavailable", "service-unavailable"
+
+
+class GatewayTimeout(Problem):
+    status, title, slug = 504, "Gateway Timeout", "gateway-timeout"
+
+
+def field_error(field: str, reason: str, location: str = "body") -> FieldError:
+    return FieldError(location=location, field=field, reason=reason)
+
+
+def invalid(field: str, reason: str, location: str = "body") -> ValidationFailed:
+    """A 422 for one field, for rules that pydantic cannot express (they need the database)."""
+    return ValidationFailed(f"{field}: {reason}", errors=[field_error(field, reason, location)])
+
+
+def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    instance = request.url.path if request is not None else None
+    return JSONResponse(
+        problem.body(instance),
+        status_code=problem.status,
+        headers=problem.headers,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
+
+
+def _field_errors(exc: RequestValidationError) -> list[FieldError]:
+    errors = []
+    for error in exc.errors():
+        loc = [str(part) for part in error.get("loc", ())]
+        location = loc[0] if loc else "body"
+        field = ".".join(loc[1:]) or location
+        errors.append(
+            FieldError(location=location, field=field, reason=error.get("msg", "invalid"))
+        )
+    return errors
+
+
+async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    return problem_response(exc, request)
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    if any(error.get("type") == "json_invalid" for error in exc.errors()):
+        return problem_response(BadRequest("The request body is not valid JSON."), request)
+    errors = _field_errors(exc)
+    summary = "; ".join(f"{e.field}: {e.reason}" for e in errors[:5])
+    return problem_response(ValidationFailed(f"Invalid input: {summary}", errors=errors), request)
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = HTTPStatus(exc.status_code)
+    problem = Problem(
+        str(exc.detail) if exc.detail else status.phrase, headers=dict(exc.headers or {})
+    )
+    problem.status, problem.title = status.value, status.phrase
+    problem.slug = status.phrase.lower().replace(" ", "-").replace("'", "")
+    return problem_response(problem, request)
+
+
+async def _on_integrity(request: Request, exc: Exception) -> JSONResponse:
+    # A unique or foreign-key constraint caught a race the rules could not see in advance.
+    log.info("integrity error on %s: %s", request.url.path, exc)
+    return problem_response(Conflict("The change conflicts with existing data."), request)
+
+
+async def _on_database_down(request: Request, exc: Exception) -> JSONResponse:
+    log.error("database error on %s: %s", request.url.path, exc)
+    return problem_response(ServiceUnavailable("The database is not reachable."), request)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s", request.url.path)
+    return problem_response(Problem("An unexpected error occurred."), request)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(IntegrityError, _on_integrity)
+    app.add_exception_handler(OperationalError, _on_database_down)
+    app.add_exception_handler(Exception, _on_unexpected)

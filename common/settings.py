@@ -1,0 +1,65 @@
+"""Settings shared by every component, read only from environment variables.
+
+Each component subclasses `ComponentSettings` with its own prefix (`CLUBS_`, `LOANS_`,
+`FUNDING_`, `GATEWAY_`). Every field has a default that is safe on a developer's machine; in
+production (`<PREFIX>ENVIRONMENT=production`) a start with a default secret is refused.
+"""
+
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_MARKER = "dev-only-"
+"""Default secrets start with this; production refuses any secret that does."""
+
+DEFAULT_GATEWAY_URL = "http://127.0.0.1:8000"
+JWT_ISSUER = "ishc-gateway"
+JWT_AUDIENCE = "ishc-api"
+
+
+class InsecureSettingsError(RuntimeError):
+    """A production start was attempted with a development default."""
+
+
+class ComponentSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///var/ishc.db"
+    jwt_issuer: str = JWT_ISSUER
+    jwt_audience: str = JWT_AUDIENCE
+    max_body_bytes: int = 16 * 1024 * 1024
+    log_level: str = "info"
+
+    def secret_fields(self) -> dict[str, str]:
+        """The settings that must never keep their development default in production."""
+        return {}
+
+    def check_production(self) -> None:
+        """Refuse to run in production with a development secret or an embedded database."""
+        if self.environment != "production":
+            return
+        weak = [
+            name
+            for name, value in self.secret_fields().items()
+            if not value or value.startswith(DEV_SECRET_MARKER)
+        ]
+        if weak:
+            raise InsecureSettingsError(
+                f"production start refused: set real values for {', '.join(sorted(weak))}"
+            )
+        if self.database_url.startswith("sqlite"):
+            raise InsecureSettingsError("production start refused: use PostgreSQL, not SQLite")
+
+
+class ServiceSettings(ComponentSettings):
+    """Settings of a domain service: where to find the gateway and its own credentials."""
+
+    gateway_url: str = DEFAULT_GATEWAY_URL
+    jwks_cache_seconds: int = 300
+    client_id: str = ""
+    client_secret: str = ""
+    upstream_timeout_seconds: float = 10.0
+
+    def secret_fields(self) -> dict[str, str]:
+        return {"client_secret": self.client_secret}

@@ -1,0 +1,102 @@
+"""The gateway: the platform's only public entry."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlmodel import Session
+
+from common.app import install_plumbing
+from common.auth import TokenVerifier
+from common.db import make_engine, normalise_url
+from common.health import ReadinessCheck, database_check, health_router
+from gateway.identity import bootstrap
+from gateway.keys import KeyStore
+from gateway.openapi_merge import MergedOpenAPI
+from gateway.proxy import Forwarder, proxy_endpoint
+from gateway.routes import admin_router, auth_router
+from gateway.settings import GatewaySettings
+
+DESCRIPTION = """Public API of the Intergenerational Self-Help Club (ISHC) platform.
+
+Get a token at `POST /auth/token` (form-encoded): `grant_type=password` with `username` and
+`password` for people, `grant_type=client_credentials` with `client_id` and `client_secret` (or
+HTTP Basic) for systems. Send it as `Authorization: Bearer <token>`. Errors are RFC 9457
+`application/problem+json`. Money is integer đồng. POSTs accept an `Idempotency-Key` header;
+where it is required the operation says so."""
+
+
+def _service_check(name: str, url: str) -> ReadinessCheck:
+    async def check(_request: Request) -> str | None:
+        try:
+            async with httpx.AsyncClient(timeout=2.0) as client:
+                response = await client.get(url.rstrip("/") + "/readyz")
+        except httpx.HTTPError as exc:
+            return f"{name} service unreachable: {type(exc).__name__}"
+        return None if response.status_code == 200 else f"{name} service not ready"
+
+    return check
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    settings.check_production()
+    logging.basicConfig(level=settings.log_level.upper())
+    keys = KeyStore(settings.keys_dir)
+    keys.ensure_key()
+    forwarder = Forwarder(
+        settings.upstreams(), settings.connect_timeout_seconds, settings.upstream_timeout_seconds
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with Session(app.state.engine) as session:
+            bootstrap(session, settings)
+        yield
+        await forwarder.close()
+        app.state.engine.dispose()
+
+    app = FastAPI(
+        title="ISHC Platform API",
+        description=DESCRIPTION,
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.keys = keys
+    app.state.engine = make_engine(normalise_url(settings.database_url))
+    app.state.verifier = TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience)
+    app.state.forwarder = forwarder
+    merged = MergedOpenAPI(settings.upstreams())
+    install_plumbing(app, settings.max_body_bytes)
+
+    checks: dict[str, ReadinessCheck] = {"database": database_check}
+    checks.update({name: _service_check(name, url) for name, url in settings.upstreams().items()})
+    app.include_router(health_router(checks))
+    app.include_router(auth_router)
+    app.include_router(admin_router)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        document: dict[str, Any] = await merged.document(app.openapi())
+        return JSONResponse(document)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="ISHC Platform API")
+
+    app.router.add_route(
+        "/api/v1/{path:path}",
+        proxy_endpoint,
+        include_in_schema=False,
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    )
+    return app

@@ -1,0 +1,68 @@
+"""The gateway's own tables: people, machine clients, failed logins, idempotency keys."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, DateTime
+from sqlmodel import Field
+
+from common.db import new_base
+from common.idempotency import idempotency_table
+
+GatewayBase = new_base("GatewayBase")
+idempotency_keys = idempotency_table(GatewayBase.metadata)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ScopeColumns(GatewayBase):
+    """What a role may reach: provinces/communes (officer), clubs, a funder, a bank."""
+
+    role: str = Field(max_length=20, index=True)
+    provinces: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    communes: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    clubs: list[int] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    funder_id: int | None = None
+    bank_code: str | None = Field(default=None, max_length=20)
+    active: bool = True
+
+
+class User(ScopeColumns, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    full_name: str = Field(default="", max_length=200)
+    password_hash: str = Field(max_length=200)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
+    )
+
+
+class ApiClient(ScopeColumns, table=True):
+    __tablename__ = "api_clients"
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=200)
+    secret_hash: str = Field(max_length=200)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
+    )
+
+
+class LoginFailure(GatewayBase, table=True):
+    """Consecutive failed logins of one username or client id; cleared by a success."""
+
+    __tablename__ = "login_failures"
+
+    identity: str = Field(primary_key=True, max_length=100)
+    failures: int = 0
+    blocked_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

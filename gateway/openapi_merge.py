@@ -1,0 +1,98 @@
+"""One OpenAPI document for the whole platform, merged from the gateway's and the services'.
+
+A service's operations appear under their public paths only if the routing table sends that
+prefix to that service, so the document never promises a path the gateway does not route.
+"""
+
+import asyncio
+import copy
+import json
+import time
+from typing import Any
+
+import httpx
+
+from gateway.proxy import API_PREFIX, ROUTES
+
+CACHE_SECONDS = 30.0
+FETCH_TIMEOUT_SECONDS = 3.0
+
+
+def _routed_to(service: str, path: str) -> bool:
+    if not path.startswith(API_PREFIX):
+        return False
+    route = ROUTES.get(path[len(API_PREFIX) :].split("/", 1)[0])
+    return route is not None and route.service == service
+
+
+def _rename_refs(document: Any, renames: dict[str, str]) -> Any:
+    text = json.dumps(document)
+    for old, new in renames.items():
+        text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
+    return json.loads(text)
+
+
+def merge(
+    gateway_doc: dict[str, Any], service_docs: dict[str, dict[str, Any] | None]
+) -> dict[str, Any]:
+    merged = copy.deepcopy(gateway_doc)
+    schemas = merged.setdefault("components", {}).setdefault("schemas", {})
+    missing = []
+    for service, doc in service_docs.items():
+        if doc is None:
+            missing.append(service)
+            continue
+        theirs = doc.get("components", {}).get("schemas", {})
+        # Same name, different shape: the service's schema gets the service's name in front.
+        renames = {
+            name: f"{service.title()}{name}"
+            for name, schema in theirs.items()
+            if name in schemas and schemas[name] != schema
+        }
+        doc = _rename_refs(doc, renames)
+        for name, schema in doc.get("components", {}).get("schemas", {}).items():
+            schemas.setdefault(name, schema)
+        for path, item in doc.get("paths", {}).items():
+            if _routed_to(service, path):
+                merged["paths"][path] = item
+    merged["paths"] = dict(sorted(merged["paths"].items()))
+    if missing:
+        merged["info"]["description"] += (
+            "\n\n**Not shown now (service unreachable):** " + ", ".join(sorted(missing)) + "."
+        )
+        merged["info"]["x-unavailable-services"] = sorted(missing)
+    return merged
+
+
+class MergedOpenAPI:
+    """Fetches the services' documents, merges them, and keeps the result briefly."""
+
+    def __init__(self, upstreams: dict[str, str]) -> None:
+        self.upstreams = upstreams
+        self._cached: dict[str, Any] | None = None
+        self._cached_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def _fetch(self, client: httpx.AsyncClient, url: str) -> dict[str, Any] | None:
+        try:
+            response = await client.get(url.rstrip("/") + "/openapi.json")
+            response.raise_for_status()
+            return response.json()
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    async def document(self, gateway_doc: dict[str, Any]) -> dict[str, Any]:
+        async with self._lock:
+            fresh = time.monotonic() - self._cached_at < CACHE_SECONDS
+            if self._cached is not None and fresh:
+                return self._cached
+            async with httpx.AsyncClient(timeout=FETCH_TIMEOUT_SECONDS) as client:
+                names = list(self.upstreams)
+                docs = await asyncio.gather(
+                    *(self._fetch(client, self.upstreams[n]) for n in names)
+                )
+            merged = merge(gateway_doc, dict(zip(names, docs, strict=True)))
+            complete = all(doc is not None for doc in docs)
+            # An incomplete document is served but not kept, so a recovered service shows at once.
+            self._cached, self._cached_at = (merged, time.monotonic()) if complete else (None, 0.0)
+            return merged

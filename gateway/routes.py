@@ -1,0 +1,303 @@
+"""The gateway's own endpoints: tokens, signing keys, people and API clients."""
+
+import base64
+import binascii
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Header, Query, Request
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from common.auth import CurrentPrincipal, Role, require_roles
+from common.db import SessionDep
+from common.idempotency import IdempotentRequest, idempotency
+from common.problems import BadRequest, Conflict, NotFound, Unauthorized, invalid
+from common.schemas import Page, PageDep
+from gateway import identity
+from gateway.keys import KeyStore
+from gateway.models import ApiClient, User, idempotency_keys, utcnow
+from gateway.schemas import (
+    ClientCreate,
+    ClientPublic,
+    ClientUpdate,
+    ClientWithSecret,
+    Me,
+    TokenResponse,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+    check_scope,
+)
+from gateway.settings import GatewaySettings
+
+auth_router = APIRouter(tags=["auth"])
+admin_router = APIRouter(
+    prefix="/api/v1", tags=["identity"], dependencies=[Depends(require_roles(Role.ADMIN))]
+)
+AdminIdempotency = Annotated[IdempotentRequest, idempotency(idempotency_keys, required=False)]
+
+
+def _keys(request: Request) -> KeyStore:
+    return request.app.state.keys
+
+
+def _settings(request: Request) -> GatewaySettings:
+    return request.app.state.settings
+
+
+def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    """Client id and secret from HTTP Basic, the way RFC 6749 §2.3.1 lets clients send them."""
+    if not authorization or not authorization.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise Unauthorized("Malformed Basic credentials.", error="invalid_client") from exc
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        raise Unauthorized("Malformed Basic credentials.", error="invalid_client")
+    return client_id, secret
+
+
+@auth_router.post(
+    "/auth/token",
+    response_model=TokenResponse,
+    summary="Get an access token (OAuth2 password or client_credentials grant)",
+)
+def token(
+    request: Request,
+    session: SessionDep,
+    grant_type: Annotated[str, Form(max_length=40)],
+    username: Annotated[str | None, Form(max_length=64)] = None,
+    password: Annotated[str | None, Form(max_length=128)] = None,
+    client_id: Annotated[str | None, Form(max_length=64)] = None,
+    client_secret: Annotated[str | None, Form(max_length=200)] = None,
+    scope: Annotated[
+        str | None, Form(max_length=200, description="Ignored: the scope comes from the account.")
+    ] = None,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> TokenResponse:
+    settings, keys = _settings(request), _keys(request)
+    throttle = identity.LoginThrottle(settings)
+    if grant_type == "password":
+        if not username or not password:
+            raise invalid("username" if not username else "password", "required for this grant")
+        user = identity.authenticate_user(session, throttle, username, password)
+        access, lifetime = identity.issue_token(
+            keys, settings, identity.user_subject(user), user, settings.person_token_minutes
+        )
+    elif grant_type == "client_credentials":
+        credentials = _basic_credentials(authorization) or (client_id, client_secret)
+        if not credentials[0] or not credentials[1]:
+            raise invalid(
+                "client_id" if not credentials[0] else "client_secret",
+                "required for this grant (in the form or as HTTP Basic)",
+            )
+        client = identity.authenticate_client(session, throttle, *credentials)
+        access, lifetime = identity.issue_token(
+            keys, settings, identity.client_subject(client), client, settings.client_token_minutes
+        )
+    else:
+        raise BadRequest(
+            f"Unsupported grant_type {grant_type!r}; use password or client_credentials.",
+            error="unsupported_grant_type",
+        )
+    return TokenResponse(access_token=access, expires_in=lifetime)
+
+
+@auth_router.get("/.well-known/jwks.json", summary="Public keys that verify access tokens")
+def jwks(request: Request) -> dict[str, Any]:
+    return {"keys": _keys(request).public_keys()}
+
+
+@auth_router.get("/auth/me", response_model=Me, summary="Who the token says you are")
+def me(principal: CurrentPrincipal) -> Me:
+    return Me(
+        subject=principal.subject,
+        role=principal.role,
+        provinces=list(principal.provinces),
+        communes=list(principal.communes),
+        clubs=list(principal.clubs),
+        funder_id=principal.funder_id,
+        bank_code=principal.bank_code,
+        expires_at=principal.expires_at,
+    )
+
+
+def _page(session: Session, model: type, filters: list, page: PageDep, order: Any) -> tuple:
+    total = session.exec(select(func.count()).select_from(model).where(*filters)).one()
+    rows = session.exec(
+        select(model).where(*filters).order_by(order).offset(page.offset).limit(page.limit)
+    ).all()
+    return rows, total
+
+
+@admin_router.get("/users", response_model=Page[UserPublic], summary="List people")
+def list_users(
+    session: SessionDep,
+    page: PageDep,
+    role: Role | None = None,
+    active: bool | None = None,
+    q: Annotated[str | None, Query(max_length=64, description="Part of the username")] = None,
+) -> Page[UserPublic]:
+    filters: list = []
+    if role is not None:
+        filters.append(User.role == role.value)
+    if active is not None:
+        filters.append(User.active == active)
+    if q:
+        filters.append(User.username.contains(q.lower()))
+    rows, total = _page(session, User, filters, page, User.id)
+    return Page(
+        items=[UserPublic.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@admin_router.post("/users", response_model=UserPublic, status_code=201, summary="Create a person")
+def create_user(payload: UserCreate, session: SessionDep, idem: AdminIdempotency) -> Any:
+    username = payload.username.lower()
+    if session.exec(select(User).where(User.username == username)).first():
+        raise Conflict(f"The username {username!r} is taken.")
+    user = User(
+        **payload.model_dump(exclude={"password", "username", "role"}),
+        username=username,
+        role=payload.role.value,
+        password_hash=identity.hash_secret(payload.password),
+    )
+    session.add(user)
+    session.flush()
+    return idem.respond(session, UserPublic.model_validate(user))
+
+
+def _user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user {user_id}.")
+    return user
+
+
+@admin_router.get("/users/{user_id}", response_model=UserPublic, summary="One person")
+def get_user(user_id: int, session: SessionDep) -> User:
+    return _user(session, user_id)
+
+
+def _would_remove_last_admin(session: Session, user: User, changes: dict[str, Any]) -> bool:
+    if user.role != Role.ADMIN.value or not user.active:
+        return False
+    demoted = changes.get("role", Role.ADMIN) != Role.ADMIN or changes.get("active") is False
+    others = session.exec(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == Role.ADMIN.value, User.active, User.id != user.id)
+    ).one()
+    return demoted and others == 0
+
+
+@admin_router.patch("/users/{user_id}", response_model=UserPublic, summary="Change a person")
+def update_user(user_id: int, payload: UserUpdate, session: SessionDep) -> User:
+    user = _user(session, user_id)
+    changes = payload.model_dump(exclude_unset=True)
+    if _would_remove_last_admin(session, user, changes):
+        raise Conflict("This is the last active admin; create another admin first.")
+    if changes.get("role") == Role.SERVICE:
+        raise invalid("role", "service is for API clients only")
+    password = changes.pop("password", None)
+    if password:
+        user.password_hash = identity.hash_secret(password)
+    for name, value in changes.items():
+        setattr(user, name, value.value if isinstance(value, Role) else value)
+    check_scope(
+        Role(user.role), user.provinces, user.communes, user.clubs, user.funder_id, user.bank_code
+    )
+    user.updated_at = utcnow()
+    session.add(user)
+    return user
+
+
+@admin_router.get("/clients", response_model=Page[ClientPublic], summary="List API clients")
+def list_clients(
+    session: SessionDep, page: PageDep, role: Role | None = None, active: bool | None = None
+) -> Page[ClientPublic]:
+    filters: list = []
+    if role is not None:
+        filters.append(ApiClient.role == role.value)
+    if active is not None:
+        filters.append(ApiClient.active == active)
+    rows, total = _page(session, ApiClient, filters, page, ApiClient.id)
+    return Page(
+        items=[ClientPublic.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@admin_router.post(
+    "/clients",
+    response_model=ClientWithSecret,
+    status_code=201,
+    summary="Register an API client; its secret is shown once",
+)
+def create_client(payload: ClientCreate, session: SessionDep, idem: AdminIdempotency) -> Any:
+    client_id = payload.client_id or "cli-" + secrets.token_hex(6)
+    if session.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first():
+        raise Conflict(f"The client id {client_id!r} is taken.")
+    secret = secrets.token_urlsafe(32)
+    client = ApiClient(
+        **payload.model_dump(exclude={"client_id", "role"}),
+        client_id=client_id,
+        role=payload.role.value,
+        secret_hash=identity.hash_secret(secret),
+    )
+    session.add(client)
+    session.flush()
+    public = ClientPublic.model_validate(client).model_dump()
+    return idem.respond(session, ClientWithSecret(**public, client_secret=secret))
+
+
+def _client(session: Session, client_id: str) -> ApiClient:
+    client = session.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first()
+    if client is None:
+        raise NotFound(f"No API client {client_id!r}.")
+    return client
+
+
+@admin_router.get("/clients/{client_id}", response_model=ClientPublic, summary="One API client")
+def get_client(client_id: str, session: SessionDep) -> ApiClient:
+    return _client(session, client_id)
+
+
+@admin_router.patch(
+    "/clients/{client_id}",
+    response_model=ClientPublic,
+    summary="Rename, enable or disable an API client",
+)
+def update_client(client_id: str, payload: ClientUpdate, session: SessionDep) -> ApiClient:
+    client = _client(session, client_id)
+    for name, value in payload.model_dump(exclude_unset=True).items():
+        setattr(client, name, value)
+    client.updated_at = utcnow()
+    session.add(client)
+    return client
+
+
+@admin_router.post(
+    "/clients/{client_id}/secret",
+    response_model=ClientWithSecret,
+    summary="Replace an API client's secret; the new one is shown once",
+)
+def rotate_client_secret(client_id: str, session: SessionDep, idem: AdminIdempotency) -> Any:
+    client = _client(session, client_id)
+    if client.role == Role.SERVICE.value:
+        raise Conflict("Platform service clients take their secret from the gateway settings.")
+    secret = secrets.token_urlsafe(32)
+    client.secret_hash = identity.hash_secret(secret)
+    client.updated_at = utcnow()
+    session.add(client)
+    session.flush()
+    public = ClientPublic.model_validate(client).model_dump()
+    return idem.respond(session, ClientWithSecret(**public, client_secret=secret), status_code=200)

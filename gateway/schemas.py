@@ -1,0 +1,186 @@
+"""What the gateway's own endpoints take and give."""
+
+from datetime import datetime
+from typing import Annotated, Self
+
+from pydantic import Field, StringConstraints, model_validator
+
+from common.auth import Role
+from common.problems import FieldError, ValidationFailed
+from common.schemas import InputModel, OutputModel
+
+ProvinceCode = Annotated[str, StringConstraints(pattern=r"^\d{2}$")]
+CommuneCode = Annotated[str, StringConstraints(pattern=r"^\d{5}$")]
+BankCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9_]{2,20}$")]
+Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._@-]{2,63}$")]
+ClientId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
+Password = Annotated[str, StringConstraints(min_length=10, max_length=128)]
+MAX_SCOPE_ITEMS = 500
+
+
+def scope_errors(
+    role: Role,
+    provinces: list[str],
+    communes: list[str],
+    clubs: list[int],
+    funder_id: int | None,
+    bank_code: str | None,
+) -> list[FieldError]:
+    """Each role carries exactly the scope it needs and no other."""
+    present = {
+        "provinces": bool(provinces),
+        "communes": bool(communes),
+        "clubs": bool(clubs),
+        "funder_id": funder_id is not None,
+        "bank_code": bank_code is not None,
+    }
+    needed = {
+        Role.OFFICER: {"provinces"},
+        Role.CLUB_MANAGER: {"clubs"},
+        Role.PARTNER: {"funder_id"},
+        Role.BANK: {"bank_code"},
+    }.get(role, set())
+    allowed = needed | ({"communes"} if role is Role.OFFICER else set())
+    errors = [
+        FieldError(location="body", field=name, reason=f"required for the role {role.value}")
+        for name in sorted(needed)
+        if not present[name]
+    ]
+    errors += [
+        FieldError(location="body", field=name, reason=f"not used by the role {role.value}")
+        for name, is_set in sorted(present.items())
+        if is_set and name not in allowed
+    ]
+    return errors
+
+
+def check_scope(
+    role: Role,
+    provinces: list[str],
+    communes: list[str],
+    clubs: list[int],
+    funder_id: int | None,
+    bank_code: str | None,
+) -> None:
+    errors = scope_errors(role, provinces, communes, clubs, funder_id, bank_code)
+    if errors:
+        raise ValidationFailed(
+            "The scope does not fit the role: "
+            + "; ".join(f"{e.field} {e.reason}" for e in errors),
+            errors=errors,
+        )
+
+
+class ScopeFields(InputModel):
+    provinces: list[ProvinceCode] = Field(default_factory=list, max_length=MAX_SCOPE_ITEMS)
+    communes: list[CommuneCode] = Field(default_factory=list, max_length=MAX_SCOPE_ITEMS)
+    clubs: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+        default_factory=list, max_length=MAX_SCOPE_ITEMS
+    )
+    funder_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    bank_code: BankCode | None = None
+
+
+class ScopedCreate(ScopeFields):
+    role: Role
+
+    @model_validator(mode="after")
+    def _scope_fits_role(self) -> Self:
+        check_scope(
+            self.role, self.provinces, self.communes, self.clubs, self.funder_id, self.bank_code
+        )
+        return self
+
+
+class UserCreate(ScopedCreate):
+    username: Username
+    full_name: str = Field(default="", max_length=200)
+    password: Password
+
+    @model_validator(mode="after")
+    def _people_are_not_services(self) -> Self:
+        if self.role is Role.SERVICE:
+            raise ValidationFailed(
+                "role: service is for API clients only",
+                errors=[
+                    FieldError(
+                        location="body", field="role", reason="service is for API clients only"
+                    )
+                ],
+            )
+        return self
+
+
+class UserUpdate(InputModel):
+    """Fields left out stay as they are; a new role must come with the scope it needs."""
+
+    full_name: str | None = Field(default=None, max_length=200)
+    password: Password | None = None
+    role: Role | None = None
+    provinces: list[ProvinceCode] | None = Field(default=None, max_length=MAX_SCOPE_ITEMS)
+    communes: list[CommuneCode] | None = Field(default=None, max_length=MAX_SCOPE_ITEMS)
+    clubs: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(
+        default=None, max_length=MAX_SCOPE_ITEMS
+    )
+    funder_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    bank_code: BankCode | None = None
+    active: bool | None = None
+
+
+class ClientCreate(ScopedCreate):
+    name: str = Field(min_length=1, max_length=200)
+    client_id: ClientId | None = Field(
+        default=None, description="Chosen by the platform when left out."
+    )
+
+
+class ClientUpdate(InputModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    active: bool | None = None
+
+
+class ScopePublic(OutputModel):
+    role: Role
+    provinces: list[str]
+    communes: list[str]
+    clubs: list[int]
+    funder_id: int | None
+    bank_code: str | None
+    active: bool
+
+
+class UserPublic(ScopePublic):
+    id: int
+    username: str
+    full_name: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ClientPublic(ScopePublic):
+    id: int
+    client_id: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ClientWithSecret(ClientPublic):
+    client_secret: str = Field(description="Shown once; only its hash is kept.")
+
+
+class TokenResponse(OutputModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class Me(OutputModel):
+    subject: str
+    role: Role
+    provinces: list[str]
+    communes: list[str]
+    clubs: list[int]
+    funder_id: int | None
+    bank_code: str | None
+    expires_at: int

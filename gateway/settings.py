@@ -1,0 +1,48 @@
+"""Gateway settings, from `GATEWAY_*` variables (and `ISHC_ADMIN_*` for the first admin)."""
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+from common.settings import DEV_SECRET_MARKER, ComponentSettings
+
+DEFAULT_SERVICE_CLIENTS = ",".join(
+    f"svc-{name}:{DEV_SECRET_MARKER}{name}-secret" for name in ("clubs", "loans", "funding")
+)
+
+
+class GatewaySettings(ComponentSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
+
+    database_url: str = "sqlite:///var/gateway.db"
+    keys_dir: str = "var/keys"
+    clubs_url: str = "http://127.0.0.1:8001"
+    loans_url: str = "http://127.0.0.1:8002"
+    funding_url: str = "http://127.0.0.1:8003"
+    connect_timeout_seconds: float = 2.0
+    upstream_timeout_seconds: float = 10.0
+    person_token_minutes: int = 15
+    client_token_minutes: int = 30
+    login_free_failures: int = 5
+    login_base_delay_seconds: int = 15
+    login_max_delay_seconds: int = 900
+    service_clients: str = DEFAULT_SERVICE_CLIENTS
+    """Our own services' client credentials, `id:secret` separated by commas, kept in step."""
+    admin_username: str = Field(
+        default="admin",
+        validation_alias=AliasChoices("ISHC_ADMIN_USERNAME", "GATEWAY_ADMIN_USERNAME"),
+    )
+    admin_password: str = Field(
+        default="", validation_alias=AliasChoices("ISHC_ADMIN_PASSWORD", "GATEWAY_ADMIN_PASSWORD")
+    )
+
+    def upstreams(self) -> dict[str, str]:
+        return {"clubs": self.clubs_url, "loans": self.loans_url, "funding": self.funding_url}
+
+    def service_credentials(self) -> dict[str, str]:
+        pairs = (item.split(":", 1) for item in self.service_clients.split(",") if ":" in item)
+        return {client_id.strip(): secret.strip() for client_id, secret in pairs}
+
+    def secret_fields(self) -> dict[str, str]:
+        return {
+            f"service_clients[{cid}]": secret for cid, secret in self.service_credentials().items()
+        }

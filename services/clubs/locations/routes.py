@@ -1,0 +1,55 @@
+"""`/api/v1/locations`: the administrative units clubs are registered in."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from common.auth import CurrentPrincipal
+from common.problems import NotFound
+from common.schemas import Page, PageDep
+from services.clubs.locations import units
+from services.clubs.locations.schemas import Commune, Province
+
+router = APIRouter(prefix="/api/v1/locations", tags=["locations"])
+SearchQuery = Annotated[
+    str | None,
+    Query(max_length=100, description="Part of the name; case and diacritics are ignored."),
+]
+
+
+def _page(rows: list[units.Unit], page: PageDep, model: type) -> Page:
+    chosen = rows[page.offset : page.offset + page.limit]
+    return Page(
+        items=[model(**unit.__dict__) for unit in chosen],
+        total=len(rows),
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get(
+    "/provinces", response_model=Page[Province], summary="Provinces in force since 1 July 2025"
+)
+def list_provinces(_principal: CurrentPrincipal, page: PageDep, q: SearchQuery = None) -> Page:
+    return _page(units.search(list(units.provinces().values()), q), page, Province)
+
+
+@router.get("/provinces/{code}", response_model=Province, summary="One province")
+def get_province(_principal: CurrentPrincipal, code: str) -> Province:
+    unit = units.provinces().get(code)
+    if unit is None:
+        raise NotFound(f"No province with code {code!r}.")
+    return Province(**unit.__dict__)
+
+
+@router.get(
+    "/provinces/{code}/communes",
+    response_model=Page[Commune],
+    summary="Communes, wards and special zones of a province",
+)
+def list_communes(
+    _principal: CurrentPrincipal, code: str, page: PageDep, q: SearchQuery = None
+) -> Page:
+    if code not in units.provinces():
+        raise NotFound(f"No province with code {code!r}.")
+    return _page(units.search(units.communes_by_province()[code], q), page, Commune)

@@ -1,0 +1,13 @@
+"""Loans service settings, from `LOANS_*` environment variables."""
+
+from pydantic_settings import SettingsConfigDict
+
+from common.settings import DEV_SECRET_MARKER, ServiceSettings
+
+
+class LoansSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="LOANS_", extra="ignore", frozen=True)
+
+    database_url: str = "sqlite:///var/loans.db"
+    client_id: str = "svc-loans"
+    client_secret: str = DEV_SECRET_MARKER + "loans-secret"
