@@ -1,0 +1,43 @@
+# Two commands for a newcomer: `make run` and `make test`.
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+PORT ?= 8000
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: run test test-sqlite test-postgres lint install tools migrate bench clean
+
+tools:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version))"; exit 1; }
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv \
+		|| $(PYTHON) -m pip install --quiet --user --break-system-packages uv
+
+install: tools
+	$(UV) sync --frozen
+
+migrate: install
+	$(UV) run --frozen python -m common.migrate
+
+run: install
+	PORT=$(PORT) $(UV) run --frozen python -m tools.run
+
+lint: install
+	$(UV) run --frozen ruff check .
+
+test: install lint test-sqlite test-postgres
+
+test-sqlite:
+	TEST_DATABASE=sqlite $(UV) run --frozen pytest $(PYTEST_ARGS)
+
+test-postgres:
+ifdef TEST_POSTGRES_URL
+	TEST_DATABASE=postgres $(UV) run --frozen pytest $(PYTEST_ARGS)
+else
+	@echo "TEST_POSTGRES_URL is not set: skipping the PostgreSQL run"
+endif
+
+bench: install
+	$(UV) run --frozen python bench/gateway.py
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache
