@@ -11,12 +11,20 @@ import httpx
 
 DEMO_PASSWORD = "demo-password-2026"
 DEMO_USERS: list[dict[str, Any]] = [
-    {"username": "officer.laocai", "full_name": "Cán bộ Hội NCT tỉnh Lào Cai",
-     "role": "officer", "provinces": ["15"]},
+    {
+        "username": "officer.laocai",
+        "full_name": "Cán bộ Hội NCT tỉnh Lào Cai",
+        "role": "officer",
+        "provinces": ["15"],
+    },
 ]
 DEMO_CLIENTS: list[dict[str, Any]] = [
-    {"client_id": "vbsp-demo", "name": "Ngân hàng Chính sách xã hội (demo)", "role": "bank",
-     "bank_code": "VBSP"},
+    {
+        "client_id": "vbsp-demo",
+        "name": "Ngân hàng Chính sách xã hội (demo)",
+        "role": "bank",
+        "bank_code": "VBSP",
+    },
 ]
 
 
@@ -24,8 +32,10 @@ class Demo:
     def __init__(self, gateway_url: str, admin_password: str, var_dir: Path) -> None:
         self.client = httpx.Client(base_url=gateway_url, timeout=30.0)
         self.credentials_file = var_dir / "demo-clients.json"
-        token = self.client.post("/auth/token", data={
-            "grant_type": "password", "username": "admin", "password": admin_password})
+        token = self.client.post(
+            "/auth/token",
+            data={"grant_type": "password", "username": "admin", "password": admin_password},
+        )
         token.raise_for_status()
         self.client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
 
@@ -34,8 +44,9 @@ class Demo:
         for user in DEMO_USERS:
             found = self.client.get("/api/v1/users", params={"q": user["username"]}).json()
             if not any(item["username"] == user["username"] for item in found["items"]):
-                self.client.post("/api/v1/users", json={**user, "password": DEMO_PASSWORD}
-                                 ).raise_for_status()
+                self.client.post(
+                    "/api/v1/users", json={**user, "password": DEMO_PASSWORD}
+                ).raise_for_status()
                 created.append(user["username"])
         return created
 

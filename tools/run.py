@@ -5,7 +5,6 @@ import secrets
 import signal
 import sys
 import time
-from pathlib import Path
 
 from tools.demo import DEMO_PASSWORD, DEMO_USERS, Demo
 from tools.stack import ROOT, SERVICES, Stack
@@ -33,7 +32,10 @@ def main() -> None:
     stack = Stack(
         database_urls={c: f"sqlite:///{VAR / f'{c}.db'}" for c in components},
         ports={c: port + i for i, c in enumerate(components)},
-        var_dir=VAR, admin_password=admin_password(), log_level="info")
+        var_dir=VAR,
+        admin_password=admin_password(),
+        log_level="info",
+    )
     step("migrating the databases (var/*.db)")
     stack.migrate()
     step(f"starting the services on ports {port + 1}-{port + 3} and the gateway on {port}")
@@ -58,7 +60,8 @@ def main() -> None:
 def print_welcome(stack: Stack, client_secrets: dict[str, str]) -> None:
     url = stack.gateway_url
     officer = DEMO_USERS[0]["username"]
-    print(f"""
+    print(
+        f"""
 ISHC Platform is running (SQLite databases and logs in var/).
 
   API docs:  {url}/docs
@@ -68,7 +71,9 @@ ISHC Platform is running (SQLite databases and logs in var/).
 Log in (admin):  username admin, password {stack.admin_password}
   curl -s -X POST {url}/auth/token -d grant_type=password -d username=admin \\
        -d password='{stack.admin_password}'
-Demo officer of Lào Cai: {officer} / {DEMO_PASSWORD}""", flush=True)
+Demo officer of Lào Cai: {officer} / {DEMO_PASSWORD}""",
+        flush=True,
+    )
     for client_id, secret in client_secrets.items():
         print(f"Demo bank client: {client_id} / {secret}  (grant_type=client_credentials)")
     print("\nPress Ctrl-C to stop.", flush=True)

@@ -52,8 +52,11 @@ class Stack:
         return self.url("gateway")
 
     def env(self) -> dict[str, str]:
-        env = {**os.environ, "ISHC_ADMIN_PASSWORD": self.admin_password,
-               "GATEWAY_KEYS_DIR": str(self.var_dir / "keys")}
+        env = {
+            **os.environ,
+            "ISHC_ADMIN_PASSWORD": self.admin_password,
+            "GATEWAY_KEYS_DIR": str(self.var_dir / "keys"),
+        }
         for component, prefix in ENV_PREFIX.items():
             env[f"{prefix}_DATABASE_URL"] = self.database_urls[component]
             env[f"{prefix}_LOG_LEVEL"] = self.log_level
@@ -64,20 +67,39 @@ class Stack:
         return env
 
     def migrate(self) -> None:
-        subprocess.run([sys.executable, "-m", "common.migrate"], cwd=ROOT, env=self.env(),
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "common.migrate"],
+            cwd=ROOT,
+            env=self.env(),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
-    def start(self, components: Iterable[str] = ("clubs", "loans", "funding", "gateway"),
-              log_dir: Path | None = None, quiet: bool = True) -> None:
+    def start(
+        self,
+        components: Iterable[str] = ("clubs", "loans", "funding", "gateway"),
+        log_dir: Path | None = None,
+        quiet: bool = True,
+    ) -> None:
         for component in components:
             self.start_one(component, log_dir, quiet)
         for component in components:
             self.wait_healthy(component)
 
     def start_one(self, component: str, log_dir: Path | None = None, quiet: bool = True) -> None:
-        command = [sys.executable, "-m", "uvicorn", "--factory", FACTORIES[component],
-                   "--host", "127.0.0.1", "--port", str(self.ports[component]),
-                   "--log-level", self.log_level]
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            FACTORIES[component],
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.ports[component]),
+            "--log-level",
+            self.log_level,
+        ]
         if quiet:
             command.append("--no-access-log")
         output = None
@@ -85,8 +107,13 @@ class Stack:
             log_dir.mkdir(parents=True, exist_ok=True)
             output = (log_dir / f"{component}.log").open("ab")
         self.processes[component] = subprocess.Popen(
-            command, cwd=ROOT, env=self.env(), stdout=output, stderr=subprocess.STDOUT if output else None,
-            start_new_session=True)
+            command,
+            cwd=ROOT,
+            env=self.env(),
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+            start_new_session=True,
+        )
 
     def wait_healthy(self, component: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
