@@ -13,7 +13,7 @@ How it holds:
 import hashlib
 import random
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -21,7 +21,6 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import (
     Column,
-    DateTime,
     Integer,
     MetaData,
     String,
@@ -39,7 +38,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from common.auth import CurrentPrincipal
-from common.db import SessionDep
+from common.db import SessionDep, UTCDateTime, utcnow
 from common.problems import Conflict, PreconditionRequired, ValidationFailed, field_error
 
 IN_PROGRESS = "in_progress"
@@ -62,7 +61,7 @@ def idempotency_table(metadata: MetaData) -> Table:
         Column("state", String(20), nullable=False),
         Column("status_code", Integer),
         Column("response_body", Text),
-        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
         UniqueConstraint("client", "key"),
     )
 
@@ -105,18 +104,10 @@ class IdempotentRequest:
         return response
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _claim(engine: Engine, table: Table, client: str, key: str, request_hash: str) -> int:
     with engine.begin() as connection:
         if random.random() < 0.01:
-            connection.execute(delete(table).where(table.c.created_at < _now() - RETENTION))
+            connection.execute(delete(table).where(table.c.created_at < utcnow() - RETENTION))
         try:
             with connection.begin_nested():
                 return connection.execute(
@@ -126,7 +117,7 @@ def _claim(engine: Engine, table: Table, client: str, key: str, request_hash: st
                         key=key,
                         request_hash=request_hash,
                         state=IN_PROGRESS,
-                        created_at=_now(),
+                        created_at=utcnow(),
                     )
                     .returning(table.c.id)
                 ).scalar_one()
@@ -142,12 +133,12 @@ def _claim(engine: Engine, table: Table, client: str, key: str, request_hash: st
             )
         if row.state == COMPLETED:
             raise IdempotentReplay(row.status_code, row.response_body)
-        if _now() - _aware(row.created_at) < ABANDONED_AFTER:
+        if utcnow() - row.created_at < ABANDONED_AFTER:
             raise Conflict(
                 "A request with this Idempotency-Key is still being processed; retry later.",
                 headers={"Retry-After": "1"},
             )
-        connection.execute(update(table).where(table.c.id == row.id).values(created_at=_now()))
+        connection.execute(update(table).where(table.c.id == row.id).values(created_at=utcnow()))
         return row.id
 
 

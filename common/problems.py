@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -85,7 +85,7 @@ class Unauthorized(Problem):
 
     def __init__(self, detail: str, *, error: str = "invalid_token", **extensions: Any) -> None:
         challenge = f'Bearer realm="ishc", error="{error}", error_description="{detail}"'
-        super().__init__(detail, headers={"WWW-Authenticate": challenge}, **extensions)
+        super().__init__(detail, headers={"WWW-Authenticate": challenge}, error=error, **extensions)
 
 
 class Forbidden(Problem):
@@ -202,7 +202,24 @@ async def _on_database_down(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(ServiceUnavailable("The database is not reachable."), request)
 
 
+async def _on_out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    # Input validation should have caught it; the database is the last line, not a 500.
+    log.warning("data error on %s: %s", request.url.path, exc)
+    return problem_response(ValidationFailed("A value is out of the range the database holds."),
+                            request)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Errors raised after the route returned (the commit in a dependency's teardown) skip the
+    # specific handlers and arrive here, so they are sorted again.
+    if isinstance(exc, Problem):
+        return await _on_problem(request, exc)
+    if isinstance(exc, IntegrityError):
+        return await _on_integrity(request, exc)
+    if isinstance(exc, OperationalError):
+        return await _on_database_down(request, exc)
+    if isinstance(exc, DataError):
+        return await _on_out_of_range(request, exc)
     log.exception("unexpected error on %s", request.url.path)
     return problem_response(Problem("An unexpected error occurred."), request)
 
@@ -213,4 +230,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(IntegrityError, _on_integrity)
     app.add_exception_handler(OperationalError, _on_database_down)
+    app.add_exception_handler(DataError, _on_out_of_range)
     app.add_exception_handler(Exception, _on_unexpected)

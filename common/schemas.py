@@ -1,9 +1,17 @@
 """Base models for what goes over the wire, and the page envelope every list uses."""
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, ClassVar, Generic, Self, TypeVar
 
-from fastapi import Depends, Query
-from pydantic import BaseModel, ConfigDict
+from fastapi import Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from common.problems import ValidationFailed, field_error
+
+MAX_ID = 2**31 - 1
+"""Ids are 32-bit integer columns; larger numbers are refused before they reach the database."""
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A positive integer id.")]
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
@@ -15,6 +23,22 @@ class InputModel(BaseModel):
     """Request bodies: unknown fields are refused so a client never sets what it should not."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PatchModel(InputModel):
+    """A partial update: fields left out stay as they are; `null` only where `nullable` says."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null_for_required_fields(self) -> Self:
+        nulled = sorted(name for name in self.model_fields_set
+                        if getattr(self, name) is None and name not in self.nullable)
+        if nulled:
+            raise ValidationFailed(
+                f"These fields cannot be null: {', '.join(nulled)}; leave them out instead.",
+                errors=[field_error(name, "cannot be null") for name in nulled])
+        return self
 
 
 class OutputModel(BaseModel):

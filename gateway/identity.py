@@ -3,7 +3,7 @@
 import logging
 import secrets
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -11,9 +11,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
 from common.auth import Role
+from common.db import utcnow
 from common.problems import TooManyRequests, Unauthorized
 from gateway.keys import KeyStore
-from gateway.models import ApiClient, LoginFailure, ScopeColumns, User, utcnow
+from gateway.models import ApiClient, LoginFailure, ScopeColumns, User
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger("ishc.gateway.identity")
@@ -33,10 +34,6 @@ def _matches(stored_hash: str, secret: str) -> bool:
         return False
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 class LoginThrottle:
     """Slows down guessing: after a few failures for one identity, each try waits longer."""
 
@@ -47,8 +44,8 @@ class LoginThrottle:
 
     def check(self, session: Session, identity: str) -> None:
         record = session.get(LoginFailure, identity)
-        if record and record.blocked_until and _aware(record.blocked_until) > utcnow():
-            wait = int((_aware(record.blocked_until) - utcnow()).total_seconds()) + 1
+        if record and record.blocked_until and record.blocked_until > utcnow():
+            wait = int((record.blocked_until - utcnow()).total_seconds()) + 1
             raise TooManyRequests(
                 f"Too many failed logins; try again in {wait} s.", retry_after=wait
             )

@@ -9,7 +9,6 @@ import argparse
 import os
 import secrets
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from jose import jwk, jwt
 from common.auth import ALGORITHM
 
 KEY_SUFFIX = ".pem"
-RELOAD_INTERVAL_SECONDS = 5.0
 
 
 def _new_kid() -> str:
@@ -50,7 +48,7 @@ class KeyStore:
         self.keys_dir = Path(keys_dir)
         self._private: dict[str, bytes] = {}
         self._public: dict[str, dict[str, Any]] = {}
-        self._loaded_at = 0.0
+        self._dir_mtime = 0
         self._lock = threading.Lock()
 
     def ensure_key(self) -> None:
@@ -59,7 +57,15 @@ class KeyStore:
             create_key(self.keys_dir)
         self.load()
 
+    def _refresh_if_rotated(self) -> None:
+        """Reloads when a key was added or retired; a stat is cheap next to an RSA signature."""
+        mtime = self.keys_dir.stat().st_mtime_ns
+        if mtime != self._dir_mtime:
+            with self._lock:
+                self.load()
+
     def load(self) -> None:
+        mtime = self.keys_dir.stat().st_mtime_ns
         private, public = {}, {}
         for path in sorted(self.keys_dir.glob(f"*{KEY_SUFFIX}")):
             kid = path.name.removesuffix(KEY_SUFFIX)
@@ -74,7 +80,7 @@ class KeyStore:
         if not private:
             raise RuntimeError(f"no signing key in {self.keys_dir}")
         self._private, self._public = private, public
-        self._loaded_at = time.monotonic()
+        self._dir_mtime = mtime
 
     @property
     def active_kid(self) -> str:
@@ -82,15 +88,16 @@ class KeyStore:
         return max(self._private)
 
     def public_keys(self) -> list[dict[str, Any]]:
+        self._refresh_if_rotated()
         return list(self._public.values())
 
     def key_for(self, kid: str) -> dict[str, Any] | None:
-        if kid not in self._public and time.monotonic() - self._loaded_at > RELOAD_INTERVAL_SECONDS:
-            with self._lock:
-                self.load()
+        if kid not in self._public:
+            self._refresh_if_rotated()
         return self._public.get(kid)
 
     def sign(self, claims: dict[str, Any]) -> str:
+        self._refresh_if_rotated()
         kid = self.active_kid
         return jwt.encode(
             claims, self._private[kid].decode(), algorithm=ALGORITHM, headers={"kid": kid}

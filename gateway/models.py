@@ -1,19 +1,15 @@
 """The gateway's own tables: people, machine clients, failed logins, idempotency keys."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON
 from sqlmodel import Field
 
-from common.db import new_base
+from common.db import UTCDateTime, new_base, utcnow
 from common.idempotency import idempotency_table
 
 GatewayBase = new_base("GatewayBase")
 idempotency_keys = idempotency_table(GatewayBase.metadata)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class ScopeColumns(GatewayBase):
@@ -35,12 +31,8 @@ class User(ScopeColumns, table=True):
     username: str = Field(max_length=64, unique=True)
     full_name: str = Field(default="", max_length=200)
     password_hash: str = Field(max_length=200)
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
-    )
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
-    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 class ApiClient(ScopeColumns, table=True):
@@ -50,12 +42,8 @@ class ApiClient(ScopeColumns, table=True):
     client_id: str = Field(max_length=64, unique=True)
     name: str = Field(max_length=200)
     secret_hash: str = Field(max_length=200)
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
-    )
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False
-    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 class LoginFailure(GatewayBase, table=True):
@@ -65,4 +53,4 @@ class LoginFailure(GatewayBase, table=True):
 
     identity: str = Field(primary_key=True, max_length=100)
     failures: int = 0
-    blocked_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    blocked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

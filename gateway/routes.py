@@ -10,13 +10,13 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from common.auth import CurrentPrincipal, Role, require_roles
-from common.db import SessionDep
+from common.db import SessionDep, utcnow
 from common.idempotency import IdempotentRequest, idempotency
 from common.problems import BadRequest, Conflict, NotFound, Unauthorized, invalid
-from common.schemas import Page, PageDep
+from common.schemas import IdPath, Page, PageDep
 from gateway import identity
 from gateway.keys import KeyStore
-from gateway.models import ApiClient, User, idempotency_keys, utcnow
+from gateway.models import ApiClient, User, idempotency_keys
 from gateway.schemas import (
     ClientCreate,
     ClientPublic,
@@ -181,7 +181,7 @@ def _user(session: Session, user_id: int) -> User:
 
 
 @admin_router.get("/users/{user_id}", response_model=UserPublic, summary="One person")
-def get_user(user_id: int, session: SessionDep) -> User:
+def get_user(user_id: IdPath, session: SessionDep) -> User:
     return _user(session, user_id)
 
 
@@ -198,7 +198,7 @@ def _would_remove_last_admin(session: Session, user: User, changes: dict[str, An
 
 
 @admin_router.patch("/users/{user_id}", response_model=UserPublic, summary="Change a person")
-def update_user(user_id: int, payload: UserUpdate, session: SessionDep) -> User:
+def update_user(user_id: IdPath, payload: UserUpdate, session: SessionDep) -> User:
     user = _user(session, user_id)
     changes = payload.model_dump(exclude_unset=True)
     if _would_remove_last_admin(session, user, changes):

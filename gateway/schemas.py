@@ -7,12 +7,12 @@ from pydantic import Field, StringConstraints, model_validator
 
 from common.auth import Role
 from common.problems import FieldError, ValidationFailed
-from common.schemas import InputModel, OutputModel
+from common.schemas import InputModel, OutputModel, PatchModel
 
 ProvinceCode = Annotated[str, StringConstraints(pattern=r"^\d{2}$")]
 CommuneCode = Annotated[str, StringConstraints(pattern=r"^\d{5}$")]
 BankCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9_]{2,20}$")]
-Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._@-]{2,63}$")]
+Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$")]
 ClientId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
 Password = Annotated[str, StringConstraints(min_length=10, max_length=128)]
 MAX_SCOPE_ITEMS = 500
@@ -111,8 +111,10 @@ class UserCreate(ScopedCreate):
         return self
 
 
-class UserUpdate(InputModel):
+class UserUpdate(PatchModel):
     """Fields left out stay as they are; a new role must come with the scope it needs."""
+
+    nullable = frozenset({"funder_id", "bank_code"})
 
     full_name: str | None = Field(default=None, max_length=200)
     password: Password | None = None
@@ -134,7 +136,7 @@ class ClientCreate(ScopedCreate):
     )
 
 
-class ClientUpdate(InputModel):
+class ClientUpdate(PatchModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     active: bool | None = None
 

@@ -2,15 +2,18 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from common.auth import CurrentPrincipal
+from common.auth import Role, require_roles
 from common.problems import NotFound
 from common.schemas import Page, PageDep
 from services.clubs.locations import units
 from services.clubs.locations.schemas import Commune, Province
 
-router = APIRouter(prefix="/api/v1/locations", tags=["locations"])
+READERS = (Role.ADMIN, Role.OFFICER, Role.CLUB_MANAGER, Role.PARTNER, Role.SERVICE)
+router = APIRouter(
+    prefix="/api/v1/locations", tags=["locations"], dependencies=[Depends(require_roles(*READERS))]
+)
 SearchQuery = Annotated[
     str | None,
     Query(max_length=100, description="Part of the name; case and diacritics are ignored."),
@@ -30,12 +33,12 @@ def _page(rows: list[units.Unit], page: PageDep, model: type) -> Page:
 @router.get(
     "/provinces", response_model=Page[Province], summary="Provinces in force since 1 July 2025"
 )
-def list_provinces(_principal: CurrentPrincipal, page: PageDep, q: SearchQuery = None) -> Page:
+def list_provinces(page: PageDep, q: SearchQuery = None) -> Page:
     return _page(units.search(list(units.provinces().values()), q), page, Province)
 
 
 @router.get("/provinces/{code}", response_model=Province, summary="One province")
-def get_province(_principal: CurrentPrincipal, code: str) -> Province:
+def get_province(code: str) -> Province:
     unit = units.provinces().get(code)
     if unit is None:
         raise NotFound(f"No province with code {code!r}.")
@@ -47,9 +50,7 @@ def get_province(_principal: CurrentPrincipal, code: str) -> Province:
     response_model=Page[Commune],
     summary="Communes, wards and special zones of a province",
 )
-def list_communes(
-    _principal: CurrentPrincipal, code: str, page: PageDep, q: SearchQuery = None
-) -> Page:
+def list_communes(code: str, page: PageDep, q: SearchQuery = None) -> Page:
     if code not in units.provinces():
         raise NotFound(f"No province with code {code!r}.")
     return _page(units.search(units.communes_by_province()[code], q), page, Commune)

@@ -1,0 +1,149 @@
+"""Helpers the tests share: API access with real tokens, forged tokens, test databases."""
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy.engine import make_url
+
+PROBLEM = "application/problem+json"
+
+
+class Api:
+    """Talks to the gateway over real HTTP, creating users through the admin API as needed."""
+
+    def __init__(self, base_url: str, admin_password: str) -> None:
+        self.base_url = base_url
+        self.admin_password = admin_password
+        self.admin_token = self.password_token("admin", admin_password)
+        self._tokens: dict[str, str] = {}
+
+    def client(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30.0, **kwargs)
+
+    def password_token(self, username: str, password: str) -> str:
+        response = httpx.post(
+            f"{self.base_url}/auth/token",
+            data={"grant_type": "password", "username": username, "password": password},
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"]
+
+    def client_token(self, client_id: str, secret: str) -> str:
+        response = httpx.post(
+            f"{self.base_url}/auth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": secret,
+            },
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"]
+
+    def create_user(self, role: str, **scope: Any) -> tuple[str, str]:
+        username = f"{role.replace('_', '-')}-{secrets.token_hex(4)}"
+        password = "pw-" + secrets.token_hex(8)
+        with self.client(self.admin_token) as admin:
+            response = admin.post(
+                "/api/v1/users",
+                json={"username": username, "password": password, "role": role, **scope},
+            )
+        assert response.status_code == 201, response.text
+        return username, password
+
+    def create_client(self, role: str, **scope: Any) -> tuple[str, str]:
+        with self.client(self.admin_token) as admin:
+            response = admin.post(
+                "/api/v1/clients", json={"name": f"test {role} system", "role": role, **scope}
+            )
+        assert response.status_code == 201, response.text
+        body = response.json()
+        return body["client_id"], body["client_secret"]
+
+    def token_for(self, role: str, **scope: Any) -> str:
+        """A token of a person (or, for bank, a system) with this role and scope; cached."""
+        if role == "bank":
+            scope.setdefault("bank_code", "VBSP")
+        key = json.dumps([role, scope], sort_keys=True)
+        if key not in self._tokens:
+            if role in ("bank", "service"):
+                self._tokens[key] = self.client_token(*self.create_client(role, **scope))
+            else:
+                self._tokens[key] = self.password_token(*self.create_user(role, **scope))
+        return self._tokens[key]
+
+
+def assert_problem(response: httpx.Response, status: int, field: str | None = None) -> dict:
+    """The answer is RFC 9457 problem+json with this status (and, if given, this field)."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith(PROBLEM), response.headers
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"] and body["type"]
+    if field is not None:
+        fields = [error["field"] for error in body.get("errors") or []]
+        assert field in fields, body
+    return body
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def token_parts(token: str) -> tuple[dict, dict, str]:
+    header, payload, signature = token.split(".")
+    return json.loads(_unb64(header)), json.loads(_unb64(payload)), signature
+
+
+def forge(header: dict, payload: dict, signature: bytes = b"") -> str:
+    """A token assembled by hand, the way an attacker would."""
+    head = _b64(json.dumps(header).encode())
+    body = _b64(json.dumps(payload).encode())
+    return f"{head}.{body}.{_b64(signature)}"
+
+
+def forge_hs256(header: dict, payload: dict, secret: bytes) -> str:
+    head = _b64(json.dumps({**header, "alg": "HS256"}).encode())
+    body = _b64(json.dumps(payload).encode())
+    signature = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{_b64(signature)}"
+
+
+def now() -> int:
+    return int(time.time())
+
+
+@contextlib.contextmanager
+def postgres_databases(
+    admin_url: str, components: list[str], label: str
+) -> Iterator[dict[str, str]]:
+    """Fresh databases, one per component, dropped afterwards."""
+    suffix = secrets.token_hex(3)
+    names = {c: f"ishc_test_{label}_{c}_{suffix}" for c in components}
+    base = make_url(admin_url.replace("postgresql+psycopg://", "postgresql://"))
+    connect_url = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(connect_url, autocommit=True) as connection:
+        for name in names.values():
+            connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield {
+            c: base.set(database=name).render_as_string(hide_password=False)
+            for c, name in names.items()
+        }
+    finally:
+        with psycopg.connect(connect_url, autocommit=True) as connection:
+            for name in names.values():
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

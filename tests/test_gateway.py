@@ -1,0 +1,271 @@
+"""The gateway as the only public entry: routing, roles, limits, upstream failures."""
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from starlette.requests import Request
+
+from gateway.proxy import ROUTES, upstream_headers
+from tests.support import Api, assert_problem
+from tools.stack import Stack, free_port
+
+PROVINCES = "/api/v1/locations/provinces"
+
+
+def test_unknown_prefix_is_a_404_problem(admin: httpx.Client) -> None:
+    for path in ("/api/v1/nothing", "/api/v1/", "/api/v1/..%2Fusers", "/api/v2/clubs"):
+        assert_problem(admin.get(path), 404)
+
+
+def test_routing_table_covers_every_public_prefix() -> None:
+    expected = {
+        "clubs": {"locations", "quota-profiles", "clubs", "members"},
+        "loans": {"funds", "loans", "bank-loans"},
+        "funding": {
+            "funders",
+            "programmes",
+            "plans",
+            "commitments",
+            "receipts",
+            "allocations",
+            "funded-clubs",
+        },
+    }
+    for service, prefixes in expected.items():
+        assert {p for p, r in ROUTES.items() if r.service == service} == prefixes
+
+
+@pytest.mark.parametrize(
+    ("role", "scope", "path"),
+    [
+        ("bank", {}, PROVINCES),
+        ("bank", {}, "/api/v1/clubs"),
+        ("partner", {"funder_id": 1}, "/api/v1/members"),
+        ("partner", {"funder_id": 1}, "/api/v1/loans"),
+        ("club_manager", {"clubs": [1]}, "/api/v1/bank-loans"),
+        ("officer", {"provinces": ["15"]}, "/api/v1/users"),
+        ("officer", {"provinces": ["15"]}, "/api/v1/clients"),
+        ("club_manager", {"clubs": [1]}, "/api/v1/users"),
+    ],
+)
+def test_roles_are_refused_at_the_gateway(as_role, role: str, scope: dict, path: str) -> None:
+    assert_problem(as_role(role, **scope).get(path), 403)
+
+
+def test_roles_are_refused_by_the_service_too(stack: Stack, token_for) -> None:
+    token = token_for("bank")
+    response = httpx.get(
+        stack.url("clubs") + PROVINCES, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert_problem(response, 403)
+
+
+def test_a_service_token_cannot_write_through_the_public_gateway(api: Api) -> None:
+    token = api.client_token("svc-clubs", "dev-only-clubs-secret")
+    with api.client(token) as service:
+        assert service.get(PROVINCES).status_code == 200
+        assert_problem(service.post("/api/v1/clubs", json={}), 403)
+        assert_problem(service.patch("/api/v1/loans/1", json={}), 403)
+
+
+def test_officer_reaches_the_locations_through_the_gateway(as_role) -> None:
+    response = as_role("officer", provinces=["15"]).get(PROVINCES, params={"q": "LÀO CAI"})
+    assert response.status_code == 200
+    assert [p["code"] for p in response.json()["items"]] == ["15"]
+
+
+def test_request_id_is_kept_when_given_and_made_when_not(admin: httpx.Client) -> None:
+    given = admin.get(PROVINCES, headers={"X-Request-ID": "bank-batch-42"})
+    assert given.headers["X-Request-ID"] == "bank-batch-42"
+    made = admin.get(PROVINCES)
+    assert len(made.headers["X-Request-ID"]) == 32
+    hostile = admin.get(PROVINCES, headers={"X-Request-ID": "a b\tc" * 50})
+    assert hostile.headers["X-Request-ID"] != "a b\tc" * 50
+
+
+def test_client_supplied_internal_and_hop_by_hop_headers_are_not_forwarded() -> None:
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/api/v1/clubs",
+        "query_string": b"",
+        "scheme": "http",
+        "client": ("203.0.113.9", 5000),
+        "server": ("gw", 8000),
+        "headers": [
+            (b"host", b"gw"),
+            (b"x-forwarded-for", b"10.0.0.1"),
+            (b"x-ishc-principal", b"admin"),
+            (b"forwarded", b"for=1.2.3.4"),
+            (b"connection", b"close"),
+            (b"authorization", b"Bearer t"),
+            (b"x-request-id", b"abc"),
+            (b"accept", b"application/json"),
+        ],
+    }
+    headers = dict(upstream_headers(Request(scope)))
+    assert "x-ishc-principal" not in headers and "forwarded" not in headers
+    assert "connection" not in headers and "host" not in headers
+    assert headers["x-forwarded-for"] == "203.0.113.9"
+    assert headers["authorization"] == "Bearer t" and headers["x-request-id"] == "abc"
+    assert headers["accept"] == "application/json"
+
+
+def test_oversize_body_is_413_at_the_gateway_and_at_the_service(
+    stack: Stack, admin: httpx.Client
+) -> None:
+    big = b"{" + b" " * (16 * 1024 * 1024) + b"}"
+    assert_problem(
+        admin.post("/api/v1/users", content=big, headers={"Content-Type": "application/json"}), 413
+    )
+    assert_problem(
+        admin.post("/api/v1/clubs", content=big, headers={"Content-Type": "application/json"}), 413
+    )
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(17):
+            yield b" " * (1024 * 1024)
+
+    streamed = admin.post(
+        "/api/v1/users", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert_problem(streamed, 413)
+    direct = httpx.post(
+        stack.url("clubs") + "/api/v1/clubs",
+        content=big,
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": admin.headers["Authorization"],
+        },
+    )
+    assert_problem(direct, 413)
+
+
+def test_bad_bodies_get_precise_4xx(admin: httpx.Client) -> None:
+    assert_problem(
+        admin.post(
+            "/api/v1/users", content=b'{"username": ', headers={"Content-Type": "application/json"}
+        ),
+        400,
+    )
+    assert_problem(
+        admin.post("/api/v1/users", content=b"username=x", headers={"Content-Type": "text/plain"}),
+        415,
+    )
+    assert_problem(
+        admin.post("/api/v1/users", content=b"{}", headers={"Content-Type": "application/xml"}), 415
+    )
+    response = admin.post(
+        "/api/v1/users",
+        json={"username": "someone", "password": "x" * 12, "role": "admin", "is_superuser": True},
+    )
+    assert_problem(response, 422, field="is_superuser")
+    assert_problem(admin.post("/api/v1/users", json=[1, 2]), 422)
+
+
+def test_page_size_is_capped(admin: httpx.Client) -> None:
+    assert_problem(admin.get(PROVINCES, params={"limit": 201}), 422, field="limit")
+    assert_problem(admin.get("/api/v1/users", params={"limit": 10_000}), 422, field="limit")
+    assert_problem(admin.get(PROVINCES, params={"offset": -1}), 422, field="offset")
+    assert admin.get(PROVINCES, params={"limit": 200}).status_code == 200
+
+
+def test_health_and_readiness_report_every_component(stack: Stack) -> None:
+    assert httpx.get(stack.gateway_url + "/healthz").json() == {"status": "ok"}
+    ready = httpx.get(stack.gateway_url + "/readyz")
+    assert ready.status_code == 200
+    assert set(ready.json()["components"]) == {"database", "clubs", "loans", "funding"}
+    for service in ("clubs", "loans", "funding"):
+        body = httpx.get(stack.url(service) + "/readyz").json()
+        assert body["components"]["database"]["status"] == "up"
+        assert body["components"]["signing_keys"]["status"] == "up"
+
+
+def test_stopped_service_gives_503_quickly_and_recovers(stack: Stack, admin: httpx.Client) -> None:
+    stack.stop_one("clubs")
+    try:
+        started = time.monotonic()
+        assert_problem(admin.get(PROVINCES), 503)
+        assert time.monotonic() - started < 3.0
+        ready = httpx.get(stack.gateway_url + "/readyz")
+        body = assert_problem(ready, 503)
+        assert body["components"]["clubs"]["status"] == "down"
+        assert body["components"]["loans"]["status"] == "up"
+    finally:
+        stack.start(["clubs"], log_dir=stack.var_dir / "logs")
+    assert admin.get(PROVINCES).status_code == 200
+
+
+@pytest.fixture
+def silent_upstream() -> Iterator[int]:
+    """A server that accepts connections and never answers: a hung service."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def test_hung_service_gives_504_within_the_timeout(
+    stack: Stack, api: Api, silent_upstream: int
+) -> None:
+    second = Stack(
+        database_urls=stack.database_urls,
+        ports={**stack.ports, "gateway": free_port(), "loans": silent_upstream},
+        var_dir=stack.var_dir,
+        admin_password=api.admin_password,
+        extra_env=stack.extra_env,
+    )
+    second.start(["gateway"])
+    try:
+        started = time.monotonic()
+        response = httpx.get(
+            second.gateway_url + "/api/v1/loans",
+            timeout=30,
+            headers={"Authorization": f"Bearer {api.admin_token}"},
+        )
+        elapsed = time.monotonic() - started
+        assert_problem(response, 504)
+        assert elapsed < 5.0
+    finally:
+        second.stop()
+
+
+def test_merged_openapi_has_every_service_under_public_paths(stack: Stack) -> None:
+    document = httpx.get(stack.gateway_url + "/openapi.json").json()
+    paths = document["paths"]
+    assert "/auth/token" in paths and "/api/v1/users" in paths
+    assert "/api/v1/locations/provinces" in paths
+    assert not any(
+        p.startswith("/api/v1/") and p.split("/")[3] not in {*ROUTES, "users", "clients"}
+        for p in paths
+    )
+    flows = document["components"]["securitySchemes"]["OAuth2"]["flows"]
+    assert set(flows) == {"password", "clientCredentials"}
+    assert flows["password"]["tokenUrl"] == "/auth/token"
+    problem = {"$ref": "#/components/schemas/ProblemDetails"}
+    operation = paths["/api/v1/locations/provinces"]["get"]
+    assert operation["responses"]["401"]["content"]["application/problem+json"]["schema"] == problem
+    assert "x-unavailable-services" not in document["info"]
+    assert httpx.get(stack.gateway_url + "/docs").status_code == 200

@@ -1,0 +1,66 @@
+"""Schemathesis over the merged OpenAPI document, through the gateway with an admin token.
+
+It runs on a platform of its own because fuzzing the admin API changes accounts. Every
+operation any service publishes is fuzzed here, so later endpoints are covered automatically.
+"""
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ADMIN_PASSWORD, _database_urls, _stack
+from tests.support import Api
+from tools.stack import Stack
+
+MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "30")
+CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance"
+
+
+@pytest.fixture(scope="module")
+def fuzz_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("fuzz")
+    for urls in _database_urls(tmp, "fuzz"):
+        yield from _stack(tmp, urls)
+
+
+def test_no_operation_answers_5xx_or_breaks_its_own_schema(
+    fuzz_stack: Stack, tmp_path: Path
+) -> None:
+    token = Api(fuzz_stack.gateway_url, ADMIN_PASSWORD).admin_token
+    command = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        f"{fuzz_stack.gateway_url}/openapi.json",
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        MAX_EXAMPLES,
+        "--workers",
+        "2",
+        "--seed",
+        "20261123",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--request-timeout",
+        "20",
+        # Fuzzing the token endpoint would lock the admin out (login throttling works);
+        # tests/test_tokens.py covers it by hand.
+        "--exclude-path",
+        "/auth/token",
+        "--no-color",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    summary = result.stdout[-6000:]
+    assert result.returncode == 0, summary
