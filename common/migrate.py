@@ -13,7 +13,7 @@ from alembic.config import Config
 from sqlalchemy import MetaData
 from sqlalchemy.engine import make_url
 
-from common.db import make_engine, normalise_url
+from common.db import UTCDateTime, make_engine, normalise_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 COMPONENTS = {
@@ -38,6 +38,13 @@ def alembic_config(component: str, url: str | None = None) -> Config:
 
 def upgrade(component: str, url: str | None = None, revision: str = "head") -> None:
     command.upgrade(alembic_config(component, url), revision)
+
+
+def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+    # Migrations use plain SQLAlchemy types, so they never depend on our code.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def run_env(metadata: MetaData) -> None:

@@ -205,8 +205,9 @@ async def _on_database_down(request: Request, exc: Exception) -> JSONResponse:
 async def _on_out_of_range(request: Request, exc: Exception) -> JSONResponse:
     # Input validation should have caught it; the database is the last line, not a 500.
     log.warning("data error on %s: %s", request.url.path, exc)
-    return problem_response(ValidationFailed("A value is out of the range the database holds."),
-                            request)
+    return problem_response(
+        ValidationFailed("A value is out of the range the database holds."), request
+    )
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -32,12 +32,16 @@ class PatchModel(InputModel):
 
     @model_validator(mode="after")
     def _no_null_for_required_fields(self) -> Self:
-        nulled = sorted(name for name in self.model_fields_set
-                        if getattr(self, name) is None and name not in self.nullable)
+        nulled = sorted(
+            name
+            for name in self.model_fields_set
+            if getattr(self, name) is None and name not in self.nullable
+        )
         if nulled:
             raise ValidationFailed(
                 f"These fields cannot be null: {', '.join(nulled)}; leave them out instead.",
-                errors=[field_error(name, "cannot be null") for name in nulled])
+                errors=[field_error(name, "cannot be null") for name in nulled],
+            )
         return self
 
 

@@ -4,6 +4,9 @@ from fastapi import FastAPI
 
 from common.app import create_service_app
 from services.clubs.locations.routes import router as locations_router
+from services.clubs.quotas.composition import router as composition_router
+from services.clubs.quotas.routes import router as quota_profiles_router
+from services.clubs.registry.routes import router as clubs_router
 from services.clubs.settings import ClubsSettings
 
 
@@ -12,5 +15,6 @@ def create_app(settings: ClubsSettings | None = None) -> FastAPI:
         title="ISHC clubs service",
         settings=settings or ClubsSettings(),
         description="Club registry: locations, clubs, members, board, quotas, activities.",
-        routers=[locations_router],
+        # The composition router's fixed paths (/clubs/composition) go before /clubs/{id}.
+        routers=[locations_router, quota_profiles_router, composition_router, clubs_router],
     )

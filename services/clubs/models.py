@@ -1,7 +1,198 @@
 """Tables of the clubs service's own database."""
 
-from common.db import new_base
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, text
+from sqlmodel import Field
+
+from common.db import UTCDateTime, new_base, utcnow
 from common.idempotency import idempotency_table
 
 ClubsBase = new_base("ClubsBase")
 idempotency_keys = idempotency_table(ClubsBase.metadata)
+
+
+class Timestamps(ClubsBase):
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class QuotaProfile(Timestamps, table=True):
+    """Composition rules as data; shares are whole percentages, a missing bound is no rule."""
+
+    __tablename__ = "quota_profiles"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True)
+    name: str = Field(max_length=200)
+    min_members: int
+    max_members: int
+    women_min_pct: int | None = None
+    women_max_pct: int | None = None
+    older_min_pct: int | None = None
+    older_max_pct: int | None = None
+    younger_min_pct: int | None = None
+    younger_max_pct: int | None = None
+    priority_min_pct: int | None = None
+    priority_max_pct: int | None = None
+    older_age: int = 60
+    is_default: bool = False
+
+
+class Club(Timestamps, table=True):
+    __tablename__ = "clubs"
+    __table_args__ = (
+        Index("ix_clubs_province_code_commune_code", "province_code", "commune_code"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True)
+    name: str = Field(max_length=200)
+    name_folded: str = Field(max_length=200, index=True)
+    province_code: str = Field(max_length=2)
+    commune_code: str = Field(max_length=5)
+    village: str = Field(default="", max_length=200)
+    founding_decision_number: str | None = Field(default=None, max_length=60)
+    founding_decision_date: date | None = Field(default=None, index=True)
+    programme_phase: str | None = Field(default=None, max_length=40)
+    quota_profile_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("quota_profiles.id", name="fk_clubs_quota_profile_id_quota_profiles"),
+            nullable=False,
+            index=True,
+        )
+    )
+    status: str = Field(max_length=20, index=True)
+    legacy_address: str | None = Field(default=None, max_length=500)
+    version: int = 1
+
+
+class Member(Timestamps, table=True):
+    """One membership of one person in one club; leaving sets `left_on`, never deletes."""
+
+    __tablename__ = "members"
+    __table_args__ = (
+        # A person is an active member of at most one club at a time.
+        Index(
+            "uq_members_active_national_id",
+            "national_id",
+            unique=True,
+            sqlite_where=text("left_on IS NULL"),
+            postgresql_where=text("left_on IS NULL"),
+        ),
+        # At most one chair among a club's active members.
+        Index(
+            "uq_members_active_chair",
+            "club_id",
+            unique=True,
+            sqlite_where=text("left_on IS NULL AND board_role = 'chair'"),
+            postgresql_where=text("left_on IS NULL AND board_role = 'chair'"),
+        ),
+        # Composition on a date reads only these columns.
+        Index(
+            "ix_members_composition",
+            "club_id",
+            "joined_on",
+            "left_on",
+            "gender",
+            "birth_key",
+            "household_status",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    club_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("clubs.id", name="fk_members_club_id_clubs"), nullable=False
+        )
+    )
+    full_name: str = Field(max_length=200)
+    gender: str = Field(max_length=10)
+    birth_date: date | None = None
+    birth_year: int
+    birth_key: int
+    household_status: str = Field(max_length=20)
+    national_id: str | None = Field(default=None, max_length=12, index=True)
+    phone: str | None = Field(default=None, max_length=15)
+    joined_on: date
+    left_on: date | None = None
+    board_role: str | None = Field(default=None, max_length=20)
+    home_care_volunteer: bool = False
+    income_generation_volunteer: bool = False
+    version: int = 1
+
+
+class Activity(Timestamps, table=True):
+    __tablename__ = "activities"
+    __table_args__ = (Index("ix_activities_club_id_held_on", "club_id", "held_on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    club_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("clubs.id", name="fk_activities_club_id_clubs"), nullable=False
+        )
+    )
+    held_on: date
+    area: str = Field(max_length=40)
+    title: str = Field(max_length=300)
+    participants: int = 0
+    beneficiaries: int = 0
+    notes: str = Field(default="", max_length=2000)
+
+
+class Meeting(Timestamps, table=True):
+    __tablename__ = "meetings"
+    __table_args__ = (Index("ix_meetings_club_id_held_on", "club_id", "held_on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    club_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("clubs.id", name="fk_meetings_club_id_clubs"), nullable=False
+        )
+    )
+    held_on: date
+    topics: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    health_checks: int = 0
+    fund_decisions: str = Field(default="", max_length=2000)
+    notes: str = Field(default="", max_length=2000)
+
+
+class MeetingAttendance(ClubsBase, table=True):
+    __tablename__ = "meeting_attendance"
+
+    meeting_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey(
+                "meetings.id", name="fk_meeting_attendance_meeting_id_meetings", ondelete="CASCADE"
+            ),
+            primary_key=True,
+        )
+    )
+    member_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("members.id", name="fk_meeting_attendance_member_id_members"),
+            primary_key=True,
+            index=True,
+        )
+    )
+
+
+class AuditEntry(ClubsBase, table=True):
+    """Who changed which club or member, when, and how (before and after)."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_entity_entity_id", "entity", "entity_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str = Field(max_length=20)
+    entity_id: int
+    action: str = Field(max_length=30)
+    actor: str = Field(max_length=200)
+    request_id: str | None = Field(default=None, max_length=128)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    after: dict[str, Any] | None = Field(default=None, sa_type=JSON)

@@ -1,0 +1,49 @@
+"""Optimistic concurrency with `ETag` / `If-Match` on versioned rows."""
+
+from typing import Annotated
+
+from fastapi import Header, Response
+from sqlalchemy import update
+from sqlmodel import Session, SQLModel
+
+from common.problems import PreconditionFailed
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        max_length=200, description="The ETag last read; a stale one gets 412 and changes nothing."
+    ),
+]
+
+
+def etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = etag(version)
+
+
+def _matches(if_match: str, version: int) -> bool:
+    tags = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
+    return "*" in tags or etag(version) in tags
+
+
+def claim_version(session: Session, row: SQLModel, if_match: str | None) -> None:
+    """Checks `If-Match` and bumps the row's version in one conditional UPDATE.
+
+    The UPDATE both validates the version and locks the row, so two writers holding the same
+    ETag cannot both succeed: the second finds the version moved on and gets 412.
+    """
+    model = type(row)
+    current = row.version  # type: ignore[attr-defined]
+    if if_match is not None and not _matches(if_match, current):
+        raise PreconditionFailed(f"The resource has changed (now {etag(current)}); read it again.")
+    result = session.execute(
+        update(model)
+        .where(model.id == row.id, model.version == current)
+        .values(version=current + 1)
+    )  # type: ignore[attr-defined]
+    if result.rowcount != 1:
+        raise PreconditionFailed("The resource was changed at the same moment; read it again.")
+    row.version = current + 1  # type: ignore[attr-defined]

@@ -1,0 +1,120 @@
+"""`/api/v1/quota-profiles`: composition rules as data; admins edit them."""
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import func, update
+from sqlmodel import select
+
+from common.auth import Role, require_roles
+from common.db import SessionDep, utcnow
+from common.problems import Conflict, NotFound
+from common.schemas import IdPath, Page, PageDep
+from services.clubs.models import Club, QuotaProfile
+from services.clubs.quotas.schemas import (
+    QuotaProfileCreate,
+    QuotaProfilePublic,
+    QuotaProfileUpdate,
+    check_bounds,
+)
+from services.clubs.scope import CLUB_READERS
+
+router = APIRouter(
+    prefix="/api/v1/quota-profiles",
+    tags=["quota profiles"],
+    dependencies=[Depends(require_roles(*CLUB_READERS))],
+)
+admin_only = [Depends(require_roles(Role.ADMIN))]
+
+
+def get_profile(session: SessionDep, profile_id: int) -> QuotaProfile:
+    profile = session.get(QuotaProfile, profile_id)
+    if profile is None:
+        raise NotFound(f"No quota profile {profile_id}.")
+    return profile
+
+
+def default_profile(session: SessionDep) -> QuotaProfile:
+    profile = session.exec(select(QuotaProfile).where(QuotaProfile.is_default)).first()
+    if profile is None:
+        raise Conflict("No default quota profile is set; choose one explicitly.")
+    return profile
+
+
+def _make_default(session: SessionDep, profile: QuotaProfile) -> None:
+    session.execute(
+        update(QuotaProfile).where(QuotaProfile.id != profile.id).values(is_default=False)
+    )
+    profile.is_default = True
+
+
+@router.get("", response_model=Page[QuotaProfilePublic], summary="List quota profiles")
+def list_profiles(session: SessionDep, page: PageDep) -> Page:
+    total = session.exec(select(func.count()).select_from(QuotaProfile)).one()
+    rows = session.exec(
+        select(QuotaProfile).order_by(QuotaProfile.id).offset(page.offset).limit(page.limit)
+    ).all()
+    return Page(items=rows, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/{profile_id}", response_model=QuotaProfilePublic, summary="One quota profile")
+def read_profile(profile_id: IdPath, session: SessionDep) -> QuotaProfile:
+    return get_profile(session, profile_id)
+
+
+@router.post(
+    "",
+    response_model=QuotaProfilePublic,
+    status_code=201,
+    dependencies=admin_only,
+    summary="Create a quota profile",
+)
+def create_profile(payload: QuotaProfileCreate, session: SessionDep) -> QuotaProfile:
+    if session.exec(select(QuotaProfile).where(QuotaProfile.code == payload.code)).first():
+        raise Conflict(f"The quota profile code {payload.code!r} is taken.")
+    profile = QuotaProfile(**payload.model_dump())
+    session.add(profile)
+    session.flush()
+    return profile
+
+
+@router.patch(
+    "/{profile_id}",
+    response_model=QuotaProfilePublic,
+    dependencies=admin_only,
+    summary="Change a quota profile; clubs using it are judged by the new rules",
+)
+def update_profile(
+    profile_id: IdPath, payload: QuotaProfileUpdate, session: SessionDep
+) -> QuotaProfile:
+    profile = get_profile(session, profile_id)
+    changes: dict[str, Any] = payload.model_dump(exclude_unset=True)
+    make_default = changes.pop("is_default", None)
+    if make_default is False and profile.is_default:
+        raise Conflict("Make another profile the default instead of unsetting this one.")
+    check_bounds({**profile.model_dump(), **changes})
+    for name, value in changes.items():
+        setattr(profile, name, value)
+    if make_default:
+        _make_default(session, profile)
+    profile.updated_at = utcnow()
+    session.add(profile)
+    return profile
+
+
+@router.delete(
+    "/{profile_id}",
+    status_code=204,
+    dependencies=admin_only,
+    summary="Delete a quota profile no club uses",
+)
+def delete_profile(profile_id: IdPath, session: SessionDep) -> None:
+    profile = get_profile(session, profile_id)
+    in_use = session.exec(
+        select(func.count()).select_from(Club).where(Club.quota_profile_id == profile.id)
+    ).one()
+    if in_use:
+        raise Conflict(f"The quota profile is used by {in_use} club(s).")
+    if profile.is_default:
+        raise Conflict("The default quota profile cannot be deleted.")
+    session.delete(profile)

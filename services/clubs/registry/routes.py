@@ -1,0 +1,260 @@
+"""`/api/v1/clubs`: the registry of clubs."""
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.db import SessionDep, utcnow
+from common.etag import IfMatch, claim_version, set_etag
+from common.problems import Conflict, NotFound, invalid
+from common.schemas import Page, PageDep
+from common.text import fold
+from services.clubs import audit
+from services.clubs.domain import ClubStatus
+from services.clubs.locations import units
+from services.clubs.models import AuditEntry, Club, QuotaProfile
+from services.clubs.quotas.composition import compliance_join
+from services.clubs.quotas.routes import default_profile
+from services.clubs.registry.rules import check_founding_date, check_location, check_transition
+from services.clubs.registry.schemas import (
+    AuditEntryPublic,
+    ClubCreate,
+    ClubPublic,
+    ClubSort,
+    ClubUpdate,
+    CommuneCode,
+    ProvinceCode,
+    StatusChange,
+)
+from services.clubs.scope import (
+    CLUB_READERS,
+    CLUB_WRITERS,
+    VisibleClub,
+    club_filter,
+    covers_location,
+)
+
+router = APIRouter(
+    prefix="/api/v1/clubs", tags=["clubs"], dependencies=[Depends(require_roles(*CLUB_READERS))]
+)
+writers = [Depends(require_roles(*CLUB_WRITERS))]
+
+
+def public(club: Club) -> ClubPublic:
+    province = units.provinces().get(club.province_code)
+    commune = units.communes().get(club.commune_code)
+    return ClubPublic(
+        **club.model_dump(),
+        province_name=province.name if province else "",
+        commune_name=commune.name if commune else "",
+    )
+
+
+def _check_place(principal: Principal, province_code: str, commune_code: str) -> None:
+    check_location(province_code, commune_code)
+    if not covers_location(principal, province_code, commune_code):
+        # Outside the caller's area: said as "not found", like everything out of scope.
+        raise NotFound(f"No commune {commune_code} in your area.")
+
+
+def _profile(session: Session, profile_id: int | None) -> QuotaProfile:
+    if profile_id is None:
+        return default_profile(session)
+    profile = session.get(QuotaProfile, profile_id)
+    if profile is None:
+        raise invalid("quota_profile_id", f"no quota profile {profile_id}")
+    return profile
+
+
+@router.post(
+    "", response_model=ClubPublic, status_code=201, dependencies=writers, summary="Register a club"
+)
+def create_club(
+    payload: ClubCreate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+) -> ClubPublic:
+    _check_place(principal, payload.province_code, payload.commune_code)
+    check_founding_date(payload.founding_decision_date)
+    profile = _profile(session, payload.quota_profile_id)
+    if session.exec(select(Club.id).where(Club.code == payload.code)).first():
+        raise Conflict(f"The club code {payload.code!r} is taken.")
+    club = Club(
+        **payload.model_dump(exclude={"quota_profile_id", "status"}),
+        quota_profile_id=profile.id,
+        status=payload.status.value,
+        name_folded=fold(payload.name),
+    )
+    session.add(club)
+    session.flush()
+    audit.record(
+        session, request, principal, "club", club.id, "created", None, audit.snapshot(club)
+    )
+    set_etag(response, club.version)
+    response.headers["Location"] = f"/api/v1/clubs/{club.id}"
+    return public(club)
+
+
+@router.get("", response_model=Page[ClubPublic], summary="List and search clubs")
+def list_clubs(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    province: Annotated[ProvinceCode | None, Query(description="Province code")] = None,
+    commune: Annotated[CommuneCode | None, Query(description="Commune code")] = None,
+    status: ClubStatus | None = None,
+    compliant: Annotated[
+        bool | None,
+        Query(
+            description="Only clubs that meet (true) or fail (false) their quota profile on `on`."
+        ),
+    ] = None,
+    on: Annotated[date | None, Query(description="Date for `compliant`; today by default.")] = None,
+    founded_from: date | None = None,
+    founded_to: date | None = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description=("Part of the name or code; case and diacritics are ignored."),
+        ),
+    ] = None,
+    sort: ClubSort = "code",
+) -> Page[ClubPublic]:
+    filters: list[Any] = [club_filter(principal)]
+    if province:
+        filters.append(Club.province_code == province)
+    if commune:
+        filters.append(Club.commune_code == commune)
+    if status:
+        filters.append(Club.status == status.value)
+    if founded_from:
+        filters.append(Club.founding_decision_date >= founded_from)
+    if founded_to:
+        filters.append(Club.founding_decision_date <= founded_to)
+    if q:
+        folded = fold(q)
+        filters.append(
+            Club.name_folded.contains(folded) | func.lower(Club.code).contains(q.strip().lower())
+        )
+    query = select(Club).where(*filters)
+    if compliant is not None:
+        query = compliance_join(query, on or date.today(), compliant)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    column = getattr(Club, sort.lstrip("-"))
+    order = column.desc() if sort.startswith("-") else column.asc()
+    rows = session.exec(query.order_by(order, Club.id).offset(page.offset).limit(page.limit)).all()
+    return Page(
+        items=[public(club) for club in rows], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.get("/{club_id}", response_model=ClubPublic, summary="One club")
+def read_club(club: VisibleClub, response: Response) -> ClubPublic:
+    set_etag(response, club.version)
+    return public(club)
+
+
+@router.patch(
+    "/{club_id}",
+    response_model=ClubPublic,
+    dependencies=writers,
+    summary="Change a club (send If-Match with the ETag you read)",
+)
+def update_club(
+    club: VisibleClub,
+    payload: ClubUpdate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ClubPublic:
+    changes = payload.model_dump(exclude_unset=True)
+    before = audit.snapshot(club)
+    if "province_code" in changes or "commune_code" in changes:
+        _check_place(
+            principal,
+            changes.get("province_code", club.province_code),
+            changes.get("commune_code", club.commune_code),
+        )
+    if "founding_decision_date" in changes:
+        check_founding_date(changes["founding_decision_date"])
+    if "quota_profile_id" in changes:
+        changes["quota_profile_id"] = _profile(session, changes["quota_profile_id"]).id
+    claim_version(session, club, if_match)
+    for name, value in changes.items():
+        setattr(club, name, value)
+    if "name" in changes:
+        club.name_folded = fold(club.name)
+    club.updated_at = utcnow()
+    session.add(club)
+    audit.record(
+        session, request, principal, "club", club.id, "updated", before, audit.snapshot(club)
+    )
+    set_etag(response, club.version)
+    return public(club)
+
+
+@router.post(
+    "/{club_id}/status",
+    response_model=ClubPublic,
+    dependencies=writers,
+    summary="Move a club through planned → active ↔ suspended → dissolved",
+)
+def change_status(
+    club: VisibleClub,
+    payload: StatusChange,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ClubPublic:
+    check_transition(ClubStatus(club.status), payload.status)
+    before = {"status": club.status}
+    claim_version(session, club, if_match)
+    club.status = payload.status.value
+    club.updated_at = utcnow()
+    session.add(club)
+    audit.record(
+        session,
+        request,
+        principal,
+        "club",
+        club.id,
+        "status_changed",
+        before,
+        {"status": club.status, "reason": payload.reason},
+    )
+    set_etag(response, club.version)
+    return public(club)
+
+
+@router.get(
+    "/{club_id}/audit",
+    response_model=Page[AuditEntryPublic],
+    dependencies=[Depends(require_roles(Role.ADMIN))],
+    summary="Who changed this club, when and how (admins)",
+)
+def club_audit(club: VisibleClub, session: SessionDep, page: PageDep) -> Page:
+    return audit_page(session, "club", club.id, page)
+
+
+def audit_page(session: Session, entity: str, entity_id: int, page: PageDep) -> Page:
+    filters = [AuditEntry.entity == entity, AuditEntry.entity_id == entity_id]
+    total = session.exec(select(func.count()).select_from(AuditEntry).where(*filters)).one()
+    rows = session.exec(
+        select(AuditEntry)
+        .where(*filters)
+        .order_by(AuditEntry.id)
+        .offset(page.offset)
+        .limit(page.limit)
+    ).all()
+    return Page(items=rows, total=total, limit=page.limit, offset=page.offset)

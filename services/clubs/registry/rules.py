@@ -1,0 +1,41 @@
+"""The rules a club must keep: where it is, when it was founded, how its status moves."""
+
+from datetime import date
+
+from common.problems import Conflict, ValidationFailed, field_error
+from services.clubs.domain import STATUS_TRANSITIONS, ClubStatus
+from services.clubs.locations import units
+
+
+def check_location(province_code: str, commune_code: str) -> None:
+    """The province exists and the commune is one of its communes (422 naming the field)."""
+    if province_code not in units.provinces():
+        raise ValidationFailed(
+            f"province_code: no province {province_code}",
+            errors=[field_error("province_code", f"no province {province_code}")],
+        )
+    commune = units.communes().get(commune_code)
+    if commune is None or commune.province_code != province_code:
+        reason = (
+            f"no commune {commune_code}"
+            if commune is None
+            else f"commune {commune_code} is in province {commune.province_code}, "
+            f"not {province_code}"
+        )
+        raise ValidationFailed(
+            f"commune_code: {reason}", errors=[field_error("commune_code", reason)]
+        )
+
+
+def check_founding_date(founded: date | None) -> None:
+    if founded is not None and founded > date.today():
+        raise ValidationFailed(
+            "founding_decision_date: is in the future",
+            errors=[field_error("founding_decision_date", "is in the future")],
+        )
+
+
+def check_transition(current: ClubStatus, wanted: ClubStatus) -> None:
+    if wanted not in STATUS_TRANSITIONS[current]:
+        allowed = ", ".join(sorted(STATUS_TRANSITIONS[current])) or "none (dissolved is final)"
+        raise Conflict(f"A {current.value} club cannot become {wanted.value}; allowed: {allowed}.")
