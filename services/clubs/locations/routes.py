@@ -5,10 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from common.auth import Role, require_roles
-from common.problems import NotFound
+from common.problems import NotFound, invalid
 from common.schemas import Page, PageDep
-from services.clubs.locations import units
-from services.clubs.locations.schemas import Commune, Province
+from services.clubs.locations import legacy, units
+from services.clubs.locations.schemas import Commune, Province, ResolvedAddress
 
 READERS = (Role.ADMIN, Role.OFFICER, Role.CLUB_MANAGER, Role.PARTNER, Role.SERVICE)
 router = APIRouter(
@@ -54,3 +54,23 @@ def list_communes(code: str, page: PageDep, q: SearchQuery = None) -> Page:
     if code not in units.provinces():
         raise NotFound(f"No province with code {code!r}.")
     return _page(units.search(units.communes_by_province()[code], q), page, Commune)
+
+
+@router.get("/resolve", response_model=ResolvedAddress,
+            summary="Today's province and commune of a pre-2025 address")
+def resolve_address(
+    address: Annotated[str, Query(min_length=3, max_length=500, description=(
+        "An address as written before July 2025, e.g. "
+        "'Xã Phong Niên, Huyện Bảo Thắng, Tỉnh Lào Cai'."))],
+) -> ResolvedAddress:
+    found = legacy.resolve(address)
+    if found.province_code is None:
+        raise invalid("address", "no province can be recognised in it", location="query")
+    province = units.provinces()[found.province_code]
+    commune = units.communes().get(found.commune_code or "")
+    return ResolvedAddress(
+        address=address, province=Province(**province.__dict__),
+        commune=Commune(**commune.__dict__) if commune else None,
+        legacy_province=found.legacy_province, legacy_district=found.legacy_district,
+        legacy_commune=found.legacy_commune,
+        note=None if commune else "The commune could not be recognised; only the province.")

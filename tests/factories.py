@@ -1,0 +1,57 @@
+"""Valid objects in one line, created through the API like a client would."""
+
+import secrets
+from datetime import date
+from typing import Any
+
+import httpx
+
+LAO_CAI = "15"
+LAO_CAI_COMMUNE = "02647"  # Phường Lào Cai
+LAO_CAI_OTHER_COMMUNE = "02680"  # Xã Hợp Thành
+HA_NOI = "01"
+HA_NOI_COMMUNE = "00004"  # Phường Ba Đình
+
+
+def club_payload(**overrides: Any) -> dict[str, Any]:
+    return {
+        "code": f"T-{secrets.token_hex(4).upper()}",
+        "name": "CLB Liên thế hệ tự giúp nhau thôn Cốc Lếu",
+        "province_code": LAO_CAI,
+        "commune_code": LAO_CAI_COMMUNE,
+        "village": "Cốc Lếu",
+        "founding_decision_number": "123/QĐ-UBND",
+        "founding_decision_date": "2018-05-20",
+        "programme_phase": "1336/QĐ-TTg",
+        "status": "active",
+        **overrides,
+    }
+
+
+def make_club(client: httpx.Client, **overrides: Any) -> dict[str, Any]:
+    response = client.post("/api/v1/clubs", json=club_payload(**overrides))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def national_id(birth_year: int, gender: str) -> str:
+    """A well-formed 12-digit citizen id: province 010 (Lào Cai), century/gender, year, serial."""
+    century = (birth_year // 100) - 19
+    digit = century * 2 + (1 if gender == "female" else 0)
+    return f"010{digit}{birth_year % 100:02d}{secrets.randbelow(10**6):06d}"
+
+
+def member_payload(**overrides: Any) -> dict[str, Any]:
+    gender = overrides.get("gender", "female")
+    birth = overrides.get("birth_date", "1955-03-10")
+    year = int(str(birth)[:4]) if birth else overrides.get("birth_year", 1955)
+    return {
+        "full_name": "Nguyễn Thị Hoa",
+        "gender": gender,
+        "birth_date": birth,
+        "household_status": "poor",
+        "national_id": national_id(year, gender),
+        "phone": "0912345678",
+        "joined_on": str(date(2019, 1, 15)),
+        **overrides,
+    }
