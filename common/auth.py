@@ -59,7 +59,7 @@ class KeySource(Protocol):
 class JwksKeySource:
     """Public keys fetched from the gateway's JWKS and cached.
 
-    An unknown `kid` triggers a refetch (a rotation), at most once every few seconds so that a
+    An unknown `kid` triggers a refetch (a rotation), at most once a second so that a
     flood of forged kids cannot make us hammer the gateway.
     """
 
@@ -67,7 +67,7 @@ class JwksKeySource:
         self,
         url: str,
         cache_seconds: int = 300,
-        min_refetch_seconds: float = 5.0,
+        min_refetch_seconds: float = 1.0,
         timeout: float = 3.0,
     ) -> None:
         self.url = url

@@ -92,18 +92,31 @@ class BodyLimitMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await send_problem(send, too_large)
             return
+        if declared is not None:
+            # The server enforces the declared length, so the check above is enough.
+            await self.app(scope, receive, send)
+            return
+        # A streamed (chunked) body is read up to the limit before the app sees it: frameworks
+        # turn errors raised while they read a body into a generic 400.
+        messages: list[Message] = []
         received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise too_large
-            return message
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                await send_problem(send, too_large)
+                return
+            if not message.get("more_body", False):
+                break
+        replay = iter(messages)
 
-        await self.app(scope, counting_receive, send)
+        async def replaying_receive() -> Message:
+            return next(replay, None) or await receive()
+
+        await self.app(scope, replaying_receive, send)
 
 
 class ContentTypeMiddleware:

@@ -18,7 +18,7 @@ from common.health import ReadinessCheck, database_check, health_router
 from gateway.identity import bootstrap
 from gateway.keys import KeyStore
 from gateway.openapi_merge import MergedOpenAPI
-from gateway.proxy import Forwarder, proxy_endpoint
+from gateway.proxy import PROXY_METHODS, Forwarder, ProxyMiddleware, proxy_endpoint
 from gateway.routes import admin_router, auth_router
 from gateway.settings import GatewaySettings
 
@@ -76,6 +76,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.verifier = TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience)
     app.state.forwarder = forwarder
     merged = MergedOpenAPI(settings.upstreams())
+    # Added first, so it sits inside the plumbing's middleware (see ProxyMiddleware).
+    app.add_middleware(ProxyMiddleware)
     install_plumbing(app, settings.max_body_bytes)
 
     checks: dict[str, ReadinessCheck] = {"database": database_check}
@@ -97,6 +99,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         "/api/v1/{path:path}",
         proxy_endpoint,
         include_in_schema=False,
-        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        methods=sorted(PROXY_METHODS),
     )
     return app
