@@ -1,0 +1,41 @@
+"""Every component starts with safe local defaults and refuses them in production."""
+
+import pytest
+
+from common.settings import InsecureSettingsError
+from gateway.settings import GatewaySettings
+from services.clubs.settings import ClubsSettings
+from services.funding.settings import FundingSettings
+from services.loans.settings import LoansSettings
+
+POSTGRES = "postgresql://ishc:secret@db:5432/ishc"
+
+
+@pytest.mark.parametrize("settings_class", [ClubsSettings, LoansSettings, FundingSettings])
+def test_a_service_refuses_its_development_secret_in_production(settings_class) -> None:
+    with pytest.raises(InsecureSettingsError, match="client_secret"):
+        settings_class(environment="production", database_url=POSTGRES).check_production()
+    settings_class(environment="production", database_url=POSTGRES,
+                   client_secret="a-real-secret").check_production()
+
+
+def test_the_gateway_refuses_development_service_secrets_in_production() -> None:
+    with pytest.raises(InsecureSettingsError, match="service_clients"):
+        GatewaySettings(environment="production", database_url=POSTGRES).check_production()
+    GatewaySettings(environment="production", database_url=POSTGRES,
+                    service_clients="svc-clubs:s1,svc-loans:s2,svc-funding:s3").check_production()
+
+
+def test_production_refuses_sqlite() -> None:
+    with pytest.raises(InsecureSettingsError, match="PostgreSQL"):
+        ClubsSettings(environment="production", client_secret="real").check_production()
+
+
+def test_settings_come_from_prefixed_environment_variables(monkeypatch) -> None:
+    monkeypatch.setenv("LOANS_DATABASE_URL", POSTGRES)
+    monkeypatch.setenv("GATEWAY_LOANS_URL", "http://loans:8000")
+    monkeypatch.setenv("ISHC_ADMIN_USERNAME", "root-admin")
+    assert LoansSettings().database_url == POSTGRES
+    assert ClubsSettings().database_url != POSTGRES
+    assert GatewaySettings().loans_url == "http://loans:8000"
+    assert GatewaySettings().admin_username == "root-admin"
