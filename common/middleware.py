@@ -146,7 +146,8 @@ class ContentTypeMiddleware:
                 await send_problem(
                     send,
                     UnsupportedMediaType(
-                        f"Content-Type {shown} is not accepted; send application/json."
+                        f"Content-Type {shown} is not accepted; this API reads JSON, forms, "
+                    "multipart uploads, CSV and XLSX."
                     ),
                 )
                 return

@@ -44,7 +44,7 @@ def national_id(birth_year: int, gender: str) -> str:
 def member_payload(**overrides: Any) -> dict[str, Any]:
     gender = overrides.get("gender", "female")
     birth = overrides.get("birth_date", "1955-03-10")
-    year = int(str(birth)[:4]) if birth else overrides.get("birth_year", 1955)
+    year = int(str(birth)[:4]) if birth else overrides.get("birth_year") or 1955
     return {
         "full_name": "Nguyễn Thị Hoa",
         "gender": gender,

@@ -3,11 +3,15 @@
 Idempotent: what exists is left alone, so `make run` can load it on every start.
 """
 
+import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tools import demo_clubs
 
 DEMO_PASSWORD = "demo-password-2026"
 DEMO_USERS: list[dict[str, Any]] = [
@@ -69,5 +73,58 @@ class Demo:
         self.credentials_file.write_text(json.dumps(secrets, indent=2))
         return secrets
 
+    def clubs(self, progress: bool = True) -> list[str]:
+        """The Lào Cai 2018 clubs, their old addresses resolved to today's communes."""
+        profiles = self.client.get("/api/v1/quota-profiles").json()["items"]
+        profile_id = next(p["id"] for p in profiles if p["code"] == demo_clubs.PROFILE)
+        created = []
+        for index, club in enumerate(demo_clubs.CLUBS, start=1):
+            existing = self.client.get("/api/v1/clubs", params={"q": club.code}).json()
+            club_id = next((c["id"] for c in existing["items"] if c["code"] == club.code), None)
+            if club_id is None:
+                club_id = self._create_club(club, profile_id)
+                created.append(club.code)
+            self._members(club, club_id)
+            if progress:
+                print(f"    club {index}/{len(demo_clubs.CLUBS)} {club.code}", flush=True)
+        return created
+
+    def _create_club(self, club: demo_clubs.DemoClub, profile_id: int) -> int:
+        place = self.client.get("/api/v1/locations/resolve",
+                                params={"address": club.legacy_address})
+        place.raise_for_status()
+        resolved = place.json()
+        district = club.legacy_address.split(", ")[1]
+        response = self.client.post("/api/v1/clubs", json={
+            "code": club.code,
+            "name": f"CLB Liên thế hệ tự giúp nhau {club.village} ({district})",
+            "province_code": resolved["province"]["code"],
+            "commune_code": resolved["commune"]["code"],
+            "village": club.village,
+            "founding_decision_number": f"{club.code[-2:]}/QĐ-UBND",
+            "founding_decision_date": club.founded.isoformat(),
+            "programme_phase": "1533/QĐ-TTg",
+            "quota_profile_id": profile_id,
+            "status": "active",
+            "legacy_address": club.legacy_address,
+        })
+        response.raise_for_status()
+        return response.json()["id"]
+
+    def _members(self, club: demo_clubs.DemoClub, club_id: int) -> None:
+        listed = self.client.get(f"/api/v1/clubs/{club_id}/members", params={"limit": 1})
+        listed.raise_for_status()
+        if listed.json()["total"]:
+            return
+        rows = demo_clubs.members(club)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        response = self.client.post(
+            f"/api/v1/clubs/{club_id}/members/import", params={"dry_run": "false"},
+            files={"file": (f"{club.code}.csv", buffer.getvalue().encode(), "text/csv")})
+        response.raise_for_status()
+
     def load(self) -> dict[str, Any]:
-        return {"users": self.users(), "clients": self.clients()}
+        return {"users": self.users(), "clients": self.clients(), "clubs": self.clubs()}

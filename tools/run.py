@@ -54,6 +54,9 @@ def main() -> None:
     except KeyboardInterrupt:
         print("\nstopping ...", flush=True)
     finally:
+        # A second Ctrl-C or TERM while stopping must not leave services running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()
 
 

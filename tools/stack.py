@@ -3,6 +3,7 @@
 Used by `make run`, the test suite and the benchmarks, so all three run the same thing.
 """
 
+import ctypes
 import os
 import signal
 import socket
@@ -23,7 +24,15 @@ FACTORIES = {
     "funding": "services.funding.app:create_app",
 }
 SERVICES = ("clubs", "loans", "funding")
+PR_SET_PDEATHSIG = 1
 ENV_PREFIX = {"gateway": "GATEWAY", "clubs": "CLUBS", "loans": "LOANS", "funding": "FUNDING"}
+
+
+def _die_with_parent() -> None:
+    """Linux: the process gets SIGTERM when its launcher dies, even by SIGKILL, so no service
+    outlives `make run` or a test session."""
+    if sys.platform == "linux":
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -113,6 +122,7 @@ class Stack:
             stdout=output,
             stderr=subprocess.STDOUT if output else None,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
 
     def wait_healthy(self, component: str, timeout: float = 30.0) -> None:

@@ -3,7 +3,9 @@
 from fastapi import FastAPI
 
 from common.app import create_service_app
+from services.clubs.activities.routes import router as activities_router
 from services.clubs.locations.routes import router as locations_router
+from services.clubs.members.routes import router as members_router
 from services.clubs.quotas.composition import router as composition_router
 from services.clubs.quotas.routes import router as quota_profiles_router
 from services.clubs.registry.routes import router as clubs_router
@@ -16,5 +18,12 @@ def create_app(settings: ClubsSettings | None = None) -> FastAPI:
         settings=settings or ClubsSettings(),
         description="Club registry: locations, clubs, members, board, quotas, activities.",
         # The composition router's fixed paths (/clubs/composition) go before /clubs/{id}.
-        routers=[locations_router, quota_profiles_router, composition_router, clubs_router],
+        routers=[
+            locations_router,
+            quota_profiles_router,
+            composition_router,
+            clubs_router,
+            activities_router,
+            members_router,
+        ],
     )

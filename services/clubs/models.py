@@ -99,6 +99,7 @@ class Member(Timestamps, table=True):
             "gender",
             "birth_key",
             "household_status",
+            "home_care_volunteer",
         ),
     )
 
@@ -144,7 +145,8 @@ class Activity(Timestamps, table=True):
 
 class Meeting(Timestamps, table=True):
     __tablename__ = "meetings"
-    __table_args__ = (Index("ix_meetings_club_id_held_on", "club_id", "held_on"),)
+    # A club meets once a day at most; the index settles concurrent writes too.
+    __table_args__ = (Index("uq_meetings_club_id_held_on", "club_id", "held_on", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     club_id: int = Field(

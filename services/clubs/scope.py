@@ -14,7 +14,8 @@ from common.problems import Forbidden, NotFound
 from common.schemas import IdPath
 from services.clubs.models import Club
 
-PERSONAL_DATA_ROLES = frozenset({Role.ADMIN, Role.OFFICER, Role.CLUB_MANAGER})
+# Our own services read members (e.g. to match bank borrowers); partners and the bank never do.
+PERSONAL_DATA_ROLES = frozenset({Role.ADMIN, Role.OFFICER, Role.CLUB_MANAGER, Role.SERVICE})
 CLUB_WRITERS = frozenset({Role.ADMIN, Role.OFFICER})
 CLUB_READERS = frozenset({Role.ADMIN, Role.OFFICER, Role.CLUB_MANAGER, Role.PARTNER, Role.SERVICE})
 
@@ -72,7 +73,7 @@ VisibleClub = Annotated[Club, Depends(visible_club)]
 
 
 def club_with_members(club: VisibleClub, principal: CurrentPrincipal) -> Club:
-    """A club whose members the caller may see (its province's officer, its board, admins)."""
+    """A club whose members the caller may see (its area's officer, its board, admins, services)."""
     require_personal_data_access(principal)
     return club
 

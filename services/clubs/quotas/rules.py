@@ -4,13 +4,16 @@ Counting happens in SQL (one grouped query for any number of clubs); pass/fail c
 numbers (`women * 100 >= min_pct * members`), so no rounding ever flips a verdict.
 """
 
+from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_
 from sqlalchemy.sql import ColumnElement, Select
+from sqlmodel import Session, select
 
-from services.clubs.domain import PRIORITY_HOUSEHOLDS, Gender
-from services.clubs.models import Club, Member, QuotaProfile
+from services.clubs.domain import PRIORITY_HOUSEHOLDS, Gender, age_threshold_key
+from services.clubs.models import Member, QuotaProfile
 from services.clubs.quotas.schemas import Counts, RuleResult, Shares
 
 COUNT_NAMES = ("members", "women", "older", "younger", "priority", "home_care_volunteers")
@@ -20,60 +23,73 @@ def active_on(on: date) -> ColumnElement[bool]:
     return and_(Member.joined_on <= on, or_(Member.left_on.is_(None), Member.left_on > on))
 
 
-def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.count().filter(condition)
 
 
-def counts_by_club(on: date) -> Select:
-    """Per club with active members on `on`: the counts the profile's rules need."""
-    threshold = (literal(on.year) - QuotaProfile.older_age) * 10000 + (on.month * 100 + on.day)
-    older = Member.birth_key <= threshold
-    return (
-        select(
-            Member.club_id.label("club_id"),
-            func.count().label("members"),
-            _flag(Member.gender == Gender.FEMALE.value).label("women"),
-            _flag(older).label("older"),
-            _flag(~older).label("younger"),
-            _flag(Member.household_status.in_([h.value for h in PRIORITY_HOUSEHOLDS])).label(
-                "priority"
-            ),
-            _flag(Member.home_care_volunteer).label("home_care_volunteers"),
-        )
-        .join(Club, Club.id == Member.club_id)
-        .join(QuotaProfile, QuotaProfile.id == Club.quota_profile_id)
-        .where(active_on(on))
-        .group_by(Member.club_id)
-    )
+def older_ages(session: Session) -> list[int]:
+    """The ages from which profiles count a member as older (a handful: 55, 60)."""
+    return sorted(session.exec(select(QuotaProfile.older_age).distinct()).all())
 
 
-def _share_rule(
-    count: ColumnElement, members: ColumnElement, low: ColumnElement, high: ColumnElement
-) -> ColumnElement[bool]:
+def counts_by_club(on: date, ages: Sequence[int],
+                   clubs: ColumnElement[bool] | None = None) -> Select:
+    """Per club with active members on `on`: the counts the profiles' rules need.
+
+    Reads only `members` (the composition index covers it): joining each member row to its
+    club and profile just to learn the profile's older age costs more than counting older
+    members once for each age in use and picking the club's own afterwards (`older_of`).
+    """
+    columns = [
+        Member.club_id.label("club_id"),
+        func.count().label("members"),
+        _count_if(Member.gender == Gender.FEMALE.value).label("women"),
+        _count_if(Member.household_status.in_([h.value for h in PRIORITY_HOUSEHOLDS])).label(
+            "priority"),
+        _count_if(Member.home_care_volunteer).label("home_care_volunteers"),
+    ]
+    columns += [_count_if(Member.birth_key <= age_threshold_key(on.year, on.month, on.day, age))
+                .label(f"older_{age}") for age in ages]
+    query = select(*columns).where(active_on(on)).group_by(Member.club_id)
+    return query if clubs is None else query.where(clubs)
+
+
+class CountColumns:
+    """The counts of one club (from `counts_by_club` outer-joined to clubs and profiles)."""
+
+    def __init__(self, counts: Any, ages: Sequence[int]) -> None:
+        def of(name: str) -> ColumnElement[int]:
+            return func.coalesce(counts.c[name], 0)
+
+        self.members, self.women = of("members"), of("women")
+        self.priority, self.home_care_volunteers = of("priority"), of("home_care_volunteers")
+        self.older = case({age: of(f"older_{age}") for age in ages},
+                          value=QuotaProfile.older_age, else_=0) if ages else literal(0)
+        self.younger = self.members - self.older
+
+    def labelled(self) -> list[ColumnElement[int]]:
+        return [getattr(self, name).label(name) for name in COUNT_NAMES]
+
+
+def _share_rule(count: ColumnElement, members: ColumnElement, low: ColumnElement,
+                high: ColumnElement) -> ColumnElement[bool]:
+    return and_(or_(low.is_(None), count * 100 >= low * members),
+                or_(high.is_(None), count * 100 <= high * members))
+
+
+def compliant_condition(counts: CountColumns) -> ColumnElement[bool]:
+    """SQL: the club (joined with its profile and the counts) meets every rule."""
+    members = counts.members
     return and_(
-        or_(low.is_(None), count * 100 >= low * members),
-        or_(high.is_(None), count * 100 <= high * members),
-    )
-
-
-def compliant_condition(counts) -> ColumnElement[bool]:
-    """SQL: the club (joined with its profile and `counts`) meets every rule."""
-    members = func.coalesce(counts.c.members, 0)
-
-    def of(name: str) -> ColumnElement:
-        return func.coalesce(getattr(counts.c, name), 0)
-
-    return and_(
-        members >= QuotaProfile.min_members,
-        members <= QuotaProfile.max_members,
-        _share_rule(of("women"), members, QuotaProfile.women_min_pct, QuotaProfile.women_max_pct),
-        _share_rule(of("older"), members, QuotaProfile.older_min_pct, QuotaProfile.older_max_pct),
-        _share_rule(
-            of("younger"), members, QuotaProfile.younger_min_pct, QuotaProfile.younger_max_pct
-        ),
-        _share_rule(
-            of("priority"), members, QuotaProfile.priority_min_pct, QuotaProfile.priority_max_pct
-        ),
+        members >= QuotaProfile.min_members, members <= QuotaProfile.max_members,
+        _share_rule(counts.women, members, QuotaProfile.women_min_pct,
+                    QuotaProfile.women_max_pct),
+        _share_rule(counts.older, members, QuotaProfile.older_min_pct,
+                    QuotaProfile.older_max_pct),
+        _share_rule(counts.younger, members, QuotaProfile.younger_min_pct,
+                    QuotaProfile.younger_max_pct),
+        _share_rule(counts.priority, members, QuotaProfile.priority_min_pct,
+                    QuotaProfile.priority_max_pct),
     )
 
 
@@ -157,5 +173,5 @@ def zero_counts() -> Counts:
     return Counts(**dict.fromkeys(COUNT_NAMES, 0))
 
 
-def counts_from_row(row) -> Counts:
+def counts_from_row(row: Any) -> Counts:
     return Counts(**{name: int(getattr(row, name) or 0) for name in COUNT_NAMES})

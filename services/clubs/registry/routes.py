@@ -19,7 +19,12 @@ from services.clubs.locations import units
 from services.clubs.models import AuditEntry, Club, QuotaProfile
 from services.clubs.quotas.composition import compliance_join
 from services.clubs.quotas.routes import default_profile
-from services.clubs.registry.rules import check_founding_date, check_location, check_transition
+from services.clubs.registry.rules import (
+    check_founding_before_records,
+    check_founding_date,
+    check_location,
+    check_transition,
+)
 from services.clubs.registry.schemas import (
     AuditEntryPublic,
     ClubCreate,
@@ -145,7 +150,7 @@ def list_clubs(
         )
     query = select(Club).where(*filters)
     if compliant is not None:
-        query = compliance_join(query, on or date.today(), compliant)
+        query = compliance_join(query, session, on or date.today(), compliant, *filters)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     column = getattr(Club, sort.lstrip("-"))
     order = column.desc() if sort.startswith("-") else column.asc()
@@ -186,6 +191,7 @@ def update_club(
         )
     if "founding_decision_date" in changes:
         check_founding_date(changes["founding_decision_date"])
+        check_founding_before_records(session, club.id, changes["founding_decision_date"])
     if "quota_profile_id" in changes:
         changes["quota_profile_id"] = _profile(session, changes["quota_profile_id"]).id
     claim_version(session, club, if_match)

@@ -2,9 +2,13 @@
 
 from datetime import date
 
+from sqlalchemy import func
+from sqlmodel import Session, select
+
 from common.problems import Conflict, ValidationFailed, field_error
 from services.clubs.domain import STATUS_TRANSITIONS, ClubStatus
 from services.clubs.locations import units
+from services.clubs.models import Activity, Meeting
 
 
 def check_location(province_code: str, commune_code: str) -> None:
@@ -33,6 +37,19 @@ def check_founding_date(founded: date | None) -> None:
             "founding_decision_date: is in the future",
             errors=[field_error("founding_decision_date", "is in the future")],
         )
+
+
+def check_founding_before_records(session: Session, club_id: int, founded: date | None) -> None:
+    """A club cannot be founded after activities or meetings it already has on record."""
+    if founded is None:
+        return
+    earliest = [session.exec(select(func.min(model.held_on)).where(model.club_id == club_id)).one()
+                for model in (Activity, Meeting)]
+    first = min((day for day in earliest if day is not None), default=None)
+    if first is not None and founded > first:
+        raise ValidationFailed("founding_decision_date: after the club's first record", errors=[
+            field_error("founding_decision_date",
+                        f"is after the club's first activity or meeting ({first.isoformat()})")])
 
 
 def check_transition(current: ClubStatus, wanted: ClubStatus) -> None:

@@ -1,0 +1,98 @@
+"""Helpers shared by the benchmarks: progress output and PostgreSQL database handling."""
+
+import re
+import sys
+import time
+from typing import TextIO
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+_SAFE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def progress(message: str) -> None:
+    """A timestamped progress line on stdout."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+class ProgressBar:
+    """A bar on stderr: redrawn in place on a terminal, a line every 10 % otherwise."""
+
+    def __init__(self, label: str, total: int, unit: str, stream: TextIO | None = None) -> None:
+        self.label = label
+        self.total = max(total, 1)
+        self.unit = unit
+        self.stream = stream or sys.stderr
+        self.interactive = self.stream.isatty()
+        self.started = time.monotonic()
+        self.done = 0
+        self.extra = ""
+        self._last_draw = 0.0
+        self._last_decile = -1
+
+    def update(self, done: int, extra: str = "") -> None:
+        self.done = min(done, self.total)
+        self.extra = extra
+        now = time.monotonic()
+        if self.interactive:
+            if now - self._last_draw >= 0.2 or self.done == self.total:
+                self._last_draw = now
+                self.stream.write("\r" + self._line(now))
+                self.stream.flush()
+            return
+        decile = self.done * 10 // self.total
+        if decile != self._last_decile:
+            self._last_decile = decile
+            self.stream.write(self._line(now) + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        self.update(self.total, self.extra)
+        if self.interactive:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def _line(self, now: float) -> str:
+        share = self.done / self.total
+        filled = int(share * 30)
+        elapsed = now - self.started
+        eta = elapsed / share - elapsed if share > 0 else 0.0
+        bar = "#" * filled + "-" * (30 - filled)
+        extra = f"  {self.extra}" if self.extra else ""
+        return (
+            f"{self.label} [{bar}] {share * 100:5.1f} %  {self.done:,}/{self.total:,} {self.unit}"
+            f"  {elapsed:5.1f} s, eta {eta:5.1f} s{extra}"
+        )
+
+
+def libpq_url(url: str) -> str:
+    """A URL psycopg accepts, from a SQLAlchemy one (`postgresql+psycopg://`)."""
+    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
+
+
+def database_url(server_url: str, database: str) -> str:
+    """The URL of another database on the same server, as `postgresql://...`."""
+    url = make_url(libpq_url(server_url)).set(database=database)
+    return url.render_as_string(hide_password=False)
+
+
+def check_name(database: str) -> str:
+    if not _SAFE_NAME.match(database):
+        raise ValueError(f"unsafe database name {database!r}")
+    return database
+
+
+def database_exists(server_url: str, database: str) -> bool:
+    with psycopg.connect(libpq_url(server_url), autocommit=True, connect_timeout=5) as conn:
+        row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+    return row is not None
+
+
+def recreate_database(server_url: str, database: str) -> None:
+    """Drops (closing its connections) and creates one database; only names we chose."""
+    name = sql.Identifier(check_name(database))
+    with psycopg.connect(libpq_url(server_url), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))

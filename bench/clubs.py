@@ -1,0 +1,482 @@
+"""Latency of the registry's read calls on a national registry in PostgreSQL, through the gateway.
+
+    python bench/clubs.py [--scale full|small] [--runs 30] [--warmup 3] [--reuse] [--explain]
+
+Creates one PostgreSQL database per component (`ishc_bench_<component>`, dropped and created
+again on every run; `--reuse` keeps the clubs database and its data and skips the generation),
+migrates them with the stack, generates the registry into the clubs database
+(`bench/generate_registry.py`: 25,000 clubs and about 1.5 million members at full scale, 2,000
+clubs with `--scale small`), starts the gateway and the services as real processes, gets an
+admin token, and times each call `--runs` times after `--warmup` calls, one after another on
+one keep-alive connection:
+
+- a filtered page of clubs    GET /api/v1/clubs?province=P&status=active&q=Q&limit=20
+- one club's composition      GET /api/v1/clubs/{id}/composition
+- the national non-compliance list   GET /api/v1/clubs/non-compliant?limit=50
+- a province aggregate        GET /api/v1/clubs/composition?province=15
+
+It prints median and p95 per call against its target (50 ms for the first two, 1 s for the
+others, on the median) with PASS or FAIL. `--explain` then runs each endpoint's own code
+in-process, captures the SQL it issues and prints `EXPLAIN (ANALYZE, BUFFERS)` of every
+statement, so the plans stay those of the current service code.
+
+Exit code: 0 when every target is met, 1 when one is missed, 2 when the run failed, 130 on
+Ctrl-C. The platform is always stopped; the databases are kept for `--reuse` and inspection.
+"""
+
+import argparse
+import math
+import os
+import random
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from bench._common import (
+    check_name,
+    database_exists,
+    database_url,
+    libpq_url,
+    progress,
+    recreate_database,
+)
+from bench.generate_registry import DEFAULT_MEMBERS, DEFAULT_SEED, generate
+from common.text import fold
+from tools.stack import Stack, free_port
+
+COMPONENTS = ("gateway", "clubs", "loans", "funding")
+SCALES = {"full": 25_000, "small": 2_000}
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+PROVINCE = "15"
+"""The province of the aggregate: Lào Cai, the plan of 2018."""
+PAGE_LIMIT = 20
+REQUEST_TIMEOUT = 60.0
+
+
+@dataclass
+class Call:
+    name: str
+    target_ms: float
+    paths: list[str]
+    """Cycled through, so a call is not always the same club or the same search."""
+    timings_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    runs_wanted: int = 0
+
+    def path(self, number: int) -> str:
+        return self.paths[number % len(self.paths)]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.timings_ms) if self.timings_ms else math.nan
+
+    @property
+    def p95(self) -> float:
+        if len(self.timings_ms) < 2:
+            return self.timings_ms[0] if self.timings_ms else math.nan
+        return statistics.quantiles(self.timings_ms, n=20, method="inclusive")[18]
+
+    @property
+    def passed(self) -> bool:
+        return not self.errors and bool(self.timings_ms) and self.median < self.target_ms
+
+
+# --- the databases and the platform -----------------------------------------------------------
+
+
+def database_names(prefix: str) -> dict[str, str]:
+    return {c: check_name(f"{prefix}_{c}") for c in COMPONENTS}
+
+
+def club_count(url: str) -> int:
+    with psycopg.connect(libpq_url(url), connect_timeout=5) as conn:
+        row = conn.execute(
+            "SELECT CASE WHEN to_regclass('clubs') IS NULL THEN 0"
+            " ELSE (SELECT count(*) FROM clubs) END"
+        ).fetchone()
+    return int(row[0])
+
+
+def prepare(args: argparse.Namespace, urls: dict[str, str], names: dict[str, str]) -> Stack:
+    """Databases created (or reused), migrated and filled; the stack not yet started."""
+    reuse = args.reuse and database_exists(args.server_url, names["clubs"])
+    if args.reuse and not reuse:
+        progress(f"--reuse: no database {names['clubs']} yet, creating it")
+    for component, name in names.items():
+        # Only the registry is worth keeping: the gateway's admin user must get this run's
+        # password, and the other services hold nothing the bench reads.
+        if not (reuse and component == "clubs"):
+            progress(f"creating database {name} for {component}")
+            recreate_database(args.server_url, name)
+    stack = Stack(
+        database_urls=urls,
+        ports={c: free_port() for c in COMPONENTS},
+        var_dir=args.var_dir,
+        admin_password=secrets.token_urlsafe(16),
+        # One token for the whole run, however long the slow calls take.
+        extra_env={"GATEWAY_PERSON_TOKEN_MINUTES": "600"},
+    )
+    progress("migrating the databases")
+    stack.migrate()
+    existing = club_count(urls["clubs"])
+    if reuse and existing:
+        progress(f"--reuse: {existing:,} clubs already in {names['clubs']}, no generation")
+        return stack
+    progress(
+        f"generating {args.clubs:,} clubs x ~{args.members_per_club} members into "
+        f"{names['clubs']} (seed {args.seed})"
+    )
+    stats = generate(
+        urls["clubs"],
+        clubs=args.clubs,
+        members_per_club=args.members_per_club,
+        seed=args.seed,
+        replace=True,
+        log=progress,
+    )
+    progress(f"generated in {stats.seconds['total']:.1f} s: {stats.describe()}")
+    args.generation = stats
+    return stack
+
+
+def get_token(stack: Stack) -> str:
+    response = httpx.post(
+        stack.gateway_url + "/auth/token",
+        data={"grant_type": "password", "username": "admin", "password": stack.admin_password},
+        timeout=30.0,
+    )
+    response.raise_for_status()
+    return response.json()["access_token"]
+
+
+# --- what to call ---------------------------------------------------------------------------
+
+
+def choose_inputs(url: str, seed: int, count: int) -> tuple[list[tuple[str, str]], list[int]]:
+    """(province, search) pairs for the page, and active club ids, drawn from the data."""
+    rng = random.Random(seed)
+    with psycopg.connect(libpq_url(url), connect_timeout=5) as conn:
+        active = [
+            row
+            for row in conn.execute(
+                "SELECT id, province_code, commune_code FROM clubs WHERE status = 'active'"
+                " ORDER BY id"
+            ).fetchall()
+        ]
+    if not active:
+        raise RuntimeError("no active club in the clubs database")
+    from services.clubs.locations import units
+
+    communes = units.communes()
+    searches = []
+    for _, province, commune in rng.sample(active, min(count, len(active))):
+        # Search the way an officer does: part of a commune's name, without its type.
+        words = fold(communes[commune].name).split()[1:]
+        searches.append((province, " ".join(words[:2]) or fold(communes[commune].name)))
+    club_ids = [club_id for club_id, _, _ in rng.sample(active, min(count, len(active)))]
+    return searches, club_ids
+
+
+def make_calls(searches: list[tuple[str, str]], club_ids: list[int]) -> list[Call]:
+    page = [
+        str(
+            httpx.URL(
+                "/api/v1/clubs",
+                params={"province": p, "status": "active", "q": q, "limit": PAGE_LIMIT},
+            )
+        )
+        for p, q in searches
+    ]
+    aggregate = f"/api/v1/clubs/composition?province={PROVINCE}"
+    return [
+        Call("club page (province, status, q)", 50.0, page),
+        Call("one club's composition", 50.0, [f"/api/v1/clubs/{i}/composition" for i in club_ids]),
+        Call("national non-compliance list", 1000.0, ["/api/v1/clubs/non-compliant?limit=50"]),
+        Call(f"province {PROVINCE} aggregate", 1000.0, [aggregate]),
+    ]
+
+
+def describe_answers(client: httpx.Client, calls: list[Call]) -> None:
+    """What the calls answer on this data: sizes, totals, the share of failing clubs."""
+    for call in calls:
+        response = client.get(call.path(0))
+        if response.status_code != 200:
+            raise RuntimeError(
+                f"{call.name}: {call.path(0)} answered {response.status_code}: "
+                f"{response.text[:500]}"
+            )
+        body = response.json()
+        size = len(response.content)
+        if "items" in body:
+            facts = f"total {body['total']:,}, {len(body['items'])} items"
+            if body["items"] and "failures" in body["items"][0]:
+                facts += f"; first: {body['items'][0]['code']} {body['items'][0]['failures']}"
+        elif "clubs_compliant" in body:
+            facts = (
+                f"{body['clubs']:,} active clubs, {body['clubs_compliant_pct']} % compliant, "
+                f"{body['counts']['members']:,} members, shares {body['shares']}"
+            )
+        else:
+            facts = f"compliant {body.get('compliant')}, failures {body.get('failures')}"
+        progress(f"{call.name}: {call.path(0)} -> {size:,} bytes; {facts}")
+
+
+def time_calls(
+    client: httpx.Client, calls: list[Call], runs: int, warmup: int, budget: float
+) -> None:
+    for call in calls:
+        call.runs_wanted = runs
+        for number in range(warmup):
+            client.get(call.path(number))
+        started = time.monotonic()
+        for number in range(runs):
+            if time.monotonic() - started > budget:
+                progress(f"{call.name}: time budget of {budget:.0f} s spent after {number} runs")
+                break
+            sent = time.perf_counter()
+            try:
+                response = client.get(call.path(warmup + number))
+            except httpx.HTTPError as exc:
+                call.errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            elapsed = (time.perf_counter() - sent) * 1000.0
+            if response.status_code != 200:
+                call.errors.append(f"HTTP {response.status_code}")
+                continue
+            call.timings_ms.append(elapsed)
+        progress(
+            f"{call.name}: {len(call.timings_ms)} runs, median {call.median:.1f} ms, "
+            f"p95 {call.p95:.1f} ms"
+        )
+
+
+def load_average() -> str:
+    """The machine's load (1, 5, 15 min): on a shared 2-core box it explains noisy figures."""
+    try:
+        return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "load average unknown"
+
+
+def report(calls: list[Call], args: argparse.Namespace) -> None:
+    print()
+    scale = f"{args.clubs_found:,} clubs, {args.members_found:,} members"
+    print(f"PostgreSQL, through the gateway, {scale}; {args.runs} runs after {args.warmup} warm-up")
+    print(f"{os.cpu_count()} CPUs; {args.load_before} before the timing, {args.load_after} after")
+    print(f"{'call':34} {'runs':>4} {'median':>10} {'p95':>10} {'min':>10} {'max':>10} target")
+    for call in calls:
+        timings = call.timings_ms or [math.nan]
+        verdict = "PASS" if call.passed else "FAIL"
+        errors = f"  errors: {len(call.errors)} ({call.errors[0]})" if call.errors else ""
+        print(
+            f"{call.name:34} {len(call.timings_ms):>4} {call.median:>7.1f} ms {call.p95:>7.1f} ms"
+            f" {min(timings):>7.1f} ms {max(timings):>7.1f} ms < {call.target_ms:,.0f} ms "
+            f"median: {verdict}{errors}"
+        )
+
+
+def registry_size(url: str) -> tuple[int, int]:
+    with psycopg.connect(libpq_url(url), connect_timeout=5) as conn:
+        clubs = conn.execute("SELECT count(*) FROM clubs").fetchone()[0]
+        members = conn.execute("SELECT count(*) FROM members").fetchone()[0]
+    return int(clubs), int(members)
+
+
+# --- the plans ------------------------------------------------------------------------------
+
+
+def explain(url: str, searches: list[tuple[str, str]], club_id: int) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of the SQL each endpoint's code issues, captured in-process."""
+    from sqlalchemy import event
+    from sqlmodel import Session
+
+    from common.auth import Principal, Role
+    from common.db import make_engine, normalise_url
+    from common.schemas import PageParams
+    from services.clubs.domain import ClubStatus
+    from services.clubs.quotas import composition
+    from services.clubs.registry import routes as registry
+    from services.clubs.scope import visible_club
+
+    engine = make_engine(normalise_url(url))
+    admin = Principal(subject="bench", role=Role.ADMIN)
+    province, q = searches[0]
+    page = PageParams(limit=PAGE_LIMIT, offset=0)
+
+    def club_page(session: Session) -> None:
+        registry.list_clubs(
+            session, admin, page, province=province, commune=None, status=ClubStatus.ACTIVE,
+            compliant=None, on=None, founded_from=None, founded_to=None, q=q, sort="code",
+        )  # fmt: skip
+
+    def one_club(session: Session) -> None:
+        composition.read_composition(visible_club(club_id, session, admin), session, None)
+
+    def non_compliant(session: Session) -> None:
+        composition.non_compliant(session, admin, PageParams(limit=50, offset=0), None, None)
+
+    def aggregate(session: Session) -> None:
+        composition.composition_summary(session, admin, None, PROVINCE)
+
+    endpoints: list[tuple[str, Callable[[Session], None]]] = [
+        (f"club page (province={province}, status=active, q={q!r})", club_page),
+        (f"one club's composition (club {club_id})", one_club),
+        ("national non-compliance list", non_compliant),
+        (f"province {PROVINCE} aggregate", aggregate),
+    ]
+    with engine.connect():
+        pass  # the dialect's own first queries are not the endpoints'
+    captured: list[tuple[str, object]] = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        captured.append((statement, parameters))
+
+    for title, run in endpoints:
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            with Session(engine) as session:
+                run(session)
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+        statements, captured[:] = list(captured), []
+        print(f"\n===== {title}: {len(statements)} statement(s)")
+        with engine.connect() as conn:
+            for number, (statement, parameters) in enumerate(statements, start=1):
+                print(f"\n--- statement {number}:\n{statement}\n--- parameters: {parameters}")
+                rows = conn.exec_driver_sql(
+                    "EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters
+                ).fetchall()
+                print("\n".join(row[0] for row in rows))
+    engine.dispose()
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Latency of the registry's read calls on a national registry in PostgreSQL."
+    )
+    parser.add_argument(
+        "--scale", choices=sorted(SCALES), default="full", help="25,000 or 2,000 clubs (full)"
+    )
+    parser.add_argument("--clubs", type=int, default=None, help="clubs, overriding --scale")
+    parser.add_argument(
+        "--members-per-club", type=int, default=DEFAULT_MEMBERS, help="mean per club (60)"
+    )
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (1336)")
+    parser.add_argument("--runs", type=int, default=30, help="timed calls per endpoint (30)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed calls first (3)")
+    parser.add_argument(
+        "--budget", type=float, default=300.0, help="seconds at most per endpoint's runs (300)"
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the clubs database and its data if present"
+    )
+    parser.add_argument(
+        "--explain", action="store_true", help="print EXPLAIN (ANALYZE, BUFFERS) of each call"
+    )
+    parser.add_argument(
+        "--server-url", default=DEFAULT_SERVER, help=f"a database to connect to ({DEFAULT_SERVER})"
+    )
+    parser.add_argument(
+        "--prefix", default="ishc_bench", help="database names: PREFIX_<component> (ishc_bench)"
+    )
+    args = parser.parse_args(argv)
+    args.clubs = args.clubs if args.clubs is not None else SCALES[args.scale]
+    if not 1 <= args.clubs <= 1_000_000:
+        parser.error("--clubs must be within 1..1,000,000")
+    if not 1 <= args.members_per_club <= 1_000:
+        parser.error("--members-per-club must be within 1..1,000")
+    if not 0 <= args.runs <= 10_000 or not 0 <= args.warmup <= 1_000:
+        parser.error("--runs must be within 0..10,000 and --warmup within 0..1,000")
+    if args.budget <= 0:
+        parser.error("--budget must be positive")
+    try:
+        database_names(args.prefix)
+    except ValueError as exc:
+        parser.error(f"--prefix: {exc}")
+    args.generation = None
+    return args
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    names = database_names(args.prefix)
+    urls = {c: database_url(args.server_url, n) for c, n in names.items()}
+    progress(f"bench of the club registry on {date.today()}: {args.clubs:,} clubs wanted")
+    calls: list[Call] = []
+    with tempfile.TemporaryDirectory(prefix="ishc-bench-clubs-") as tmp:
+        args.var_dir = Path(tmp)
+        stack: Stack | None = None
+        try:
+            stack = prepare(args, urls, names)
+            args.clubs_found, args.members_found = registry_size(urls["clubs"])
+            searches, club_ids = choose_inputs(urls["clubs"], args.seed, max(args.runs, 10))
+            calls = make_calls(searches, club_ids)
+            if args.runs:
+                progress("starting clubs, loans, funding and the gateway")
+                stack.start(log_dir=args.var_dir / "logs")
+                token = get_token(stack)
+                headers = {"Authorization": f"Bearer {token}"}
+                with httpx.Client(
+                    base_url=stack.gateway_url, headers=headers, timeout=REQUEST_TIMEOUT
+                ) as client:
+                    describe_answers(client, calls)
+                    args.load_before = load_average()
+                    progress(f"timing, {args.load_before}")
+                    time_calls(client, calls, args.runs, args.warmup, args.budget)
+                    args.load_after = load_average()
+                stack.stop()
+            if args.explain:
+                explain(urls["clubs"], searches, club_ids[0])
+        except KeyboardInterrupt:
+            print("\ninterrupted: stopping the platform", file=sys.stderr, flush=True)
+            return 130
+        except (RuntimeError, OSError, subprocess.SubprocessError, httpx.HTTPError) as exc:
+            print(f"benchmark failed: {exc}", file=sys.stderr, flush=True)
+            for log in sorted((args.var_dir / "logs").glob("*.log")):
+                tail = log.read_text(errors="replace").splitlines()[-20:]
+                if tail:
+                    print(f"--- {log.name} (last lines)\n" + "\n".join(tail), file=sys.stderr)
+            return 2
+        except psycopg.Error as exc:
+            print(f"benchmark failed in PostgreSQL: {exc}", file=sys.stderr, flush=True)
+            return 2
+        finally:
+            if stack is not None:
+                previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+                try:
+                    stack.stop()
+                finally:
+                    signal.signal(signal.SIGINT, previous)
+    if args.generation is not None:
+        seconds = args.generation.seconds
+        print(
+            f"generation: {seconds['total']:.1f} s (COPY {seconds['copy']:.1f} s, indexes "
+            f"{seconds['indexes']:.1f} s, VACUUM ANALYZE {seconds['analyze']:.1f} s)"
+        )
+    if not args.runs:
+        return 0
+    report(calls, args)
+    return 0 if all(call.passed for call in calls) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

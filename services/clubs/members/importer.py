@@ -1,0 +1,401 @@
+"""Bulk import of a club's member list (CSV or XLSX), over HTTP and from the command line.
+
+Every row is judged by the same schema and rules as `POST /clubs/{club_id}/members`
+(`schemas.MemberCreate`, `service.prepare`), then the file as a whole: national IDs repeated
+in the file, people already active in a club, a second chair. The report names every bad row
+(row number as in the sheet, column, reason). A dry run writes nothing; a commit writes every
+row or none, in the caller's one transaction, each new member audited.
+
+    python -m services.clubs.members.importer FILE --club ID [--dry-run] [--json]
+
+runs the same import against the clubs database (`CLUBS_DATABASE_URL`), with `cli:<OS user>`
+as the actor in the audit; it exits 0 when imported (or a clean dry run), 1 when the file or a
+row is refused (nothing written), 2 on a usage error.
+"""
+
+import argparse
+import getpass
+import json
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlmodel import Session
+
+from common.auth import Principal, Role
+from common.db import make_engine, normalise_url
+from common.problems import NotFound, Problem, ValidationFailed, field_error
+from services.clubs import audit
+from services.clubs.domain import BoardRole
+from services.clubs.members import service, tabular
+from services.clubs.members.schemas import ImportIssue, ImportReport, MemberCreate
+from services.clubs.members.service import Actor
+from services.clubs.members.tabular import CellError, Columns, Upload
+from services.clubs.models import Club, Member
+from services.clubs.settings import ClubsSettings
+
+Progress = Callable[[str, int, int], None]
+"""Called with (stage, rows done, rows in all) while validating and writing."""
+PROGRESS_EVERY = 500
+MAX_ERRORS_IN_PROBLEM = 100
+"""The problem's `errors` list stops here; its `report` always holds every issue."""
+
+
+@dataclass
+class Candidate:
+    """A row that passed the per-row rules, with the cells it came from (for the report)."""
+
+    row: int
+    member: Member
+    cells: dict[str, Any]
+
+
+class RowReader:
+    """Turns the rows of a sheet into new members, or into issues naming row and column."""
+
+    def __init__(self, club: Club, columns: Columns, today: date) -> None:
+        self.club = club
+        self.columns = columns
+        self.today = today
+
+    def column(self, name: str, sources: dict[str, str] | None = None) -> str:
+        if sources and name in sources:
+            return sources[name]
+        if name not in self.columns.by_field and name in ("birth_date", "birth_year"):
+            # A birth rule is shown on whichever birth column the sheet has.
+            other = "birth_year" if name == "birth_date" else "birth_date"
+            return self.columns.header(other)
+        return self.columns.header(name)
+
+    def issue(
+        self, row: int, name: str, cell: Any, reason: str, sources: dict[str, str] | None = None
+    ) -> ImportIssue:
+        return ImportIssue(
+            row=row,
+            column=self.column(name, sources),
+            field=name,
+            value=tabular.shown(cell),
+            reason=reason,
+        )
+
+    def read(self, row: int, cells: list[Any]) -> tuple[Candidate | None, list[ImportIssue]]:
+        raw = {
+            name: cells[index] if index < len(cells) else None
+            for name, index in self.columns.by_field.items()
+        }
+        values, sources, issues = self._values(row, raw)
+        failed = {issue.field for issue in issues}
+        try:
+            payload = MemberCreate.model_validate(values)
+        except ValidationError as exc:
+            for error in exc.errors():
+                name = str(error["loc"][0]) if error["loc"] else "row"
+                if name not in failed:
+                    issues.append(self.issue(row, name, raw.get(name), error["msg"], sources))
+            return None, issues
+        if issues:
+            return None, issues
+        member, errors = service.prepare(self.club, payload, self.today)
+        issues = [self.issue(row, e.field, raw.get(e.field), e.reason, sources) for e in errors]
+        return (Candidate(row, member, raw) if member else None), issues
+
+    def _values(
+        self, row: int, raw: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, str], list[ImportIssue]]:
+        values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+        issues = []
+        for name, cell in raw.items():
+            try:
+                value = tabular.PARSERS[name](cell)
+                if name == "joined_on" and isinstance(value, int):
+                    raise CellError("is a year alone; give the date (dd/mm/yyyy)")
+            except CellError as exc:
+                issues.append(self.issue(row, name, cell, str(exc)))
+                continue
+            if value is not None:
+                values[name] = value
+        year_alone = values.get("birth_date")
+        if isinstance(year_alone, int):
+            # Many members know only their birth year, and boards write it as the birth date.
+            del values["birth_date"]
+            if values.get("birth_year", year_alone) != year_alone:
+                issues.append(
+                    self.issue(
+                        row,
+                        "birth_date",
+                        raw["birth_date"],
+                        f"says {year_alone} but {self.columns.header('birth_year')!r} "
+                        f"says {values['birth_year']}",
+                    )
+                )
+            values["birth_year"] = year_alone
+            sources.setdefault("birth_year", self.columns.header("birth_date"))
+            if raw.get("birth_year") is None:
+                raw["birth_year"] = raw["birth_date"]
+        return values, sources, issues
+
+
+def _file_issues(
+    session: Session, actor: Actor, club: Club, reader: RowReader, candidates: list[Candidate]
+) -> tuple[list[ImportIssue], int, int]:
+    """Issues of rows judged together: repeated IDs, people already in a club, chairs.
+
+    Returns the issues, the rows repeating an earlier row's ID and the rows of active members.
+    """
+    issues: list[ImportIssue] = []
+    first_row: dict[str, int] = {}
+    duplicates = 0
+    for c in candidates:
+        national_id = c.member.national_id
+        if national_id is None:
+            continue
+        if national_id in first_row:
+            duplicates += 1
+            reason = f"the same national ID as row {first_row[national_id]}"
+            issues.append(reader.issue(c.row, "national_id", c.cells["national_id"], reason))
+        else:
+            first_row[national_id] = c.row
+    active = service.active_memberships(session, first_row)
+    ended = service.last_ended_memberships(session, first_row)
+    for c in candidates:
+        national_id = c.member.national_id
+        if national_id in active:
+            reason = service.already_active_reason(
+                session, actor.principal, club, active[national_id]
+            )
+            issues.append(
+                reader.issue(c.row, "national_id", c.cells["national_id"], "this person " + reason)
+            )
+        overlap = service.overlap_reason(c.member.joined_on, ended.get(national_id))
+        if national_id and overlap:
+            issues.append(reader.issue(c.row, "joined_on", c.cells.get("joined_on"), overlap))
+    issues += _chair_issues(session, club, reader, candidates)
+    return issues, duplicates, sum(1 for c in candidates if c.member.national_id in active)
+
+
+def _chair_issues(
+    session: Session, club: Club, reader: RowReader, candidates: list[Candidate]
+) -> list[ImportIssue]:
+    chairs = [c for c in candidates if c.member.board_role == BoardRole.CHAIR]
+    current = service.current_chair(session, club.id)
+    if current is not None:
+        reason = f"the club already has a chair: member {current}"
+        return [reader.issue(c.row, "board_role", c.cells["board_role"], reason) for c in chairs]
+    reason = f"a second chair: row {chairs[0].row} is the chair" if chairs else ""
+    return [reader.issue(c.row, "board_role", c.cells["board_role"], reason) for c in chairs[1:]]
+
+
+def _report_progress(progress: Progress | None, stage: str, done: int, total: int) -> None:
+    if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
+        progress(stage, done, total)
+
+
+def _write(
+    session: Session, actor: Actor, candidates: list[Candidate], progress: Progress | None
+) -> list[int]:
+    members = [c.member for c in candidates]
+    for start in range(0, len(members), PROGRESS_EVERY):
+        chunk = members[start : start + PROGRESS_EVERY]
+        session.add_all(chunk)
+        session.flush()
+        for member in chunk:
+            audit.record(
+                session,
+                actor.request,
+                actor.principal,
+                "member",
+                member.id,
+                "imported",
+                None,
+                audit.snapshot(member),
+            )
+        _report_progress(progress, "writing", start + len(chunk), len(members))
+    session.flush()
+    return [member.id for member in members]
+
+
+def refused(report: ImportReport) -> ValidationFailed:
+    errors = [
+        field_error(
+            issue.field, f"row {issue.row}, column {issue.column!r}: {issue.reason}", "file"
+        )
+        for issue in report.issues[:MAX_ERRORS_IN_PROBLEM]
+    ]
+    return ValidationFailed(
+        f"{report.invalid_rows} of {report.rows} rows have problems; nothing was imported.",
+        errors=errors,
+        report=report.model_dump(mode="json"),
+    )
+
+
+def import_members(
+    session: Session,
+    actor: Actor,
+    club: Club,
+    upload: Upload,
+    *,
+    dry_run: bool,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Checks (and unless `dry_run`, adds to the session) every row of a member list.
+
+    Raises 409 for a dissolved club, 415 for a file that is not CSV/XLSX, 422 for unreadable
+    files, bad columns, more than `tabular.MAX_ROWS` rows, and, on a commit, any bad row (with
+    the full report). Never commits: the caller's transaction holds all rows or none.
+    """
+    service.check_club_takes_members(club)
+    sheet = tabular.read_sheet(upload)
+    columns = tabular.find_columns(sheet)
+    rows = [(number, cells) for number, cells in sheet.rows if number > columns.header_row]
+    if len(rows) > tabular.MAX_ROWS:
+        raise tabular.too_many_rows()
+    if not rows:
+        raise tabular.file_refused(
+            f"has no member rows under the header (row {columns.header_row})"
+        )
+    reader = RowReader(club, columns, date.today())
+    candidates: list[Candidate] = []
+    issues: list[ImportIssue] = []
+    for done, (number, cells) in enumerate(rows, start=1):
+        candidate, row_issues = reader.read(number, cells)
+        issues += row_issues
+        if candidate is not None:
+            candidates.append(candidate)
+        _report_progress(progress, "validating", done, len(rows))
+    file_issues, duplicates, already_active = _file_issues(session, actor, club, reader, candidates)
+    issues = sorted(issues + file_issues, key=lambda issue: issue.row)
+    invalid_rows = len({issue.row for issue in issues})
+    report = ImportReport(
+        file_name=upload.file_name,
+        format=sheet.format,
+        dry_run=dry_run,
+        header_row=columns.header_row,
+        columns={columns.headers[i]: name for name, i in columns.by_field.items()},
+        ignored_columns=columns.ignored,
+        rows=len(rows),
+        valid_rows=len(rows) - invalid_rows,
+        invalid_rows=invalid_rows,
+        duplicates_in_file=duplicates,
+        already_active=already_active,
+        valid=not issues,
+        created=0,
+        member_ids=[],
+        issues=issues,
+    )
+    if dry_run:
+        return report
+    if issues:
+        raise refused(report)
+    report.member_ids = _write(session, actor, candidates, progress)
+    report.created = len(report.member_ids)
+    return report
+
+
+# The command line.
+
+
+def cli_actor() -> Actor:
+    """The OS user as the audit's actor; one request id ties together the entries of a run."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    principal = Principal(subject=f"cli:{user}", role=Role.ADMIN)
+    request = Request({"type": "http", "state": {"request_id": f"cli-{uuid.uuid4().hex}"}})
+    return Actor(principal, request)
+
+
+def _print_progress(stage: str, done: int, total: int) -> None:
+    print(f"{stage}: {done}/{total} rows ({done * 100 // total} %)", file=sys.stderr, flush=True)
+
+
+def _print_report(report: ImportReport, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return
+    print(f"{report.file_name} ({report.format}), header on row {report.header_row}")
+    print(
+        f"rows {report.rows}, valid {report.valid_rows}, invalid {report.invalid_rows}, "
+        f"repeated IDs {report.duplicates_in_file}, already active {report.already_active}"
+    )
+    for issue in report.issues:
+        print(f"row {issue.row}, column {issue.column!r}: {issue.reason}")
+    if report.created:
+        print(
+            f"created {report.created} members: ids {report.member_ids[0]}–{report.member_ids[-1]}"
+        )
+    elif report.dry_run:
+        print("dry run: nothing written" + ("" if report.valid else "; fix the rows above"))
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.clubs.members.importer",
+        description="Import a club's member list (CSV or XLSX) into the clubs database.",
+    )
+    parser.add_argument("file", type=Path, help="the member list, .csv or .xlsx")
+    parser.add_argument("--club", type=int, required=True, help="the club's id")
+    parser.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser.parse_args(argv)
+
+
+def _run(session: Session, args: argparse.Namespace, upload: Upload) -> ImportReport:
+    club = session.get(Club, args.club)
+    if club is None:
+        raise NotFound(f"No club {args.club}.")
+    report = import_members(
+        session, cli_actor(), club, upload, dry_run=args.dry_run, progress=_print_progress
+    )
+    if not args.dry_run:
+        session.commit()
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _arguments(argv)
+    try:
+        upload = Upload(args.file.read_bytes(), args.file.name)
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    engine = make_engine(normalise_url(ClubsSettings().database_url))
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            report = _run(session, args, upload)
+    except Problem as problem:
+        body = problem.body()
+        if "report" in body:
+            _print_report(ImportReport.model_validate(body["report"]), args.json)
+        else:
+            print(f"error: {problem.detail}", file=sys.stderr)
+        return 1
+    except IntegrityError:
+        print(
+            "error: the members changed while importing; nothing was written, run it again",
+            file=sys.stderr,
+        )
+        return 1
+    except SQLAlchemyError as exc:
+        print(
+            f"error: the clubs database refused the import: {exc.__class__.__name__}: "
+            f"{exc.orig if hasattr(exc, 'orig') else exc}",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        engine.dispose()
+    _print_report(report, args.json)
+    return 0 if report.valid else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

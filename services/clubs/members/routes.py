@@ -1,0 +1,225 @@
+"""`/api/v1/clubs/{club_id}/members|board` and `/api/v1/members/{id}`: a club's members.
+
+Members' personal data is for admins, the officer of the club's area and the club's own board
+(reading and writing) and for service tokens (reading). Partners and the bank are refused here
+too, not only at the gateway; clubs and members out of the caller's scope answer 404.
+"""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
+from sqlmodel import Session
+
+from common.auth import CurrentPrincipal, Role, require_roles
+from common.db import SessionDep
+from common.etag import IfMatch, set_etag
+from common.problems import Forbidden, NotFound, ValidationFailed, field_error
+from common.schemas import IdPath, Page, PageDep
+from services.clubs.domain import BoardRole, Gender, Household
+from services.clubs.members import importer, service
+from services.clubs.members.schemas import (
+    Board,
+    ImportReport,
+    Leave,
+    MemberCreate,
+    MemberPublic,
+    MemberSort,
+    MemberUpdate,
+)
+from services.clubs.members.service import Actor, public
+from services.clubs.members.tabular import Upload
+from services.clubs.models import Club, Member
+from services.clubs.registry.routes import audit_page
+from services.clubs.registry.schemas import AuditEntryPublic
+from services.clubs.scope import ManagedClub, VisibleClub, may_see
+
+MEMBER_READERS = (Role.ADMIN, Role.OFFICER, Role.CLUB_MANAGER, Role.SERVICE)
+readers = [Depends(require_roles(*MEMBER_READERS))]
+
+club_members = APIRouter(prefix="/api/v1/clubs", tags=["members"], dependencies=readers)
+members = APIRouter(prefix="/api/v1/members", tags=["members"], dependencies=readers)
+
+
+def visible_member(member_id: IdPath, session: SessionDep, principal: CurrentPrincipal) -> Member:
+    member = session.get(Member, member_id)
+    club = session.get(Club, member.club_id) if member is not None else None
+    if member is None or club is None or not may_see(principal, club):
+        raise NotFound(f"No member {member_id}.")
+    return member
+
+
+VisibleMember = Annotated[Member, Depends(visible_member)]
+
+
+def managed_member(member: VisibleMember, principal: CurrentPrincipal) -> Member:
+    if principal.role is Role.SERVICE:
+        raise Forbidden("Service tokens may read members, not change them.")
+    return member
+
+
+ManagedMember = Annotated[Member, Depends(managed_member)]
+
+
+def _club_of(session: Session, member: Member) -> Club:
+    club = session.get(Club, member.club_id)
+    assert club is not None  # the foreign key holds it
+    return club
+
+
+@club_members.post(
+    "/{club_id}/members",
+    response_model=MemberPublic,
+    status_code=201,
+    summary="Add a member to a club",
+)
+def create_member(
+    club: ManagedClub,
+    payload: MemberCreate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+) -> MemberPublic:
+    member = service.add_member(session, Actor(principal, request), club, payload)
+    set_etag(response, member.version)
+    response.headers["Location"] = f"/api/v1/members/{member.id}"
+    return public(member)
+
+
+@club_members.get(
+    "/{club_id}/members", response_model=Page[MemberPublic], summary="List a club's members"
+)
+def list_members(
+    club: VisibleClub,
+    session: SessionDep,
+    page: PageDep,
+    active_on: Annotated[
+        date | None, Query(description="Members on this date; today by default.")
+    ] = None,
+    include_left: Annotated[
+        bool, Query(description="Every membership, also those that ended.")
+    ] = False,
+    q: Annotated[
+        str | None, Query(max_length=100, description="Part of the name; diacritics ignored.")
+    ] = None,
+    board_role: BoardRole | None = None,
+    household_status: Household | None = None,
+    gender: Gender | None = None,
+    sort: Annotated[
+        MemberSort,
+        Query(description="name (full name), given_name (the Vietnamese order), or id."),
+    ] = "name",
+) -> Page[MemberPublic]:
+    if include_left and active_on is not None:
+        raise ValidationFailed(
+            "include_left: lists every membership; leave out active_on",
+            errors=[field_error("include_left", "cannot be combined with active_on", "query")],
+        )
+    conditions = [Member.club_id == club.id, service.membership_filter(active_on, include_left)]
+    if board_role:
+        conditions.append(Member.board_role == board_role.value)
+    if household_status:
+        conditions.append(Member.household_status == household_status.value)
+    if gender:
+        conditions.append(Member.gender == gender.value)
+    rows, total = service.find_members(session, conditions, q, sort, page)
+    return Page(items=[public(m) for m in rows], total=total, limit=page.limit, offset=page.offset)
+
+
+@club_members.get(
+    "/{club_id}/board",
+    response_model=Board,
+    summary="The board and volunteer teams, checked against the club model",
+)
+def read_board(
+    club: VisibleClub,
+    session: SessionDep,
+    on: Annotated[date | None, Query(description="Today by default.")] = None,
+) -> Board:
+    return service.board(session, club, on or date.today())
+
+
+@club_members.post(
+    "/{club_id}/members/import",
+    response_model=ImportReport,
+    status_code=201,
+    responses={200: {"model": ImportReport, "description": "Dry run: the report, no writes"}},
+    summary="Import a member list (CSV or XLSX); all rows or none",
+)
+def import_members(
+    club: ManagedClub,
+    file: Annotated[UploadFile, File(description="The member list, .csv or .xlsx.")],
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    dry_run: Annotated[bool, Query(description="Check every row and write nothing.")] = False,
+) -> ImportReport:
+    upload = Upload(file.file.read(), file.filename, file.content_type)
+    report = importer.import_members(
+        session, Actor(principal, request), club, upload, dry_run=dry_run
+    )
+    if dry_run:
+        response.status_code = 200
+    return report
+
+
+@members.get("/{member_id}", response_model=MemberPublic, summary="One member")
+def read_member(member: VisibleMember, response: Response) -> MemberPublic:
+    set_etag(response, member.version)
+    return public(member)
+
+
+@members.patch(
+    "/{member_id}",
+    response_model=MemberPublic,
+    summary="Change a member (send If-Match with the ETag you read)",
+)
+def update_member(
+    member: ManagedMember,
+    payload: MemberUpdate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> MemberPublic:
+    club = _club_of(session, member)
+    service.update_member(session, Actor(principal, request), club, member, payload, if_match)
+    set_etag(response, member.version)
+    return public(member)
+
+
+@members.post(
+    "/{member_id}/leave",
+    response_model=MemberPublic,
+    summary="End a membership (the record stays; a re-join is a new membership)",
+)
+def leave_club(
+    member: ManagedMember,
+    payload: Leave,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> MemberPublic:
+    service.leave(session, Actor(principal, request), member, payload, if_match)
+    set_etag(response, member.version)
+    return public(member)
+
+
+@members.get(
+    "/{member_id}/audit",
+    response_model=Page[AuditEntryPublic],
+    dependencies=[Depends(require_roles(Role.ADMIN))],
+    summary="Who changed this member, when and how (admins)",
+)
+def member_audit(member: VisibleMember, session: SessionDep, page: PageDep) -> Page:
+    return audit_page(session, "member", member.id, page)
+
+
+router = APIRouter()
+router.include_router(club_members)
+router.include_router(members)

@@ -1,0 +1,158 @@
+"""What goes over the wire for members, the board and the import of member lists."""
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
+
+from common.schemas import InputModel, OutputModel, PatchModel
+from services.clubs.domain import BoardRole, Gender, Household
+from services.clubs.members import rules
+from services.clubs.quotas.schemas import RuleResult
+
+
+def _rule(check: Callable[[str], str]) -> AfterValidator:
+    """A per-field rule of `rules.py` as a validator whose message is the rule's reason alone."""
+
+    def validate(value: str) -> str:
+        try:
+            return check(value)
+        except ValueError as exc:
+            raise PydanticCustomError("invalid_value", str(exc)) from None
+
+    return AfterValidator(validate)
+
+
+PersonName = Annotated[str, Field(min_length=1, max_length=200), _rule(rules.clean_name)]
+NationalId = Annotated[
+    str,
+    Field(
+        max_length=20,
+        description="The 12-digit citizen ID (CCCD); must agree with gender and birth year.",
+    ),
+    _rule(rules.check_national_id),
+]
+Phone = Annotated[
+    str,
+    Field(
+        max_length=30,
+        description="Vietnamese mobile or landline; +84/84, spaces and dots are accepted and "
+        "the number is stored as 0xxxxxxxxx.",
+    ),
+    _rule(rules.normalise_phone),
+]
+BirthYear = Annotated[int, Field(ge=rules.EARLIEST_BIRTH_YEAR, le=2100)]
+MemberSort = Literal["name", "-name", "given_name", "-given_name", "id", "-id"]
+
+
+class MemberCreate(InputModel):
+    full_name: PersonName
+    gender: Gender
+    birth_date: date | None = Field(default=None, description="Or give birth_year alone.")
+    birth_year: BirthYear | None = Field(
+        default=None, description="When only the year is known; must agree with birth_date."
+    )
+    household_status: Household
+    national_id: NationalId | None = None
+    phone: Phone | None = None
+    joined_on: date | None = Field(default=None, description="Today if left out.")
+    board_role: BoardRole | None = None
+    home_care_volunteer: bool = False
+    income_generation_volunteer: bool = False
+
+
+class MemberUpdate(PatchModel):
+    """Changes to a current membership; leaving is `POST /members/{id}/leave`."""
+
+    nullable = frozenset({"birth_date", "national_id", "phone", "board_role"})
+
+    full_name: PersonName | None = None
+    gender: Gender | None = None
+    birth_date: date | None = Field(
+        default=None, description="null keeps only the year (birth_year)."
+    )
+    birth_year: BirthYear | None = None
+    household_status: Household | None = None
+    national_id: NationalId | None = None
+    phone: Phone | None = None
+    joined_on: date | None = None
+    board_role: BoardRole | None = None
+    home_care_volunteer: bool | None = None
+    income_generation_volunteer: bool | None = None
+
+
+class Leave(InputModel):
+    left_on: date = Field(description="The day the member left; not before joining or after today.")
+    reason: str = Field(default="", max_length=500)
+
+
+class MemberPublic(OutputModel):
+    id: int
+    club_id: int
+    full_name: str
+    gender: Gender
+    birth_date: date | None
+    birth_year: int
+    household_status: Household
+    national_id: str | None
+    phone: str | None
+    joined_on: date
+    left_on: date | None
+    active: bool = Field(description="Not left: a current member.")
+    board_role: BoardRole | None
+    home_care_volunteer: bool
+    income_generation_volunteer: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class BoardSeat(OutputModel):
+    member_id: int
+    full_name: str
+    board_role: BoardRole
+    home_care_volunteer: bool
+    income_generation_volunteer: bool
+
+
+class Board(OutputModel):
+    """The board and volunteer teams of a club on a date, checked against the club model."""
+
+    club_id: int
+    on: date
+    seats: list[BoardSeat]
+    size: int
+    home_care_volunteers: int
+    income_generation_volunteers: int
+    compliant: bool
+    checks: list[RuleResult]
+    failures: list[str]
+
+
+class ImportIssue(OutputModel):
+    """Why one row (or the sheet) was refused, as the user sees the sheet."""
+
+    row: int = Field(description="The row number in the sheet, header rows included.")
+    column: str = Field(description="The column's header as written in the file.")
+    field: str = Field(description="The member field the column gives.")
+    value: str | None = Field(description="The cell as read (cut to 100 characters).")
+    reason: str
+
+
+class ImportReport(OutputModel):
+    file_name: str | None
+    format: Literal["csv", "xlsx"]
+    dry_run: bool
+    header_row: int
+    columns: dict[str, str] = Field(description="Each header of the file and the field it gives.")
+    ignored_columns: list[str] = Field(description="Known columns that are not imported (STT…).")
+    rows: int = Field(description="Data rows read (blank rows are skipped).")
+    valid_rows: int
+    invalid_rows: int
+    duplicates_in_file: int = Field(description="Rows repeating a national ID of an earlier row.")
+    already_active: int = Field(description="Rows of people who are already active members.")
+    valid: bool = Field(description="No row has an issue; a commit writes every row.")
+    created: int
+    member_ids: list[int] = Field(description="The new members, in the order of the rows.")
+    issues: list[ImportIssue]

@@ -1,0 +1,403 @@
+"""The member rules that need the database, and every write to members (always audited).
+
+Nothing here commits: the request (or the import command) commits once at the end, so a
+membership and its audit entry exist together or not at all. The partial unique indexes on
+`members` stay the last guard against a race the checks below cannot see.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import Enum
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import ColumnElement, func, true
+from sqlmodel import Session, select
+
+from common.auth import Principal
+from common.db import utcnow
+from common.etag import claim_version
+from common.problems import Conflict, FieldError, ValidationFailed, field_error
+from common.schemas import PageParams
+from common.text import fold
+from services.clubs import audit
+from services.clubs.domain import BoardRole, ClubStatus, birth_key
+from services.clubs.members import rules
+from services.clubs.members.schemas import (
+    Board,
+    BoardSeat,
+    Leave,
+    MemberCreate,
+    MemberPublic,
+    MemberSort,
+    MemberUpdate,
+)
+from services.clubs.models import Club, Meeting, MeetingAttendance, Member
+from services.clubs.quotas.rules import active_on
+from services.clubs.scope import may_see
+
+ROLE_ORDER = {role.value: index for index, role in enumerate(BoardRole)}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who writes: the principal recorded in the audit, and the request whose id it keeps."""
+
+    principal: Principal
+    request: Request
+
+
+def public(member: Member) -> MemberPublic:
+    return MemberPublic(**member.model_dump(), active=member.left_on is None)
+
+
+def refused(errors: Sequence[FieldError]) -> ValidationFailed:
+    summary = "; ".join(f"{error.field}: {error.reason}" for error in errors[:5])
+    return ValidationFailed(f"Invalid member: {summary}", errors=list(errors))
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}
+
+
+def _facts(values: dict[str, Any]) -> rules.MemberFacts:
+    return rules.MemberFacts(
+        gender=values["gender"],
+        birth_date=values["birth_date"],
+        birth_year=values["birth_year"],
+        national_id=values["national_id"],
+        joined_on=values["joined_on"],
+    )
+
+
+def _with_birth(values: dict[str, Any], facts: rules.MemberFacts) -> dict[str, Any]:
+    """The stored birth columns: the year from the date when there is one, and the sort key."""
+    year = rules.resolved_birth_year(facts)
+    born = values["birth_date"]
+    key = birth_key(year, born.month, born.day) if born else birth_key(year)
+    return {**values, "birth_year": year, "birth_key": key}
+
+
+def prepare(
+    club: Club, payload: MemberCreate, today: date
+) -> tuple[Member | None, list[FieldError]]:
+    """A new membership row, or every rule across fields it breaks (nothing is written).
+
+    The single POST and each row of an import go through here: one place for the rules.
+    """
+    values = _plain(payload.model_dump())
+    values["joined_on"] = values["joined_on"] or today
+    facts = _facts(values)
+    errors = rules.member_errors(facts, today)
+    if errors:
+        return None, errors
+    return Member(club_id=club.id, **_with_birth(values, facts)), []
+
+
+def check_club_takes_members(club: Club) -> None:
+    if club.status == ClubStatus.DISSOLVED:
+        raise Conflict(f"Club {club.id} is dissolved; it takes no new members.")
+
+
+def active_memberships(
+    session: Session, national_ids: Iterable[str], except_id: int | None = None
+) -> dict[str, Member]:
+    """The current membership of each of these people, by national ID."""
+    found: dict[str, Member] = {}
+    ids = sorted(set(national_ids))
+    for start in range(0, len(ids), 500):
+        query = select(Member).where(
+            Member.national_id.in_(ids[start : start + 500]), Member.left_on.is_(None)
+        )
+        if except_id is not None:
+            query = query.where(Member.id != except_id)
+        found.update({m.national_id: m for m in session.exec(query).all()})
+    return found
+
+
+def already_active_reason(session: Session, principal: Principal, club: Club, other: Member) -> str:
+    """Why a person cannot join: the other membership is named only to those who may see it."""
+    if other.club_id == club.id:
+        return f"is already an active member of this club (member {other.id})"
+    other_club = session.get(Club, other.club_id)
+    if other_club is not None and may_see(principal, other_club):
+        return (
+            f"is already an active member of another club (club {other_club.id}, member {other.id})"
+        )
+    return "is already an active member of another club"
+
+
+def last_ended_memberships(
+    session: Session, national_ids: Iterable[str], except_id: int | None = None
+) -> dict[str, date]:
+    """When each of these people last left a club (a new membership may not start earlier)."""
+    ended: dict[str, date] = {}
+    ids = sorted(set(national_ids))
+    for start in range(0, len(ids), 500):
+        query = (
+            select(Member.national_id, func.max(Member.left_on))
+            .where(Member.national_id.in_(ids[start : start + 500]), Member.left_on.is_not(None))
+            .group_by(Member.national_id)
+        )
+        if except_id is not None:
+            query = query.where(Member.id != except_id)
+        ended.update(dict(session.exec(query).all()))
+    return ended
+
+
+def overlap_reason(joined_on: date, last_left_on: date | None) -> str | None:
+    if last_left_on is not None and joined_on < last_left_on:
+        return (
+            f"is before {last_left_on.isoformat()}, when this person's previous membership "
+            "ended; memberships of one person may not overlap"
+        )
+    return None
+
+
+def current_chair(session: Session, club_id: int, except_id: int | None = None) -> int | None:
+    query = select(Member.id).where(
+        Member.club_id == club_id,
+        Member.left_on.is_(None),
+        Member.board_role == BoardRole.CHAIR.value,
+    )
+    if except_id is not None:
+        query = query.where(Member.id != except_id)
+    return session.exec(query).first()
+
+
+def second_chair_conflict(chair_id: int) -> Conflict:
+    return Conflict(
+        f"The club already has a chair: member {chair_id}. Change that member's board_role "
+        "(or let them leave) first.",
+        chair_member_id=chair_id,
+    )
+
+
+def _check_person(
+    session: Session,
+    actor: Actor,
+    club: Club,
+    national_id: str | None,
+    joined_on: date,
+    except_id: int | None,
+) -> None:
+    """The same person is not active twice, and memberships of one person do not overlap."""
+    if national_id is None:
+        return
+    other = active_memberships(session, [national_id], except_id).get(national_id)
+    if other is not None:
+        raise Conflict(
+            f"This person {already_active_reason(session, actor.principal, club, other)}."
+        )
+    last_left = last_ended_memberships(session, [national_id], except_id).get(national_id)
+    reason = overlap_reason(joined_on, last_left)
+    if reason is not None:
+        raise refused([field_error("joined_on", reason)])
+
+
+def _check_chair(
+    session: Session, club_id: int, board_role: str | None, except_id: int | None
+) -> None:
+    if board_role == BoardRole.CHAIR:
+        chair_id = current_chair(session, club_id, except_id)
+        if chair_id is not None:
+            raise second_chair_conflict(chair_id)
+
+
+def add_member(session: Session, actor: Actor, club: Club, payload: MemberCreate) -> Member:
+    """A new membership: 422 for bad data, 409 for a closed club, a second chair, a person who
+    is already an active member."""
+    check_club_takes_members(club)
+    member, errors = prepare(club, payload, date.today())
+    if member is None:
+        raise refused(errors)
+    _check_person(session, actor, club, member.national_id, member.joined_on, None)
+    _check_chair(session, club.id, member.board_role, None)
+    session.add(member)
+    session.flush()
+    audit.record(
+        session,
+        actor.request,
+        actor.principal,
+        "member",
+        member.id,
+        "created",
+        None,
+        audit.snapshot(member),
+    )
+    return member
+
+
+def _merged(member: Member, changes: dict[str, Any]) -> dict[str, Any]:
+    values = {**member.model_dump(), **changes}
+    if "birth_date" in changes and "birth_year" not in changes:
+        # A new date brings its year; clearing the date keeps the year that was known.
+        new_date = changes["birth_date"]
+        values["birth_year"] = new_date.year if new_date else member.birth_year
+    return values
+
+
+def update_member(
+    session: Session,
+    actor: Actor,
+    club: Club,
+    member: Member,
+    payload: MemberUpdate,
+    if_match: str | None,
+) -> Member:
+    """Changes a current membership; the merged result must keep every rule a new one keeps."""
+    if member.left_on is not None:
+        raise Conflict(
+            f"Member {member.id} left on {member.left_on.isoformat()}; a past membership is "
+            "history and is not changed."
+        )
+    changes = _plain(payload.model_dump(exclude_unset=True))
+    values = _merged(member, changes)
+    facts = _facts(values)
+    errors = rules.member_errors(facts, date.today())
+    if errors:
+        raise refused(errors)
+    values = _with_birth(values, facts)
+    if {"national_id", "joined_on"} & changes.keys():
+        _check_person(session, actor, club, values["national_id"], values["joined_on"], member.id)
+        _check_attendance(session, member, values["joined_on"], member.left_on, "joined_on")
+    if "board_role" in changes:
+        _check_chair(session, club.id, values["board_role"], member.id)
+    before = audit.snapshot(member)
+    claim_version(session, member, if_match)
+    for name in (*changes, "birth_year", "birth_key"):
+        setattr(member, name, values[name])
+    member.updated_at = utcnow()
+    session.add(member)
+    audit.record(
+        session,
+        actor.request,
+        actor.principal,
+        "member",
+        member.id,
+        "updated",
+        before,
+        audit.snapshot(member),
+    )
+    return member
+
+
+def attendance_outside(session: Session, member_id: int, joined_on: date,
+                       left_on: date | None) -> date | None:
+    """A meeting the member attended outside [joined_on, left_on), if there is one."""
+    outside = Meeting.held_on < joined_on
+    if left_on is not None:
+        outside = outside | (Meeting.held_on >= left_on)
+    return session.exec(
+        select(Meeting.held_on)
+        .join(MeetingAttendance, MeetingAttendance.meeting_id == Meeting.id)
+        .where(MeetingAttendance.member_id == member_id, outside)
+        .order_by(Meeting.held_on)
+    ).first()
+
+
+def _check_attendance(session: Session, member: Member, joined_on: date, left_on: date | None,
+                      field: str) -> None:
+    attended = attendance_outside(session, member.id, joined_on, left_on)
+    if attended is not None:
+        raise refused([field_error(
+            field, f"the member attended the meeting of {attended.isoformat()}, which would fall "
+                   "outside the membership")])
+
+
+def leave(
+    session: Session, actor: Actor, member: Member, payload: Leave, if_match: str | None
+) -> Member:
+    """Ends a membership and keeps the record; a re-join is a new membership."""
+    if member.left_on is not None:
+        raise Conflict(f"Member {member.id} already left on {member.left_on.isoformat()}.")
+    errors = rules.leave_errors(member.joined_on, payload.left_on, date.today())
+    if errors:
+        raise refused(errors)
+    _check_attendance(session, member, member.joined_on, payload.left_on, "left_on")
+    claim_version(session, member, if_match)
+    member.left_on = payload.left_on
+    member.updated_at = utcnow()
+    session.add(member)
+    audit.record(
+        session,
+        actor.request,
+        actor.principal,
+        "member",
+        member.id,
+        "left",
+        {"left_on": None},
+        {"left_on": payload.left_on.isoformat(), "reason": payload.reason},
+    )
+    return member
+
+
+def membership_filter(on: date | None, include_left: bool) -> ColumnElement[bool]:
+    """Members on a date (today by default), or every membership ever with `include_left`."""
+    if include_left:
+        return true()
+    return active_on(on or date.today())
+
+
+def _sort_key(sort: MemberSort):
+    if sort.lstrip("-") == "given_name":
+        # Vietnamese lists order by the given name, the last word of the full name.
+        return lambda row: (fold(row.full_name.rsplit(" ", 1)[-1]), fold(row.full_name), row.id)
+    if sort.lstrip("-") == "name":
+        return lambda row: (fold(row.full_name), row.full_name, row.id)
+    return lambda row: row.id
+
+
+def find_members(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    q: str | None,
+    sort: MemberSort,
+    page: PageParams,
+) -> tuple[list[Member], int]:
+    """One page of a club's members and the total.
+
+    Names are matched and sorted without diacritics, which neither SQLite nor PostgreSQL does
+    alike; so ids and names of the matching rows (one club: at most a few thousand) are sorted
+    here and only the page is loaded.
+    """
+    pairs = session.exec(select(Member.id, Member.full_name).where(*conditions)).all()
+    if q:
+        folded = fold(q)
+        pairs = [row for row in pairs if folded in fold(row.full_name)]
+    pairs = sorted(pairs, key=_sort_key(sort), reverse=sort.startswith("-"))
+    ids = [row.id for row in pairs[page.offset : page.offset + page.limit]]
+    rows = {m.id: m for m in session.exec(select(Member).where(Member.id.in_(ids))).all()}
+    return [rows[i] for i in ids], len(pairs)
+
+
+def board(session: Session, club: Club, on: date) -> Board:
+    members = session.exec(select(Member).where(Member.club_id == club.id, active_on(on))).all()
+    seats = sorted(
+        (m for m in members if m.board_role),
+        key=lambda m: (ROLE_ORDER.get(m.board_role, len(ROLE_ORDER)), fold(m.full_name), m.id),
+    )
+    home_care = sum(m.home_care_volunteer for m in members)
+    income = sum(m.income_generation_volunteer for m in members)
+    checks = rules.board_checks([rules.Seat(m.id, m.board_role) for m in seats], home_care, income)
+    return Board(
+        club_id=club.id,
+        on=on,
+        seats=[
+            BoardSeat(
+                member_id=m.id,
+                full_name=m.full_name,
+                board_role=m.board_role,
+                home_care_volunteer=m.home_care_volunteer,
+                income_generation_volunteer=m.income_generation_volunteer,
+            )
+            for m in seats
+        ],
+        size=len(seats),
+        home_care_volunteers=home_care,
+        income_generation_volunteers=income,
+        compliant=all(check.passed for check in checks),
+        checks=checks,
+        failures=[check.reason for check in checks if not check.passed],
+    )
