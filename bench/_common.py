@@ -5,9 +5,12 @@ import sys
 import time
 from typing import TextIO
 
+import httpx
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
+
+from tools.stack import Stack
 
 _SAFE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -96,3 +99,14 @@ def recreate_database(server_url: str, database: str) -> None:
     with psycopg.connect(libpq_url(server_url), autocommit=True, connect_timeout=5) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+
+def get_token(stack: Stack) -> str:
+    """An admin token from the bench's own platform."""
+    response = httpx.post(
+        stack.gateway_url + "/auth/token",
+        data={"grant_type": "password", "username": "admin", "password": stack.admin_password},
+        timeout=30.0,
+    )
+    response.raise_for_status()
+    return response.json()["access_token"]

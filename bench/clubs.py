@@ -47,6 +47,7 @@ from bench._common import (
     check_name,
     database_exists,
     database_url,
+    get_token,
     libpq_url,
     progress,
     recreate_database,
@@ -148,16 +149,6 @@ def prepare(args: argparse.Namespace, urls: dict[str, str], names: dict[str, str
     progress(f"generated in {stats.seconds['total']:.1f} s: {stats.describe()}")
     args.generation = stats
     return stack
-
-
-def get_token(stack: Stack) -> str:
-    response = httpx.post(
-        stack.gateway_url + "/auth/token",
-        data={"grant_type": "password", "username": "admin", "password": stack.admin_password},
-        timeout=30.0,
-    )
-    response.raise_for_status()
-    return response.json()["access_token"]
 
 
 # --- what to call ---------------------------------------------------------------------------

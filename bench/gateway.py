@@ -36,6 +36,7 @@ from pathlib import Path
 
 import httpx
 
+from bench._common import get_token
 from tools.stack import Stack, free_port
 
 COMPONENTS = ("gateway", "clubs", "loans", "funding")
@@ -194,16 +195,6 @@ def make_stack(directory: Path, minutes_needed: int) -> Stack:
         # The one token must outlive the whole run.
         extra_env={"GATEWAY_PERSON_TOKEN_MINUTES": str(minutes_needed)},
     )
-
-
-def get_token(stack: Stack) -> str:
-    response = httpx.post(
-        stack.gateway_url + "/auth/token",
-        data={"grant_type": "password", "username": "admin", "password": stack.admin_password},
-        timeout=30.0,
-    )
-    response.raise_for_status()
-    return response.json()["access_token"]
 
 
 def check_targets(targets: list[Target], token: str) -> None:

@@ -1,12 +1,13 @@
 """Recording every change to clubs and members: who, when, what (before and after)."""
 
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlmodel import Session, SQLModel
 
-from common.auth import Principal
+from common.auth import CurrentPrincipal, Principal
 from services.clubs.models import AuditEntry
 
 HIDDEN_FIELDS = frozenset({"created_at", "updated_at", "version", "name_folded", "birth_key"})
@@ -22,10 +23,24 @@ def snapshot(row: SQLModel) -> dict[str, Any]:
     return values
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who writes: the principal recorded in the audit, and the request whose id it keeps."""
+
+    principal: Principal
+    request: Request
+
+
+def current_actor(request: Request, principal: CurrentPrincipal) -> Actor:
+    return Actor(principal, request)
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
 def record(
     session: Session,
-    request: Request,
-    principal: Principal,
+    actor: Actor,
     entity: str,
     entity_id: int,
     action: str,
@@ -42,9 +57,9 @@ def record(
             entity=entity,
             entity_id=entity_id,
             action=action,
-            actor=principal.subject,
+            actor=actor.principal.subject,
             before=before,
             after=after,
-            request_id=getattr(request.state, "request_id", None),
+            request_id=getattr(actor.request.state, "request_id", None),
         )
     )

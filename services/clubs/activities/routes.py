@@ -24,7 +24,7 @@ from services.clubs.activities.schemas import (
     MeetingPublic,
     MeetingUpdate,
 )
-from services.clubs.activities.service import Actor
+from services.clubs.audit import Actor
 from services.clubs.domain import ActivityArea
 from services.clubs.models import Activity
 from services.clubs.scope import CLUB_READERS, ClubWithMembers, ManagedClub, VisibleClub

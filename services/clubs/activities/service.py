@@ -5,15 +5,12 @@ audit entry exist together or not at all.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy import ColumnElement, delete, func, update
 from sqlmodel import Session, select
 
-from common.auth import Principal
 from common.db import utcnow
 from common.problems import Conflict, NotFound
 from common.schemas import PageParams
@@ -29,29 +26,10 @@ from services.clubs.activities.schemas import (
     MeetingPublic,
     MeetingUpdate,
 )
+from services.clubs.audit import Actor
 from services.clubs.domain import ActivityArea
 from services.clubs.models import Activity, Club, Meeting, MeetingAttendance, Member
 from services.clubs.quotas.rules import active_on
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who writes: the principal recorded in the audit, and the request whose id it keeps."""
-
-    principal: Principal
-    request: Request
-
-
-def _audit(
-    session: Session,
-    actor: Actor,
-    entity: str,
-    entity_id: int,
-    action: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> None:
-    audit.record(session, actor.request, actor.principal, entity, entity_id, action, before, after)
 
 
 def lock_club(session: Session, club: Club) -> None:
@@ -96,7 +74,7 @@ def add_activity(session: Session, actor: Actor, club: Club, payload: ActivityCr
     activity = Activity(club_id=club.id, **payload.model_dump())
     session.add(activity)
     session.flush()
-    _audit(session, actor, "activity", activity.id, "created", None, audit.snapshot(activity))
+    audit.record(session, actor, "activity", activity.id, "created", None, audit.snapshot(activity))
     return activity
 
 
@@ -119,13 +97,15 @@ def update_activity(
         setattr(activity, name, value)
     activity.updated_at = utcnow()
     session.add(activity)
-    _audit(session, actor, "activity", activity.id, "updated", before, audit.snapshot(activity))
+    audit.record(
+        session, actor, "activity", activity.id, "updated", before, audit.snapshot(activity)
+    )
     return activity
 
 
 def delete_activity(session: Session, actor: Actor, activity: Activity) -> None:
     """Removes an activity recorded by mistake; the audit keeps what it was."""
-    _audit(session, actor, "activity", activity.id, "deleted", audit.snapshot(activity), None)
+    audit.record(session, actor, "activity", activity.id, "deleted", audit.snapshot(activity), None)
     session.delete(activity)
 
 
@@ -245,7 +225,7 @@ def add_meeting(
     session.flush()
     _set_attendance(session, meeting.id, [], member_ids)
     after = _meeting_snapshot(meeting, member_ids)
-    _audit(session, actor, "meeting", meeting.id, "created", None, after)
+    audit.record(session, actor, "meeting", meeting.id, "created", None, after)
     return meeting_public(meeting, member_ids)
 
 
@@ -279,7 +259,7 @@ def update_meeting(
     session.add(meeting)
     _set_attendance(session, meeting.id, old_ids, new_ids)
     after = _meeting_snapshot(meeting, new_ids)
-    _audit(session, actor, "meeting", meeting.id, "updated", before, after)
+    audit.record(session, actor, "meeting", meeting.id, "updated", before, after)
     return meeting_public(meeting, new_ids)
 
 

@@ -56,12 +56,23 @@ def list_communes(code: str, page: PageDep, q: SearchQuery = None) -> Page:
     return _page(units.search(units.communes_by_province()[code], q), page, Commune)
 
 
-@router.get("/resolve", response_model=ResolvedAddress,
-            summary="Today's province and commune of a pre-2025 address")
+@router.get(
+    "/resolve",
+    response_model=ResolvedAddress,
+    summary="Today's province and commune of a pre-2025 address",
+)
 def resolve_address(
-    address: Annotated[str, Query(min_length=3, max_length=500, description=(
-        "An address as written before July 2025, e.g. "
-        "'Xã Phong Niên, Huyện Bảo Thắng, Tỉnh Lào Cai'."))],
+    address: Annotated[
+        str,
+        Query(
+            min_length=3,
+            max_length=500,
+            description=(
+                "An address as written before July 2025, e.g. "
+                "'Xã Phong Niên, Huyện Bảo Thắng, Tỉnh Lào Cai'."
+            ),
+        ),
+    ],
 ) -> ResolvedAddress:
     found = legacy.resolve(address)
     if found.province_code is None:
@@ -69,8 +80,11 @@ def resolve_address(
     province = units.provinces()[found.province_code]
     commune = units.communes().get(found.commune_code or "")
     return ResolvedAddress(
-        address=address, province=Province(**province.__dict__),
+        address=address,
+        province=Province(**province.__dict__),
         commune=Commune(**commune.__dict__) if commune else None,
-        legacy_province=found.legacy_province, legacy_district=found.legacy_district,
+        legacy_province=found.legacy_province,
+        legacy_district=found.legacy_district,
         legacy_commune=found.legacy_commune,
-        note=None if commune else "The commune could not be recognised; only the province.")
+        note=None if commune else "The commune could not be recognised; only the province.",
+    )

@@ -33,10 +33,10 @@ from common.auth import Principal, Role
 from common.db import make_engine, normalise_url
 from common.problems import NotFound, Problem, ValidationFailed, field_error
 from services.clubs import audit
+from services.clubs.audit import Actor
 from services.clubs.domain import BoardRole
 from services.clubs.members import service, tabular
 from services.clubs.members.schemas import ImportIssue, ImportReport, MemberCreate
-from services.clubs.members.service import Actor
 from services.clubs.members.tabular import CellError, Columns, Upload
 from services.clubs.models import Club, Member
 from services.clubs.settings import ClubsSettings
@@ -209,8 +209,7 @@ def _write(
         for member in chunk:
             audit.record(
                 session,
-                actor.request,
-                actor.principal,
+                actor,
                 "member",
                 member.id,
                 "imported",

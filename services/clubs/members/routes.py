@@ -16,6 +16,7 @@ from common.db import SessionDep
 from common.etag import IfMatch, set_etag
 from common.problems import Forbidden, NotFound, ValidationFailed, field_error
 from common.schemas import IdPath, Page, PageDep
+from services.clubs.audit import Actor
 from services.clubs.domain import BoardRole, Gender, Household
 from services.clubs.members import importer, service
 from services.clubs.members.schemas import (
@@ -27,7 +28,7 @@ from services.clubs.members.schemas import (
     MemberSort,
     MemberUpdate,
 )
-from services.clubs.members.service import Actor, public
+from services.clubs.members.service import public
 from services.clubs.members.tabular import Upload
 from services.clubs.models import Club, Member
 from services.clubs.registry.routes import audit_page

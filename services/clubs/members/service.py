@@ -6,12 +6,10 @@ membership and its audit entry exist together or not at all. The partial unique 
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from enum import Enum
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy import ColumnElement, func, true
 from sqlmodel import Session, select
 
@@ -22,6 +20,7 @@ from common.problems import Conflict, FieldError, ValidationFailed, field_error
 from common.schemas import PageParams
 from common.text import fold
 from services.clubs import audit
+from services.clubs.audit import Actor
 from services.clubs.domain import BoardRole, ClubStatus, birth_key
 from services.clubs.members import rules
 from services.clubs.members.schemas import (
@@ -38,14 +37,6 @@ from services.clubs.quotas.rules import active_on
 from services.clubs.scope import may_see
 
 ROLE_ORDER = {role.value: index for index, role in enumerate(BoardRole)}
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who writes: the principal recorded in the audit, and the request whose id it keeps."""
-
-    principal: Principal
-    request: Request
 
 
 def public(member: Member) -> MemberPublic:
@@ -218,8 +209,7 @@ def add_member(session: Session, actor: Actor, club: Club, payload: MemberCreate
     session.flush()
     audit.record(
         session,
-        actor.request,
-        actor.principal,
+        actor,
         "member",
         member.id,
         "created",
@@ -272,8 +262,7 @@ def update_member(
     session.add(member)
     audit.record(
         session,
-        actor.request,
-        actor.principal,
+        actor,
         "member",
         member.id,
         "updated",
@@ -283,8 +272,9 @@ def update_member(
     return member
 
 
-def attendance_outside(session: Session, member_id: int, joined_on: date,
-                       left_on: date | None) -> date | None:
+def attendance_outside(
+    session: Session, member_id: int, joined_on: date, left_on: date | None
+) -> date | None:
     """A meeting the member attended outside [joined_on, left_on), if there is one."""
     outside = Meeting.held_on < joined_on
     if left_on is not None:
@@ -297,13 +287,20 @@ def attendance_outside(session: Session, member_id: int, joined_on: date,
     ).first()
 
 
-def _check_attendance(session: Session, member: Member, joined_on: date, left_on: date | None,
-                      field: str) -> None:
+def _check_attendance(
+    session: Session, member: Member, joined_on: date, left_on: date | None, field: str
+) -> None:
     attended = attendance_outside(session, member.id, joined_on, left_on)
     if attended is not None:
-        raise refused([field_error(
-            field, f"the member attended the meeting of {attended.isoformat()}, which would fall "
-                   "outside the membership")])
+        raise refused(
+            [
+                field_error(
+                    field,
+                    f"the member attended the meeting of {attended.isoformat()}, which would fall "
+                    "outside the membership",
+                )
+            ]
+        )
 
 
 def leave(
@@ -322,8 +319,7 @@ def leave(
     session.add(member)
     audit.record(
         session,
-        actor.request,
-        actor.principal,
+        actor,
         "member",
         member.id,
         "left",

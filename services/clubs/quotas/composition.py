@@ -41,14 +41,16 @@ supervisors = [Depends(require_roles(Role.ADMIN, Role.OFFICER))]
 
 # Queries here read several columns per row, so they run with `session.execute`: SQLModel's
 # `exec` would hand back only the first column of a select that started from one column.
-def _with_counts(query: Select, session: Session, on: date,
-                 clubs: ColumnElement[bool] | None) -> tuple[Select, CountColumns]:
+def _with_counts(
+    query: Select, session: Session, on: date, clubs: ColumnElement[bool] | None
+) -> tuple[Select, CountColumns]:
     """Joins a query over `Club` to its profile and its counts on `on`, counted only for the
     members `clubs` selects, so a province's figures never scan the whole country."""
     ages = older_ages(session)
     counts = counts_by_club(on, ages, clubs).subquery()
-    query = (query.join(QuotaProfile, QuotaProfile.id == Club.quota_profile_id)
-             .outerjoin(counts, counts.c.club_id == Club.id))
+    query = query.join(QuotaProfile, QuotaProfile.id == Club.quota_profile_id).outerjoin(
+        counts, counts.c.club_id == Club.id
+    )
     return query, CountColumns(counts, ages)
 
 
@@ -56,8 +58,9 @@ def _members_of(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
     return Member.club_id.in_(select(Club.id).where(*conditions))
 
 
-def compliance_join(query: Select, session: Session, on: date, compliant: bool,
-                    *conditions: ColumnElement[bool]) -> Select:
+def compliance_join(
+    query: Select, session: Session, on: date, compliant: bool, *conditions: ColumnElement[bool]
+) -> Select:
     """Narrows a query over `Club` (filtered by `conditions`) to the clubs that meet, or
     fail, their profile on `on`."""
     query, counts = _with_counts(query, session, on, _members_of(*conditions))
@@ -71,9 +74,16 @@ def club_composition(session: Session, club: Club, on: date) -> Composition:
     club_counts = counts_from_row(row)
     profile = session.get(QuotaProfile, club.quota_profile_id)
     results = evaluate(profile, club_counts)
-    return Composition(club_id=club.id, on=on, quota_profile=profile.code, counts=club_counts,
-                       shares=shares(club_counts), compliant=all(r.passed for r in results),
-                       rules=results, failures=[r.reason for r in results if not r.passed])
+    return Composition(
+        club_id=club.id,
+        on=on,
+        quota_profile=profile.code,
+        counts=club_counts,
+        shares=shares(club_counts),
+        compliant=all(r.passed for r in results),
+        rules=results,
+        failures=[r.reason for r in results if not r.passed],
+    )
 
 
 def _area(principal: Principal, province: str | None) -> list[ColumnElement[bool]]:
@@ -86,10 +96,18 @@ def _area(principal: Principal, province: str | None) -> list[ColumnElement[bool
     return conditions
 
 
-@router.get("/composition", response_model=CompositionSummary, dependencies=supervisors,
-            summary="Composition of the active clubs of a province, or of the country")
-def composition_summary(session: SessionDep, principal: CurrentPrincipal, on: OnDate = None,
-                        province: ProvinceFilter = None) -> CompositionSummary:
+@router.get(
+    "/composition",
+    response_model=CompositionSummary,
+    dependencies=supervisors,
+    summary="Composition of the active clubs of a province, or of the country",
+)
+def composition_summary(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    on: OnDate = None,
+    province: ProvinceFilter = None,
+) -> CompositionSummary:
     on = on or date.today()
     rows = _summary_rows(session, on, _area(principal, province))
     summary = _summary(on, province, rows)
@@ -98,27 +116,41 @@ def composition_summary(session: SessionDep, principal: CurrentPrincipal, on: On
     return summary
 
 
-@router.get("/non-compliant", response_model=Page[NonCompliantClub], dependencies=supervisors,
-            summary="Active clubs that fail their quota profile, with the reasons")
-def non_compliant(session: SessionDep, principal: CurrentPrincipal, page: PageDep,
-                  on: OnDate = None, province: ProvinceFilter = None) -> Page[NonCompliantClub]:
+@router.get(
+    "/non-compliant",
+    response_model=Page[NonCompliantClub],
+    dependencies=supervisors,
+    summary="Active clubs that fail their quota profile, with the reasons",
+)
+def non_compliant(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    on: OnDate = None,
+    province: ProvinceFilter = None,
+) -> Page[NonCompliantClub]:
     on = on or date.today()
     conditions = _area(principal, province)
-    query, counts = _with_counts(select(Club, QuotaProfile), session, on,
-                                 _members_of(*conditions))
+    query, counts = _with_counts(select(Club, QuotaProfile), session, on, _members_of(*conditions))
     query = query.where(*conditions, ~compliant_condition(counts))
     # One statement: the total rides along on every row instead of a second full count.
-    rows = session.execute(query.add_columns(*counts.labelled(), func.count().over().label("total"))
-                        .order_by(Club.province_code, Club.code)
-                        .offset(page.offset).limit(page.limit)).all()
+    rows = session.execute(
+        query.add_columns(*counts.labelled(), func.count().over().label("total"))
+        .order_by(Club.province_code, Club.code)
+        .offset(page.offset)
+        .limit(page.limit)
+    ).all()
     total = rows[0].total if rows else _count(session, query) if page.offset else 0
     items = [_non_compliant(row) for row in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/{club_id}/composition", response_model=Composition,
-            dependencies=[Depends(require_roles(*CLUB_READERS))],
-            summary="Counts and shares of a club's members on a date, each rule pass or fail")
+@router.get(
+    "/{club_id}/composition",
+    response_model=Composition,
+    dependencies=[Depends(require_roles(*CLUB_READERS))],
+    summary="Counts and shares of a club's members on a date, each rule pass or fail",
+)
 def read_composition(club: VisibleClub, session: SessionDep, on: OnDate = None) -> Composition:
     return club_composition(session, club, on or date.today())
 
@@ -131,29 +163,45 @@ def _non_compliant(row: Any) -> NonCompliantClub:
     club, profile = row[0], row[1]
     club_counts = counts_from_row(row)
     failures = [r.reason for r in evaluate(profile, club_counts) if not r.passed]
-    return NonCompliantClub(club_id=club.id, code=club.code, name=club.name,
-                            province_code=club.province_code, commune_code=club.commune_code,
-                            counts=club_counts, failures=failures)
+    return NonCompliantClub(
+        club_id=club.id,
+        code=club.code,
+        name=club.name,
+        province_code=club.province_code,
+        commune_code=club.commune_code,
+        counts=club_counts,
+        failures=failures,
+    )
 
 
 def _summary_rows(session: Session, on: date, conditions: list[ColumnElement[bool]]) -> list:
-    query, counts = _with_counts(select(Club.province_code), session, on,
-                                 _members_of(*conditions))
+    query, counts = _with_counts(select(Club.province_code), session, on, _members_of(*conditions))
     compliant = case((compliant_condition(counts), 1), else_=0)
-    query = (query.add_columns(func.count(Club.id).label("clubs"),
-                               func.sum(compliant).label("clubs_compliant"),
-                               *[func.sum(getattr(counts, name)).label(name)
-                                 for name in COUNT_NAMES])
-             .where(*conditions).group_by(Club.province_code).order_by(Club.province_code))
+    query = (
+        query.add_columns(
+            func.count(Club.id).label("clubs"),
+            func.sum(compliant).label("clubs_compliant"),
+            *[func.sum(getattr(counts, name)).label(name) for name in COUNT_NAMES],
+        )
+        .where(*conditions)
+        .group_by(Club.province_code)
+        .order_by(Club.province_code)
+    )
     return list(session.execute(query).all())
 
 
 def _summary(on: date, province: str | None, rows: list) -> CompositionSummary:
     clubs = sum(int(row.clubs) for row in rows)
     compliant = sum(int(row.clubs_compliant or 0) for row in rows)
-    counts = Counts(**{name: sum(int(getattr(row, name) or 0) for row in rows)
-                       for name in COUNT_NAMES})
-    return CompositionSummary(on=on, province_code=province, clubs=clubs,
-                              clubs_compliant=compliant,
-                              clubs_compliant_pct=share(compliant, clubs), counts=counts,
-                              shares=shares(counts))
+    counts = Counts(
+        **{name: sum(int(getattr(row, name) or 0) for row in rows) for name in COUNT_NAMES}
+    )
+    return CompositionSummary(
+        on=on,
+        province_code=province,
+        clubs=clubs,
+        clubs_compliant=compliant,
+        clubs_compliant_pct=share(compliant, clubs),
+        counts=counts,
+        shares=shares(counts),
+    )

@@ -32,8 +32,9 @@ def older_ages(session: Session) -> list[int]:
     return sorted(session.exec(select(QuotaProfile.older_age).distinct()).all())
 
 
-def counts_by_club(on: date, ages: Sequence[int],
-                   clubs: ColumnElement[bool] | None = None) -> Select:
+def counts_by_club(
+    on: date, ages: Sequence[int], clubs: ColumnElement[bool] | None = None
+) -> Select:
     """Per club with active members on `on`: the counts the profiles' rules need.
 
     Reads only `members` (the composition index covers it): joining each member row to its
@@ -45,11 +46,16 @@ def counts_by_club(on: date, ages: Sequence[int],
         func.count().label("members"),
         _count_if(Member.gender == Gender.FEMALE.value).label("women"),
         _count_if(Member.household_status.in_([h.value for h in PRIORITY_HOUSEHOLDS])).label(
-            "priority"),
+            "priority"
+        ),
         _count_if(Member.home_care_volunteer).label("home_care_volunteers"),
     ]
-    columns += [_count_if(Member.birth_key <= age_threshold_key(on.year, on.month, on.day, age))
-                .label(f"older_{age}") for age in ages]
+    columns += [
+        _count_if(Member.birth_key <= age_threshold_key(on.year, on.month, on.day, age)).label(
+            f"older_{age}"
+        )
+        for age in ages
+    ]
     query = select(*columns).where(active_on(on)).group_by(Member.club_id)
     return query if clubs is None else query.where(clubs)
 
@@ -63,33 +69,40 @@ class CountColumns:
 
         self.members, self.women = of("members"), of("women")
         self.priority, self.home_care_volunteers = of("priority"), of("home_care_volunteers")
-        self.older = case({age: of(f"older_{age}") for age in ages},
-                          value=QuotaProfile.older_age, else_=0) if ages else literal(0)
+        self.older = (
+            case({age: of(f"older_{age}") for age in ages}, value=QuotaProfile.older_age, else_=0)
+            if ages
+            else literal(0)
+        )
         self.younger = self.members - self.older
 
     def labelled(self) -> list[ColumnElement[int]]:
         return [getattr(self, name).label(name) for name in COUNT_NAMES]
 
 
-def _share_rule(count: ColumnElement, members: ColumnElement, low: ColumnElement,
-                high: ColumnElement) -> ColumnElement[bool]:
-    return and_(or_(low.is_(None), count * 100 >= low * members),
-                or_(high.is_(None), count * 100 <= high * members))
+def _share_rule(
+    count: ColumnElement, members: ColumnElement, low: ColumnElement, high: ColumnElement
+) -> ColumnElement[bool]:
+    return and_(
+        or_(low.is_(None), count * 100 >= low * members),
+        or_(high.is_(None), count * 100 <= high * members),
+    )
 
 
 def compliant_condition(counts: CountColumns) -> ColumnElement[bool]:
     """SQL: the club (joined with its profile and the counts) meets every rule."""
     members = counts.members
     return and_(
-        members >= QuotaProfile.min_members, members <= QuotaProfile.max_members,
-        _share_rule(counts.women, members, QuotaProfile.women_min_pct,
-                    QuotaProfile.women_max_pct),
-        _share_rule(counts.older, members, QuotaProfile.older_min_pct,
-                    QuotaProfile.older_max_pct),
-        _share_rule(counts.younger, members, QuotaProfile.younger_min_pct,
-                    QuotaProfile.younger_max_pct),
-        _share_rule(counts.priority, members, QuotaProfile.priority_min_pct,
-                    QuotaProfile.priority_max_pct),
+        members >= QuotaProfile.min_members,
+        members <= QuotaProfile.max_members,
+        _share_rule(counts.women, members, QuotaProfile.women_min_pct, QuotaProfile.women_max_pct),
+        _share_rule(counts.older, members, QuotaProfile.older_min_pct, QuotaProfile.older_max_pct),
+        _share_rule(
+            counts.younger, members, QuotaProfile.younger_min_pct, QuotaProfile.younger_max_pct
+        ),
+        _share_rule(
+            counts.priority, members, QuotaProfile.priority_min_pct, QuotaProfile.priority_max_pct
+        ),
     )
 
 

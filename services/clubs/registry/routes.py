@@ -99,7 +99,13 @@ def create_club(
     session.add(club)
     session.flush()
     audit.record(
-        session, request, principal, "club", club.id, "created", None, audit.snapshot(club)
+        session,
+        audit.Actor(principal, request),
+        "club",
+        club.id,
+        "created",
+        None,
+        audit.snapshot(club),
     )
     set_etag(response, club.version)
     response.headers["Location"] = f"/api/v1/clubs/{club.id}"
@@ -202,7 +208,13 @@ def update_club(
     club.updated_at = utcnow()
     session.add(club)
     audit.record(
-        session, request, principal, "club", club.id, "updated", before, audit.snapshot(club)
+        session,
+        audit.Actor(principal, request),
+        "club",
+        club.id,
+        "updated",
+        before,
+        audit.snapshot(club),
     )
     set_etag(response, club.version)
     return public(club)
@@ -231,8 +243,7 @@ def change_status(
     session.add(club)
     audit.record(
         session,
-        request,
-        principal,
+        audit.Actor(principal, request),
         "club",
         club.id,
         "status_changed",

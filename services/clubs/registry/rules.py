@@ -43,13 +43,21 @@ def check_founding_before_records(session: Session, club_id: int, founded: date 
     """A club cannot be founded after activities or meetings it already has on record."""
     if founded is None:
         return
-    earliest = [session.exec(select(func.min(model.held_on)).where(model.club_id == club_id)).one()
-                for model in (Activity, Meeting)]
+    earliest = [
+        session.exec(select(func.min(model.held_on)).where(model.club_id == club_id)).one()
+        for model in (Activity, Meeting)
+    ]
     first = min((day for day in earliest if day is not None), default=None)
     if first is not None and founded > first:
-        raise ValidationFailed("founding_decision_date: after the club's first record", errors=[
-            field_error("founding_decision_date",
-                        f"is after the club's first activity or meeting ({first.isoformat()})")])
+        raise ValidationFailed(
+            "founding_decision_date: after the club's first record",
+            errors=[
+                field_error(
+                    "founding_decision_date",
+                    f"is after the club's first activity or meeting ({first.isoformat()})",
+                )
+            ],
+        )
 
 
 def check_transition(current: ClubStatus, wanted: ClubStatus) -> None:
