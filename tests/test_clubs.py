@@ -271,3 +271,15 @@ def test_every_change_is_audited_for_admins_only(admin: httpx.Client, as_role) -
     assert all(e["actor"] == "user:admin" for e in entries)
     officer = as_role("officer", provinces=[LAO_CAI])
     assert_problem(officer.get(f"/api/v1/clubs/{club['id']}/audit"), 403)
+
+
+def test_clubs_are_looked_up_in_batches_by_id_within_scope(admin: httpx.Client, as_role) -> None:
+    first, second = make_club(admin), make_club(admin)
+    ha_noi = make_club(admin, province_code=HA_NOI, commune_code=HA_NOI_COMMUNE)
+    wanted = [first["id"], second["id"], ha_noi["id"]]
+    found = admin.get("/api/v1/clubs", params={"ids": wanted, "limit": 200}).json()
+    assert sorted(c["id"] for c in found["items"]) == sorted(wanted)
+    officer = as_role("officer", provinces=[LAO_CAI])
+    seen = officer.get("/api/v1/clubs", params={"ids": wanted}).json()
+    assert sorted(c["id"] for c in seen["items"]) == sorted([first["id"], second["id"]])
+    assert_problem(admin.get("/api/v1/clubs", params={"ids": [0]}), 422, field="ids.0")

@@ -11,7 +11,7 @@ from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.db import SessionDep, utcnow
 from common.etag import IfMatch, claim_version, set_etag
 from common.problems import Conflict, NotFound, invalid
-from common.schemas import Page, PageDep
+from common.schemas import MAX_PAGE_SIZE, Id, Page, PageDep
 from common.text import fold
 from services.clubs import audit
 from services.clubs.domain import ClubStatus
@@ -137,8 +137,12 @@ def list_clubs(
         ),
     ] = None,
     sort: ClubSort = "code",
+    ids: Annotated[list[Id] | None, Query(
+        max_length=MAX_PAGE_SIZE, description="Only these clubs (a batched lookup).")] = None,
 ) -> Page[ClubPublic]:
     filters: list[Any] = [club_filter(principal)]
+    if ids:
+        filters.append(Club.id.in_(ids))
     if province:
         filters.append(Club.province_code == province)
     if commune:
