@@ -72,6 +72,7 @@ class Stack:
         for service in SERVICES:
             env[f"GATEWAY_{ENV_PREFIX[service]}_URL"] = self.url(service)
             env[f"{ENV_PREFIX[service]}_GATEWAY_URL"] = self.gateway_url
+        env["LOANS_CLUBS_URL"] = self.url("clubs")
         env.update(self.extra_env)
         return env
 

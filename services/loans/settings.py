@@ -11,3 +11,5 @@ class LoansSettings(ServiceSettings):
     database_url: str = "sqlite:///var/loans.db"
     client_id: str = "svc-loans"
     client_secret: str = DEV_SECRET_MARKER + "loans-secret"
+    clubs_url: str = "http://127.0.0.1:8001"
+    """The clubs service, asked directly (not through the gateway) for club facts."""

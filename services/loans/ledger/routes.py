@@ -1,0 +1,217 @@
+"""`/api/v1/funds`: club funds and their ledger."""
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.db import SessionDep
+from common.idempotency import IdempotentRequest, idempotency
+from common.problems import Conflict, Forbidden, NotFound, invalid
+from common.schemas import Id, IdPath, Page, PageDep
+from services.loans.clubs import ClubDirectoryDep, ClubFacts
+from services.loans.ledger import service
+from services.loans.ledger.rules import EntryType, FundKind
+from services.loans.ledger.schemas import (
+    CapitalIn,
+    EntryPublic,
+    ExpenseCreate,
+    FundCreate,
+    FundPublic,
+    ReversalCreate,
+    StatementLine,
+)
+from services.loans.models import Fund, idempotency_keys
+from services.loans.scope import FUND_OPENERS, FUND_READERS, covers, fund_filter, may_see
+
+router = APIRouter(
+    prefix="/api/v1/funds", tags=["funds"], dependencies=[Depends(require_roles(*FUND_READERS))]
+)
+Idempotency = Annotated[IdempotentRequest, idempotency(idempotency_keys, required=False)]
+
+
+def public(session: SessionDep, fund: Fund) -> FundPublic:
+    assert fund.id is not None
+    return FundPublic(**fund.model_dump(), balance=service.balance(session, fund.id))
+
+
+def visible_fund(fund_id: IdPath, session: SessionDep, principal: CurrentPrincipal) -> Fund:
+    fund = session.get(Fund, fund_id)
+    if fund is None or not may_see(principal, fund):
+        raise NotFound(f"No fund {fund_id}.")
+    return fund
+
+
+VisibleFund = Annotated[Fund, Depends(visible_fund)]
+
+
+def writable_fund(fund: VisibleFund, principal: CurrentPrincipal) -> Fund:
+    """A fund whose ledger the caller may write: admins, the area's officer, the club's board."""
+    if principal.role is Role.SERVICE:
+        raise Forbidden("Service tokens may read funds, not write them.")
+    return fund
+
+
+WritableFund = Annotated[Fund, Depends(writable_fund)]
+
+
+async def club_for_fund(
+    payload: FundCreate,
+    directory: ClubDirectoryDep,
+    principal: Annotated[Principal, Depends(require_roles(*FUND_OPENERS))],
+) -> ClubFacts:
+    """The club a fund is opened for: it exists, is in the caller's area and is not dissolved."""
+    club = (await directory.facts({payload.club_id})).get(payload.club_id)
+    if club is None or not covers(principal, club.id, club.province_code, club.commune_code):
+        raise invalid("club_id", f"no club {payload.club_id}")
+    if club.dissolved:
+        raise Conflict(f"The club {club.id} is dissolved; it gets no new fund.")
+    return club
+
+
+@router.post("", response_model=FundPublic, status_code=201, summary="Open a club fund")
+def open_fund(
+    payload: FundCreate,
+    club: Annotated[ClubFacts, Depends(club_for_fund)],
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    idem: Idempotency,
+) -> Any:
+    taken = select(Fund.id).where(Fund.club_id == club.id, Fund.kind == payload.kind.value)
+    if session.exec(taken).first():
+        raise Conflict(f"The club {club.id} already has an {payload.kind.value} fund.")
+    fund = Fund(
+        club_id=club.id,
+        kind=payload.kind.value,
+        province_code=club.province_code,
+        commune_code=club.commune_code,
+        opened_by=principal.subject,
+    )
+    session.add(fund)
+    session.flush()
+    return idem.respond(session, public(session, fund))
+
+
+@router.get("", response_model=Page[FundPublic], summary="List funds in scope")
+def list_funds(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    club_id: Id | None = None,
+    kind: FundKind | None = None,
+) -> Page[FundPublic]:
+    filters: list[Any] = [fund_filter(principal)]
+    if club_id is not None:
+        filters.append(Fund.club_id == club_id)
+    if kind is not None:
+        filters.append(Fund.kind == kind.value)
+    total = session.exec(select(func.count()).select_from(Fund).where(*filters)).one()
+    funds = session.exec(
+        select(Fund).where(*filters).order_by(col(Fund.id)).limit(page.limit).offset(page.offset)
+    ).all()
+    return Page(
+        items=[public(session, fund) for fund in funds],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/{fund_id}", response_model=FundPublic, summary="A fund and its balance")
+def get_fund(fund: VisibleFund, session: SessionDep) -> FundPublic:
+    return public(session, fund)
+
+
+@router.post(
+    "/{fund_id}/capital",
+    response_model=EntryPublic,
+    status_code=201,
+    summary="Record capital in",
+    responses={200: {"model": EntryPublic, "description": "The allocation was recorded before."}},
+)
+def add_capital(
+    payload: CapitalIn,
+    fund: WritableFund,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    idem: Idempotency,
+) -> Any:
+    entry, created = service.add_capital(
+        session,
+        fund,
+        principal,
+        payload.amount,
+        payload.occurred_on,
+        payload.origin,
+        payload.allocation_id,
+        payload.reference,
+    )
+    return idem.respond(
+        session, service.public_entry(session, entry), status_code=201 if created else 200
+    )
+
+
+@router.post(
+    "/{fund_id}/expenses",
+    response_model=EntryPublic,
+    status_code=201,
+    summary="Record an activity expense",
+)
+def add_expense(
+    payload: ExpenseCreate,
+    fund: WritableFund,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    idem: Idempotency,
+) -> Any:
+    if fund.kind != FundKind.ACTIVITY.value:
+        raise Conflict("Expenses are paid from the activity fund only.")
+    entry = service.spend(
+        session,
+        fund,
+        principal,
+        EntryType.EXPENSE,
+        payload.amount,
+        payload.occurred_on,
+        payload.reference,
+    )
+    return idem.respond(session, service.public_entry(session, entry))
+
+
+@router.post(
+    "/{fund_id}/entries/{entry_id}/reversal",
+    response_model=EntryPublic,
+    status_code=201,
+    summary="Reverse a mistaken entry",
+)
+def reverse_entry(
+    entry_id: IdPath,
+    payload: ReversalCreate,
+    fund: WritableFund,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    idem: Idempotency,
+) -> Any:
+    entry = service.reverse(
+        session, fund, principal, entry_id, payload.occurred_on, payload.reference
+    )
+    return idem.respond(session, service.public_entry(session, entry))
+
+
+@router.get(
+    "/{fund_id}/entries", response_model=Page[StatementLine], summary="The fund's statement"
+)
+def fund_statement(
+    fund: VisibleFund,
+    session: SessionDep,
+    page: PageDep,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+) -> Page[StatementLine]:
+    if date_from and date_to and date_from > date_to:
+        raise invalid("from", "is after 'to'", "query")
+    lines, total = service.statement(session, fund, date_from, date_to, page.limit, page.offset)
+    return Page(items=lines, total=total, limit=page.limit, offset=page.offset)

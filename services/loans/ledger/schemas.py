@@ -1,0 +1,90 @@
+"""What goes over the wire for funds and their ledger."""
+
+from datetime import date, datetime
+from typing import Annotated, Self
+
+from pydantic import AfterValidator, Field, model_validator
+
+from common.schemas import Id, InputModel, OutputModel
+from services.loans.ledger.rules import MAX_AMOUNT, Account, CapitalOrigin, EntryType, FundKind
+
+
+def _not_in_future(value: date) -> date:
+    if value > date.today():
+        raise ValueError("is in the future")
+    return value
+
+
+Amount = Annotated[
+    int,
+    Field(gt=0, le=MAX_AMOUNT, strict=True, description="Whole đồng, 1 to 10^12."),
+]
+PastDate = Annotated[date, AfterValidator(_not_in_future)]
+Reference = Annotated[str, Field(default="", max_length=200)]
+
+
+class FundCreate(InputModel):
+    club_id: Id
+    kind: FundKind
+
+
+class FundPublic(OutputModel):
+    id: int
+    club_id: int
+    kind: FundKind
+    province_code: str
+    commune_code: str
+    created_at: datetime
+    balance: int = Field(description="Cash held: the sum of the fund's cash postings, in đồng.")
+
+
+class CapitalIn(InputModel):
+    amount: Amount
+    occurred_on: PastDate
+    origin: CapitalOrigin
+    allocation_id: Id | None = Field(
+        default=None, description="The funder's allocation; recorded once across all funds."
+    )
+    reference: Reference
+
+    @model_validator(mode="after")
+    def _allocation_only_for_allocations(self) -> Self:
+        if self.allocation_id is not None and self.origin is not CapitalOrigin.ALLOCATION:
+            raise ValueError("allocation_id is only for origin 'allocation'")
+        return self
+
+
+class ExpenseCreate(InputModel):
+    amount: Amount
+    occurred_on: PastDate
+    reference: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ReversalCreate(InputModel):
+    occurred_on: PastDate
+    reference: Annotated[str, Field(min_length=1, max_length=200, description="Why.")]
+
+
+class PostingPublic(OutputModel):
+    account: Account
+    amount: int = Field(description="Debit positive, credit negative.")
+
+
+class EntryPublic(OutputModel):
+    id: int
+    fund_id: int
+    entry_type: EntryType
+    occurred_on: date
+    amount: int
+    reference: str
+    origin: CapitalOrigin | None
+    allocation_id: int | None
+    reverses_entry_id: int | None
+    recorded_by: str
+    created_at: datetime
+    postings: list[PostingPublic]
+
+
+class StatementLine(EntryPublic):
+    cash_change: int
+    running_balance: int = Field(description="Cash after this entry, in date then entry order.")

@@ -1,0 +1,264 @@
+"""The fund ledger's rules against the database. Nothing here commits: the request does."""
+
+from datetime import date
+
+from sqlalchemy import case, func, update
+from sqlmodel import Session, col, select
+
+from common.auth import Principal
+from common.problems import Conflict, NotFound
+from services.loans.ledger.rules import (
+    Account,
+    CapitalOrigin,
+    EntryType,
+    Postings,
+    cash_change,
+    postings_for,
+    reversal_of,
+)
+from services.loans.ledger.schemas import EntryPublic, PostingPublic, StatementLine
+from services.loans.models import Fund, LedgerEntry, Posting
+
+
+def lock_fund(session: Session, fund: Fund) -> None:
+    """Serialise writers of this fund until the transaction ends.
+
+    Must be the transaction's first write: an UPDATE takes PostgreSQL's row lock and SQLite's
+    database write lock (SELECT … FOR UPDATE is ignored by SQLite), so the balance read after it
+    includes every write committed before.
+    """
+    session.execute(
+        update(Fund)
+        .where(col(Fund.id) == fund.id)
+        .values(version=Fund.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def balance(session: Session, fund_id: int) -> int:
+    """Cash held by the fund: the sum of its cash postings."""
+    total = session.exec(
+        select(func.coalesce(func.sum(Posting.amount), 0)).where(
+            Posting.fund_id == fund_id, Posting.account == Account.CASH.value
+        )
+    ).one()
+    return int(total)
+
+
+def _record(
+    session: Session,
+    fund: Fund,
+    principal: Principal,
+    entry_type: EntryType,
+    amount: int,
+    postings: Postings,
+    occurred_on: date,
+    reference: str,
+    **extra: object,
+) -> LedgerEntry:
+    assert sum(value for _, value in postings) == 0, "unbalanced entry"
+    entry = LedgerEntry(
+        fund_id=fund.id,
+        entry_type=entry_type.value,
+        occurred_on=occurred_on,
+        amount=amount,
+        reference=reference,
+        recorded_by=principal.subject,
+        **extra,
+    )
+    session.add(entry)
+    session.flush()
+    session.add_all(
+        Posting(entry_id=entry.id, fund_id=fund.id, account=account.value, amount=value)
+        for account, value in postings
+    )
+    session.flush()
+    return entry
+
+
+def _refuse_overdraft(session: Session, fund: Fund, change: int) -> None:
+    held = balance(session, fund.id)
+    if held + change < 0:
+        raise Conflict(
+            f"The fund holds {held} đồng; this needs {-change}.", balance=held, required=-change
+        )
+
+
+def allocation_entry(session: Session, fund: Fund, allocation_id: int) -> LedgerEntry | None:
+    """The entry that already recorded this allocation in this fund; 409 if another fund did."""
+    entry = session.exec(
+        select(LedgerEntry).where(LedgerEntry.allocation_id == allocation_id)
+    ).first()
+    if entry is not None and entry.fund_id != fund.id:
+        raise Conflict(f"The allocation {allocation_id} was recorded in another fund.")
+    return entry
+
+
+def add_capital(
+    session: Session,
+    fund: Fund,
+    principal: Principal,
+    amount: int,
+    occurred_on: date,
+    origin: CapitalOrigin,
+    allocation_id: int | None,
+    reference: str,
+) -> tuple[LedgerEntry, bool]:
+    """Records capital in; returns the entry and whether it is new (an allocation is once)."""
+    if allocation_id is not None and (found := allocation_entry(session, fund, allocation_id)):
+        return found, False
+    lock_fund(session, fund)
+    # Looked up again under the lock: a concurrent twin may have committed meanwhile.
+    if allocation_id is not None and (found := allocation_entry(session, fund, allocation_id)):
+        return found, False
+    entry = _record(
+        session,
+        fund,
+        principal,
+        EntryType.CAPITAL_IN,
+        amount,
+        postings_for(EntryType.CAPITAL_IN, amount),
+        occurred_on,
+        reference,
+        origin=origin.value,
+        allocation_id=allocation_id,
+    )
+    return entry, True
+
+
+def spend(
+    session: Session,
+    fund: Fund,
+    principal: Principal,
+    entry_type: EntryType,
+    amount: int,
+    occurred_on: date,
+    reference: str,
+) -> LedgerEntry:
+    """Records money leaving the fund; 409 when the fund's cash cannot cover it."""
+    postings = postings_for(entry_type, amount)
+    lock_fund(session, fund)
+    _refuse_overdraft(session, fund, cash_change(postings))
+    return _record(session, fund, principal, entry_type, amount, postings, occurred_on, reference)
+
+
+def reverse(
+    session: Session,
+    fund: Fund,
+    principal: Principal,
+    entry_id: int,
+    occurred_on: date,
+    reference: str,
+) -> LedgerEntry:
+    """Cancels an entry with a reversing one; an entry is reversed once, reversals never."""
+    original = session.get(LedgerEntry, entry_id)
+    if original is None or original.fund_id != fund.id:
+        raise NotFound(f"No entry {entry_id} in fund {fund.id}.")
+    if original.entry_type == EntryType.REVERSAL.value:
+        raise Conflict("A reversal is not reversed; record a new entry instead.")
+    lock_fund(session, fund)
+    if session.exec(
+        select(LedgerEntry.id).where(LedgerEntry.reverses_entry_id == entry_id)
+    ).first():
+        raise Conflict(f"The entry {entry_id} is already reversed.")
+    postings = reversal_of(
+        (Account(p.account), p.amount)
+        for p in session.exec(select(Posting).where(Posting.entry_id == entry_id))
+    )
+    _refuse_overdraft(session, fund, cash_change(postings))
+    return _record(
+        session,
+        fund,
+        principal,
+        EntryType.REVERSAL,
+        original.amount,
+        postings,
+        occurred_on,
+        reference,
+        reverses_entry_id=entry_id,
+    )
+
+
+def _postings_of(session: Session, entry_ids: list[int]) -> dict[int, list[PostingPublic]]:
+    rows = session.exec(
+        select(Posting).where(col(Posting.entry_id).in_(entry_ids)).order_by(col(Posting.id))
+    )
+    found: dict[int, list[PostingPublic]] = {entry_id: [] for entry_id in entry_ids}
+    for posting in rows:
+        found[posting.entry_id].append(
+            PostingPublic(account=Account(posting.account), amount=posting.amount)
+        )
+    return found
+
+
+def public_entry(session: Session, entry: LedgerEntry) -> EntryPublic:
+    assert entry.id is not None
+    return EntryPublic(
+        **entry.model_dump(exclude={"fund_id"}),
+        fund_id=entry.fund_id,
+        postings=_postings_of(session, [entry.id])[entry.id],
+    )
+
+
+def statement(
+    session: Session,
+    fund: Fund,
+    date_from: date | None,
+    date_to: date | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[StatementLine], int]:
+    """The fund's entries in date order with the cash balance after each one.
+
+    The running balance is taken over the fund's whole history, so a date range starts from the
+    balance brought forward.
+    """
+    cash = func.coalesce(
+        func.sum(case((Posting.account == Account.CASH.value, Posting.amount), else_=0)), 0
+    )
+    per_entry = (
+        select(
+            col(LedgerEntry.id).label("entry_id"),
+            col(LedgerEntry.occurred_on).label("occurred_on"),
+            cash.label("cash_change"),
+        )
+        .join(Posting, col(Posting.entry_id) == col(LedgerEntry.id))
+        .where(LedgerEntry.fund_id == fund.id)
+        .group_by(col(LedgerEntry.id), col(LedgerEntry.occurred_on))
+        .subquery()
+    )
+    running = select(
+        per_entry.c.entry_id,
+        per_entry.c.occurred_on,
+        per_entry.c.cash_change,
+        func.sum(per_entry.c.cash_change)
+        .over(order_by=(per_entry.c.occurred_on, per_entry.c.entry_id))
+        .label("running_balance"),
+    ).subquery()
+    filters = []
+    if date_from is not None:
+        filters.append(running.c.occurred_on >= date_from)
+    if date_to is not None:
+        filters.append(running.c.occurred_on <= date_to)
+    total = session.exec(select(func.count()).select_from(running).where(*filters)).one()
+    rows = session.exec(
+        select(LedgerEntry, running.c.cash_change, running.c.running_balance)
+        .join(running, running.c.entry_id == col(LedgerEntry.id))
+        .where(*filters)
+        .order_by(running.c.occurred_on, running.c.entry_id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    postings = _postings_of(session, [entry.id for entry, _, _ in rows if entry.id is not None])
+    lines = [
+        StatementLine(
+            **entry.model_dump(exclude={"fund_id"}),
+            fund_id=entry.fund_id,
+            postings=postings[entry.id],
+            cash_change=int(change),
+            running_balance=int(running_balance),
+        )
+        for entry, change, running_balance in rows
+        if entry.id is not None
+    ]
+    return lines, int(total)
