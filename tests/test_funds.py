@@ -18,8 +18,9 @@ from common.problems import Conflict, ServiceUnavailable
 from common.service_client import ServiceClient
 from services.loans.clubs import ClubDirectory
 from services.loans.ledger import rules, service
+from services.loans.ledger.models import Fund, LedgerEntry, Posting
 from services.loans.ledger.rules import Account, CapitalOrigin, EntryType
-from services.loans.models import Fund, LedgerEntry, LoansBase, Posting
+from services.loans.models import LoansBase
 from tests.factories import HA_NOI, HA_NOI_COMMUNE, LAO_CAI, make_club
 from tests.support import assert_problem
 from tools.stack import free_port

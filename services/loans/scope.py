@@ -7,7 +7,7 @@ service. Funds out of the caller's scope answer 404, exactly like funds that do 
 from sqlalchemy import ColumnElement, false, true
 
 from common.auth import Principal, Role
-from services.loans.models import Fund
+from services.loans.ledger.models import Fund
 
 FUND_READERS = frozenset({Role.ADMIN, Role.OFFICER, Role.CLUB_MANAGER, Role.SERVICE})
 FUND_WRITERS = frozenset({Role.ADMIN, Role.OFFICER, Role.CLUB_MANAGER})

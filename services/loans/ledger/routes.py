@@ -14,6 +14,7 @@ from common.problems import Conflict, Forbidden, NotFound, invalid
 from common.schemas import Id, IdPath, Page, PageDep
 from services.loans.clubs import ClubDirectoryDep, ClubFacts
 from services.loans.ledger import service
+from services.loans.ledger.models import Fund
 from services.loans.ledger.rules import EntryType, FundKind
 from services.loans.ledger.schemas import (
     CapitalIn,
@@ -24,7 +25,7 @@ from services.loans.ledger.schemas import (
     ReversalCreate,
     StatementLine,
 )
-from services.loans.models import Fund, idempotency_keys
+from services.loans.models import idempotency_keys
 from services.loans.scope import FUND_OPENERS, FUND_READERS, covers, fund_filter, may_see
 
 router = APIRouter(

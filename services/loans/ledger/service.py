@@ -7,6 +7,7 @@ from sqlmodel import Session, col, select
 
 from common.auth import Principal
 from common.problems import Conflict, NotFound
+from services.loans.ledger.models import Fund, LedgerEntry, Posting
 from services.loans.ledger.rules import (
     Account,
     CapitalOrigin,
@@ -17,7 +18,6 @@ from services.loans.ledger.rules import (
     reversal_of,
 )
 from services.loans.ledger.schemas import EntryPublic, PostingPublic, StatementLine
-from services.loans.models import Fund, LedgerEntry, Posting
 
 
 def lock_fund(session: Session, fund: Fund) -> None:
