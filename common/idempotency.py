@@ -14,7 +14,7 @@ import hashlib
 import random
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
@@ -47,6 +47,7 @@ ABANDONED_AFTER = timedelta(minutes=5)
 RETENTION = timedelta(days=7)
 REPLAY_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
+ResponseT = TypeVar("ResponseT", bound=Response)
 
 
 def idempotency_table(metadata: MetaData) -> Table:
@@ -93,12 +94,18 @@ class IdempotentRequest:
         headers: dict[str, str] | None = None,
     ) -> JSONResponse:
         response = JSONResponse(jsonable_encoder(content), status_code=status_code, headers=headers)
+        return self.remember(session, response)
+
+    def remember(self, session: Session, response: ResponseT) -> ResponseT:
+        """Stores a JSON answer the route encoded itself (large bodies skip `jsonable_encoder`)."""
         if self.row_id is not None:
             session.execute(
                 update(self.table)
                 .where(self.table.c.id == self.row_id)
                 .values(
-                    state=COMPLETED, status_code=status_code, response_body=response.body.decode()
+                    state=COMPLETED,
+                    status_code=response.status_code,
+                    response_body=bytes(response.body).decode(),
                 )
             )
         return response

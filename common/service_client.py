@@ -18,8 +18,9 @@ REFRESH_MARGIN_SECONDS = 60
 class ServiceTokens:
     """This service's access token, fetched with client credentials and cached."""
 
-    def __init__(self, gateway_url: str, client_id: str, client_secret: str,
-                 timeout: float = 5.0) -> None:
+    def __init__(
+        self, gateway_url: str, client_id: str, client_secret: str, timeout: float = 5.0
+    ) -> None:
         self.token_url = gateway_url.rstrip("/") + "/auth/token"
         self.client_id = client_id
         self.client_secret = client_secret
@@ -38,9 +39,14 @@ class ServiceTokens:
     async def _fetch(self) -> None:
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
-                response = await client.post(self.token_url, data={
-                    "grant_type": "client_credentials", "client_id": self.client_id,
-                    "client_secret": self.client_secret})
+                response = await client.post(
+                    self.token_url,
+                    data={
+                        "grant_type": "client_credentials",
+                        "client_id": self.client_id,
+                        "client_secret": self.client_secret,
+                    },
+                )
             response.raise_for_status()
             body = response.json()
         except (httpx.HTTPError, ValueError) as exc:
@@ -55,35 +61,43 @@ class ServiceTokens:
 class ServiceClient:
     """JSON calls to one other service; every failure becomes a 503 problem, never a hang."""
 
-    def __init__(self, name: str, base_url: str, tokens: ServiceTokens,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self, name: str, base_url: str, tokens: ServiceTokens, timeout: float = 10.0
+    ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
         self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
 
-    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def request(
+        self, method: str, path: str, on_behalf_of: str | None = None, **kwargs: Any
+    ) -> Any:
+        """`on_behalf_of`: the caller's own token, so the other service applies the caller's
+        scope instead of this service's."""
         for attempt in range(2):
-            headers = {"Authorization": f"Bearer {await self.tokens.token()}"}
+            token = on_behalf_of or await self.tokens.token()
+            headers = {"Authorization": f"Bearer {token}"}
             try:
                 response = await self._client.request(method, path, headers=headers, **kwargs)
             except httpx.HTTPError as exc:
                 raise ServiceUnavailable(f"The {self.name} service is not reachable.") from exc
-            if response.status_code == 401 and attempt == 0:
+            if response.status_code == 401 and attempt == 0 and on_behalf_of is None:
                 # The token may have been signed by a retired key: fetch a new one once.
                 self.tokens.forget()
                 continue
             if response.status_code >= 500 or response.status_code == 401:
                 raise ServiceUnavailable(
-                    f"The {self.name} service answered {response.status_code}.")
+                    f"The {self.name} service answered {response.status_code}."
+                )
             return response
         raise ServiceUnavailable(f"The {self.name} service refused this service's token.")
 
-    async def get_json(self, path: str, **kwargs: Any) -> Any:
-        response = await self.request("GET", path, **kwargs)
+    async def get_json(self, path: str, on_behalf_of: str | None = None, **kwargs: Any) -> Any:
+        response = await self.request("GET", path, on_behalf_of, **kwargs)
         if response.status_code >= 400:
-            raise ServiceUnavailable(f"The {self.name} service answered {response.status_code} "
-                                     f"for {path}.")
+            raise ServiceUnavailable(
+                f"The {self.name} service answered {response.status_code} for {path}."
+            )
         return response.json()
 
     async def close(self) -> None:

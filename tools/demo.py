@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from tools import demo_clubs
+from tools.demo_loans import DemoMoney
 
 DEMO_PASSWORD = "demo-password-2026"
 DEMO_USERS: list[dict[str, Any]] = [
@@ -74,7 +75,8 @@ class Demo:
         return secrets
 
     def clubs(self, progress: bool = True) -> list[str]:
-        """The Lào Cai 2018 clubs, their old addresses resolved to today's communes."""
+        """The Lào Cai 2018 clubs, their old addresses resolved to today's communes, with their
+        funds and member loans."""
         profiles = self.client.get("/api/v1/quota-profiles").json()["items"]
         profile_id = next(p["id"] for p in profiles if p["code"] == demo_clubs.PROFILE)
         created = []
@@ -85,29 +87,34 @@ class Demo:
                 club_id = self._create_club(club, profile_id)
                 created.append(club.code)
             self._members(club, club_id)
+            DemoMoney(self.client).club(club_id, club.code, club.founded)
             if progress:
                 print(f"    club {index}/{len(demo_clubs.CLUBS)} {club.code}", flush=True)
         return created
 
     def _create_club(self, club: demo_clubs.DemoClub, profile_id: int) -> int:
-        place = self.client.get("/api/v1/locations/resolve",
-                                params={"address": club.legacy_address})
+        place = self.client.get(
+            "/api/v1/locations/resolve", params={"address": club.legacy_address}
+        )
         place.raise_for_status()
         resolved = place.json()
         district = club.legacy_address.split(", ")[1]
-        response = self.client.post("/api/v1/clubs", json={
-            "code": club.code,
-            "name": f"CLB Liên thế hệ tự giúp nhau {club.village} ({district})",
-            "province_code": resolved["province"]["code"],
-            "commune_code": resolved["commune"]["code"],
-            "village": club.village,
-            "founding_decision_number": f"{club.code[-2:]}/QĐ-UBND",
-            "founding_decision_date": club.founded.isoformat(),
-            "programme_phase": "1533/QĐ-TTg",
-            "quota_profile_id": profile_id,
-            "status": "active",
-            "legacy_address": club.legacy_address,
-        })
+        response = self.client.post(
+            "/api/v1/clubs",
+            json={
+                "code": club.code,
+                "name": f"CLB Liên thế hệ tự giúp nhau {club.village} ({district})",
+                "province_code": resolved["province"]["code"],
+                "commune_code": resolved["commune"]["code"],
+                "village": club.village,
+                "founding_decision_number": f"{club.code[-2:]}/QĐ-UBND",
+                "founding_decision_date": club.founded.isoformat(),
+                "programme_phase": "1533/QĐ-TTg",
+                "quota_profile_id": profile_id,
+                "status": "active",
+                "legacy_address": club.legacy_address,
+            },
+        )
         response.raise_for_status()
         return response.json()["id"]
 
@@ -122,9 +129,39 @@ class Demo:
         writer.writeheader()
         writer.writerows(rows)
         response = self.client.post(
-            f"/api/v1/clubs/{club_id}/members/import", params={"dry_run": "false"},
-            files={"file": (f"{club.code}.csv", buffer.getvalue().encode(), "text/csv")})
+            f"/api/v1/clubs/{club_id}/members/import",
+            params={"dry_run": "false"},
+            files={"file": (f"{club.code}.csv", buffer.getvalue().encode(), "text/csv")},
+        )
         response.raise_for_status()
 
+    def bank_records(self, secrets: dict[str, str]) -> dict[str, Any]:
+        """The demo bank's records for the demo clubs' members (posted once)."""
+        client_id = DEMO_CLIENTS[0]["client_id"]
+        token = self.client.post(
+            "/auth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": secrets[client_id],
+            },
+        )
+        token.raise_for_status()
+        members: list[dict[str, Any]] = []
+        for club in self.client.get(
+            "/api/v1/clubs", params={"province": "15", "limit": 200}
+        ).json()["items"]:
+            listed = self.client.get(f"/api/v1/clubs/{club['id']}/members", params={"limit": 200})
+            members.extend(listed.json()["items"])
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        with httpx.Client(base_url=self.client.base_url, headers=headers, timeout=60.0) as bank:
+            return DemoMoney(self.client).bank_records(bank, members)
+
     def load(self) -> dict[str, Any]:
-        return {"users": self.users(), "clients": self.clients(), "clubs": self.clubs()}
+        clients = self.clients()
+        return {
+            "users": self.users(),
+            "clients": clients,
+            "clubs": self.clubs(),
+            "bank_records": self.bank_records(clients),
+        }

@@ -4,8 +4,13 @@ from fastapi import FastAPI
 
 from common.app import create_service_app
 from common.service_client import ServiceClient, ServiceTokens
-from services.loans.clubs import ClubDirectory
+from services.loans.bank.matching import MemberLookup
+from services.loans.bank.routes import router as bank_loans_router
+from services.loans.clubs import ClubDirectory, MemberDirectory
 from services.loans.ledger.routes import router as funds_router
+from services.loans.lending.loan_rules import router as loan_rules_router
+from services.loans.lending.routes import router as loans_router
+from services.loans.portfolio.routes import router as portfolio_router
 from services.loans.settings import LoansSettings
 
 
@@ -15,9 +20,18 @@ def create_app(settings: LoansSettings | None = None) -> FastAPI:
         title="ISHC loans service",
         settings=settings,
         description=__doc__ or "",
-        routers=[funds_router],
+        # The portfolio comes before `/loans/{loan_id}`, which would otherwise claim its path.
+        routers=[
+            funds_router,
+            loan_rules_router,
+            portfolio_router,
+            loans_router,
+            bank_loans_router,
+        ],
     )
     tokens = ServiceTokens(settings.gateway_url, settings.client_id, settings.client_secret)
     clubs = ServiceClient("clubs", settings.clubs_url, tokens, settings.upstream_timeout_seconds)
     app.state.club_directory = ClubDirectory(clubs)
+    app.state.member_directory = MemberDirectory(clubs)
+    app.state.member_lookup = MemberLookup(clubs)
     return app

@@ -5,6 +5,7 @@ service. Funds out of the caller's scope answer 404, exactly like funds that do 
 """
 
 from sqlalchemy import ColumnElement, false, true
+from sqlmodel import col
 
 from common.auth import Principal, Role
 from services.loans.ledger.models import Fund
@@ -31,15 +32,27 @@ def may_see(principal: Principal, fund: Fund) -> bool:
     return covers(principal, fund.club_id, fund.province_code, fund.commune_code)
 
 
-def fund_filter(principal: Principal) -> ColumnElement[bool]:
-    """The funds this caller may see, as a condition on `Fund`."""
+def area_filter(
+    principal: Principal,
+    club_id: ColumnElement[int],
+    province_code: ColumnElement[str | None],
+    commune_code: ColumnElement[str | None],
+) -> ColumnElement[bool]:
+    """`covers` as a condition on any table that carries a club and its place."""
     if principal.role in (Role.ADMIN, Role.SERVICE):
         return true()
     if principal.role is Role.OFFICER:
-        condition = Fund.province_code.in_(principal.provinces)
+        condition = province_code.in_(principal.provinces)
         if principal.communes:
-            condition = condition & Fund.commune_code.in_(principal.communes)
+            condition = condition & commune_code.in_(principal.communes)
         return condition
     if principal.role is Role.CLUB_MANAGER:
-        return Fund.club_id.in_(principal.clubs)
+        return club_id.in_(principal.clubs)
     return false()
+
+
+def fund_filter(principal: Principal) -> ColumnElement[bool]:
+    """The funds this caller may see, as a condition on `Fund`."""
+    return area_filter(
+        principal, col(Fund.club_id), col(Fund.province_code), col(Fund.commune_code)
+    )

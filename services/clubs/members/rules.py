@@ -19,18 +19,6 @@ from services.clubs.quotas.schemas import RuleResult
 EARLIEST_BIRTH_YEAR = 1900
 """The citizen ID encodes births from 1900; nobody older is alive to join a club."""
 
-# Digits 1–3 of a citizen ID (CCCD): the 63 provinces as they were before the 2025 merger
-# (Circular 59/2021/TT-BCA). IDs issued since keep these codes.
-# fmt: off
-CCCD_PROVINCE_CODES = frozenset({
-    "001", "002", "004", "006", "008", "010", "011", "012", "014", "015", "017", "019", "020",
-    "022", "024", "025", "026", "027", "030", "031", "033", "034", "035", "036", "037", "038",
-    "040", "042", "044", "045", "046", "048", "049", "051", "052", "054", "056", "058", "060",
-    "062", "064", "066", "067", "068", "070", "072", "074", "075", "077", "079", "080", "082",
-    "083", "084", "086", "087", "089", "091", "092", "093", "094", "095", "096",
-})
-# fmt: on
-
 _NAME_PUNCTUATION = frozenset(" .'-")
 _PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
 _MOBILE = re.compile(r"^0[35789]\d{8}$")
@@ -69,20 +57,6 @@ def normalise_phone(raw: str) -> str:
     if _MOBILE.match(digits) or _LANDLINE.match(digits):
         return digits
     raise ValueError(PHONE_REASON)
-
-
-def check_national_id(raw: str) -> str:
-    """A well-formed 12-digit citizen ID: province code, century/gender digit, birth year."""
-    value = raw.replace(" ", "")
-    if not re.fullmatch(r"\d{12}", value):
-        raise ValueError("must be the 12 digits of the citizen ID (CCCD)")
-    if value[:3] not in CCCD_PROVINCE_CODES:
-        raise ValueError(f"digits 1–3 ({value[:3]}) are not a province code (001–096)")
-    if value[3] not in "0123":
-        raise ValueError(
-            f"digit 4 ({value[3]}) must be 0–3 (century and gender of a birth in 1900–2099)"
-        )
-    return value
 
 
 def id_gender(national_id: str) -> Gender:

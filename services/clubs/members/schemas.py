@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
+from common.national_id import check_national_id
 from common.schemas import InputModel, OutputModel, PatchModel
 from services.clubs.domain import BoardRole, Gender, Household
 from services.clubs.members import rules
@@ -32,7 +33,7 @@ NationalId = Annotated[
         max_length=20,
         description="The 12-digit citizen ID (CCCD); must agree with gender and birth year.",
     ),
-    _rule(rules.check_national_id),
+    _rule(check_national_id),
 ]
 Phone = Annotated[
     str,
@@ -44,6 +45,8 @@ Phone = Annotated[
     _rule(rules.normalise_phone),
 ]
 BirthYear = Annotated[int, Field(ge=rules.EARLIEST_BIRTH_YEAR, le=2100)]
+MAX_LOOKUP_IDS = 10_000
+"""National IDs per lookup: one bank batch."""
 MemberSort = Literal["name", "-name", "given_name", "-given_name", "id", "-id"]
 
 
@@ -156,3 +159,19 @@ class ImportReport(OutputModel):
     created: int
     member_ids: list[int] = Field(description="The new members, in the order of the rows.")
     issues: list[ImportIssue]
+
+
+class MemberLookup(InputModel):
+    """Which of these people are active members (other services match their records)."""
+
+    national_ids: list[Annotated[str, Field(max_length=20), _rule(check_national_id)]] = Field(
+        min_length=1, max_length=MAX_LOOKUP_IDS, description="12-digit citizen IDs."
+    )
+
+
+class ActiveMembership(OutputModel):
+    national_id: str
+    member_id: int
+    club_id: int
+    province_code: str
+    commune_code: str

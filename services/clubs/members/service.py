@@ -10,7 +10,7 @@ from datetime import date
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, true
+from sqlalchemy import ColumnElement, bindparam, func, true
 from sqlmodel import Session, select
 
 from common.auth import Principal
@@ -105,6 +105,34 @@ def active_memberships(
             query = query.where(Member.id != except_id)
         found.update({m.national_id: m for m in session.exec(query).all()})
     return found
+
+
+def lookup_active(session: Session, national_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The active memberships (not left, club not dissolved) of these people, in one query.
+
+    PostgreSQL gets the IDs as one array parameter (`= ANY`), SQLite as `IN`; either way the
+    index on national IDs serves the lookup.
+    """
+    ids = sorted(set(national_ids))
+    if session.get_bind().dialect.name == "postgresql":
+        among = Member.national_id == func.any(bindparam("national_ids", ids))
+    else:
+        among = Member.national_id.in_(ids)
+    rows = session.exec(
+        select(Member.national_id, Member.id, Member.club_id, Club.province_code, Club.commune_code)
+        .join(Club, Club.id == Member.club_id)
+        .where(among, Member.left_on.is_(None), Club.status != ClubStatus.DISSOLVED.value)
+    )
+    return [
+        {
+            "national_id": national_id,
+            "member_id": member_id,
+            "club_id": club_id,
+            "province_code": province_code,
+            "commune_code": commune_code,
+        }
+        for national_id, member_id, club_id, province_code, commune_code in rows
+    ]
 
 
 def already_active_reason(session: Session, principal: Principal, club: Club, other: Member) -> str:

@@ -36,7 +36,7 @@ from services.clubs.scope import CLUB_READERS, VisibleClub, club_filter
 router = APIRouter(prefix="/api/v1/clubs", tags=["composition"])
 OnDate = Annotated[date | None, Query(description="The date to judge on; today by default.")]
 ProvinceFilter = Annotated[ProvinceCode | None, Query(description="Province code")]
-supervisors = [Depends(require_roles(Role.ADMIN, Role.OFFICER))]
+supervisors = [Depends(require_roles(Role.ADMIN, Role.OFFICER, Role.SERVICE))]
 
 
 # Queries here read several columns per row, so they run with `session.execute`: SQLModel's

@@ -42,6 +42,7 @@ class LedgerEntry(LoansBase, table=True):
         Index("uq_ledger_entries_allocation_id", "allocation_id", unique=True),
         # An entry is reversed at most once.
         Index("uq_ledger_entries_reverses_entry_id", "reverses_entry_id", unique=True),
+        Index("ix_ledger_entries_loan_id", "loan_id"),
         CheckConstraint("amount > 0", name="amount_positive"),
     )
 
@@ -67,6 +68,8 @@ class LedgerEntry(LoansBase, table=True):
             nullable=True,
         ),
     )
+    # The member loan this entry moves money for (its foreign key is declared by lending).
+    loan_id: int | None = None
     recorded_by: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

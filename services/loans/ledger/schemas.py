@@ -80,6 +80,7 @@ class EntryPublic(OutputModel):
     origin: CapitalOrigin | None
     allocation_id: int | None
     reverses_entry_id: int | None
+    loan_id: int | None = Field(description="The member loan this entry is for, if any.")
     recorded_by: str
     created_at: datetime
     postings: list[PostingPublic]

@@ -134,12 +134,52 @@ def spend(
     amount: int,
     occurred_on: date,
     reference: str,
+    *,
+    loan_id: int | None = None,
 ) -> LedgerEntry:
     """Records money leaving the fund; 409 when the fund's cash cannot cover it."""
     postings = postings_for(entry_type, amount)
     lock_fund(session, fund)
     _refuse_overdraft(session, fund, cash_change(postings))
-    return _record(session, fund, principal, entry_type, amount, postings, occurred_on, reference)
+    return _record(
+        session,
+        fund,
+        principal,
+        entry_type,
+        amount,
+        postings,
+        occurred_on,
+        reference,
+        loan_id=loan_id,
+    )
+
+
+def record_for_loan(
+    session: Session,
+    fund: Fund,
+    principal: Principal,
+    entry_type: EntryType,
+    amount: int,
+    occurred_on: date,
+    reference: str,
+    loan_id: int,
+) -> LedgerEntry:
+    """Records a loan's repayment or write-off: entries that never take cash out of the fund,
+    so they need neither the fund's lock nor a balance check."""
+    postings = postings_for(entry_type, amount)
+    if cash_change(postings) < 0:
+        raise ValueError(f"{entry_type} takes cash out of the fund: use spend()")
+    return _record(
+        session,
+        fund,
+        principal,
+        entry_type,
+        amount,
+        postings,
+        occurred_on,
+        reference,
+        loan_id=loan_id,
+    )
 
 
 def reverse(
@@ -156,6 +196,11 @@ def reverse(
         raise NotFound(f"No entry {entry_id} in fund {fund.id}.")
     if original.entry_type == EntryType.REVERSAL.value:
         raise Conflict("A reversal is not reversed; record a new entry instead.")
+    if original.loan_id is not None:
+        # Its loan's schedule, repayments and status would no longer match the ledger.
+        raise Conflict(
+            f"The entry {entry_id} belongs to loan {original.loan_id}; it cannot be reversed."
+        )
     lock_fund(session, fund)
     if session.exec(
         select(LedgerEntry.id).where(LedgerEntry.reverses_entry_id == entry_id)

@@ -1,0 +1,453 @@
+"""Throughput of the bank's loan batches through the gateway, against a plain PostgreSQL COPY.
+
+    python bench/bank_loans.py [--records 200000] [--batch 10000] [--clubs 2000]
+                               [--member-share 0.5] [--min-ratio 0.2]
+
+Creates one PostgreSQL database per component (`<prefix>_<component>`, dropped and created
+again on every run), migrates them, generates a small club registry (`--clubs` clubs of about
+60 members, `bench/generate_registry.py`) so that a share of the borrowers are active members
+to match, starts the gateway and the services as real processes and creates a bank client.
+
+Then, in the same run and on the same server:
+- the API path: `--records` new loan records posted in batches of `--batch` to
+  `POST /api/v1/bank-loans/batches` (atomic, with an Idempotency-Key), one after another on
+  one keep-alive connection, each answer checked (every record created);
+- the reference: the same rows loaded with psycopg 3 `cursor.copy` (`write_row`, text
+  format, one transaction per batch) into a scratch table of the same columns without
+  indexes; then once more in binary format, which is faster still and printed for comparison
+  (the service itself writes with binary COPY).
+
+It prints both rates in rows per second, the ratio API / COPY against the target (20 %), the
+latency per batch and the matched share. Exit code: 0 when the ratio meets `--min-ratio`, 1 when
+it does not, 2 when the run failed, 130 on Ctrl-C. The platform is always stopped; the
+databases are kept for inspection.
+"""
+
+import argparse
+import random
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import orjson
+import psycopg
+
+from bench._common import (
+    ProgressBar,
+    check_name,
+    database_url,
+    get_token,
+    libpq_url,
+    progress,
+    recreate_database,
+)
+from bench.generate_registry import DEFAULT_SEED, generate
+from common.national_id import CCCD_PROVINCE_CODES
+from services.loans.bank.rules import MAX_BATCH_RECORDS, Programme
+from tools.stack import Stack, free_port
+
+COMPONENTS = ("gateway", "clubs", "loans", "funding")
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+TARGET_RATIO = 0.20
+BANK_CODE = "VBSP"
+REQUEST_TIMEOUT = 120.0
+SCRATCH_TABLE = "bench_bank_loans_copy"
+RECORD_FIELDS = (
+    "loan_number",
+    "borrower_national_id",
+    "borrower_name",
+    "programme",
+    "principal",
+    "disbursed_on",
+    "maturity_on",
+    "annual_interest_rate",
+    "outstanding_principal",
+    "overdue_amount",
+    "status",
+    "as_of",
+)
+# The bank's published rates (domain.md), in percent.
+RATES = {
+    Programme.POOR_HOUSEHOLDS: 6.6,
+    Programme.NEAR_POOR_HOUSEHOLDS: 7.92,
+    Programme.ESCAPED_POVERTY: 8.25,
+    Programme.STUDENTS: 6.6,
+    Programme.JOB_CREATION: 7.92,
+    Programme.CLEAN_WATER: 9.0,
+    Programme.DIFFICULT_AREAS: 9.0,
+    Programme.HOUSING_FOR_THE_POOR: 3.0,
+}
+NAMES = ("Nguyễn Thị Hoa", "Trần Văn Minh", "Lò Thị Mai", "Hoàng Văn Sơn", "Vàng A Páo")
+
+
+@dataclass
+class Run:
+    rows: int = 0
+    seconds: float = 0.0
+    batch_ms: list[float] = field(default_factory=list)
+    matched: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+# --- the records ------------------------------------------------------------------------------
+
+
+def member_ids(clubs_url: str, count: int, seed: int) -> list[str]:
+    """National IDs of active members, to be some of the borrowers."""
+    with psycopg.connect(libpq_url(clubs_url), connect_timeout=5) as conn:
+        conn.execute("SELECT setseed(%s)", (seed % 1000 / 1000,))
+        rows = conn.execute(
+            "SELECT national_id FROM members WHERE left_on IS NULL AND national_id IS NOT NULL"
+            " ORDER BY random() LIMIT %s",
+            (count,),
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def stranger_id(rng: random.Random, provinces: list[str]) -> str:
+    """A well-formed ID of somebody who is (almost surely) no member."""
+    return f"{rng.choice(provinces)}{rng.choice('01')}{rng.randrange(40, 100):02d}" + (
+        f"{rng.randrange(10**6):06d}"
+    )
+
+
+def make_records(count: int, members: list[str], seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    provinces = sorted(CCCD_PROVINCE_CODES)
+    today = date.today()
+    records = []
+    for number in range(count):
+        programme = rng.choice(list(RATES))
+        cap = 100_000_000 if programme is Programme.POOR_HOUSEHOLDS else 300_000_000
+        principal = rng.randrange(5, cap // 1_000_000 + 1) * 1_000_000
+        disbursed = today - timedelta(days=rng.randrange(30, 5 * 365))
+        outstanding = principal * rng.randrange(0, 101) // 100
+        overdue = outstanding // 10 if outstanding and rng.random() < 0.05 else 0
+        status = "overdue" if overdue else ("closed" if outstanding == 0 else "active")
+        records.append(
+            {
+                "loan_number": f"VBSP-{seed}-{number:08d}",
+                "borrower_national_id": members[number]
+                if number < len(members)
+                else stranger_id(rng, provinces),
+                "borrower_name": rng.choice(NAMES),
+                "programme": programme.value,
+                "principal": principal,
+                "disbursed_on": disbursed.isoformat(),
+                "maturity_on": (disbursed + timedelta(days=365 * rng.randrange(1, 6))).isoformat(),
+                "annual_interest_rate": RATES[programme],
+                "outstanding_principal": outstanding,
+                "overdue_amount": overdue,
+                "status": status,
+                "as_of": (today - timedelta(days=rng.randrange(0, 30))).isoformat(),
+            }
+        )
+    rng.shuffle(records)
+    return records
+
+
+def copy_rows(records: list[dict]) -> list[tuple]:
+    """The records as the COPY reference loads them (typed values, the rate in basis points)."""
+    rows = []
+    for r in records:
+        rows.append(
+            (
+                BANK_CODE,
+                r["loan_number"],
+                r["borrower_national_id"],
+                r["borrower_name"],
+                r["programme"],
+                r["principal"],
+                date.fromisoformat(r["disbursed_on"]),
+                date.fromisoformat(r["maturity_on"]),
+                round(r["annual_interest_rate"] * 100),
+                r["outstanding_principal"],
+                r["overdue_amount"],
+                r["status"],
+                date.fromisoformat(r["as_of"]),
+            )
+        )
+    return rows
+
+
+# --- the two paths ----------------------------------------------------------------------------
+
+
+def bank_client(stack: Stack) -> httpx.Client:
+    """A bank system's client, created through the admin API, with its own token."""
+    admin = {"Authorization": f"Bearer {get_token(stack)}"}
+    created = httpx.post(
+        stack.gateway_url + "/api/v1/clients",
+        json={"name": "VBSP core banking (bench)", "role": "bank", "bank_code": BANK_CODE},
+        headers=admin,
+        timeout=30.0,
+    )
+    created.raise_for_status()
+    credentials = created.json()
+    token = httpx.post(
+        stack.gateway_url + "/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": credentials["client_id"],
+            "client_secret": credentials["client_secret"],
+        },
+        timeout=30.0,
+    )
+    token.raise_for_status()
+    return httpx.Client(
+        base_url=stack.gateway_url,
+        headers={
+            "Authorization": f"Bearer {token.json()['access_token']}",
+            "Content-Type": "application/json",
+        },
+        timeout=REQUEST_TIMEOUT,
+    )
+
+
+def post_batches(client: httpx.Client, bodies: list[tuple[int, bytes]], label: str) -> Run:
+    run = Run()
+    bar = ProgressBar(label, sum(size for size, _ in bodies), "records")
+    started = time.perf_counter()
+    for size, body in bodies:
+        sent = time.perf_counter()
+        response = client.post(
+            "/api/v1/bank-loans/batches",
+            content=body,
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        run.batch_ms.append((time.perf_counter() - sent) * 1000)
+        if response.status_code != 200:
+            raise RuntimeError(f"batch answered {response.status_code}: {response.text[:500]}")
+        counts = orjson.loads(response.content)["counts"]
+        if counts["created"] != size:
+            raise RuntimeError(f"batch of {size} records answered {counts}")
+        run.rows += size
+        run.matched += counts["matched"]
+        bar.update(run.rows, f"{run.rows / (time.perf_counter() - started):,.0f} rows/s")
+    run.seconds = time.perf_counter() - started
+    bar.close()
+    return run
+
+
+COPY_COLUMNS = (
+    ("bank_code", "text"),
+    ("loan_number", "text"),
+    ("borrower_national_id", "text"),
+    ("borrower_name", "text"),
+    ("programme", "text"),
+    ("principal", "int8"),
+    ("disbursed_on", "date"),
+    ("maturity_on", "date"),
+    ("annual_interest_rate_bp", "int4"),
+    ("outstanding_principal", "int8"),
+    ("overdue_amount", "int8"),
+    ("status", "text"),
+    ("as_of", "date"),
+)
+
+
+def copy_reference(loans_url: str, rows: list[tuple], batch: int, binary: bool) -> Run:
+    """COPY of the rows, in text format (psycopg's default: the reference) or binary."""
+    columns = [name for name, _ in COPY_COLUMNS]
+    statement = f"COPY {SCRATCH_TABLE} ({', '.join(columns)}) FROM STDIN"
+    if binary:
+        statement += " (FORMAT BINARY)"
+    run = Run()
+    with psycopg.connect(libpq_url(loans_url), connect_timeout=5) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {SCRATCH_TABLE}")
+        conn.execute(
+            f"CREATE TABLE {SCRATCH_TABLE} AS SELECT {', '.join(columns)}"
+            " FROM bank_loans WITH NO DATA"
+        )
+        conn.commit()
+        bar = ProgressBar(f"COPY ({'binary' if binary else 'text'})", len(rows), "rows")
+        started = time.perf_counter()
+        for start in range(0, len(rows), batch):
+            sent = time.perf_counter()
+            with conn.cursor() as cursor, cursor.copy(statement) as copy:
+                if binary:
+                    copy.set_types([kind for _, kind in COPY_COLUMNS])
+                for row in rows[start : start + batch]:
+                    copy.write_row(row)
+            conn.commit()
+            run.batch_ms.append((time.perf_counter() - sent) * 1000)
+            run.rows += len(rows[start : start + batch])
+            bar.update(run.rows)
+        run.seconds = time.perf_counter() - started
+        bar.close()
+        conn.execute(f"DROP TABLE {SCRATCH_TABLE}")
+        conn.commit()
+    return run
+
+
+def stored_counts(loans_url: str) -> tuple[int, int, int]:
+    with psycopg.connect(libpq_url(loans_url), connect_timeout=5) as conn:
+        loans, matched = conn.execute(
+            "SELECT count(*), count(member_id) FROM bank_loans WHERE bank_code = %s",
+            (BANK_CODE,),
+        ).fetchone()
+        versions = conn.execute("SELECT count(*) FROM bank_loan_versions").fetchone()[0]
+    return int(loans), int(matched), int(versions)
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def report(api: Run, reference: Run, binary: Run, args: argparse.Namespace) -> bool:
+    ratio = api.rate / reference.rate if reference.rate else 0.0
+    passed = ratio >= args.min_ratio
+    median = statistics.median(api.batch_ms)
+    worst = max(api.batch_ms)
+    print()
+    print(
+        f"{api.rows:,} records in batches of {args.batch:,}, PostgreSQL, through the gateway; "
+        f"{api.matched:,} matched to club members ({api.matched / api.rows:.0%})"
+    )
+    print(
+        f"API batches   {api.rate:>10,.0f} rows/s  ({api.seconds:6.1f} s; per batch median "
+        f"{median:.0f} ms, max {worst:.0f} ms)"
+    )
+    print(
+        f"COPY          {reference.rate:>10,.0f} rows/s  ({reference.seconds:6.1f} s; per batch "
+        f"median {statistics.median(reference.batch_ms):.0f} ms)"
+    )
+    print(
+        f"COPY, binary  {binary.rate:>10,.0f} rows/s  ({binary.seconds:6.1f} s; per batch "
+        f"median {statistics.median(binary.batch_ms):.0f} ms; for comparison only)"
+    )
+    verdict = "PASS" if passed else "FAIL"
+    print(f"API / COPY    {ratio:>10.1%}  target >= {args.min_ratio:.0%}: {verdict}")
+    print(f"API / binary  {api.rate / binary.rate if binary.rate else 0.0:>10.1%}")
+    return passed
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Bank loan batches through the gateway vs COPY, on PostgreSQL."
+    )
+    parser.add_argument("--records", type=int, default=200_000, help="records (200,000)")
+    parser.add_argument(
+        "--batch", type=int, default=MAX_BATCH_RECORDS, help="records per batch (10,000)"
+    )
+    parser.add_argument("--clubs", type=int, default=2_000, help="clubs in the registry (2,000)")
+    parser.add_argument(
+        "--member-share",
+        type=float,
+        default=0.5,
+        help="share of borrowers who are active members (0.5)",
+    )
+    parser.add_argument(
+        "--min-ratio", type=float, default=TARGET_RATIO, help="API / COPY to pass (0.2)"
+    )
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (1336)")
+    parser.add_argument(
+        "--server-url", default=DEFAULT_SERVER, help=f"a database to connect to ({DEFAULT_SERVER})"
+    )
+    parser.add_argument(
+        "--prefix", default="ishc_bench_bank", help="database names: PREFIX_<component>"
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.records <= 10_000_000:
+        parser.error("--records must be within 1..10,000,000")
+    if not 1 <= args.batch <= MAX_BATCH_RECORDS:
+        parser.error(f"--batch must be within 1..{MAX_BATCH_RECORDS:,}")
+    if not 1 <= args.clubs <= 100_000 or not 0 <= args.member_share <= 1:
+        parser.error("--clubs must be within 1..100,000 and --member-share within 0..1")
+    try:
+        for component in COMPONENTS:
+            check_name(f"{args.prefix}_{component}")
+    except ValueError as exc:
+        parser.error(f"--prefix: {exc}")
+    return args
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def prepare(args: argparse.Namespace, urls: dict[str, str], var_dir: Path) -> Stack:
+    for component in COMPONENTS:
+        progress(f"creating database {args.prefix}_{component}")
+        recreate_database(args.server_url, f"{args.prefix}_{component}")
+    stack = Stack(
+        database_urls=urls,
+        ports={c: free_port() for c in COMPONENTS},
+        var_dir=var_dir,
+        admin_password=secrets.token_urlsafe(16),
+    )
+    progress("migrating the databases")
+    stack.migrate()
+    progress(f"generating {args.clubs:,} clubs into {args.prefix}_clubs")
+    stats = generate(urls["clubs"], clubs=args.clubs, seed=args.seed, replace=True, log=progress)
+    progress(f"registry: {stats.describe()}")
+    return stack
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    urls = {c: database_url(args.server_url, f"{args.prefix}_{c}") for c in COMPONENTS}
+    with tempfile.TemporaryDirectory(prefix="ishc-bench-bank-") as tmp:
+        var_dir = Path(tmp)
+        stack: Stack | None = None
+        try:
+            stack = prepare(args, urls, var_dir)
+            members = member_ids(urls["clubs"], int(args.records * args.member_share), args.seed)
+            progress(f"building {args.records:,} records ({len(members):,} borrowers are members)")
+            records = make_records(args.records, members, args.seed)
+            bodies = [
+                (len(chunk), orjson.dumps({"records": chunk}))
+                for chunk in (
+                    records[start : start + args.batch]
+                    for start in range(0, len(records), args.batch)
+                )
+            ]
+            rows = copy_rows(records)
+            progress("starting clubs, loans, funding and the gateway")
+            stack.start(log_dir=var_dir / "logs")
+            with bank_client(stack) as client:
+                warm = make_records(min(args.batch, 1_000), [], args.seed + 1)
+                post_batches(client, [(len(warm), orjson.dumps({"records": warm}))], "warm-up")
+                api = post_batches(client, bodies, "API batches")
+            stack.stop()
+            reference = copy_reference(urls["loans"], rows, args.batch, binary=False)
+            binary = copy_reference(urls["loans"], rows, args.batch, binary=True)
+            loans, matched, versions = stored_counts(urls["loans"])
+            progress(f"stored: {loans:,} loans ({matched:,} matched), {versions:,} versions")
+        except KeyboardInterrupt:
+            print("\ninterrupted: stopping the platform", file=sys.stderr, flush=True)
+            return 130
+        except (RuntimeError, OSError, subprocess.SubprocessError, httpx.HTTPError) as exc:
+            print(f"benchmark failed: {exc}", file=sys.stderr, flush=True)
+            for log in sorted((var_dir / "logs").glob("*.log")):
+                tail = log.read_text(errors="replace").splitlines()[-20:]
+                if tail:
+                    print(f"--- {log.name} (last lines)\n" + "\n".join(tail), file=sys.stderr)
+            return 2
+        except psycopg.Error as exc:
+            print(f"benchmark failed in PostgreSQL: {exc}", file=sys.stderr, flush=True)
+            return 2
+        finally:
+            if stack is not None:
+                previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+                try:
+                    stack.stop()
+                finally:
+                    signal.signal(signal.SIGINT, previous)
+    return 0 if report(api, reference, binary, args) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Matching the bank's borrowers to active club members, by national ID.
+
+The clubs service answers which of a set of citizen IDs belong to active members
+(`POST /api/v1/members/lookup`, called directly with the loans service's own token). A batch
+asks once; loans left unmatched (the borrower was not a member yet, or the clubs service was
+down) are matched later by `POST /api/v1/bank-loans/matching` or by this module's command:
+
+    python -m services.loans.bank.matching [--chunk 5000]
+
+which commits after every chunk and prints its progress.
+"""
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Annotated
+
+import orjson
+from fastapi import Depends, Request
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from common.db import make_engine, normalise_url, utcnow
+from common.problems import ServiceUnavailable
+from common.service_client import ServiceClient, ServiceTokens
+from services.loans.bank import store
+from services.loans.bank.rules import Membership
+from services.loans.settings import LoansSettings
+
+LOOKUP_PATH = "/api/v1/members/lookup"
+MAX_LOOKUP_IDS = 10_000
+"""National IDs per lookup call: the clubs service's limit, one bank batch."""
+DEFAULT_CHUNK = 5_000
+
+log = logging.getLogger("ishc.loans.bank.matching")
+
+
+class MemberLookup:
+    """Asks the clubs service which national IDs belong to active members."""
+
+    def __init__(self, client: ServiceClient) -> None:
+        self.client = client
+
+    async def memberships(self, national_ids: Collection[str]) -> dict[str, Membership]:
+        """The active memberships among these IDs; 503 problem if the clubs service fails."""
+        wanted = sorted(set(national_ids))
+        found: dict[str, Membership] = {}
+        for start in range(0, len(wanted), MAX_LOOKUP_IDS):
+            chunk = wanted[start : start + MAX_LOOKUP_IDS]
+            response = await self.client.request("POST", LOOKUP_PATH, json={"national_ids": chunk})
+            if response.status_code != 200:
+                raise ServiceUnavailable(
+                    f"The clubs service answered {response.status_code} to the member lookup."
+                )
+            for item in orjson.loads(response.content):
+                found[item["national_id"]] = Membership(
+                    item["member_id"], item["club_id"], item["province_code"], item["commune_code"]
+                )
+        return found
+
+    async def memberships_if_available(
+        self, national_ids: Collection[str]
+    ) -> dict[str, Membership] | None:
+        """As `memberships`, but None when the clubs service cannot answer.
+
+        Posting the bank's records must not fail for our own outage: they are stored unmatched
+        and matched later.
+        """
+        if not national_ids:
+            return {}
+        try:
+            return await self.memberships(national_ids)
+        except ServiceUnavailable as exc:
+            log.warning("bank loans stored unmatched: %s", exc.detail)
+            return None
+
+
+def member_lookup(request: Request) -> MemberLookup:
+    return request.app.state.member_lookup
+
+
+MemberLookupDep = Annotated[MemberLookup, Depends(member_lookup)]
+
+
+@dataclass
+class MatchingProgress:
+    examined: int = 0
+    matched: int = 0
+    chunks: int = 0
+
+    @property
+    def unmatched(self) -> int:
+        return self.examined - self.matched
+
+
+async def match_unmatched(
+    session: Session,
+    lookup: MemberLookup,
+    chunk_size: int = DEFAULT_CHUNK,
+    after_chunk: Callable[[MatchingProgress], None] | None = None,
+) -> MatchingProgress:
+    """Looks up every unmatched loan's borrower, a chunk at a time, and stores the matches.
+
+    A clubs service that is down stops the run with a 503 problem; `after_chunk` (the command
+    commits there) sees the progress after each chunk.
+    """
+    progress = MatchingProgress()
+    after_id = 0
+    while chunk := await run_in_threadpool(store.unmatched_loans, session, after_id, chunk_size):
+        found = await lookup.memberships({national_id for _, national_id in chunk})
+        matches = [(loan_id, found[nid]) for loan_id, nid in chunk if nid in found]
+        await run_in_threadpool(store.set_matches, session, matches, utcnow())
+        progress.examined += len(chunk)
+        progress.matched += len(matches)
+        progress.chunks += 1
+        after_id = chunk[-1][0]
+        if after_chunk is not None:
+            after_chunk(progress)
+    return progress
+
+
+# --- the command -----------------------------------------------------------------------------
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.loans.bank.matching",
+        description="Match unmatched bank loans to active club members (asks the clubs service).",
+    )
+    parser.add_argument(
+        "--chunk",
+        type=int,
+        default=DEFAULT_CHUNK,
+        help=f"loans per lookup and commit, 1..{MAX_LOOKUP_IDS:,} ({DEFAULT_CHUNK:,})",
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.chunk <= MAX_LOOKUP_IDS:
+        parser.error(f"--chunk must be within 1..{MAX_LOOKUP_IDS:,}")
+    return args
+
+
+async def _run(session: Session, chunk_size: int) -> MatchingProgress:
+    settings = LoansSettings()
+    tokens = ServiceTokens(settings.gateway_url, settings.client_id, settings.client_secret)
+    client = ServiceClient("clubs", settings.clubs_url, tokens, settings.upstream_timeout_seconds)
+    started = time.monotonic()
+
+    def committed(progress: MatchingProgress) -> None:
+        session.commit()
+        print(
+            f"chunk {progress.chunks}: {progress.examined:,} loans examined, "
+            f"{progress.matched:,} matched ({time.monotonic() - started:.1f} s)",
+            flush=True,
+        )
+
+    try:
+        return await match_unmatched(session, MemberLookup(client), chunk_size, committed)
+    finally:
+        await client.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _arguments(argv)
+    engine = make_engine(normalise_url(LoansSettings().database_url))
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            progress = asyncio.run(_run(session, args.chunk))
+    except ServiceUnavailable as exc:
+        print(f"error: {exc.detail} The chunks reported above are stored.", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        print(f"error: the loans database failed: {exc.__class__.__name__}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(
+        f"done: {progress.examined:,} unmatched loans examined, {progress.matched:,} matched, "
+        f"{progress.unmatched:,} still unmatched"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Tables of the bank's loan records: the current figures, every posted version, the banks."""
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Index, text
+from sqlmodel import Field
+
+from common.db import UTCDateTime, utcnow
+from services.loans.models import LoansBase
+
+BANK_CODE_LENGTH = 20
+LOAN_NUMBER_LENGTH = 40
+
+
+class Bank(LoansBase, table=True):
+    """A bank that posts loan records; every posting bumps its row first.
+
+    The bump takes PostgreSQL's row lock and SQLite's write lock, so one bank's postings are
+    applied one after another: a posting reads the stored figures it is compared with under the
+    lock, and two batches that carry the same loan cannot both think they are the newer one.
+    """
+
+    __tablename__ = "banks"
+
+    code: str = Field(primary_key=True, max_length=BANK_CODE_LENGTH)
+    postings: int = 0
+    last_posted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class BankLoan(LoansBase, table=True):
+    """A bank loan as of its newest figures, with the club member its borrower was matched to."""
+
+    __tablename__ = "bank_loans"
+    __table_args__ = (
+        Index("uq_bank_loans_bank_code_loan_number", "bank_code", "loan_number", unique=True),
+        # Partial indexes: only matched loans have a place, a club and a member (and a query
+        # that filters on one of them implies it is not null); an unmatched loan is only in
+        # `ix_bank_loans_unmatched`, which keeps bulk inserts cheap (most borrowers are no
+        # club members).
+        Index(
+            "ix_bank_loans_province_code_commune_code",
+            "province_code",
+            "commune_code",
+            postgresql_where=text("province_code IS NOT NULL"),
+            sqlite_where=text("province_code IS NOT NULL"),
+        ),
+        Index(
+            "ix_bank_loans_club_id",
+            "club_id",
+            postgresql_where=text("club_id IS NOT NULL"),
+            sqlite_where=text("club_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_bank_loans_member_id",
+            "member_id",
+            postgresql_where=text("member_id IS NOT NULL"),
+            sqlite_where=text("member_id IS NOT NULL"),
+        ),
+        # The matching run walks the unmatched loans in id order.
+        Index(
+            "ix_bank_loans_unmatched",
+            "id",
+            postgresql_where=text("member_id IS NULL"),
+            sqlite_where=text("member_id IS NULL"),
+        ),
+        CheckConstraint(
+            "principal > 0 AND outstanding_principal BETWEEN 0 AND principal"
+            " AND overdue_amount BETWEEN 0 AND outstanding_principal",
+            name="amounts_in_range",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    bank_code: str = Field(max_length=BANK_CODE_LENGTH)
+    loan_number: str = Field(max_length=LOAN_NUMBER_LENGTH)
+    borrower_national_id: str = Field(max_length=12)
+    borrower_name: str = Field(max_length=200)
+    programme: str = Field(max_length=30)
+    principal: int = Field(sa_type=BigInteger)
+    disbursed_on: date
+    maturity_on: date
+    annual_interest_rate_bp: int = Field(description="Percent × 100: 7.92 % is 792.")
+    outstanding_principal: int = Field(sa_type=BigInteger)
+    overdue_amount: int = Field(sa_type=BigInteger)
+    status: str = Field(max_length=20)
+    as_of: date
+    member_id: int | None = None
+    club_id: int | None = None
+    province_code: str | None = Field(default=None, max_length=2)
+    commune_code: str | None = Field(default=None, max_length=5)
+    matched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class BankLoanVersion(LoansBase, table=True):
+    """One posting of a loan's figures as the bank sent them; never updated or deleted.
+
+    Stale postings (older `as_of` than the stored figures) are kept too, with their outcome.
+    `bank_loan_id` is deliberately not a foreign key: checking it row by row costs as much as
+    writing the history itself (10,000 rows a batch), and the ids are only ever taken from loans
+    written in the same transaction; neither table deletes rows.
+    """
+
+    __tablename__ = "bank_loan_versions"
+    __table_args__ = (Index("ix_bank_loan_versions_bank_loan_id_id", "bank_loan_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    bank_loan_id: int
+    outcome: str = Field(max_length=20)
+    borrower_national_id: str = Field(max_length=12)
+    borrower_name: str = Field(max_length=200)
+    programme: str = Field(max_length=30)
+    principal: int = Field(sa_type=BigInteger)
+    disbursed_on: date
+    maturity_on: date
+    annual_interest_rate_bp: int
+    outstanding_principal: int = Field(sa_type=BigInteger)
+    overdue_amount: int = Field(sa_type=BigInteger)
+    status: str = Field(max_length=20)
+    as_of: date
+    posted_by: str = Field(max_length=200)
+    posted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

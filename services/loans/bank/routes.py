@@ -1,0 +1,206 @@
+"""`/api/v1/bank-loans`: the Social Policy Bank's loan records of club members.
+
+The bank posts (one record, or batches of up to 10,000) with its client-credentials token and
+an `Idempotency-Key`; it reads back its own records. Officers read the records matched to
+members of clubs in their area, admins and our services all of them. Club boards and partners
+are refused here too, not only at the gateway; records out of scope answer 404.
+"""
+
+import asyncio
+from datetime import date
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import ColumnElement
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.db import SessionDep, utcnow
+from common.idempotency import IdempotentRequest, idempotency
+from common.problems import Forbidden
+from common.schemas import Id, IdPath, Page, PageDep
+from services.loans.bank import schemas, service
+from services.loans.bank.matching import MemberLookupDep, match_unmatched
+from services.loans.bank.models import LOAN_NUMBER_LENGTH, BankLoan
+from services.loans.bank.rules import BatchMode, LoanStatus, Outcome, Programme
+from services.loans.bank.schemas import (
+    BankLoanPosted,
+    BankLoanPublic,
+    BankLoanVersionPublic,
+    BatchAnswer,
+    MatchingRun,
+)
+from services.loans.models import idempotency_keys
+
+router = APIRouter(
+    prefix="/api/v1/bank-loans",
+    tags=["bank loans"],
+    dependencies=[Depends(require_roles(*service.READERS))],
+)
+Idempotency = Annotated[IdempotentRequest, idempotency(idempotency_keys, required=True)]
+
+
+def posting_bank(principal: Annotated[Principal, Depends(require_roles(Role.BANK))]) -> str:
+    """The code of the bank that posts: only bank systems post, as themselves."""
+    if not principal.bank_code:
+        raise Forbidden("This bank client has no bank_code; ask an admin to set it.")
+    return principal.bank_code
+
+
+BankCode = Annotated[str, Depends(posting_bank)]
+
+
+async def _post(
+    session: Session,
+    principal: Principal,
+    bank_code: str,
+    records: list[dict | None],
+    lookup: MemberLookupDep,
+) -> tuple[service.Plan, bool]:
+    """Plans and applies a posting; the borrowers are looked up while the plan is made."""
+    now = utcnow()
+    looking_up = asyncio.ensure_future(lookup.memberships_if_available(service.borrowers(records)))
+    try:
+        planned = await run_in_threadpool(service.plan, session, bank_code, records, now)
+    except BaseException:
+        looking_up.cancel()
+        raise
+    memberships = await looking_up
+    await run_in_threadpool(service.apply, session, principal, planned, memberships, now)
+    return planned, memberships is not None
+
+
+@router.post(
+    "",
+    response_model=BankLoanPosted,
+    status_code=201,
+    responses={200: {"model": BankLoanPosted, "description": "Updated, unchanged or stale."}},
+    openapi_extra={"requestBody": schemas.request_body_schema(schemas.RECORD)},
+    summary="Post one loan record (bank systems)",
+)
+async def post_record(
+    request: Request,
+    bank_code: BankCode,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    idem: Idempotency,
+    lookup: MemberLookupDep,
+) -> Response:
+    record = schemas.parse_record(await request.body(), date.today())
+    planned, available = await _post(session, principal, bank_code, [record], lookup)
+    _, number, result = planned.results[0]
+    loan = await run_in_threadpool(session.get, BankLoan, planned.loans[number].id)
+    assert loan is not None  # written in this transaction
+    answer = BankLoanPosted(
+        outcome=result, matching_available=available, bank_loan=service.public(loan)
+    )
+    status = 201 if result is Outcome.CREATED else 200
+    return await run_in_threadpool(idem.respond, session, answer, status)
+
+
+@router.post(
+    "/batches",
+    response_model=BatchAnswer,
+    description="Each record's outcome: created, updated, unchanged, stale or rejected. An "
+    "atomic batch with an invalid record answers 422 with `invalid_records` (index, "
+    "loan_number, errors) for every invalid one, and stores nothing.",
+    openapi_extra={"requestBody": schemas.request_body_schema(schemas.BATCH)},
+    summary="Post a batch of up to 10,000 loan records (bank systems)",
+)
+async def post_batch(
+    request: Request,
+    bank_code: BankCode,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    idem: Idempotency,
+    lookup: MemberLookupDep,
+    mode: Annotated[
+        BatchMode,
+        Query(description="atomic: all records or none; partial: the valid ones are stored."),
+    ] = BatchMode.ATOMIC,
+) -> Response:
+    parsed = await run_in_threadpool(schemas.parse_batch, await request.body(), date.today())
+    if parsed.rejected and mode is BatchMode.ATOMIC:
+        raise schemas.refused_batch(parsed)
+    planned, available = await _post(session, principal, bank_code, parsed.records, lookup)
+    answer = service.batch_answer(mode, parsed, planned, available)
+    response = Response(orjson.dumps(answer), media_type="application/json")
+    return await run_in_threadpool(idem.remember, session, response)
+
+
+@router.get("", response_model=Page[BankLoanPublic], summary="List bank loans in scope")
+def list_bank_loans(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    loan_number: Annotated[str | None, Query(max_length=LOAN_NUMBER_LENGTH)] = None,
+    programme: Programme | None = None,
+    status: LoanStatus | None = None,
+    matched: Annotated[bool | None, Query(description="Matched to a club member or not.")] = None,
+    club_id: Id | None = None,
+    member_id: Id | None = None,
+) -> Page[BankLoanPublic]:
+    conditions: list[ColumnElement[bool]] = [service.loan_filter(principal)]
+    if loan_number is not None:
+        conditions.append(BankLoan.loan_number == loan_number)
+    if programme is not None:
+        conditions.append(BankLoan.programme == programme.value)
+    if status is not None:
+        conditions.append(BankLoan.status == status.value)
+    if matched is not None:
+        member = BankLoan.member_id
+        conditions.append(member.is_not(None) if matched else member.is_(None))  # type: ignore[union-attr]
+    if club_id is not None:
+        conditions.append(BankLoan.club_id == club_id)
+    if member_id is not None:
+        conditions.append(BankLoan.member_id == member_id)
+    loans, total = service.find_loans(session, conditions, page)
+    return Page(
+        items=[service.public(loan) for loan in loans],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post(
+    "/matching",
+    response_model=MatchingRun,
+    dependencies=[Depends(require_roles(Role.ADMIN))],
+    summary="Match unmatched loans to club members again (admins)",
+)
+async def run_matching(session: SessionDep, lookup: MemberLookupDep) -> MatchingRun:
+    progress = await match_unmatched(session, lookup)
+    return MatchingRun(
+        examined=progress.examined,
+        matched=progress.matched,
+        unmatched=progress.unmatched,
+        chunks=progress.chunks,
+    )
+
+
+@router.get("/{loan_id}", response_model=BankLoanPublic, summary="One bank loan")
+def get_bank_loan(
+    loan_id: IdPath, session: SessionDep, principal: CurrentPrincipal
+) -> BankLoanPublic:
+    return service.public(service.visible_loan(session, principal, loan_id))
+
+
+@router.get(
+    "/{loan_id}/history",
+    response_model=Page[BankLoanVersionPublic],
+    summary="Every posting of a loan, the latest first (stale ones marked not applied)",
+)
+def bank_loan_history(
+    loan_id: IdPath, session: SessionDep, principal: CurrentPrincipal, page: PageDep
+) -> Page[BankLoanVersionPublic]:
+    loan = service.visible_loan(session, principal, loan_id)
+    versions, total = service.history(session, loan, page)
+    return Page(
+        items=[service.version_public(version) for version in versions],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )

@@ -1,0 +1,385 @@
+"""What goes over the wire for the bank's loan records.
+
+Posted records are validated straight from the request's bytes with pydantic `TypeAdapter`s
+over `TypedDict`s (no model objects, no intermediate `json.loads`): a batch of 10,000 records
+is one call when it is valid. When it is not, every record is judged on its own so that each
+invalid one is reported with every reason, and the valid ones can still be stored.
+"""
+
+from collections import defaultdict
+from collections.abc import Collection
+from datetime import date, datetime
+from typing import Annotated, Any, NamedTuple
+
+import orjson
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from pydantic_core import ErrorDetails, PydanticCustomError
+from typing_extensions import TypedDict
+
+from common.national_id import check_national_id
+from common.problems import BadRequest, ValidationFailed, field_error
+from common.schemas import OutputModel
+from services.loans.bank.models import LOAN_NUMBER_LENGTH
+from services.loans.bank.rules import (
+    MAX_BATCH_RECORDS,
+    MAX_PRINCIPAL,
+    MAX_RATE_PERCENT,
+    BatchMode,
+    LoanStatus,
+    Outcome,
+    Programme,
+    Reasons,
+    keeps_rules,
+    record_errors,
+)
+
+RECORD_FIELD = "record"
+"""The field named when a record is not even a JSON object."""
+
+
+def _national_id(value: str) -> str:
+    try:
+        return check_national_id(value)
+    except ValueError as exc:
+        raise PydanticCustomError("invalid_value", str(exc)) from None
+
+
+Money = Annotated[int, Field(ge=0, le=MAX_PRINCIPAL, strict=True, description="Whole đồng.")]
+Day = Annotated[date, Field(strict=True, description="YYYY-MM-DD.")]
+
+
+@with_config(ConfigDict(extra="forbid", str_strip_whitespace=True, use_enum_values=True))
+class BankLoanRecord(TypedDict):
+    """One loan as the bank states it on `as_of` (enums validated, kept as their values)."""
+
+    loan_number: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=LOAN_NUMBER_LENGTH,
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9/._-]*$",
+            description="The bank's loan number: unique per bank.",
+        ),
+    ]
+    borrower_national_id: Annotated[
+        str,
+        Field(max_length=20, description="The borrower's 12-digit citizen ID (CCCD)."),
+        AfterValidator(_national_id),
+    ]
+    borrower_name: Annotated[str, Field(min_length=1, max_length=200)]
+    programme: Programme
+    principal: Annotated[
+        int,
+        Field(
+            gt=0,
+            le=MAX_PRINCIPAL,
+            strict=True,
+            description="Whole đồng; at most 100,000,000 for poor households.",
+        ),
+    ]
+    disbursed_on: Day
+    maturity_on: Annotated[date, Field(strict=True, description="After disbursed_on.")]
+    annual_interest_rate: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=MAX_RATE_PERCENT,
+            strict=True,
+            allow_inf_nan=False,
+            description="Percent a year, at most 2 decimals: 7.92.",
+        ),
+    ]
+    outstanding_principal: Money
+    overdue_amount: Money
+    status: LoanStatus
+    as_of: Annotated[
+        date,
+        Field(strict=True, description="The day of these figures: not before disbursement or "
+              "after today."),
+    ]  # fmt: skip
+
+
+@with_config(ConfigDict(extra="forbid"))
+class BankLoanBatch(TypedDict):
+    records: Annotated[
+        list[BankLoanRecord],
+        Field(min_length=1, max_length=MAX_BATCH_RECORDS, description="Applied in order."),
+    ]
+
+
+RECORD = TypeAdapter(BankLoanRecord)
+BATCH = TypeAdapter(BankLoanBatch)
+FIELDS: dict[str, TypeAdapter[Any]] = {
+    name: TypeAdapter(annotation)
+    for name, annotation in BankLoanRecord.__annotations__.items()
+    if name not in ("loan_number", "borrower_national_id", "borrower_name")
+}
+"""The fields that rules across fields look at, each checkable on its own."""
+
+
+class ParsedBatch(NamedTuple):
+    """The posted records in order: each validated record, or None with its reasons."""
+
+    records: list[dict[str, Any] | None]
+    reasons: dict[int, Reasons]
+    loan_numbers: list[str | None]
+    """As posted (for reporting rejected records too)."""
+
+    @property
+    def rejected(self) -> int:
+        return len(self.reasons)
+
+
+def request_body_schema(adapter: TypeAdapter[Any]) -> dict[str, Any]:
+    """The JSON schema of a request body with its definitions inlined, for `openapi_extra`."""
+    schema = adapter.json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(definitions[ref.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": inline(schema)}},
+    }
+
+
+def _reason(error: ErrorDetails) -> str:
+    if error["type"] == "extra_forbidden":
+        return "is not a field of a bank loan record"
+    return error["msg"]
+
+
+def _refuse_request(errors: list[ErrorDetails]) -> None:
+    """Errors outside the records (not JSON, no list, too many records) refuse the request."""
+    if any(error["type"] == "json_invalid" for error in errors):
+        raise BadRequest("The request body is not valid JSON.")
+    for error in errors:
+        if error["loc"] == ("records",) and error["type"] == "too_long":
+            given = error.get("ctx", {}).get("actual_length")
+            reason = f"a batch holds at most {MAX_BATCH_RECORDS:,} records; this one has {given:,}"
+            raise ValidationFailed(
+                f"Too many records: {reason}. Split the batch.",
+                errors=[field_error("records", reason)],
+                max_records=MAX_BATCH_RECORDS,
+            )
+    found = [field_error(_field_name(error["loc"], "body"), _reason(error)) for error in errors]
+    raise ValidationFailed(
+        "Invalid input: " + "; ".join(f"{error.field}: {error.reason}" for error in found),
+        errors=found,
+    )
+
+
+def _field_name(location: tuple[int | str, ...], whole: str = RECORD_FIELD) -> str:
+    return ".".join(str(part) for part in location) or whole
+
+
+def _valid_fields(raw: dict[str, Any], refused: set[str]) -> dict[str, Any]:
+    """The fields of an invalid record that are valid on their own."""
+    valid = {}
+    for name, adapter in FIELDS.items():
+        if name in raw and name not in refused:
+            try:
+                valid[name] = adapter.validate_json(orjson.dumps(raw[name]))
+            except ValidationError:
+                continue
+    return valid
+
+
+def _every_reason(raw: Any, field_errors: Reasons, today: date) -> Reasons:
+    """A refused record's field errors and the rules across its valid fields."""
+    if not isinstance(raw, dict):
+        return field_errors
+    refused = {field.split(".", 1)[0] for field, _ in field_errors}
+    return field_errors + record_errors(_valid_fields(raw, refused), today)
+
+
+def _posted_number(raw: Any) -> str | None:
+    number = raw.get("loan_number") if isinstance(raw, dict) else None
+    return number.strip()[:LOAN_NUMBER_LENGTH] if isinstance(number, str) else None
+
+
+def _revalidated(raw: list[Any], refused: Collection[int]) -> list[dict[str, Any] | None]:
+    """The records without field errors, validated again in one call (None for the others)."""
+    positions = [index for index in range(len(raw)) if index not in refused]
+    valid: list[dict[str, Any] | None] = [None] * len(raw)
+    if positions:
+        body = orjson.dumps({"records": [raw[index] for index in positions]})
+        for index, record in zip(positions, BATCH.validate_json(body)["records"], strict=True):
+            valid[index] = record
+    return valid
+
+
+def parse_batch(body: bytes, today: date) -> ParsedBatch:
+    """The records of a batch body, each judged on its own; the request itself must be sound."""
+    try:
+        records = BATCH.validate_json(body)["records"]
+        loan_numbers: list[str | None] = [record["loan_number"] for record in records]
+        valid: list[dict[str, Any] | None] = list(records)
+        field_errors: dict[int, Reasons] = {}
+        raw: list[Any] = []
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        if any(len(error["loc"]) < 2 for error in errors):
+            _refuse_request([error for error in errors if len(error["loc"]) < 2])
+        field_errors = defaultdict(list)
+        for error in errors:
+            field_errors[int(error["loc"][1])].append(
+                (_field_name(error["loc"][2:]), _reason(error))
+            )
+        raw = orjson.loads(body)["records"]
+        loan_numbers = [_posted_number(item) for item in raw]
+        valid = _revalidated(raw, field_errors.keys())
+    reasons: dict[int, Reasons] = {
+        index: _every_reason(raw[index], found, today) for index, found in field_errors.items()
+    }
+    for index, record in enumerate(valid):
+        if record is not None and not keeps_rules(record, today):
+            reasons[index] = record_errors(record, today)
+            valid[index] = None
+    return ParsedBatch(valid, reasons, loan_numbers)
+
+
+def parse_record(body: bytes, today: date) -> dict[str, Any]:
+    """One posted record; 422 with every reason when it is invalid."""
+    try:
+        record = RECORD.validate_json(body)
+        reasons = record_errors(record, today)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        if any(error["type"] == "json_invalid" or not error["loc"] for error in errors):
+            _refuse_request(errors)
+        found = [(_field_name(error["loc"]), _reason(error)) for error in errors]
+        reasons = _every_reason(orjson.loads(body), found, today)
+    if reasons:
+        summary = "; ".join(f"{field}: {reason}" for field, reason in reasons[:5])
+        raise ValidationFailed(
+            f"Invalid bank loan record: {summary}",
+            errors=[field_error(field, reason) for field, reason in reasons],
+        )
+    return record
+
+
+def refused_batch(parsed: ParsedBatch) -> ValidationFailed:
+    """The 422 of an atomic batch: every invalid record with every reason; nothing written."""
+    invalid = [
+        {
+            "index": index,
+            "loan_number": parsed.loan_numbers[index],
+            "errors": [{"field": field, "reason": reason} for field, reason in reasons],
+        }
+        for index, reasons in sorted(parsed.reasons.items())
+    ]
+    return ValidationFailed(
+        f"{len(invalid)} of {len(parsed.records)} records are invalid; nothing was stored "
+        "(send mode=partial to store the valid ones).",
+        errors=[
+            field_error(f"records.{item['index']}.{error['field']}", error["reason"])
+            for item in invalid
+            for error in item["errors"]
+        ],
+        invalid_records=invalid,
+    )
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+class RecordError(OutputModel):
+    field: str
+    reason: str
+
+
+class BankLoanPublic(OutputModel):
+    id: int
+    bank_code: str
+    loan_number: str
+    borrower_national_id: str
+    borrower_name: str
+    programme: Programme
+    principal: int
+    disbursed_on: date
+    maturity_on: date
+    annual_interest_rate: float = Field(description="Percent a year: 7.92.")
+    outstanding_principal: int
+    overdue_amount: int
+    status: LoanStatus
+    as_of: date
+    matched: bool = Field(description="The borrower was matched to an active club member.")
+    member_id: int | None
+    club_id: int | None
+    province_code: str | None
+    commune_code: str | None
+    matched_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class BankLoanVersionPublic(OutputModel):
+    id: int
+    bank_loan_id: int
+    outcome: Outcome
+    applied: bool = Field(description="False for a stale posting: older than the stored one.")
+    borrower_national_id: str
+    borrower_name: str
+    programme: Programme
+    principal: int
+    disbursed_on: date
+    maturity_on: date
+    annual_interest_rate: float
+    outstanding_principal: int
+    overdue_amount: int
+    status: LoanStatus
+    as_of: date
+    posted_by: str
+    posted_at: datetime
+
+
+class BankLoanPosted(OutputModel):
+    outcome: Outcome
+    matching_available: bool = Field(
+        description="False when the clubs service could not be asked; the record is stored "
+        "unmatched and matched later."
+    )
+    bank_loan: BankLoanPublic
+
+
+class RecordResult(OutputModel):
+    index: int
+    loan_number: str | None
+    outcome: Outcome
+    id: int | None = Field(default=None, description="The bank loan (not for rejected records).")
+    matched: bool | None = Field(default=None, description="Not for rejected records.")
+    errors: list[RecordError] | None = Field(default=None, description="Rejected records only.")
+
+
+class BatchCounts(OutputModel):
+    created: int
+    updated: int
+    unchanged: int
+    stale: int
+    rejected: int
+    matched: int = Field(description="Stored records whose borrower is matched to a member.")
+    unmatched: int
+
+
+class BatchAnswer(OutputModel):
+    mode: BatchMode
+    records: int
+    counts: BatchCounts
+    matching_available: bool
+    results: list[RecordResult]
+
+
+class MatchingRun(OutputModel):
+    examined: int = Field(description="Unmatched loans looked up.")
+    matched: int
+    unmatched: int
+    chunks: int

@@ -1,0 +1,273 @@
+"""Posting the bank's records and reading them back. Nothing here commits: the request does.
+
+A posting is planned, then applied, in the request's one transaction:
+1. `plan` takes the bank's lock, loads the stored loans of the batch's loan numbers in one
+   query and decides each record's outcome in order (a loan number repeated in the batch sees
+   the figures of its earlier records, as if they had been posted one after another);
+2. `apply` matches the loans it writes with the memberships the clubs service gave (looked up
+   while the plan was made), then writes new loans, changed loans and the history in bulk.
+"""
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, func, true
+from sqlmodel import Session, col, select
+
+from common.auth import Principal, Role
+from common.problems import NotFound
+from common.schemas import PageParams
+from services.loans.bank import store
+from services.loans.bank.models import BankLoan, BankLoanVersion
+from services.loans.bank.rules import (
+    APPLIED,
+    BASIS_POINTS_PER_PERCENT,
+    BatchMode,
+    Membership,
+    Outcome,
+    outcome,
+    values_of,
+)
+from services.loans.bank.schemas import (
+    BankLoanPublic,
+    BankLoanVersionPublic,
+    ParsedBatch,
+)
+from services.loans.bank.store import StoredLoan
+
+READERS = frozenset({Role.ADMIN, Role.OFFICER, Role.BANK, Role.SERVICE})
+NO_MATCH = (None, None, None, None, None)
+
+
+@dataclass
+class Plan:
+    """What a posting will do, decided under the bank's lock."""
+
+    bank_code: str
+    loans: dict[str, StoredLoan]
+    """Every loan the posting touches, by loan number, as it will be after the posting."""
+    results: list[tuple[int, str, Outcome]]
+    """(index, loan number, outcome) of each valid record."""
+    versions: list[tuple[str, Outcome, tuple[Any, ...]]]
+    """(loan number, outcome, figures) of each posting the history keeps."""
+
+
+def borrowers(records: Iterable[dict[str, Any] | None]) -> set[str]:
+    """The national IDs to look up for a posting's valid records."""
+    return {record["borrower_national_id"] for record in records if record is not None}
+
+
+def plan(
+    session: Session, bank_code: str, records: list[dict[str, Any] | None], now: datetime
+) -> Plan:
+    """Each valid record's outcome against the stored loan (or the batch's earlier record)."""
+    store.lock_bank(session, bank_code, now)
+    numbers = sorted({record["loan_number"] for record in records if record is not None})
+    loans = store.current_loans(session, bank_code, numbers)
+    results: list[tuple[int, str, Outcome]] = []
+    versions: list[tuple[str, Outcome, tuple[Any, ...]]] = []
+    updated, unchanged = Outcome.UPDATED, Outcome.UNCHANGED  # read once, not per record
+    for index, record in enumerate(records):
+        if record is None:
+            continue
+        number = record["loan_number"]
+        posted = values_of(record)
+        loan = loans.get(number)
+        result = outcome(loan.values if loan is not None else None, posted)
+        if loan is None:
+            loans[number] = StoredLoan(None, posted, None, None, None, changed=True)
+        elif result is updated:
+            loan.values = posted
+            loan.changed = True
+        if result is not unchanged:
+            versions.append((number, result, posted))
+        results.append((index, number, result))
+    return Plan(bank_code, loans, results, versions)
+
+
+def _rematch(loan: StoredLoan, memberships: dict[str, Membership] | None, now: datetime) -> None:
+    """A written loan takes the borrower's active membership if there is one.
+
+    Without one (the member left, or the clubs service could not be asked) a match made
+    before stays as long as the borrower is the same person: the loan was a member's loan.
+    """
+    national_id = loan.values.borrower_national_id
+    found = memberships.get(national_id) if memberships is not None else None
+    if found is not None:
+        if found != loan.membership:
+            loan.membership, loan.matched_at = found, now
+    elif national_id != loan.stored_national_id:
+        loan.membership, loan.matched_at = None, None
+
+
+def _match_columns(loan: StoredLoan) -> tuple[Any, ...]:
+    found = loan.membership
+    if found is None:
+        return NO_MATCH
+    return (
+        found.member_id,
+        found.club_id,
+        found.province_code,
+        found.commune_code,
+        loan.matched_at,
+    )
+
+
+def apply(
+    session: Session,
+    principal: Principal,
+    planned: Plan,
+    memberships: dict[str, Membership] | None,
+    now: datetime,
+) -> None:
+    """Writes the planned posting: new loans, changed loans, then every version for history."""
+    changed = [(number, loan) for number, loan in planned.loans.items() if loan.changed]
+    for _, loan in changed:
+        _rematch(loan, memberships, now)
+    new = [(number, loan) for number, loan in changed if loan.is_new]
+    for (_, loan), loan_id in zip(new, store.new_ids(session, len(new)), strict=True):
+        loan.id = loan_id
+    store.insert_loans(
+        session,
+        [
+            (loan.id, planned.bank_code, number, *loan.values, *_match_columns(loan), now)
+            for number, loan in new
+        ],
+    )
+    store.update_loans(
+        session,
+        [(loan.id, *loan.values, *_match_columns(loan)) for _, loan in changed if not loan.is_new],
+        now,
+    )
+    store.insert_versions(
+        session,
+        [
+            (planned.loans[number].id, result.value, *values, principal.subject, now)
+            for number, result, values in planned.versions
+        ],
+    )
+
+
+def batch_answer(
+    mode: BatchMode, parsed: ParsedBatch, planned: Plan, matching_available: bool
+) -> dict[str, Any]:
+    """The answer to a batch, as plain data (it is encoded once, with orjson)."""
+    results: list[dict[str, Any] | None] = [None] * len(parsed.records)
+    outcomes: Counter[Outcome] = Counter()
+    matched = 0
+    for index, number, result in planned.results:
+        loan = planned.loans[number]
+        is_matched = loan.membership is not None
+        outcomes[result] += 1
+        matched += is_matched
+        results[index] = {
+            "index": index,
+            "loan_number": number,
+            "outcome": result,
+            "id": loan.id,
+            "matched": is_matched,
+        }
+    for index, reasons in parsed.reasons.items():
+        results[index] = {
+            "index": index,
+            "loan_number": parsed.loan_numbers[index],
+            "outcome": Outcome.REJECTED,
+            "errors": [{"field": field, "reason": reason} for field, reason in reasons],
+        }
+    outcomes[Outcome.REJECTED] = parsed.rejected
+    return {
+        "mode": mode,
+        "records": len(parsed.records),
+        "counts": {
+            **{result.value: outcomes[result] for result in Outcome},
+            "matched": matched,
+            "unmatched": len(planned.results) - matched,
+        },
+        "matching_available": matching_available,
+        "results": results,
+    }
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def loan_filter(principal: Principal) -> ColumnElement[bool]:
+    """The bank loans this caller may see, as a condition on `BankLoan`.
+
+    A bank sees its own records; an officer the loans matched to members of clubs in their
+    area (unmatched loans belong to nobody's area); admins and our services all of them.
+    """
+    if principal.role in (Role.ADMIN, Role.SERVICE):
+        return true()
+    if principal.role is Role.BANK and principal.bank_code:
+        return col(BankLoan.bank_code) == principal.bank_code
+    if principal.role is Role.OFFICER:
+        condition = col(BankLoan.province_code).in_(principal.provinces)
+        if principal.communes:
+            condition = condition & col(BankLoan.commune_code).in_(principal.communes)
+        return condition
+    return false()
+
+
+def visible_loan(session: Session, principal: Principal, loan_id: int) -> BankLoan:
+    """The loan if it exists and is in the caller's scope; 404 otherwise, alike."""
+    loan = session.exec(
+        select(BankLoan).where(BankLoan.id == loan_id, loan_filter(principal))
+    ).first()
+    if loan is None:
+        raise NotFound(f"No bank loan {loan_id}.")
+    return loan
+
+
+def _percent(basis_points: int) -> float:
+    return basis_points / BASIS_POINTS_PER_PERCENT
+
+
+def public(loan: BankLoan) -> BankLoanPublic:
+    return BankLoanPublic(
+        **loan.model_dump(exclude={"annual_interest_rate_bp"}),
+        annual_interest_rate=_percent(loan.annual_interest_rate_bp),
+        matched=loan.member_id is not None,
+    )
+
+
+def version_public(version: BankLoanVersion) -> BankLoanVersionPublic:
+    return BankLoanVersionPublic(
+        **version.model_dump(exclude={"annual_interest_rate_bp"}),
+        annual_interest_rate=_percent(version.annual_interest_rate_bp),
+        applied=Outcome(version.outcome) in APPLIED,
+    )
+
+
+def find_loans(
+    session: Session, conditions: list[ColumnElement[bool]], page: PageParams
+) -> tuple[list[BankLoan], int]:
+    """One page of loans in id order, and how many match."""
+    total = session.exec(select(func.count()).select_from(BankLoan).where(*conditions)).one()
+    loans = session.exec(
+        select(BankLoan)
+        .where(*conditions)
+        .order_by(col(BankLoan.id))
+        .limit(page.limit)
+        .offset(page.offset)
+    ).all()
+    return list(loans), int(total)
+
+
+def history(
+    session: Session, loan: BankLoan, page: PageParams
+) -> tuple[list[BankLoanVersion], int]:
+    """The loan's postings, the latest posted first (stale ones included)."""
+    condition = BankLoanVersion.bank_loan_id == loan.id
+    total = session.exec(select(func.count()).select_from(BankLoanVersion).where(condition)).one()
+    versions = session.exec(
+        select(BankLoanVersion)
+        .where(condition)
+        .order_by(col(BankLoanVersion.id).desc())
+        .limit(page.limit)
+        .offset(page.offset)
+    ).all()
+    return list(versions), int(total)

@@ -1,0 +1,256 @@
+"""Bulk reads and writes of bank loans: one statement per step, whatever the batch size.
+
+On PostgreSQL the rows go in with COPY (new loans straight into `bank_loans`, changed ones
+through a temporary table and one `UPDATE … FROM`), on the request's own connection and
+transaction. SQLite, for development and tests, takes the same rows with `executemany`.
+Nothing here commits.
+"""
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from sqlalchemy import Result, Select, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, col
+
+from services.loans.bank.models import Bank, BankLoan, BankLoanVersion
+from services.loans.bank.rules import VALUE_FIELDS, LoanValues, Membership
+
+MATCH_FIELDS = ("member_id", "club_id", "province_code", "commune_code", "matched_at")
+LOAN_COLUMNS = ("id", "bank_code", "loan_number", *VALUE_FIELDS, *MATCH_FIELDS, "created_at")
+CHANGE_COLUMNS = ("id", *VALUE_FIELDS, *MATCH_FIELDS)
+VERSION_COLUMNS = ("bank_loan_id", "outcome", *VALUE_FIELDS, "posted_by", "posted_at")
+_BINARY_TYPES = {
+    "Integer": "int4",
+    "BigInteger": "int8",
+    "AutoString": "text",
+    "String": "text",
+    "Date": "date",
+    "UTCDateTime": "timestamptz",
+}
+_ID_SEQUENCE = "bank_loans_id_seq"
+"""The sequence PostgreSQL made for the serial `bank_loans.id` (named `<table>_<column>_seq`)."""
+SQLITE_CHUNK = 500
+"""Values per `IN (…)` on SQLite, well under its limit on bound parameters."""
+
+_CHANGES_TABLE = "bank_loan_changes"
+_CREATE_CHANGES = f"""
+CREATE TEMPORARY TABLE IF NOT EXISTS {_CHANGES_TABLE} ON COMMIT DELETE ROWS AS
+    SELECT {", ".join(CHANGE_COLUMNS)}, updated_at FROM bank_loans WITH NO DATA
+"""
+_APPLY_CHANGES = f"""
+UPDATE bank_loans AS loan SET {", ".join(f"{c} = change.{c}" for c in CHANGE_COLUMNS[1:])},
+    updated_at = change.updated_at
+FROM {_CHANGES_TABLE} AS change WHERE loan.id = change.id
+"""
+
+
+@dataclass
+class StoredLoan:
+    """A loan's current row as the batch sees it: stored figures, then the batch's changes."""
+
+    id: int | None
+    values: LoanValues
+    membership: Membership | None
+    matched_at: datetime | None
+    stored_national_id: str | None
+    """The borrower as stored before this batch (None for a loan the batch creates)."""
+    changed: bool = False
+
+    @property
+    def is_new(self) -> bool:
+        return self.stored_national_id is None
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def lock_bank(session: Session, bank_code: str, now: datetime) -> None:
+    """Serialise this bank's postings until the transaction ends (see `Bank`)."""
+    dialect_insert = pg_insert if _is_postgres(session) else sqlite_insert
+    statement = dialect_insert(Bank).values(code=bank_code, postings=1, last_posted_at=now)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[col(Bank.code)],
+            set_={"postings": Bank.postings + 1, "last_posted_at": now},
+        )
+    )
+
+
+def current_loans(
+    session: Session, bank_code: str, numbers: Sequence[str]
+) -> dict[str, StoredLoan]:
+    """The stored loans of this bank with these numbers, by number."""
+    columns = [col(BankLoan.loan_number), col(BankLoan.id)]
+    columns += [getattr(BankLoan, name) for name in (*VALUE_FIELDS, *MATCH_FIELDS)]
+    query = select(*columns).where(BankLoan.bank_code == bank_code)
+    found: dict[str, StoredLoan] = {}
+    value_end = 2 + len(VALUE_FIELDS)
+    for rows in _wanted(session, query, numbers):
+        for row in rows:
+            values = LoanValues(*row[2:value_end])
+            member_id, club_id, province, commune, matched_at = row[value_end:]
+            membership = (
+                Membership(member_id, club_id, province, commune) if member_id is not None else None
+            )
+            found[row[0]] = StoredLoan(row[1], values, membership, matched_at, values[0])
+    return found
+
+
+def _wanted(session: Session, query: Select, numbers: Sequence[str]) -> Iterator[Result]:
+    """The query's loans among these numbers: one array parameter on PostgreSQL (an index
+    probe per number, or one hashed test per row), chunks of `IN` on SQLite."""
+    if _is_postgres(session):
+        among = col(BankLoan.loan_number) == func.any(bindparam("numbers", list(numbers)))
+        yield session.execute(query.where(among))
+        return
+    for start in range(0, len(numbers), SQLITE_CHUNK):
+        chunk = numbers[start : start + SQLITE_CHUNK]
+        yield session.execute(query.where(col(BankLoan.loan_number).in_(chunk)))
+
+
+def new_ids(session: Session, count: int) -> list[int]:
+    """Ids for new loans, taken before their rows are written (the versions refer to them).
+
+    SQLite hands out max(id) + 1 itself; the bank's lock is SQLite's write lock, so no other
+    writer can take these meanwhile.
+    """
+    if count == 0:
+        return []
+    if _is_postgres(session):
+        # The sequence by its literal name: resolving it (pg_get_serial_sequence, a cast) is
+        # done per row and costs ten times the nextval itself.
+        ids = session.execute(
+            text(f"SELECT nextval('{_ID_SEQUENCE}') FROM generate_series(1, :count)"),
+            {"count": count},
+        )
+        return list(ids.scalars())
+    highest = session.execute(select(func.coalesce(func.max(BankLoan.id), 0))).scalar_one()
+    return list(range(highest + 1, highest + 1 + count))
+
+
+def _binary_types(table: str, columns: Sequence[str]) -> list[str]:
+    """The PostgreSQL types of these columns, which a binary COPY must name."""
+    definition = {"bank_loan_changes": BankLoan, "bank_loans": BankLoan}.get(table, BankLoanVersion)
+    found = definition.__table__.c  # type: ignore[attr-defined]
+    return [_BINARY_TYPES[type(found[name].type).__name__] for name in columns]
+
+
+def _copy(session: Session, table: str, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+    """Binary COPY on the session's own psycopg connection.
+
+    Binary rather than text: psycopg formats dates and timestamps as text several times slower
+    than it packs them. Errors become SQLAlchemy's, so the problem handlers sort them (a
+    conflict, a database that is down) as for any statement.
+    """
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    connection = session.connection().connection.driver_connection
+    try:
+        with connection.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.set_types(_binary_types(table, columns))
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+
+
+def insert_loans(session: Session, rows: list[tuple]) -> None:
+    """New current rows, in `LOAN_COLUMNS` order (`updated_at` is `created_at`)."""
+    if not rows:
+        return
+    if _is_postgres(session):
+        _copy(
+            session, "bank_loans", (*LOAN_COLUMNS, "updated_at"), ((*row, row[-1]) for row in rows)
+        )
+        return
+    session.execute(
+        insert(BankLoan),
+        [dict(zip(LOAN_COLUMNS, row, strict=True), updated_at=row[-1]) for row in rows],
+    )
+
+
+def update_loans(session: Session, rows: list[tuple], now: datetime) -> None:
+    """Changed current rows, in `CHANGE_COLUMNS` order."""
+    if not rows:
+        return
+    if _is_postgres(session):
+        session.execute(text(_CREATE_CHANGES))
+        _copy(
+            session, _CHANGES_TABLE, (*CHANGE_COLUMNS, "updated_at"), ((*row, now) for row in rows)
+        )
+        session.execute(text(_APPLY_CHANGES))
+        return
+    names = [f"new_{name}" for name in CHANGE_COLUMNS]
+    table = BankLoan.__table__  # type: ignore[attr-defined]
+    statement = (
+        update(BankLoan)
+        .where(col(BankLoan.id) == bindparam(names[0]))
+        .values(
+            {
+                name: bindparam(new, type_=table.c[name].type)
+                for name, new in zip(CHANGE_COLUMNS[1:], names[1:], strict=True)
+            }
+        )
+        .values(updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.connection().execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
+
+
+def insert_versions(session: Session, rows: list[tuple]) -> None:
+    """Postings for the history, in `VERSION_COLUMNS` order."""
+    if not rows:
+        return
+    if _is_postgres(session):
+        _copy(session, "bank_loan_versions", VERSION_COLUMNS, rows)
+        return
+    session.execute(
+        insert(BankLoanVersion), [dict(zip(VERSION_COLUMNS, row, strict=True)) for row in rows]
+    )
+
+
+def unmatched_loans(session: Session, after_id: int, limit: int) -> list[tuple[int, str]]:
+    """(id, borrower's national ID) of unmatched loans after `after_id`, in id order."""
+    rows = session.execute(
+        select(BankLoan.id, BankLoan.borrower_national_id)
+        .where(col(BankLoan.member_id).is_(None), col(BankLoan.id) > after_id)
+        .order_by(col(BankLoan.id))
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+def set_matches(session: Session, matches: list[tuple[int, Membership]], now: datetime) -> None:
+    """Matches found later; a loan matched meanwhile (by a newer posting) is left alone."""
+    if not matches:
+        return
+    statement = (
+        update(BankLoan)
+        .where(col(BankLoan.id) == bindparam("loan_id"), col(BankLoan.member_id).is_(None))
+        .values(
+            member_id=bindparam("new_member_id"),
+            club_id=bindparam("new_club_id"),
+            province_code=bindparam("new_province_code"),
+            commune_code=bindparam("new_commune_code"),
+            matched_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.connection().execute(
+        statement,
+        [
+            {
+                "loan_id": loan_id,
+                "new_member_id": found.member_id,
+                "new_club_id": found.club_id,
+                "new_province_code": found.province_code,
+                "new_commune_code": found.commune_code,
+            }
+            for loan_id, found in matches
+        ],
+    )

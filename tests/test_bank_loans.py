@@ -1,0 +1,521 @@
+"""The Social Policy Bank's loan records: outcomes and history, batches, retries, matching to
+club members, and who may post and read them. Through the gateway with real bank clients."""
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from common.problems import ServiceUnavailable
+from common.service_client import ServiceClient
+from services.loans.bank import rules, schemas
+from services.loans.bank.matching import MemberLookup
+from tests.factories import HA_NOI, HA_NOI_COMMUNE, LAO_CAI, make_club, member_payload, national_id
+from tests.support import Api, assert_problem
+from tools.stack import Stack, free_port
+
+TODAY = date.today()
+BANKS = "/api/v1/bank-loans"
+BATCHES = f"{BANKS}/batches"
+
+
+def record(**overrides: Any) -> dict[str, Any]:
+    """A valid near-poor household loan, as the bank posts it."""
+    return {
+        "loan_number": f"VBSP-{secrets.token_hex(5).upper()}",
+        "borrower_national_id": national_id(1958, "female"),
+        "borrower_name": "Nguyễn Thị Hoa",
+        "programme": "near_poor_households",
+        "principal": 50_000_000,
+        "disbursed_on": "2024-03-15",
+        "maturity_on": "2027-03-15",
+        "annual_interest_rate": 7.92,
+        "outstanding_principal": 40_000_000,
+        "overdue_amount": 0,
+        "status": "active",
+        "as_of": "2025-06-30",
+        **overrides,
+    }
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": str(uuid.uuid4())}
+
+
+def post(client: httpx.Client, body: dict[str, Any]) -> httpx.Response:
+    return client.post(BANKS, json=body, headers=key())
+
+
+def post_batch(
+    client: httpx.Client, records: list[Any], mode: str = "atomic", **headers: str
+) -> httpx.Response:
+    return client.post(
+        BATCHES,
+        params={"mode": mode},
+        json={"records": records},
+        headers=headers or key(),
+    )
+
+
+def history(client: httpx.Client, loan_id: int) -> list[dict[str, Any]]:
+    response = client.get(f"{BANKS}/{loan_id}/history")
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+def listed(client: httpx.Client, **params: Any) -> dict[str, Any]:
+    response = client.get(BANKS, params={"limit": 200, **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture(scope="module")
+def bank(api: Api) -> httpx.Client:
+    """A system of the Social Policy Bank (bank_code VBSP) with its own client credentials."""
+    return api.client(api.client_token(*api.create_client("bank", bank_code="VBSP")))
+
+
+def new_bank(api: Api, code: str) -> httpx.Client:
+    return api.client(api.client_token(*api.create_client("bank", bank_code=code)))
+
+
+def add_member(admin: httpx.Client, club_id: int, nid: str) -> dict[str, Any]:
+    born = f"19{nid[4:6]}-04-02"  # the ID's digits 5–6 are the birth year
+    payload = member_payload(national_id=nid, birth_date=born, gender="female")
+    response = admin.post(f"/api/v1/clubs/{club_id}/members", json=payload)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+# Outcomes and history
+
+
+def test_postings_create_update_repeat_and_go_stale_with_every_version_kept(
+    bank: httpx.Client,
+) -> None:
+    first = record(as_of="2025-03-31")
+    created = post(bank, first)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["outcome"] == "created" and body["matching_available"]
+    loan = body["bank_loan"]
+    assert loan["bank_code"] == "VBSP" and loan["annual_interest_rate"] == 7.92
+    assert loan["principal"] == 50_000_000 and loan["matched"] is False
+
+    newer = {**first, "as_of": "2025-06-30", "outstanding_principal": 35_000_000}
+    updated = post(bank, newer)
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["outcome"] == "updated"
+    assert updated.json()["bank_loan"]["outstanding_principal"] == 35_000_000
+
+    same = post(bank, newer)
+    assert same.status_code == 200 and same.json()["outcome"] == "unchanged"
+
+    older = {**first, "as_of": "2025-04-30", "outstanding_principal": 38_000_000}
+    stale = post(bank, older)
+    assert stale.status_code == 200 and stale.json()["outcome"] == "stale"
+    current = bank.get(f"{BANKS}/{loan['id']}").json()
+    assert current["as_of"] == "2025-06-30" and current["outstanding_principal"] == 35_000_000
+
+    versions = history(bank, loan["id"])
+    assert [(v["outcome"], v["applied"], v["as_of"]) for v in versions] == [
+        ("stale", False, "2025-04-30"),
+        ("updated", True, "2025-06-30"),
+        ("created", True, "2025-03-31"),
+    ]
+    assert versions[0]["outstanding_principal"] == 38_000_000
+
+
+def test_same_day_figures_that_differ_update_the_loan(bank: httpx.Client) -> None:
+    first = record()
+    post(bank, first)
+    corrected = post(bank, {**first, "overdue_amount": 2_000_000, "status": "overdue"})
+    assert corrected.json()["outcome"] == "updated"
+    assert corrected.json()["bank_loan"]["status"] == "overdue"
+
+
+def test_a_batch_applies_a_repeated_loan_number_in_order(bank: httpx.Client) -> None:
+    base = record(as_of="2025-01-31")
+    records = [
+        base,
+        {**base, "as_of": "2025-02-28", "outstanding_principal": 39_000_000},
+        {**base, "as_of": "2025-02-28", "outstanding_principal": 39_000_000},
+        {**base, "as_of": "2025-01-15", "outstanding_principal": 45_000_000},
+    ]
+    response = post_batch(bank, records)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert [r["outcome"] for r in answer["results"]] == ["created", "updated", "unchanged", "stale"]
+    assert len({r["id"] for r in answer["results"]}) == 1
+    assert answer["counts"] == {
+        "created": 1,
+        "updated": 1,
+        "unchanged": 1,
+        "stale": 1,
+        "rejected": 0,
+        "matched": 0,
+        "unmatched": 4,
+    }
+    loan = bank.get(f"{BANKS}/{answer['results'][0]['id']}").json()
+    assert loan["as_of"] == "2025-02-28" and loan["outstanding_principal"] == 39_000_000
+    assert len(history(bank, loan["id"])) == 3
+
+
+# Atomic and partial batches
+
+
+def test_an_atomic_batch_with_invalid_records_lists_each_and_stores_nothing(
+    bank: httpx.Client,
+) -> None:
+    good = record()
+    bad_rate = record(annual_interest_rate=25)
+    bad_two = record(principal=0, maturity_on="2020-01-01")
+    response = post_batch(bank, [good, bad_rate, bad_two])
+    problem = assert_problem(response, 422, "records.1.annual_interest_rate")
+    invalid = problem["invalid_records"]
+    assert [(r["index"], r["loan_number"]) for r in invalid] == [
+        (1, bad_rate["loan_number"]),
+        (2, bad_two["loan_number"]),
+    ]
+    assert {e["field"] for e in invalid[1]["errors"]} == {"principal", "maturity_on"}
+    assert listed(bank, loan_number=good["loan_number"])["total"] == 0
+
+
+def test_a_partial_batch_stores_the_valid_records_and_counts_every_outcome(
+    bank: httpx.Client,
+) -> None:
+    stored = record()
+    post(bank, stored)
+    records = [
+        record(),
+        stored,
+        {**stored, "as_of": "2025-07-31", "outstanding_principal": 30_000_000},
+        {**record(), "programme": "lottery"},
+        "not a record",
+    ]
+    response = post_batch(bank, records, mode="partial")
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["mode"] == "partial" and answer["records"] == 5
+    assert [r["outcome"] for r in answer["results"]] == [
+        "created",
+        "unchanged",
+        "updated",
+        "rejected",
+        "rejected",
+    ]
+    assert answer["counts"]["created"] == answer["counts"]["updated"] == 1
+    assert answer["counts"]["rejected"] == 2 and answer["counts"]["unmatched"] == 3
+    assert answer["results"][3]["errors"][0]["field"] == "programme"
+    assert answer["results"][4]["errors"][0]["field"] == "record"
+    assert answer["results"][4]["loan_number"] is None
+    assert listed(bank, loan_number=records[0]["loan_number"])["total"] == 1
+    assert listed(bank, loan_number=records[3]["loan_number"])["total"] == 0
+
+
+def test_a_batch_of_10000_records_is_stored_and_10001_are_refused_naming_the_limit(
+    bank: httpx.Client,
+) -> None:
+    prefix = f"FULL-{secrets.token_hex(3)}-"
+    records = [record(loan_number=f"{prefix}{n:05d}") for n in range(10_000)]
+    full = post_batch(bank, records)
+    assert full.status_code == 200, full.text
+    assert full.json()["counts"]["created"] == 10_000
+    assert listed(bank, loan_number=f"{prefix}09999")["total"] == 1
+
+    too_many = post_batch(bank, [*records, record()])
+    problem = assert_problem(too_many, 422, "records")
+    assert "10,000" in problem["detail"] and "10,001" in problem["detail"]
+
+
+def test_an_empty_batch_or_a_body_that_is_no_batch_is_refused(bank: httpx.Client) -> None:
+    assert_problem(post_batch(bank, []), 422, "records")
+    assert_problem(bank.post(BATCHES, json=[record()], headers=key()), 422)
+    assert_problem(bank.post(BATCHES, json={"records": [], "x": 1}, headers=key()), 422)
+    not_json = bank.post(
+        BATCHES, content=b"{", headers={**key(), "Content-Type": "application/json"}
+    )
+    assert_problem(not_json, 400)
+
+
+# Retries
+
+
+def test_a_retried_batch_gets_the_first_answer_and_nothing_is_written_twice(
+    bank: httpx.Client,
+) -> None:
+    records = [record(), record()]
+    retry_key = key()
+    first = post_batch(bank, records, **retry_key)
+    again = post_batch(bank, records, **retry_key)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    for result in first.json()["results"]:
+        assert len(history(bank, result["id"])) == 1
+    other = post_batch(bank, [record()], **retry_key)
+    assert_problem(other, 422, "Idempotency-Key")
+
+
+def test_a_retried_single_record_is_created_once(bank: httpx.Client) -> None:
+    body, retry_key = record(), key()
+    first = bank.post(BANKS, json=body, headers=retry_key)
+    again = bank.post(BANKS, json=body, headers=retry_key)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert len(history(bank, first.json()["bank_loan"]["id"])) == 1
+
+
+def test_posting_without_an_idempotency_key_is_refused(bank: httpx.Client) -> None:
+    assert_problem(bank.post(BANKS, json=record()), 428, "Idempotency-Key")
+    assert_problem(bank.post(BATCHES, json={"records": [record()]}), 428, "Idempotency-Key")
+
+
+def test_idempotency_keys_belong_to_each_bank_client(api: Api) -> None:
+    one, other = new_bank(api, "VBSP"), new_bank(api, "VBSP")
+    shared = {"Idempotency-Key": "batch-2025-06-" + secrets.token_hex(4)}
+    first = post_batch(one, [record()], **shared)
+    second = post_batch(other, [record()], **shared)
+    assert first.status_code == second.status_code == 200
+    assert "Idempotent-Replayed" not in second.headers
+    assert first.json()["results"][0]["id"] != second.json()["results"][0]["id"]
+
+
+# Matching borrowers to club members
+
+
+def test_a_borrower_who_is_an_active_member_is_matched(
+    admin: httpx.Client, bank: httpx.Client
+) -> None:
+    club = make_club(admin)
+    member = add_member(admin, club["id"], nid := national_id(1958, "female"))
+    response = post_batch(bank, [record(borrower_national_id=nid), record()])
+    answer = response.json()
+    assert answer["matching_available"] and answer["counts"]["matched"] == 1
+    assert [r["matched"] for r in answer["results"]] == [True, False]
+    loan = bank.get(f"{BANKS}/{answer['results'][0]['id']}").json()
+    assert (loan["member_id"], loan["club_id"]) == (member["id"], club["id"])
+    assert (loan["province_code"], loan["commune_code"]) == (LAO_CAI, club["commune_code"])
+    assert loan["matched"] and loan["matched_at"]
+    by_club = listed(admin, club_id=club["id"])
+    assert [item["id"] for item in by_club["items"]] == [loan["id"]]
+    assert listed(admin, member_id=member["id"])["total"] == 1
+    assert listed(bank, matched="true", loan_number=loan["loan_number"])["total"] == 1
+
+
+def test_an_unmatched_loan_is_kept_and_matched_later(
+    admin: httpx.Client, bank: httpx.Client
+) -> None:
+    nid = national_id(1960, "female")
+    posted = post(bank, record(borrower_national_id=nid)).json()["bank_loan"]
+    assert not posted["matched"]
+    unmatched = listed(bank, matched="false", loan_number=posted["loan_number"])
+    assert [item["id"] for item in unmatched["items"]] == [posted["id"]]
+
+    club = make_club(admin)
+    member = add_member(admin, club["id"], nid)
+    run = admin.post(f"{BANKS}/matching")
+    assert run.status_code == 200, run.text
+    assert run.json()["matched"] >= 1 and run.json()["examined"] >= run.json()["matched"]
+    loan = admin.get(f"{BANKS}/{posted['id']}").json()
+    assert loan["member_id"] == member["id"] and loan["club_id"] == club["id"]
+    assert listed(bank, matched="false", loan_number=posted["loan_number"])["total"] == 0
+
+
+def test_matching_is_for_admins_only(bank: httpx.Client, as_role: Callable) -> None:
+    assert_problem(bank.post(f"{BANKS}/matching"), 403)
+    assert_problem(as_role("officer", provinces=[LAO_CAI]).post(f"{BANKS}/matching"), 403)
+
+
+def test_records_are_stored_unmatched_while_the_clubs_service_is_down(
+    admin: httpx.Client, bank: httpx.Client, stack: Stack
+) -> None:
+    club = make_club(admin)
+    nid = national_id(1957, "female")
+    add_member(admin, club["id"], nid)
+    stack.stop_one("clubs")
+    try:
+        response = post_batch(bank, [record(borrower_national_id=nid)])
+    finally:
+        stack.start_one("clubs")
+        stack.wait_healthy("clubs")
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["matching_available"] is False and answer["counts"]["unmatched"] == 1
+    loan_id = answer["results"][0]["id"]
+    assert admin.post(f"{BANKS}/matching").status_code == 200
+    assert admin.get(f"{BANKS}/{loan_id}").json()["club_id"] == club["id"]
+
+
+def test_the_lookup_reports_a_clubs_service_that_cannot_answer() -> None:
+    class FixedToken:
+        async def token(self) -> str:
+            return "token"
+
+        def forget(self) -> None:
+            pass
+
+    client = ServiceClient("clubs", f"http://127.0.0.1:{free_port()}", FixedToken())  # type: ignore[arg-type]
+    lookup = MemberLookup(client)
+    assert asyncio.run(lookup.memberships_if_available({"010158000001"})) is None
+    with pytest.raises(ServiceUnavailable):
+        asyncio.run(lookup.memberships({"010158000001"}))
+
+
+# Who may post and read
+
+
+def test_a_bank_reads_only_its_own_records(api: Api, bank: httpx.Client) -> None:
+    other = new_bank(api, "OTHERBANK")
+    theirs = post(other, record()).json()["bank_loan"]
+    assert_problem(bank.get(f"{BANKS}/{theirs['id']}"), 404)
+    assert_problem(bank.get(f"{BANKS}/{theirs['id']}/history"), 404)
+    assert listed(bank, loan_number=theirs["loan_number"])["total"] == 0
+    assert listed(other, loan_number=theirs["loan_number"])["total"] == 1
+    # The same loan number is another loan at another bank.
+    ours = post(bank, record(loan_number=theirs["loan_number"]))
+    assert ours.status_code == 201 and ours.json()["bank_loan"]["id"] != theirs["id"]
+
+
+def test_an_officer_reads_the_loans_matched_to_members_in_their_province(
+    admin: httpx.Client, bank: httpx.Client, as_role: Callable
+) -> None:
+    lao_cai = make_club(admin)
+    ha_noi = make_club(admin, province_code=HA_NOI, commune_code=HA_NOI_COMMUNE)
+    add_member(admin, lao_cai["id"], in_lao_cai := national_id(1958, "female"))
+    add_member(admin, ha_noi["id"], in_ha_noi := national_id(1958, "female"))
+    answer = post_batch(
+        bank,
+        [
+            record(borrower_national_id=in_lao_cai),
+            record(borrower_national_id=in_ha_noi),
+            record(),
+        ],
+    ).json()
+    ours, theirs, unmatched = (r["id"] for r in answer["results"])
+    officer = as_role("officer", provinces=[LAO_CAI])
+    assert officer.get(f"{BANKS}/{ours}").status_code == 200
+    assert len(history(officer, ours)) == 1
+    assert_problem(officer.get(f"{BANKS}/{theirs}"), 404)
+    assert_problem(officer.get(f"{BANKS}/{unmatched}"), 404)
+    seen = listed(officer)
+    assert seen["total"] == len(seen["items"]) or seen["total"] > 200
+    assert all(item["province_code"] == LAO_CAI for item in seen["items"])
+    assert ours in {item["id"] for item in seen["items"]}
+    elsewhere = as_role("officer", provinces=[LAO_CAI], communes=["02680"])
+    assert_problem(elsewhere.get(f"{BANKS}/{ours}"), 404)
+
+
+def test_only_bank_systems_post_and_boards_and_partners_read_nothing(
+    admin: httpx.Client, as_role: Callable
+) -> None:
+    club = make_club(admin)
+    partner = as_role("partner", funder_id=7)
+    board = as_role("club_manager", clubs=[club["id"]])
+    officer = as_role("officer", provinces=[LAO_CAI])
+    for client in (partner, board, officer, admin):
+        assert_problem(client.post(BANKS, json=record(), headers=key()), 403)
+        assert_problem(post_batch(client, [record()]), 403)
+    for client in (partner, board):
+        assert_problem(client.get(BANKS), 403)
+        assert_problem(client.get(f"{BANKS}/1"), 403)
+
+
+# Bad input
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"maturity_on": "2024-03-01"}, "maturity_on"),
+        ({"programme": "lottery"}, "programme"),
+        ({"annual_interest_rate": 0}, "annual_interest_rate"),
+        ({"annual_interest_rate": 20.01}, "annual_interest_rate"),
+        ({"annual_interest_rate": 7.925}, "annual_interest_rate"),
+        ({"annual_interest_rate": "7.92"}, "annual_interest_rate"),
+        ({"principal": 0}, "principal"),
+        ({"principal": -5_000_000}, "principal"),
+        ({"principal": 10**12 + 1}, "principal"),
+        ({"principal": 1.5}, "principal"),
+        ({"programme": "poor_households", "principal": 100_000_001}, "principal"),
+        ({"outstanding_principal": 50_000_001}, "outstanding_principal"),
+        ({"overdue_amount": 40_000_001}, "overdue_amount"),
+        ({"overdue_amount": -1}, "overdue_amount"),
+        ({"status": "closed"}, "outstanding_principal"),
+        ({"status": "overdue"}, "overdue_amount"),
+        ({"as_of": str(TODAY + timedelta(days=1))}, "as_of"),
+        ({"as_of": "2024-01-01"}, "as_of"),
+        ({"as_of": "30/06/2025"}, "as_of"),
+        ({"borrower_national_id": "12345"}, "borrower_national_id"),
+        ({"borrower_national_id": "999158000001"}, "borrower_national_id"),
+        ({"borrower_name": "  "}, "borrower_name"),
+        ({"loan_number": "VBSP 12"}, "loan_number"),
+        ({"interest_method": "flat"}, "interest_method"),
+    ],
+)
+def test_a_bad_record_is_refused_with_the_field_and_the_reason(
+    bank: httpx.Client, overrides: dict[str, Any], field: str
+) -> None:
+    body = assert_problem(post(bank, record(**overrides)), 422, field)
+    assert all(error["reason"] for error in body["errors"])
+
+
+def test_a_bad_record_gets_every_reason_at_once(bank: httpx.Client) -> None:
+    body = record(
+        principal=-1,
+        maturity_on="2020-01-01",
+        as_of=str(TODAY + timedelta(days=3)),
+        borrower_national_id="abc",
+        status="closed",
+    )
+    del body["borrower_name"]
+    problem = assert_problem(post(bank, body), 422)
+    assert {e["field"] for e in problem["errors"]} == {
+        "principal",
+        "maturity_on",
+        "as_of",
+        "borrower_national_id",
+        "borrower_name",
+        "outstanding_principal",
+    }
+
+
+def test_missing_fields_are_named(bank: httpx.Client) -> None:
+    body = record()
+    del body["as_of"]
+    assert_problem(post(bank, body), 422, "as_of")
+
+
+def test_rates_are_taken_as_percent_and_kept_exactly() -> None:
+    assert rules.rate_basis_points(7.92) == 792
+    assert rules.rate_basis_points(6.6) == 660
+    assert rules.rate_basis_points(0.01) == 1
+    assert rules.rate_basis_points(7.925) is None
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"maturity_on": "2024-03-15"},
+        {"annual_interest_rate": 7.925},
+        {"programme": "poor_households", "principal": 100_000_001},
+        {"programme": "poor_households", "principal": 100_000_000},
+        {"outstanding_principal": 50_000_001},
+        {"overdue_amount": 40_000_001},
+        {"status": "closed"},
+        {"status": "closed", "outstanding_principal": 0},
+        {"status": "overdue"},
+        {"as_of": str(TODAY + timedelta(days=1))},
+        {"as_of": "2024-03-14"},
+    ],
+)
+def test_the_quick_check_of_a_batch_agrees_with_the_reasons(overrides: dict[str, Any]) -> None:
+    valid_fields = schemas.RECORD.validate_json(orjson.dumps(record(**overrides)))
+    reasons = rules.record_errors(valid_fields, TODAY)
+    assert rules.keeps_rules(valid_fields, TODAY) is (not reasons)

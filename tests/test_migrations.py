@@ -1,0 +1,36 @@
+"""Each database's migrations build exactly the schema its models declare.
+
+The session's platform was migrated with Alembic; comparing its databases with the models
+catches a model changed without a migration (and the reverse) on SQLite and on PostgreSQL.
+"""
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import MetaData
+
+from common.db import make_engine
+from gateway.models import GatewayBase
+from services.clubs.models import ClubsBase
+from services.funding.models import FundingBase
+from services.loans.tables import metadata as loans_metadata
+from tools.stack import Stack
+
+METADATA: dict[str, MetaData] = {
+    "gateway": GatewayBase.metadata,
+    "clubs": ClubsBase.metadata,
+    "loans": loans_metadata,
+    "funding": FundingBase.metadata,
+}
+
+
+@pytest.mark.parametrize("component", sorted(METADATA))
+def test_the_migrated_schema_is_the_models_schema(stack: Stack, component: str) -> None:
+    engine = make_engine(stack.database_urls[component])
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, METADATA[component])
+    finally:
+        engine.dispose()
+    assert differences == []
