@@ -1,7 +1,7 @@
 """create bank loan records
 
 Revision ID: 6ca642266ea6
-Revises: fdced488f63f
+Revises: ace86d32cdd0
 Create Date: 2026-11-23 14:02:11.418230
 
 """
@@ -15,7 +15,7 @@ import sqlmodel  # noqa: F401  (autogenerate writes its column types)
 
 # revision identifiers, used by Alembic.
 revision: str = "6ca642266ea6"
-down_revision: Union[str, Sequence[str], None] = "fdced488f63f"
+down_revision: Union[str, Sequence[str], None] = "ace86d32cdd0"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -10,6 +10,16 @@ from services.loans.models import LoansBase
 
 BANK_CODE_LENGTH = 20
 LOAN_NUMBER_LENGTH = 40
+PORTFOLIO_COLUMNS = [
+    "id",
+    "member_id",
+    "club_id",
+    "as_of",
+    "disbursed_on",
+    "status",
+    "outstanding_principal",
+    "overdue_amount",
+]
 
 
 class Bank(LoansBase, table=True):
@@ -37,10 +47,12 @@ class BankLoan(LoansBase, table=True):
         # that filters on one of them implies it is not null); an unmatched loan is only in
         # `ix_bank_loans_unmatched`, which keeps bulk inserts cheap (most borrowers are no
         # club members).
+        # Covering: an area's portfolio reads its matched loans from the index alone.
         Index(
             "ix_bank_loans_province_code_commune_code",
             "province_code",
             "commune_code",
+            postgresql_include=PORTFOLIO_COLUMNS,
             postgresql_where=text("province_code IS NOT NULL"),
             sqlite_where=text("province_code IS NOT NULL"),
         ),

@@ -23,6 +23,9 @@ from common.db import UTCDateTime, utcnow
 from services.loans.ledger.models import LedgerEntry
 from services.loans.models import LoansBase
 
+CUMULATIVE_COLUMNS = ["cumulative_principal", "cumulative_interest"]
+"""Carried in the (loan, date) indexes, so "due by D" and "paid by D" are index-only probes."""
+
 
 def _fund_id() -> Column:
     return Column(Integer, ForeignKey("funds.id"), nullable=False)
@@ -69,6 +72,21 @@ class Loan(LoansBase, table=True):
     __tablename__ = "loans"
     __table_args__ = (
         Index("ix_loans_province_code_status", "province_code", "status"),
+        # Covering: an area's portfolio reads its loans from the index alone.
+        Index(
+            "ix_loans_portfolio",
+            "province_code",
+            "commune_code",
+            postgresql_include=[
+                "id",
+                "club_id",
+                "member_id",
+                "status",
+                "disbursed_on",
+                "written_off_on",
+                "principal",
+            ],
+        ),
         Index("ix_loans_club_id", "club_id"),
         Index("ix_loans_member_id", "member_id"),
         Index("ix_loans_fund_id", "fund_id"),
@@ -118,7 +136,12 @@ class LoanInstalment(LoansBase, table=True):
     __tablename__ = "loan_instalments"
     __table_args__ = (
         Index("uq_loan_instalments_loan_id_number", "loan_id", "number", unique=True),
-        Index("ix_loan_instalments_loan_id_due_on", "loan_id", "due_on"),
+        Index(
+            "ix_loan_instalments_loan_id_due_on",
+            "loan_id",
+            "due_on",
+            postgresql_include=CUMULATIVE_COLUMNS,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -136,7 +159,13 @@ class LoanRepayment(LoansBase, table=True):
 
     __tablename__ = "loan_repayments"
     __table_args__ = (
-        Index("ix_loan_repayments_loan_id_paid_on", "loan_id", "paid_on", "id"),
+        Index(
+            "ix_loan_repayments_loan_id_paid_on",
+            "loan_id",
+            "paid_on",
+            "id",
+            postgresql_include=CUMULATIVE_COLUMNS,
+        ),
         CheckConstraint("amount > 0 AND amount = principal + interest", name="parts_add_up"),
     )
 

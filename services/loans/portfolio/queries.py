@@ -8,7 +8,20 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, union
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    case,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union,
+    union_all,
+)
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
@@ -32,72 +45,72 @@ class Area:
     bank_loans: ColumnElement[bool]
 
 
-def _max_if(condition: ColumnElement[bool], value: Any) -> ColumnElement[int]:
-    return func.coalesce(func.max(case((condition, value))), 0)
+def _latest(column: Any, table: Any, day: Any, on: date, *order: Any) -> ColumnElement[int]:
+    """The loan's `column` on its newest row dated on or before `on` (newest by `order`): one
+    index-only probe (the cumulative totals only grow, so the newest row holds the total)."""
+    return func.coalesce(
+        select(column)
+        .where(table.loan_id == Loan.id, day <= on)
+        .order_by(*order)
+        .limit(1)
+        .correlate(Loan)
+        .scalar_subquery(),
+        0,
+    )
 
 
 def club_loan_rows(area: Area, on: date) -> Select:
     """One row per loan disbursed by `on`: its figures on that date."""
     late = on - timedelta(days=PAR_DAYS + 1)
-    due = (
-        select(
-            col(LoanInstalment.loan_id).label("loan_id"),
-            _max_if(col(LoanInstalment.due_on) <= on, LoanInstalment.cumulative_principal).label(
-                "principal"
-            ),
-            _max_if(col(LoanInstalment.due_on) <= on, LoanInstalment.cumulative_interest).label(
-                "interest"
-            ),
-            _max_if(col(LoanInstalment.due_on) <= late, LoanInstalment.cumulative_principal).label(
-                "late_principal"
-            ),
-            _max_if(col(LoanInstalment.due_on) <= late, LoanInstalment.cumulative_interest).label(
-                "late_interest"
-            ),
-        )
-        .join(Loan, col(Loan.id) == col(LoanInstalment.loan_id))
-        .where(area.club_loans, col(LoanInstalment.due_on) <= on)
-        .group_by(col(LoanInstalment.loan_id))
-        .subquery("due")
-    )
-    paid = (
-        select(
-            col(LoanRepayment.loan_id).label("loan_id"),
-            func.max(LoanRepayment.cumulative_principal).label("principal"),
-            func.max(LoanRepayment.cumulative_interest).label("interest"),
-        )
-        .join(Loan, col(Loan.id) == col(LoanRepayment.loan_id))
-        .where(area.club_loans, col(LoanRepayment.paid_on) <= on)
-        .group_by(col(LoanRepayment.loan_id))
-        .subquery("paid")
-    )
-    paid_principal = func.coalesce(paid.c.principal, 0)
-    paid_interest = func.coalesce(paid.c.interest, 0)
-    written_off = and_(col(Loan.written_off_on).is_not(None), col(Loan.written_off_on) <= on)
-    outstanding = case((written_off, 0), else_=col(Loan.principal) - paid_principal)
-    due_total = func.coalesce(due.c.principal, 0) + func.coalesce(due.c.interest, 0)
-    paid_total = paid_principal + paid_interest
-    is_late = or_(
-        paid_principal < func.coalesce(due.c.late_principal, 0),
-        paid_interest < func.coalesce(due.c.late_interest, 0),
-    )
-    return (
+    due_on, paid_on = col(LoanInstalment.due_on), col(LoanRepayment.paid_on)
+    # A loan's instalments fall on distinct days; repayments may share one, so the id decides.
+    by_due = (due_on.desc(),)
+    by_paid = (paid_on.desc(), col(LoanRepayment.id).desc())
+    instalment, repayment = LoanInstalment, LoanRepayment
+    due_principal = _latest(instalment.cumulative_principal, instalment, due_on, on, *by_due)
+    due_interest = _latest(instalment.cumulative_interest, instalment, due_on, on, *by_due)
+    late_principal = _latest(instalment.cumulative_principal, instalment, due_on, late, *by_due)
+    late_interest = _latest(instalment.cumulative_interest, instalment, due_on, late, *by_due)
+    paid_principal = _latest(repayment.cumulative_principal, repayment, paid_on, on, *by_paid)
+    paid_interest = _latest(repayment.cumulative_interest, repayment, paid_on, on, *by_paid)
+    per_loan = (
         select(
             col(Loan.member_id).label("member_id"),
             col(Loan.province_code).label("province_code"),
-            outstanding.label("outstanding"),
-            case((is_late, outstanding), else_=0).label("par30"),
-            due_total.label("due"),
-            case((paid_total < due_total, paid_total), else_=due_total).label("repaid"),
-            case((written_off, col(Loan.principal) - paid_principal), else_=0).label("written_off"),
+            col(Loan.principal).label("principal"),
+            and_(col(Loan.written_off_on).is_not(None), col(Loan.written_off_on) <= on).label(
+                "written_off"
+            ),
+            due_principal.label("due_principal"),
+            due_interest.label("due_interest"),
+            late_principal.label("late_principal"),
+            late_interest.label("late_interest"),
+            paid_principal.label("paid_principal"),
+            paid_interest.label("paid_interest"),
         )
-        .outerjoin(due, due.c.loan_id == col(Loan.id))
-        .outerjoin(paid, paid.c.loan_id == col(Loan.id))
-        .where(
-            area.club_loans,
-            col(Loan.status).in_(SPENT),
-            col(Loan.disbursed_on) <= on,
-        )
+        .where(area.club_loans, col(Loan.status).in_(SPENT), col(Loan.disbursed_on) <= on)
+        .cte("per_loan")
+        # Computed once per loan: inlined, PostgreSQL would probe again for every expression
+        # that uses a figure (outstanding appears in four of them).
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    loan = per_loan.c
+    outstanding = case((loan.written_off, 0), else_=loan.principal - loan.paid_principal)
+    is_late = or_(
+        loan.paid_principal < loan.late_principal, loan.paid_interest < loan.late_interest
+    )
+    due_total = loan.due_principal + loan.due_interest
+    paid_total = loan.paid_principal + loan.paid_interest
+    return select(
+        loan.member_id,
+        loan.province_code,
+        outstanding.label("outstanding"),
+        case((is_late, outstanding), else_=0).label("par30"),
+        due_total.label("due"),
+        case((paid_total < due_total, paid_total), else_=due_total).label("repaid"),
+        case((loan.written_off, loan.principal - loan.paid_principal), else_=0).label(
+            "written_off"
+        ),
     )
 
 
@@ -107,13 +120,16 @@ def bank_loan_rows(area: Area, on: date) -> Select:
     Records whose newest figures are later than `on` take their newest applied posting as of
     `on` from the history (applied postings only move forward, so the highest id is the newest).
     """
+    # Unmatched records are not (yet) known to be club members: they count nowhere here. A
+    # matched loan has its club's place, which is also the covering index's condition.
+    matched = col(BankLoan.province_code).is_not(None)
     current = select(
         col(BankLoan.member_id).label("member_id"),
         col(BankLoan.province_code).label("province_code"),
         col(BankLoan.status).label("status"),
         col(BankLoan.outstanding_principal).label("outstanding"),
         col(BankLoan.overdue_amount).label("overdue"),
-    ).where(area.bank_loans, col(BankLoan.as_of) <= on, col(BankLoan.disbursed_on) <= on)
+    ).where(matched, area.bank_loans, col(BankLoan.as_of) <= on, col(BankLoan.disbursed_on) <= on)
     version = aliased(BankLoanVersion)
     newest_by_then = (
         select(func.max(version.id))
@@ -134,13 +150,10 @@ def bank_loan_rows(area: Area, on: date) -> Select:
             col(BankLoanVersion.overdue_amount).label("overdue"),
         )
         .join(BankLoanVersion, col(BankLoanVersion.id) == newest_by_then)
-        .where(area.bank_loans, col(BankLoan.as_of) > on, col(BankLoan.disbursed_on) <= on)
+        .where(matched, area.bank_loans, col(BankLoan.as_of) > on, col(BankLoan.disbursed_on) <= on)
     )
     both = current.union_all(earlier).subquery("bank")
-    # Unmatched records are not (yet) known to be club members: they count nowhere here.
-    return select(both).where(
-        both.c.member_id.is_not(None), both.c.status.in_(BANK_OUTSTANDING), both.c.outstanding > 0
-    )
+    return select(both).where(both.c.status.in_(BANK_OUTSTANDING), both.c.outstanding > 0)
 
 
 @dataclass
@@ -161,75 +174,101 @@ class Figures:
     members_with_loan: int = 0
 
 
+CLUB, BANK, BORROWERS, EVERY_BORROWER = "club", "bank", "borrowers", "every_borrower"
+VALUES = 7
+
+
+def _part(kind: str, key: Any, *values: Any) -> Select:
+    padding = [null()] * (VALUES - len(values))
+    return select(literal(kind).label("kind"), key.label("province_code"), *values, *padding)
+
+
 def _grouped(query: Select, by_province: bool) -> Select:
     return query.group_by(query.selected_columns.province_code) if by_province else query
+
+
+def _statement(area: Area, on: date, by_province: bool) -> Any:
+    """One statement for every sum, so each area's loans are read once (CTEs)."""
+    loans = club_loan_rows(area, on).cte("club_loan_figures")
+    bank = bank_loan_rows(area, on).cte("bank_loan_figures")
+    none = literal(None, String)
+
+    def key(rows: Any) -> Any:
+        return rows.c.province_code if by_province else none
+
+    outstanding = loans.c.outstanding > 0
+    club = _part(
+        CLUB,
+        key(loans),
+        func.count(case((outstanding, 1))),
+        func.coalesce(func.sum(loans.c.outstanding), 0),
+        func.coalesce(func.sum(loans.c.par30), 0),
+        func.coalesce(func.sum(loans.c.due), 0),
+        func.coalesce(func.sum(loans.c.repaid), 0),
+        func.coalesce(func.sum(loans.c.written_off), 0),
+        func.count(func.distinct(case((outstanding, loans.c.member_id)))),
+    ).select_from(loans)
+    banked = _part(
+        BANK,
+        key(bank),
+        func.count(),
+        func.coalesce(func.sum(bank.c.outstanding), 0),
+        func.coalesce(func.sum(bank.c.overdue), 0),
+        func.count(func.distinct(bank.c.member_id)),
+    ).select_from(bank)
+    borrowers = union(
+        select(loans.c.member_id, loans.c.province_code).where(outstanding),
+        select(bank.c.member_id, bank.c.province_code),
+    ).subquery("borrowers")
+    parts = [
+        _grouped(club, by_province),
+        _grouped(banked, by_province),
+        _grouped(
+            _part(BORROWERS, key(borrowers), func.count()).select_from(borrowers), by_province
+        ),
+    ]
+    if by_province:
+        # A member with loans in two provinces is one member of the whole.
+        parts.append(_part(EVERY_BORROWER, none, func.count(func.distinct(borrowers.c.member_id))))
+    return union_all(*parts)
 
 
 def figures(
     session: Session, area: Area, on: date, by_province: bool
 ) -> tuple[Figures, dict[str, Figures]]:
     """The area's sums, and per province (keyed by code) when asked."""
-    loans = club_loan_rows(area, on).subquery("loans")
-    bank = bank_loan_rows(area, on).subquery("bank_rows")
-
-    def key(rows: Any) -> ColumnElement[Any]:
-        return rows.c.province_code if by_province else literal(None)
-
     groups: dict[str | None, Figures] = {}
-    club_query = select(
-        key(loans).label("province_code"),
-        func.count().filter(loans.c.outstanding > 0),
-        func.coalesce(func.sum(loans.c.outstanding), 0),
-        func.coalesce(func.sum(loans.c.par30), 0),
-        func.coalesce(func.sum(loans.c.due), 0),
-        func.coalesce(func.sum(loans.c.repaid), 0),
-        func.coalesce(func.sum(loans.c.written_off), 0),
-        func.count(func.distinct(case((loans.c.outstanding > 0, loans.c.member_id)))),
-    )
-    for province, *values in session.execute(_grouped(club_query, by_province)):
+    every_borrower: int | None = None
+    for kind, province, *raw in session.execute(_statement(area, on, by_province)):
+        values = [int(value or 0) for value in raw]
+        if kind == EVERY_BORROWER:
+            every_borrower = values[0]
+            continue
         sums = groups.setdefault(province, Figures())
-        (
-            sums.loans_outstanding,
-            sums.outstanding_principal,
-            sums.par30_principal,
-            sums.due_to_date,
-            sums.repaid_to_date,
-            sums.written_off_principal,
-            sums.borrowers,
-        ) = (int(value or 0) for value in values)
-    bank_query = select(
-        key(bank).label("province_code"),
-        func.count(),
-        func.coalesce(func.sum(bank.c.outstanding), 0),
-        func.coalesce(func.sum(bank.c.overdue), 0),
-        func.count(func.distinct(bank.c.member_id)),
-    )
-    for province, *values in session.execute(_grouped(bank_query, by_province)):
-        sums = groups.setdefault(province, Figures())
-        (
-            sums.bank_loans_outstanding,
-            sums.bank_outstanding_principal,
-            sums.bank_overdue_amount,
-            sums.bank_borrowers,
-        ) = (int(value or 0) for value in values)
-    borrowers = union(
-        select(loans.c.member_id, loans.c.province_code).where(loans.c.outstanding > 0),
-        select(bank.c.member_id, bank.c.province_code),
-    ).subquery("borrowers")
-    borrower_query = select(key(borrowers).label("province_code"), func.count()).select_from(
-        borrowers
-    )
-    for province, count in session.execute(_grouped(borrower_query, by_province)):
-        groups.setdefault(province, Figures()).members_with_loan = int(count)
+        if kind == CLUB:
+            (
+                sums.loans_outstanding,
+                sums.outstanding_principal,
+                sums.par30_principal,
+                sums.due_to_date,
+                sums.repaid_to_date,
+                sums.written_off_principal,
+                sums.borrowers,
+            ) = values
+        elif kind == BANK:
+            (
+                sums.bank_loans_outstanding,
+                sums.bank_outstanding_principal,
+                sums.bank_overdue_amount,
+                sums.bank_borrowers,
+            ) = values[:4]
+        else:
+            sums.members_with_loan = values[0]
     total = Figures()
     for sums in groups.values():
         for name, value in vars(sums).items():
             setattr(total, name, getattr(total, name) + value)
-    if by_province:
-        # A member with loans in two provinces is one member of the whole.
-        members = select(borrowers.c.member_id).distinct().subquery()
-        total.members_with_loan = int(
-            session.execute(select(func.count()).select_from(members)).scalar_one()
-        )
+    if every_borrower is not None:
+        total.members_with_loan = every_borrower
     per_province = {code: sums for code, sums in groups.items() if code is not None}
     return total, per_province
