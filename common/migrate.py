@@ -36,7 +36,7 @@ def alembic_config(component: str, url: str | None = None) -> Config:
     return config
 
 
-def upgrade(component: str, url: str | None = None, revision: str = "heads") -> None:
+def upgrade(component: str, url: str | None = None, revision: str = "head") -> None:
     command.upgrade(alembic_config(component, url), revision)
 
 

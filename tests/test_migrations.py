@@ -7,9 +7,11 @@ catches a model changed without a migration (and the reverse) on SQLite and on P
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData
 
 from common.db import make_engine
+from common.migrate import alembic_config
 from gateway.models import GatewayBase
 from services.clubs.models import ClubsBase
 from services.funding.models import FundingBase
@@ -34,3 +36,10 @@ def test_the_migrated_schema_is_the_models_schema(stack: Stack, component: str) 
     finally:
         engine.dispose()
     assert differences == []
+
+
+@pytest.mark.parametrize("component", sorted(METADATA))
+def test_each_history_is_one_line(component: str) -> None:
+    """Two migrations written side by side must be put in order before they land."""
+    heads = ScriptDirectory.from_config(alembic_config(component)).get_heads()
+    assert len(heads) == 1, f"{component} has several heads: {heads}"
