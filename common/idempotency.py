@@ -32,7 +32,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -115,38 +115,51 @@ def _claim(engine: Engine, table: Table, client: str, key: str, request_hash: st
     with engine.begin() as connection:
         if random.random() < 0.01:
             connection.execute(delete(table).where(table.c.created_at < utcnow() - RETENTION))
-        try:
-            with connection.begin_nested():
-                return connection.execute(
-                    insert(table)
-                    .values(
-                        client=client,
-                        key=key,
-                        request_hash=request_hash,
-                        state=IN_PROGRESS,
-                        created_at=utcnow(),
-                    )
-                    .returning(table.c.id)
-                ).scalar_one()
-        except IntegrityError:
-            pass
-        row = connection.execute(
-            select(table).where(table.c.client == client, table.c.key == key).with_for_update()
-        ).one()
-        if row.request_hash != request_hash:
-            raise ValidationFailed(
-                "This Idempotency-Key was already used with a different request.",
-                errors=[field_error("Idempotency-Key", "reused with a different body", "header")],
-            )
-        if row.state == COMPLETED:
-            raise IdempotentReplay(row.status_code, row.response_body)
-        if utcnow() - row.created_at < ABANDONED_AFTER:
-            raise Conflict(
-                "A request with this Idempotency-Key is still being processed; retry later.",
-                headers={"Retry-After": "1"},
-            )
-        connection.execute(update(table).where(table.c.id == row.id).values(created_at=utcnow()))
-        return row.id
+        # Twice at most: a claim that conflicted may be released (its request failed) before
+        # this one reads it, and then the key is free again.
+        for _ in range(2):
+            try:
+                with connection.begin_nested():
+                    return connection.execute(
+                        insert(table)
+                        .values(
+                            client=client,
+                            key=key,
+                            request_hash=request_hash,
+                            state=IN_PROGRESS,
+                            created_at=utcnow(),
+                        )
+                        .returning(table.c.id)
+                    ).scalar_one()
+            except IntegrityError:
+                pass
+            row = connection.execute(
+                select(table).where(table.c.client == client, table.c.key == key).with_for_update()
+            ).one_or_none()
+            if row is not None:
+                return _existing_claim(connection, table, row, request_hash)
+        raise Conflict(
+            "A request with this Idempotency-Key is being processed; retry later.",
+            headers={"Retry-After": "1"},
+        )
+
+
+def _existing_claim(connection: Connection, table: Table, row: Row, request_hash: str) -> int:
+    """Takes over an abandoned claim, or says why this request cannot run now."""
+    if row.request_hash != request_hash:
+        raise ValidationFailed(
+            "This Idempotency-Key was already used with a different request.",
+            errors=[field_error("Idempotency-Key", "reused with a different body", "header")],
+        )
+    if row.state == COMPLETED:
+        raise IdempotentReplay(row.status_code, row.response_body)
+    if utcnow() - row.created_at < ABANDONED_AFTER:
+        raise Conflict(
+            "A request with this Idempotency-Key is still being processed; retry later.",
+            headers={"Retry-After": "1"},
+        )
+    connection.execute(update(table).where(table.c.id == row.id).values(created_at=utcnow()))
+    return row.id
 
 
 def _release(engine: Engine, table: Table, row_id: int) -> None:
