@@ -160,9 +160,10 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
         loc = [str(part) for part in error.get("loc", ())]
         location = loc[0] if loc else "body"
         field = ".".join(loc[1:]) or location
-        errors.append(
-            FieldError(location=location, field=field, reason=error.get("msg", "invalid"))
-        )
+        found = FieldError(location=location, field=field, reason=error.get("msg", "invalid"))
+        # A body shared by a route and its dependencies is validated once per declaration.
+        if found not in errors:
+            errors.append(found)
     return errors
 
 

@@ -410,3 +410,9 @@ def test_postings_of_each_entry_type_sum_to_zero(entry_type: EntryType, amount: 
     assert sum(value for _, value in postings) == 0
     assert sum(value for _, value in rules.reversal_of(postings)) == 0
     assert rules.cash_change(postings) + rules.cash_change(rules.reversal_of(postings)) == 0
+
+
+def test_each_reason_is_given_once(admin: httpx.Client) -> None:
+    """The body is declared by the route and by its club check: one reason, not two."""
+    problem = assert_problem(admin.post("/api/v1/funds", json={"club_id": 1, "kind": "x"}), 422)
+    assert [error["field"] for error in problem["errors"]] == ["kind"]
