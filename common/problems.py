@@ -155,16 +155,18 @@ def problem_response(problem: Problem, request: Request | None = None) -> JSONRe
 
 
 def _field_errors(exc: RequestValidationError) -> list[FieldError]:
-    errors = []
+    errors: dict[tuple[str, str, str], FieldError] = {}
     for error in exc.errors():
         loc = [str(part) for part in error.get("loc", ())]
         location = loc[0] if loc else "body"
         field = ".".join(loc[1:]) or location
-        found = FieldError(location=location, field=field, reason=error.get("msg", "invalid"))
-        # A body shared by a route and its dependencies is validated once per declaration.
-        if found not in errors:
-            errors.append(found)
-    return errors
+        reason = error.get("msg", "invalid")
+        # A body shared by a route and its dependencies is validated once per declaration;
+        # a dict keeps one of each (in order) without comparing every pair.
+        errors.setdefault(
+            (location, field, reason), FieldError(location=location, field=field, reason=reason)
+        )
+    return list(errors.values())
 
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
