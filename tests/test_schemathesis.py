@@ -16,7 +16,7 @@ from tests.conftest import ADMIN_PASSWORD, _database_urls, _stack
 from tests.support import Api
 from tools.stack import Stack
 
-MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "30")
+MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "20")
 CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance"
 
 
@@ -43,8 +43,10 @@ def test_no_operation_answers_5xx_or_breaks_its_own_schema(
         CHECKS,
         "--max-examples",
         MAX_EXAMPLES,
+        # One worker: with two, hypothesis sometimes fails inside `ast.parse` on this Python
+        # ("AST constructor recursion depth mismatch"), a flake of the tool, not of our API.
         "--workers",
-        "2",
+        "1",
         "--seed",
         "20261123",
         "--phases",
