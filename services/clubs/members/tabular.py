@@ -6,33 +6,36 @@ punctuation; cell values are turned into the values the JSON API takes (`Nữ` �
 by exactly the same validation as a POST. Row numbers are those the user sees in the sheet.
 """
 
-import csv
-import io
 import re
 import unicodedata
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import PurePath
-from typing import Any, Literal
+from typing import Any
 
-from openpyxl import load_workbook
 from openpyxl.utils.datetime import from_excel
 
-from common.problems import UnsupportedMediaType, ValidationFailed, field_error
-from common.text import fold
+from common.problems import ValidationFailed, field_error
+from common.spreadsheets import (
+    Format,
+    SheetKind,
+    Upload,
+    cell_text,
+    file_refused,
+    label_key,
+    read_rows,
+)
 
 MAX_ROWS = 5000
 HEADER_SEARCH_ROWS = 20
 """Sheets often carry a title and the club's name above the header row."""
-MAX_COLUMNS = 100
-MAX_UNPACKED_BYTES = 200 * 2**20
-"""5,000 members take a few MB inside an .xlsx; anything far larger is not a member list."""
-BLANK_ROWS_TO_STOP = 200
-"""A sheet formatted far below its last row ends after this many blank rows in a row."""
-
-Format = Literal["csv", "xlsx"]
+MEMBER_LIST = SheetKind(
+    name="member list",
+    # One header row (and a few title rows) come on top of the member rows.
+    max_rows=MAX_ROWS + HEADER_SEARCH_ROWS,
+    too_many_rows=f"has more than {MAX_ROWS} member rows; split it into several files",
+    # 5,000 members take a few MB inside an .xlsx; anything far larger is not a member list.
+    max_unpacked_bytes=200 * 2**20,
+)
 
 # field → the headers that give it (any case, with or without diacritics).
 FIELD_HEADERS: dict[str, tuple[str, ...]] = {
@@ -114,13 +117,9 @@ YES = frozenset({"x", "co", "yes", "y", "1", "true", "v"})
 NO = frozenset({"", "khong", "no", "n", "0", "false", "-"})
 
 
-def key(text: str) -> str:
-    """How headers and labels compare: folded, without parenthesised hints or punctuation."""
-    folded = re.sub(r"\(.*?\)", " ", fold(text))
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", folded).split())
-
-
-HEADER_FIELDS = {key(header): name for name, headers in FIELD_HEADERS.items() for header in headers}
+HEADER_FIELDS = {
+    label_key(header): name for name, headers in FIELD_HEADERS.items() for header in headers
+}
 # Headers that fold to the same letters as another word: "Hộ" (household) and "Họ" (family
 # name, in sheets that split the name) both fold to "ho", so their diacritics must match.
 SPELLED_OUT = {"ho": "hộ"}
@@ -128,26 +127,17 @@ SPELLED_OUT = {"ho": "hộ"}
 
 def field_for(header: str) -> str | None:
     """The field a header gives, or None for an unknown header."""
-    folded = key(header)
+    folded = label_key(header)
     spelled = " ".join(unicodedata.normalize("NFC", header).lower().split())
     if folded in SPELLED_OUT and spelled not in (folded, SPELLED_OUT[folded]):
         return None
     return HEADER_FIELDS.get(folded)
 
 
-IGNORED_KEYS = frozenset(key(header) for header in IGNORED_HEADERS)
+IGNORED_KEYS = frozenset(label_key(header) for header in IGNORED_HEADERS)
 _DATE_DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
 _DATE_YMD = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _YEAR = re.compile(r"^\d{4}$")
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A member list as it arrived: its bytes, and what its sender said it is."""
-
-    data: bytes
-    file_name: str | None = None
-    content_type: str | None = None
 
 
 @dataclass
@@ -171,133 +161,17 @@ class Columns:
         return self.headers[self.by_field[name]] if name in self.by_field else name
 
 
-def file_refused(reason: str) -> ValidationFailed:
-    return ValidationFailed(f"file: {reason}", errors=[field_error("file", reason)])
-
-
-def detect_format(upload: Upload) -> Format:
-    """CSV or XLSX, from the file's first bytes, its name and its declared type (415 if none)."""
-    suffix = PurePath(upload.file_name or "").suffix.lower()
-    if not upload.data:
-        raise file_refused("is empty")
-    if suffix == ".xls" or upload.data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise UnsupportedMediaType(
-            "Old .xls workbooks are not read; save the sheet as .xlsx or CSV."
-        )
-    if suffix not in ("", ".csv", ".txt", ".xlsx", ".xlsm"):
-        raise UnsupportedMediaType(f"A {suffix} file is not read; send a .csv or .xlsx file.")
-    if upload.data.startswith(b"PK\x03\x04"):
-        return "xlsx"
-    if suffix in (".xlsx", ".xlsm"):
-        raise file_refused("is not a readable .xlsx workbook")
-    media_type = (upload.content_type or "").split(";")[0].strip().lower()
-    if suffix in (".csv", ".txt") or media_type.startswith("text/"):
-        return "csv"
-    raise UnsupportedMediaType("Send the member list as a .csv or .xlsx file.")
-
-
 def read_sheet(upload: Upload) -> Sheet:
-    file_format = detect_format(upload)
-    rows = _xlsx_rows(upload.data) if file_format == "xlsx" else _csv_rows(upload.data)
-    return Sheet(file_format, _until_blank_tail(rows))
-
-
-def _decode(data: bytes) -> str:
-    # Excel writes CSV as UTF-8 (with a BOM), as "Unicode text" (UTF-16) or in the Windows
-    # code page of a Vietnamese system (1258).
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    if b"\x00" in data:
-        raise file_refused("is not CSV text")
-    for encoding in ("utf-8-sig", "cp1258"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise file_refused("is not CSV text in UTF-8 or Windows-1258")
-
-
-def _delimiter(text: str) -> str:
-    """The separator of the first line: Excel in Vietnamese and European locales uses `;`."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    return max((",", ";", "\t"), key=first.count)
-
-
-def _csv_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
-    text = _decode(data)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    try:
-        for number, cells in enumerate(reader, start=1):
-            yield number, cells[:MAX_COLUMNS]
-    except csv.Error as exc:
-        raise file_refused(f"is not valid CSV: {exc}") from None
-
-
-def _check_unpacked_size(data: bytes) -> None:
-    """Refuses a workbook that unpacks to far more than any member list (a zip bomb)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError):
-        raise file_refused("is not a readable .xlsx workbook") from None
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise file_refused(f"unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MB")
-
-
-def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
-    _check_unpacked_size(data)
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
-        raise file_refused(f"is not a readable .xlsx workbook ({type(exc).__name__})") from None
-    try:
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(min_row=1, max_col=MAX_COLUMNS, values_only=True)
-        for number, cells in enumerate(rows, start=1):
-            yield number, list(cells)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
-        raise file_refused(f"is not a readable .xlsx workbook ({type(exc).__name__})") from None
-    finally:
-        workbook.close()
-
-
-def is_blank(cells: list[Any]) -> bool:
-    return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
-
-
-def _until_blank_tail(rows: Iterator[tuple[int, list[Any]]]) -> list[tuple[int, list[Any]]]:
-    """The rows up to a long run of blank ones, refusing sheets beyond the row cap."""
-    kept: list[tuple[int, list[Any]]] = []
-    blanks = data_rows = 0
-    for number, cells in rows:
-        if is_blank(cells):
-            blanks += 1
-            if blanks >= BLANK_ROWS_TO_STOP:
-                break
-            continue
-        blanks = 0
-        data_rows += 1
-        # One header row (and a few title rows) come on top of the data rows.
-        if data_rows > MAX_ROWS + HEADER_SEARCH_ROWS:
-            raise too_many_rows()
-        kept.append((number, cells))
-    return kept
+    file_format, rows = read_rows(upload, MEMBER_LIST)
+    return Sheet(file_format, rows)
 
 
 def too_many_rows() -> ValidationFailed:
-    return file_refused(f"has more than {MAX_ROWS} member rows; split it into several files")
-
-
-def _text(cell: Any) -> str:
-    if cell is None:
-        return ""
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    return str(cell).strip()
+    return file_refused(MEMBER_LIST.too_many_rows)
 
 
 def _recognised(cells: list[Any]) -> int:
-    return sum(field_for(_text(c)) is not None for c in cells)
+    return sum(field_for(cell_text(c)) is not None for c in cells)
 
 
 def find_columns(sheet: Sheet) -> Columns:
@@ -312,18 +186,19 @@ def find_columns(sheet: Sheet) -> Columns:
         (
             (number, cells)
             for number, cells in candidates
-            if _recognised(cells) >= 2 and any(field_for(_text(c)) == "full_name" for c in cells)
+            if _recognised(cells) >= 2
+            and any(field_for(cell_text(c)) == "full_name" for c in cells)
         ),
         candidates[0],
     )
-    headers = [_text(cell) for cell in cells]
+    headers = [cell_text(cell) for cell in cells]
     columns = Columns(header_row=header_row, by_field={}, headers=headers)
     errors = []
     for index, header in enumerate(headers):
         name = field_for(header)
         if not header:
             continue
-        if key(header) in IGNORED_KEYS:
+        if label_key(header) in IGNORED_KEYS:
             columns.ignored.append(header)
         elif name is None:
             errors.append(field_error(header, "unknown column", "file"))
@@ -353,10 +228,10 @@ class CellError(ValueError):
 
 
 def _label(cell: Any, labels: dict[str, str], expected: str) -> str | None:
-    text = _text(cell)
+    text = cell_text(cell)
     if not text:
         return None
-    found = labels.get(key(text))
+    found = labels.get(label_key(text))
     if found is None:
         raise CellError(f"is not one of {expected}")
     return found
@@ -378,7 +253,7 @@ def parse_date(cell: Any) -> date | int | None:
             return from_excel(cell).date()
         except (ValueError, OverflowError, TypeError):
             raise CellError("is not a date") from None
-    text = _text(cell)
+    text = cell_text(cell)
     if _YEAR.match(text):
         return int(text)
     parts = _DATE_DMY.match(text)
@@ -396,7 +271,7 @@ def parse_date(cell: Any) -> date | int | None:
 
 
 def parse_year(cell: Any) -> int | None:
-    text = _text(cell)
+    text = cell_text(cell)
     if not text:
         return None
     if not _YEAR.match(text):
@@ -407,7 +282,7 @@ def parse_year(cell: Any) -> int | None:
 def parse_flag(cell: Any) -> bool:
     if isinstance(cell, bool):
         return cell
-    text = key(_text(cell))
+    text = label_key(cell_text(cell))
     if text in YES:
         return True
     if text in NO:
@@ -418,20 +293,20 @@ def parse_flag(cell: Any) -> bool:
 def parse_national_id(cell: Any) -> str | None:
     """The ID as text; in a number cell Excel dropped the leading zeros (IDs start 0xx)."""
     if isinstance(cell, int | float) and not isinstance(cell, bool):
-        return _text(cell).zfill(12)
-    return _text(cell) or None
+        return cell_text(cell).zfill(12)
+    return cell_text(cell) or None
 
 
 def parse_phone(cell: Any) -> str | None:
     """The number as text; in a number cell Excel dropped the leading 0 (unless it is +84)."""
     if isinstance(cell, int | float) and not isinstance(cell, bool):
-        text = _text(cell)
+        text = cell_text(cell)
         return text if text.startswith("84") and len(text) > 10 else "0" + text
-    return _text(cell) or None
+    return cell_text(cell) or None
 
 
 def parse_text(cell: Any) -> str | None:
-    return _text(cell) or None
+    return cell_text(cell) or None
 
 
 def _role(cell: Any) -> str | None:
@@ -459,5 +334,5 @@ def shown(cell: Any) -> str | None:
     """A cell as the report shows it: as read, cut to 100 characters."""
     if cell is None:
         return None
-    text = cell.date().isoformat() if isinstance(cell, datetime) else _text(cell)
+    text = cell.date().isoformat() if isinstance(cell, datetime) else cell_text(cell)
     return text[:100]

@@ -1,0 +1,662 @@
+"""Budget estimate tables (Biểu dự toán kinh phí) as XLSX and CSV: a plan's lines out and in.
+
+The layout is the provinces' own: a title row, a unit row, the header row (`STT`, `Nội dung`,
+`Tổng cộng`, one column per source, `Hoạt động`), one row per budget line and a total row.
+Import reads what export writes and what an officer types: title rows above the header,
+Vietnamese short headers, decimal commas, a row of column numbers, no activity column. Every
+problem is reported at once, named by the row and the column the user sees.
+"""
+
+import csv
+import io
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from pydantic import ValidationError
+
+from common.problems import FieldError, ValidationFailed, field_error
+from common.spreadsheets import (
+    Row,
+    SheetKind,
+    Upload,
+    cell_text,
+    file_refused,
+    label_key,
+    read_rows,
+)
+from common.text import fold
+from services.funding.plans.schemas import MAX_LINES, LineIn, LinePublic, PlanPublic
+from services.funding.rules import MAX_AMOUNT, MILLION, SOURCE_LABELS, Activity, PlanStatus, Source
+
+Unit = Literal["million", "dong"]
+FileFormat = Literal["xlsx", "csv"]
+Cell = str | int | Decimal | None
+
+HEADER_SEARCH_ROWS = 20
+"""Provinces put the agency, the title and the unit above the header row."""
+BUDGET_TABLE = SheetKind(
+    name="budget table",
+    # Title, header, column-number and total rows, and the signatures under the table.
+    max_rows=MAX_LINES + HEADER_SEARCH_ROWS + 30,
+    too_many_rows=f"has more than {MAX_LINES} budget lines",
+    # 200 lines take well under 1 MB inside an .xlsx, even with a logo.
+    max_unpacked_bytes=20 * 2**20,
+    separator_lines=HEADER_SEARCH_ROWS,
+)
+
+UNIT_FACTOR: dict[Unit, int] = {"million": MILLION, "dong": 1}
+UNIT_LABEL: dict[Unit, str] = {"million": "triệu đồng", "dong": "đồng"}
+STATUS_LABEL = {PlanStatus.DRAFT: "dự thảo", PlanStatus.APPROVED: "đã phê duyệt"}
+
+NUMBER, CONTENT, TOTAL, ACTIVITY = "STT", "Nội dung", "Tổng cộng", "Hoạt động"
+Role = Literal["number", "content", "total", "activity", "notes"] | Source
+
+# role → the headers that give it (matched by `label_key`: any case, with or without diacritics).
+HEADERS: dict[Role, tuple[str, ...]] = {
+    "number": ("STT", "TT", "Số TT", "Số thứ tự", "No", "number"),
+    "content": ("Nội dung", "Nội dung chi", "Nội dung hoạt động", "Hạng mục", "content"),
+    "total": ("Tổng", "Tổng cộng", "Tổng số", "Tổng kinh phí", "Cộng", "total"),
+    "activity": ("Hoạt động", "Loại hoạt động", "activity"),
+    "notes": ("Ghi chú", "notes", "note"),
+    Source.CENTRAL_BUDGET: ("NS trung ương", "NSTW", "NS TW", "Ngân sách TW", "Trung ương"),
+    Source.PROVINCIAL_BUDGET: ("NS tỉnh", "Ngân sách cấp tỉnh", "NS cấp tỉnh"),
+    Source.COMMUNE_BUDGET: ("NS xã", "Ngân sách cấp xã", "NS cấp xã"),
+    Source.ELDERLY_CARE_FUND: (
+        "Quỹ CS NCT",
+        "Quỹ chăm sóc NCT",
+        "Quỹ chăm sóc người cao tuổi",
+        "Quỹ chăm sóc và phát huy vai trò người cao tuổi",
+        "Quỹ CS&PHVT NCT",
+        "Quỹ NCT",
+    ),
+    Source.FUND_FOR_THE_POOR: ("Quỹ VNN", "Quỹ vì NN", "Quỹ Vì người nghèo"),
+    Source.SOCIALISATION: ("XHH", "Xã hội hóa", "Nguồn xã hội hóa", "Huy động xã hội hóa"),
+    Source.MEMBER_CONTRIBUTIONS: ("HV đóng góp", "Đóng góp của hội viên", "Thành viên đóng góp"),
+    Source.INTERNATIONAL: ("Quốc tế", "Tài trợ", "Nhà tài trợ", "Nhà tài trợ quốc tế"),
+}
+ROLE_OF: dict[str, Role] = {
+    label_key(header): role
+    for role, headers in HEADERS.items()
+    for header in (
+        *headers,
+        *((SOURCE_LABELS[role], role.value) if isinstance(role, Source) else ()),
+    )
+}
+TOTAL_ROW_LABELS = frozenset({"tong cong", "tong", "tong so", "cong", "total"})
+
+# First match wins, so the order settles contents that name two things: "Hỗ trợ vốn cho CLB
+# mới thành lập" is seed capital, "Giám sát sử dụng vốn" monitoring, "Hội nghị ra mắt CLB" a
+# launch.
+ACTIVITY_WORDS: tuple[tuple[Activity, tuple[str, ...]], ...] = (
+    (Activity.TRAINING, ("tap huan", "dao tao")),
+    (Activity.MONITORING, ("giam sat", "kiem tra")),
+    (Activity.SEED_CAPITAL, ("von",)),
+    (Activity.CLUB_ESTABLISHMENT, ("ra mat", "thanh lap")),
+    (Activity.REVIEW_CONFERENCE, ("tong ket", "so ket", "hoi nghi")),
+    (Activity.COMMUNICATION, ("truyen thong",)),
+    (Activity.OTHER, ("khac",)),
+)
+# A row under the header numbering the columns: "1", "2", "3=4+5", "(4)", "A".
+COLUMN_NUMBER = re.compile(r"^(\(?\d{1,2}\)?(\s*[=+\-]\s*\(?\d{1,2}\)?)*|\(?[A-Z]\)?)$")
+AMOUNT_TEXT = re.compile(r"^\d+([.,]\d+)*$")
+LINE_NUMBER = re.compile(r"^\d{1,3}\.?$")
+UNIT_STATED = re.compile(r"\b(?:don vi tinh|dvt)\b\s*(.*)$")
+ACTIVITY_VALUES = frozenset(activity.value for activity in Activity)
+BLANK_AMOUNTS = frozenset({"", "-", "–", "—"})
+# What the unit row may say, in `_words` form, and the unit it is; None for units not read.
+STATED_UNITS: tuple[tuple[str, Unit | None], ...] = (
+    ("trieu", "million"),
+    ("nghin", None),
+    ("ngan", None),
+    ("ty", None),
+    ("dong", "dong"),
+    ("vnd", "dong"),
+)
+# Excel runs a cell that starts like this as a formula, even from a CSV.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+# Export
+
+
+def export_table(
+    plan: PlanPublic, file_format: FileFormat, unit: Unit, province_name: str | None
+) -> bytes:
+    """The plan's budget table as an .xlsx workbook or a UTF-8 CSV (with a BOM, for Excel).
+
+    Amounts are in `unit`: million đồng as exact decimals (50,700,000 → 50.7), or đồng. The
+    source columns are those the plan uses, in `Source` order.
+    """
+    sources = [s for s in Source if sum(line.amounts.get(s, 0) for line in plan.lines)]
+    table = _Table(
+        title=_title(plan, province_name),
+        unit_row=f"Đơn vị tính: {UNIT_LABEL[unit]}",
+        header=[NUMBER, CONTENT, TOTAL, *(SOURCE_LABELS[s] for s in sources), ACTIVITY],
+        lines=[_line_row(line, sources, unit) for line in plan.lines],
+        total=_total_row(plan.lines, sources, unit),
+    )
+    return _xlsx(table, unit) if file_format == "xlsx" else _csv(table)
+
+
+@dataclass(frozen=True)
+class _Table:
+    title: str
+    unit_row: str
+    header: list[str]
+    lines: list[list[Cell]]
+    total: list[Cell]
+
+    def rows(self) -> list[list[Cell]]:
+        return [[self.title], [self.unit_row], list(self.header), *self.lines, self.total]
+
+
+def _title(plan: PlanPublic, province_name: str | None) -> str:
+    period = (
+        f"Năm {plan.start_year}"
+        if plan.start_year == plan.end_year
+        else f"Giai đoạn {plan.start_year}–{plan.end_year}"
+    )
+    version = f"Phiên bản {plan.version} ({STATUS_LABEL[plan.status]})"
+    return " — ".join(part for part in (plan.title, province_name, period, version) if part)
+
+
+def _line_row(line: LinePublic, sources: list[Source], unit: Unit) -> list[Cell]:
+    # A source giving nothing to a line stays blank, as in the provinces' tables.
+    amounts = [
+        _amount_cell(line.amounts[s], unit) if line.amounts.get(s) else None for s in sources
+    ]
+    total = _amount_cell(line.total, unit)
+    return [line.number, line.content, total, *amounts, line.activity.value]
+
+
+def _total_row(lines: list[LinePublic], sources: list[Source], unit: Unit) -> list[Cell]:
+    sums = [sum(line.total for line in lines)]
+    sums += [sum(line.amounts.get(s, 0) for line in lines) for s in sources]
+    return [None, TOTAL, *(_amount_cell(amount, unit) for amount in sums), None]
+
+
+def _amount_cell(dong: int, unit: Unit) -> int | Decimal:
+    """An amount in `unit`, exactly: whole numbers as int, others without trailing zeros."""
+    if unit == "dong":
+        return dong
+    value = Decimal(dong) / MILLION
+    return int(value) if value == value.to_integral_value() else value.normalize()
+
+
+def _csv(table: _Table) -> bytes:
+    buffer = io.StringIO()
+    # Excel on Windows expects CRLF and recognises UTF-8 only by its BOM.
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for row in table.rows():
+        writer.writerow([_csv_cell(cell) for cell in row])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def _csv_cell(cell: Cell) -> str | int:
+    if cell is None:
+        return ""
+    if isinstance(cell, Decimal):
+        # A decimal point whatever the locale: the import reads `.` and `,` alike.
+        return format(cell, "f")
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        # The apostrophe keeps "- Tập huấn" or "=…" text in Excel; the import drops it again.
+        return f"'{cell}"
+    return cell
+
+
+def _xlsx(table: _Table, unit: Unit) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None  # a new workbook always has its first sheet
+    sheet.title = "Dự toán kinh phí"
+    for row in table.rows():
+        # Excel holds 15 significant digits; amounts up to MAX_AMOUNT đồng need at most 14.
+        sheet.append([float(cell) if isinstance(cell, Decimal) else cell for cell in row])
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                # openpyxl takes text starting with "=" for a formula; contents are text.
+                cell.data_type = "s"
+    amount_format = "#,##0" if unit == "dong" else "#,##0.0#####"
+    header_row, first_line, total_row = 3, 4, sheet.max_row
+    last_amount_column = len(table.header) - 1
+    sheet.cell(1, 1).font = Font(bold=True, size=13)
+    sheet.cell(2, 1).font = Font(italic=True)
+    for cell in sheet[header_row]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    for row in sheet.iter_rows(min_row=first_line, min_col=3, max_col=last_amount_column):
+        for cell in row:
+            cell.number_format = amount_format
+    for cell in sheet[total_row]:
+        cell.font = Font(bold=True)
+    for column, width in _widths(len(table.header)).items():
+        sheet.column_dimensions[column].width = width
+    sheet.freeze_panes = sheet.cell(first_line, 1)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _widths(columns: int) -> dict[str, float]:
+    widths = {"A": 6.0, "B": 50.0}
+    widths.update({get_column_letter(c): 16.0 for c in range(3, columns)})
+    widths[get_column_letter(columns)] = 20.0
+    return widths
+
+
+# Import
+
+
+def import_table(
+    data: bytes, file_name: str | None, content_type: str | None, unit: Unit
+) -> list[LineIn]:
+    """The budget lines of an uploaded table, amounts read in `unit` and returned in đồng.
+
+    Reads the first sheet of an .xlsx or a CSV; the header row is found below any title rows.
+    A line's number is its STT, or its position when STT is blank; its activity is the
+    `Hoạt động` column, or is inferred from its content. The total row is checked against
+    the lines, and ends the table when it comes under them (notes and signatures follow).
+    Raises 415 for other file types, and 422 listing every problem found, each named by row
+    and column as in the sheet (e.g. `row 7, Quỹ CS NCT`).
+    """
+    _, rows = read_rows(Upload(data, file_name, content_type), BUDGET_TABLE)
+    columns = _find_columns(rows, unit)
+    reader = _Reader(columns, unit)
+    for number, cells in rows:
+        if number > columns.header_row and not reader.read(number, cells):
+            break
+    return reader.result()
+
+
+class _CellError(ValueError):
+    """A cell that cannot be read; the message is the reason."""
+
+
+@dataclass(frozen=True)
+class _Columns:
+    header_row: int
+    """The (last) header row: lines come below it."""
+    headers: dict[int, str]
+    """Column index → the header as typed, for the columns that have one."""
+    roles: dict[Role, int]
+    """Role → column index."""
+
+    @property
+    def sources(self) -> dict[Source, int]:
+        return {role: index for role, index in self.roles.items() if isinstance(role, Source)}
+
+    def name(self, index: int) -> str:
+        return self.headers.get(index) or f"column {get_column_letter(index + 1)}"
+
+
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", fold(text)).split())
+
+
+def _role(cell: Any) -> Role | None:
+    return ROLE_OF.get(label_key(cell_text(cell)))
+
+
+def _is_header(cells: list[Any]) -> bool:
+    roles = [_role(cell) for cell in cells]
+    return "content" in roles and sum(role is not None for role in roles) >= 2
+
+
+def _find_columns(rows: list[Row], unit: Unit) -> _Columns:
+    """The header row (the first with a content column and another known one) and its columns.
+
+    A header split over two rows (`Nguồn kinh phí` above the sources) is read as one. The
+    unit stated above the header, unknown and repeated columns are refused with 422.
+    """
+    position = next(
+        (i for i, (_, cells) in enumerate(rows[:HEADER_SEARCH_ROWS]) if _is_header(cells)), None
+    )
+    if position is None:
+        raise file_refused(
+            f"has no header row with {NUMBER} and {CONTENT} in its first {HEADER_SEARCH_ROWS} rows"
+        )
+    header_row, cells = rows[position]
+    headers = {i: (cell_text(c), header_row) for i, c in enumerate(cells) if cell_text(c)}
+    if position + 1 < len(rows) and _is_lower_header(rows[position + 1][1], headers):
+        header_row, lower = rows[position + 1]
+        headers |= {i: (cell_text(c), header_row) for i, c in enumerate(lower) if cell_text(c)}
+    errors = _unit_errors(rows[:position], unit)
+    roles: dict[Role, int] = {}
+    for index, (text, row) in sorted(headers.items()):
+        role = _role(text)
+        if role is None:
+            errors.append(field_error(f"row {row}, {text}", "unknown column", "file"))
+        elif role in roles:
+            first = headers[roles[role]][0]
+            errors.append(field_error(f"row {row}, {text}", f'repeats column "{first}"', "file"))
+        else:
+            roles[role] = index
+    if not any(isinstance(role, Source) for role in roles):
+        reason = "no source column (such as Ngân sách tỉnh, Quỹ CS NCT, Xã hội hóa)"
+        errors.append(field_error(f"row {header_row}", reason, "file"))
+    if errors:
+        raise _problems(errors)
+    named = {index: text for index, (text, _) in headers.items()}
+    return _Columns(header_row, named, roles)
+
+
+def _is_lower_header(cells: list[Any], upper: dict[int, tuple[str, int]]) -> bool:
+    """A row of source labels under a header whose number and content cells span two rows."""
+    beside = [
+        cell_text(cell)
+        for index, cell in enumerate(cells)
+        if _role(upper.get(index, ("", 0))[0]) in ("number", "content")
+    ]
+    return not any(beside) and any(isinstance(_role(cell), Source) for cell in cells)
+
+
+def _unit_errors(title_rows: list[Row], unit: Unit) -> list[FieldError]:
+    """A unit stated above the header ("Đơn vị tính: đồng") that is not the one asked for.
+
+    Reading đồng as million would multiply every amount by a million, so it is refused.
+    """
+    errors = []
+    for row, cells in title_rows:
+        for cell in cells:
+            stated = UNIT_STATED.search(_words(cell_text(cell)))
+            words = stated.group(1) if stated else ""
+            found = next((u for prefix, u in STATED_UNITS if words.startswith(prefix)), unit)
+            if found != unit:
+                reason = (
+                    f'says "{cell_text(cell)}", but the amounts were to be read in '
+                    f"{UNIT_LABEL[unit]}"
+                )
+                errors.append(field_error(f"row {row}", reason, "file"))
+    return errors
+
+
+def _problems(errors: list[FieldError]) -> ValidationFailed:
+    summary = "; ".join(f"{e.field}: {e.reason}" for e in errors[:5])
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return ValidationFailed(f"The budget table has problems: {summary}{more}", errors=errors)
+
+
+@dataclass
+class _Reader:
+    """Reads the rows under the header one by one, keeping every problem and the column sums."""
+
+    columns: _Columns
+    unit: Unit
+    lines: list[LineIn] = field(default_factory=list)
+    errors: list[FieldError] = field(default_factory=list)
+    rows_of_numbers: dict[int, int] = field(default_factory=dict)
+    sums: dict[int, int] = field(default_factory=dict)
+    unknown_sums: set[int] = field(default_factory=set)
+    """Columns with a cell that could not be read: their sums cannot be checked."""
+    total_rows: list[Row] = field(default_factory=list)
+    seen_lines: int = 0
+
+    def read(self, row: int, cells: list[Any]) -> bool:
+        """Reads one row; False when the table ends there."""
+        if self._is_column_numbers(cells) or self._has_only_a_number(cells):
+            return True
+        if not self._text(cells, "number") and self._is_total_label(cells):
+            self.total_rows.append((row, cells))
+            return self.seen_lines == 0
+        self._read_line(row, cells)
+        return True
+
+    def result(self) -> list[LineIn]:
+        for row, cells in self.total_rows:
+            self._check_total_row(row, cells)
+        if self.errors:
+            raise _problems(self.errors)
+        if not self.lines:
+            raise file_refused(
+                f"has no budget lines under the header (row {self.columns.header_row})"
+            )
+        return self.lines
+
+    def _cell(self, cells: list[Any], index: int | None) -> Any:
+        return cells[index] if index is not None and index < len(cells) else None
+
+    def _text(self, cells: list[Any], role: Role) -> str:
+        return cell_text(self._cell(cells, self.columns.roles.get(role)))
+
+    def _is_column_numbers(self, cells: list[Any]) -> bool:
+        texts = [cell_text(cell) for cell in cells if cell_text(cell)]
+        return bool(self._text(cells, "content")) and all(COLUMN_NUMBER.match(t) for t in texts)
+
+    def _has_only_a_number(self, cells: list[Any]) -> bool:
+        # Templates often number rows ahead of their content.
+        number = self.columns.roles.get("number")
+        return all(not cell_text(cell) for index, cell in enumerate(cells) if index != number)
+
+    def _is_total_label(self, cells: list[Any]) -> bool:
+        return label_key(self._text(cells, "content")) in TOTAL_ROW_LABELS
+
+    def _error(self, row: int, index: int | None, reason: str) -> None:
+        where = f"row {row}" if index is None else f"row {row}, {self.columns.name(index)}"
+        self.errors.append(field_error(where, reason, "file"))
+
+    def _read_line(self, row: int, cells: list[Any]) -> None:
+        self.seen_lines += 1
+        if self.seen_lines > MAX_LINES:
+            raise file_refused(BUDGET_TABLE.too_many_rows)
+        errors_before = len(self.errors)
+        self._check_stray_values(row, cells)
+        number = self._line_number(row, cells)
+        content = self._content(row, cells)
+        amounts = self._amounts(row, cells)
+        total = self._line_total(row, cells, amounts)
+        activity = self._activity(row, cells, content)
+        if len(self.errors) > errors_before or amounts is None or activity is None:
+            return
+        given = {source: amount for source, amount in amounts.items() if amount}
+        try:
+            line = LineIn(
+                number=number, activity=activity, content=content, amounts=given, total=total
+            )
+        except ValidationError as exc:
+            for error in exc.errors():
+                self._error(row, None, error["msg"])
+            return
+        self.lines.append(line)
+
+    def _check_stray_values(self, row: int, cells: list[Any]) -> None:
+        for index, cell in enumerate(cells):
+            if index not in self.columns.headers and cell_text(cell):
+                self._error(row, index, f'"{cell_text(cell)}" is under no header')
+
+    def _line_number(self, row: int, cells: list[Any]) -> int:
+        index = self.columns.roles.get("number")
+        try:
+            number = _line_number(self._cell(cells, index)) or self.seen_lines
+        except _CellError as exc:
+            self._error(row, index, str(exc))
+            return self.seen_lines
+        if number in self.rows_of_numbers:
+            other = self.rows_of_numbers[number]
+            self._error(row, index, f"line number {number} is taken by row {other}")
+        self.rows_of_numbers.setdefault(number, row)
+        return number
+
+    def _content(self, row: int, cells: list[Any]) -> str:
+        # Windows-1258 text arrives with separate tone marks; stored text is composed.
+        content = unicodedata.normalize("NFC", self._text(cells, "content"))
+        if content.startswith("'") and content[1:].startswith(FORMULA_STARTS):
+            content = content[1:]
+        if not content:
+            self._error(row, self.columns.roles["content"], "is empty")
+        return content
+
+    def _amounts(self, row: int, cells: list[Any]) -> dict[Source, int] | None:
+        """Each source's amount in đồng, added to the column sums; None if one is unreadable."""
+        amounts: dict[Source, int] = {}
+        for source, index in self.columns.sources.items():
+            amount = self._amount(row, cells, index)
+            if amount is None:
+                self.unknown_sums.add(index)
+                continue
+            amounts[source] = amount
+            self.sums[index] = self.sums.get(index, 0) + amount
+        return amounts if len(amounts) == len(self.columns.sources) else None
+
+    def _amount(self, row: int, cells: list[Any], index: int) -> int | None:
+        try:
+            return _amount(self._cell(cells, index), self.unit)
+        except _CellError as exc:
+            self._error(row, index, str(exc))
+            return None
+
+    def _line_total(
+        self, row: int, cells: list[Any], amounts: dict[Source, int] | None
+    ) -> int | None:
+        """The total the line states (None if blank), checked against its sources."""
+        index = self.columns.roles.get("total")
+        if index is None:
+            return None
+        given = self._stated(cells, index)
+        stated = self._amount(row, cells, index) if given else None
+        added = sum(amounts.values()) if amounts is not None else None
+        counted = stated if given else added
+        if counted is None:
+            self.unknown_sums.add(index)
+        else:
+            self.sums[index] = self.sums.get(index, 0) + counted
+        if stated is not None and added is not None and stated != added:
+            reason = (
+                f"the sources add up to {self._shown(added)}, not the total {self._shown(stated)}"
+            )
+            self._error(row, index, reason)
+        return stated
+
+    def _stated(self, cells: list[Any], index: int) -> bool:
+        return cell_text(self._cell(cells, index)) not in BLANK_AMOUNTS
+
+    def _activity(self, row: int, cells: list[Any], content: str) -> Activity | None:
+        text = self._text(cells, "activity")
+        if not text:
+            return _activity_in(content) or Activity.OTHER
+        activity = _activity_in(text)
+        if activity is None:
+            known = ", ".join(Activity)
+            self._error(row, self.columns.roles["activity"], f'"{text}" is not one of {known}')
+        return activity
+
+    def _check_total_row(self, row: int, cells: list[Any]) -> None:
+        total = self.columns.roles.get("total")
+        indexes = [*([total] if total is not None else []), *self.columns.sources.values()]
+        for index in indexes:
+            if not self._stated(cells, index):
+                continue
+            stated = self._amount(row, cells, index)
+            added = self.sums.get(index, 0)
+            if stated is None or index in self.unknown_sums or stated == added:
+                continue
+            name = self.columns.name(index)
+            reason = f"total row: {name} is {self._shown(stated)}, "
+            reason += f"the lines add up to {self._shown(added)}"
+            self._error(row, index, reason)
+
+    def _shown(self, dong: int) -> str:
+        """An amount in the table's unit, for messages: 400.0 (million) or 400,000,000 (đồng)."""
+        if self.unit == "dong":
+            return f"{dong:,}"
+        text = format((Decimal(dong) / MILLION).normalize(), "f")
+        return text if "." in text else f"{text}.0"
+
+
+def _line_number(cell: Any) -> int | None:
+    """STT as a number 1–999 ("3" or "3."), None if blank."""
+    text = cell_text(cell)
+    if not text:
+        return None
+    if LINE_NUMBER.match(text) and 1 <= int(text.rstrip(".")) <= 999:
+        return int(text.rstrip("."))
+    raise _CellError(f'"{text}" is not a line number (1 to 999)')
+
+
+def _activity_in(text: str) -> Activity | None:
+    """The activity a value names (`seed_capital`) or a content describes ("Hỗ trợ vốn…")."""
+    words = _words(text)
+    if words.replace(" ", "_") in ACTIVITY_VALUES:
+        return Activity(words.replace(" ", "_"))
+    padded = f" {words} "
+    return next(
+        (
+            activity
+            for activity, phrases in ACTIVITY_WORDS
+            if any(f" {phrase} " in padded for phrase in phrases)
+        ),
+        None,
+    )
+
+
+def _amount(cell: Any, unit: Unit) -> int:
+    """A cell as whole đồng: blank is 0; numbers exactly, or refused with the reason."""
+    if isinstance(cell, bool):
+        raise _CellError(f'"{cell_text(cell)}" is not an amount')
+    if isinstance(cell, int):
+        value = Decimal(cell)
+    elif isinstance(cell, float):
+        if not math.isfinite(cell):
+            raise _CellError(f'"{cell_text(cell)}" is not an amount')
+        # Excel keeps 15 significant digits: a SUM of 50.7, 18, 17.6 and 43 is stored as
+        # 129.29999999999998 and shown, and meant, as 129.3.
+        value = Decimal(f"{cell:.15g}")
+    else:
+        text = re.sub(r"\s", "", cell_text(cell))
+        if text in BLANK_AMOUNTS:
+            return 0
+        parsed = _decimal(text, unit)
+        if parsed is None:
+            raise _CellError(f'"{cell_text(cell)}" is not an amount')
+        value = parsed
+    return _in_dong(value, unit, cell_text(cell))
+
+
+def _in_dong(value: Decimal, unit: Unit, shown: str) -> int:
+    dong = value * UNIT_FACTOR[unit]
+    if dong < 0:
+        raise _CellError(f'"{shown}" is negative')
+    if dong != dong.to_integral_value():
+        raise _CellError(f'"{shown}" is not a whole number of đồng')
+    if dong > MAX_AMOUNT:
+        raise _CellError(f'"{shown}" is more than {MAX_AMOUNT:,} đồng')
+    return int(dong)
+
+
+def _decimal(text: str, unit: Unit) -> Decimal | None:
+    """A typed number: `50,7` or `50.7`; `50.700.000`, `50,700,000` or `1.234,5` grouped.
+
+    With one separator used once, it is the decimal mark, except in đồng before exactly
+    three digits (`700.000`), where it groups thousands.
+    """
+    if not AMOUNT_TEXT.match(text):
+        return None
+    marks = set(re.findall(r"[.,]", text))
+    if len(marks) == 2:
+        decimal_mark = text[max(text.rfind("."), text.rfind(","))]
+        whole, _, fraction = text.rpartition(decimal_mark)
+        digits = _ungrouped(whole, ({".", ","} - {decimal_mark}).pop())
+        return None if digits is None else Decimal(f"{digits}.{fraction}")
+    if not marks:
+        return Decimal(text)
+    mark = marks.pop()
+    groups = text.split(mark)
+    if len(groups) > 2 or (unit == "dong" and len(groups[1]) == 3):
+        digits = _ungrouped(text, mark)
+        return None if digits is None else Decimal(digits)
+    return Decimal(f"{groups[0]}.{groups[1]}")
+
+
+def _ungrouped(text: str, separator: str) -> str | None:
+    """The digits of `1.234.567`, or None when the groups are not thousands."""
+    head, *groups = text.split(separator)
+    if groups and not (1 <= len(head) <= 3 and all(len(g) == 3 for g in groups)):
+        return None
+    return head + "".join(groups)
