@@ -1,8 +1,11 @@
 """The application factory every domain service is built with."""
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
@@ -27,10 +30,21 @@ def install_plumbing(app: FastAPI, max_body_bytes: int) -> None:
     app.openapi = lambda: problem_aware_openapi(app)  # type: ignore[method-assign]
 
 
+Worker = Callable[[FastAPI], Coroutine[Any, Any, None]]
+"""A background loop of a service (e.g. a relay), run while the app is up."""
+
+
 def create_service_app(
-    *, title: str, description: str, settings: ServiceSettings, routers: Iterable[APIRouter]
+    *,
+    title: str,
+    description: str,
+    settings: ServiceSettings,
+    routers: Iterable[APIRouter],
+    workers: Iterable[Worker] = (),
 ) -> FastAPI:
-    """A service app: its database, token verification against the gateway's keys, health."""
+    """A service app: its database, token verification against the gateway's keys, health,
+    and its background workers (started with the app, cancelled when it stops)."""
+    workers = list(workers)
     settings.check_production()
     logging.basicConfig(level=settings.log_level.upper())
     keys = JwksKeySource(
@@ -40,7 +54,12 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(worker(app)) for worker in workers]
         yield
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         app.state.engine.dispose()
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)

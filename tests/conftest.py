@@ -42,13 +42,15 @@ def _database_urls(tmp: Path, label: str) -> Iterator[dict[str, str]]:
         yield {component: f"sqlite:///{tmp / f'{component}.db'}" for component in FACTORIES}
 
 
-def _stack(tmp: Path, urls: dict[str, str]) -> Iterator[Stack]:
+def _stack(
+    tmp: Path, urls: dict[str, str], extra_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
     stack = Stack(
         database_urls=urls,
         ports={c: free_port() for c in FACTORIES},
         var_dir=tmp,
         admin_password=ADMIN_PASSWORD,
-        extra_env=TEST_SETTINGS,
+        extra_env={**TEST_SETTINGS, **(extra_env or {})},
     )
     stack.migrate()
     stack.start(log_dir=tmp / "logs")

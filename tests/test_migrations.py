@@ -14,7 +14,7 @@ from common.db import make_engine
 from common.migrate import alembic_config
 from gateway.models import GatewayBase
 from services.clubs.models import ClubsBase
-from services.funding.models import FundingBase
+from services.funding.tables import metadata as funding_metadata
 from services.loans.tables import metadata as loans_metadata
 from tools.stack import Stack
 
@@ -22,7 +22,7 @@ METADATA: dict[str, MetaData] = {
     "gateway": GatewayBase.metadata,
     "clubs": ClubsBase.metadata,
     "loans": loans_metadata,
-    "funding": FundingBase.metadata,
+    "funding": funding_metadata,
 }
 
 

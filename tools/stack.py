@@ -73,6 +73,8 @@ class Stack:
             env[f"GATEWAY_{ENV_PREFIX[service]}_URL"] = self.url(service)
             env[f"{ENV_PREFIX[service]}_GATEWAY_URL"] = self.gateway_url
         env["LOANS_CLUBS_URL"] = self.url("clubs")
+        env["FUNDING_CLUBS_URL"] = self.url("clubs")
+        env["FUNDING_LOANS_URL"] = self.url("loans")
         env.update(self.extra_env)
         return env
 

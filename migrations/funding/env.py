@@ -1,4 +1,4 @@
 from common.migrate import run_env
-from services.funding.models import FundingBase
+from services.funding.tables import metadata
 
-run_env(FundingBase.metadata)
+run_env(metadata)

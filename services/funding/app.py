@@ -1,15 +1,45 @@
-"""The funding service: funders, plans, commitments, receipts and allocations to clubs."""
+"""The funding service: funders, programmes, province plans with their budget tables,
+commitments, receipts, allocations to club funds, and the funded clubs."""
 
 from fastapi import FastAPI
 
 from common.app import create_service_app
+from common.service_client import ServiceClient, ServiceTokens
+from services.funding.catalogue.routes import funders, programmes
+from services.funding.clubs import ClubDirectory
+from services.funding.flows.routes import allocations, commitments, receipts
+from services.funding.flows.transfer import Transfers, relay
+from services.funding.plans.routes import router as plans_router
+from services.funding.reports.funded_clubs import router as funded_clubs_router
 from services.funding.settings import FundingSettings
 
 
 def create_app(settings: FundingSettings | None = None) -> FastAPI:
-    return create_service_app(
+    settings = settings or FundingSettings()
+    app = create_service_app(
         title="ISHC funding service",
-        settings=settings or FundingSettings(),
+        settings=settings,
         description=__doc__ or "",
-        routers=[],
+        routers=[
+            funders,
+            programmes,
+            plans_router,
+            commitments,
+            receipts,
+            allocations,
+            funded_clubs_router,
+        ],
+        workers=[relay],
     )
+    tokens = ServiceTokens(settings.gateway_url, settings.client_id, settings.client_secret)
+    timeout = settings.upstream_timeout_seconds
+    app.state.club_directory = ClubDirectory(
+        ServiceClient("clubs", settings.clubs_url, tokens, timeout)
+    )
+    app.state.transfers = Transfers(
+        app.state.engine,
+        ServiceClient("loans", settings.loans_url, tokens, timeout),
+        settings.transfer_interval_seconds,
+        settings.transfer_max_backoff_seconds,
+    )
+    return app

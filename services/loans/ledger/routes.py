@@ -4,8 +4,11 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
 
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.db import SessionDep
@@ -15,8 +18,9 @@ from common.schemas import Id, IdPath, Page, PageDep
 from services.loans.clubs import ClubDirectoryDep, ClubFacts
 from services.loans.ledger import service
 from services.loans.ledger.models import Fund
-from services.loans.ledger.rules import EntryType, FundKind
+from services.loans.ledger.rules import CapitalOrigin, EntryType, FundKind
 from services.loans.ledger.schemas import (
+    AllocationCapital,
     CapitalIn,
     EntryPublic,
     ExpenseCreate,
@@ -73,6 +77,25 @@ async def club_for_fund(
     return club
 
 
+def club_fund(session: Session, club_id: int, kind: FundKind) -> Fund | None:
+    return session.exec(
+        select(Fund).where(Fund.club_id == club_id, Fund.kind == kind.value)
+    ).first()
+
+
+def new_fund(session: Session, club: ClubFacts, kind: FundKind, principal: Principal) -> Fund:
+    fund = Fund(
+        club_id=club.id,
+        kind=kind.value,
+        province_code=club.province_code,
+        commune_code=club.commune_code,
+        opened_by=principal.subject,
+    )
+    session.add(fund)
+    session.flush()
+    return fund
+
+
 @router.post("", response_model=FundPublic, status_code=201, summary="Open a club fund")
 def open_fund(
     payload: FundCreate,
@@ -81,19 +104,95 @@ def open_fund(
     principal: CurrentPrincipal,
     idem: Idempotency,
 ) -> Any:
-    taken = select(Fund.id).where(Fund.club_id == club.id, Fund.kind == payload.kind.value)
-    if session.exec(taken).first():
+    if club_fund(session, club.id, payload.kind):
         raise Conflict(f"The club {club.id} already has an {payload.kind.value} fund.")
-    fund = Fund(
-        club_id=club.id,
-        kind=payload.kind.value,
-        province_code=club.province_code,
-        commune_code=club.commune_code,
-        opened_by=principal.subject,
+    return idem.respond(session, public(session, new_fund(session, club, payload.kind, principal)))
+
+
+def _same_allocation(entry: EntryPublic, fund: Fund, payload: AllocationCapital) -> bool:
+    return (fund.club_id, fund.kind, entry.amount) == (
+        payload.club_id,
+        payload.kind.value,
+        payload.amount,
     )
-    session.add(fund)
-    session.flush()
-    return idem.respond(session, public(session, fund))
+
+
+def _record_allocation(
+    session: Session, payload: AllocationCapital, club: ClubFacts, principal: Principal
+) -> tuple[EntryPublic, bool]:
+    fund = club_fund(session, club.id, payload.kind)
+    if fund is None:
+        fund = new_fund(session, club, payload.kind, principal)
+    entry, created = service.add_capital(
+        session,
+        fund,
+        principal,
+        payload.amount,
+        payload.occurred_on,
+        CapitalOrigin.ALLOCATION,
+        payload.allocation_id,
+        payload.reference,
+    )
+    return service.public_entry(session, entry), created
+
+
+def _recorded_allocation(
+    session: Session, payload: AllocationCapital
+) -> tuple[EntryPublic, Fund] | None:
+    entry = service.allocation_entry(session, None, payload.allocation_id)
+    if entry is None:
+        return None
+    fund = session.get(Fund, entry.fund_id)
+    assert fund is not None
+    return service.public_entry(session, entry), fund
+
+
+@router.post(
+    "/allocations",
+    response_model=EntryPublic,
+    status_code=201,
+    summary="Record a funder's allocation as capital in a club's fund (funding service)",
+    description="Opens the club's fund of that kind if it has none. An allocation is recorded "
+    "once: a repeat answers 200 with the first entry; the same id with another club, fund or "
+    "amount is 409. A dissolved club takes no new allocation (409).",
+    responses={200: {"model": EntryPublic, "description": "Recorded before."}},
+)
+async def record_allocation(
+    payload: AllocationCapital,
+    directory: ClubDirectoryDep,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require_roles(Role.SERVICE, Role.ADMIN))],
+) -> Any:
+    recorded = await run_in_threadpool(_recorded_allocation, session, payload)
+    if recorded is not None:
+        entry, fund = recorded
+        if not _same_allocation(entry, fund, payload):
+            raise Conflict(
+                f"The allocation {payload.allocation_id} was recorded with another club, fund "
+                "or amount.",
+                entry_id=entry.id,
+            )
+        return JSONResponse(jsonable_encoder(entry), status_code=200)
+    club = (await directory.facts({payload.club_id})).get(payload.club_id)
+    if club is None:
+        raise invalid("club_id", f"no club {payload.club_id}")
+    if club.dissolved:
+        raise Conflict(f"The club {club.id} is dissolved; it takes no new allocation.")
+    entry, created = await run_in_threadpool(_record_allocation, session, payload, club, principal)
+    return JSONResponse(jsonable_encoder(entry), status_code=201 if created else 200)
+
+
+@router.get(
+    "/allocations/{allocation_id}",
+    response_model=EntryPublic,
+    summary="The fund entry that recorded an allocation",
+    dependencies=[Depends(require_roles(Role.SERVICE, Role.ADMIN))],
+)
+def allocation_entry(allocation_id: IdPath, session: SessionDep) -> EntryPublic:
+    entry = service.allocation_entry(session, None, allocation_id)
+    if entry is None:
+        raise NotFound(f"No entry records the allocation {allocation_id}.")
+    return service.public_entry(session, entry)
 
 
 @router.get("", response_model=Page[FundPublic], summary="List funds in scope")

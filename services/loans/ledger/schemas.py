@@ -54,6 +54,17 @@ class CapitalIn(InputModel):
         return self
 
 
+class AllocationCapital(InputModel):
+    """A funder's allocation to a club's fund, sent by the funding service."""
+
+    allocation_id: Id = Field(description="The funding service's allocation; recorded once.")
+    club_id: Id
+    kind: FundKind
+    amount: Amount
+    occurred_on: PastDate
+    reference: Reference
+
+
 class ExpenseCreate(InputModel):
     amount: Amount
     occurred_on: PastDate

@@ -84,12 +84,13 @@ def _refuse_overdraft(session: Session, fund: Fund, change: int) -> None:
         )
 
 
-def allocation_entry(session: Session, fund: Fund, allocation_id: int) -> LedgerEntry | None:
-    """The entry that already recorded this allocation in this fund; 409 if another fund did."""
+def allocation_entry(session: Session, fund: Fund | None, allocation_id: int) -> LedgerEntry | None:
+    """The entry that already recorded this allocation (in this fund, if one is given: 409 if
+    another fund did)."""
     entry = session.exec(
         select(LedgerEntry).where(LedgerEntry.allocation_id == allocation_id)
     ).first()
-    if entry is not None and entry.fund_id != fund.id:
+    if entry is not None and fund is not None and entry.fund_id != fund.id:
         raise Conflict(f"The allocation {allocation_id} was recorded in another fund.")
     return entry
 

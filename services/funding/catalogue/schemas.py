@@ -1,0 +1,58 @@
+"""What goes over the wire for funders and programmes."""
+
+from datetime import datetime
+from typing import Annotated, ClassVar
+
+from pydantic import Field
+
+from common.schemas import InputModel, OutputModel, PatchModel
+from services.funding.rules import FunderType, Source
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+ProvinceCode = Annotated[str, Field(pattern=r"^\d{2}$", description="2-digit province code.")]
+
+
+class FunderCreate(InputModel):
+    name: Name
+    funder_type: FunderType
+    province_code: ProvinceCode | None = Field(
+        default=None, description="For provincial and commune budgets: whose budget it is."
+    )
+    country: Annotated[str, Field(max_length=100)] | None = None
+    notes: Annotated[str, Field(max_length=2000)] = ""
+
+
+class FunderUpdate(PatchModel):
+    nullable: ClassVar[frozenset[str]] = frozenset({"province_code", "country"})
+
+    name: Name | None = None
+    province_code: ProvinceCode | None = None
+    country: Annotated[str, Field(max_length=100)] | None = None
+    notes: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class FunderPublic(OutputModel):
+    id: int
+    name: str
+    funder_type: FunderType
+    source: Source = Field(description="The plan column this funder's money counts in.")
+    province_code: str | None
+    country: str | None
+    notes: str
+    created_at: datetime
+
+
+class ProgrammePublic(OutputModel):
+    code: str
+    decision: str
+    name: str
+    start_year: int
+    end_year: int
+    new_clubs: int | None = Field(description="Clubs to found in the phase.")
+    members: int | None = Field(description="Members of the new clubs.")
+    older_members: int | None = Field(description="Older people among them.")
+    clubs_maintained_pct: int | None
+    clubs_running_all_activities_pct: int | None
+    members_able_to_borrow_pct: int | None
+    clubs_with_both_funds_pct: int | None
+    notes: str

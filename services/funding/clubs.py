@@ -1,0 +1,82 @@
+"""Club and province facts the funding service needs, asked from the clubs service's API."""
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from common.problems import ServiceUnavailable
+from common.schemas import MAX_PAGE_SIZE
+from common.service_client import ServiceClient
+
+DISSOLVED = "dissolved"
+
+
+@dataclass(frozen=True)
+class ClubFacts:
+    id: int
+    code: str
+    name: str
+    province_code: str
+    commune_code: str
+    status: str
+
+    @property
+    def dissolved(self) -> bool:
+        return self.status == DISSOLVED
+
+
+def _facts(item: dict[str, Any]) -> ClubFacts:
+    return ClubFacts(
+        id=item["id"],
+        code=item["code"],
+        name=item["name"],
+        province_code=item["province_code"],
+        commune_code=item["commune_code"],
+        status=item["status"],
+    )
+
+
+class ClubDirectory:
+    """Asks the clubs service with the funding service's own token, which sees every club."""
+
+    def __init__(self, client: ServiceClient) -> None:
+        self.client = client
+        self._provinces: dict[str, str] = {}
+
+    async def facts(self, ids: set[int]) -> dict[int, ClubFacts]:
+        """The clubs among `ids` that exist; a clubs service that is down gives a 503 problem."""
+        wanted = sorted(ids)
+        found: dict[int, ClubFacts] = {}
+        for start in range(0, len(wanted), MAX_PAGE_SIZE):
+            batch = wanted[start : start + MAX_PAGE_SIZE]
+            page = await self.client.get_json(
+                "/api/v1/clubs", params={"ids": batch, "limit": len(batch)}
+            )
+            found.update((item["id"], _facts(item)) for item in page["items"])
+        return found
+
+    async def facts_if_available(self, ids: set[int]) -> dict[int, ClubFacts] | None:
+        """Like `facts`, but None when the clubs service cannot answer."""
+        try:
+            return await self.facts(ids)
+        except (ServiceUnavailable, KeyError, ValueError):
+            return None
+
+    async def province_name(self, code: str) -> str | None:
+        """The province's name, or None if there is no such province (kept once known)."""
+        if code not in self._provinces:
+            response = await self.client.request("GET", f"/api/v1/locations/provinces/{code}")
+            if response.status_code == 404:
+                return None
+            if response.status_code != 200:
+                raise ServiceUnavailable(f"The clubs service answered {response.status_code}.")
+            self._provinces[code] = response.json()["name"]
+        return self._provinces[code]
+
+
+def club_directory(request: Request) -> ClubDirectory:
+    return request.app.state.club_directory
+
+
+ClubDirectoryDep = Annotated[ClubDirectory, Depends(club_directory)]

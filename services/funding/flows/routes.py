@@ -1,0 +1,300 @@
+"""`/api/v1/commitments`, `/api/v1/receipts` and `/api/v1/allocations`.
+
+Admins and the plan province's officers record money; partners record their own funder's
+commitments and read their own funder's flows (another funder's answer 404 or nothing).
+"""
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from sqlmodel import Session, col, func, select
+from starlette.concurrency import run_in_threadpool
+
+from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.db import SessionDep
+from common.idempotency import IdempotentRequest, idempotency
+from common.problems import Conflict, NotFound, invalid
+from common.schemas import Id, IdPath, Page, PageDep
+from services.funding.clubs import ClubDirectoryDep
+from services.funding.flows import service
+from services.funding.flows.models import Allocation, Commitment, Receipt
+from services.funding.flows.schemas import (
+    AllocationCreate,
+    AllocationPublic,
+    CommitmentCreate,
+    CommitmentPublic,
+    ReceiptCreate,
+    ReceiptPublic,
+)
+from services.funding.flows.transfer import transfers
+from services.funding.models import idempotency_keys
+from services.funding.plans.models import Plan
+from services.funding.plans.schemas import ProvinceCode
+from services.funding.rules import TransferStatus
+from services.funding.scope import PLANNERS, READERS, flow_filter, may_see_flow, writer
+
+Idempotency = Annotated[IdempotentRequest, idempotency(idempotency_keys, required=False)]
+Recorder = Annotated[Principal, Depends(require_roles(*PLANNERS))]
+Pledger = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.OFFICER, Role.PARTNER))]
+
+
+def _router(prefix: str, tag: str) -> APIRouter:
+    return APIRouter(prefix=prefix, tags=[tag], dependencies=[Depends(require_roles(*READERS))])
+
+
+commitments = _router("/api/v1/commitments", "commitments")
+receipts = _router("/api/v1/receipts", "receipts")
+allocations = _router("/api/v1/allocations", "allocations")
+
+
+def _visible(session: Session, principal: Principal, model: Any, flow_id: int) -> Any:
+    flow = session.get(model, flow_id)
+    commune = getattr(flow, "commune_code", None)
+    if flow is None or not may_see_flow(principal, flow.funder_id, flow.province_code, commune):
+        raise NotFound(f"No {model.__tablename__[:-1]} {flow_id}.")
+    return flow
+
+
+def _list(
+    session: Session,
+    principal: Principal,
+    model: Any,
+    moved_on: Any,
+    page: Any,
+    filters: dict[str, Any],
+    date_from: date | None,
+    date_to: date | None,
+) -> tuple[list[Any], int]:
+    commune = getattr(model, "commune_code", None)
+    conditions = [flow_filter(principal, model.funder_id, model.province_code, commune)]
+    for name, value in filters.items():
+        if value is not None:
+            column = getattr(model, name)
+            conditions.append(column == value)
+    if date_from and date_to and date_from > date_to:
+        raise invalid("from", "is after 'to'", "query")
+    if date_from:
+        conditions.append(moved_on >= date_from)
+    if date_to:
+        conditions.append(moved_on <= date_to)
+    total = session.exec(select(func.count()).select_from(model).where(*conditions)).one()
+    rows = session.exec(
+        select(model)
+        .where(*conditions)
+        .order_by(moved_on.desc(), col(model.id).desc())
+        .limit(page.limit)
+        .offset(page.offset)
+    ).all()
+    return list(rows), int(total)
+
+
+def _series_of_plan(session: Session, plan_id: int | None) -> int | None:
+    """Money of a plan is the money of its series, whatever version it was recorded under."""
+    if plan_id is None:
+        return None
+    plan = session.get(Plan, plan_id)
+    return plan.series_id if plan is not None else -1
+
+
+DateFrom = Annotated[date | None, Query(alias="from")]
+DateTo = Annotated[date | None, Query(alias="to")]
+
+
+# Commitments ---------------------------------------------------------------------------------
+
+
+@commitments.post(
+    "", response_model=CommitmentPublic, status_code=201, summary="Record a funder's pledge"
+)
+async def create_commitment(
+    payload: CommitmentCreate,
+    session: SessionDep,
+    principal: Pledger,
+    directory: ClubDirectoryDep,
+    idem: Idempotency,
+) -> Any:
+    found = await run_in_threadpool(service.target, session, principal, payload)
+    if payload.club_id is not None:
+        club = (await directory.facts({payload.club_id})).get(payload.club_id)
+        service.check_club(principal, club, payload.club_id, found.series)
+
+    def write() -> Any:
+        commitment = service.create_commitment(
+            session,
+            principal,
+            found,
+            payload.club_id,
+            amount=payload.amount,
+            committed_on=payload.committed_on,
+            reference=payload.reference,
+        )
+        return idem.respond(session, CommitmentPublic.model_validate(commitment))
+
+    return await run_in_threadpool(write)
+
+
+@commitments.get("", response_model=Page[CommitmentPublic], summary="List commitments in scope")
+def list_commitments(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    funder_id: Id | None = None,
+    plan_id: Id | None = None,
+    province: ProvinceCode | None = None,
+    club_id: Id | None = None,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+) -> Page[CommitmentPublic]:
+    filters = {
+        "funder_id": funder_id,
+        "series_id": _series_of_plan(session, plan_id),
+        "province_code": province,
+        "club_id": club_id,
+    }
+    rows, total = _list(
+        session, principal, Commitment, Commitment.committed_on, page, filters, date_from, date_to
+    )
+    items = [CommitmentPublic.model_validate(row) for row in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@commitments.get("/{commitment_id}", response_model=CommitmentPublic, summary="A commitment")
+def get_commitment(
+    commitment_id: IdPath, session: SessionDep, principal: CurrentPrincipal
+) -> CommitmentPublic:
+    return CommitmentPublic.model_validate(_visible(session, principal, Commitment, commitment_id))
+
+
+# Receipts ------------------------------------------------------------------------------------
+
+
+@receipts.post("", response_model=ReceiptPublic, status_code=201, summary="Record money received")
+def create_receipt(
+    payload: ReceiptCreate, session: SessionDep, principal: Recorder, idem: Idempotency
+) -> Any:
+    writer(principal)
+    found = service.target(session, principal, payload)
+    receipt = service.create_receipt(session, principal, found, payload)
+    return idem.respond(session, ReceiptPublic.model_validate(receipt))
+
+
+@receipts.get("", response_model=Page[ReceiptPublic], summary="List receipts in scope")
+def list_receipts(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    funder_id: Id | None = None,
+    plan_id: Id | None = None,
+    province: ProvinceCode | None = None,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+) -> Page[ReceiptPublic]:
+    filters = {
+        "funder_id": funder_id,
+        "series_id": _series_of_plan(session, plan_id),
+        "province_code": province,
+    }
+    rows, total = _list(
+        session, principal, Receipt, Receipt.received_on, page, filters, date_from, date_to
+    )
+    items = [ReceiptPublic.model_validate(row) for row in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@receipts.get("/{receipt_id}", response_model=ReceiptPublic, summary="A receipt")
+def get_receipt(receipt_id: IdPath, session: SessionDep, principal: CurrentPrincipal) -> Any:
+    return ReceiptPublic.model_validate(_visible(session, principal, Receipt, receipt_id))
+
+
+# Allocations ---------------------------------------------------------------------------------
+
+
+@allocations.post(
+    "",
+    response_model=AllocationPublic,
+    status_code=201,
+    summary="Allocate received money to a club's fund",
+    description="Stored as `pending`, then sent to the loans service, which records it as "
+    "capital in the club's fund exactly once; follow `status`. 409 when more than the funder's "
+    "money received for this plan would be allocated.",
+)
+async def create_allocation(
+    payload: AllocationCreate,
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    principal: Recorder,
+    directory: ClubDirectoryDep,
+    idem: Idempotency,
+) -> Any:
+    writer(principal)
+    found = await run_in_threadpool(service.target, session, principal, payload)
+    club = service.check_club(
+        principal,
+        (await directory.facts({payload.club_id})).get(payload.club_id),
+        payload.club_id,
+        found.series,
+    )
+    if club.dissolved:
+        raise invalid("club_id", f"club {club.id} is dissolved")
+
+    def write() -> Any:
+        allocation = service.create_allocation(session, principal, found, club, payload)
+        return idem.respond(session, AllocationPublic.model_validate(allocation))
+
+    answer = await run_in_threadpool(write)
+    # Runs after the answer is sent, so after the commit: the relay then sees the allocation.
+    background.add_task(transfers(request.app).wake)
+    return answer
+
+
+@allocations.get("", response_model=Page[AllocationPublic], summary="List allocations in scope")
+def list_allocations(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    funder_id: Id | None = None,
+    plan_id: Id | None = None,
+    province: ProvinceCode | None = None,
+    club_id: Id | None = None,
+    status: TransferStatus | None = None,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+) -> Page[AllocationPublic]:
+    filters = {
+        "funder_id": funder_id,
+        "series_id": _series_of_plan(session, plan_id),
+        "province_code": province,
+        "club_id": club_id,
+        "status": status.value if status else None,
+    }
+    rows, total = _list(
+        session, principal, Allocation, Allocation.allocated_on, page, filters, date_from, date_to
+    )
+    items = [AllocationPublic.model_validate(row) for row in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@allocations.get("/{allocation_id}", response_model=AllocationPublic, summary="An allocation")
+def get_allocation(allocation_id: IdPath, session: SessionDep, principal: CurrentPrincipal) -> Any:
+    return AllocationPublic.model_validate(_visible(session, principal, Allocation, allocation_id))
+
+
+@allocations.post(
+    "/{allocation_id}/retry",
+    response_model=AllocationPublic,
+    summary="Send a failed or pending allocation to the club's fund now",
+)
+async def retry_allocation(
+    allocation_id: IdPath, request: Request, session: SessionDep, principal: Recorder
+) -> Any:
+    writer(principal)
+    allocation = await run_in_threadpool(_visible, session, principal, Allocation, allocation_id)
+    if allocation.status == TransferStatus.RECORDED.value:
+        raise Conflict(
+            f"The allocation {allocation_id} is recorded already.", transfer_status="recorded"
+        )
+    relay = transfers(request.app)
+    await relay.send(allocation_id)
+    return AllocationPublic.model_validate(await run_in_threadpool(relay.load, allocation_id))

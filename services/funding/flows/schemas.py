@@ -1,0 +1,95 @@
+"""What goes over the wire for commitments, receipts and allocations."""
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from common.schemas import Id, InputModel, OutputModel
+from services.funding.rules import MAX_AMOUNT, FundKind, Source, TransferStatus
+
+
+def _not_in_future(value: date) -> date:
+    if value > date.today():
+        raise ValueError("is in the future")
+    if value.year < 2000:
+        raise ValueError("is before 2000")
+    return value
+
+
+Amount = Annotated[
+    int, Field(gt=0, le=MAX_AMOUNT, strict=True, description="Whole đồng, more than 0.")
+]
+PastDate = Annotated[date, AfterValidator(_not_in_future)]
+Reference = Annotated[str, Field(default="", max_length=200)]
+
+
+class FlowIn(InputModel):
+    funder_id: Id | None = Field(
+        default=None, description="Required except for partners, whose funder it always is."
+    )
+    plan_line_id: Id = Field(description="A line of the plan's current approved version.")
+    amount: Amount
+    reference: Reference
+
+
+class CommitmentCreate(FlowIn):
+    club_id: Id | None = Field(default=None, description="When the pledge is for one club.")
+    committed_on: PastDate
+
+
+class ReceiptCreate(FlowIn):
+    commitment_id: Id | None = Field(
+        default=None, description="The pledge this money honours (same funder and line)."
+    )
+    received_on: PastDate
+
+
+class AllocationCreate(FlowIn):
+    club_id: Id
+    fund_kind: FundKind = FundKind.INCOME_GENERATION
+    allocated_on: PastDate
+
+
+class FlowPublic(OutputModel):
+    id: int
+    funder_id: int
+    plan_id: int
+    plan_line_id: int
+    series_id: int
+    line_number: int
+    source: Source
+    province_code: str
+    amount: int
+    reference: str
+    created_by: str
+    created_at: datetime
+
+
+class CommitmentPublic(FlowPublic):
+    club_id: int | None
+    committed_on: date
+
+
+class ReceiptPublic(FlowPublic):
+    commitment_id: int | None
+    received_on: date
+
+
+class AllocationPublic(FlowPublic):
+    club_id: int
+    commune_code: str
+    programme_code: str
+    fund_kind: FundKind
+    allocated_on: date
+    status: TransferStatus = Field(
+        description="pending: not yet in the club's fund; recorded: capital in the fund (once); "
+        "failed: the last try failed (see failure_reason), retried automatically when the "
+        "failure can pass, or with POST …/retry."
+    )
+    failure_reason: str | None
+    attempts: int
+    next_attempt_at: datetime | None
+    fund_id: int | None = Field(description="The loans service's fund that holds it.")
+    ledger_entry_id: int | None = Field(description="The loans service's capital-in entry.")
+    recorded_at: datetime | None

@@ -1,0 +1,105 @@
+"""Tables of plans: a series per province and period, versions, budget lines and their sources."""
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, String
+from sqlmodel import Field
+
+from common.db import UTCDateTime, utcnow
+from services.funding.models import FundingBase
+
+
+class PlanSeries(FundingBase, table=True):
+    """One province's plan for one period under one programme; its versions are `Plan` rows."""
+
+    __tablename__ = "plan_series"
+    __table_args__ = (
+        Index(
+            "uq_plan_series_province_code_programme_code_start_year_end_year",
+            "province_code",
+            "programme_code",
+            "start_year",
+            "end_year",
+            unique=True,
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    province_code: str = Field(max_length=2)
+    programme_code: str = Field(
+        sa_column=Column(
+            String(30),
+            ForeignKey("programmes.code", name="fk_plan_series_programme_code_programmes"),
+            nullable=False,
+        )
+    )
+    start_year: int
+    end_year: int
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Plan(FundingBase, table=True):
+    """One version of a plan. Approved versions are never changed; a revision is a new row."""
+
+    __tablename__ = "plans"
+    __table_args__ = (Index("uq_plans_series_id_version", "series_id", "version", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    series_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("plan_series.id", name="fk_plans_series_id_plan_series"),
+            nullable=False,
+        )
+    )
+    version: int
+    status: str = Field(max_length=20)
+    title: str = Field(max_length=300)
+    clubs_to_found: int = 0
+    clubs_to_maintain: int = 0
+    members: int = 0
+    older_members: int = 0
+    notes: str = Field(default="", max_length=2000)
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    approved_by: str | None = Field(default=None, max_length=200)
+    approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PlanLine(FundingBase, table=True):
+    """A row of the budget estimate table; its number stays with it across revisions."""
+
+    __tablename__ = "plan_lines"
+    __table_args__ = (Index("uq_plan_lines_plan_id_number", "plan_id", "number", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("plans.id", name="fk_plan_lines_plan_id_plans"), nullable=False
+        )
+    )
+    number: int
+    activity: str = Field(max_length=30)
+    content: str = Field(max_length=500)
+
+
+class PlanLineAmount(FundingBase, table=True):
+    """What one source is expected to give to one line, in đồng."""
+
+    __tablename__ = "plan_line_amounts"
+    __table_args__ = (
+        Index("uq_plan_line_amounts_line_id_source", "line_id", "source", unique=True),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    line_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("plan_lines.id", name="fk_plan_line_amounts_line_id_plan_lines"),
+            nullable=False,
+        )
+    )
+    source: str = Field(max_length=30)
+    amount: int = Field(sa_type=BigInteger)

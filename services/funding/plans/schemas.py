@@ -1,0 +1,197 @@
+"""What goes over the wire for plans, their budget lines and their execution."""
+
+from datetime import date, datetime
+from typing import Annotated, Self
+
+from pydantic import Field, model_validator
+
+from common.schemas import InputModel, OutputModel
+from services.funding.rules import MAX_AMOUNT, Activity, PlanStatus, Source
+
+MAX_LINES = 200
+ProvinceCode = Annotated[str, Field(pattern=r"^\d{2}$", description="2-digit province code.")]
+Year = Annotated[int, Field(ge=2000, le=2100)]
+LineAmount = Annotated[int, Field(ge=0, le=MAX_AMOUNT, strict=True, description="Whole đồng.")]
+Count = Annotated[int, Field(ge=0, le=10_000_000)]
+
+
+class Targets(InputModel):
+    """The plan's physical targets."""
+
+    clubs_to_found: Count = 0
+    clubs_to_maintain: Count = 0
+    members: Count = 0
+    older_members: Count = 0
+
+    @model_validator(mode="after")
+    def _older_among_members(self) -> Self:
+        if self.older_members > self.members:
+            raise ValueError("older_members cannot exceed members")
+        return self
+
+
+class LineIn(InputModel):
+    """A row of the budget table: what it pays for and what each source gives, in đồng."""
+
+    number: Annotated[int, Field(ge=1, le=999)] | None = Field(
+        default=None,
+        description="Row number (STT); kept across revisions, so money recorded against it "
+        "follows. Defaults to the position in the list.",
+    )
+    activity: Activity
+    content: Annotated[str, Field(min_length=1, max_length=500)]
+    amounts: dict[Source, LineAmount] = Field(
+        description="Amount expected from each source; sources left out expect nothing."
+    )
+    total: LineAmount | None = Field(
+        default=None, description="If given, must equal the sum of the amounts."
+    )
+
+    @model_validator(mode="after")
+    def _total_adds_up(self) -> Self:
+        added = sum(self.amounts.values())
+        if self.total is not None and self.total != added:
+            raise ValueError(f"the sources add up to {added} đồng, not the total {self.total}")
+        return self
+
+
+def _check_lines(lines: list[LineIn]) -> list[LineIn]:
+    numbers = [line.number or position for position, line in enumerate(lines, start=1)]
+    repeated = sorted({n for n in numbers if numbers.count(n) > 1})
+    if repeated:
+        raise ValueError(f"line numbers repeated: {', '.join(map(str, repeated))}")
+    return [
+        line.model_copy(update={"number": number})
+        for line, number in zip(lines, numbers, strict=True)
+    ]
+
+
+class PlanContent(InputModel):
+    """The parts of a plan a draft may change."""
+
+    title: Annotated[str, Field(min_length=1, max_length=300)]
+    notes: Annotated[str, Field(max_length=2000)] = ""
+    targets: Targets = Field(default_factory=Targets)
+    lines: Annotated[list[LineIn], Field(max_length=MAX_LINES)] = Field(default_factory=list)
+    total: LineAmount | None = Field(
+        default=None, description="If given, must equal the sum of all lines."
+    )
+
+    @model_validator(mode="after")
+    def _lines_add_up(self) -> Self:
+        self.lines = _check_lines(self.lines)
+        added = sum(sum(line.amounts.values()) for line in self.lines)
+        if self.total is not None and self.total != added:
+            raise ValueError(f"the lines add up to {added} đồng, not the total {self.total}")
+        return self
+
+
+class PlanCreate(PlanContent):
+    province_code: ProvinceCode
+    programme_code: Annotated[str, Field(min_length=1, max_length=30)]
+    start_year: Year
+    end_year: Year | None = Field(default=None, description="Defaults to start_year.")
+
+    @model_validator(mode="after")
+    def _period(self) -> Self:
+        end = self.end_year if self.end_year is not None else self.start_year
+        if end < self.start_year:
+            raise ValueError("end_year is before start_year")
+        if end - self.start_year > 15:
+            raise ValueError("a plan covers at most 16 years")
+        self.end_year = end
+        return self
+
+
+class LinePublic(OutputModel):
+    id: int
+    number: int
+    activity: Activity
+    content: str
+    amounts: dict[Source, int] = Field(description="Only the sources that give something.")
+    total: int
+
+
+class PlanPublic(OutputModel):
+    id: int
+    series_id: int
+    version: int
+    status: PlanStatus
+    is_current: bool = Field(description="The newest approved version of its series.")
+    province_code: str
+    programme_code: str
+    start_year: int
+    end_year: int
+    title: str
+    notes: str
+    targets: Targets
+    lines: list[LinePublic]
+    totals_by_source: dict[Source, int]
+    total: int
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    approved_by: str | None
+    approved_at: datetime | None
+
+
+class PlanSummary(OutputModel):
+    id: int
+    series_id: int
+    version: int
+    status: PlanStatus
+    is_current: bool
+    province_code: str
+    programme_code: str
+    start_year: int
+    end_year: int
+    title: str
+    total: int
+    approved_at: datetime | None
+
+
+class Figures(OutputModel):
+    """Planned against actual, in đồng; percentages of the planned amount."""
+
+    planned: int
+    committed: int
+    received: int
+    allocated: int
+    received_pct: float | None
+    execution_pct: float | None = Field(description="Allocated ÷ planned × 100.")
+
+
+class LineExecution(Figures):
+    number: int
+    activity: Activity | None = Field(
+        description="None for money recorded against a line number this version no longer has."
+    )
+    content: str | None
+    by_source: dict[Source, Figures]
+
+
+class PlanExecution(OutputModel):
+    plan_id: int
+    version: int
+    on: date
+    funder_id: int | None = Field(
+        description="Set for partners: committed, received and allocated count only this "
+        "funder's money."
+    )
+    lines: list[LineExecution]
+    by_source: dict[Source, Figures]
+    total: Figures
+
+
+class AreaExecution(OutputModel):
+    """Plans against actual over many plans (a province, the caller's area, the country)."""
+
+    on: date
+    year: int | None
+    programme_code: str | None
+    province_code: str | None
+    plans: int
+    by_activity: dict[Activity, Figures]
+    by_source: dict[Source, Figures]
+    by_province: dict[str, Figures]
+    total: Figures

@@ -1,0 +1,267 @@
+"""`/api/v1/funded-clubs`: which clubs got money, from whom, how much and when.
+
+Built from the allocations alone (each keeps its club's province and commune), so one indexed
+aggregate answers a page; the clubs' names come from the clubs service, and when it cannot
+answer the page still comes, naming the fields it lacks.
+"""
+
+from collections import defaultdict
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import and_, exists, func
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+
+from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.db import SessionDep
+from common.problems import invalid
+from common.schemas import Id, PageDep
+from services.funding.catalogue.models import Funder
+from services.funding.clubs import ClubDirectoryDep
+from services.funding.flows.models import Allocation
+from services.funding.plans.schemas import ProvinceCode
+from services.funding.reports.schemas import FundedClub, FundedClubsPage, FundedSummary, FunderShare
+from services.funding.rules import Source
+from services.funding.scope import READERS, flow_filter
+
+router = APIRouter(
+    prefix="/api/v1/funded-clubs",
+    tags=["funded clubs"],
+    dependencies=[Depends(require_roles(*READERS))],
+)
+CLUB_FIELDS = ("items.club_code", "items.club_name", "items.club_status")
+
+
+def _conditions(
+    principal: Principal,
+    funder_id: int | None,
+    province: str | None,
+    programme: str | None,
+    source: Source | None,
+    date_from: date | None,
+    date_to: date | None,
+    own_only: bool,
+) -> list[Any]:
+    """The filters on allocations; `own_only` adds the caller's scope (a partner's funder)."""
+    conditions: list[Any] = []
+    if own_only:
+        conditions.append(
+            flow_filter(
+                principal,
+                col(Allocation.funder_id),
+                col(Allocation.province_code),
+                col(Allocation.commune_code),
+            )
+        )
+    elif principal.role is Role.OFFICER:
+        conditions.append(col(Allocation.province_code).in_(principal.provinces))
+    for column, value in (
+        (Allocation.funder_id, funder_id),
+        (Allocation.province_code, province),
+        (Allocation.programme_code, programme),
+        (Allocation.source, source.value if source else None),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if date_from is not None:
+        conditions.append(col(Allocation.allocated_on) >= date_from)
+    if date_to is not None:
+        conditions.append(col(Allocation.allocated_on) <= date_to)
+    return conditions
+
+
+def _page(session: Session, conditions: list[Any], limit: int, offset: int) -> list[Any]:
+    """One row per club, with the total number of clubs on every row."""
+    return list(
+        session.exec(
+            select(
+                Allocation.club_id,
+                func.min(Allocation.province_code),
+                func.min(Allocation.commune_code),
+                func.sum(Allocation.amount),
+                func.count(),
+                func.min(Allocation.allocated_on),
+                func.max(Allocation.allocated_on),
+            )
+            .where(*conditions)
+            .group_by(col(Allocation.club_id))
+            .order_by(col(Allocation.club_id))
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    )
+
+
+def _summary(session: Session, conditions: list[Any]) -> tuple[int, int, int]:
+    clubs, amount, count = session.exec(
+        select(
+            func.count(func.distinct(Allocation.club_id)),
+            func.coalesce(func.sum(Allocation.amount), 0),
+            func.count(),
+        ).where(*conditions)
+    ).one()
+    return int(clubs), int(amount), int(count)
+
+
+def _other_clubs(session: Session, principal: Principal, shared: list[Any]) -> int:
+    """Clubs funded (under the same filters) only by funders other than the partner's."""
+    own = aliased(Allocation)
+    by_own_funder = exists().where(
+        and_(own.club_id == Allocation.club_id, own.funder_id == principal.funder_id)
+    )
+    return int(
+        session.exec(
+            select(func.count(func.distinct(Allocation.club_id))).where(*shared, ~by_own_funder)
+        ).one()
+    )
+
+
+def _shares(
+    session: Session, conditions: list[Any], club_ids: list[int]
+) -> dict[int, list[FunderShare]]:
+    rows = session.exec(
+        select(
+            Allocation.club_id,
+            Funder,
+            func.sum(Allocation.amount),
+            func.count(),
+            func.min(Allocation.allocated_on),
+            func.max(Allocation.allocated_on),
+        )
+        .join(Funder, col(Funder.id) == col(Allocation.funder_id))
+        .where(*conditions, col(Allocation.club_id).in_(club_ids))
+        .group_by(col(Allocation.club_id), col(Funder.id))
+        .order_by(col(Allocation.club_id), col(Funder.id))
+    )
+    shares: dict[int, list[FunderShare]] = defaultdict(list)
+    for club_id, funder, amount, count, first, last in rows:
+        shares[club_id].append(
+            FunderShare(
+                funder_id=funder.id,
+                funder_name=funder.name,
+                funder_type=funder.funder_type,
+                source=funder.source,
+                amount=int(amount),
+                allocations=int(count),
+                first_allocated_on=first,
+                last_allocated_on=last,
+            )
+        )
+    return shares
+
+
+def _other_funders(
+    session: Session, principal: Principal, shared: list[Any], club_ids: list[int]
+) -> dict[int, int]:
+    rows = session.exec(
+        select(Allocation.club_id, func.count(func.distinct(Allocation.funder_id)))
+        .where(
+            *shared,
+            col(Allocation.club_id).in_(club_ids),
+            Allocation.funder_id != principal.funder_id,
+        )
+        .group_by(col(Allocation.club_id))
+    )
+    return {club_id: int(count) for club_id, count in rows}
+
+
+def _query(
+    session: Session,
+    principal: Principal,
+    filters: dict[str, Any],
+    limit: int,
+    offset: int,
+) -> tuple[list[FundedClub], FundedSummary]:
+    visible = _conditions(principal, **filters, own_only=True)
+    rows = _page(session, visible, limit, offset)
+    club_ids = [row[0] for row in rows]
+    shares = _shares(session, visible, club_ids)
+    partner = principal.role is Role.PARTNER
+    # What a partner may count: the same filters, any funder, but never another funder's
+    # amounts.
+    shared = _conditions(principal, **{**filters, "funder_id": None}, own_only=False)
+    others = _other_funders(session, principal, shared, club_ids) if partner else {}
+    items = [
+        FundedClub(
+            club_id=club_id,
+            club_code=None,
+            club_name=None,
+            club_status=None,
+            province_code=province,
+            commune_code=commune,
+            amount=int(amount),
+            allocations=int(count),
+            first_allocated_on=first,
+            last_allocated_on=last,
+            funders=shares[club_id],
+            other_funders=others.get(club_id, 0),
+        )
+        for club_id, province, commune, amount, count, first, last in rows
+    ]
+    clubs, amount, count = _summary(session, visible)
+    summary = FundedSummary(
+        clubs=clubs,
+        amount=amount,
+        allocations=count,
+        other_clubs=_other_clubs(session, principal, shared) if partner else 0,
+    )
+    return items, summary
+
+
+@router.get(
+    "",
+    response_model=FundedClubsPage,
+    summary="Clubs that received money: from which funders, how much and when",
+)
+async def funded_clubs(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    directory: ClubDirectoryDep,
+    funder_id: Id | None = None,
+    province: ProvinceCode | None = None,
+    programme: Annotated[str | None, Query(max_length=30)] = None,
+    funder_type: Annotated[
+        Source | None, Query(alias="source", description="The funders' source column.")
+    ] = None,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+) -> FundedClubsPage:
+    if date_from and date_to and date_from > date_to:
+        raise invalid("from", "is after 'to'", "query")
+    filters = {
+        "funder_id": funder_id,
+        "province": province,
+        "programme": programme,
+        "source": funder_type,
+        "date_from": date_from,
+        "date_to": date_to,
+    }
+    items, summary = await run_in_threadpool(
+        _query, session, principal, filters, page.limit, page.offset
+    )
+    missing: list[str] = []
+    if items:
+        facts = await directory.facts_if_available({item.club_id for item in items})
+        if facts is None:
+            missing = list(CLUB_FIELDS)
+        else:
+            for item in items:
+                club = facts.get(item.club_id)
+                if club is not None:
+                    item.club_code, item.club_name, item.club_status = (
+                        club.code,
+                        club.name,
+                        club.status,
+                    )
+    return FundedClubsPage(
+        items=items,
+        total=summary.clubs,
+        limit=page.limit,
+        offset=page.offset,
+        summary=summary,
+        missing=missing,
+    )

@@ -1,0 +1,567 @@
+"""The funding service through the gateway: funders, plans and their versions, money flows,
+the transfer of allocations to the clubs' funds, plan against actual, funded clubs, scope."""
+
+import itertools
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.factories import HA_NOI, HA_NOI_COMMUNE, LAO_CAI, make_club
+from tests.support import assert_problem
+from tools.demo_funding import MILLION, lao_cai_2018_plan
+
+pytestmark = pytest.mark.usefixtures("stack")
+# A province has one plan per programme and period: each test plans a year of its own.
+YEARS = itertools.count(2000)
+
+
+def make_funder(client: httpx.Client, funder_type: str = "elderly_care_fund", **extra: Any) -> dict:
+    body = {"name": f"Funder {secrets.token_hex(4)}", "funder_type": funder_type, **extra}
+    response = client.post("/api/v1/funders", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def make_plan(client: httpx.Client, approve: bool = True, **overrides: Any) -> dict:
+    # Each test gets a period of its own, since a province has one plan per programme and period.
+    payload = {**lao_cai_2018_plan(), "start_year": next(YEARS), **overrides}
+    payload.pop("end_year", None)
+    response = client.post("/api/v1/plans", json=payload)
+    assert response.status_code == 201, response.text
+    plan = response.json()
+    if approve:
+        response = client.post(f"/api/v1/plans/{plan['id']}/approve")
+        assert response.status_code == 200, response.text
+        plan = response.json()
+    return plan
+
+
+def line_of(plan: dict, activity: str) -> dict:
+    return next(line for line in plan["lines"] if line["activity"] == activity)
+
+
+def receive(client: httpx.Client, funder: dict, line: dict, amount: int) -> dict:
+    body = {
+        "funder_id": funder["id"],
+        "plan_line_id": line["id"],
+        "amount": amount,
+        "received_on": "2024-03-01",
+    }
+    response = client.post("/api/v1/receipts", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def allocate(
+    client: httpx.Client, funder: dict, line: dict, club: dict, amount: int
+) -> httpx.Response:
+    body = {
+        "funder_id": funder["id"],
+        "plan_line_id": line["id"],
+        "club_id": club["id"],
+        "amount": amount,
+        "allocated_on": "2024-04-01",
+        "reference": "seed capital",
+    }
+    return client.post("/api/v1/allocations", json=body)
+
+
+def wait_for_status(client: httpx.Client, allocation_id: int, status: str) -> dict:
+    deadline = time.monotonic() + 20
+    while True:
+        body = client.get(f"/api/v1/allocations/{allocation_id}").json()
+        if body["status"] == status or time.monotonic() > deadline:
+            assert body["status"] == status, body
+            return body
+        time.sleep(0.1)
+
+
+def capital_entries(client: httpx.Client, club_id: int) -> list[dict]:
+    funds = client.get("/api/v1/funds", params={"club_id": club_id, "kind": "income_generation"})
+    assert funds.status_code == 200, funds.text
+    if not funds.json()["items"]:
+        return []
+    fund_id = funds.json()["items"][0]["id"]
+    entries = client.get(f"/api/v1/funds/{fund_id}/entries").json()["items"]
+    return [entry for entry in entries if entry["entry_type"] == "capital_in"]
+
+
+# Programmes and funders ----------------------------------------------------------------------
+
+
+def test_programmes_ship_with_their_targets(admin: httpx.Client) -> None:
+    body = admin.get("/api/v1/programmes").json()
+    codes = [item["code"] for item in body["items"]]
+    assert codes == ["1533", "1336", "1648"]
+    decision_1336 = admin.get("/api/v1/programmes/1336").json()
+    assert decision_1336["new_clubs"] == 3000
+    assert decision_1336["members_able_to_borrow_pct"] == 50
+    assert decision_1336["clubs_running_all_activities_pct"] == 70
+    assert_problem(admin.get("/api/v1/programmes/9999"), 404)
+
+
+def test_a_funder_counts_in_the_source_column_of_its_type(admin: httpx.Client) -> None:
+    enterprise = make_funder(admin, "enterprise")
+    assert enterprise["source"] == "socialisation"
+    assert make_funder(admin, "ngo")["source"] == "international"
+    duplicate = admin.post(
+        "/api/v1/funders", json={"name": enterprise["name"], "funder_type": "individual"}
+    )
+    assert_problem(duplicate, 409)
+    assert_problem(
+        admin.post("/api/v1/funders", json={"name": "X", "funder_type": "bank"}), 422, "funder_type"
+    )
+
+
+# Plans ---------------------------------------------------------------------------------------
+
+
+def test_the_lao_cai_2018_plan_adds_up_line_by_line(admin: httpx.Client) -> None:
+    plan = make_plan(admin, approve=False)
+    totals = {line["number"]: line["total"] for line in plan["lines"]}
+    assert totals == {
+        1: 50_700_000,
+        2: 18_000_000,
+        3: 400_000_000,
+        4: 17_600_000,
+        5: 43_000_000,
+    }
+    assert line_of(plan, "seed_capital")["amounts"] == {
+        "elderly_care_fund": 320_000_000,
+        "socialisation": 80_000_000,
+    }
+    assert plan["totals_by_source"] == {
+        "provincial_budget": 129_300_000,
+        "elderly_care_fund": 320_000_000,
+        "socialisation": 80_000_000,
+    }
+    assert plan["total"] == 529_300_000
+    assert plan["targets"] == {
+        "clubs_to_found": 16,
+        "clubs_to_maintain": 0,
+        "members": 2000,
+        "older_members": 700,
+    }
+    assert plan["status"] == "draft" and plan["version"] == 1 and not plan["is_current"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (
+            {
+                "lines": [
+                    {"activity": "training", "content": "x", "amounts": {"provincial_budget": -1}}
+                ]
+            },
+            "lines.0.amounts.provincial_budget",
+        ),
+        (
+            {
+                "lines": [
+                    {
+                        "activity": "training",
+                        "content": "x",
+                        "total": 10,
+                        "amounts": {"provincial_budget": 4, "socialisation": 5},
+                    }
+                ]
+            },
+            "lines.0",
+        ),
+        ({"total": 1}, "body"),
+        ({"province_code": "99"}, "province_code"),
+        ({"programme_code": "0000"}, "programme_code"),
+        ({"start_year": 2099, "end_year": 2098}, "body"),
+        ({"lines": [{"activity": "feasting", "content": "x", "amounts": {}}]}, "lines.0.activity"),
+        (
+            {"lines": [{"activity": "training", "content": "x", "amounts": {"bank": 5}}]},
+            "lines.0.amounts.bank.[key]",
+        ),
+        ({"targets": {"members": 10, "older_members": 11}}, "targets"),
+    ],
+)
+def test_bad_plans_are_refused_with_the_field(
+    admin: httpx.Client, change: dict, field: str
+) -> None:
+    payload = {**lao_cai_2018_plan(), "start_year": next(YEARS), **change}
+    body = assert_problem(admin.post("/api/v1/plans", json=payload), 422)
+    fields = [error["field"] for error in body["errors"]]
+    assert any(f.startswith(field) for f in fields), body
+
+
+def test_a_line_whose_sources_do_not_add_up_says_so(admin: httpx.Client) -> None:
+    line = {
+        "activity": "seed_capital",
+        "content": "Vốn",
+        "total": 400 * MILLION,
+        "amounts": {"elderly_care_fund": 320 * MILLION, "socialisation": 70 * MILLION},
+    }
+    payload = {**lao_cai_2018_plan(), "start_year": next(YEARS), "lines": [line]}
+    body = assert_problem(admin.post("/api/v1/plans", json=payload), 422)
+    assert "390000000" in body["detail"] and "400000000" in body["detail"], body
+
+
+def test_an_approved_plan_is_immutable_and_a_revision_keeps_it(admin: httpx.Client) -> None:
+    plan = make_plan(admin)
+    assert plan["status"] == "approved" and plan["is_current"]
+    content = {"title": "changed", "lines": lao_cai_2018_plan()["lines"][:1]}
+    assert_problem(admin.put(f"/api/v1/plans/{plan['id']}", json=content), 409)
+    assert_problem(admin.post(f"/api/v1/plans/{plan['id']}/approve"), 409)
+
+    revision = admin.post(f"/api/v1/plans/{plan['id']}/revisions")
+    assert revision.status_code == 201, revision.text
+    draft = revision.json()
+    assert (draft["version"], draft["status"], draft["series_id"]) == (
+        2,
+        "draft",
+        plan["series_id"],
+    )
+    assert draft["total"] == plan["total"]
+    assert_problem(admin.post(f"/api/v1/plans/{plan['id']}/revisions"), 409)  # one draft at once
+
+    changed = admin.put(f"/api/v1/plans/{draft['id']}", json={**content, "title": "Revised"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["total"] == 50_700_000
+    approved = admin.post(f"/api/v1/plans/{draft['id']}/approve").json()
+    assert approved["is_current"]
+
+    old = admin.get(f"/api/v1/plans/{plan['id']}").json()
+    assert old["total"] == 529_300_000 and old["title"] == plan["title"] and not old["is_current"]
+    versions = admin.get(f"/api/v1/plans/{plan['id']}/versions").json()
+    assert [v["version"] for v in versions] == [1, 2]
+    listed = admin.get("/api/v1/plans", params={"year": plan["start_year"], "province": LAO_CAI})
+    assert [item["id"] for item in listed.json()["items"]] == [draft["id"]]
+
+
+def test_a_second_plan_for_the_same_period_is_a_conflict(admin: httpx.Client) -> None:
+    plan = make_plan(admin, approve=False)
+    payload = {**lao_cai_2018_plan(), "start_year": plan["start_year"]}
+    body = assert_problem(admin.post("/api/v1/plans", json=payload), 409)
+    assert body["plan_id"] == plan["id"]
+
+
+def test_a_plan_without_lines_cannot_be_approved(admin: httpx.Client) -> None:
+    plan = make_plan(admin, approve=False, lines=[], total=None)
+    assert_problem(admin.post(f"/api/v1/plans/{plan['id']}/approve"), 409)
+
+
+def test_plans_are_scoped_to_the_officers_province(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client]
+) -> None:
+    plan = make_plan(admin, approve=False)
+    ha_noi = as_role("officer", provinces=[HA_NOI])
+    assert_problem(ha_noi.get(f"/api/v1/plans/{plan['id']}"), 404)
+    assert_problem(ha_noi.post(f"/api/v1/plans/{plan['id']}/approve"), 404)
+    payload = {**lao_cai_2018_plan(), "start_year": next(YEARS)}
+    assert_problem(ha_noi.post("/api/v1/plans", json=payload), 422, "province_code")
+    lao_cai = as_role("officer", provinces=[LAO_CAI])
+    assert lao_cai.get(f"/api/v1/plans/{plan['id']}").status_code == 200
+    approved = lao_cai.post(f"/api/v1/plans/{plan['id']}/approve")
+    assert approved.status_code == 200 and approved.json()["approved_by"]
+
+
+def test_partners_read_approved_plans_only_and_never_write_them(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client]
+) -> None:
+    funder = make_funder(admin, "ngo")
+    partner = as_role("partner", funder_id=funder["id"])
+    draft = make_plan(admin, approve=False)
+    assert_problem(partner.get(f"/api/v1/plans/{draft['id']}"), 404)
+    approved = make_plan(admin)
+    assert partner.get(f"/api/v1/plans/{approved['id']}").status_code == 200
+    assert_problem(partner.post(f"/api/v1/plans/{approved['id']}/revisions"), 403)
+    payload = {**lao_cai_2018_plan(), "start_year": next(YEARS)}
+    assert_problem(partner.post("/api/v1/plans", json=payload), 403)
+    bank = as_role("bank")
+    assert_problem(bank.get(f"/api/v1/plans/{approved['id']}"), 403)
+
+
+# Money flows ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def funded(admin: httpx.Client) -> dict[str, Any]:
+    """An approved plan, an Elderly Care Fund, a club, and 100 million received."""
+    plan = make_plan(admin)
+    funder = make_funder(admin)
+    line = line_of(plan, "seed_capital")
+    receive(admin, funder, line, 100 * MILLION)
+    return {"plan": plan, "funder": funder, "line": line, "club": make_club(admin)}
+
+
+def test_an_allocation_reaches_the_clubs_fund_once(admin: httpx.Client, funded: dict) -> None:
+    response = allocate(admin, funded["funder"], funded["line"], funded["club"], 20 * MILLION)
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] in ("pending", "recorded")
+    allocation = wait_for_status(admin, response.json()["id"], "recorded")
+    assert allocation["fund_id"] and allocation["ledger_entry_id"] and allocation["attempts"] >= 1
+    entries = capital_entries(admin, funded["club"]["id"])
+    assert [(e["amount"], e["origin"], e["allocation_id"]) for e in entries] == [
+        (20 * MILLION, "allocation", allocation["id"])
+    ]
+    # A manual retry of a recorded allocation changes nothing.
+    assert_problem(admin.post(f"/api/v1/allocations/{allocation['id']}/retry"), 409)
+    assert len(capital_entries(admin, funded["club"]["id"])) == 1
+
+
+def test_allocating_more_than_was_received_is_refused(admin: httpx.Client, funded: dict) -> None:
+    first = allocate(admin, funded["funder"], funded["line"], funded["club"], 60 * MILLION)
+    assert first.status_code == 201, first.text
+    body = assert_problem(
+        allocate(admin, funded["funder"], funded["line"], funded["club"], 41 * MILLION), 409
+    )
+    assert (body["received"], body["allocated"], body["available"]) == (
+        100 * MILLION,
+        60 * MILLION,
+        40 * MILLION,
+    )
+    # Another funder's receipts do not pay for this funder's allocations.
+    other = make_funder(admin)
+    assert_problem(allocate(admin, other, funded["line"], funded["club"], 1), 409)
+    assert (
+        allocate(admin, funded["funder"], funded["line"], funded["club"], 40 * MILLION).status_code
+        == 201
+    )
+
+
+def test_concurrent_allocations_never_exceed_the_money_received(
+    admin: httpx.Client, funded: dict
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(
+                lambda _: (
+                    allocate(
+                        admin, funded["funder"], funded["line"], funded["club"], 30 * MILLION
+                    ).status_code
+                ),
+                range(8),
+            )
+        )
+    assert sorted(answers) == [201, 201, 201, 409, 409, 409, 409, 409]
+
+
+def test_bad_allocations_are_refused(admin: httpx.Client, funded: dict) -> None:
+    funder, line, club = funded["funder"], funded["line"], funded["club"]
+    assert_problem(allocate(admin, funder, line, club, -5), 422, "amount")
+    assert_problem(allocate(admin, funder, line, club, 0), 422, "amount")
+    assert_problem(allocate(admin, funder, line, {"id": 2**31 - 2}, 5), 422, "club_id")
+    assert_problem(allocate(admin, {"id": 2**31 - 2}, line, club, 5), 422, "funder_id")
+    assert_problem(allocate(admin, funder, {"id": 2**31 - 2}, club, 5), 422, "plan_line_id")
+    elsewhere = make_club(admin, province_code=HA_NOI, commune_code=HA_NOI_COMMUNE)
+    assert_problem(allocate(admin, funder, line, elsewhere, 5), 422, "club_id")
+    dissolved = make_club(admin)
+    for status in ("suspended", "dissolved"):
+        moved = admin.post(
+            f"/api/v1/clubs/{dissolved['id']}/status", json={"status": status, "reason": "test"}
+        )
+        assert moved.status_code == 200, moved.text
+    assert_problem(allocate(admin, funder, line, dissolved, 5), 422, "club_id")
+    draft = make_plan(admin, approve=False)
+    assert_problem(allocate(admin, funder, line_of(draft, "seed_capital"), club, 5), 409)
+
+
+def test_plan_against_actual_per_line_and_source(admin: httpx.Client, funded: dict) -> None:
+    plan, funder, line = funded["plan"], funded["funder"], funded["line"]
+    pledge = {
+        "funder_id": funder["id"],
+        "plan_line_id": line["id"],
+        "amount": 150 * MILLION,
+        "committed_on": "2024-02-01",
+    }
+    assert admin.post("/api/v1/commitments", json=pledge).status_code == 201
+    allocated = allocate(admin, funder, line, funded["club"], 25 * MILLION)
+    assert allocated.status_code == 201
+    body = admin.get(f"/api/v1/plans/{plan['id']}/execution").json()
+    seed = next(item for item in body["lines"] if item["number"] == line["number"])
+    assert seed["planned"] == 400 * MILLION
+    ecf = seed["by_source"]["elderly_care_fund"]
+    assert (ecf["planned"], ecf["committed"], ecf["received"], ecf["allocated"]) == (
+        320 * MILLION,
+        150 * MILLION,
+        100 * MILLION,
+        25 * MILLION,
+    )
+    assert ecf["execution_pct"] == 7.8 and ecf["received_pct"] == 31.2
+    assert body["total"]["planned"] == 529_300_000
+    assert body["by_source"]["provincial_budget"]["planned"] == 129_300_000
+    assert body["by_source"]["provincial_budget"]["allocated"] == 0
+    national = admin.get("/api/v1/plans/execution", params={"year": plan["start_year"]}).json()
+    assert national["total"]["allocated"] >= 25 * MILLION
+    assert national["by_province"][LAO_CAI]["planned"] >= 529_300_000
+
+
+# Scope ---------------------------------------------------------------------------------------
+
+
+def test_a_partner_sees_its_own_funders_money_and_only_counts_of_the_rest(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client], funded: dict
+) -> None:
+    plan, line, club = funded["plan"], funded["line"], funded["club"]
+    ours = make_funder(admin, "ngo")
+    theirs = funded["funder"]
+    receive(admin, ours, line, 10 * MILLION)
+    mine = allocate(admin, ours, line, club, 10 * MILLION).json()
+    other_club = make_club(admin)
+    not_mine = allocate(admin, theirs, line, other_club, 7 * MILLION).json()
+    also_theirs = allocate(admin, theirs, line, club, 3 * MILLION).json()
+    partner = as_role("partner", funder_id=ours["id"])
+
+    assert partner.get(f"/api/v1/allocations/{mine['id']}").status_code == 200
+    for flow in (not_mine, also_theirs):
+        assert_problem(partner.get(f"/api/v1/allocations/{flow['id']}"), 404)
+    listed = partner.get("/api/v1/allocations", params={"funder_id": theirs["id"]}).json()
+    assert listed["items"] == [] and listed["total"] == 0
+    own = partner.get("/api/v1/allocations").json()["items"]
+    assert {item["funder_id"] for item in own} == {ours["id"]}
+    receipts = partner.get("/api/v1/receipts", params={"plan_id": plan["id"]}).json()["items"]
+    assert {item["funder_id"] for item in receipts} == {ours["id"]}
+
+    page = partner.get("/api/v1/funded-clubs", params={"province": LAO_CAI}).json()
+    assert [item["club_id"] for item in page["items"]] == [club["id"]]
+    item = page["items"][0]
+    assert item["amount"] == 10 * MILLION and item["other_funders"] == 1
+    assert [share["funder_id"] for share in item["funders"]] == [ours["id"]]
+    assert item["club_name"] == club["name"] and page["missing"] == []
+    assert page["summary"]["other_clubs"] >= 1
+    asked_for_theirs = partner.get("/api/v1/funded-clubs", params={"funder_id": theirs["id"]})
+    assert asked_for_theirs.json()["items"] == []
+
+    everything = admin.get("/api/v1/funded-clubs", params={"funder_id": theirs["id"]}).json()
+    by_club = {item["club_id"]: item for item in everything["items"]}
+    assert by_club[club["id"]]["amount"] == 3 * MILLION
+    assert by_club[other_club["id"]]["amount"] == 7 * MILLION
+
+
+def test_partners_record_only_their_own_pledges(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client], funded: dict
+) -> None:
+    ours = make_funder(admin, "international_donor")
+    partner = as_role("partner", funder_id=ours["id"])
+    pledge = {
+        "plan_line_id": funded["line"]["id"],
+        "amount": 5 * MILLION,
+        "committed_on": "2024-01-02",
+    }
+    created = partner.post("/api/v1/commitments", json=pledge)
+    assert created.status_code == 201, created.text
+    assert created.json()["funder_id"] == ours["id"]
+    for_other = partner.post(
+        "/api/v1/commitments", json={**pledge, "funder_id": funded["funder"]["id"]}
+    )
+    assert_problem(for_other, 422, "funder_id")
+    receipt = {**pledge, "received_on": "2024-01-02"}
+    receipt.pop("committed_on")
+    assert_problem(partner.post("/api/v1/receipts", json=receipt), 403)
+    assert_problem(
+        partner.post(
+            "/api/v1/allocations",
+            json={**receipt, "club_id": funded["club"]["id"], "allocated_on": "2024-01-02"},
+        ),
+        403,
+    )
+
+
+def test_officers_see_only_their_provinces_money(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client], funded: dict
+) -> None:
+    allocation = allocate(admin, funded["funder"], funded["line"], funded["club"], MILLION).json()
+    ha_noi = as_role("officer", provinces=[HA_NOI])
+    assert_problem(ha_noi.get(f"/api/v1/allocations/{allocation['id']}"), 404)
+    assert (
+        ha_noi.get("/api/v1/allocations", params={"club_id": funded["club"]["id"]}).json()["total"]
+        == 0
+    )
+    assert_problem(
+        allocate(ha_noi, funded["funder"], funded["line"], funded["club"], 1), 422, "plan_line_id"
+    )
+    assert ha_noi.get("/api/v1/funded-clubs", params={"province": LAO_CAI}).json()["items"] == []
+    assert_problem(ha_noi.get("/api/v1/plans/execution", params={"province": LAO_CAI}), 404)
+    lao_cai = as_role("officer", provinces=[LAO_CAI])
+    assert lao_cai.get(f"/api/v1/allocations/{allocation['id']}").status_code == 200
+
+
+def test_club_boards_and_the_bank_are_refused(as_role: Callable[..., httpx.Client]) -> None:
+    for client in (as_role("club_manager", clubs=[1]), as_role("bank")):
+        for path in (
+            "/api/v1/funders",
+            "/api/v1/plans",
+            "/api/v1/allocations",
+            "/api/v1/funded-clubs",
+        ):
+            assert_problem(client.get(path), 403)
+
+
+def test_service_tokens_record_allocations_only_through_the_loans_service(
+    as_role: Callable[..., httpx.Client],
+) -> None:
+    service = as_role("service")
+    body = {
+        "allocation_id": 1,
+        "club_id": 1,
+        "kind": "activity",
+        "amount": 5,
+        "occurred_on": "2024-01-01",
+    }
+    # Through the public gateway, service tokens only read.
+    assert_problem(service.post("/api/v1/funds/allocations", json=body), 403)
+
+
+# Budget tables -------------------------------------------------------------------------------
+
+
+def test_a_plan_goes_out_as_a_table_and_comes_back_the_same(admin: httpx.Client) -> None:
+    approved = make_plan(admin)
+    for file_format, media in (("xlsx", "spreadsheetml"), ("csv", "text/csv")):
+        for unit in ("million", "dong"):
+            exported = admin.get(
+                f"/api/v1/plans/{approved['id']}/table",
+                params={"format": file_format, "unit": unit},
+            )
+            assert exported.status_code == 200, exported.text
+            assert media in exported.headers["content-type"]
+            assert "attachment" in exported.headers["content-disposition"]
+            draft = make_plan(admin, approve=False, lines=[], total=None)
+            imported = admin.put(
+                f"/api/v1/plans/{draft['id']}/table",
+                params={"unit": unit},
+                files={"file": (f"plan.{file_format}", exported.content)},
+            )
+            assert imported.status_code == 200, imported.text
+            body = imported.json()
+            strip = [{k: v for k, v in line.items() if k != "id"} for line in body["lines"]]
+            expected = [{k: v for k, v in line.items() if k != "id"} for line in approved["lines"]]
+            assert strip == expected
+            assert body["total"] == 529_300_000
+
+
+def test_a_table_with_mistakes_lists_them_and_changes_nothing(admin: httpx.Client) -> None:
+    draft = make_plan(admin, approve=False)
+    table = (
+        "STT;Nội dung;Tổng cộng;Ngân sách tỉnh;Quỹ CS NCT\n"
+        "1;Tập huấn;50,7;50,7;\n"
+        "2;Vốn ban đầu;400;;32x\n"
+    ).encode()
+    answer = admin.put(
+        f"/api/v1/plans/{draft['id']}/table", files={"file": ("plan.csv", table, "text/csv")}
+    )
+    body = assert_problem(answer, 422)
+    assert any("row 3" in error["field"] for error in body["errors"]), body
+    assert admin.get(f"/api/v1/plans/{draft['id']}").json()["total"] == 529_300_000
+    approved = make_plan(admin)
+    good = "STT,Nội dung,Tổng cộng,Ngân sách tỉnh\n1,Tập huấn,1,1\n".encode()
+    assert_problem(
+        admin.put(f"/api/v1/plans/{approved['id']}/table", files={"file": ("p.csv", good)}), 409
+    )
+    pdf = admin.put(
+        f"/api/v1/plans/{draft['id']}/table",
+        files={"file": ("p.pdf", b"%PDF-1.4", "application/pdf")},
+    )
+    assert_problem(pdf, 415)

@@ -1,0 +1,144 @@
+"""Demo funding: the funders and the Lào Cai 2018 plan of domain.md, its money received, and
+each demo club's seed capital allocated to its income-generation fund.
+
+Through the public API like the rest of the demo data; idempotent (what exists is reused).
+"""
+
+import time
+from datetime import date
+from typing import Any
+
+import httpx
+
+MILLION = 1_000_000
+LAO_CAI = "15"
+PROVINCIAL_BUDGET = "Ngân sách tỉnh Lào Cai"
+ELDERLY_CARE_FUND = "Quỹ Chăm sóc và phát huy vai trò người cao tuổi tỉnh Lào Cai"
+ENTERPRISE = "Công ty Cổ phần Apatit Việt Nam (xã hội hóa)"
+FUNDERS: list[dict[str, Any]] = [
+    {"name": PROVINCIAL_BUDGET, "funder_type": "provincial_budget", "province_code": LAO_CAI},
+    {"name": ELDERLY_CARE_FUND, "funder_type": "elderly_care_fund", "province_code": LAO_CAI},
+    {"name": ENTERPRISE, "funder_type": "enterprise", "province_code": LAO_CAI},
+    {"name": "HelpAge International in Vietnam", "funder_type": "ngo", "country": "Vietnam"},
+]
+SEED_FROM_ELDERLY_CARE_FUND = 20 * MILLION
+SEED_FROM_SOCIALISATION = 5 * MILLION
+
+
+def lao_cai_2018_plan(programme_code: str = "1533") -> dict[str, Any]:
+    """Lào Cai's 2018 plan as domain.md gives it (million đồng): 529.3 in all, = 129.3
+    provincial budget + 320 Elderly Care Fund + 80 socialisation."""
+
+    def line(activity: str, content: str, **amounts: float) -> dict[str, Any]:
+        return {
+            "activity": activity,
+            "content": content,
+            "amounts": {source: round(value * MILLION) for source, value in amounts.items()},
+        }
+
+    return {
+        "province_code": LAO_CAI,
+        "programme_code": programme_code,
+        "start_year": 2018,
+        "title": "Kế hoạch nhân rộng mô hình CLB liên thế hệ tự giúp nhau tỉnh Lào Cai năm 2018",
+        "targets": {
+            "clubs_to_found": 16,
+            "clubs_to_maintain": 0,
+            "members": 2000,
+            "older_members": 700,
+        },
+        "lines": [
+            line("training", "Tập huấn thành lập và quản lý CLB", provincial_budget=50.7),
+            line("club_establishment", "Ra mắt 5 CLB", provincial_budget=18),
+            line(
+                "seed_capital",
+                "Hỗ trợ vốn ban đầu cho 16 CLB",
+                elderly_care_fund=320,
+                socialisation=80,
+            ),
+            line("monitoring", "Giám sát, hỗ trợ kỹ thuật", provincial_budget=17.6),
+            line("review_conference", "Hội nghị sơ kết, tổng kết", provincial_budget=43),
+        ],
+        "total": round(529.3 * MILLION),
+    }
+
+
+def _ok(response: httpx.Response) -> Any:
+    response.raise_for_status()
+    return response.json()
+
+
+class DemoFunding:
+    """The funders, the approved Lào Cai plan and its receipts; seed capital club by club."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        self.funders = {funder["name"]: self._funder(funder) for funder in FUNDERS}
+        self.plan = self._plan()
+        self.seed_line = next(
+            line["id"] for line in self.plan["lines"] if line["activity"] == "seed_capital"
+        )
+        self._receipts()
+
+    def _funder(self, funder: dict[str, Any]) -> int:
+        found = _ok(self.client.get("/api/v1/funders", params={"q": funder["name"]}))["items"]
+        same = [item["id"] for item in found if item["name"] == funder["name"]]
+        return same[0] if same else _ok(self.client.post("/api/v1/funders", json=funder))["id"]
+
+    def _plan(self) -> dict[str, Any]:
+        found = _ok(self.client.get("/api/v1/plans", params={"province": LAO_CAI, "year": 2018}))
+        if found["items"]:
+            return _ok(self.client.get(f"/api/v1/plans/{found['items'][0]['id']}"))
+        plan = _ok(self.client.post("/api/v1/plans", json=lao_cai_2018_plan()))
+        return _ok(self.client.post(f"/api/v1/plans/{plan['id']}/approve"))
+
+    def _receipts(self) -> None:
+        if _ok(self.client.get("/api/v1/receipts", params={"plan_id": self.plan["id"]}))["total"]:
+            return
+        by_number = {line["number"]: line for line in self.plan["lines"]}
+        for line in by_number.values():
+            for source, amount in line["amounts"].items():
+                funder = {
+                    "provincial_budget": PROVINCIAL_BUDGET,
+                    "elderly_care_fund": ELDERLY_CARE_FUND,
+                    "socialisation": ENTERPRISE,
+                }[source]
+                body = {
+                    "funder_id": self.funders[funder],
+                    "plan_line_id": line["id"],
+                    "amount": amount,
+                    "received_on": "2018-03-15",
+                    "reference": f"Giấy báo có KH 2018, dòng {line['number']}",
+                }
+                _ok(self.client.post("/api/v1/receipts", json=body))
+
+    def seed_capital(self, club_id: int, founded: date) -> None:
+        """The club's seed capital, allocated once and waited for until its fund holds it."""
+        existing = _ok(self.client.get("/api/v1/allocations", params={"club_id": club_id}))
+        if not existing["total"]:
+            for funder, amount in (
+                (ELDERLY_CARE_FUND, SEED_FROM_ELDERLY_CARE_FUND),
+                (ENTERPRISE, SEED_FROM_SOCIALISATION),
+            ):
+                body = {
+                    "funder_id": self.funders[funder],
+                    "plan_line_id": self.seed_line,
+                    "club_id": club_id,
+                    "fund_kind": "income_generation",
+                    "amount": amount,
+                    "allocated_on": max(founded, date(2018, 4, 1)).isoformat(),
+                    "reference": "Vốn ban đầu KH 2018",
+                }
+                _ok(self.client.post("/api/v1/allocations", json=body))
+        self._wait_recorded(club_id)
+
+    def _wait_recorded(self, club_id: int, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            items = _ok(self.client.get("/api/v1/allocations", params={"club_id": club_id}))[
+                "items"
+            ]
+            if all(item["status"] == "recorded" for item in items):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"the seed capital of club {club_id} did not reach its fund")
