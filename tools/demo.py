@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from tools import demo_clubs
+from tools.demo_funding import ENTERPRISE, DemoFunding
 from tools.demo_loans import DemoMoney
 
 DEMO_PASSWORD = "demo-password-2026"
@@ -21,6 +22,12 @@ DEMO_USERS: list[dict[str, Any]] = [
         "full_name": "Cán bộ Hội NCT tỉnh Lào Cai",
         "role": "officer",
         "provinces": ["15"],
+    },
+    {
+        "username": "partner.apatit",
+        "full_name": "Công ty Cổ phần Apatit Việt Nam (nhà tài trợ)",
+        "role": "partner",
+        "funder": ENTERPRISE,
     },
 ]
 DEMO_CLIENTS: list[dict[str, Any]] = [
@@ -44,13 +51,16 @@ class Demo:
         token.raise_for_status()
         self.client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
 
-    def users(self) -> list[str]:
+    def users(self, funding: DemoFunding) -> list[str]:
         created = []
         for user in DEMO_USERS:
             found = self.client.get("/api/v1/users", params={"q": user["username"]}).json()
             if not any(item["username"] == user["username"] for item in found["items"]):
+                body = {k: v for k, v in user.items() if k != "funder"}
+                if "funder" in user:
+                    body["funder_id"] = funding.funders[user["funder"]]
                 self.client.post(
-                    "/api/v1/users", json={**user, "password": DEMO_PASSWORD}
+                    "/api/v1/users", json={**body, "password": DEMO_PASSWORD}
                 ).raise_for_status()
                 created.append(user["username"])
         return created
@@ -74,9 +84,9 @@ class Demo:
         self.credentials_file.write_text(json.dumps(secrets, indent=2))
         return secrets
 
-    def clubs(self, progress: bool = True) -> list[str]:
+    def clubs(self, funding: DemoFunding, progress: bool = True) -> list[str]:
         """The Lào Cai 2018 clubs, their old addresses resolved to today's communes, with their
-        funds and member loans."""
+        seed capital allocated from the plan, their funds and member loans."""
         profiles = self.client.get("/api/v1/quota-profiles").json()["items"]
         profile_id = next(p["id"] for p in profiles if p["code"] == demo_clubs.PROFILE)
         created = []
@@ -87,6 +97,7 @@ class Demo:
                 club_id = self._create_club(club, profile_id)
                 created.append(club.code)
             self._members(club, club_id)
+            funding.seed_capital(club_id, club.founded)
             DemoMoney(self.client).club(club_id, club.code, club.founded)
             if progress:
                 print(f"    club {index}/{len(demo_clubs.CLUBS)} {club.code}", flush=True)
@@ -159,9 +170,10 @@ class Demo:
 
     def load(self) -> dict[str, Any]:
         clients = self.clients()
+        funding = DemoFunding(self.client)
         return {
-            "users": self.users(),
+            "users": self.users(funding),
             "clients": clients,
-            "clubs": self.clubs(),
+            "clubs": self.clubs(funding),
             "bank_records": self.bank_records(clients),
         }

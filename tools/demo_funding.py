@@ -69,7 +69,8 @@ def _ok(response: httpx.Response) -> Any:
 
 
 class DemoFunding:
-    """The funders, the approved Lào Cai plan and its receipts; seed capital club by club."""
+    """The funders, the approved Lào Cai plan, its pledges and receipts; seed capital club
+    by club."""
 
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
@@ -103,14 +104,20 @@ class DemoFunding:
                     "elderly_care_fund": ELDERLY_CARE_FUND,
                     "socialisation": ENTERPRISE,
                 }[source]
-                body = {
+                money = {
                     "funder_id": self.funders[funder],
                     "plan_line_id": line["id"],
                     "amount": amount,
+                }
+                pledge = {**money, "committed_on": "2018-01-15", "reference": "Cam kết KH 2018"}
+                commitment = _ok(self.client.post("/api/v1/commitments", json=pledge))
+                receipt = {
+                    **money,
+                    "commitment_id": commitment["id"],
                     "received_on": "2018-03-15",
                     "reference": f"Giấy báo có KH 2018, dòng {line['number']}",
                 }
-                _ok(self.client.post("/api/v1/receipts", json=body))
+                _ok(self.client.post("/api/v1/receipts", json=receipt))
 
     def seed_capital(self, club_id: int, founded: date) -> None:
         """The club's seed capital, allocated once and waited for until its fund holds it."""

@@ -1,11 +1,11 @@
 """Demo money for the Lào Cai clubs: funds, seed capital, member loans and bank records.
 
 Everything goes through the public API, like `tools/demo.py`, and is deterministic by club code.
-Each club gets its two funds, the plan's 20 million đồng of seed capital from the Elderly Care
-Fund plus members' contributions, its loan regulation (0.5 % a month, flat, monthly, up to 12
-months and 8 million), five member loans of the last year (most repaid on time, some late,
-a few closed), and the bank posts a few hundred loan records for poor and near-poor members
-(and some borrowers who are in no club).
+Each club gets its two funds (the seed capital is allocated beforehand by the funding demo,
+`tools/demo_funding.py`) with members' contributions, its loan regulation (0.5 % a month,
+flat, monthly, up to 12 months and 8 million), five member loans of the last year (most
+repaid on time, some late, a few closed), and the bank posts a few hundred loan records for
+poor and near-poor members (and some borrowers who are in no club).
 """
 
 import random
@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 
-SEED_CAPITAL = 20_000_000
 MEMBER_CONTRIBUTIONS = 6_000_000
 ACTIVITY_CONTRIBUTIONS = 3_000_000
 LOAN_RULES = {
@@ -47,20 +46,19 @@ def _ok(response: httpx.Response) -> Any:
 
 
 class DemoMoney:
-    """Loads the money of one demo club at a time; a club that has funds is left alone."""
+    """Loads the money of one demo club at a time; a club that has loans is left alone."""
 
     def __init__(self, client: httpx.Client, today: date | None = None) -> None:
         self.client = client
         self.today = today or date.today()
 
     def club(self, club_id: int, code: str, founded: date) -> bool:
-        existing = _ok(self.client.get("/api/v1/funds", params={"club_id": club_id}))
+        existing = _ok(self.client.get("/api/v1/loans", params={"club_id": club_id, "limit": 1}))
         if existing["total"]:
             return False
         rng = random.Random(code)
         revolving = self._fund(club_id, "income_generation")
         activity = self._fund(club_id, "activity")
-        self._capital(revolving, SEED_CAPITAL, founded, "seed", "Quỹ Chăm sóc NCT, KH 2018")
         self._capital(
             revolving,
             MEMBER_CONTRIBUTIONS,
@@ -85,6 +83,10 @@ class DemoMoney:
         return True
 
     def _fund(self, club_id: int, kind: str) -> int:
+        """The club's fund of that kind (the seed capital's allocation may have opened it)."""
+        found = _ok(self.client.get("/api/v1/funds", params={"club_id": club_id, "kind": kind}))
+        if found["items"]:
+            return found["items"][0]["id"]
         return _ok(self.client.post("/api/v1/funds", json={"club_id": club_id, "kind": kind}))["id"]
 
     def _capital(self, fund_id: int, amount: int, on: date, origin: str, reference: str) -> None:

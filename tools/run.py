@@ -62,7 +62,7 @@ def main() -> None:
 
 def print_welcome(stack: Stack, client_secrets: dict[str, str]) -> None:
     url = stack.gateway_url
-    officer = DEMO_USERS[0]["username"]
+    officer, partner = DEMO_USERS[0]["username"], DEMO_USERS[1]["username"]
     print(
         f"""
 ISHC Platform is running (SQLite databases and logs in var/).
@@ -74,7 +74,8 @@ ISHC Platform is running (SQLite databases and logs in var/).
 Log in (admin):  username admin, password {stack.admin_password}
   curl -s -X POST {url}/auth/token -d grant_type=password -d username=admin \\
        -d password='{stack.admin_password}'
-Demo officer of Lào Cai: {officer} / {DEMO_PASSWORD}""",
+Demo officer of Lào Cai: {officer} / {DEMO_PASSWORD}
+Demo partner (the enterprise that co-funded the seed capital): {partner} / {DEMO_PASSWORD}""",
         flush=True,
     )
     for client_id, secret in client_secrets.items():
