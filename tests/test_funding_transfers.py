@@ -170,3 +170,25 @@ def test_a_refused_transfer_waits_for_a_manual_retry(
     assert failed["status"] == "failed" and "dissolved" in failed["failure_reason"], failed
     assert failed["next_attempt_at"] is None
     assert len(capital_entries(admin, club["id"])) == 1
+
+
+def test_funded_clubs_answer_without_the_clubs_service_and_say_what_is_missing(
+    platform: tuple[Stack, LossyProxy], admin: httpx.Client, funded: dict
+) -> None:
+    created = allocate(admin, funded["funder"], funded["line"], funded["club"], MILLION)
+    assert created.status_code == 201
+    params = {"funder_id": funded["funder"]["id"]}
+    stack, _ = platform
+    stack.stop_one("clubs")
+    try:
+        page = admin.get("/api/v1/funded-clubs", params=params)
+    finally:
+        stack.start(["clubs"])
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert body["missing"] == ["items.club_code", "items.club_name", "items.club_status"]
+    assert [(i["club_id"], i["club_name"], i["amount"]) for i in body["items"]] == [
+        (funded["club"]["id"], None, MILLION)
+    ]
+    again = admin.get("/api/v1/funded-clubs", params=params).json()
+    assert again["missing"] == [] and again["items"][0]["club_name"] == funded["club"]["name"]
