@@ -128,7 +128,7 @@ class Stack:
             preexec_fn=_die_with_parent,
         )
 
-    def wait_healthy(self, component: str, timeout: float = 30.0) -> None:
+    def wait_healthy(self, component: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         process = self.processes[component]
         while time.monotonic() < deadline:
