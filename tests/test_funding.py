@@ -565,3 +565,50 @@ def test_a_table_with_mistakes_lists_them_and_changes_nothing(admin: httpx.Clien
         files={"file": ("p.pdf", b"%PDF-1.4", "application/pdf")},
     )
     assert_problem(pdf, 415)
+
+
+def test_the_loans_service_records_an_allocation_once_and_refuses_a_different_repeat(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client]
+) -> None:
+    club = make_club(admin)
+    body = {
+        "allocation_id": 2_000_000_000 + secrets.randbelow(100_000_000),
+        "club_id": club["id"],
+        "kind": "activity",
+        "amount": 7 * MILLION,
+        "occurred_on": "2024-05-01",
+        "reference": "by hand",
+    }
+    first = admin.post("/api/v1/funds/allocations", json=body)
+    assert first.status_code == 201, first.text
+    again = admin.post("/api/v1/funds/allocations", json=body)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert_problem(admin.post("/api/v1/funds/allocations", json={**body, "amount": 8}), 409)
+    shown = admin.get(f"/api/v1/funds/allocations/{body['allocation_id']}")
+    assert shown.json()["id"] == first.json()["id"]
+    unknown = {**body, "allocation_id": body["allocation_id"] + 1, "club_id": 2**31 - 2}
+    assert_problem(admin.post("/api/v1/funds/allocations", json=unknown), 422, "club_id")
+    officer = as_role("officer", provinces=[LAO_CAI])
+    assert_problem(officer.post("/api/v1/funds/allocations", json=body), 403)
+
+
+def test_a_retried_allocation_with_the_same_key_is_made_once(
+    admin: httpx.Client, funded: dict
+) -> None:
+    body = {
+        "funder_id": funded["funder"]["id"],
+        "plan_line_id": funded["line"]["id"],
+        "club_id": funded["club"]["id"],
+        "amount": 9 * MILLION,
+        "allocated_on": "2024-04-01",
+    }
+    headers = {"Idempotency-Key": secrets.token_hex(8)}
+    first = admin.post("/api/v1/allocations", json=body, headers=headers)
+    second = admin.post("/api/v1/allocations", json=body, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    assert first.json()["id"] == second.json()["id"]
+    listed = admin.get("/api/v1/allocations", params={"club_id": funded["club"]["id"]}).json()
+    assert listed["total"] == 1
+    other = admin.post("/api/v1/allocations", json={**body, "amount": 1}, headers=headers)
+    assert_problem(other, 422)
