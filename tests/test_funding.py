@@ -489,7 +489,8 @@ def test_officers_see_only_their_provinces_money(
 
 
 def test_club_boards_and_the_bank_are_refused(as_role: Callable[..., httpx.Client]) -> None:
-    for client in (as_role("club_manager", clubs=[1]), as_role("bank")):
+    board, bank = as_role("club_manager", clubs=[1]), as_role("bank")
+    for client in (board, bank):
         for path in (
             "/api/v1/funders",
             "/api/v1/plans",
@@ -497,6 +498,8 @@ def test_club_boards_and_the_bank_are_refused(as_role: Callable[..., httpx.Clien
             "/api/v1/funded-clubs",
         ):
             assert_problem(client.get(path), 403)
+    assert board.get("/api/v1/programmes").status_code == 200
+    assert_problem(bank.get("/api/v1/programmes"), 403)
 
 
 def test_service_tokens_record_allocations_only_through_the_loans_service(
