@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from common.app import create_service_app
 from services.clubs.activities.routes import router as activities_router
+from services.clubs.indicators import router as indicators_router
 from services.clubs.locations.routes import router as locations_router
 from services.clubs.members.routes import router as members_router
 from services.clubs.quotas.composition import router as composition_router
@@ -17,11 +18,12 @@ def create_app(settings: ClubsSettings | None = None) -> FastAPI:
         title="ISHC clubs service",
         settings=settings or ClubsSettings(),
         description="Club registry: locations, clubs, members, board, quotas, activities.",
-        # The composition router's fixed paths (/clubs/composition) go before /clubs/{id}.
+        # The fixed paths (/clubs/composition, /clubs/indicators) go before /clubs/{id}.
         routers=[
             locations_router,
             quota_profiles_router,
             composition_router,
+            indicators_router,
             clubs_router,
             activities_router,
             members_router,

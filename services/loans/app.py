@@ -10,6 +10,7 @@ from services.loans.clubs import ClubDirectory, MemberDirectory
 from services.loans.ledger.routes import router as funds_router
 from services.loans.lending.loan_rules import router as loan_rules_router
 from services.loans.lending.routes import router as loans_router
+from services.loans.portfolio.indicators import router as indicators_router
 from services.loans.portfolio.routes import router as portfolio_router
 from services.loans.settings import LoansSettings
 
@@ -20,11 +21,13 @@ def create_app(settings: LoansSettings | None = None) -> FastAPI:
         title="ISHC loans service",
         settings=settings,
         description=__doc__ or "",
-        # The portfolio comes before `/loans/{loan_id}`, which would otherwise claim its path.
+        # The portfolio and the indicators come before `/loans/{loan_id}`, which would
+        # otherwise claim their paths.
         routers=[
             funds_router,
             loan_rules_router,
             portfolio_router,
+            indicators_router,
             loans_router,
             bank_loans_router,
         ],

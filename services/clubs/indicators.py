@@ -1,0 +1,241 @@
+"""`POST /api/v1/clubs/indicators`: the registry's programme indicators of an area or a set of
+clubs for a period, as counts only (never a member's row), in three statements.
+
+The funding service's programme report asks this for the clubs' part of its figures: a
+province, the country, or one funder's clubs (`club_ids`).
+"""
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, Self
+
+from fastapi import APIRouter, Depends
+from pydantic import Field, model_validator
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_
+from sqlmodel import Session, col, select
+
+from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.db import SessionDep
+from common.problems import NotFound, invalid
+from common.schemas import Id, InputModel, OutputModel
+from services.clubs.domain import ActivityArea, ClubStatus
+from services.clubs.models import Activity, AuditEntry, Club, Meeting, Member, QuotaProfile
+from services.clubs.quotas.rules import (
+    COUNT_NAMES,
+    CountColumns,
+    compliant_condition,
+    counts_by_club,
+    older_ages,
+)
+from services.clubs.quotas.schemas import Counts
+from services.clubs.registry.schemas import ProvinceCode
+from services.clubs.scope import club_filter
+
+MAX_CLUB_IDS = 25_000
+# The programme's records start in 2000; the bound keeps date arithmetic away from year 9999.
+ReportDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
+STATUS_CHANGED = "status_changed"
+
+router = APIRouter(
+    prefix="/api/v1/clubs",
+    tags=["composition"],
+    dependencies=[Depends(require_roles(Role.ADMIN, Role.OFFICER, Role.SERVICE))],
+)
+
+
+class IndicatorsQuery(InputModel):
+    province: ProvinceCode | None = Field(default=None, description="One province's clubs.")
+    club_ids: Annotated[list[Id], Field(max_length=MAX_CLUB_IDS)] | None = Field(
+        default=None, description="Only these clubs (e.g. one funder's), at most 25,000."
+    )
+    period_from: ReportDate = Field(alias="from")
+    period_to: ReportDate = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.period_from > self.period_to:
+            raise invalid("from", "is after 'to'")
+        return self
+
+
+class ClubCounts(OutputModel):
+    total: int = Field(description="Clubs in the registry not founded after the period.")
+    active: int = Field(description="Clubs active today.")
+    founded_in_period: int = Field(description="Founding decision dated in the period.")
+    maintained: int = Field(
+        description="Founded before the period and active, with no status change since the "
+        "period began: active through the whole period."
+    )
+    dissolved_in_period: int = Field(description="Dissolved by a status change in the period.")
+
+
+class ClubIndicators(OutputModel):
+    period_from: date
+    period_to: date
+    clubs: ClubCounts
+    members: Counts = Field(description="Active members of the active clubs on `period_to`.")
+    clubs_compliant: int = Field(description="Active clubs meeting their quota profile then.")
+    clubs_running_all_eight: int = Field(
+        description="Active clubs with activities in all eight areas in the period."
+    )
+    meetings_held: int = Field(description="Meetings of the clubs in the period.")
+
+
+def _ids_in(column: Any, ids: list[int]) -> ColumnElement[bool]:
+    # Rendered inline (the ids are validated integers): up to 25,000 of them, used several
+    # times in one statement, would pass the databases' limits on bound parameters.
+    return column.in_(bindparam("club_ids", ids, expanding=True, literal_execute=True))
+
+
+def _area(principal: Principal, query: IndicatorsQuery) -> list[ColumnElement[bool]]:
+    """The clubs counted: the caller's, narrowed to a province and a list of ids if asked."""
+    if (
+        query.province
+        and principal.role is Role.OFFICER
+        and query.province not in principal.provinces
+    ):
+        raise NotFound(f"No province {query.province} in your area.")
+    conditions = [club_filter(principal)]
+    if query.province:
+        conditions.append(Club.province_code == query.province)
+    if query.club_ids is not None:
+        conditions.append(_ids_in(Club.id, query.club_ids))
+    return conditions
+
+
+def _period_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _club_counts(session: Session, area: list[Any], start: date, end: date) -> ClubCounts:
+    since_start = _period_start(start)
+    changed_since = (
+        select(AuditEntry.id)
+        .where(
+            AuditEntry.entity == "club",
+            AuditEntry.entity_id == Club.id,
+            AuditEntry.action == STATUS_CHANGED,
+            AuditEntry.at >= since_start,
+        )
+        .exists()
+    )
+    # Dissolution is final, so a dissolved club's latest status change is its dissolution.
+    dissolved_at = (
+        select(func.max(AuditEntry.at))
+        .where(
+            AuditEntry.entity == "club",
+            AuditEntry.entity_id == Club.id,
+            AuditEntry.action == STATUS_CHANGED,
+        )
+        .scalar_subquery()
+    )
+    founded = col(Club.founding_decision_date)
+    active = Club.status == ClubStatus.ACTIVE.value
+    dissolved = Club.status == ClubStatus.DISSOLVED.value
+
+    def count_if(condition: ColumnElement[bool]) -> Any:
+        return func.count(case((condition, 1)))
+
+    row = session.execute(
+        select(
+            func.count(),
+            count_if(active),
+            count_if(founded.between(start, end)),
+            count_if(and_(active, founded < start, ~changed_since)),
+            count_if(
+                and_(
+                    dissolved,
+                    dissolved_at >= since_start,
+                    dissolved_at < _period_start(end + timedelta(days=1)),
+                )
+            ),
+        ).where(*area, or_(founded.is_(None), founded <= end))
+    ).one()
+    return ClubCounts(
+        total=row[0],
+        active=row[1],
+        founded_in_period=row[2],
+        maintained=row[3],
+        dissolved_in_period=row[4],
+    )
+
+
+def _member_counts(session: Session, active_area: list[Any], on: date) -> tuple[Counts, int]:
+    """Members of the active clubs on `on`, and how many of those clubs meet their profile:
+    the composition's own per-club counts and verdict, summed."""
+    ages = older_ages(session)
+    members_of_area = col(Member.club_id).in_(select(Club.id).where(*active_area))
+    per_club = counts_by_club(on, ages, members_of_area).subquery()
+    counts = CountColumns(per_club, ages)
+    row = session.execute(
+        select(
+            func.count(case((compliant_condition(counts), 1))).label("compliant"),
+            *[
+                func.coalesce(func.sum(getattr(counts, name)), 0).label(name)
+                for name in COUNT_NAMES
+            ],
+        )
+        .select_from(Club)
+        .join(QuotaProfile, QuotaProfile.id == Club.quota_profile_id)
+        .outerjoin(per_club, per_club.c.club_id == Club.id)
+        .where(*active_area)
+    ).one()
+    return Counts(**{name: int(getattr(row, name)) for name in COUNT_NAMES}), int(row.compliant)
+
+
+def _activity_counts(
+    session: Session, area: list[Any], active_area: list[Any], start: date, end: date
+) -> tuple[int, int]:
+    """(active clubs with activities in all eight areas in the period, meetings held)."""
+    all_eight = (
+        select(Activity.club_id)
+        .where(
+            col(Activity.club_id).in_(select(Club.id).where(*active_area)),
+            col(Activity.held_on).between(start, end),
+        )
+        .group_by(col(Activity.club_id))
+        .having(func.count(func.distinct(Activity.area)) == len(ActivityArea))
+        .subquery()
+    )
+    meetings = (
+        select(func.count())
+        .select_from(Meeting)
+        .where(
+            col(Meeting.club_id).in_(select(Club.id).where(*area)),
+            col(Meeting.held_on).between(start, end),
+        )
+    )
+    clubs, held = session.execute(
+        select(
+            select(func.count()).select_from(all_eight).scalar_subquery(),
+            meetings.scalar_subquery(),
+        )
+    ).one()
+    return int(clubs), int(held)
+
+
+def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -> ClubIndicators:
+    start, end = query.period_from, query.period_to
+    area = _area(principal, query)
+    active_area = [*area, Club.status == ClubStatus.ACTIVE.value]
+    members, compliant = _member_counts(session, active_area, end)
+    all_eight, meetings = _activity_counts(session, area, active_area, start, end)
+    return ClubIndicators(
+        period_from=start,
+        period_to=end,
+        clubs=_club_counts(session, area, start, end),
+        members=members,
+        clubs_compliant=compliant,
+        clubs_running_all_eight=all_eight,
+        meetings_held=meetings,
+    )
+
+
+@router.post(
+    "/indicators",
+    response_model=ClubIndicators,
+    summary="Programme indicators of the registry for an area or a set of clubs (counts only)",
+)
+def read_indicators(
+    query: IndicatorsQuery, session: SessionDep, principal: CurrentPrincipal
+) -> ClubIndicators:
+    return indicators(session, principal, query)

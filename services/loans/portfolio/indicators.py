@@ -1,0 +1,154 @@
+"""`POST /api/v1/loans/indicators`: the money side of the programme indicators for an area or a
+set of clubs on a date: clubs with both funds, fund capital, and the portfolio's outstanding
+principal, PAR30 and borrowing members (from the portfolio's own statement).
+
+The funding service's programme report asks this; the members able to borrow are divided by
+the active members there, since the clubs service counts those.
+"""
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import Field
+from sqlalchemy import ColumnElement, and_, bindparam, func
+from sqlmodel import Session, col, select
+
+from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.db import SessionDep
+from common.problems import NotFound
+from common.schemas import Id, InputModel, OutputModel
+from services.loans.bank.models import BankLoan
+from services.loans.ledger.models import Fund, LedgerEntry, Posting
+from services.loans.ledger.rules import Account, FundKind
+from services.loans.lending.models import Loan
+from services.loans.portfolio.queries import Area, figures
+from services.loans.portfolio.schemas import ProvinceCode
+from services.loans.scope import area_filter
+
+MAX_CLUB_IDS = 25_000
+# The programme's records start in 2000; the bound keeps date arithmetic away from year 9999.
+ReportDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
+
+router = APIRouter(
+    prefix="/api/v1/loans",
+    tags=["loans"],
+    dependencies=[Depends(require_roles(Role.ADMIN, Role.OFFICER, Role.SERVICE))],
+)
+
+
+class IndicatorsQuery(InputModel):
+    province: ProvinceCode | None = Field(default=None, description="One province's clubs.")
+    club_ids: Annotated[list[Id], Field(max_length=MAX_CLUB_IDS)] | None = Field(
+        default=None, description="Only these clubs (e.g. one funder's), at most 25,000."
+    )
+    on: ReportDate
+
+
+class MoneyIndicators(OutputModel):
+    on: date
+    clubs_with_funds: int = Field(description="Clubs with a fund opened by the date.")
+    clubs_with_both_funds: int = Field(
+        description="Clubs with both an income-generation and an activity fund by the date."
+    )
+    fund_capital: int = Field(
+        description="The funds' capital account balance on the date: capital in, net of "
+        "reversals, in đồng."
+    )
+    loans_outstanding: int
+    outstanding_principal: int
+    par30_principal: int
+    members_with_club_loan: int
+    members_with_bank_loan: int
+    members_with_loan: int = Field(
+        description="Members with an outstanding club or bank loan, each counted once."
+    )
+
+
+def _ids_in(column: Any, ids: list[int]) -> ColumnElement[bool]:
+    # Rendered inline (validated integers): 25,000 ids used several times in one statement
+    # would pass the databases' limits on bound parameters.
+    return column.in_(bindparam("club_ids", ids, expanding=True, literal_execute=True))
+
+
+def _place(
+    principal: Principal, query: IndicatorsQuery, club_id: Any, province: Any, commune: Any
+) -> ColumnElement[bool]:
+    """The caller's area, narrowed to the asked province and clubs, on a table with places."""
+    condition = area_filter(principal, club_id, province, commune)
+    if query.province is not None:
+        condition = and_(condition, province == query.province)
+    if query.club_ids is not None:
+        condition = and_(condition, _ids_in(club_id, query.club_ids))
+    return condition
+
+
+def _funds(session: Session, funds: ColumnElement[bool], on: date) -> tuple[int, int, int]:
+    """(clubs with a fund, clubs with both kinds, capital) of the funds opened by `on`."""
+    opened = col(Fund.created_at) < datetime.combine(on + timedelta(days=1), time.min, UTC)
+    kinds = (
+        select(Fund.club_id, func.count(func.distinct(Fund.kind)).label("kinds"))
+        .where(funds, opened)
+        .group_by(col(Fund.club_id))
+        .subquery()
+    )
+    clubs, both = session.execute(
+        select(func.count(), func.count().filter(kinds.c.kinds == len(FundKind))).select_from(kinds)
+    ).one()
+    # Capital is credited (negative) on the capital account; a reversal debits it back.
+    capital = session.execute(
+        select(func.coalesce(-func.sum(Posting.amount), 0))
+        .join(LedgerEntry, col(LedgerEntry.id) == col(Posting.entry_id))
+        .join(Fund, col(Fund.id) == col(Posting.fund_id))
+        .where(funds, Posting.account == Account.CAPITAL.value, LedgerEntry.occurred_on <= on)
+    ).scalar_one()
+    return int(clubs), int(both), int(capital)
+
+
+def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -> MoneyIndicators:
+    if (
+        query.province
+        and principal.role is Role.OFFICER
+        and query.province not in principal.provinces
+    ):
+        raise NotFound(f"No province {query.province} in your area.")
+    funds = _place(
+        principal, query, col(Fund.club_id), col(Fund.province_code), col(Fund.commune_code)
+    )
+    area = Area(
+        club_loans=_place(
+            principal, query, col(Loan.club_id), col(Loan.province_code), col(Loan.commune_code)
+        ),
+        bank_loans=_place(
+            principal,
+            query,
+            col(BankLoan.club_id),
+            col(BankLoan.province_code),
+            col(BankLoan.commune_code),
+        ),
+    )
+    clubs, both, capital = _funds(session, funds, query.on)
+    sums, _ = figures(session, area, query.on, by_province=False)
+    return MoneyIndicators(
+        on=query.on,
+        clubs_with_funds=clubs,
+        clubs_with_both_funds=both,
+        fund_capital=capital,
+        loans_outstanding=sums.loans_outstanding,
+        outstanding_principal=sums.outstanding_principal,
+        par30_principal=sums.par30_principal,
+        members_with_club_loan=sums.borrowers,
+        members_with_bank_loan=sums.bank_borrowers,
+        members_with_loan=sums.members_with_loan,
+    )
+
+
+@router.post(
+    "/indicators",
+    response_model=MoneyIndicators,
+    summary="Funds, capital, outstanding, PAR30 and borrowing members of an area or clubs",
+)
+def read_indicators(
+    query: IndicatorsQuery, session: SessionDep, principal: CurrentPrincipal
+) -> MoneyIndicators:
+    return indicators(session, principal, query)
