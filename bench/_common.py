@@ -3,12 +3,14 @@
 import re
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 import httpx
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
+from sqlmodel import Session
 
 from tools.stack import Stack
 
@@ -110,3 +112,45 @@ def get_token(stack: Stack) -> str:
     )
     response.raise_for_status()
     return response.json()["access_token"]
+
+
+def explain_endpoints(url: str, endpoints: list[tuple[str, Callable[[Session], object]]]) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of every statement each endpoint's own code issues.
+
+    Each function is run in-process on a session of `url` while its SQL is captured, so the
+    plans shown are those of the current service code, not of a copy of its queries.
+    """
+    from sqlalchemy import event
+
+    from common.db import make_engine, normalise_url
+
+    engine = make_engine(normalise_url(url))
+    with engine.connect():
+        pass  # the dialect's own first queries are not the endpoints'
+    captured: list[tuple[str, object]] = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        captured.append((statement, parameters))
+
+    try:
+        for title, run in endpoints:
+            event.listen(engine, "before_cursor_execute", capture)
+            try:
+                with Session(engine) as session:
+                    run(session)
+            finally:
+                event.remove(engine, "before_cursor_execute", capture)
+            statements, captured[:] = list(captured), []
+            print(f"\n===== {title}: {len(statements)} statement(s)")
+            with engine.connect() as conn:
+                for number, (statement, parameters) in enumerate(statements, start=1):
+                    # Lists of ids make parameters pages long; their start is enough.
+                    shown = str(parameters)
+                    shown = shown if len(shown) <= 300 else shown[:300] + " …"
+                    print(f"\n--- statement {number}:\n{statement}\n--- parameters: {shown}")
+                    rows = conn.exec_driver_sql(
+                        "EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters
+                    ).fetchall()
+                    print("\n".join(row[0] for row in rows))
+    finally:
+        engine.dispose()

@@ -100,7 +100,9 @@ class Allocation(FundingBase, table=True):
             "allocated_on",
         ),
         Index("ix_allocations_province_code_club_id", "province_code", "club_id"),
-        Index("ix_allocations_club_id", "club_id"),
+        # A club's allocations, and whether one funder gave to a club: one index-only probe
+        # per club for the clubs a partner's funded-clubs page counts as "other clubs".
+        Index("ix_allocations_club_id_funder_id", "club_id", "funder_id"),
         Index("ix_allocations_status_next_attempt_at", "status", "next_attempt_at"),
         CheckConstraint("amount > 0", name="amount_positive"),
     )
