@@ -9,6 +9,8 @@ from services.funding.catalogue.routes import funders, programmes
 from services.funding.clubs import ClubDirectory
 from services.funding.flows.routes import allocations, commitments, receipts
 from services.funding.flows.transfer import Transfers, relay
+from services.funding.indicators.routes import router as indicators_router
+from services.funding.indicators.sources import IndicatorSources
 from services.funding.plans.routes import router as plans_router
 from services.funding.reports.funded_clubs import router as funded_clubs_router
 from services.funding.settings import FundingSettings
@@ -28,17 +30,19 @@ def create_app(settings: FundingSettings | None = None) -> FastAPI:
             receipts,
             allocations,
             funded_clubs_router,
+            indicators_router,
         ],
         workers=[relay],
     )
     tokens = ServiceTokens(settings.gateway_url, settings.client_id, settings.client_secret)
     timeout = settings.upstream_timeout_seconds
-    app.state.club_directory = ClubDirectory(
-        ServiceClient("clubs", settings.clubs_url, tokens, timeout)
-    )
+    clubs = ServiceClient("clubs", settings.clubs_url, tokens, timeout)
+    loans = ServiceClient("loans", settings.loans_url, tokens, timeout)
+    app.state.club_directory = ClubDirectory(clubs)
+    app.state.indicator_sources = IndicatorSources(clubs, loans)
     app.state.transfers = Transfers(
         app.state.engine,
-        ServiceClient("loans", settings.loans_url, tokens, timeout),
+        loans,
         settings.transfer_interval_seconds,
         settings.transfer_max_backoff_seconds,
     )

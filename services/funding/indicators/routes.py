@@ -1,0 +1,191 @@
+"""`GET /api/v1/reports/indicators`: the programme's indicators against their targets for the
+country, a province or one funder's clubs, over a period or on a date; JSON, XLSX or CSV.
+
+The clubs and loans services each answer their part in one aggregate call, asked at the same
+time as this service reads its programmes, plans and money; a service that does not answer
+leaves its sections empty and named in `missing`.
+"""
+
+import asyncio
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from common.auth import CurrentPrincipal, Principal, Role, bearer_token, require_roles
+from common.db import SessionDep
+from common.problems import Forbidden, NotFound, invalid
+from common.schemas import Id
+from services.funding.catalogue.models import Funder, Programme
+from services.funding.indicators import export, report
+from services.funding.indicators.schemas import IndicatorReport
+from services.funding.indicators.sources import Ask, IndicatorSources, IndicatorSourcesDep
+from services.funding.plans.schemas import ProvinceCode
+from services.funding.scope import READERS
+
+router = APIRouter(
+    prefix="/api/v1/reports",
+    tags=["reports"],
+    dependencies=[Depends(require_roles(*READERS))],
+)
+CLUB_SECTIONS = ["clubs", "members", "activities"]
+# The programme's records start in 2000; the bound keeps date arithmetic away from year 9999.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+MONEY_SECTIONS = ["money"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one report covers, checked against the caller's scope."""
+
+    start: date
+    end: date
+    province: str | None
+    funder_id: int | None
+    programme: Programme | None
+
+
+def _period(start: date | None, end: date | None, on: date | None) -> tuple[date, date]:
+    if on is not None:
+        if start is not None or end is not None:
+            raise invalid("on", "give a date or a period (from, to), not both", "query")
+        return on, on
+    end = end or date.today()
+    start = start or date(end.year, 1, 1)
+    if start > end:
+        raise invalid("from", "is after 'to'", "query")
+    return start, end
+
+
+def _scope(
+    session: Session,
+    principal: Principal,
+    period: tuple[date, date],
+    province: str | None,
+    funder_id: int | None,
+    programme_code: str | None,
+) -> Scope:
+    if province and principal.role is Role.OFFICER and province not in principal.provinces:
+        raise NotFound(f"No province {province} in your area.")
+    if principal.role is Role.PARTNER:
+        if principal.funder_id is None:
+            raise Forbidden("This partner token names no funder.")
+        if funder_id is not None and funder_id != principal.funder_id:
+            raise NotFound(f"No funder {funder_id}.")
+        funder_id = principal.funder_id
+    if funder_id is not None and session.get(Funder, funder_id) is None:
+        raise NotFound(f"No funder {funder_id}.")
+    if programme_code is None:
+        programme = report.programme_in_force(session, period[1].year)
+    else:
+        programme = session.get(Programme, programme_code)
+        if programme is None:
+            raise invalid("programme", f"no programme {programme_code}", "query")
+    return Scope(period[0], period[1], province, funder_id, programme)
+
+
+@dataclass(frozen=True)
+class OwnFigures:
+    """What this service knows: the clubs asked about, the targets, the money by source."""
+
+    ask: Ask
+    targets: report.Targets
+    by_source: dict
+
+
+def _own_figures(session: Session, principal: Principal, scope: Scope, token: str) -> OwnFigures:
+    year = scope.end.year
+    if scope.funder_id is None:
+        # The other services apply the caller's own scope (an officer's communes too).
+        ask = Ask(scope.province, None, token)
+        view = principal
+    else:
+        club_ids = report.funder_club_ids(
+            session, principal, scope.funder_id, scope.province, scope.end
+        )
+        ask = Ask(scope.province, club_ids, None)
+        view = report.funder_view(principal, scope.funder_id)
+    provinces: list[str | None] = [scope.province]
+    if scope.funder_id is not None and scope.province is None and principal.role is Role.OFFICER:
+        # A funder's view no longer carries the officer's provinces: ask each of them.
+        provinces = list(principal.provinces)
+    goals = report.targets(
+        session, principal, scope.programme, scope.province, year, scope.funder_id is None
+    )
+    return OwnFigures(ask, goals, report.funding_by_source(session, view, provinces, year))
+
+
+async def build(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    sources: IndicatorSources,
+    scope: Scope,
+) -> IndicatorReport:
+    token = bearer_token(request.headers.get("authorization"))
+    own = await run_in_threadpool(_own_figures, session, principal, scope, token)
+    clubs, money = await asyncio.gather(
+        sources.club_figures(own.ask, scope.start, scope.end),
+        sources.money_figures(own.ask, scope.end),
+    )
+    rows = report.Rows()
+    report.club_rows(rows, clubs, own.targets)
+    report.money_rows(rows, money, clubs, own.targets)
+    report.funding_rows(rows, own.by_source)
+    missing = (CLUB_SECTIONS if clubs is None else []) + (MONEY_SECTIONS if money is None else [])
+    return IndicatorReport(
+        period_from=scope.start,
+        period_to=scope.end,
+        province_code=scope.province,
+        funder_id=scope.funder_id,
+        programme_code=own.targets.programme_code,
+        plans=own.targets.plans,
+        indicators=rows.items,
+        missing=missing,
+    )
+
+
+@router.get(
+    "/indicators",
+    response_model=IndicatorReport,
+    summary="Programme indicators against their targets (JSON, XLSX or CSV)",
+    responses={200: {"content": {media: {} for media in export.MEDIA_TYPES.values()}}},
+)
+async def indicators(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    sources: IndicatorSourcesDep,
+    province: ProvinceCode | None = None,
+    funder_id: Annotated[
+        Id | None, Query(description="One funder's clubs; partners always get their own.")
+    ] = None,
+    date_from: Annotated[date | None, Query(alias="from", ge=FIRST_DAY, le=LAST_DAY)] = None,
+    date_to: Annotated[date | None, Query(alias="to", ge=FIRST_DAY, le=LAST_DAY)] = None,
+    on: Annotated[
+        date | None,
+        Query(ge=FIRST_DAY, le=LAST_DAY, description="One day instead of a period."),
+    ] = None,
+    programme: Annotated[
+        str | None,
+        Query(max_length=30, description="Targets of this programme; default: in force."),
+    ] = None,
+    format: export.FileFormat = "json",
+) -> IndicatorReport | Response:
+    period = _period(date_from, date_to, on)
+    scope = await run_in_threadpool(
+        _scope, session, principal, period, province, funder_id, programme
+    )
+    result = await build(request, session, principal, sources, scope)
+    if format == "json":
+        return result
+    data = export.to_xlsx(result) if format == "xlsx" else export.to_csv(result)
+    name = f"indicators-{scope.start.isoformat()}-{scope.end.isoformat()}.{format}"
+    return Response(
+        data,
+        media_type=export.MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
