@@ -4,6 +4,7 @@ Admins and the plan province's officers record money; partners record their own 
 commitments and read their own funder's flows (another funder's answer 404 or nothing).
 """
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.db import SessionDep
 from common.idempotency import IdempotentRequest, idempotency
 from common.problems import Conflict, NotFound, invalid
-from common.schemas import Id, IdPath, Page, PageDep
+from common.schemas import Id, IdPath, Page, PageDep, PageParams
 from services.funding.clubs import ClubDirectoryDep
 from services.funding.flows import service
 from services.funding.flows.models import Allocation, Commitment, Receipt
@@ -56,37 +57,38 @@ def _visible(session: Session, principal: Principal, model: Any, flow_id: int) -
     return flow
 
 
-def _list(
-    session: Session,
-    principal: Principal,
-    model: Any,
-    moved_on: Any,
-    page: Any,
-    filters: dict[str, Any],
-    date_from: date | None,
-    date_to: date | None,
-) -> tuple[list[Any], int]:
-    commune = getattr(model, "commune_code", None)
-    conditions = [flow_filter(principal, model.funder_id, model.province_code, commune)]
-    for name, value in filters.items():
-        if value is not None:
-            column = getattr(model, name)
-            conditions.append(column == value)
+MOVED_ON: dict[Any, Any] = {
+    Commitment: col(Commitment.committed_on),
+    Receipt: col(Receipt.received_on),
+    Allocation: col(Allocation.allocated_on),
+}
+"""The date each kind of flow is listed and filtered by."""
+
+
+@dataclass(frozen=True)
+class FlowQuery:
+    """The filters every list of money flows takes."""
+
+    funder_id: int | None
+    plan_id: int | None
+    province: str | None
+    date_from: date | None
+    date_to: date | None
+
+
+def flow_query(
+    funder_id: Id | None = None,
+    plan_id: Id | None = None,
+    province: ProvinceCode | None = None,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+) -> FlowQuery:
     if date_from and date_to and date_from > date_to:
         raise invalid("from", "is after 'to'", "query")
-    if date_from:
-        conditions.append(moved_on >= date_from)
-    if date_to:
-        conditions.append(moved_on <= date_to)
-    total = session.exec(select(func.count()).select_from(model).where(*conditions)).one()
-    rows = session.exec(
-        select(model)
-        .where(*conditions)
-        .order_by(moved_on.desc(), col(model.id).desc())
-        .limit(page.limit)
-        .offset(page.offset)
-    ).all()
-    return list(rows), int(total)
+    return FlowQuery(funder_id, plan_id, province, date_from, date_to)
+
+
+FlowQueryDep = Annotated[FlowQuery, Depends(flow_query)]
 
 
 def _series_of_plan(session: Session, plan_id: int | None) -> int | None:
@@ -97,8 +99,41 @@ def _series_of_plan(session: Session, plan_id: int | None) -> int | None:
     return plan.series_id if plan is not None else -1
 
 
-DateFrom = Annotated[date | None, Query(alias="from")]
-DateTo = Annotated[date | None, Query(alias="to")]
+def _page(
+    session: Session,
+    principal: Principal,
+    model: Any,
+    public: Any,
+    page: PageParams,
+    query: FlowQuery,
+    **equal: Any,
+) -> Page[Any]:
+    """One page of a flow table in the caller's scope, newest first."""
+    moved_on = MOVED_ON[model]
+    commune = getattr(model, "commune_code", None)
+    conditions = [flow_filter(principal, model.funder_id, model.province_code, commune)]
+    equal |= {
+        "funder_id": query.funder_id,
+        "series_id": _series_of_plan(session, query.plan_id),
+        "province_code": query.province,
+    }
+    conditions += [
+        getattr(model, name) == value for name, value in equal.items() if value is not None
+    ]
+    if query.date_from:
+        conditions.append(moved_on >= query.date_from)
+    if query.date_to:
+        conditions.append(moved_on <= query.date_to)
+    total = session.exec(select(func.count()).select_from(model).where(*conditions)).one()
+    rows = session.exec(
+        select(model)
+        .where(*conditions)
+        .order_by(moved_on.desc(), col(model.id).desc())
+        .limit(page.limit)
+        .offset(page.offset)
+    ).all()
+    items = [public.model_validate(row) for row in rows]
+    return Page(items=items, total=int(total), limit=page.limit, offset=page.offset)
 
 
 # Commitments ---------------------------------------------------------------------------------
@@ -139,24 +174,10 @@ def list_commitments(
     session: SessionDep,
     principal: CurrentPrincipal,
     page: PageDep,
-    funder_id: Id | None = None,
-    plan_id: Id | None = None,
-    province: ProvinceCode | None = None,
+    query: FlowQueryDep,
     club_id: Id | None = None,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
-) -> Page[CommitmentPublic]:
-    filters = {
-        "funder_id": funder_id,
-        "series_id": _series_of_plan(session, plan_id),
-        "province_code": province,
-        "club_id": club_id,
-    }
-    rows, total = _list(
-        session, principal, Commitment, Commitment.committed_on, page, filters, date_from, date_to
-    )
-    items = [CommitmentPublic.model_validate(row) for row in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+) -> Any:
+    return _page(session, principal, Commitment, CommitmentPublic, page, query, club_id=club_id)
 
 
 @commitments.get("/{commitment_id}", response_model=CommitmentPublic, summary="A commitment")
@@ -181,25 +202,9 @@ def create_receipt(
 
 @receipts.get("", response_model=Page[ReceiptPublic], summary="List receipts in scope")
 def list_receipts(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    page: PageDep,
-    funder_id: Id | None = None,
-    plan_id: Id | None = None,
-    province: ProvinceCode | None = None,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
-) -> Page[ReceiptPublic]:
-    filters = {
-        "funder_id": funder_id,
-        "series_id": _series_of_plan(session, plan_id),
-        "province_code": province,
-    }
-    rows, total = _list(
-        session, principal, Receipt, Receipt.received_on, page, filters, date_from, date_to
-    )
-    items = [ReceiptPublic.model_validate(row) for row in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    session: SessionDep, principal: CurrentPrincipal, page: PageDep, query: FlowQueryDep
+) -> Any:
+    return _page(session, principal, Receipt, ReceiptPublic, page, query)
 
 
 @receipts.get("/{receipt_id}", response_model=ReceiptPublic, summary="A receipt")
@@ -254,26 +259,20 @@ def list_allocations(
     session: SessionDep,
     principal: CurrentPrincipal,
     page: PageDep,
-    funder_id: Id | None = None,
-    plan_id: Id | None = None,
-    province: ProvinceCode | None = None,
+    query: FlowQueryDep,
     club_id: Id | None = None,
     status: TransferStatus | None = None,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
-) -> Page[AllocationPublic]:
-    filters = {
-        "funder_id": funder_id,
-        "series_id": _series_of_plan(session, plan_id),
-        "province_code": province,
-        "club_id": club_id,
-        "status": status.value if status else None,
-    }
-    rows, total = _list(
-        session, principal, Allocation, Allocation.allocated_on, page, filters, date_from, date_to
+) -> Any:
+    return _page(
+        session,
+        principal,
+        Allocation,
+        AllocationPublic,
+        page,
+        query,
+        club_id=club_id,
+        status=status.value if status else None,
     )
-    items = [AllocationPublic.model_validate(row) for row in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
 @allocations.get("/{allocation_id}", response_model=AllocationPublic, summary="An allocation")
