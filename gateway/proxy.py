@@ -60,6 +60,7 @@ ROUTES: dict[str, Route] = {
     "receipts": _route("funding", ADMIN, OFFICER, PARTNER, SERVICE),
     "allocations": _route("funding", ADMIN, OFFICER, PARTNER, SERVICE),
     "funded-clubs": _route("funding", ADMIN, OFFICER, PARTNER, SERVICE),
+    "reports": _route("funding", ADMIN, OFFICER, PARTNER, SERVICE),
 }
 LOCAL_PREFIXES = frozenset({"users", "clients"})
 """Served by the gateway itself (admin only)."""
