@@ -33,6 +33,7 @@ def test_routing_table_covers_every_public_prefix() -> None:
             "receipts",
             "allocations",
             "funded-clubs",
+            "reports",
         },
     }
     for service, prefixes in expected.items():
