@@ -10,7 +10,7 @@ from datetime import date
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, true
+from sqlalchemy import ColumnElement, func, text, true
 from sqlmodel import Session, select
 
 from common.auth import Principal
@@ -107,22 +107,43 @@ def active_memberships(
     return found
 
 
-def lookup_active(session: Session, national_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """The active memberships (not left, club not dissolved) of these people, in one query.
+_ACTIVE_BY_NATIONAL_ID = text("""
+SELECT member.national_id, member.id, member.club_id, club.province_code, club.commune_code
+FROM unnest(string_to_array(:national_ids, ' ')) AS wanted(national_id)
+CROSS JOIN LATERAL (
+    SELECT id, national_id, club_id FROM members
+    WHERE national_id = wanted.national_id AND left_on IS NULL LIMIT 1
+) AS member
+JOIN clubs AS club ON club.id = member.club_id
+WHERE club.status <> :dissolved
+""")
+"""One probe of the partial unique index of active members' IDs per ID, whatever the
+statistics say: with `national_id = ANY(…)` the planner read every member and filtered them
+(300 ms for 10,000 IDs against 120,000 members, and growing with the registry). `LIMIT 1` (at
+most one active membership per person) keeps the probes from being turned into a join. The IDs
+travel as one string, split on spaces, which a checked ID never holds: psycopg builds a
+10,000-element array parameter in Python, which cost 30 ms."""
 
-    PostgreSQL gets the IDs as one array parameter (`= ANY`), SQLite as `IN`; either way the
-    index on national IDs serves the lookup.
-    """
+
+def lookup_active(session: Session, national_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The active memberships (not left, club not dissolved) of these checked IDs, in one query
+    served by the index of active members' national IDs."""
     ids = sorted(set(national_ids))
     if session.get_bind().dialect.name == "postgresql":
-        among = Member.national_id == func.any(bindparam("national_ids", ids))
+        parameters = {"national_ids": " ".join(ids), "dissolved": ClubStatus.DISSOLVED.value}
+        rows = session.execute(_ACTIVE_BY_NATIONAL_ID, parameters)
     else:
-        among = Member.national_id.in_(ids)
-    rows = session.exec(
-        select(Member.national_id, Member.id, Member.club_id, Club.province_code, Club.commune_code)
-        .join(Club, Club.id == Member.club_id)
-        .where(among, Member.left_on.is_(None), Club.status != ClubStatus.DISSOLVED.value)
-    )
+        rows = session.exec(
+            select(
+                Member.national_id, Member.id, Member.club_id, Club.province_code, Club.commune_code
+            )
+            .join(Club, Club.id == Member.club_id)
+            .where(
+                Member.national_id.in_(ids),
+                Member.left_on.is_(None),
+                Club.status != ClubStatus.DISSOLVED.value,
+            )
+        )
     return [
         {
             "national_id": national_id,

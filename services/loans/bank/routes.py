@@ -22,9 +22,10 @@ from common.idempotency import IdempotentRequest, idempotency
 from common.problems import Forbidden
 from common.schemas import Id, IdPath, Page, PageDep
 from services.loans.bank import schemas, service
-from services.loans.bank.matching import MemberLookupDep, match_unmatched
+from services.loans.bank.gc_pause import collector_paused
+from services.loans.bank.matching import MemberLookup, MemberLookupDep, match_unmatched
 from services.loans.bank.models import LOAN_NUMBER_LENGTH, BankLoan
-from services.loans.bank.rules import BatchMode, LoanStatus, Outcome, Programme
+from services.loans.bank.rules import BatchMode, LoanStatus, LoanValues, Outcome, Programme
 from services.loans.bank.schemas import (
     BankLoanPosted,
     BankLoanPublic,
@@ -56,19 +57,25 @@ async def _post(
     session: Session,
     principal: Principal,
     bank_code: str,
-    records: list[dict | None],
-    lookup: MemberLookupDep,
+    loan_numbers: list[str | None],
+    postings: list[LoanValues | None],
+    lookup: MemberLookup,
 ) -> tuple[service.Plan, bool]:
-    """Plans and applies a posting; the borrowers are looked up while the plan is made."""
+    """Plans and writes a posting; the borrowers are looked up meanwhile, and only the loans
+    themselves wait for the answer."""
     now = utcnow()
-    looking_up = asyncio.ensure_future(lookup.memberships_if_available(service.borrowers(records)))
+    borrowers = service.borrowers(postings)
+    looking_up = asyncio.ensure_future(lookup.memberships_if_available(borrowers))
     try:
-        planned = await run_in_threadpool(service.plan, session, bank_code, records, now)
+        planned = await run_in_threadpool(
+            service.plan, session, bank_code, loan_numbers, postings, now
+        )
+        await run_in_threadpool(service.record_history, session, principal, planned, now)
     except BaseException:
         looking_up.cancel()
         raise
     memberships = await looking_up
-    await run_in_threadpool(service.apply, session, principal, planned, memberships, now)
+    await run_in_threadpool(service.apply, session, planned, memberships, now)
     return planned, memberships is not None
 
 
@@ -88,10 +95,10 @@ async def post_record(
     idem: Idempotency,
     lookup: MemberLookupDep,
 ) -> Response:
-    record = schemas.parse_record(await request.body(), date.today())
-    planned, available = await _post(session, principal, bank_code, [record], lookup)
-    _, number, result = planned.results[0]
-    loan = await run_in_threadpool(session.get, BankLoan, planned.loans[number].id)
+    number, values = schemas.parse_record(await request.body(), date.today())
+    planned, available = await _post(session, principal, bank_code, [number], [values], lookup)
+    _, posted, result = planned.results[0]
+    loan = await run_in_threadpool(session.get, BankLoan, posted.id)
     assert loan is not None  # written in this transaction
     answer = BankLoanPosted(
         outcome=result, matching_available=available, bank_loan=service.public(loan)
@@ -121,10 +128,26 @@ async def post_batch(
         Query(description="atomic: all records or none; partial: the valid ones are stored."),
     ] = BatchMode.ATOMIC,
 ) -> Response:
+    # The batch's objects are gone when `_post_batch` returns, before the collector runs again.
+    with collector_paused():
+        return await _post_batch(request, bank_code, principal, session, idem, lookup, mode)
+
+
+async def _post_batch(
+    request: Request,
+    bank_code: str,
+    principal: Principal,
+    session: Session,
+    idem: IdempotentRequest,
+    lookup: MemberLookup,
+    mode: BatchMode,
+) -> Response:
     parsed = await run_in_threadpool(schemas.parse_batch, await request.body(), date.today())
     if parsed.rejected and mode is BatchMode.ATOMIC:
         raise schemas.refused_batch(parsed)
-    planned, available = await _post(session, principal, bank_code, parsed.records, lookup)
+    planned, available = await _post(
+        session, principal, bank_code, parsed.loan_numbers, parsed.postings, lookup
+    )
     answer = service.batch_answer(mode, parsed, planned, available)
     response = Response(orjson.dumps(answer), media_type="application/json")
     return await run_in_threadpool(idem.remember, session, response)

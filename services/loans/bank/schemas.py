@@ -26,10 +26,11 @@ from services.loans.bank.rules import (
     MAX_RATE_PERCENT,
     BatchMode,
     LoanStatus,
+    LoanValues,
     Outcome,
     Programme,
     Reasons,
-    keeps_rules,
+    checked_values,
     record_errors,
 )
 
@@ -118,12 +119,12 @@ FIELDS: dict[str, TypeAdapter[Any]] = {
 
 
 class ParsedBatch(NamedTuple):
-    """The posted records in order: each validated record, or None with its reasons."""
+    """The posted records in order: each valid record's figures, or None with its reasons."""
 
-    records: list[dict[str, Any] | None]
+    postings: list[LoanValues | None]
     reasons: dict[int, Reasons]
     loan_numbers: list[str | None]
-    """As posted (for reporting rejected records too)."""
+    """Validated for the valid records, as posted for the others (to report them too)."""
 
     @property
     def rejected(self) -> int:
@@ -220,9 +221,7 @@ def _revalidated(raw: list[Any], refused: Collection[int]) -> list[dict[str, Any
 def parse_batch(body: bytes, today: date) -> ParsedBatch:
     """The records of a batch body, each judged on its own; the request itself must be sound."""
     try:
-        records = BATCH.validate_json(body)["records"]
-        loan_numbers: list[str | None] = [record["loan_number"] for record in records]
-        valid: list[dict[str, Any] | None] = list(records)
+        valid: list[dict[str, Any] | None] = BATCH.validate_json(body)["records"]
         field_errors: dict[int, Reasons] = {}
         raw: list[Any] = []
     except ValidationError as exc:
@@ -235,20 +234,27 @@ def parse_batch(body: bytes, today: date) -> ParsedBatch:
                 (_field_name(error["loc"][2:]), _reason(error))
             )
         raw = orjson.loads(body)["records"]
-        loan_numbers = [_posted_number(item) for item in raw]
         valid = _revalidated(raw, field_errors.keys())
     reasons: dict[int, Reasons] = {
         index: _every_reason(raw[index], found, today) for index, found in field_errors.items()
     }
+    postings: list[LoanValues | None] = []
+    loan_numbers: list[str | None] = []
     for index, record in enumerate(valid):
-        if record is not None and not keeps_rules(record, today):
+        if record is None:
+            postings.append(None)
+            loan_numbers.append(_posted_number(raw[index]))
+            continue
+        values = checked_values(record, today)
+        if values is None:
             reasons[index] = record_errors(record, today)
-            valid[index] = None
-    return ParsedBatch(valid, reasons, loan_numbers)
+        postings.append(values)
+        loan_numbers.append(record["loan_number"])
+    return ParsedBatch(postings, reasons, loan_numbers)
 
 
-def parse_record(body: bytes, today: date) -> dict[str, Any]:
-    """One posted record; 422 with every reason when it is invalid."""
+def parse_record(body: bytes, today: date) -> tuple[str, LoanValues]:
+    """One posted record's loan number and figures; 422 with every reason when it is invalid."""
     try:
         record = RECORD.validate_json(body)
         reasons = record_errors(record, today)
@@ -264,7 +270,9 @@ def parse_record(body: bytes, today: date) -> dict[str, Any]:
             f"Invalid bank loan record: {summary}",
             errors=[field_error(field, reason) for field, reason in reasons],
         )
-    return record
+    values = checked_values(record, today)
+    assert values is not None, "record_errors found no reason"
+    return record["loan_number"], values
 
 
 def refused_batch(parsed: ParsedBatch) -> ValidationFailed:
@@ -278,7 +286,7 @@ def refused_batch(parsed: ParsedBatch) -> ValidationFailed:
         for index, reasons in sorted(parsed.reasons.items())
     ]
     return ValidationFailed(
-        f"{len(invalid)} of {len(parsed.records)} records are invalid; nothing was stored "
+        f"{len(invalid)} of {len(parsed.postings)} records are invalid; nothing was stored "
         "(send mode=partial to store the valid ones).",
         errors=[
             field_error(f"records.{item['index']}.{error['field']}", error["reason"])

@@ -1,15 +1,20 @@
 """Posting the bank's records and reading them back. Nothing here commits: the request does.
 
-A posting is planned, then applied, in the request's one transaction:
+A posting is planned, then written, in the request's one transaction:
 1. `plan` takes the bank's lock, loads the stored loans of the batch's loan numbers in one
    query and decides each record's outcome in order (a loan number repeated in the batch sees
    the figures of its earlier records, as if they had been posted one after another);
-2. `apply` matches the loans it writes with the memberships the clubs service gave (looked up
-   while the plan was made), then writes new loans, changed loans and the history in bulk.
+2. `record_history` gives the new loans their ids and writes every posting to the history in
+   bulk: it needs no match, so it runs while the clubs service is still being asked;
+3. `apply` matches the loans it writes with the memberships the clubs service gave, then writes
+   new loans and changed loans in bulk.
+
+A batch is 10,000 records, so the steps run once per record are kept lean: no model objects,
+one tuple per row written, the loans themselves (not their numbers) in the plan's lists.
 """
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,10 +31,10 @@ from services.loans.bank.rules import (
     APPLIED,
     BASIS_POINTS_PER_PERCENT,
     BatchMode,
+    LoanValues,
     Membership,
     Outcome,
     outcome,
-    values_of,
 )
 from services.loans.bank.schemas import (
     BankLoanPublic,
@@ -40,6 +45,8 @@ from services.loans.bank.store import StoredLoan
 
 READERS = frozenset({Role.ADMIN, Role.OFFICER, Role.BANK, Role.SERVICE})
 NO_MATCH = (None, None, None, None, None)
+OUTCOME_VALUES = {result: result.value for result in Outcome}
+"""Plain strings to write (`Outcome.value` is a property, slow when read 10,000 times)."""
 
 
 @dataclass
@@ -48,44 +55,57 @@ class Plan:
 
     bank_code: str
     loans: dict[str, StoredLoan]
-    """Every loan the posting touches, by loan number, as it will be after the posting."""
-    results: list[tuple[int, str, Outcome]]
-    """(index, loan number, outcome) of each valid record."""
-    versions: list[tuple[str, Outcome, tuple[Any, ...]]]
-    """(loan number, outcome, figures) of each posting the history keeps."""
+    """Every loan the posting touches, by loan number in order, as it will be after the posting.
+
+    In order so that new loans take their ids in it and are written in it: the unique index on
+    loan numbers then takes its 10,000 new entries in order (a third less of PostgreSQL's time
+    than in the batch's order), the other indexes in id order."""
+    results: list[tuple[int, StoredLoan, Outcome]]
+    """(index, loan, outcome) of each valid record."""
+    versions: list[tuple[StoredLoan, Outcome, LoanValues]]
+    """(loan, outcome, figures) of each posting the history keeps."""
 
 
-def borrowers(records: Iterable[dict[str, Any] | None]) -> set[str]:
+def borrowers(postings: Iterable[LoanValues | None]) -> set[str]:
     """The national IDs to look up for a posting's valid records."""
-    return {record["borrower_national_id"] for record in records if record is not None}
+    return {values.borrower_national_id for values in postings if values is not None}
 
 
 def plan(
-    session: Session, bank_code: str, records: list[dict[str, Any] | None], now: datetime
+    session: Session,
+    bank_code: str,
+    loan_numbers: Sequence[str | None],
+    postings: Sequence[LoanValues | None],
+    now: datetime,
 ) -> Plan:
-    """Each valid record's outcome against the stored loan (or the batch's earlier record)."""
+    """Each valid record's outcome against the stored loan (or the batch's earlier record).
+
+    `postings` are the records' figures in order (None for an invalid record), `loan_numbers`
+    their loan numbers.
+    """
     store.lock_bank(session, bank_code, now)
-    numbers = sorted({record["loan_number"] for record in records if record is not None})
-    loans = store.current_loans(session, bank_code, numbers)
-    results: list[tuple[int, str, Outcome]] = []
-    versions: list[tuple[str, Outcome, tuple[Any, ...]]] = []
+    numbers = [
+        number for number, values in zip(loan_numbers, postings, strict=True) if values is not None
+    ]
+    loans = store.current_loans(session, bank_code, sorted(set(numbers)))
+    results: list[tuple[int, StoredLoan, Outcome]] = []
+    versions: list[tuple[StoredLoan, Outcome, LoanValues]] = []
     updated, unchanged = Outcome.UPDATED, Outcome.UNCHANGED  # read once, not per record
-    for index, record in enumerate(records):
-        if record is None:
+    for index, posted in enumerate(postings):
+        if posted is None:
             continue
-        number = record["loan_number"]
-        posted = values_of(record)
+        number = loan_numbers[index]
         loan = loans.get(number)
         result = outcome(loan.values if loan is not None else None, posted)
         if loan is None:
-            loans[number] = StoredLoan(None, posted, None, None, None, changed=True)
+            loan = loans[number] = StoredLoan(number, None, posted, None, None, None, True)
         elif result is updated:
             loan.values = posted
             loan.changed = True
         if result is not unchanged:
-            versions.append((number, result, posted))
-        results.append((index, number, result))
-    return Plan(bank_code, loans, results, versions)
+            versions.append((loan, result, posted))
+        results.append((index, loan, result))
+    return Plan(bank_code, {number: loans[number] for number in sorted(loans)}, results, versions)
 
 
 def _rematch(loan: StoredLoan, memberships: dict[str, Membership] | None, now: datetime) -> None:
@@ -116,56 +136,54 @@ def _match_columns(loan: StoredLoan) -> tuple[Any, ...]:
     )
 
 
-def apply(
-    session: Session,
-    principal: Principal,
-    planned: Plan,
-    memberships: dict[str, Membership] | None,
-    now: datetime,
-) -> None:
-    """Writes the planned posting: new loans, changed loans, then every version for history."""
-    changed = [(number, loan) for number, loan in planned.loans.items() if loan.changed]
-    for _, loan in changed:
-        _rematch(loan, memberships, now)
-    new = [(number, loan) for number, loan in changed if loan.is_new]
-    for (_, loan), loan_id in zip(new, store.new_ids(session, len(new)), strict=True):
+def record_history(session: Session, principal: Principal, planned: Plan, now: datetime) -> None:
+    """Ids for the new loans, then every posting the history keeps (before the loans are
+    written: the history refers to loans by id only, and both are written in this transaction)."""
+    new = [loan for loan in planned.loans.values() if loan.is_new]
+    for loan, loan_id in zip(new, store.new_ids(session, len(new)), strict=True):
         loan.id = loan_id
-    store.insert_loans(
-        session,
-        [
-            (loan.id, planned.bank_code, number, *loan.values, *_match_columns(loan), now)
-            for number, loan in new
-        ],
-    )
-    store.update_loans(
-        session,
-        [(loan.id, *loan.values, *_match_columns(loan)) for _, loan in changed if not loan.is_new],
-        now,
-    )
+    subject = principal.subject
     store.insert_versions(
         session,
         [
-            (planned.loans[number].id, result.value, *values, principal.subject, now)
-            for number, result, values in planned.versions
+            (loan.id, OUTCOME_VALUES[result], *values, subject, now)
+            for loan, result, values in planned.versions
         ],
     )
+
+
+def apply(
+    session: Session, planned: Plan, memberships: dict[str, Membership] | None, now: datetime
+) -> None:
+    """Writes the planned loans (after `record_history`): new ones, then changed ones."""
+    new_rows: list[tuple[Any, ...]] = []
+    changed_rows: list[tuple[Any, ...]] = []
+    bank_code = planned.bank_code
+    for loan in planned.loans.values():
+        if not loan.changed:
+            continue
+        _rematch(loan, memberships, now)
+        match = _match_columns(loan)
+        if loan.is_new:
+            new_rows.append((loan.id, bank_code, loan.loan_number, *loan.values, *match, now, now))
+        else:
+            changed_rows.append((loan.id, *loan.values, *match))
+    store.insert_loans(session, new_rows)
+    store.update_loans(session, changed_rows, now)
 
 
 def batch_answer(
     mode: BatchMode, parsed: ParsedBatch, planned: Plan, matching_available: bool
 ) -> dict[str, Any]:
     """The answer to a batch, as plain data (it is encoded once, with orjson)."""
-    results: list[dict[str, Any] | None] = [None] * len(parsed.records)
-    outcomes: Counter[Outcome] = Counter()
+    results: list[dict[str, Any] | None] = [None] * len(parsed.postings)
     matched = 0
-    for index, number, result in planned.results:
-        loan = planned.loans[number]
+    for index, loan, result in planned.results:
         is_matched = loan.membership is not None
-        outcomes[result] += 1
         matched += is_matched
         results[index] = {
             "index": index,
-            "loan_number": number,
+            "loan_number": loan.loan_number,
             "outcome": result,
             "id": loan.id,
             "matched": is_matched,
@@ -177,10 +195,11 @@ def batch_answer(
             "outcome": Outcome.REJECTED,
             "errors": [{"field": field, "reason": reason} for field, reason in reasons],
         }
+    outcomes = Counter(result for _, _, result in planned.results)
     outcomes[Outcome.REJECTED] = parsed.rejected
     return {
         "mode": mode,
-        "records": len(parsed.records),
+        "records": len(parsed.postings),
         "counts": {
             **{result.value: outcomes[result] for result in Outcome},
             "matched": matched,

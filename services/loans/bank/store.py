@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
-from sqlalchemy import Result, Select, bindparam, func, insert, select, text, update
+from sqlalchemy import Result, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -21,7 +21,15 @@ from services.loans.bank.models import Bank, BankLoan, BankLoanVersion
 from services.loans.bank.rules import VALUE_FIELDS, LoanValues, Membership
 
 MATCH_FIELDS = ("member_id", "club_id", "province_code", "commune_code", "matched_at")
-LOAN_COLUMNS = ("id", "bank_code", "loan_number", *VALUE_FIELDS, *MATCH_FIELDS, "created_at")
+LOAN_COLUMNS = (
+    "id",
+    "bank_code",
+    "loan_number",
+    *VALUE_FIELDS,
+    *MATCH_FIELDS,
+    "created_at",
+    "updated_at",
+)
 CHANGE_COLUMNS = ("id", *VALUE_FIELDS, *MATCH_FIELDS)
 VERSION_COLUMNS = ("bank_loan_id", "outcome", *VALUE_FIELDS, "posted_by", "posted_at")
 _BINARY_TYPES = {
@@ -34,6 +42,16 @@ _BINARY_TYPES = {
 }
 _ID_SEQUENCE = "bank_loans_id_seq"
 """The sequence PostgreSQL made for the serial `bank_loans.id` (named `<table>_<column>_seq`)."""
+_TAKE_IDS = f"""
+WITH taken AS (SELECT nextval('{_ID_SEQUENCE}') AS id FROM generate_series(1, :count))
+SELECT CASE WHEN max(id) - min(id) + 1 = count(*) THEN ARRAY[min(id), max(id)]
+    ELSE array_agg(id ORDER BY id) END
+FROM taken
+"""
+"""Ids from the sequence: `[first, last]` when they are one run (as they are unless another
+posting takes ids at the same moment), else every one. The sequence by its literal name:
+resolving it (pg_get_serial_sequence, a cast) is done per row and costs ten times the nextval
+itself. One value rather than 10,000 rows saves the loans service 15 ms of CPU per batch."""
 SQLITE_CHUNK = 500
 """Values per `IN (…)` on SQLite, well under its limit on bound parameters."""
 
@@ -49,10 +67,11 @@ FROM {_CHANGES_TABLE} AS change WHERE loan.id = change.id
 """
 
 
-@dataclass
+@dataclass(slots=True)
 class StoredLoan:
     """A loan's current row as the batch sees it: stored figures, then the batch's changes."""
 
+    loan_number: str
     id: int | None
     values: LoanValues
     membership: Membership | None
@@ -86,29 +105,47 @@ def current_loans(
     session: Session, bank_code: str, numbers: Sequence[str]
 ) -> dict[str, StoredLoan]:
     """The stored loans of this bank with these numbers, by number."""
-    columns = [col(BankLoan.loan_number), col(BankLoan.id)]
-    columns += [getattr(BankLoan, name) for name in (*VALUE_FIELDS, *MATCH_FIELDS)]
-    query = select(*columns).where(BankLoan.bank_code == bank_code)
     found: dict[str, StoredLoan] = {}
     value_end = 2 + len(VALUE_FIELDS)
-    for rows in _wanted(session, query, numbers):
+    for rows in _wanted(session, bank_code, numbers):
         for row in rows:
             values = LoanValues(*row[2:value_end])
             member_id, club_id, province, commune, matched_at = row[value_end:]
             membership = (
                 Membership(member_id, club_id, province, commune) if member_id is not None else None
             )
-            found[row[0]] = StoredLoan(row[1], values, membership, matched_at, values[0])
+            found[row[0]] = StoredLoan(row[0], row[1], values, membership, matched_at, values[0])
     return found
 
 
-def _wanted(session: Session, query: Select, numbers: Sequence[str]) -> Iterator[Result]:
-    """The query's loans among these numbers: one array parameter on PostgreSQL (an index
-    probe per number, or one hashed test per row), chunks of `IN` on SQLite."""
+_CURRENT_COLUMNS = [col(BankLoan.loan_number), col(BankLoan.id)] + [
+    getattr(BankLoan, name) for name in (*VALUE_FIELDS, *MATCH_FIELDS)
+]
+_PROBE = f"""
+SELECT loan.* FROM unnest(string_to_array(:numbers, ' ')) AS wanted(loan_number)
+CROSS JOIN LATERAL (
+    SELECT {", ".join(("loan_number", "id", *VALUE_FIELDS, *MATCH_FIELDS))} FROM bank_loans
+    WHERE bank_code = :bank_code AND loan_number = wanted.loan_number LIMIT 1
+) AS loan
+"""
+
+
+def _wanted(session: Session, bank_code: str, numbers: Sequence[str]) -> Iterator[Result]:
+    """The bank's loans among these numbers.
+
+    PostgreSQL: one probe of the unique index per number, whatever the statistics say (with
+    `loan_number = ANY(…)` and a table not analysed since it grew, the planner read every loan of
+    the bank and filtered them: 120 ms per batch at 250,000 loans, and growing). `LIMIT 1` keeps
+    the planner from turning the probes into a join. The numbers travel as one string, split
+    on spaces, which the loan number's pattern excludes: psycopg builds a 10,000-element array
+    parameter in Python, which cost 30 ms. SQLite: chunks of `IN`.
+    """
     if _is_postgres(session):
-        among = col(BankLoan.loan_number) == func.any(bindparam("numbers", list(numbers)))
-        yield session.execute(query.where(among))
+        columns = {column.key: column.type for column in _CURRENT_COLUMNS}
+        probe = text(_PROBE).columns(**columns)  # typed as the columns (matched_at in UTC)
+        yield session.execute(probe, {"numbers": " ".join(numbers), "bank_code": bank_code})
         return
+    query = select(*_CURRENT_COLUMNS).where(BankLoan.bank_code == bank_code)
     for start in range(0, len(numbers), SQLITE_CHUNK):
         chunk = numbers[start : start + SQLITE_CHUNK]
         yield session.execute(query.where(col(BankLoan.loan_number).in_(chunk)))
@@ -123,13 +160,9 @@ def new_ids(session: Session, count: int) -> list[int]:
     if count == 0:
         return []
     if _is_postgres(session):
-        # The sequence by its literal name: resolving it (pg_get_serial_sequence, a cast) is
-        # done per row and costs ten times the nextval itself.
-        ids = session.execute(
-            text(f"SELECT nextval('{_ID_SEQUENCE}') FROM generate_series(1, :count)"),
-            {"count": count},
-        )
-        return list(ids.scalars())
+        taken = session.execute(text(_TAKE_IDS), {"count": count}).scalar_one()
+        # Every id, or the run's ends (for two ids, the ends are every id).
+        return taken if len(taken) == count else list(range(taken[0], taken[1] + 1))
     highest = session.execute(select(func.coalesce(func.max(BankLoan.id), 0))).scalar_one()
     return list(range(highest + 1, highest + 1 + count))
 
@@ -160,18 +193,13 @@ def _copy(session: Session, table: str, columns: Sequence[str], rows: Iterable[t
 
 
 def insert_loans(session: Session, rows: list[tuple]) -> None:
-    """New current rows, in `LOAN_COLUMNS` order (`updated_at` is `created_at`)."""
+    """New current rows, in `LOAN_COLUMNS` order."""
     if not rows:
         return
     if _is_postgres(session):
-        _copy(
-            session, "bank_loans", (*LOAN_COLUMNS, "updated_at"), ((*row, row[-1]) for row in rows)
-        )
+        _copy(session, "bank_loans", LOAN_COLUMNS, rows)
         return
-    session.execute(
-        insert(BankLoan),
-        [dict(zip(LOAN_COLUMNS, row, strict=True), updated_at=row[-1]) for row in rows],
-    )
+    session.execute(insert(BankLoan), [dict(zip(LOAN_COLUMNS, row, strict=True)) for row in rows])
 
 
 def update_loans(session: Session, rows: list[tuple], now: datetime) -> None:
