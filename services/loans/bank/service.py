@@ -138,38 +138,42 @@ def _match_columns(loan: StoredLoan) -> tuple[Any, ...]:
 
 def record_history(session: Session, principal: Principal, planned: Plan, now: datetime) -> None:
     """Ids for the new loans, then every posting the history keeps (before the loans are
-    written: the history refers to loans by id only, and both are written in this transaction)."""
+    written: the history refers to loans by id only, and both are written in this transaction).
+
+    Rows are made while COPY sends them (here and in `apply`): PostgreSQL, the slower side,
+    stores the first ones while Python makes the rest."""
     new = [loan for loan in planned.loans.values() if loan.is_new]
     for loan, loan_id in zip(new, store.new_ids(session, len(new)), strict=True):
         loan.id = loan_id
-    subject = principal.subject
-    store.insert_versions(
-        session,
-        [
-            (loan.id, OUTCOME_VALUES[result], *values, subject, now)
-            for loan, result, values in planned.versions
-        ],
-    )
+    if planned.versions:
+        subject = principal.subject
+        store.insert_versions(
+            session,
+            (
+                (loan.id, OUTCOME_VALUES[result], *values, subject, now)
+                for loan, result, values in planned.versions
+            ),
+        )
+
+
+def _new_row(loan: StoredLoan, bank_code: str, now: datetime) -> tuple[Any, ...]:
+    """A new loan's row in `store.LOAN_COLUMNS` order (created and updated now)."""
+    return (loan.id, bank_code, loan.loan_number, *loan.values, *_match_columns(loan), now, now)
 
 
 def apply(
     session: Session, planned: Plan, memberships: dict[str, Membership] | None, now: datetime
 ) -> None:
-    """Writes the planned loans (after `record_history`): new ones, then changed ones."""
-    new_rows: list[tuple[Any, ...]] = []
-    changed_rows: list[tuple[Any, ...]] = []
-    bank_code = planned.bank_code
-    for loan in planned.loans.values():
-        if not loan.changed:
-            continue
+    """Matches the planned loans and writes them (after `record_history`): new ones, then
+    changed ones."""
+    changed = [loan for loan in planned.loans.values() if loan.changed]
+    for loan in changed:
         _rematch(loan, memberships, now)
-        match = _match_columns(loan)
-        if loan.is_new:
-            new_rows.append((loan.id, bank_code, loan.loan_number, *loan.values, *match, now, now))
-        else:
-            changed_rows.append((loan.id, *loan.values, *match))
-    store.insert_loans(session, new_rows)
-    store.update_loans(session, changed_rows, now)
+    new = [loan for loan in changed if loan.is_new]
+    if new:
+        store.insert_loans(session, (_new_row(loan, planned.bank_code, now) for loan in new))
+    kept = [(loan.id, *loan.values, *_match_columns(loan)) for loan in changed if not loan.is_new]
+    store.update_loans(session, kept, now)
 
 
 def batch_answer(

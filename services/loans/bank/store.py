@@ -192,10 +192,9 @@ def _copy(session: Session, table: str, columns: Sequence[str], rows: Iterable[t
         raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
-def insert_loans(session: Session, rows: list[tuple]) -> None:
-    """New current rows, in `LOAN_COLUMNS` order."""
-    if not rows:
-        return
+def insert_loans(session: Session, rows: Iterable[tuple]) -> None:
+    """New current rows (at least one), in `LOAN_COLUMNS` order; on PostgreSQL they may be
+    made while they are sent."""
     if _is_postgres(session):
         _copy(session, "bank_loans", LOAN_COLUMNS, rows)
         return
@@ -230,10 +229,9 @@ def update_loans(session: Session, rows: list[tuple], now: datetime) -> None:
     session.connection().execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
 
 
-def insert_versions(session: Session, rows: list[tuple]) -> None:
-    """Postings for the history, in `VERSION_COLUMNS` order."""
-    if not rows:
-        return
+def insert_versions(session: Session, rows: Iterable[tuple]) -> None:
+    """Postings for the history (at least one), in `VERSION_COLUMNS` order; on PostgreSQL they
+    may be made while they are sent."""
     if _is_postgres(session):
         _copy(session, "bank_loan_versions", VERSION_COLUMNS, rows)
         return
