@@ -16,7 +16,8 @@ from common.health import ReadinessCheck, database_check, health_router
 from common.idempotency import IdempotentReplay, on_replay
 from common.middleware import BodyLimitMiddleware, ContentTypeMiddleware, RequestIdMiddleware
 from common.openapi import problem_aware_openapi
-from common.problems import install_problem_handlers
+from common.problems import ServiceUnavailable, install_problem_handlers
+from common.service_client import ServiceTokens
 from common.settings import ServiceSettings
 
 
@@ -32,6 +33,26 @@ def install_plumbing(app: FastAPI, max_body_bytes: int) -> None:
 
 Worker = Callable[[FastAPI], Coroutine[Any, Any, None]]
 """A background loop of a service (e.g. a relay), run while the app is up."""
+WARM_UP_TRIES = 120
+WARM_UP_PAUSE_SECONDS = 0.5
+log = logging.getLogger("ishc.app")
+
+
+async def warm_up(app: FastAPI) -> None:
+    """Fetches the gateway's signing keys and this service's own token once at start, so the
+    first requests do not pay for them (on a busy machine that took seconds). The gateway may
+    start after the services, so this tries again for a minute."""
+    tokens: ServiceTokens | None = getattr(app.state, "service_tokens", None)
+    for _ in range(WARM_UP_TRIES):
+        try:
+            if await run_in_threadpool(app.state.keys.ready):
+                if tokens is not None:
+                    await tokens.token()
+                return
+        except ServiceUnavailable:
+            pass
+        await asyncio.sleep(WARM_UP_PAUSE_SECONDS)
+    log.warning("warm-up gave up: the gateway did not answer")
 
 
 def create_service_app(
@@ -54,7 +75,7 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(worker(app)) for worker in workers]
+        tasks = [asyncio.create_task(worker(app)) for worker in [warm_up, *workers]]
         yield
         for task in tasks:
             task.cancel()
@@ -65,6 +86,7 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = make_engine(normalise_url(settings.database_url))
+    app.state.keys = keys
     app.state.verifier = TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience)
     install_plumbing(app, settings.max_body_bytes)
 

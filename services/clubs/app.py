@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from common.app import create_service_app
 from services.clubs.activities.routes import router as activities_router
 from services.clubs.indicators import router as indicators_router
+from services.clubs.locations import units
 from services.clubs.locations.routes import router as locations_router
 from services.clubs.members.routes import router as members_router
 from services.clubs.quotas.composition import router as composition_router
@@ -14,6 +15,9 @@ from services.clubs.settings import ClubsSettings
 
 
 def create_app(settings: ClubsSettings | None = None) -> FastAPI:
+    # The official lists are read once here, not by the first request that needs them.
+    units.provinces()
+    units.communes()
     return create_service_app(
         title="ISHC clubs service",
         settings=settings or ClubsSettings(),

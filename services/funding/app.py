@@ -35,6 +35,7 @@ def create_app(settings: FundingSettings | None = None) -> FastAPI:
         workers=[relay],
     )
     tokens = ServiceTokens(settings.gateway_url, settings.client_id, settings.client_secret)
+    app.state.service_tokens = tokens
     timeout = settings.upstream_timeout_seconds
     clubs = ServiceClient("clubs", settings.clubs_url, tokens, timeout)
     loans = ServiceClient("loans", settings.loans_url, tokens, timeout)

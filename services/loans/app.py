@@ -33,6 +33,7 @@ def create_app(settings: LoansSettings | None = None) -> FastAPI:
         ],
     )
     tokens = ServiceTokens(settings.gateway_url, settings.client_id, settings.client_secret)
+    app.state.service_tokens = tokens
     clubs = ServiceClient("clubs", settings.clubs_url, tokens, settings.upstream_timeout_seconds)
     app.state.club_directory = ClubDirectory(clubs)
     app.state.member_directory = MemberDirectory(clubs)
