@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from common.auth import Principal, Role
+from common.club_directory import ClubDirectory
 from common.db import make_engine
 from common.problems import Conflict, ServiceUnavailable
 from common.service_client import ServiceClient
-from services.loans.clubs import ClubDirectory
 from services.loans.ledger import rules, service
 from services.loans.ledger.models import Fund, LedgerEntry, Posting
 from services.loans.ledger.rules import Account, CapitalOrigin, EntryType

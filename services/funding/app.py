@@ -4,9 +4,9 @@ commitments, receipts, allocations to club funds, and the funded clubs."""
 from fastapi import FastAPI
 
 from common.app import create_service_app
+from common.club_directory import ClubDirectory
 from common.service_client import ServiceClient, ServiceTokens
 from services.funding.catalogue.routes import funders, programmes
-from services.funding.clubs import ClubDirectory
 from services.funding.flows.routes import allocations, commitments, receipts
 from services.funding.flows.transfer import Transfers, relay
 from services.funding.indicators.routes import router as indicators_router

@@ -3,10 +3,11 @@
 from fastapi import FastAPI
 
 from common.app import create_service_app
+from common.club_directory import ClubDirectory
 from common.service_client import ServiceClient, ServiceTokens
 from services.loans.bank.matching import MemberLookup
 from services.loans.bank.routes import router as bank_loans_router
-from services.loans.clubs import ClubDirectory, MemberDirectory
+from services.loans.clubs import MemberDirectory
 from services.loans.ledger.routes import router as funds_router
 from services.loans.lending.loan_rules import router as loan_rules_router
 from services.loans.lending.routes import router as loans_router

@@ -13,11 +13,11 @@ from sqlmodel import Session, col, func, select
 from starlette.concurrency import run_in_threadpool
 
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.club_directory import ClubDirectoryDep
 from common.db import SessionDep
 from common.idempotency import IdempotentRequest, idempotency
 from common.problems import Conflict, NotFound, invalid
 from common.schemas import Id, IdPath, Page, PageDep, PageParams
-from services.funding.clubs import ClubDirectoryDep
 from services.funding.flows import service
 from services.funding.flows.models import Allocation, Commitment, Receipt
 from services.funding.flows.schemas import (

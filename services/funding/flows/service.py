@@ -7,9 +7,9 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from common.auth import Principal, Role
+from common.club_directory import ClubFacts
 from common.problems import Conflict, invalid
 from services.funding.catalogue.models import Funder
-from services.funding.clubs import ClubFacts
 from services.funding.flows.models import Allocation, Commitment, Receipt
 from services.funding.flows.schemas import AllocationCreate, FlowIn, ReceiptCreate
 from services.funding.plans import service as plans

@@ -12,12 +12,12 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.club_directory import ClubDirectoryDep
 from common.db import SessionDep
 from common.idempotency import IdempotentRequest, idempotency
 from common.problems import NotFound, ServiceUnavailable, invalid
 from common.schemas import IdPath, Page, PageDep
 from services.funding.catalogue.models import Programme
-from services.funding.clubs import ClubDirectoryDep
 from services.funding.models import idempotency_keys
 from services.funding.plans import budget_table, execution, service
 from services.funding.plans.models import Plan, PlanSeries

@@ -17,11 +17,11 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.club_directory import ClubDirectoryDep
 from common.db import SessionDep
 from common.problems import invalid
 from common.schemas import Id, PageDep
 from services.funding.catalogue.models import Funder
-from services.funding.clubs import ClubDirectoryDep
 from services.funding.flows.models import Allocation
 from services.funding.plans.schemas import ProvinceCode
 from services.funding.reports.schemas import FundedClub, FundedClubsPage, FundedSummary, FunderShare

@@ -11,11 +11,11 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.club_directory import ClubDirectoryDep, ClubFacts
 from common.db import SessionDep
 from common.idempotency import IdempotentRequest, idempotency
 from common.problems import Conflict, Forbidden, NotFound, invalid
 from common.schemas import Id, IdPath, Page, PageDep
-from services.loans.clubs import ClubDirectoryDep, ClubFacts
 from services.loans.ledger import service
 from services.loans.ledger.models import Fund
 from services.loans.ledger.rules import CapitalOrigin, EntryType, FundKind

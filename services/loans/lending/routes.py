@@ -16,11 +16,12 @@ from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.club_directory import ClubDirectoryDep, ClubFacts
 from common.db import SessionDep
 from common.idempotency import IdempotentRequest, idempotency
 from common.problems import Conflict, Forbidden, NotFound, invalid
 from common.schemas import Id, IdPath, Page, PageDep
-from services.loans.clubs import ClubDirectoryDep, ClubFacts, MemberDirectoryDep, MemberFacts
+from services.loans.clubs import MemberDirectoryDep, MemberFacts
 from services.loans.ledger.models import Fund
 from services.loans.lending import service
 from services.loans.lending.models import Loan

@@ -9,11 +9,11 @@ from sqlalchemy import and_
 from sqlmodel import Session, col
 
 from common.auth import CurrentPrincipal, Principal, Role, bearer_token, require_roles
+from common.club_directory import ClubDirectoryDep
 from common.db import SessionDep
 from common.problems import NotFound, invalid
 from common.schemas import Id
 from services.loans.bank.models import BankLoan
-from services.loans.clubs import ClubDirectoryDep
 from services.loans.lending.models import Loan
 from services.loans.portfolio.members import MemberCounts, member_counts
 from services.loans.portfolio.queries import Area, Figures, figures

@@ -1,4 +1,8 @@
-"""Club and province facts the funding service needs, asked from the clubs service's API."""
+"""Club facts other services need, asked from the clubs service's API.
+
+Services never read the clubs database; they ask `GET /api/v1/clubs?ids=…` (batched, with their
+own service token, which sees every club) and keep what they need of each club.
+"""
 
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -38,7 +42,7 @@ def _facts(item: dict[str, Any]) -> ClubFacts:
 
 
 class ClubDirectory:
-    """Asks the clubs service with the funding service's own token, which sees every club."""
+    """Clubs and provinces as the clubs service knows them."""
 
     def __init__(self, client: ServiceClient) -> None:
         self.client = client
