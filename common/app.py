@@ -44,13 +44,12 @@ async def warm_up(app: FastAPI) -> None:
     start after the services, so this tries again for a minute."""
     tokens: ServiceTokens | None = getattr(app.state, "service_tokens", None)
     for _ in range(WARM_UP_TRIES):
-        try:
+        # Keys or token not to be had yet: the gateway is still starting; try again shortly.
+        with contextlib.suppress(ServiceUnavailable):
             if await run_in_threadpool(app.state.keys.ready):
                 if tokens is not None:
                     await tokens.token()
                 return
-        except ServiceUnavailable:
-            pass
         await asyncio.sleep(WARM_UP_PAUSE_SECONDS)
     log.warning("warm-up gave up: the gateway did not answer")
 
