@@ -10,6 +10,7 @@ from services.clubs.locations.routes import router as locations_router
 from services.clubs.members.routes import router as members_router
 from services.clubs.quotas.composition import router as composition_router
 from services.clubs.quotas.routes import router as quota_profiles_router
+from services.clubs.reconciliation import router as reconciliation_router
 from services.clubs.registry.routes import router as clubs_router
 from services.clubs.settings import ClubsSettings
 
@@ -24,6 +25,7 @@ def create_app(settings: ClubsSettings | None = None) -> FastAPI:
         description="Club registry: locations, clubs, members, board, quotas, activities.",
         # The fixed paths (/clubs/composition, /clubs/indicators) go before /clubs/{id}.
         routers=[
+            reconciliation_router,
             locations_router,
             quota_profiles_router,
             composition_router,

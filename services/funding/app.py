@@ -12,6 +12,8 @@ from services.funding.flows.transfer import Transfers, relay
 from services.funding.indicators.routes import router as indicators_router
 from services.funding.indicators.sources import IndicatorSources
 from services.funding.plans.routes import router as plans_router
+from services.funding.reconciliation.routes import reconciliation_services
+from services.funding.reconciliation.routes import router as reconciliation_router
 from services.funding.reports.funded_clubs import router as funded_clubs_router
 from services.funding.settings import FundingSettings
 
@@ -31,6 +33,7 @@ def create_app(settings: FundingSettings | None = None) -> FastAPI:
             allocations,
             funded_clubs_router,
             indicators_router,
+            reconciliation_router,
         ],
         workers=[relay],
     )
@@ -40,6 +43,7 @@ def create_app(settings: FundingSettings | None = None) -> FastAPI:
     clubs = ServiceClient("clubs", settings.clubs_url, tokens, timeout)
     loans = ServiceClient("loans", settings.loans_url, tokens, timeout)
     app.state.club_directory = ClubDirectory(clubs)
+    app.state.reconciliation_services = reconciliation_services(settings, tokens)
     app.state.indicator_sources = IndicatorSources(clubs, loans)
     app.state.transfers = Transfers(
         app.state.engine,

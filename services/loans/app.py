@@ -13,6 +13,7 @@ from services.loans.lending.loan_rules import router as loan_rules_router
 from services.loans.lending.routes import router as loans_router
 from services.loans.portfolio.indicators import router as indicators_router
 from services.loans.portfolio.routes import router as portfolio_router
+from services.loans.reconciliation import router as reconciliation_router
 from services.loans.settings import LoansSettings
 
 
@@ -25,6 +26,7 @@ def create_app(settings: LoansSettings | None = None) -> FastAPI:
         # The portfolio and the indicators come before `/loans/{loan_id}`, which would
         # otherwise claim their paths.
         routers=[
+            reconciliation_router,
             funds_router,
             loan_rules_router,
             portfolio_router,
