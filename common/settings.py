@@ -60,6 +60,8 @@ class ServiceSettings(ComponentSettings):
     client_id: str = ""
     client_secret: str = ""
     upstream_timeout_seconds: float = 10.0
+    event_poll_seconds: float = 0.5
+    """How often a caught-up consumer asks another service's event feed for more."""
 
     def secret_fields(self) -> dict[str, str]:
         return {"client_secret": self.client_secret}

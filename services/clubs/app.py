@@ -3,11 +3,13 @@
 from fastapi import FastAPI
 
 from common.app import create_service_app
+from common.events.feed import feed_router
 from services.clubs.activities.routes import router as activities_router
 from services.clubs.indicators import router as indicators_router
 from services.clubs.locations import units
 from services.clubs.locations.routes import router as locations_router
 from services.clubs.members.routes import router as members_router
+from services.clubs.models import outbox
 from services.clubs.quotas.composition import router as composition_router
 from services.clubs.quotas.routes import router as quota_profiles_router
 from services.clubs.reconciliation import router as reconciliation_router
@@ -33,5 +35,6 @@ def create_app(settings: ClubsSettings | None = None) -> FastAPI:
             clubs_router,
             activities_router,
             members_router,
+            feed_router(outbox),
         ],
     )

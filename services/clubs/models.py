@@ -7,10 +7,12 @@ from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, text
 from sqlmodel import Field
 
 from common.db import UTCDateTime, new_base, utcnow
+from common.events.outbox import Outbox
 from common.idempotency import idempotency_table
 
 ClubsBase = new_base("ClubsBase")
 idempotency_keys = idempotency_table(ClubsBase.metadata)
+outbox = Outbox(ClubsBase.metadata)
 
 
 class Timestamps(ClubsBase):

@@ -5,12 +5,14 @@ from fastapi import FastAPI
 
 from common.app import create_service_app
 from common.club_directory import ClubDirectory
+from common.events.feed import feed_router
 from common.service_client import ServiceClient, ServiceTokens
 from services.funding.catalogue.routes import funders, programmes
 from services.funding.flows.routes import allocations, commitments, receipts
 from services.funding.flows.transfer import Transfers, relay
 from services.funding.indicators.routes import router as indicators_router
 from services.funding.indicators.sources import IndicatorSources
+from services.funding.models import outbox
 from services.funding.plans.routes import router as plans_router
 from services.funding.reconciliation.routes import reconciliation_services
 from services.funding.reconciliation.routes import router as reconciliation_router
@@ -34,6 +36,7 @@ def create_app(settings: FundingSettings | None = None) -> FastAPI:
             funded_clubs_router,
             indicators_router,
             reconciliation_router,
+            feed_router(outbox),
         ],
         workers=[relay],
     )

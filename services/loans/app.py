@@ -4,13 +4,17 @@ from fastapi import FastAPI
 
 from common.app import create_service_app
 from common.club_directory import ClubDirectory
+from common.events.feed import feed_router
 from common.service_client import ServiceClient, ServiceTokens
 from services.loans.bank.matching import MemberLookup
 from services.loans.bank.routes import router as bank_loans_router
 from services.loans.clubs import MemberDirectory
+from services.loans.consumers import club_events, follow_clubs
 from services.loans.ledger.routes import router as funds_router
 from services.loans.lending.loan_rules import router as loan_rules_router
+from services.loans.lending.overdue import watch_overdue
 from services.loans.lending.routes import router as loans_router
+from services.loans.models import outbox
 from services.loans.portfolio.indicators import router as indicators_router
 from services.loans.portfolio.routes import router as portfolio_router
 from services.loans.reconciliation import router as reconciliation_router
@@ -33,7 +37,9 @@ def create_app(settings: LoansSettings | None = None) -> FastAPI:
             indicators_router,
             loans_router,
             bank_loans_router,
+            feed_router(outbox),
         ],
+        workers=[follow_clubs, watch_overdue],
     )
     tokens = ServiceTokens(settings.gateway_url, settings.client_id, settings.client_secret)
     app.state.service_tokens = tokens
@@ -41,4 +47,5 @@ def create_app(settings: LoansSettings | None = None) -> FastAPI:
     app.state.club_directory = ClubDirectory(clubs)
     app.state.member_directory = MemberDirectory(clubs)
     app.state.member_lookup = MemberLookup(clubs)
+    app.state.club_events = club_events(clubs, settings.event_poll_seconds)
     return app

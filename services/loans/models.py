@@ -5,7 +5,11 @@ all so that Alembic sees the whole schema.
 """
 
 from common.db import new_base
+from common.events.consumer import ConsumerTables
+from common.events.outbox import Outbox
 from common.idempotency import idempotency_table
 
 LoansBase = new_base("LoansBase")
 idempotency_keys = idempotency_table(LoansBase.metadata)
+outbox = Outbox(LoansBase.metadata)
+consumer_tables = ConsumerTables(LoansBase.metadata)

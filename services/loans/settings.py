@@ -13,3 +13,5 @@ class LoansSettings(ServiceSettings):
     client_secret: str = DEV_SECRET_MARKER + "loans-secret"
     clubs_url: str = "http://127.0.0.1:8001"
     """The clubs service, asked directly (not through the gateway) for club facts."""
+    overdue_scan_seconds: float = 3600.0
+    """How often instalments that fell due unpaid are looked for and announced (0: never)."""

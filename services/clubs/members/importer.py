@@ -32,13 +32,13 @@ from sqlmodel import Session
 from common.auth import Principal, Role
 from common.db import make_engine, normalise_url
 from common.problems import NotFound, Problem, ValidationFailed, field_error
-from services.clubs import audit
+from services.clubs import audit, events
 from services.clubs.audit import Actor
 from services.clubs.domain import BoardRole
 from services.clubs.members import service, tabular
 from services.clubs.members.schemas import ImportIssue, ImportReport, MemberCreate
 from services.clubs.members.tabular import CellError, Columns, Upload
-from services.clubs.models import Club, Member
+from services.clubs.models import Club, Member, outbox
 from services.clubs.settings import ClubsSettings
 
 Progress = Callable[[str, int, int], None]
@@ -199,7 +199,11 @@ def _report_progress(progress: Progress | None, stage: str, done: int, total: in
 
 
 def _write(
-    session: Session, actor: Actor, candidates: list[Candidate], progress: Progress | None
+    session: Session,
+    actor: Actor,
+    club: Club,
+    candidates: list[Candidate],
+    progress: Progress | None,
 ) -> list[int]:
     members = [c.member for c in candidates]
     for start in range(0, len(members), PROGRESS_EVERY):
@@ -216,6 +220,7 @@ def _write(
                 None,
                 audit.snapshot(member),
             )
+        outbox.emit(session, *(events.member_joined(club, member) for member in chunk))
         _report_progress(progress, "writing", start + len(chunk), len(members))
     session.flush()
     return [member.id for member in members]
@@ -293,7 +298,7 @@ def import_members(
         return report
     if issues:
         raise refused(report)
-    report.member_ids = _write(session, actor, candidates, progress)
+    report.member_ids = _write(session, actor, club, candidates, progress)
     report.created = len(report.member_ids)
     return report
 

@@ -19,7 +19,7 @@ from common.etag import claim_version
 from common.problems import Conflict, FieldError, ValidationFailed, field_error
 from common.schemas import PageParams
 from common.text import fold
-from services.clubs import audit
+from services.clubs import audit, events
 from services.clubs.audit import Actor
 from services.clubs.domain import BoardRole, ClubStatus, birth_key
 from services.clubs.members import rules
@@ -32,7 +32,7 @@ from services.clubs.members.schemas import (
     MemberSort,
     MemberUpdate,
 )
-from services.clubs.models import Club, Meeting, MeetingAttendance, Member
+from services.clubs.models import Club, Meeting, MeetingAttendance, Member, outbox
 from services.clubs.quotas.rules import active_on
 from services.clubs.scope import may_see
 
@@ -265,6 +265,7 @@ def add_member(session: Session, actor: Actor, club: Club, payload: MemberCreate
         None,
         audit.snapshot(member),
     )
+    outbox.emit(session, events.member_joined(club, member))
     return member
 
 
@@ -375,6 +376,9 @@ def leave(
         {"left_on": None},
         {"left_on": payload.left_on.isoformat(), "reason": payload.reason},
     )
+    club = session.get(Club, member.club_id)
+    assert club is not None
+    outbox.emit(session, events.member_left(club, member, payload.reason))
     return member
 
 

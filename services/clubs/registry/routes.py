@@ -13,10 +13,10 @@ from common.etag import IfMatch, claim_version, set_etag
 from common.problems import Conflict, NotFound, invalid
 from common.schemas import MAX_PAGE_SIZE, Id, Page, PageDep
 from common.text import fold
-from services.clubs import audit
+from services.clubs import audit, events
 from services.clubs.domain import ClubStatus
 from services.clubs.locations import units
-from services.clubs.models import AuditEntry, Club, QuotaProfile
+from services.clubs.models import AuditEntry, Club, QuotaProfile, outbox
 from services.clubs.quotas.composition import compliance_join
 from services.clubs.quotas.routes import default_profile
 from services.clubs.registry.rules import (
@@ -107,6 +107,7 @@ def create_club(
         None,
         audit.snapshot(club),
     )
+    outbox.emit(session, events.club_created(club))
     set_etag(response, club.version)
     response.headers["Location"] = f"/api/v1/clubs/{club.id}"
     return public(club)
@@ -254,6 +255,7 @@ def change_status(
         before,
         {"status": club.status, "reason": payload.reason},
     )
+    outbox.emit(session, events.club_status_changed(club, before["status"], payload.reason))
     set_etag(response, club.version)
     return public(club)
 

@@ -28,7 +28,9 @@ from starlette.concurrency import run_in_threadpool
 from common.db import utcnow
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient
+from services.funding import events
 from services.funding.flows.models import Allocation
+from services.funding.models import outbox
 from services.funding.rules import TransferStatus
 
 log = logging.getLogger("ishc.funding.transfer")
@@ -162,7 +164,7 @@ class Transfers:
             log.warning("allocation %s not transferred: %s", allocation.id, outcome.reason)
         with Session(self.engine) as session:
             # A twin attempt may have recorded it meanwhile: never turn recorded back.
-            session.execute(
+            changed = session.execute(
                 update(Allocation)
                 .where(
                     col(Allocation.id) == allocation.id,
@@ -170,6 +172,11 @@ class Transfers:
                 )
                 .values(**values)
             )
+            recorded_now = changed.rowcount == 1  # type: ignore[attr-defined]
+            if outcome.status is TransferStatus.RECORDED and recorded_now:
+                assert outcome.fund_id is not None and outcome.entry_id is not None
+                event = events.allocation_recorded(allocation, outcome.fund_id, outcome.entry_id)
+                outbox.emit(session, event)
             session.commit()
 
 

@@ -9,6 +9,8 @@ from sqlmodel import Session, col, select
 from common.auth import Principal
 from common.db import utcnow
 from common.problems import Conflict, NotFound
+from services.funding import events
+from services.funding.models import outbox
 from services.funding.plans.models import Plan, PlanLine, PlanLineAmount, PlanSeries
 from services.funding.plans.schemas import (
     LineIn,
@@ -154,7 +156,7 @@ def approve(session: Session, principal: Principal, plan: Plan) -> None:
     plan.approved_by = principal.subject
     plan.approved_at = utcnow()
     session.add(plan)
-    session.flush()
+    outbox.emit(session, events.plan_approved(plan, series_of(session, plan)))
 
 
 def latest_version(session: Session, series_id: int | None) -> Plan:

@@ -68,10 +68,11 @@ class BankLoan(LoansBase, table=True):
             postgresql_where=text("member_id IS NOT NULL"),
             sqlite_where=text("member_id IS NOT NULL"),
         ),
-        # The matching run walks the unmatched loans in id order.
+        # A member who joins finds the bank's loans waiting for them by national ID (the
+        # matching run walks the unmatched loans in id order, along the primary key).
         Index(
             "ix_bank_loans_unmatched",
-            "id",
+            "borrower_national_id",
             postgresql_where=text("member_id IS NULL"),
             sqlite_where=text("member_id IS NULL"),
         ),

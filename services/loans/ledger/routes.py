@@ -77,26 +77,15 @@ async def club_for_fund(
     return club
 
 
-def club_fund(session: Session, club_id: int, kind: FundKind) -> Fund | None:
-    return session.exec(
-        select(Fund).where(Fund.club_id == club_id, Fund.kind == kind.value)
-    ).first()
-
-
-def new_fund(session: Session, club: ClubFacts, kind: FundKind, principal: Principal) -> Fund:
-    fund = Fund(
-        club_id=club.id,
-        kind=kind.value,
-        province_code=club.province_code,
-        commune_code=club.commune_code,
-        opened_by=principal.subject,
-    )
-    session.add(fund)
-    session.flush()
-    return fund
-
-
-@router.post("", response_model=FundPublic, status_code=201, summary="Open a club fund")
+@router.post(
+    "",
+    response_model=FundPublic,
+    status_code=201,
+    summary="Open a club fund",
+    description="A club's two funds open by themselves when the club becomes active; this opens "
+    "one that is missing (201), and answers 200 with the fund if it is already open.",
+    responses={200: {"model": FundPublic, "description": "The fund was already open."}},
+)
 def open_fund(
     payload: FundCreate,
     club: Annotated[ClubFacts, Depends(club_for_fund)],
@@ -104,9 +93,8 @@ def open_fund(
     principal: CurrentPrincipal,
     idem: Idempotency,
 ) -> Any:
-    if club_fund(session, club.id, payload.kind):
-        raise Conflict(f"The club {club.id} already has an {payload.kind.value} fund.")
-    return idem.respond(session, public(session, new_fund(session, club, payload.kind, principal)))
+    fund, opened = service.open_fund(session, club, payload.kind, principal.subject)
+    return idem.respond(session, public(session, fund), status_code=201 if opened else 200)
 
 
 def _same_allocation(entry: EntryPublic, fund: Fund, payload: AllocationCapital) -> bool:
@@ -120,9 +108,7 @@ def _same_allocation(entry: EntryPublic, fund: Fund, payload: AllocationCapital)
 def _record_allocation(
     session: Session, payload: AllocationCapital, club: ClubFacts, principal: Principal
 ) -> tuple[EntryPublic, bool]:
-    fund = club_fund(session, club.id, payload.kind)
-    if fund is None:
-        fund = new_fund(session, club, payload.kind, principal)
+    fund, _ = service.open_fund(session, club, payload.kind, principal.subject)
     entry, created = service.add_capital(
         session,
         fund,

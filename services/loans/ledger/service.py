@@ -3,21 +3,58 @@
 from datetime import date
 
 from sqlalchemy import case, func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from common.auth import Principal
+from common.club_directory import ClubFacts
 from common.problems import Conflict, NotFound
 from services.loans.ledger.models import Fund, LedgerEntry, Posting
 from services.loans.ledger.rules import (
     Account,
     CapitalOrigin,
     EntryType,
+    FundKind,
     Postings,
     cash_change,
     postings_for,
     reversal_of,
 )
 from services.loans.ledger.schemas import EntryPublic, PostingPublic, StatementLine
+
+
+def club_fund(session: Session, club_id: int, kind: FundKind) -> Fund | None:
+    return session.exec(
+        select(Fund).where(Fund.club_id == club_id, Fund.kind == kind.value)
+    ).first()
+
+
+def open_fund(
+    session: Session, club: ClubFacts, kind: FundKind, opened_by: str
+) -> tuple[Fund, bool]:
+    """The club's fund of that kind, opened if it has none; True if opened now.
+
+    Funds are opened by people, by allocations and by the club's activation event, possibly at
+    the same moment: whichever comes second finds the first one's fund.
+    """
+    found = club_fund(session, club.id, kind)
+    if found is not None:
+        return found, False
+    fund = Fund(
+        club_id=club.id,
+        kind=kind.value,
+        province_code=club.province_code,
+        commune_code=club.commune_code,
+        opened_by=opened_by,
+    )
+    try:
+        with session.begin_nested():
+            session.add(fund)
+    except IntegrityError:
+        found = club_fund(session, club.id, kind)
+        assert found is not None  # the unique index refused ours for it
+        return found, False
+    return fund, True
 
 
 def lock_fund(session: Session, fund: Fund) -> None:

@@ -142,6 +142,8 @@ class LoanInstalment(LoansBase, table=True):
             "due_on",
             postgresql_include=CUMULATIVE_COLUMNS,
         ),
+        # The overdue watch reads the instalments that fell due lately, by date.
+        Index("ix_loan_instalments_due_on", "due_on"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -182,6 +184,17 @@ class LoanRepayment(LoansBase, table=True):
     interest_entry_id: int | None = Field(default=None, sa_column=_entry_id())
     recorded_by: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class OverdueNotice(LoansBase, table=True):
+    """An instalment that fell due unpaid and was announced (`loan.overdue`), once."""
+
+    __tablename__ = "overdue_notices"
+
+    loan_id: int = Field(sa_column=Column(Integer, ForeignKey("loans.id"), primary_key=True))
+    instalment_number: int = Field(primary_key=True)
+    due_on: date
+    noticed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 # The ledger does not know about loans; the link from its entries to their loan is declared

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from common.auth import Principal
 from common.db import utcnow
 from common.problems import Conflict, ValidationFailed, field_error, invalid
+from services.loans import events
 from services.loans.clubs import MemberFacts
 from services.loans.ledger import service as ledger
 from services.loans.ledger.models import Fund
@@ -38,6 +39,7 @@ from services.loans.lending.schemas import (
     RepaymentPublic,
     SchedulePublic,
 )
+from services.loans.models import outbox
 
 # Loan rules
 
@@ -248,6 +250,7 @@ def disburse(session: Session, loan: Loan, principal: Principal, disbursed_on: d
     loan.disbursed_on, loan.matures_on = disbursed_on, instalments[-1].due_on
     loan.disbursed_by, loan.disbursed_at = principal.subject, utcnow()
     session.add(loan)
+    outbox.emit(session, events.loan_disbursed(loan))
 
 
 def _last_repayment(session: Session, loan_id: int) -> LoanRepayment | None:
@@ -345,7 +348,7 @@ def repay(
         recorded_by=principal.subject,
     )
     session.add(repayment)
-    session.flush()
+    outbox.emit(session, events.loan_repaid(loan, repayment))
     return repayment
 
 

@@ -1,0 +1,34 @@
+"""The platform's event types: what each one announces and which service writes it."""
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    CLUB_CREATED = "club.created"
+    CLUB_STATUS_CHANGED = "club.status_changed"
+    MEMBER_JOINED = "member.joined"
+    MEMBER_LEFT = "member.left"
+    LOAN_DISBURSED = "loan.disbursed"
+    LOAN_REPAID = "loan.repaid"
+    LOAN_OVERDUE = "loan.overdue"
+    BANK_LOAN_POSTED = "bank_loan.posted"
+    ALLOCATION_RECORDED = "allocation.recorded"
+    PLAN_APPROVED = "plan.approved"
+
+
+DESCRIPTIONS: dict[EventType, str] = {
+    EventType.CLUB_CREATED: "A club was registered (clubs service).",
+    EventType.CLUB_STATUS_CHANGED: "A club was activated, suspended or dissolved (clubs service).",
+    EventType.MEMBER_JOINED: "A member was registered in a club (clubs service).",
+    EventType.MEMBER_LEFT: "A member left their club (clubs service).",
+    EventType.LOAN_DISBURSED: "A member loan was paid out of the club's fund (loans service).",
+    EventType.LOAN_REPAID: "A repayment was recorded on a member loan (loans service).",
+    EventType.LOAN_OVERDUE: "A member loan's instalment fell due unpaid (loans service).",
+    EventType.BANK_LOAN_POSTED: "The bank posted a new or changed loan record (loans service).",
+    EventType.ALLOCATION_RECORDED: "A funder's allocation reached the club's fund (funding).",
+    EventType.PLAN_APPROVED: "A province's annual plan was approved (funding service).",
+}
+
+PERSONAL_DATA_KEY = "personal"
+"""Events carry members' personal data (for the services' own matching) only under this key;
+webhooks never deliver it."""

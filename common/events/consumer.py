@@ -1,0 +1,183 @@
+"""Following another service's event feed: from a stored cursor, once per event, in order."""
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    insert,
+    select,
+    update,
+)
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from common.db import UTCDateTime, utcnow
+from common.problems import ServiceUnavailable
+from common.service_client import ServiceClient
+
+FEED_PATH = "/internal/events"
+log = logging.getLogger("ishc.events")
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    id: str
+    position: int
+    type: str
+    subject: str
+    occurred_at: str
+    scope: dict[str, Any]
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, item: dict[str, Any]) -> "FeedEvent":
+        return cls(**{name: item[name] for name in cls.__dataclass_fields__})
+
+
+Handler = Callable[[Session, FeedEvent], None]
+"""Applies one event inside the consumer's transaction (raise to have the page retried)."""
+
+
+class ConsumerTables:
+    """Where a consumer keeps how far it has read each source and which events it applied."""
+
+    def __init__(self, metadata: MetaData) -> None:
+        self.cursors = Table(
+            "event_cursors",
+            metadata,
+            Column("source", String(40), primary_key=True),
+            Column("position", BigInteger, nullable=False),
+            Column("updated_at", UTCDateTime, nullable=False),
+        )
+        self.consumed = Table(
+            "consumed_events",
+            metadata,
+            Column("source", String(40), nullable=False),
+            Column("event_id", String(36), nullable=False),
+            Column("consumed_at", UTCDateTime, nullable=False),
+            PrimaryKeyConstraint("source", "event_id"),
+        )
+
+    def cursor(self, session: Session, source: str) -> int:
+        found = session.execute(
+            select(self.cursors.c.position).where(self.cursors.c.source == source)
+        ).scalar()
+        return int(found or 0)
+
+    def advance(self, session: Session, source: str, position: int) -> None:
+        values = {"position": position, "updated_at": utcnow()}
+        changed = session.execute(
+            update(self.cursors).where(self.cursors.c.source == source).values(**values)
+        )
+        if changed.rowcount == 0:  # type: ignore[attr-defined]
+            session.execute(insert(self.cursors).values(source=source, **values))
+
+    def seen(self, session: Session, source: str, event_ids: list[str]) -> set[str]:
+        table = self.consumed
+        rows = session.execute(
+            select(table.c.event_id).where(
+                table.c.source == source, table.c.event_id.in_(event_ids)
+            )
+        )
+        return set(rows.scalars())
+
+    def mark(self, session: Session, source: str, event_ids: list[str]) -> None:
+        if event_ids:
+            moment = utcnow()
+            session.execute(
+                insert(self.consumed),
+                [{"source": source, "event_id": i, "consumed_at": moment} for i in event_ids],
+            )
+
+
+class EventConsumer:
+    """Reads one source's feed and applies the events it has handlers for.
+
+    A page is applied in one transaction together with the cursor, so a consumer that stops
+    (or crashes) resumes exactly after the last page it stored. An event id already consumed is
+    skipped, so a feed that repeats itself does no harm. A handler that fails stops the
+    consumer at that page (events of an object must not overtake each other) and the page is
+    tried again with a growing pause.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        client: ServiceClient,
+        tables: ConsumerTables,
+        handlers: Mapping[str, Handler],
+        *,
+        page_size: int = 500,
+        poll_seconds: float = 0.5,
+        max_pause_seconds: float = 30.0,
+    ) -> None:
+        self.source = source
+        self.client = client
+        self.tables = tables
+        self.handlers = handlers
+        self.page_size = page_size
+        self.poll_seconds = poll_seconds
+        self.max_pause_seconds = max_pause_seconds
+
+    async def run(self, app: FastAPI) -> None:
+        """The worker loop: catch up, wait, again; pauses longer after each failure."""
+        pause = self.poll_seconds
+        while True:
+            try:
+                await self.catch_up(app.state.engine)
+                pause = self.poll_seconds
+            except ServiceUnavailable as exc:
+                log.info("events from %s not read: %s", self.source, exc.detail)
+                pause = min(pause * 2, self.max_pause_seconds)
+            except Exception:
+                log.exception("events from %s not applied; trying again", self.source)
+                pause = min(pause * 2, self.max_pause_seconds)
+            await asyncio.sleep(pause)
+
+    async def catch_up(self, engine: Engine) -> int:
+        """Applies pages until the feed has nothing more; returns how many events it read."""
+        read = 0
+        while True:
+            after = await run_in_threadpool(self._cursor, engine)
+            page = await self._page(after)
+            if not page:
+                return read
+            await run_in_threadpool(self._apply, engine, page)
+            read += len(page)
+            if len(page) < self.page_size:
+                return read
+
+    def _cursor(self, engine: Engine) -> int:
+        with Session(engine) as session:
+            return self.tables.cursor(session, self.source)
+
+    async def _page(self, after: int) -> list[FeedEvent]:
+        response = await self.client.request(
+            "GET", FEED_PATH, params={"after": after, "limit": self.page_size}
+        )
+        if response.status_code != 200:
+            raise ServiceUnavailable(
+                f"The {self.source} service answered {response.status_code} to its event feed."
+            )
+        return [FeedEvent.of(item) for item in orjson.loads(response.content)["events"]]
+
+    def _apply(self, engine: Engine, page: list[FeedEvent]) -> None:
+        with Session(engine) as session, session.begin():
+            seen = self.tables.seen(session, self.source, [event.id for event in page])
+            handled = [e for e in page if e.type in self.handlers and e.id not in seen]
+            for event in handled:
+                self.handlers[event.type](session, event)
+            self.tables.mark(session, self.source, [event.id for event in handled])
+            self.tables.advance(session, self.source, page[-1].position)

@@ -1,0 +1,41 @@
+"""`GET /internal/events`: a service's event feed, for the platform's own components only.
+
+Not routed by the gateway and not in the public API document: partners follow events through
+webhooks, which the gateway filters by what each client may see.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from common.auth import Principal, Role, require_roles
+from common.events.outbox import Outbox
+
+MAX_PAGE = 1_000
+
+
+def feed_router(outbox: Outbox) -> APIRouter:
+    router = APIRouter(prefix="/internal/events", include_in_schema=False)
+    services_only = Depends(require_roles(Role.SERVICE))
+
+    def page(engine: Engine, after: int, limit: int) -> dict[str, Any]:
+        outbox.sequence(engine)
+        with engine.connect() as connection:
+            events = outbox.read(connection, after, limit)
+            last = outbox.last_position(connection)
+        return {"events": events, "last_position": last}
+
+    @router.get("")
+    async def events(
+        request: Request,
+        _principal: Annotated[Principal, services_only],
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 500,
+    ) -> dict[str, Any]:
+        """The events after position `after`, oldest first; `last_position` tells how far the
+        feed goes (a reader that has caught up has `after == last_position`)."""
+        return await run_in_threadpool(page, request.app.state.engine, after, limit)
+
+    return router

@@ -1,0 +1,73 @@
+"""What the loans service does with the clubs service's events.
+
+- A club that becomes active (registered active, or activated later) gets its two funds.
+- A member who joins finds the bank's loan records that were waiting for their national ID:
+  they are matched to the new membership (the bank often lends before the club registers).
+"""
+
+from fastapi import FastAPI
+from sqlmodel import Session, col, select
+
+from common.club_directory import ClubFacts
+from common.db import utcnow
+from common.events.catalogue import PERSONAL_DATA_KEY, EventType
+from common.events.consumer import EventConsumer, FeedEvent
+from common.service_client import ServiceClient
+from services.loans.bank import store
+from services.loans.bank.models import BankLoan
+from services.loans.bank.rules import Membership
+from services.loans.ledger import service as ledger
+from services.loans.ledger.rules import FundKind
+from services.loans.models import consumer_tables
+
+OPENED_BY = "service:loans (club activated)"
+ACTIVE = "active"
+
+
+def open_funds_of_active_club(session: Session, event: FeedEvent) -> None:
+    data = event.data
+    if data["status"] != ACTIVE:
+        return
+    club = ClubFacts(
+        id=data["club_id"],
+        code=data["code"],
+        name=data["name"],
+        province_code=data["province_code"],
+        commune_code=data["commune_code"],
+        status=data["status"],
+    )
+    for kind in FundKind:
+        ledger.open_fund(session, club, kind, OPENED_BY)
+
+
+def match_waiting_bank_loans(session: Session, event: FeedEvent) -> None:
+    data = event.data
+    national_id = data[PERSONAL_DATA_KEY]["national_id"]
+    waiting = session.exec(
+        select(BankLoan.id).where(
+            col(BankLoan.member_id).is_(None), BankLoan.borrower_national_id == national_id
+        )
+    ).all()
+    membership = Membership(
+        data["member_id"], data["club_id"], data["province_code"], data["commune_code"]
+    )
+    store.set_matches(session, [(loan_id, membership) for loan_id in waiting], utcnow())
+
+
+def club_events(clubs: ServiceClient, poll_seconds: float) -> EventConsumer:
+    return EventConsumer(
+        "clubs",
+        clubs,
+        consumer_tables,
+        {
+            EventType.CLUB_CREATED: open_funds_of_active_club,
+            EventType.CLUB_STATUS_CHANGED: open_funds_of_active_club,
+            EventType.MEMBER_JOINED: match_waiting_bank_loans,
+        },
+        poll_seconds=poll_seconds,
+    )
+
+
+async def follow_clubs(app: FastAPI) -> None:
+    """The worker: follows the clubs service's feed for as long as the service runs."""
+    await app.state.club_events.run(app)

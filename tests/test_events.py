@@ -1,0 +1,360 @@
+"""Domain events: written with the change, numbered in commit order, followed by other services."""
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import MetaData, create_engine, text
+from sqlmodel import Session
+
+from common.db import normalise_url
+from common.events.catalogue import EventType
+from common.events.consumer import ConsumerTables, EventConsumer, FeedEvent
+from common.events.outbox import Event, Outbox
+from tests.factories import make_club, member_payload, national_id
+from tests.support import Api, assert_problem, postgres_databases
+from tests.test_funding import allocate, line_of, make_funder, make_plan, receive, wait_for_status
+from tests.test_loans import RULES, act, approved_loan, repay
+from tools.stack import Stack
+
+FEED = "/internal/events"
+
+
+class Feeds:
+    """Reads the services' event feeds directly, as a platform service does."""
+
+    def __init__(self, stack: Stack, token: str) -> None:
+        self.stack = stack
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def events(self, component: str, after: int = 0) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        while True:
+            response = httpx.get(
+                self.stack.url(component) + FEED,
+                params={"after": after, "limit": 1000},
+                headers=self.headers,
+            )
+            assert response.status_code == 200, response.text
+            page = response.json()["events"]
+            found += page
+            if len(page) < 1000:
+                return found
+            after = page[-1]["position"]
+
+    def about(self, component: str, subject: str) -> list[dict[str, Any]]:
+        return [e for e in self.events(component) if e["subject"] == subject]
+
+    def wait(
+        self, component: str, subject: str, event_type: str, count: int = 1, seconds: float = 20
+    ) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + seconds
+        while True:
+            found = [e for e in self.about(component, subject) if e["type"] == event_type]
+            if len(found) >= count or time.monotonic() > deadline:
+                assert len(found) >= count, (subject, event_type, self.about(component, subject))
+                return found
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def feeds(stack: Stack, token_for: Callable[..., str]) -> Feeds:
+    return Feeds(stack, token_for("service"))
+
+
+def wait_until(check: Callable[[], Any], what: str, seconds: float = 20) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.2)
+    return found
+
+
+def funds_of(client: httpx.Client, club_id: int) -> dict[str, dict]:
+    items = client.get("/api/v1/funds", params={"club_id": club_id}).json()["items"]
+    return {fund["kind"]: fund for fund in items}
+
+
+# The feeds -----------------------------------------------------------------------------------
+
+
+def test_feeds_are_for_the_platforms_own_services(
+    stack: Stack, api: Api, token_for: Callable[..., str]
+) -> None:
+    for component in ("clubs", "loans", "funding"):
+        url = stack.url(component) + FEED
+        assert_problem(httpx.get(url), 401)
+        for role, scope in (("admin", {}), ("bank", {}), ("officer", {"provinces": ["10"]})):
+            token = api.admin_token if role == "admin" else token_for(role, **scope)
+            forbidden = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
+            assert_problem(forbidden, 403)
+    assert httpx.get(stack.gateway_url + FEED).status_code == 404
+
+
+def test_positions_follow_one_another_without_gaps(admin: httpx.Client, feeds: Feeds) -> None:
+    make_club(admin)
+    make_club(admin)
+    positions = [event["position"] for event in feeds.events("clubs")]
+    assert positions == list(range(1, len(positions) + 1))
+    tail = feeds.events("clubs", after=positions[-2])
+    assert [event["position"] for event in tail] == [positions[-1]]
+
+
+def test_a_club_and_its_members_are_announced_in_order(admin: httpx.Client, feeds: Feeds) -> None:
+    club = make_club(admin)
+    member = admin.post(f"/api/v1/clubs/{club['id']}/members", json=member_payload()).json()
+    left = admin.post(
+        f"/api/v1/members/{member['id']}/leave",
+        json={"left_on": date.today().isoformat(), "reason": "moved away"},
+    )
+    assert left.status_code == 200, left.text
+    suspended = admin.post(f"/api/v1/clubs/{club['id']}/status", json={"status": "suspended"})
+    assert suspended.status_code == 200, suspended.text
+
+    club_events = feeds.about("clubs", f"club:{club['id']}")
+    assert [e["type"] for e in club_events] == ["club.created", "club.status_changed"]
+    assert club_events[1]["data"]["previous_status"] == "active"
+    assert club_events[1]["data"]["status"] == "suspended"
+    assert club_events[0]["scope"]["province_code"] == club["province_code"]
+    member_events = feeds.about("clubs", f"member:{member['id']}")
+    assert [e["type"] for e in member_events] == ["member.joined", "member.left"]
+    joined = member_events[0]["data"]
+    assert joined["club_id"] == club["id"] and joined["personal"]["national_id"]
+    assert member_events[1]["data"]["reason"] == "moved away"
+    assert member_events[0]["position"] < member_events[1]["position"]
+
+
+# What the loans service does with the clubs service's events ----------------------------------
+
+
+def test_an_active_club_gets_both_its_funds_by_itself(admin: httpx.Client) -> None:
+    club = make_club(admin)
+    funds = wait_until(
+        lambda: len(funds_of(admin, club["id"])) == 2 and funds_of(admin, club["id"]), "funds"
+    )
+    assert set(funds) == {"income_generation", "activity"}
+    assert all(fund["balance"] == 0 for fund in funds.values())
+
+
+def test_a_planned_club_gets_its_funds_when_it_is_activated(admin: httpx.Client) -> None:
+    planned = make_club(admin, status="planned")
+    active = make_club(admin)
+    # Events are applied in order: once the later club has its funds, the planned one was seen.
+    wait_until(lambda: len(funds_of(admin, active["id"])) == 2, "the active club's funds")
+    assert funds_of(admin, planned["id"]) == {}
+    activated = admin.post(f"/api/v1/clubs/{planned['id']}/status", json={"status": "active"})
+    assert activated.status_code == 200, activated.text
+    wait_until(lambda: len(funds_of(admin, planned["id"])) == 2, "the activated club's funds")
+
+
+# The loans service's events ------------------------------------------------------------------
+
+
+def _club_with_a_borrower(admin: httpx.Client) -> dict[str, Any]:
+    club = make_club(admin)
+    member = admin.post(f"/api/v1/clubs/{club['id']}/members", json=member_payload()).json()
+    funds = wait_until(lambda: funds_of(admin, club["id"]).get("income_generation"), "fund")
+    capital = {
+        "amount": 50_000_000,
+        "occurred_on": "2020-01-01",
+        "origin": "seed",
+        "reference": "s",
+    }
+    assert admin.post(f"/api/v1/funds/{funds['id']}/capital", json=capital).status_code == 201
+    assert admin.put(f"/api/v1/funds/{funds['id']}/loan-rules", json=RULES).status_code in (
+        200,
+        201,
+    )
+    return {**club, "member_id": member["id"]}
+
+
+def test_loans_paid_out_and_repaid_are_announced(admin: httpx.Client, feeds: Feeds) -> None:
+    club = _club_with_a_borrower(admin)
+    today = date.today()
+    loan = approved_loan(admin, club, applied_on=today.isoformat())
+    disbursed = act(admin, loan["id"], "disburse", disbursed_on=today.isoformat())
+    assert disbursed.status_code == 200, disbursed.text
+    assert repay(admin, loan["id"], 500_000, today.isoformat()).status_code == 201
+
+    events = feeds.wait("loans", f"loan:{loan['id']}", "loan.repaid")
+    assert [e["type"] for e in feeds.about("loans", f"loan:{loan['id']}")] == [
+        "loan.disbursed",
+        "loan.repaid",
+    ]
+    repaid = events[0]["data"]
+    assert repaid["amount"] == 500_000 == repaid["principal_part"] + repaid["interest_part"]
+    assert repaid["club_id"] == club["id"] and repaid["member_id"] == club["member_id"]
+
+
+def test_an_instalment_that_fell_due_unpaid_is_announced_once(
+    admin: httpx.Client, feeds: Feeds
+) -> None:
+    club = _club_with_a_borrower(admin)
+    start = date.today() - timedelta(days=75)
+    loan = approved_loan(admin, club, applied_on=start.isoformat())
+    disbursed = act(admin, loan["id"], "disburse", disbursed_on=start.isoformat())
+    assert disbursed.status_code == 200, disbursed.text
+    # Two monthly instalments fell due since; the watch runs every second in the tests.
+    overdue = feeds.wait("loans", f"loan:{loan['id']}", "loan.overdue", count=2)
+    time.sleep(2.5)
+    again = [e for e in feeds.about("loans", f"loan:{loan['id']}") if e["type"] == "loan.overdue"]
+    assert len(again) == 2
+    assert [e["data"]["instalment"] for e in again] == [1, 2]
+    assert overdue[0]["data"]["unpaid_through_instalment"] > 0
+
+
+# The funding service's events ----------------------------------------------------------------
+
+
+def test_plans_approved_and_allocations_recorded_are_announced(
+    admin: httpx.Client, feeds: Feeds
+) -> None:
+    plan = make_plan(admin)
+    approved = feeds.wait("funding", f"plan:{plan['series_id']}", "plan.approved")
+    assert approved[0]["data"]["plan_id"] == plan["id"]
+    funder = make_funder(admin)
+    line = line_of(plan, "seed_capital")
+    receive(admin, funder, line, 10_000_000)
+    club = make_club(admin)
+    allocation = allocate(admin, funder, line, club, 4_000_000)
+    assert allocation.status_code == 201, allocation.text
+    recorded = wait_for_status(admin, allocation.json()["id"], "recorded")
+    events = feeds.wait("funding", f"allocation:{recorded['id']}", "allocation.recorded")
+    data = events[0]["data"]
+    assert (data["club_id"], data["amount"], data["funder_id"]) == (
+        club["id"],
+        4_000_000,
+        funder["id"],
+    )
+    assert data["ledger_entry_id"] == recorded["ledger_entry_id"]
+    assert events[0]["scope"]["funder_id"] == funder["id"]
+
+
+# The outbox and the consumer on a database of their own ---------------------------------------
+
+
+@pytest.fixture
+def scratch_engine(tmp_path: Any) -> Iterator[Any]:
+    """A bare database for the outbox and consumer tables (PostgreSQL in the PostgreSQL run)."""
+    if os.environ.get("TEST_DATABASE") == "postgres":
+        with postgres_databases(os.environ["TEST_POSTGRES_URL"], ["events"], "outbox") as urls:
+            engine = create_engine(normalise_url(urls["events"]))
+            yield engine
+            engine.dispose()
+    else:
+        engine = create_engine(f"sqlite:///{tmp_path / 'events.db'}")
+        yield engine
+        engine.dispose()
+
+
+def _tables(engine: Any) -> tuple[Outbox, ConsumerTables]:
+    metadata = MetaData()
+    outbox, consumer = Outbox(metadata), ConsumerTables(metadata)
+    metadata.create_all(engine)
+    return outbox, consumer
+
+
+def _event(subject: str) -> Event:
+    return Event(EventType.CLUB_CREATED, subject, {"n": subject})
+
+
+def test_an_event_committed_late_is_numbered_after_those_already_read(scratch_engine: Any) -> None:
+    if scratch_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no transaction commits out of id order")
+    outbox, _ = _tables(scratch_engine)
+    slow = Session(scratch_engine)
+    outbox.emit(slow, _event("club:1"))  # takes the first id, commits last
+    with Session(scratch_engine) as fast:
+        outbox.emit(fast, _event("club:2"))
+        fast.commit()
+    outbox.sequence(scratch_engine)
+    with scratch_engine.connect() as connection:
+        first = outbox.read(connection, 0, 10)
+    assert [(e["subject"], e["position"]) for e in first] == [("club:2", 1)]
+    slow.commit()
+    slow.close()
+    outbox.sequence(scratch_engine)
+    with scratch_engine.connect() as connection:
+        later = outbox.read(connection, 1, 10)
+    assert [(e["subject"], e["position"]) for e in later] == [("club:1", 2)]
+
+
+def test_concurrent_sequencers_never_give_one_position_twice(scratch_engine: Any) -> None:
+    outbox, _ = _tables(scratch_engine)
+    errors: list[BaseException] = []
+
+    def write_and_sequence(n: int) -> None:
+        try:
+            for i in range(20):
+                with Session(scratch_engine) as session:
+                    outbox.emit(session, _event(f"club:{n}-{i}"))
+                    session.commit()
+                outbox.sequence(scratch_engine)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write_and_sequence, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if scratch_engine.dialect.name == "sqlite":
+        errors = [e for e in errors if "locked" not in str(e)]
+    assert errors == []
+    outbox.sequence(scratch_engine)
+    with scratch_engine.connect() as connection:
+        events = outbox.read(connection, 0, 1000)
+        unnumbered = connection.execute(
+            text("SELECT COUNT(*) FROM outbox_events WHERE position IS NULL")
+        ).scalar()
+    assert [e["position"] for e in events] == list(range(1, len(events) + 1))
+    assert unnumbered == 0
+
+
+def test_a_consumer_applies_each_event_once_and_resumes_after_its_cursor(
+    scratch_engine: Any,
+) -> None:
+    _, tables = _tables(scratch_engine)
+    applied: list[str] = []
+    consumer = EventConsumer(
+        "clubs",
+        None,  # type: ignore[arg-type]  # pages are handed over directly here
+        tables,
+        {"club.created": lambda _session, event: applied.append(event.subject)},
+    )
+    page = [
+        FeedEvent(f"id-{n}", n, "club.created", f"club:{n}", "2026-01-01T00:00:00", {}, {})
+        for n in (1, 2, 3)
+    ]
+    consumer._apply(scratch_engine, page)
+    consumer._apply(scratch_engine, page[1:])  # a feed that repeats itself
+    assert applied == ["club:1", "club:2", "club:3"]
+    assert consumer._cursor(scratch_engine) == 3
+
+    def failing(_session: Session, _event: FeedEvent) -> None:
+        raise RuntimeError("the handler's own database failed")
+
+    consumer.handlers = {"club.created": failing}
+    with pytest.raises(RuntimeError):
+        consumer._apply(
+            scratch_engine, [FeedEvent("id-4", 4, "club.created", "club:4", "", {}, {})]
+        )
+    assert consumer._cursor(scratch_engine) == 3  # the page is tried again, nothing half-applied
+
+
+def test_member_personal_data_only_in_the_personal_part(admin: httpx.Client, feeds: Feeds) -> None:
+    club = make_club(admin)
+    nid = national_id(1961, "female")
+    member = admin.post(
+        f"/api/v1/clubs/{club['id']}/members",
+        json=member_payload(national_id=nid, birth_date="1961-02-03"),
+    ).json()
+    joined = feeds.about("clubs", f"member:{member['id']}")[0]
+    assert joined["data"]["personal"] == {"national_id": nid}
+    outside = {k: v for k, v in joined["data"].items() if k != "personal"}
+    assert nid not in str(outside) and "full_name" not in outside
