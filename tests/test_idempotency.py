@@ -3,12 +3,22 @@
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 
+import orjson
 import pytest
-from sqlalchemy import MetaData, select
+from sqlalchemy import MetaData, func, select
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from starlette.responses import Response
 
 from common.db import make_engine, normalise_url
-from common.idempotency import COMPLETED, IdempotentReplay, _claim, _release, idempotency_table
+from common.idempotency import (
+    COMPLETED,
+    IdempotentReplay,
+    IdempotentRequest,
+    _claim,
+    _release,
+    idempotency_table,
+)
 from common.problems import Conflict, ValidationFailed
 from tools.stack import Stack
 
@@ -75,3 +85,23 @@ def test_concurrent_claims_of_one_key_let_exactly_one_through(engine, table) -> 
     with engine.connect() as connection:
         rows = connection.execute(select(table).where(table.c.client == client)).all()
     assert len(rows) == 1
+
+
+def test_a_large_answer_is_stored_with_lz4_and_replayed_intact(engine, table) -> None:
+    client = "client:" + secrets.token_hex(4)
+    row_id = _claim(engine, table, client, "batch", "hash-a")
+    body = orjson.dumps({"results": [{"index": n, "outcome": "created"} for n in range(5_000)]})
+    with Session(engine) as session:
+        IdempotentRequest(table, row_id).remember(session, Response(body))
+        session.commit()
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            method = connection.execute(
+                select(func.pg_column_compression(table.c.response_body)).where(
+                    table.c.id == row_id
+                )
+            ).scalar_one()
+        assert method == "lz4"
+    with pytest.raises(IdempotentReplay) as raised:
+        _claim(engine, table, client, "batch", "hash-a")
+    assert raised.value.response.body == body
