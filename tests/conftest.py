@@ -4,9 +4,11 @@
 database for the session; the default is one SQLite file per component in a temp folder.
 """
 
+import io
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import httpx
 import pytest
 
 from tests.support import Api, postgres_databases
+from tools.reconcile import CannotRun, fetch, show, verdict
 from tools.stack import FACTORIES, Stack, free_port
 
 BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
@@ -65,11 +68,83 @@ def _stack(
         stack.stop()
 
 
+@dataclass
+class DeliberateBreaks:
+    """Breaks that tests make on the session's platform on purpose, e.g. capital recorded by
+    hand for an allocation the funding service never made. Each is registered with the
+    objects that break (`deliberate_break("allocations", allocation_id=7)`); the
+    reconciliation after all tests excuses exactly those, and fails if it does not find them."""
+
+    made: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
+
+    def add(self, check: str, test: str, objects: dict[str, Any]) -> None:
+        self.made.append((check, objects, test))
+
+    def matching(self, check: str, objects: dict[str, Any]) -> list[int]:
+        """The registered breaks (their indexes) that a break of `check` on `objects` is."""
+        return [
+            index
+            for index, (name, expected, _) in enumerate(self.made)
+            if name == check and all(objects.get(k) == v for k, v in expected.items())
+        ]
+
+
+DELIBERATE_BREAKS = DeliberateBreaks()
+
+
+@pytest.fixture
+def deliberate_break(request: pytest.FixtureRequest) -> Callable[..., None]:
+    def register(check: str, **objects: Any) -> None:
+        DELIBERATE_BREAKS.add(check, request.node.nodeid, objects)
+
+    return register
+
+
+def reconcile_after_all_tests(platform: Stack) -> None:
+    """Runs the reconciliation against the session's platform, with everything the tests
+    wrote, and fails the run with the printed breaks if anything breaks (or cannot be
+    checked), apart from the breaks tests made on purpose. It asks the funding service
+    directly: the tests' gateway waits only 3 s."""
+    out = io.StringIO()
+    try:
+        results = fetch(platform.gateway_url, ADMIN_PASSWORD, funding_url=platform.url("funding"))
+    except CannotRun as exc:
+        pytest.fail(f"The reconciliation after the integration tests could not run: {exc}")
+    found: set[int] = set()
+    for result in results:
+        kept, excused = [], []
+        for item in result["breaks"]:
+            made = DELIBERATE_BREAKS.matching(result["name"], item["objects"])
+            found.update(made)
+            if made:
+                test = DELIBERATE_BREAKS.made[made[0]][2]
+                excused.append(f"{item['reason']} (made on purpose by {test})")
+            else:
+                kept.append(item)
+        result["breaks_total"] -= len(excused)
+        result["breaks"] = kept
+        show(result, out)
+        for line in excused:
+            print(f"    excused: {line}", file=out)
+    status = verdict(results, out)
+    unfound = [made for index, made in enumerate(DELIBERATE_BREAKS.made) if index not in found]
+    for check, objects, test in unfound:
+        print(f"NOT FOUND: the {check} break {test} made on purpose ({objects})", file=out)
+    if status != 0 or unfound:
+        pytest.fail(
+            "The reconciliation after the integration tests did not pass:\n" + out.getvalue(),
+            pytrace=False,
+        )
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("platform")
     for urls in _database_urls(tmp, "main"):
-        yield from _stack(tmp, urls)
+        for platform in _stack(tmp, urls):
+            yield platform
+            # After the last test that used the platform, before it stops.
+            reconcile_after_all_tests(platform)
 
 
 @pytest.fixture(scope="session")

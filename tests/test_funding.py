@@ -572,7 +572,9 @@ def test_a_table_with_mistakes_lists_them_and_changes_nothing(admin: httpx.Clien
 
 
 def test_the_loans_service_records_an_allocation_once_and_refuses_a_different_repeat(
-    admin: httpx.Client, as_role: Callable[..., httpx.Client]
+    admin: httpx.Client,
+    as_role: Callable[..., httpx.Client],
+    deliberate_break: Callable[..., None],
 ) -> None:
     club = make_club(admin)
     body = {
@@ -585,6 +587,8 @@ def test_the_loans_service_records_an_allocation_once_and_refuses_a_different_re
     }
     first = admin.post("/api/v1/funds/allocations", json=body)
     assert first.status_code == 201, first.text
+    # Capital for an allocation the funding service never made.
+    deliberate_break("allocations", allocation_id=body["allocation_id"])
     again = admin.post("/api/v1/funds/allocations", json=body)
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
     assert_problem(admin.post("/api/v1/funds/allocations", json={**body, "amount": 8}), 409)

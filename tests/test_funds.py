@@ -157,11 +157,15 @@ def test_capital_in_raises_the_balance(admin: httpx.Client) -> None:
     assert balance(admin, fund["id"]) == 25_000_000
 
 
-def test_an_allocation_is_recorded_once(admin: httpx.Client) -> None:
+def test_an_allocation_is_recorded_once(
+    admin: httpx.Client, deliberate_break: Callable[..., None]
+) -> None:
     fund = open_fund(admin, make_club(admin)["id"], "income_generation")
     allocation = int(fund["id"]) * 1000 + 7
     first = capital(admin, fund["id"], 15_000_000, origin="allocation", allocation_id=allocation)
     assert first.status_code == 201, first.text
+    # Capital for an allocation the funding service never made.
+    deliberate_break("allocations", allocation_id=allocation)
     again = capital(admin, fund["id"], 15_000_000, origin="allocation", allocation_id=allocation)
     assert again.status_code == 200
     assert again.json()["id"] == first.json()["id"]

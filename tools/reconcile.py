@@ -90,6 +90,40 @@ def show(result: dict[str, Any], out: TextIO) -> None:
         print(f"    MISSING {gap}", file=out)
 
 
+def fetch(
+    gateway_url: str,
+    password: str,
+    *,
+    username: str = "admin",
+    funding_url: str | None = None,
+    checks: tuple[str, ...] = CHECKS,
+    timeout: float = 600.0,
+    out: TextIO | None = None,
+) -> list[dict[str, Any]]:
+    """Every check's result (printed as it comes if `out` is given); CannotRun if the
+    reconciliation cannot be asked."""
+    token = login(gateway_url, username, password)
+    results = []
+    for check in checks:
+        result = ask(funding_url or gateway_url, token, check, timeout)
+        if out is not None:
+            show(result, out)
+        results.append(result)
+    return results
+
+
+def verdict(results: list[dict[str, Any]], out: TextIO) -> int:
+    """Prints the overall verdict and returns the exit status."""
+    if any(result["breaks_total"] for result in results):
+        print("reconciliation: BROKEN", file=out)
+        return BROKEN
+    if any(result["missing"] for result in results):
+        print("reconciliation: INCOMPLETE (something could not be examined)", file=out)
+        return NOT_RUN
+    print("reconciliation: ok", file=out)
+    return OK
+
+
 def reconcile(
     gateway_url: str,
     password: str,
@@ -102,23 +136,19 @@ def reconcile(
 ) -> int:
     """Prints every check and returns the exit status (0 ok, 1 breaks, 2 could not run)."""
     try:
-        token = login(gateway_url, username, password)
-        results = []
-        for check in checks:
-            result = ask(funding_url or gateway_url, token, check, timeout)
-            show(result, out)
-            results.append(result)
+        results = fetch(
+            gateway_url,
+            password,
+            username=username,
+            funding_url=funding_url,
+            checks=checks,
+            timeout=timeout,
+            out=out,
+        )
     except CannotRun as exc:
         print(f"reconciliation could not run: {exc}", file=out)
         return NOT_RUN
-    if any(result["breaks_total"] for result in results):
-        print("reconciliation: BROKEN", file=out)
-        return BROKEN
-    if any(result["missing"] for result in results):
-        print("reconciliation: INCOMPLETE (something could not be examined)", file=out)
-        return NOT_RUN
-    print("reconciliation: ok", file=out)
-    return OK
+    return verdict(results, out)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -179,6 +179,8 @@ async def allocations(session: Session, services: Services) -> CheckResult:
     """Merges the funding service's allocations with the loans service's allocation entries,
     both in allocation id order, one page of entries at a time."""
     found = Findings(CheckName.ALLOCATIONS)
+    for name in ("allocations", "recorded", "in_transit", "fund_entries"):
+        found.examined[name] = 0
     after = 0
     try:
         async for rows, more in _keyed_pages(services.loans, ALLOCATION_ENTRIES, "allocation_id"):
@@ -259,6 +261,7 @@ def _compare_match(found: Findings, record: dict[str, Any], member: dict[str, An
 async def bank_matches(services: Services) -> CheckResult:
     """Each page of matched records, its members asked from the clubs service in one call."""
     found = Findings(CheckName.BANK_MATCHES)
+    found.examined["matched_records"] = 0
     members_seen: set[int] = set()
     try:
         async for rows, _ in _keyed_pages(services.loans, MATCHED_BANK_LOANS, "id"):
