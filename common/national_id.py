@@ -21,6 +21,10 @@ CCCD_PROVINCE_CODES = frozenset({
 })
 # fmt: on
 
+WELL_FORMED_PATTERN = "(?:" + "|".join(sorted(CCCD_PROVINCE_CODES)) + ")[0-3][0-9]{8}"
+"""A well-formed ID as written without spaces: what `check_national_id` accepts unchanged."""
+
+_WELL_FORMED = re.compile(WELL_FORMED_PATTERN)
 _TWELVE_DIGITS = re.compile(r"[0-9]{12}")
 
 
@@ -29,6 +33,8 @@ def check_national_id(raw: str) -> str:
 
     Raises `ValueError` with a reason a person can read.
     """
+    if _WELL_FORMED.fullmatch(raw):
+        return raw  # the usual case, in one step: thousands of IDs a batch
     value = raw.replace(" ", "")
     if not _TWELVE_DIGITS.fullmatch(value):
         raise ValueError(NATIONAL_ID_REASON)

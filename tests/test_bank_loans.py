@@ -12,6 +12,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient
@@ -537,3 +540,58 @@ def test_the_quick_check_of_a_batch_agrees_with_the_reasons(overrides: dict[str,
     valid_fields = schemas.RECORD.validate_json(orjson.dumps(record(**overrides)))
     reasons = rules.record_errors(valid_fields, TODAY)
     assert (rules.checked_values(valid_fields, TODAY) is None) is bool(reasons)
+
+
+FIELD_VALUES = {
+    "loan_number": ["VBSP-1", " VBSP-2 ", "VBSP 3", "", 7],
+    "borrower_national_id": [
+        "010158000001",
+        " 010158000001",
+        "010 158 000 001",
+        "999158000001",
+        "010458000001",
+        "12345",
+        10158000001,
+    ],
+    "borrower_name": ["Lò Thị Mai", "  ", " Hoa "],
+    "programme": ["students", "poor_households", "lottery", "Students", " students", None],
+    "principal": [50_000_000, 0, -1, 1.5, "50000000", 10**12 + 1],
+    "disbursed_on": ["2024-03-15", "2024-02-30", "15/03/2024", 20240315],
+    "maturity_on": ["2027-03-15", "2024-03-01"],
+    "annual_interest_rate": [7.92, 0, 20.01, "7.92", 6],
+    "outstanding_principal": [40_000_000, -5],
+    "overdue_amount": [0, 1_000_000, -1],
+    "status": ["active", "overdue", "closed", "written_off", "ACTIVE", "active ", 1],
+    "as_of": ["2025-06-30", "2025-13-01"],
+}
+"""Per field: a valid value first, then values either schema may refuse or take otherwise."""
+
+
+@st.composite
+def posted_records(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid record with up to three of its fields changed, sometimes with an unknown one."""
+    posted: dict[str, Any] = {name: values[0] for name, values in FIELD_VALUES.items()}
+    for name in draw(st.lists(st.sampled_from(sorted(FIELD_VALUES)), max_size=3, unique=True)):
+        posted[name] = draw(st.sampled_from(FIELD_VALUES[name]))
+    if draw(st.integers(0, 9)) == 0:
+        posted["interest_method"] = "flat"
+    return posted
+
+
+@given(st.lists(posted_records(), min_size=1, max_size=3))
+def test_the_quick_batch_schema_takes_only_what_the_documented_one_takes_alike(
+    records: list[dict[str, Any]],
+) -> None:
+    body = orjson.dumps({"records": records})
+    try:
+        quick = schemas.QUICK_BATCH.validate_json(body)
+    except ValidationError:
+        return  # the documented schema judges it
+    assert quick == schemas.BATCH.validate_json(body)
+
+
+def test_a_batch_the_quick_schema_refuses_is_judged_by_the_documented_one() -> None:
+    spaced = record(borrower_national_id="010 158 000 001")
+    parsed = schemas.parse_batch(orjson.dumps({"records": [record(), spaced]}), TODAY)
+    assert parsed.rejected == 0
+    assert parsed.postings[1].borrower_national_id == "010158000001"
