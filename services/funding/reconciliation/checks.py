@@ -5,6 +5,7 @@ one object at a time) and says what breaks, with the objects and a readable reas
 A service that does not answer makes its check incomplete (`missing`), never a 500.
 """
 
+import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -482,8 +483,8 @@ async def _indicators_once(
 ) -> Findings:
     found = Findings(CheckName.INDICATORS)
     provinces = await _provinces(session, services, found)
-    national = await ask(None)
-    parts = {province: await ask(province) for province in provinces}
+    national, *reports = await asyncio.gather(ask(None), *(ask(code) for code in provinces))
+    parts = dict(zip(provinces, reports, strict=True))
     found.examined["reports"] = 1 + len(parts)
     found.examined["provinces"] = len(parts)
     for label, report in (("national", national), *parts.items()):
