@@ -1,5 +1,7 @@
 """The gateway: the platform's only public entry."""
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +23,9 @@ from gateway.openapi_merge import MergedOpenAPI
 from gateway.proxy import PROXY_METHODS, Forwarder, ProxyMiddleware, proxy_endpoint
 from gateway.routes import admin_router, auth_router
 from gateway.settings import GatewaySettings
+from gateway.webhooks.delivery import Sender
+from gateway.webhooks.feeds import event_consumers
+from gateway.webhooks.routes import router as webhooks_router
 
 DESCRIPTION = """Public API of the Intergenerational Self-Help Club (ISHC) platform.
 
@@ -57,7 +62,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with Session(app.state.engine) as session:
             bootstrap(session, settings)
+        # The webhooks: follow every service's events, and post what subscribers may see.
+        workers = [consumer.run(app) for consumer in event_consumers(settings, keys)]
+        workers.append(app.state.webhook_sender.run())
+        tasks = [asyncio.create_task(worker) for worker in workers]
         yield
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await forwarder.close()
         app.state.engine.dispose()
 
@@ -75,6 +88,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.engine = make_engine(normalise_url(settings.database_url))
     app.state.verifier = TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience)
     app.state.forwarder = forwarder
+    app.state.webhook_sender = Sender(app.state.engine, settings)
     merged = MergedOpenAPI(settings.upstreams())
     # Added first, so it sits inside the plumbing's middleware (see ProxyMiddleware).
     app.add_middleware(ProxyMiddleware)
@@ -85,6 +99,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(health_router(checks))
     app.include_router(auth_router)
     app.include_router(admin_router)
+    app.include_router(webhooks_router)
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:

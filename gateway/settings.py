@@ -25,6 +25,16 @@ class GatewaySettings(ComponentSettings):
     login_free_failures: int = 5
     login_base_delay_seconds: int = 15
     login_max_delay_seconds: int = 900
+    event_poll_seconds: float = 0.5
+    """How often the services' event feeds are asked for more (for the webhooks)."""
+    webhook_poll_seconds: float = 1.0
+    webhook_timeout_seconds: float = 5.0
+    webhook_retry_base_seconds: float = 10.0
+    """The pause after a failed post; it doubles with each failure, up to the maximum."""
+    webhook_retry_max_seconds: float = 3600.0
+    webhook_max_attempts: int = 10
+    webhook_require_https: bool = False
+    """Refuse subscriptions to plain-http URLs (set in production)."""
     service_clients: str = DEFAULT_SERVICE_CLIENTS
     """Our own services' client credentials, `id:secret` separated by commas, kept in step."""
     admin_username: str = Field(

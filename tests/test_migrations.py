@@ -12,14 +12,14 @@ from sqlalchemy import MetaData
 
 from common.db import make_engine
 from common.migrate import alembic_config
-from gateway.models import GatewayBase
+from gateway.tables import metadata as gateway_metadata
 from services.clubs.models import ClubsBase
 from services.funding.tables import metadata as funding_metadata
 from services.loans.tables import metadata as loans_metadata
 from tools.stack import Stack
 
 METADATA: dict[str, MetaData] = {
-    "gateway": GatewayBase.metadata,
+    "gateway": gateway_metadata,
     "clubs": ClubsBase.metadata,
     "loans": loans_metadata,
     "funding": funding_metadata,

@@ -48,6 +48,8 @@ class FeedEvent:
 
 Handler = Callable[[Session, FeedEvent], None]
 """Applies one event inside the consumer's transaction (raise to have the page retried)."""
+PageHandler = Callable[[Session, list[FeedEvent]], None]
+"""Applies a page's new events at once (for a consumer that would repeat work per event)."""
 
 
 class ConsumerTables:
@@ -119,6 +121,7 @@ class EventConsumer:
         tables: ConsumerTables,
         handlers: Mapping[str, Handler],
         *,
+        page_handler: PageHandler | None = None,
         page_size: int = 500,
         poll_seconds: float = 0.5,
         max_pause_seconds: float = 30.0,
@@ -127,6 +130,7 @@ class EventConsumer:
         self.client = client
         self.tables = tables
         self.handlers = handlers
+        self.page_handler = page_handler
         self.page_size = page_size
         self.poll_seconds = poll_seconds
         self.max_pause_seconds = max_pause_seconds
@@ -176,8 +180,14 @@ class EventConsumer:
     def _apply(self, engine: Engine, page: list[FeedEvent]) -> None:
         with Session(engine) as session, session.begin():
             seen = self.tables.seen(session, self.source, [event.id for event in page])
-            handled = [e for e in page if e.type in self.handlers and e.id not in seen]
-            for event in handled:
-                self.handlers[event.type](session, event)
+            wanted = self.handlers.keys() if self.page_handler is None else None
+            handled = [
+                e for e in page if (wanted is None or e.type in wanted) and e.id not in seen
+            ]
+            if self.page_handler is not None:
+                self.page_handler(session, handled)
+            else:
+                for event in handled:
+                    self.handlers[event.type](session, event)
             self.tables.mark(session, self.source, [event.id for event in handled])
             self.tables.advance(session, self.source, page[-1].position)

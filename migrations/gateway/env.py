@@ -1,4 +1,4 @@
 from common.migrate import run_env
-from gateway.models import GatewayBase
+from gateway.tables import metadata
 
-run_env(GatewayBase.metadata)
+run_env(metadata)

@@ -1,0 +1,166 @@
+"""Posting deliveries: due ones in order per subscription and object, retried with backoff."""
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import Engine, and_, exists, update
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+
+from common.db import utcnow
+from gateway.settings import GatewaySettings
+from gateway.webhooks import signing
+from gateway.webhooks.fanout import PENDING
+from gateway.webhooks.models import WebhookDelivery, WebhookSubscription
+
+DELIVERED = "delivered"
+FAILED = "failed"
+BATCH = 50
+log = logging.getLogger("ishc.webhooks")
+
+
+@dataclass(frozen=True)
+class Due:
+    delivery_id: int
+    url: str
+    secret: str
+    event_id: str
+    body: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Attempt:
+    due: Due
+    at: datetime
+    status_code: int | None
+    error: str | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def due_deliveries(session: Session, now: datetime, limit: int = BATCH) -> list[Due]:
+    """Pending deliveries whose time has come and that no older pending delivery of the same
+    subscription and object is waiting before (events of one object arrive in order)."""
+    earlier = aliased(WebhookDelivery)
+    waiting_before = exists().where(
+        and_(
+            earlier.subscription_id == WebhookDelivery.subscription_id,
+            earlier.subject == WebhookDelivery.subject,
+            earlier.status == PENDING,
+            col(earlier.id) < col(WebhookDelivery.id),
+        )
+    )
+    rows = session.exec(
+        select(WebhookDelivery, WebhookSubscription)
+        .join(
+            WebhookSubscription,
+            col(WebhookSubscription.id) == col(WebhookDelivery.subscription_id),
+        )
+        .where(
+            WebhookDelivery.status == PENDING,
+            col(WebhookDelivery.next_attempt_at) <= now,
+            WebhookSubscription.active == True,  # noqa: E712
+            ~waiting_before,
+        )
+        .order_by(col(WebhookDelivery.id))
+        .limit(limit)
+    ).all()
+    return [
+        Due(d.id, s.url, s.secret, d.event_id, d.body, d.attempts)  # type: ignore[arg-type]
+        for d, s in rows
+    ]
+
+
+class Sender:
+    def __init__(self, engine: Engine, settings: GatewaySettings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.client = httpx.AsyncClient(
+            timeout=settings.webhook_timeout_seconds, follow_redirects=False
+        )
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                sent = await self.send_due()
+            except Exception:
+                log.exception("webhook deliveries not sent; trying again")
+                sent = 0
+            if sent < BATCH:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.webhook_poll_seconds)
+
+    async def send_due(self) -> int:
+        due = await run_in_threadpool(self._due)
+        attempts = await asyncio.gather(*(self._post(item) for item in due))
+        await run_in_threadpool(self._save, attempts)
+        return len(attempts)
+
+    def _due(self) -> list[Due]:
+        with Session(self.engine) as session:
+            return due_deliveries(session, utcnow())
+
+    async def _post(self, due: Due) -> Attempt:
+        body = due.body.encode()
+        stamp = int(time.time())
+        headers = signing.headers(due.secret, due.event_id, stamp, body)
+        headers["User-Agent"] = "ISHC-Webhooks/1"
+        try:
+            response = await self.client.post(due.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return Attempt(due, utcnow(), None, f"{type(exc).__name__}: {exc}"[:500])
+        error = None if 200 <= response.status_code < 300 else f"answered {response.status_code}"
+        return Attempt(due, utcnow(), response.status_code, error)
+
+    def _save(self, attempts: list[Attempt]) -> None:
+        if not attempts:
+            return
+        with Session(self.engine) as session:
+            for attempt in attempts:
+                session.execute(
+                    update(WebhookDelivery)
+                    .where(col(WebhookDelivery.id) == attempt.due.delivery_id)
+                    .values(**self._outcome(attempt))
+                )
+            session.commit()
+
+    def _outcome(self, attempt: Attempt) -> dict[str, object]:
+        tries = attempt.due.attempts + 1
+        values: dict[str, object] = {
+            "attempts": tries,
+            "last_attempt_at": attempt.at,
+            "last_status_code": attempt.status_code,
+            "last_error": attempt.error,
+        }
+        if attempt.succeeded:
+            return values | {
+                "status": DELIVERED,
+                "delivered_at": attempt.at,
+                "next_attempt_at": None,
+            }
+        if tries >= self.settings.webhook_max_attempts:
+            return values | {"status": FAILED, "next_attempt_at": None}
+        pause = min(
+            self.settings.webhook_retry_base_seconds * 2 ** (tries - 1),
+            self.settings.webhook_retry_max_seconds,
+        )
+        return values | {"next_attempt_at": attempt.at + timedelta(seconds=pause)}
+
+
+async def send_webhooks(app: FastAPI) -> None:
+    await app.state.webhook_sender.run()

@@ -1,0 +1,83 @@
+"""From the services' events to deliveries: one per subscription that may see the event."""
+
+from collections.abc import Iterable
+
+import orjson
+from sqlalchemy import insert
+from sqlmodel import Session, select
+
+from common.db import utcnow
+from common.events.catalogue import EventType
+from common.events.consumer import FeedEvent
+from gateway.models import ApiClient, ScopeColumns, User
+from gateway.webhooks.models import FundedClub, WebhookDelivery, WebhookSubscription
+from gateway.webhooks.rules import may_receive, payload
+
+PENDING = "pending"
+
+
+def owner_of(session: Session, subject: str) -> ScopeColumns | None:
+    """The person or client a subscription belongs to, as they are now."""
+    kind, _, name = subject.partition(":")
+    if kind == "user":
+        return session.exec(select(User).where(User.username == name)).first()
+    if kind == "client":
+        return session.exec(select(ApiClient).where(ApiClient.client_id == name)).first()
+    return None
+
+
+def _remember_funded_clubs(session: Session, events: Iterable[FeedEvent]) -> None:
+    pairs = {
+        (e.data["funder_id"], e.data["club_id"])
+        for e in events
+        if e.type == EventType.ALLOCATION_RECORDED
+    }
+    for funder_id, club_id in pairs:
+        if session.get(FundedClub, (funder_id, club_id)) is None:
+            session.add(FundedClub(funder_id=funder_id, club_id=club_id))
+    session.flush()
+
+
+def fan_out(session: Session, events: list[FeedEvent]) -> None:
+    """The consumer's page handler: deliveries for every subscriber that may see each event."""
+    _remember_funded_clubs(session, events)
+    subscriptions = session.exec(
+        select(WebhookSubscription).where(WebhookSubscription.active == True)  # noqa: E712
+    ).all()
+    if not subscriptions or not events:
+        return
+    owners = {s.owner: owner_of(session, s.owner) for s in subscriptions}
+    funded: dict[tuple[int, int], bool] = {}
+
+    def funded_by(funder_id: int, club_id: int) -> bool:
+        key = (funder_id, club_id)
+        if key not in funded:
+            funded[key] = session.get(FundedClub, key) is not None
+        return funded[key]
+
+    now = utcnow()
+    rows = []
+    for event in events:
+        body: str | None = None
+        for subscription in subscriptions:
+            owner = owners[subscription.owner]
+            if event.type not in subscription.event_types or owner is None:
+                continue
+            if not may_receive(owner, event, funded_by):
+                continue
+            body = body or orjson.dumps(payload(event)).decode()
+            rows.append(
+                {
+                    "subscription_id": subscription.id,
+                    "event_id": event.id,
+                    "event_type": event.type,
+                    "subject": event.subject,
+                    "body": body,
+                    "status": PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+            )
+    if rows:
+        session.execute(insert(WebhookDelivery), rows)

@@ -1,0 +1,76 @@
+"""What the webhook endpoints take and give."""
+
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field
+
+from common.events.catalogue import EventType
+from common.schemas import InputModel, OutputModel, PatchModel
+
+
+def _web_address(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("an http or https address with a host")
+    if parts.username or parts.password:
+        raise ValueError("no credentials in the address; check the signature instead")
+    return url
+
+
+WebhookUrl = Annotated[str, Field(min_length=8, max_length=2000), AfterValidator(_web_address)]
+EventTypes = Annotated[
+    list[EventType],
+    Field(min_length=1, max_length=len(EventType), description="The event types to receive."),
+]
+
+
+class SubscriptionCreate(InputModel):
+    url: WebhookUrl = Field(description="Where the events are posted (HTTPS in production).")
+    event_types: EventTypes
+    description: str = Field(default="", max_length=500)
+
+
+class SubscriptionUpdate(PatchModel):
+    url: WebhookUrl | None = None
+    event_types: EventTypes | None = None
+    description: str | None = Field(default=None, max_length=500)
+    active: bool | None = Field(default=None, description="Paused subscriptions get nothing.")
+
+
+class SubscriptionPublic(OutputModel):
+    id: int
+    owner: str = Field(description="The client or person whose scope decides what is sent.")
+    url: str
+    event_types: list[str]
+    description: str
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class SubscriptionWithSecret(SubscriptionPublic):
+    secret: str = Field(description="Signs every post (HMAC-SHA256); shown only now.")
+
+
+class DeliveryPublic(OutputModel):
+    id: int
+    subscription_id: int
+    event_id: str
+    event_type: str
+    subject: str
+    status: str = Field(description="pending, delivered, or failed (after the last attempt).")
+    attempts: int
+    next_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    last_status_code: int | None = Field(description="What the receiver answered last.")
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+class EventTypePublic(OutputModel):
+    type: EventType
+    description: str
+    subscribable: bool = Field(description="Whether the caller's role may subscribe to it.")

@@ -1,0 +1,253 @@
+"""Webhooks through the gateway: subscribed, signed, scoped, retried, logged and redelivered."""
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.webhooks import signing
+from tests.factories import HA_NOI, HA_NOI_COMMUNE, LAO_CAI, make_club, member_payload
+from tests.support import assert_problem
+from tests.test_funding import allocate, line_of, make_funder, make_plan, receive, wait_for_status
+from tools.stack import free_port
+from tools.webhook_receiver import WebhookReceiver, authentic
+
+HOOKS = "/api/v1/webhooks"
+
+
+class Inbox:
+    """A running example receiver and what it received; `failures` posts are answered 500."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.failures = 0
+        self.server: WebhookReceiver | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def start(self, secret: str) -> None:
+        self.server = WebhookReceiver(free_port(), secret, self._handle, "127.0.0.1")
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _handle(self, event: dict[str, Any]) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError("the receiver is down for a moment")
+        self.events.append(event)
+
+    def of(self, subject: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["subject"] == subject]
+
+    def wait_for(self, subject: str, count: int = 1, seconds: float = 20) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + seconds
+        while len(self.of(subject)) < count:
+            assert time.monotonic() < deadline, (subject, self.events)
+            time.sleep(0.1)
+        return self.of(subject)
+
+
+@pytest.fixture
+def subscribe() -> Iterator[Callable[..., tuple[dict, Inbox]]]:
+    """Subscribes a fresh receiver for a client; unsubscribed and stopped afterwards."""
+    made: list[tuple[httpx.Client, dict, Inbox]] = []
+
+    def make(client: httpx.Client, *event_types: str) -> tuple[dict, Inbox]:
+        inbox = Inbox()
+        # The URL is known only once the server runs, and its secret only once subscribed.
+        placeholder = {"url": "http://127.0.0.1:9/hook", "event_types": list(event_types)}
+        response = client.post(HOOKS, json=placeholder)
+        assert response.status_code == 201, response.text
+        subscription = response.json()
+        inbox.start(subscription["secret"])
+        moved = client.patch(f"{HOOKS}/{subscription['id']}", json={"url": inbox.url})
+        assert moved.status_code == 200, moved.text
+        made.append((client, subscription, inbox))
+        return subscription, inbox
+
+    yield make
+    for client, subscription, inbox in made:
+        client.delete(f"{HOOKS}/{subscription['id']}")
+        assert inbox.server is not None
+        inbox.server.shutdown()
+
+
+def deliveries(client: httpx.Client, subscription: dict, **params: Any) -> list[dict]:
+    response = client.get(f"{HOOKS}/{subscription['id']}/deliveries", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+def wait_for_delivery(
+    client: httpx.Client, subscription: dict, status: str, seconds: float = 20
+) -> dict:
+    deadline = time.monotonic() + seconds
+    while True:
+        found = deliveries(client, subscription, status=status)
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, deliveries(client, subscription)
+        time.sleep(0.2)
+
+
+# Signed and delivered ------------------------------------------------------------------------
+
+
+def test_an_event_arrives_signed_and_once(
+    admin: httpx.Client, subscribe: Callable[..., tuple[dict, Inbox]]
+) -> None:
+    subscription, inbox = subscribe(admin, "club.created")
+    assert subscription["secret"].startswith("whsec_")
+    club = make_club(admin)
+    (event,) = inbox.wait_for(f"club:{club['id']}")
+    assert event["type"] == "club.created"
+    assert event["data"]["club_id"] == club["id"] and event["data"]["status"] == "active"
+    delivered = wait_for_delivery(admin, subscription, "delivered")
+    assert delivered["event_id"] == event["id"] and delivered["attempts"] == 1
+    assert delivered["last_status_code"] == 200
+    listed = admin.get(f"{HOOKS}/{subscription['id']}").json()
+    assert "secret" not in listed and listed["url"] == inbox.url
+
+
+def test_a_receiver_refuses_a_forged_or_replayed_post() -> None:
+    body = b'{"id": "e1", "type": "club.created"}'
+    now = int(time.time())
+    signed = signing.signature("whsec_right", now, body)
+    assert authentic("whsec_right", str(now), signed, body, now)
+    assert not authentic("whsec_wrong", str(now), signed, body, now)
+    assert not authentic("whsec_right", str(now), signed, body + b" ", now)
+    assert not authentic("whsec_right", str(now), signed, body, now + 3600)  # replayed later
+    assert not authentic("whsec_right", "soon", signed, body, now)
+
+
+def test_a_failing_receiver_gets_the_event_again_later(
+    admin: httpx.Client, subscribe: Callable[..., tuple[dict, Inbox]]
+) -> None:
+    subscription, inbox = subscribe(admin, "club.created", "club.status_changed")
+    inbox.failures = 2
+    club = make_club(admin)
+    for status in ("suspended", "active"):
+        changed = admin.post(f"/api/v1/clubs/{club['id']}/status", json={"status": status})
+        assert changed.status_code == 200, changed.text
+    events = inbox.wait_for(f"club:{club['id']}", count=3)
+    # In order, although the first had to be sent three times.
+    assert [e["type"] for e in events] == ["club.created"] + ["club.status_changed"] * 2
+    assert [e["data"]["status"] for e in events] == ["active", "suspended", "active"]
+    log = deliveries(admin, subscription, event_type="club.created")
+    assert log[0]["status"] == "delivered" and log[0]["attempts"] == 3
+
+
+def test_a_delivery_that_kept_failing_can_be_sent_again_by_hand(
+    admin: httpx.Client, subscribe: Callable[..., tuple[dict, Inbox]]
+) -> None:
+    subscription, inbox = subscribe(admin, "club.created")
+    inbox.failures = 4  # the tests' GATEWAY_WEBHOOK_MAX_ATTEMPTS
+    club = make_club(admin)
+    failed = wait_for_delivery(admin, subscription, "failed")
+    assert failed["attempts"] == 4 and failed["last_status_code"] == 500
+    assert inbox.of(f"club:{club['id']}") == []
+    again = admin.post(f"{HOOKS}/{subscription['id']}/deliveries/{failed['id']}/redeliver")
+    assert again.status_code == 202, again.text
+    assert again.json()["status"] == "pending"
+    inbox.wait_for(f"club:{club['id']}")
+    assert wait_for_delivery(admin, subscription, "delivered")["id"] == failed["id"]
+
+
+# Only what the subscriber may see --------------------------------------------------------------
+
+
+def test_an_officer_receives_events_of_their_province_only(
+    admin: httpx.Client,
+    as_role: Callable[..., httpx.Client],
+    subscribe: Callable[..., tuple[dict, Inbox]],
+) -> None:
+    officer = as_role("officer", provinces=[LAO_CAI])
+    _, inbox = subscribe(officer, "club.created", "member.joined")
+    elsewhere = make_club(admin, province_code=HA_NOI, commune_code=HA_NOI_COMMUNE)
+    theirs = make_club(admin)
+    member = admin.post(f"/api/v1/clubs/{theirs['id']}/members", json=member_payload()).json()
+    (joined,) = inbox.wait_for(f"member:{member['id']}")
+    assert inbox.of(f"club:{theirs['id']}") and inbox.of(f"club:{elsewhere['id']}") == []
+    # Members' personal data never leaves in a webhook.
+    assert "personal" not in joined["data"]
+    assert member["national_id"] not in str(joined)
+
+
+def test_a_partner_hears_of_its_own_money_and_the_clubs_it_funds(
+    admin: httpx.Client,
+    as_role: Callable[..., httpx.Client],
+    subscribe: Callable[..., tuple[dict, Inbox]],
+) -> None:
+    plan = make_plan(admin)
+    line = line_of(plan, "seed_capital")
+    ours, theirs = make_funder(admin), make_funder(admin)
+    for funder in (ours, theirs):
+        receive(admin, funder, line, 50_000_000)
+    partner = as_role("partner", funder_id=ours["id"])
+    _, inbox = subscribe(partner, "allocation.recorded", "club.status_changed")
+    funded, other = make_club(admin), make_club(admin)
+    mine = allocate(admin, ours, line, funded, 5_000_000).json()
+    not_mine = allocate(admin, theirs, line, other, 5_000_000).json()
+    for allocation in (mine, not_mine):
+        wait_for_status(admin, allocation["id"], "recorded")
+    inbox.wait_for(f"allocation:{mine['id']}")
+    for club in (other, funded):  # the funded club last: its event comes after the other's
+        changed = admin.post(f"/api/v1/clubs/{club['id']}/status", json={"status": "suspended"})
+        assert changed.status_code == 200, changed.text
+    inbox.wait_for(f"club:{funded['id']}")
+    assert inbox.of(f"allocation:{not_mine['id']}") == [] and inbox.of(f"club:{other['id']}") == []
+
+
+def test_each_role_subscribes_only_to_what_it_may_read(
+    as_role: Callable[..., httpx.Client], admin: httpx.Client
+) -> None:
+    partner = as_role("partner", funder_id=1)
+    bank = as_role("bank")
+    hook = {"url": "https://partner.example/hook"}
+    refused = partner.post(HOOKS, json={**hook, "event_types": ["member.joined"]})
+    assert_problem(refused, 422, "event_types")
+    assert_problem(bank.post(HOOKS, json={**hook, "event_types": ["club.created"]}), 422)
+    types = {t["type"]: t["subscribable"] for t in bank.get(f"{HOOKS}/event-types").json()}
+    assert types["bank_loan.posted"] and not types["club.created"]
+    assert_problem(
+        as_role("service").post(HOOKS, json={**hook, "event_types": ["club.created"]}), 403
+    )
+    assert_problem(httpx.post(str(admin.base_url) + HOOKS, json=hook), 401)
+
+
+def test_subscriptions_belong_to_their_client(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client]
+) -> None:
+    officer = as_role("officer", provinces=[LAO_CAI])
+    other = as_role("officer", provinces=[HA_NOI])
+    created = officer.post(
+        HOOKS, json={"url": "https://province.example/hook", "event_types": ["club.created"]}
+    )
+    assert created.status_code == 201, created.text
+    hook = created.json()
+    for call in (
+        other.get(f"{HOOKS}/{hook['id']}"),
+        other.patch(f"{HOOKS}/{hook['id']}", json={"active": False}),
+        other.get(f"{HOOKS}/{hook['id']}/deliveries"),
+        other.delete(f"{HOOKS}/{hook['id']}"),
+    ):
+        assert_problem(call, 404)
+    assert all(item["id"] != hook["id"] for item in other.get(HOOKS).json()["items"])
+    assert any(item["id"] == hook["id"] for item in admin.get(HOOKS).json()["items"])
+    assert officer.delete(f"{HOOKS}/{hook['id']}").status_code == 204
+    assert_problem(officer.get(f"{HOOKS}/{hook['id']}"), 404)
+
+
+def test_bad_subscriptions_are_refused_with_the_field(admin: httpx.Client) -> None:
+    for body, field in (
+        ({"url": "ftp://x.example/hook", "event_types": ["club.created"]}, "url"),
+        ({"url": "https://user:pw@x.example/", "event_types": ["club.created"]}, "url"),
+        ({"url": "https://x.example/hook", "event_types": []}, "event_types"),
+        ({"url": "https://x.example/hook", "event_types": ["club.eaten"]}, "event_types.0"),
+    ):
+        assert_problem(admin.post(HOOKS, json=body), 422, field)
