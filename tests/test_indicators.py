@@ -5,9 +5,11 @@ The platform is shared by the whole session, so exact figures are asked for this
 funder (its clubs only); the province report is checked for the plan's targets and verdicts.
 """
 
+import asyncio
 import csv
 import io
 import secrets
+import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -16,11 +18,13 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
+from common.service_client import ServiceClient, ServiceTokens
+from services.funding.indicators.sources import Ask, IndicatorSources
 from tests.factories import HA_NOI, LAO_CAI, make_club, member_payload
 from tests.support import assert_problem
 from tests.test_funding import make_funder, wait_for_status
 from tools.demo_funding import lao_cai_2018_plan
-from tools.stack import Stack
+from tools.stack import Stack, free_port
 
 REPORT = "/api/v1/reports/indicators"
 MILLION = 1_000_000
@@ -148,9 +152,9 @@ def world(admin: httpx.Client) -> dict[str, Any]:
     ok(admin.post(f"/api/v1/clubs/{b['id']}/activities", json=activity), 201)
     meeting = {"held_on": day(90), "topics": ["Quỹ"], "attending_member_ids": [borrower]}
     ok(admin.post(f"/api/v1/clubs/{a['id']}/meetings", json=meeting), 201)
-    activity_fund = ok(
-        admin.post("/api/v1/funds", json={"club_id": a["id"], "kind": "activity"}), 201
-    )
+    opened = admin.post("/api/v1/funds", json={"club_id": a["id"], "kind": "activity"})
+    assert opened.status_code in (200, 201), opened.text  # 200: opened by the club's activation
+    activity_fund = opened.json()
     capital = {
         "amount": 5 * MILLION,
         "occurred_on": day(170),
@@ -323,3 +327,34 @@ def test_without_the_loans_service_the_report_names_the_missing_money(
     assert rows["money.members_with_loan"]["met"] is None
     assert rows["members.total"]["value"] == 5
     assert rows["funding.allocated.elderly_care_fund"]["value"] == 40 * MILLION
+
+
+def test_a_service_slower_than_the_reports_deadline_costs_its_sections_not_the_report() -> None:
+    """The funding service stops waiting for a service's figures at its own deadline, before
+    the gateway would stop waiting for the report (a 504), and names the sections missing."""
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(30)
+        writer.close()
+
+    async def ask_a_hanging_service() -> tuple[Any, Any, float]:
+        server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        tokens = ServiceTokens(f"http://127.0.0.1:{free_port()}", "svc-funding", "secret")
+        hanging = ServiceClient("loans", url, tokens, timeout=30)
+        sources = IndicatorSources(hanging, hanging, timeout=0.3)
+        ask = Ask(province=None, club_ids=None, token="the caller's token")
+        started = time.monotonic()
+        deadline = sources.deadline(started)
+        clubs, money = await asyncio.gather(
+            sources.club_figures(ask, START, TODAY, deadline),
+            sources.money_figures(ask, TODAY, deadline),
+        )
+        waited = time.monotonic() - started
+        await hanging.close()
+        server.close()
+        return clubs, money, waited
+
+    clubs, money, waited = asyncio.run(ask_a_hanging_service())
+    assert clubs is None and money is None
+    assert waited < 2

@@ -47,7 +47,7 @@ def create_app(settings: FundingSettings | None = None) -> FastAPI:
     loans = ServiceClient("loans", settings.loans_url, tokens, timeout)
     app.state.club_directory = ClubDirectory(clubs)
     app.state.reconciliation_services = reconciliation_services(settings, tokens)
-    app.state.indicator_sources = IndicatorSources(clubs, loans)
+    app.state.indicator_sources = IndicatorSources(clubs, loans, settings.report_timeout_seconds)
     app.state.transfers = Transfers(
         app.state.engine,
         loans,

@@ -19,3 +19,7 @@ class FundingSettings(ServiceSettings):
     """How often pending and failed transfers to the loans service are looked at."""
     transfer_max_backoff_seconds: float = 300.0
     """A failed transfer is retried after 2, 4, 8 … seconds, never waiting longer than this."""
+    report_timeout_seconds: float = 8.0
+    """How long the programme report waits for the clubs and loans services' figures, from
+    the moment it is asked; what has not come by then is named in `missing`. Keep it below the
+    gateway's `GATEWAY_UPSTREAM_TIMEOUT_SECONDS`, or the caller gets a 504 instead."""

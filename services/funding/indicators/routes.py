@@ -7,6 +7,7 @@ leaves its sections empty and named in `missing`.
 """
 
 import asyncio
+import time
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
@@ -124,12 +125,13 @@ async def build(
     principal: Principal,
     sources: IndicatorSources,
     scope: Scope,
+    deadline: float,
 ) -> IndicatorReport:
     token = bearer_token(request.headers.get("authorization"))
     own = await run_in_threadpool(_own_figures, session, principal, scope, token)
     clubs, money = await asyncio.gather(
-        sources.club_figures(own.ask, scope.start, scope.end),
-        sources.money_figures(own.ask, scope.end),
+        sources.club_figures(own.ask, scope.start, scope.end, deadline),
+        sources.money_figures(own.ask, scope.end, deadline),
     )
     rows = report.Rows()
     report.club_rows(rows, clubs, own.targets)
@@ -175,11 +177,12 @@ async def indicators(
     ] = None,
     format: export.FileFormat = "json",
 ) -> IndicatorReport | Response:
+    deadline = sources.deadline(time.monotonic())
     period = _period(date_from, date_to, on)
     scope = await run_in_threadpool(
         _scope, session, principal, period, province, funder_id, programme
     )
-    result = await build(request, session, principal, sources, scope)
+    result = await build(request, session, principal, sources, scope, deadline)
     if format == "json":
         return result
     data = export.to_xlsx(result) if format == "xlsx" else export.to_csv(result)

@@ -2,10 +2,12 @@
 
 Each answers for the same clubs: an area (with the caller's own token, so the other service
 applies exactly the caller's scope, communes included) or a list of clubs (a funder's, with this
-service's token: partners may not read those services). A service that cannot answer gives
-None, and the report names what is missing.
+service's token: partners may not read those services). A service that cannot answer, or
+does not answer by the report's deadline, gives None, and the report names what is missing.
 """
 
+import asyncio
+import time
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
@@ -26,31 +28,44 @@ class Ask:
 
 
 class IndicatorSources:
-    def __init__(self, clubs: ServiceClient, loans: ServiceClient) -> None:
+    """The two aggregate calls; `timeout`: how long a report waits for them (seconds from
+    `started`), shorter than the gateway's wait for the report so a slow service costs its
+    sections, not the whole report."""
+
+    def __init__(self, clubs: ServiceClient, loans: ServiceClient, timeout: float) -> None:
         self.clubs = clubs
         self.loans = loans
+        self.timeout = timeout
 
-    async def club_figures(self, ask: Ask, start: date, end: date) -> dict[str, Any] | None:
+    def deadline(self, started: float) -> float:
+        """The `time.monotonic()` by which a report asked at `started` stops waiting."""
+        return started + self.timeout
+
+    async def club_figures(
+        self, ask: Ask, start: date, end: date, deadline: float
+    ) -> dict[str, Any] | None:
         body = {"from": start.isoformat(), "to": end.isoformat()}
-        return await _post(self.clubs, "/api/v1/clubs/indicators", ask, body)
+        return await _post(self.clubs, "/api/v1/clubs/indicators", ask, body, deadline)
 
-    async def money_figures(self, ask: Ask, on: date) -> dict[str, Any] | None:
-        return await _post(self.loans, "/api/v1/loans/indicators", ask, {"on": on.isoformat()})
+    async def money_figures(self, ask: Ask, on: date, deadline: float) -> dict[str, Any] | None:
+        body = {"on": on.isoformat()}
+        return await _post(self.loans, "/api/v1/loans/indicators", ask, body, deadline)
 
 
 async def _post(
-    client: ServiceClient, path: str, ask: Ask, body: dict[str, Any]
+    client: ServiceClient, path: str, ask: Ask, body: dict[str, Any], deadline: float
 ) -> dict[str, Any] | None:
     if ask.province is not None:
         body["province"] = ask.province
     if ask.club_ids is not None:
         body["club_ids"] = ask.club_ids
     try:
-        response = await client.request("POST", path, on_behalf_of=ask.token, json=body)
+        async with asyncio.timeout(deadline - time.monotonic()):
+            response = await client.request("POST", path, on_behalf_of=ask.token, json=body)
         if response.status_code != 200:
             raise ServiceUnavailable(f"The {client.name} service answered {response.status_code}.")
         return response.json()
-    except (ServiceUnavailable, ValueError):
+    except (ServiceUnavailable, ValueError, TimeoutError):
         return None
 
 
