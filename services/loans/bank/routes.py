@@ -7,8 +7,9 @@ are refused here too, not only at the gateway; records out of scope answer 404.
 """
 
 import asyncio
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -41,6 +42,7 @@ router = APIRouter(
     dependencies=[Depends(require_roles(*service.READERS))],
 )
 Idempotency = Annotated[IdempotentRequest, idempotency(idempotency_keys, required=True)]
+AnswerT = TypeVar("AnswerT")
 
 
 def posting_bank(principal: Annotated[Principal, Depends(require_roles(Role.BANK))]) -> str:
@@ -60,23 +62,31 @@ async def _post(
     loan_numbers: list[str | None],
     postings: list[LoanValues | None],
     lookup: MemberLookup,
-) -> tuple[service.Plan, bool]:
-    """Plans and writes a posting; the borrowers are looked up meanwhile, and only the loans
-    themselves wait for the answer."""
-    now = utcnow()
-    borrowers = service.borrowers(postings)
-    looking_up = asyncio.ensure_future(lookup.memberships_if_available(borrowers))
+    answer: Callable[[service.Plan, bool], AnswerT],
+) -> AnswerT:
+    """Plans and writes a posting in one worker thread; the borrowers are looked up meanwhile
+    on the event loop, and only the loans themselves wait for the answer."""
+    looking_up = asyncio.run_coroutine_threadsafe(
+        lookup.memberships_if_available(service.borrowers(postings)), asyncio.get_running_loop()
+    )
     try:
-        planned = await run_in_threadpool(
-            service.plan, session, bank_code, loan_numbers, postings, now
+        return await run_in_threadpool(
+            service.write,
+            session,
+            principal,
+            bank_code,
+            loan_numbers,
+            postings,
+            looking_up.result,
+            utcnow(),
+            answer,
         )
-        await run_in_threadpool(service.record_history, session, principal, planned, now)
-    except BaseException:
-        looking_up.cancel()
-        raise
-    memberships = await looking_up
-    await run_in_threadpool(service.apply, session, planned, memberships, now)
-    return planned, memberships is not None
+    finally:
+        looking_up.cancel()  # nothing to cancel once it has answered
+
+
+def _planned(planned: service.Plan, matching_available: bool) -> tuple[service.Plan, bool]:
+    return planned, matching_available
 
 
 @router.post(
@@ -96,7 +106,9 @@ async def post_record(
     lookup: MemberLookupDep,
 ) -> Response:
     number, values = schemas.parse_record(await request.body(), date.today())
-    planned, available = await _post(session, principal, bank_code, [number], [values], lookup)
+    planned, available = await _post(
+        session, principal, bank_code, [number], [values], lookup, _planned
+    )
     _, posted, result = planned.results[0]
     loan = await run_in_threadpool(session.get, BankLoan, posted.id)
     assert loan is not None  # written in this transaction
@@ -145,11 +157,14 @@ async def _post_batch(
     parsed = await run_in_threadpool(schemas.parse_batch, await request.body(), date.today())
     if parsed.rejected and mode is BatchMode.ATOMIC:
         raise schemas.refused_batch(parsed)
-    planned, available = await _post(
-        session, principal, bank_code, parsed.loan_numbers, parsed.postings, lookup
+
+    def answer(planned: service.Plan, matching_available: bool) -> Response:
+        content = service.batch_answer(mode, parsed, planned, matching_available)
+        return Response(orjson.dumps(content), media_type="application/json")
+
+    response = await _post(
+        session, principal, bank_code, parsed.loan_numbers, parsed.postings, lookup, answer
     )
-    answer = service.batch_answer(mode, parsed, planned, available)
-    response = Response(orjson.dumps(answer), media_type="application/json")
     return await run_in_threadpool(idem.remember, session, response)
 
 

@@ -1,23 +1,24 @@
 """Posting the bank's records and reading them back. Nothing here commits: the request does.
 
-A posting is planned, then written, in the request's one transaction:
+A posting is planned, then written, in the request's one transaction, by `write` in one worker
+thread:
 1. `plan` takes the bank's lock, loads the stored loans of the batch's loan numbers in one
    query and decides each record's outcome in order (a loan number repeated in the batch sees
    the figures of its earlier records, as if they had been posted one after another);
 2. `record_history` gives the new loans their ids and writes every posting to the history in
    bulk: it needs no match, so it runs while the clubs service is still being asked;
 3. `apply` matches the loans it writes with the memberships the clubs service gave, then writes
-   new loans and changed loans in bulk.
+   new loans and changed loans in bulk; the answer is made while PostgreSQL stores the loans.
 
 A batch is 10,000 records, so the steps run once per record are kept lean: no model objects,
 one tuple per row written, the loans themselves (not their numbers) in the plan's lists.
 """
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, false, func, true
 from sqlmodel import Session, col, select
@@ -47,6 +48,9 @@ READERS = frozenset({Role.ADMIN, Role.OFFICER, Role.BANK, Role.SERVICE})
 NO_MATCH = (None, None, None, None, None)
 OUTCOME_VALUES = {result: result.value for result in Outcome}
 """Plain strings to write (`Outcome.value` is a property, slow when read 10,000 times)."""
+AnswerT = TypeVar("AnswerT")
+Memberships = dict[str, Membership] | None
+"""The clubs service's answer: active memberships by national ID, None if it could not say."""
 
 
 @dataclass
@@ -84,28 +88,60 @@ def plan(
     their loan numbers.
     """
     store.lock_bank(session, bank_code, now)
-    numbers = [
-        number for number, values in zip(loan_numbers, postings, strict=True) if values is not None
-    ]
-    loans = store.current_loans(session, bank_code, sorted(set(numbers)))
+    numbers = sorted(
+        {
+            number
+            for number, values in zip(loan_numbers, postings, strict=True)
+            if values is not None
+        }
+    )
+    loans = store.current_loans(session, bank_code, numbers)
     results: list[tuple[int, StoredLoan, Outcome]] = []
     versions: list[tuple[StoredLoan, Outcome, LoanValues]] = []
-    updated, unchanged = Outcome.UPDATED, Outcome.UNCHANGED  # read once, not per record
+    # Read once, not per record.
+    created, updated, unchanged = Outcome.CREATED, Outcome.UPDATED, Outcome.UNCHANGED
     for index, posted in enumerate(postings):
         if posted is None:
             continue
         number = loan_numbers[index]
         loan = loans.get(number)
-        result = outcome(loan.values if loan is not None else None, posted)
         if loan is None:
             loan = loans[number] = StoredLoan(number, None, posted, None, None, None, True)
-        elif result is updated:
-            loan.values = posted
-            loan.changed = True
+            result = created
+        else:
+            result = outcome(loan.values, posted)
+            if result is updated:
+                loan.values = posted
+                loan.changed = True
         if result is not unchanged:
             versions.append((loan, result, posted))
         results.append((index, loan, result))
-    return Plan(bank_code, {number: loans[number] for number in sorted(loans)}, results, versions)
+    # Every valid record's number now has its loan, in the order of `numbers`.
+    return Plan(bank_code, {number: loans[number] for number in numbers}, results, versions)
+
+
+def write(
+    session: Session,
+    principal: Principal,
+    bank_code: str,
+    loan_numbers: Sequence[str | None],
+    postings: Sequence[LoanValues | None],
+    memberships: Callable[[], Memberships],
+    now: datetime,
+    answer: Callable[[Plan, bool], AnswerT],
+) -> AnswerT:
+    """Plans and writes a posting, in the caller's thread (a worker: it waits on the database
+    and on `memberships`, the clubs service's answer asked meanwhile).
+
+    The history is written before the memberships are waited for; `answer(plan, matching
+    available)` is made while PostgreSQL stores the loans, and returned.
+    """
+    planned = plan(session, bank_code, loan_numbers, postings, now)
+    record_history(session, principal, planned, now)
+    found = memberships()
+    made: list[AnswerT] = []
+    apply(session, planned, found, now, lambda: made.append(answer(planned, found is not None)))
+    return made[0]
 
 
 def _rematch(loan: StoredLoan, memberships: dict[str, Membership] | None, now: datetime) -> None:
@@ -156,22 +192,29 @@ def record_history(session: Session, principal: Principal, planned: Plan, now: d
         )
 
 
-def _new_row(loan: StoredLoan, bank_code: str, now: datetime) -> tuple[Any, ...]:
-    """A new loan's row in `store.LOAN_COLUMNS` order (created and updated now)."""
-    return (loan.id, bank_code, loan.loan_number, *loan.values, *_match_columns(loan), now, now)
-
-
 def apply(
-    session: Session, planned: Plan, memberships: dict[str, Membership] | None, now: datetime
+    session: Session,
+    planned: Plan,
+    memberships: Memberships,
+    now: datetime,
+    meanwhile: Callable[[], object] = lambda: None,
 ) -> None:
     """Matches the planned loans and writes them (after `record_history`): new ones, then
-    changed ones."""
+    changed ones. `meanwhile` runs once every loan is matched, while PostgreSQL stores the new
+    ones (their rows are sent by then)."""
     changed = [loan for loan in planned.loans.values() if loan.changed]
     for loan in changed:
         _rematch(loan, memberships, now)
     new = [loan for loan in changed if loan.is_new]
     if new:
-        store.insert_loans(session, (_new_row(loan, planned.bank_code, now) for loan in new))
+        bank_code = planned.bank_code
+        rows = (
+            (loan.id, bank_code, loan.loan_number, *loan.values, *_match_columns(loan), now, now)
+            for loan in new
+        )  # in `store.LOAN_COLUMNS` order, made while COPY sends them
+        store.insert_loans(session, rows, meanwhile)
+    else:
+        meanwhile()
     kept = [(loan.id, *loan.values, *_match_columns(loan)) for loan in changed if not loan.is_new]
     store.update_loans(session, kept, now)
 

@@ -6,7 +6,7 @@ transaction. SQLite, for development and tests, takes the same rows with `execut
 Nothing here commits.
 """
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -174,8 +174,15 @@ def _binary_types(table: str, columns: Sequence[str]) -> list[str]:
     return [_BINARY_TYPES[type(found[name].type).__name__] for name in columns]
 
 
-def _copy(session: Session, table: str, columns: Sequence[str], rows: Iterable[tuple]) -> None:
-    """Binary COPY on the session's own psycopg connection.
+def _copy(
+    session: Session,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[tuple],
+    meanwhile: Callable[[], object] | None = None,
+) -> None:
+    """Binary COPY on the session's own psycopg connection; `meanwhile` runs once every row is
+    sent, while PostgreSQL is still storing them (it is the slower side).
 
     Binary rather than text: psycopg formats dates and timestamps as text several times slower
     than it packs them. Errors become SQLAlchemy's, so the problem handlers sort them (a
@@ -188,17 +195,23 @@ def _copy(session: Session, table: str, columns: Sequence[str], rows: Iterable[t
             copy.set_types(_binary_types(table, columns))
             for row in rows:
                 copy.write_row(row)
+            if meanwhile is not None:
+                meanwhile()
     except psycopg.Error as exc:
         raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
-def insert_loans(session: Session, rows: Iterable[tuple]) -> None:
+def insert_loans(
+    session: Session, rows: Iterable[tuple], meanwhile: Callable[[], object] | None = None
+) -> None:
     """New current rows (at least one), in `LOAN_COLUMNS` order; on PostgreSQL they may be
-    made while they are sent."""
+    made while they are sent, and `meanwhile` runs while they are stored (else after)."""
     if _is_postgres(session):
-        _copy(session, "bank_loans", LOAN_COLUMNS, rows)
+        _copy(session, "bank_loans", LOAN_COLUMNS, rows, meanwhile)
         return
     session.execute(insert(BankLoan), [dict(zip(LOAN_COLUMNS, row, strict=True)) for row in rows])
+    if meanwhile is not None:
+        meanwhile()
 
 
 def update_loans(session: Session, rows: list[tuple], now: datetime) -> None:
