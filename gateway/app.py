@@ -16,6 +16,7 @@ from sqlmodel import Session
 from common.app import install_plumbing
 from common.auth import TokenVerifier
 from common.db import make_engine, normalise_url
+from common.events.feed import cursors_router
 from common.health import ReadinessCheck, database_check, health_router
 from gateway.identity import bootstrap
 from gateway.keys import KeyStore
@@ -25,6 +26,7 @@ from gateway.routes import admin_router, auth_router
 from gateway.settings import GatewaySettings
 from gateway.webhooks.delivery import Sender
 from gateway.webhooks.feeds import event_consumers
+from gateway.webhooks.models import consumer_tables
 from gateway.webhooks.routes import router as webhooks_router
 
 DESCRIPTION = """Public API of the Intergenerational Self-Help Club (ISHC) platform.
@@ -100,6 +102,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(admin_router)
     app.include_router(webhooks_router)
+    app.include_router(cursors_router(consumer_tables))
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:

@@ -147,3 +147,30 @@ def postgres_databases(
         with psycopg.connect(connect_url, autocommit=True) as connection:
             for name in names.values():
                 connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+FOLLOWERS = {"loans": ("clubs",), "gateway": ("clubs", "loans", "funding")}
+"""Which component follows which services' events."""
+
+
+def settle_events(urls: dict[str, str], service_token: str, seconds: float = 20.0) -> None:
+    """Waits until every follower has applied every event committed so far (events arrive
+    within a second; a test that reads what they cause waits for them here)."""
+    headers = {"Authorization": f"Bearer {service_token}"}
+    last = {}
+    for source in {s for sources in FOLLOWERS.values() for s in sources}:
+        response = httpx.get(
+            urls[source] + "/internal/events", params={"after": 10**15, "limit": 1}, headers=headers
+        )
+        response.raise_for_status()
+        last[source] = response.json()["last_position"]
+    deadline = time.monotonic() + seconds
+    for follower, sources in FOLLOWERS.items():
+        while True:
+            response = httpx.get(urls[follower] + "/internal/event-cursors", headers=headers)
+            response.raise_for_status()
+            cursors = response.json()
+            if all(cursors.get(source, 0) >= last[source] for source in sources):
+                break
+            assert time.monotonic() < deadline, (follower, cursors, last)
+            time.sleep(0.1)

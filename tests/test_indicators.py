@@ -21,10 +21,10 @@ from openpyxl import load_workbook
 from common.service_client import ServiceClient, ServiceTokens
 from services.funding.indicators.sources import Ask, IndicatorSources
 from tests.factories import HA_NOI, LAO_CAI, make_club, member_payload
-from tests.support import assert_problem
+from tests.support import assert_problem, settle_events
 from tests.test_funding import make_funder, wait_for_status
 from tools.demo_funding import lao_cai_2018_plan
-from tools.stack import Stack, free_port
+from tools.stack import FACTORIES, Stack, free_port
 
 REPORT = "/api/v1/reports/indicators"
 MILLION = 1_000_000
@@ -105,7 +105,7 @@ def _lend(admin: httpx.Client, club: dict, member_id: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(admin: httpx.Client) -> dict[str, Any]:
+def world(admin: httpx.Client, stack: Stack, token_for: Callable[..., str]) -> dict[str, Any]:
     """One funder's four Lào Cai clubs: A and B founded in the period, C before it (still
     active), D before it and dissolved in it. A runs all eight areas, has both funds, meets
     its profile and lent 3 million to a member who has not paid the first instalment."""
@@ -164,6 +164,8 @@ def world(admin: httpx.Client) -> dict[str, Any]:
     ok(admin.post(f"/api/v1/funds/{activity_fund['id']}/capital", json=capital), 201)
     _lend(admin, a, borrower)
     ok(admin.post(f"/api/v1/clubs/{d['id']}/status", json={"status": "dissolved"}))
+    # The loans service learns of D's dissolution from the clubs service's events.
+    settle_events({c: stack.url(c) for c in FACTORIES}, token_for("service"))
     return {"funder": funder, "plan": plan, "clubs": [a, b, c, d]}
 
 
@@ -189,7 +191,8 @@ EXPECTED = {
     "activities.clubs_running_all_eight": (1, 33.3, 70, False),
     "activities.meetings_held": (1, None, None, None),
     "activities.home_care_volunteers": (1, None, None, None),
-    "money.clubs_with_both_funds": (1, 33.3, 100, False),
+    # Every active club got both funds when it was activated; D's are left out (dissolved).
+    "money.clubs_with_both_funds": (3, 100.0, 100, True),
     "money.fund_capital": (45 * MILLION, None, None, None),
     "money.member_loans_outstanding": (3 * MILLION, None, None, None),
     "money.par30": (3 * MILLION, 100.0, None, None),

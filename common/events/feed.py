@@ -7,10 +7,11 @@ webhooks, which the gateway filters by what each client may see.
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
 from common.auth import Principal, Role, require_roles
+from common.events.consumer import ConsumerTables
 from common.events.outbox import Outbox
 
 MAX_PAGE = 1_000
@@ -37,5 +38,25 @@ def feed_router(outbox: Outbox) -> APIRouter:
         """The events after position `after`, oldest first; `last_position` tells how far the
         feed goes (a reader that has caught up has `after == last_position`)."""
         return await run_in_threadpool(page, request.app.state.engine, after, limit)
+
+    return router
+
+
+def cursors_router(tables: ConsumerTables) -> APIRouter:
+    """`GET /internal/event-cursors`: how far this component has applied each source's feed
+    (compare with the source's `last_position` to see the lag)."""
+    router = APIRouter(prefix="/internal/event-cursors", include_in_schema=False)
+
+    def read(engine: Engine) -> dict[str, int]:
+        with engine.connect() as connection:
+            rows = connection.execute(select(tables.cursors.c.source, tables.cursors.c.position))
+            return {source: int(position) for source, position in rows}
+
+    @router.get("")
+    async def cursors(
+        request: Request,
+        _principal: Annotated[Principal, Depends(require_roles(Role.SERVICE))],
+    ) -> dict[str, int]:
+        return await run_in_threadpool(read, request.app.state.engine)
 
     return router

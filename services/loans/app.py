@@ -4,7 +4,7 @@ from fastapi import FastAPI
 
 from common.app import create_service_app
 from common.club_directory import ClubDirectory
-from common.events.feed import feed_router
+from common.events.feed import cursors_router, feed_router
 from common.service_client import ServiceClient, ServiceTokens
 from services.loans.bank.matching import MemberLookup
 from services.loans.bank.routes import router as bank_loans_router
@@ -14,7 +14,7 @@ from services.loans.ledger.routes import router as funds_router
 from services.loans.lending.loan_rules import router as loan_rules_router
 from services.loans.lending.overdue import watch_overdue
 from services.loans.lending.routes import router as loans_router
-from services.loans.models import outbox
+from services.loans.models import consumer_tables, outbox
 from services.loans.portfolio.indicators import router as indicators_router
 from services.loans.portfolio.routes import router as portfolio_router
 from services.loans.reconciliation import router as reconciliation_router
@@ -38,6 +38,7 @@ def create_app(settings: LoansSettings | None = None) -> FastAPI:
             loans_router,
             bank_loans_router,
             feed_router(outbox),
+            cursors_router(consumer_tables),
         ],
         workers=[follow_clubs, watch_overdue],
     )

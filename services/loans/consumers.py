@@ -1,6 +1,7 @@
 """What the loans service does with the clubs service's events.
 
-- A club that becomes active (registered active, or activated later) gets its two funds.
+- A club that becomes active (registered active, or activated later) gets its two funds; each
+  club's status is noted (`KnownClub`), so money figures can leave out clubs no longer active.
 - A member who joins finds the bank's loan records that were waiting for their national ID:
   they are matched to the new membership (the bank often lends before the club registers).
 """
@@ -18,15 +19,21 @@ from services.loans.bank.models import BankLoan
 from services.loans.bank.rules import Membership
 from services.loans.ledger import service as ledger
 from services.loans.ledger.rules import FundKind
-from services.loans.models import consumer_tables
+from services.loans.models import ACTIVE_CLUB, KnownClub, consumer_tables
 
 OPENED_BY = "service:loans (club activated)"
-ACTIVE = "active"
 
 
-def open_funds_of_active_club(session: Session, event: FeedEvent) -> None:
+def note_status(session: Session, data: dict) -> None:
+    known = session.get(KnownClub, data["club_id"]) or KnownClub(club_id=data["club_id"])
+    known.status, known.updated_at = data["status"], utcnow()
+    session.add(known)
+
+
+def on_club_event(session: Session, event: FeedEvent) -> None:
     data = event.data
-    if data["status"] != ACTIVE:
+    note_status(session, data)
+    if data["status"] != ACTIVE_CLUB:
         return
     club = ClubFacts(
         id=data["club_id"],
@@ -60,8 +67,8 @@ def club_events(clubs: ServiceClient, poll_seconds: float) -> EventConsumer:
         clubs,
         consumer_tables,
         {
-            EventType.CLUB_CREATED: open_funds_of_active_club,
-            EventType.CLUB_STATUS_CHANGED: open_funds_of_active_club,
+            EventType.CLUB_CREATED: on_club_event,
+            EventType.CLUB_STATUS_CHANGED: on_club_event,
             EventType.MEMBER_JOINED: match_waiting_bank_loans,
         },
         poll_seconds=poll_seconds,

@@ -4,7 +4,11 @@ Each package keeps its own tables (`ledger/models.py`, …); `migrations/loans/e
 all so that Alembic sees the whole schema.
 """
 
-from common.db import new_base
+from datetime import datetime
+
+from sqlmodel import Field
+
+from common.db import UTCDateTime, new_base, utcnow
 from common.events.consumer import ConsumerTables
 from common.events.outbox import Outbox
 from common.idempotency import idempotency_table
@@ -13,3 +17,16 @@ LoansBase = new_base("LoansBase")
 idempotency_keys = idempotency_table(LoansBase.metadata)
 outbox = Outbox(LoansBase.metadata)
 consumer_tables = ConsumerTables(LoansBase.metadata)
+ACTIVE_CLUB = "active"
+
+
+class KnownClub(LoansBase, table=True):
+    """A club's status as the clubs service's events told it: funds and figures of clubs that
+    are no longer active are told apart without asking (a club never heard of counts as
+    active, as every club did before the events)."""
+
+    __tablename__ = "known_clubs"
+
+    club_id: int = Field(primary_key=True)
+    status: str = Field(max_length=20)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

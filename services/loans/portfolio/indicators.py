@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import Field
-from sqlalchemy import ColumnElement, and_, bindparam, func
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func
 from sqlmodel import Session, col, select
 
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
@@ -22,6 +22,7 @@ from services.loans.bank.models import BankLoan
 from services.loans.ledger.models import Fund, LedgerEntry, Posting
 from services.loans.ledger.rules import Account, FundKind
 from services.loans.lending.models import Loan
+from services.loans.models import ACTIVE_CLUB, KnownClub
 from services.loans.portfolio.queries import Area, figures
 from services.loans.portfolio.schemas import ProvinceCode
 from services.loans.scope import area_filter
@@ -84,11 +85,18 @@ def _place(
 
 
 def _funds(session: Session, funds: ColumnElement[bool], on: date) -> tuple[int, int, int]:
-    """(clubs with a fund, clubs with both kinds, capital) of the funds opened by `on`."""
+    """(active clubs with a fund, with both kinds; capital) of the funds opened by `on`.
+
+    The clubs counted are those of the report's denominator, the active ones: a club the
+    clubs service's events said is dissolved or suspended keeps its funds but is left out.
+    """
     opened = col(Fund.created_at) < datetime.combine(on + timedelta(days=1), time.min, UTC)
+    inactive = exists().where(
+        col(KnownClub.club_id) == col(Fund.club_id), KnownClub.status != ACTIVE_CLUB
+    )
     kinds = (
         select(Fund.club_id, func.count(func.distinct(Fund.kind)).label("kinds"))
-        .where(funds, opened)
+        .where(funds, opened, ~inactive)
         .group_by(col(Fund.club_id))
         .subquery()
     )
