@@ -268,6 +268,58 @@ def test_a_fund_entry_naming_an_unknown_allocation_or_another_amount_breaks(
     assert one(admin, CheckName.ALLOCATIONS)["ok"]
 
 
+def test_an_allocation_in_two_fund_entries_breaks(
+    world: dict, admin: httpx.Client, sql: Callable, platform: Stack, api: Api
+) -> None:
+    """Only a unique index keeps an allocation to one entry; without it, the check still
+    sees both, also across a page boundary."""
+    allocation = world["allocation"]
+    with sql("loans") as db:
+        db.execute(text("DROP INDEX uq_ledger_entries_allocation_id"))
+        twin = db.execute(
+            text(
+                "INSERT INTO ledger_entries (fund_id, entry_type, occurred_on, amount, "
+                "reference, origin, allocation_id, recorded_by, created_at) SELECT fund_id, "
+                "entry_type, occurred_on, amount, reference, origin, allocation_id, "
+                "recorded_by, created_at FROM ledger_entries WHERE id = :id RETURNING id"
+            ),
+            {"id": allocation["ledger_entry_id"]},
+        ).scalar_one()
+        db.execute(
+            text(
+                "INSERT INTO postings (entry_id, fund_id, account, amount) SELECT :twin, "
+                "fund_id, account, amount FROM postings WHERE entry_id = :id"
+            ),
+            {"twin": twin, "id": allocation["ledger_entry_id"]},
+        )
+    try:
+        found = reasons(one(admin, CheckName.ALLOCATIONS))
+        assert (
+            f"allocation {allocation['id']} is capital in more than one fund entry: "
+            f"{allocation['ledger_entry_id']} (fund {world['fund_id']}) and {twin}" in found
+        ), found
+        page = httpx.get(
+            platform.url("loans") + checks.ALLOCATION_ENTRIES,
+            params={"after": allocation["id"] - 1, "limit": 1},
+            headers={"Authorization": f"Bearer {api.token_for('service')}"},
+        ).json()
+        assert [row[:2] for row in page["rows"]] == [
+            [allocation["id"], allocation["ledger_entry_id"]],
+            [allocation["id"], twin],
+        ]
+    finally:
+        with sql("loans") as db:
+            db.execute(text("DELETE FROM postings WHERE entry_id = :id"), {"id": twin})
+            db.execute(text("DELETE FROM ledger_entries WHERE id = :id"), {"id": twin})
+            db.execute(
+                text(
+                    "CREATE UNIQUE INDEX uq_ledger_entries_allocation_id "
+                    "ON ledger_entries (allocation_id)"
+                )
+            )
+    assert one(admin, CheckName.ALLOCATIONS)["ok"]
+
+
 # 2. Fund ledgers -----------------------------------------------------------------------------
 
 

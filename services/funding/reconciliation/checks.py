@@ -142,8 +142,20 @@ def _compare_allocation(found: Findings, allocation: Allocation, entry: dict[str
 
 
 def _match_allocations(
-    found: Findings, allocations: list[Allocation], entries: dict[int, dict[str, Any]]
+    found: Findings, allocations: list[Allocation], rows: list[dict[str, Any]]
 ) -> None:
+    entries: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        twin = entries.setdefault(row["allocation_id"], row)
+        if twin is not row:
+            found.add(
+                f"allocation {row['allocation_id']} is capital in more than one fund entry: "
+                f"{twin['entry_id']} (fund {twin['fund_id']}) and {row['entry_id']} (fund "
+                f"{row['fund_id']})",
+                allocation_id=row["allocation_id"],
+                entry_id=row["entry_id"],
+                fund_id=row["fund_id"],
+            )
     for allocation in allocations:
         assert allocation.id is not None
         found.examined["allocations"] += 1
@@ -186,10 +198,9 @@ async def allocations(session: Session, services: Services) -> CheckResult:
     try:
         async for rows, more in _keyed_pages(services.loans, ALLOCATION_ENTRIES, "allocation_id"):
             found.examined["fund_entries"] += len(rows)
-            entries = {row["allocation_id"]: row for row in rows}
             upper = rows[-1]["allocation_id"] if more and rows else None
             ours = await run_in_threadpool(_allocations_between, session, after, upper)
-            _match_allocations(found, ours, entries)
+            _match_allocations(found, ours, rows)
             after = upper or after
     except ServiceUnavailable as exc:
         found.missing.append(f"loans: {exc.detail}")
