@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from common.auth import Principal, Role
 from common.problems import NotFound
 from common.schemas import PageParams
-from services.loans.bank import store
+from services.loans.bank import events, store
 from services.loans.bank.models import BankLoan, BankLoanVersion
 from services.loans.bank.rules import (
     APPLIED,
@@ -141,6 +141,8 @@ def write(
     found = memberships()
     made: list[AnswerT] = []
     apply(session, planned, found, now, lambda: made.append(answer(planned, found is not None)))
+    changed = [loan.id for loan in planned.loans.values() if loan.changed]
+    events.announce_posted(session, changed, now)  # type: ignore[arg-type]
     return made[0]
 
 
