@@ -48,8 +48,9 @@ class FeedEvent:
 
 Handler = Callable[[Session, FeedEvent], None]
 """Applies one event inside the consumer's transaction (raise to have the page retried)."""
-PageHandler = Callable[[Session, list[FeedEvent]], None]
-"""Applies a page's new events at once (for a consumer that would repeat work per event)."""
+PageHandler = Callable[[Session, list[FeedEvent]], list[FeedEvent]]
+"""Applies a page's new events at once (for a consumer that would repeat work per event) and
+answers those it did something with: only they are remembered as consumed."""
 
 
 class ConsumerTables:
@@ -181,11 +182,9 @@ class EventConsumer:
         with Session(engine) as session, session.begin():
             seen = self.tables.seen(session, self.source, [event.id for event in page])
             wanted = self.handlers.keys() if self.page_handler is None else None
-            handled = [
-                e for e in page if (wanted is None or e.type in wanted) and e.id not in seen
-            ]
+            handled = [e for e in page if (wanted is None or e.type in wanted) and e.id not in seen]
             if self.page_handler is not None:
-                self.page_handler(session, handled)
+                handled = self.page_handler(session, handled)
             else:
                 for event in handled:
                     self.handlers[event.type](session, event)

@@ -26,26 +26,24 @@ def owner_of(session: Session, subject: str) -> ScopeColumns | None:
     return None
 
 
-def _remember_funded_clubs(session: Session, events: Iterable[FeedEvent]) -> None:
-    pairs = {
-        (e.data["funder_id"], e.data["club_id"])
-        for e in events
-        if e.type == EventType.ALLOCATION_RECORDED
-    }
-    for funder_id, club_id in pairs:
+def _remember_funded_clubs(session: Session, events: Iterable[FeedEvent]) -> list[FeedEvent]:
+    allocations = [e for e in events if e.type == EventType.ALLOCATION_RECORDED]
+    for funder_id, club_id in {(e.data["funder_id"], e.data["club_id"]) for e in allocations}:
         if session.get(FundedClub, (funder_id, club_id)) is None:
             session.add(FundedClub(funder_id=funder_id, club_id=club_id))
     session.flush()
+    return allocations
 
 
-def fan_out(session: Session, events: list[FeedEvent]) -> None:
-    """The consumer's page handler: deliveries for every subscriber that may see each event."""
-    _remember_funded_clubs(session, events)
+def fan_out(session: Session, events: list[FeedEvent]) -> list[FeedEvent]:
+    """The consumer's page handler: deliveries for every subscriber that may see each event.
+    Answers the events it used (most, e.g. a bank batch's, concern no subscriber)."""
+    used = _remember_funded_clubs(session, events)
     subscriptions = session.exec(
         select(WebhookSubscription).where(WebhookSubscription.active == True)  # noqa: E712
     ).all()
     if not subscriptions or not events:
-        return
+        return used
     owners = {s.owner: owner_of(session, s.owner) for s in subscriptions}
     funded: dict[tuple[int, int], bool] = {}
 
@@ -79,5 +77,8 @@ def fan_out(session: Session, events: list[FeedEvent]) -> None:
                     "created_at": now,
                 }
             )
+        if body is not None and event.type != EventType.ALLOCATION_RECORDED:
+            used.append(event)
     if rows:
         session.execute(insert(WebhookDelivery), rows)
+    return used
