@@ -55,23 +55,23 @@ def posting_bank(principal: Annotated[Principal, Depends(require_roles(Role.BANK
 BankCode = Annotated[str, Depends(posting_bank)]
 
 
-async def _post(
+def _write(
     session: Session,
     principal: Principal,
     bank_code: str,
     loan_numbers: list[str | None],
     postings: list[LoanValues | None],
     lookup: MemberLookup,
+    loop: asyncio.AbstractEventLoop,
     answer: Callable[[service.Plan, bool], AnswerT],
 ) -> AnswerT:
-    """Plans and writes a posting in one worker thread; the borrowers are looked up meanwhile
-    on the event loop, and only the loans themselves wait for the answer."""
+    """Plans and writes a posting, in a worker thread; the borrowers are looked up meanwhile on
+    the event loop `loop`, and only the loans themselves wait for the answer."""
     looking_up = asyncio.run_coroutine_threadsafe(
-        lookup.memberships_if_available(service.borrowers(postings)), asyncio.get_running_loop()
+        lookup.memberships_if_available(service.borrowers(postings)), loop
     )
     try:
-        return await run_in_threadpool(
-            service.write,
+        return service.write(
             session,
             principal,
             bank_code,
@@ -106,8 +106,16 @@ async def post_record(
     lookup: MemberLookupDep,
 ) -> Response:
     number, values = schemas.parse_record(await request.body(), date.today())
-    planned, available = await _post(
-        session, principal, bank_code, [number], [values], lookup, _planned
+    planned, available = await run_in_threadpool(
+        _write,
+        session,
+        principal,
+        bank_code,
+        [number],
+        [values],
+        lookup,
+        asyncio.get_running_loop(),
+        _planned,
     )
     _, posted, result = planned.results[0]
     loan = await run_in_threadpool(session.get, BankLoan, posted.id)
@@ -154,7 +162,26 @@ async def _post_batch(
     lookup: MemberLookup,
     mode: BatchMode,
 ) -> Response:
-    parsed = await run_in_threadpool(schemas.parse_batch, await request.body(), date.today())
+    body = await request.body()
+    loop = asyncio.get_running_loop()
+    return await run_in_threadpool(
+        _write_batch, body, bank_code, principal, session, idem, lookup, loop, mode
+    )
+
+
+def _write_batch(
+    body: bytes,
+    bank_code: str,
+    principal: Principal,
+    session: Session,
+    idem: IdempotentRequest,
+    lookup: MemberLookup,
+    loop: asyncio.AbstractEventLoop,
+    mode: BatchMode,
+) -> Response:
+    """A batch from its body to its stored answer, in one worker thread (each hop between the
+    event loop and a worker waits for the other's turn at the interpreter)."""
+    parsed = schemas.parse_batch(body, date.today())
     if parsed.rejected and mode is BatchMode.ATOMIC:
         raise schemas.refused_batch(parsed)
 
@@ -162,10 +189,10 @@ async def _post_batch(
         content = service.batch_answer(mode, parsed, planned, matching_available)
         return Response(orjson.dumps(content), media_type="application/json")
 
-    response = await _post(
-        session, principal, bank_code, parsed.loan_numbers, parsed.postings, lookup, answer
+    response = _write(
+        session, principal, bank_code, parsed.loan_numbers, parsed.postings, lookup, loop, answer
     )
-    return await run_in_threadpool(idem.remember, session, response)
+    return idem.remember(session, response)
 
 
 @router.get("", response_model=Page[BankLoanPublic], summary="List bank loans in scope")
