@@ -10,7 +10,7 @@ from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Depends
 from pydantic import Field, model_validator
-from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_, text
 from sqlmodel import Session, col, select
 
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
@@ -215,6 +215,10 @@ def _activity_counts(
 
 def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -> ClubIndicators:
     start, end = query.period_from, query.period_to
+    if session.get_bind().dialect.name == "postgresql":
+        # The per-club subqueries make these plans look costly enough to compile (JIT): on the
+        # national registry that took 0.3 s, running the club counts 20 ms.
+        session.execute(text("SET LOCAL jit = off"))
     area = _area(principal, query)
     active_area = [*area, Club.status == ClubStatus.ACTIVE.value]
     members, compliant = _member_counts(session, active_area, end)
