@@ -358,3 +358,20 @@ def test_member_personal_data_only_in_the_personal_part(admin: httpx.Client, fee
     assert joined["data"]["personal"] == {"national_id": nid}
     outside = {k: v for k, v in joined["data"].items() if k != "personal"}
     assert nid not in str(outside) and "full_name" not in outside
+
+
+def test_a_reader_asks_for_some_types_and_moves_past_the_rest(
+    admin: httpx.Client, feeds: Feeds
+) -> None:
+    club = make_club(admin)
+    admin.post(f"/api/v1/clubs/{club['id']}/status", json={"status": "suspended"})
+    response = httpx.get(
+        feeds.stack.url("clubs") + FEED,
+        params={"after": 0, "types": "club.status_changed"},
+        headers=feeds.headers,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert {e["type"] for e in body["events"]} == {"club.status_changed"}
+    assert f"club:{club['id']}" in {e["subject"] for e in body["events"]}
+    assert body["through"] == body["last_position"] >= body["events"][-1]["position"]

@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,7 +112,8 @@ class EventConsumer:
     (or crashes) resumes exactly after the last page it stored. An event id already consumed is
     skipped, so a feed that repeats itself does no harm. A handler that fails stops the
     consumer at that page (events of an object must not overtake each other) and the page is
-    tried again with a growing pause.
+    tried again with a growing pause. It asks the feed only for the types it handles (or those
+    `types` names now) and moves its cursor past the others unread.
     """
 
     def __init__(
@@ -123,6 +124,7 @@ class EventConsumer:
         handlers: Mapping[str, Handler],
         *,
         page_handler: PageHandler | None = None,
+        types: Callable[[Engine], Collection[str] | None] | None = None,
         page_size: int = 500,
         poll_seconds: float = 0.5,
         max_pause_seconds: float = 30.0,
@@ -132,6 +134,7 @@ class EventConsumer:
         self.tables = tables
         self.handlers = handlers
         self.page_handler = page_handler
+        self.types = types
         self.page_size = page_size
         self.poll_seconds = poll_seconds
         self.max_pause_seconds = max_pause_seconds
@@ -156,29 +159,40 @@ class EventConsumer:
         read = 0
         while True:
             after = await run_in_threadpool(self._cursor, engine)
-            page = await self._page(after)
-            if not page:
-                return read
-            await run_in_threadpool(self._apply, engine, page)
-            read += len(page)
-            if len(page) < self.page_size:
+            page, through, last = await self._page(
+                after, await run_in_threadpool(self._types, engine)
+            )
+            if through > after:
+                await run_in_threadpool(self._apply, engine, page, through)
+                read += len(page)
+            if through >= last:
                 return read
 
     def _cursor(self, engine: Engine) -> int:
         with Session(engine) as session:
             return self.tables.cursor(session, self.source)
 
-    async def _page(self, after: int) -> list[FeedEvent]:
-        response = await self.client.request(
-            "GET", FEED_PATH, params={"after": after, "limit": self.page_size}
-        )
+    def _types(self, engine: Engine) -> Collection[str] | None:
+        if self.types is not None:
+            return self.types(engine)
+        return None if self.page_handler is not None else self.handlers.keys()
+
+    async def _page(
+        self, after: int, types: Collection[str] | None
+    ) -> tuple[list[FeedEvent], int, int]:
+        params: dict[str, Any] = {"after": after, "limit": self.page_size}
+        if types is not None:
+            params["types"] = ",".join(sorted(types))
+        response = await self.client.request("GET", FEED_PATH, params=params)
         if response.status_code != 200:
             raise ServiceUnavailable(
                 f"The {self.source} service answered {response.status_code} to its event feed."
             )
-        return [FeedEvent.of(item) for item in orjson.loads(response.content)["events"]]
+        body = orjson.loads(response.content)
+        events = [FeedEvent.of(item) for item in body["events"]]
+        return events, body["through"], body["last_position"]
 
-    def _apply(self, engine: Engine, page: list[FeedEvent]) -> None:
+    def _apply(self, engine: Engine, page: list[FeedEvent], through: int | None = None) -> None:
         with Session(engine) as session, session.begin():
             seen = self.tables.seen(session, self.source, [event.id for event in page])
             wanted = self.handlers.keys() if self.page_handler is None else None
@@ -189,4 +203,6 @@ class EventConsumer:
                 for event in handled:
                     self.handlers[event.type](session, event)
             self.tables.mark(session, self.source, [event.id for event in handled])
-            self.tables.advance(session, self.source, page[-1].position)
+            self.tables.advance(
+                session, self.source, page[-1].position if through is None else through
+            )

@@ -6,7 +6,8 @@ webhooks, which the gateway filters by what each client may see.
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
@@ -21,12 +22,15 @@ def feed_router(outbox: Outbox) -> APIRouter:
     router = APIRouter(prefix="/internal/events", include_in_schema=False)
     services_only = Depends(require_roles(Role.SERVICE))
 
-    def page(engine: Engine, after: int, limit: int) -> dict[str, Any]:
+    def page(engine: Engine, after: int, limit: int, types: set[str] | None) -> dict[str, Any]:
         outbox.sequence(engine)
         with engine.connect() as connection:
-            events = outbox.read(connection, after, limit)
+            # Positions up to `last` are given and never change: a page read below it sees
+            # every event it skips, so the reader may move past them.
             last = outbox.last_position(connection)
-        return {"events": events, "last_position": last}
+            events = outbox.read(connection, after, limit, last, types)
+        through = events[-1]["position"] if len(events) == limit else max(last, after)
+        return {"events": events, "through": through, "last_position": last}
 
     @router.get("")
     async def events(
@@ -34,10 +38,14 @@ def feed_router(outbox: Outbox) -> APIRouter:
         _principal: Annotated[Principal, services_only],
         after: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 500,
-    ) -> dict[str, Any]:
-        """The events after position `after`, oldest first; `last_position` tells how far the
-        feed goes (a reader that has caught up has `after == last_position`)."""
-        return await run_in_threadpool(page, request.app.state.engine, after, limit)
+        types: Annotated[str | None, Query(max_length=1000)] = None,
+    ) -> Response:
+        """The events after position `after`, oldest first, only of `types` (comma-separated)
+        if given; `through`: the position the reader has now examined (skipped types
+        included), `last_position`: how far the feed goes."""
+        wanted = {t for t in types.split(",") if t} if types is not None else None
+        body = await run_in_threadpool(page, request.app.state.engine, after, limit, wanted)
+        return Response(orjson.dumps(body), media_type="application/json")
 
     return router
 

@@ -1,6 +1,7 @@
 """A service's outbox: events written with the change, numbered once committed, read as a feed."""
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -103,12 +104,22 @@ class Outbox:
                 )
             )
 
-    def read(self, connection: Connection, after: int, limit: int) -> list[dict[str, Any]]:
-        """The numbered events after a position, in order."""
+    def read(
+        self,
+        connection: Connection,
+        after: int,
+        limit: int,
+        through: int | None = None,
+        types: Collection[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The numbered events after a position (up to `through`, of these types), in order."""
         table = self.table
-        rows = connection.execute(
-            select(table).where(table.c.position > after).order_by(table.c.position).limit(limit)
-        )
+        query = select(table).where(table.c.position > after)
+        if through is not None:
+            query = query.where(table.c.position <= through)
+        if types is not None:
+            query = query.where(table.c.type.in_(sorted(types)))
+        rows = connection.execute(query.order_by(table.c.position).limit(limit))
         return [_published(row._mapping) for row in rows]
 
     def last_position(self, connection: Connection) -> int:

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 
 import orjson
-from sqlalchemy import insert
+from sqlalchemy import Engine, insert
 from sqlmodel import Session, select
 
 from common.db import utcnow
@@ -33,6 +33,17 @@ def _remember_funded_clubs(session: Session, events: Iterable[FeedEvent]) -> lis
             session.add(FundedClub(funder_id=funder_id, club_id=club_id))
     session.flush()
     return allocations
+
+
+def wanted_types(engine: Engine) -> set[str]:
+    """The types some active subscription wants, and the allocations (the funded clubs)."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(WebhookSubscription.event_types).where(
+                WebhookSubscription.active == True  # noqa: E712
+            )
+        ).all()
+    return {EventType.ALLOCATION_RECORDED.value}.union(*rows)
 
 
 def fan_out(session: Session, events: list[FeedEvent]) -> list[FeedEvent]:

@@ -8,7 +8,7 @@ from gateway.identity import issue_token
 from gateway.keys import KeyStore
 from gateway.models import ApiClient
 from gateway.settings import GatewaySettings
-from gateway.webhooks.fanout import fan_out
+from gateway.webhooks.fanout import fan_out, wanted_types
 from gateway.webhooks.models import consumer_tables
 
 SUBJECT = "gateway:webhooks"
@@ -47,6 +47,7 @@ def event_consumers(settings: GatewaySettings, keys: KeyStore) -> list[EventCons
             consumer_tables,
             {},
             page_handler=fan_out,
+            types=wanted_types,
             poll_seconds=settings.event_poll_seconds,
         )
         for service, url in settings.upstreams().items()
