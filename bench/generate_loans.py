@@ -9,6 +9,7 @@ come from a hash of the row number, so a seed gives the same book every time.
 - `club_loans` member loans of 3–10 million đồng over 6 or 12 months at 0.5–1 % a month, flat,
   disbursed over the last three years; about 12 % stop paying after a while, 1 % of those are
   written off; the others repay every instalment on its due date and are closed when done;
+  each loan's standing (last repayment, late from) as the loans service keeps it;
 - their instalments (cumulative totals included) and repayments;
 - `bank_loans` Social Policy Bank records, 30 % of them matched to registry members, each with
   one posted version in the history.
@@ -149,11 +150,23 @@ def _statements(club_loans: int, bank_loans: int, members: int, seed: int) -> li
         (
             "loans (repaid totals)",
             "UPDATE loans l SET principal_repaid = r.principal, interest_paid = r.interest,"
+            " last_paid_on = r.paid_on,"
             " status = CASE WHEN r.principal = l.principal THEN 'closed' ELSE l.status END,"
             " closed_on = CASE WHEN r.principal = l.principal THEN r.paid_on END"
             " FROM (SELECT loan_id, max(cumulative_principal) AS principal,"
             " max(cumulative_interest) AS interest, max(paid_on) AS paid_on"
             " FROM loan_repayments GROUP BY loan_id) r WHERE r.loan_id = l.id",
+        ),
+        (
+            "loans (standing)",
+            # As services/loans/portfolio/standing.py keeps it: late from 31 days after the
+            # first instalment that what was paid does not cover.
+            "UPDATE loans l SET late_from = s.due_on + 31"
+            " FROM (SELECT i.loan_id, min(i.due_on) AS due_on FROM loan_instalments i"
+            " JOIN loans p ON p.id = i.loan_id"
+            " WHERE i.cumulative_principal > p.principal_repaid"
+            " OR i.cumulative_interest > p.interest_paid GROUP BY i.loan_id) s"
+            " WHERE s.loan_id = l.id",
         ),
         (
             "loans (write-offs)",

@@ -6,11 +6,14 @@ The figures are checked on a province no other test writes to (Đà Nẵng), so 
 
 import uuid
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import httpx
 import pytest
 
+from services.loans.lending.rules import Instalment
+from services.loans.portfolio.standing import late_from
 from tests.factories import LAO_CAI, make_club, member_payload
 from tests.support import assert_problem
 
@@ -204,6 +207,49 @@ def test_the_province_and_the_country_add_up(da_nang: dict[str, Any], admin: htt
     assert country["borrowing"]["active_members"] == sum(
         item["borrowing"]["active_members"] for item in country["by_province"]
     )
+
+
+@pytest.mark.parametrize(
+    "on",
+    # Before, between and after the repayments, the bank's postings and loan B's closing.
+    ["2024-01-20", "2024-03-01", "2024-04-14", "2024-04-20", "2024-05-31", "2024-07-01"],
+)
+def test_the_indicators_count_as_the_portfolio(
+    da_nang: dict[str, Any], admin: httpx.Client, on: str
+) -> None:
+    """`POST /loans/indicators` takes today's loans from their standing and replays only the
+    loans repaid since the date: its figures are the portfolio's on every date."""
+    club_id = da_nang["club"]["id"]
+    portfolio = ok(admin.get(PORTFOLIO, params={"club_id": club_id, "on": on}))
+    money = ok(admin.post("/api/v1/loans/indicators", json={"club_ids": [club_id], "on": on}))
+    club, bank = portfolio["club_loans"], portfolio["bank_loans"]
+    assert (
+        money["loans_outstanding"],
+        money["outstanding_principal"],
+        money["par30_principal"],
+        money["members_with_club_loan"],
+        money["members_with_bank_loan"],
+        money["members_with_loan"],
+    ) == (
+        club["loans_outstanding"],
+        club["outstanding_principal"],
+        club["par30_principal"],
+        club["borrowers"],
+        bank["borrowers"],
+        portfolio["borrowing"]["members_with_loan"],
+    )
+
+
+def test_a_loans_standing_follows_its_repayments() -> None:
+    """Late from 31 days after the first instalment not covered, in principal or interest."""
+    schedule = [
+        Instalment(n, date(2024, 1 + n, 15), 1_000_000, 60_000, n * 1_000_000, n * 60_000)
+        for n in (1, 2, 3)
+    ]
+    assert late_from(schedule, 0, 0) == date(2024, 3, 17)
+    assert late_from(schedule, 1_000_000, 60_000) == date(2024, 4, 15)
+    assert late_from(schedule, 2_000_000, 60_000) == date(2024, 4, 15)
+    assert late_from(schedule, 3_000_000, 180_000) is None
 
 
 def test_an_officer_sees_only_the_own_provinces(

@@ -3,7 +3,9 @@
 Built so that portfolio figures for any date are set-based SQL over millions of loans: a loan
 carries its club and place (copied from the fund) and its life-cycle dates; each instalment
 carries its cumulative principal and interest, and each repayment the cumulative amounts paid,
-so "due by D" and "paid by D" are each one index lookup per loan.
+so "due by D" and "paid by D" are each one index lookup per loan. A loan also carries its
+standing (last repayment, late from), so figures of a date on or after its last repayment need
+no lookup at all.
 """
 
 from datetime import date, datetime
@@ -16,6 +18,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    text,
 )
 from sqlmodel import Field
 
@@ -25,6 +28,18 @@ from services.loans.models import LoansBase
 
 CUMULATIVE_COLUMNS = ["cumulative_principal", "cumulative_interest"]
 """Carried in the (loan, date) indexes, so "due by D" and "paid by D" are index-only probes."""
+OPEN = "status = 'disbursed'"
+OPEN_LOAN_COLUMNS = [
+    "id",
+    "club_id",
+    "member_id",
+    "disbursed_on",
+    "principal",
+    "principal_repaid",
+    "interest_paid",
+    "last_paid_on",
+    "late_from",
+]
 
 
 def _fund_id() -> Column:
@@ -87,6 +102,29 @@ class Loan(LoansBase, table=True):
                 "principal",
             ],
         ),
+        # Covering, for today's figures: the loans still being repaid with their standing
+        # (see `services.loans.portfolio.standing`), read from the index alone.
+        Index(
+            "ix_loans_open",
+            "province_code",
+            "commune_code",
+            postgresql_include=OPEN_LOAN_COLUMNS,
+            postgresql_where=text(OPEN),
+            sqlite_where=text(OPEN),
+        ),
+        # Figures of a past date look up the loans repaid, closed or written off since.
+        Index(
+            "ix_loans_last_paid_on",
+            "last_paid_on",
+            postgresql_where=text("last_paid_on IS NOT NULL"),
+            sqlite_where=text("last_paid_on IS NOT NULL"),
+        ),
+        Index(
+            "ix_loans_written_off_on",
+            "written_off_on",
+            postgresql_where=text("written_off_on IS NOT NULL"),
+            sqlite_where=text("written_off_on IS NOT NULL"),
+        ),
         Index("ix_loans_club_id", "club_id"),
         Index("ix_loans_member_id", "member_id"),
         Index("ix_loans_fund_id", "fund_id"),
@@ -121,6 +159,12 @@ class Loan(LoansBase, table=True):
     disbursed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     principal_repaid: int = Field(default=0, sa_type=BigInteger)
     interest_paid: int = Field(default=0, sa_type=BigInteger)
+    last_paid_on: date | None = Field(default=None, description="The last repayment's day.")
+    late_from: date | None = Field(
+        default=None,
+        description="From this day the loan is more than 30 days late unless more is paid "
+        "(kept with each repayment, see `services.loans.portfolio.standing`).",
+    )
     closed_on: date | None = None
     written_off_on: date | None = None
     written_off_principal: int | None = Field(default=None, sa_type=BigInteger)

@@ -40,6 +40,7 @@ from services.loans.lending.schemas import (
     SchedulePublic,
 )
 from services.loans.models import outbox
+from services.loans.portfolio import standing
 
 # Loan rules
 
@@ -248,6 +249,7 @@ def disburse(session: Session, loan: Loan, principal: Principal, disbursed_on: d
     session.add_all(LoanInstalment(loan_id=loan.id, **vars(i)) for i in instalments)
     loan.status = LoanStatus.DISBURSED.value
     loan.disbursed_on, loan.matures_on = disbursed_on, instalments[-1].due_on
+    standing.keep(loan, instalments)
     loan.disbursed_by, loan.disbursed_at = principal.subject, utcnow()
     session.add(loan)
     outbox.emit(session, events.loan_disbursed(loan))
@@ -305,9 +307,8 @@ def repay(
     if paid_on < loan.disbursed_on:
         raise invalid("paid_on", f"before the disbursement on {loan.disbursed_on}")
     _not_before_last_repayment(session, loan, paid_on, "a new one")
-    owed = rules.owed_on(
-        instalments_of(session, loan.id), paid_on, loan.principal_repaid, loan.interest_paid
-    )
+    schedule = instalments_of(session, loan.id)
+    owed = rules.owed_on(schedule, paid_on, loan.principal_repaid, loan.interest_paid)
     if amount > owed.total:
         reason = f"above the {owed.total} đồng owed on {paid_on}"
         raise ValidationFailed(
@@ -333,6 +334,7 @@ def repay(
     loan.interest_paid += parts.interest
     if loan.principal_repaid == loan.principal:
         loan.status, loan.closed_on = LoanStatus.CLOSED.value, paid_on
+    standing.keep(loan, schedule, paid_on)
     session.add(loan)
     repayment = LoanRepayment(
         loan_id=loan.id,

@@ -1,6 +1,6 @@
 """`POST /api/v1/loans/indicators`: the money side of the programme indicators for an area or a
 set of clubs on a date: clubs with both funds, fund capital, and the portfolio's outstanding
-principal, PAR30 and borrowing members (from the portfolio's own statement).
+principal, PAR30 and borrowing members (the portfolio's figures, from a leaner statement).
 
 The funding service's programme report asks this; the members able to borrow are divided by
 the active members there, since the clubs service counts those.
@@ -23,7 +23,7 @@ from services.loans.ledger.models import Fund, LedgerEntry, Posting
 from services.loans.ledger.rules import Account, FundKind
 from services.loans.lending.models import Loan
 from services.loans.models import ACTIVE_CLUB, KnownClub
-from services.loans.portfolio.queries import Area, figures
+from services.loans.portfolio.queries import Area, money_figures
 from services.loans.portfolio.schemas import ProvinceCode
 from services.loans.scope import area_filter
 
@@ -136,7 +136,7 @@ def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -
         ),
     )
     clubs, both, capital = _funds(session, funds, query.on)
-    sums, _ = figures(session, area, query.on, by_province=False)
+    sums = money_figures(session, area, query.on)
     return MoneyIndicators(
         on=query.on,
         clubs_with_funds=clubs,
@@ -145,7 +145,7 @@ def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -
         loans_outstanding=sums.loans_outstanding,
         outstanding_principal=sums.outstanding_principal,
         par30_principal=sums.par30_principal,
-        members_with_club_loan=sums.borrowers,
+        members_with_club_loan=sums.club_borrowers,
         members_with_bank_loan=sums.bank_borrowers,
         members_with_loan=sums.members_with_loan,
     )
