@@ -90,25 +90,26 @@ def _scope(
 
 @dataclass(frozen=True)
 class OwnFigures:
-    """What this service knows: the clubs asked about, the targets, the money by source."""
+    """What this service knows besides the clubs asked about: the targets, money by source."""
 
-    ask: Ask
     targets: report.Targets
     by_source: dict
 
 
-def _own_figures(session: Session, principal: Principal, scope: Scope, token: str) -> OwnFigures:
-    year = scope.end.year
+def _ask(session: Session, principal: Principal, scope: Scope, token: str) -> Ask:
+    """Which clubs the other services count, and with whose token."""
     if scope.funder_id is None:
         # The other services apply the caller's own scope (an officer's communes too).
-        ask = Ask(scope.province, None, token)
-        view = principal
-    else:
-        club_ids = report.funder_club_ids(
-            session, principal, scope.funder_id, scope.province, scope.end
-        )
-        ask = Ask(scope.province, club_ids, None)
-        view = report.funder_view(principal, scope.funder_id)
+        return Ask(scope.province, None, token)
+    club_ids = report.funder_club_ids(
+        session, principal, scope.funder_id, scope.province, scope.end
+    )
+    return Ask(scope.province, club_ids, None)
+
+
+def _own_figures(session: Session, principal: Principal, scope: Scope) -> OwnFigures:
+    year = scope.end.year
+    view = principal if scope.funder_id is None else report.funder_view(principal, scope.funder_id)
     provinces: list[str | None] = [scope.province]
     if scope.funder_id is not None and scope.province is None and principal.role is Role.OFFICER:
         # A funder's view no longer carries the officer's provinces: ask each of them.
@@ -116,7 +117,7 @@ def _own_figures(session: Session, principal: Principal, scope: Scope, token: st
     goals = report.targets(
         session, principal, scope.programme, scope.province, year, scope.funder_id is None
     )
-    return OwnFigures(ask, goals, report.funding_by_source(session, view, provinces, year))
+    return OwnFigures(goals, report.funding_by_source(session, view, provinces, year))
 
 
 async def build(
@@ -128,11 +129,18 @@ async def build(
     deadline: float,
 ) -> IndicatorReport:
     token = bearer_token(request.headers.get("authorization"))
-    own = await run_in_threadpool(_own_figures, session, principal, scope, token)
-    clubs, money = await asyncio.gather(
-        sources.club_figures(own.ask, scope.start, scope.end, deadline),
-        sources.money_figures(own.ask, scope.end, deadline),
+    ask = await run_in_threadpool(_ask, session, principal, scope, token)
+    # The other services count while this one reads its plans and money.
+    asked = asyncio.gather(
+        sources.club_figures(ask, scope.start, scope.end, deadline),
+        sources.money_figures(ask, scope.end, deadline),
     )
+    try:
+        own = await run_in_threadpool(_own_figures, session, principal, scope)
+    except BaseException:
+        asked.cancel()
+        raise
+    clubs, money = await asked
     rows = report.Rows()
     report.club_rows(rows, clubs, own.targets)
     report.money_rows(rows, money, clubs, own.targets)
