@@ -402,6 +402,34 @@ def test_a_loans_stored_total_that_disagrees_with_its_entries_breaks(
     assert one(admin, CheckName.FUND_LEDGERS)["ok"]
 
 
+def test_a_loans_kept_standing_that_disagrees_with_its_repayments_breaks(
+    world: dict, admin: httpx.Client, sql: Callable
+) -> None:
+    loan_id = world["loan_id"]
+    with sql("loans") as db:
+        kept = db.execute(
+            text("SELECT last_paid_on, late_from FROM loans WHERE id = :id"), {"id": loan_id}
+        ).one()
+        assert kept[0] is not None and kept[1] is not None  # repaid once, late since
+        db.execute(
+            text("UPDATE loans SET last_paid_on = '2024-03-01', late_from = NULL WHERE id = :id"),
+            {"id": loan_id},
+        )
+    try:
+        found = reasons(one(admin, CheckName.FUND_LEDGERS))
+        assert (
+            f"loan {loan_id}: last repayment: the loan keeps 2024-03-01, its repayments and "
+            "schedule say 2024-02-15; late from: the loan keeps None" in found
+        ), found
+    finally:
+        with sql("loans") as db:
+            db.execute(
+                text("UPDATE loans SET last_paid_on = :p, late_from = :l WHERE id = :id"),
+                {"p": kept[0], "l": kept[1], "id": loan_id},
+            )
+    assert one(admin, CheckName.FUND_LEDGERS)["ok"]
+
+
 # 3. Bank matches -----------------------------------------------------------------------------
 
 

@@ -13,7 +13,8 @@ from common.db import SessionDep
 from common.schemas import OutputModel
 from services.loans.ledger.models import Fund, LedgerEntry, Posting
 from services.loans.ledger.rules import DOUBLE_ENTRY, Account, CapitalOrigin, EntryType
-from services.loans.lending.models import Loan
+from services.loans.lending.models import Loan, LoanInstalment, LoanRepayment
+from services.loans.portfolio.standing import PAR_DAYS
 
 MAX_LISTED = 100
 """Breaks listed per kind; every one is counted."""
@@ -401,6 +402,83 @@ def _loan_totals(session: Session, breaks: _Breaks) -> None:
         )
 
 
+def _days_after(session: Session, day: Any, days: int) -> Any:
+    if session.get_bind().dialect.name == "sqlite":
+        return func.date(day, f"+{days} day")
+    return day + days
+
+
+def _loan_standing(session: Session, breaks: _Breaks) -> None:
+    """A disbursed loan's running totals are the sums of its repayments and the last
+    repayment's cumulative totals, its last repayment day is the latest one's, and it is late
+    from 31 days after the first instalment those totals do not cover (its kept standing)."""
+    repaid = (
+        select(
+            col(LoanRepayment.loan_id).label("loan_id"),
+            func.sum(col(LoanRepayment.principal)).label("principal"),
+            func.sum(col(LoanRepayment.interest)).label("interest"),
+            func.max(col(LoanRepayment.cumulative_principal)).label("cumulative_principal"),
+            func.max(col(LoanRepayment.cumulative_interest)).label("cumulative_interest"),
+            func.max(col(LoanRepayment.paid_on)).label("last_paid_on"),
+        )
+        .group_by(col(LoanRepayment.loan_id))
+        .subquery()
+    )
+    uncovered = (
+        select(
+            col(LoanInstalment.loan_id).label("loan_id"),
+            func.min(col(LoanInstalment.due_on)).label("first_due"),
+        )
+        .join(Loan, col(Loan.id) == col(LoanInstalment.loan_id))
+        .where(
+            or_(
+                col(LoanInstalment.cumulative_principal) > col(Loan.principal_repaid),
+                col(LoanInstalment.cumulative_interest) > col(Loan.interest_paid),
+            )
+        )
+        .group_by(col(LoanInstalment.loan_id))
+        .subquery()
+    )
+    late_from = _days_after(session, uncovered.c.first_due, PAR_DAYS + 1)
+    figures = (
+        ("principal repaid", col(Loan.principal_repaid), func.coalesce(repaid.c.principal, 0)),
+        ("interest paid", col(Loan.interest_paid), func.coalesce(repaid.c.interest, 0)),
+        (
+            "principal repaid (last cumulative)",
+            col(Loan.principal_repaid),
+            func.coalesce(repaid.c.cumulative_principal, 0),
+        ),
+        (
+            "interest paid (last cumulative)",
+            col(Loan.interest_paid),
+            func.coalesce(repaid.c.cumulative_interest, 0),
+        ),
+        ("last repayment", col(Loan.last_paid_on), repaid.c.last_paid_on),
+        ("late from", col(Loan.late_from), late_from),
+    )
+    rows = session.execute(
+        select(Loan.id, Loan.fund_id, *(pair for _, *both in figures for pair in both))
+        .outerjoin(repaid, repaid.c.loan_id == col(Loan.id))
+        .outerjoin(uncovered, uncovered.c.loan_id == col(Loan.id))
+        .where(
+            col(Loan.disbursed_on).is_not(None),
+            or_(*(stored.is_distinct_from(derived) for _, stored, derived in figures)),
+        )
+        .order_by(col(Loan.id))
+    ).all()
+    for loan_id, fund_id, *values in rows:
+        reasons = [
+            f"{label}: the loan keeps {values[2 * i]}, its repayments and schedule say "
+            f"{values[2 * i + 1]}"
+            for i, (label, _, _) in enumerate(figures)
+            if str(values[2 * i]) != str(values[2 * i + 1])
+        ]
+        if reasons:  # SQLite compares dates as text; equal text is the same day
+            breaks.add(
+                "loan", f"loan {loan_id}: " + "; ".join(reasons), loan_id=loan_id, fund_id=fund_id
+            )
+
+
 def ledger_check(session: Session) -> LedgerCheck:
     breaks = _Breaks()
     _entry_postings(session, breaks)
@@ -409,6 +487,7 @@ def ledger_check(session: Session) -> LedgerCheck:
     _balances(session, breaks)
     _running_cash(session, breaks)
     _loan_totals(session, breaks)
+    _loan_standing(session, breaks)
     examined = {
         "funds": _count(session, Fund),
         "entries": _count(session, LedgerEntry),
