@@ -24,8 +24,8 @@ DESCRIPTIONS = {
     "reversed; no fund entry names an allocation the funding service does not have.",
     CheckName.FUND_LEDGERS: "Every fund's balance is the sum of its postings: each entry "
     "balances and posts what its type says, reversals mirror their entry, no account leans the "
-    "wrong way, no fund's cash ever went below zero, each loan's stored totals equal its "
-    "entries.",
+    "wrong way, no fund's cash ever went below zero, each loan's stored totals and standing "
+    "equal its entries, repayments and schedule.",
     CheckName.BANK_MATCHES: "Every bank record matched to a member names a member of the clubs "
     "service who is in that club, in that club's place, with the borrower's national ID.",
     CheckName.INDICATORS: "The national programme indicators equal the sums of the provinces', "
