@@ -65,7 +65,9 @@ def _latest(column: Any, table: Any, day: Any, on: date, *order: Any) -> ColumnE
 
 def club_loan_rows(area: Area, on: date, repayment_rate: bool = True) -> Select:
     """One row per loan disbursed by `on`: its figures on that date (without what is due and
-    repaid unless `repayment_rate`, which saves two of the six probes per loan)."""
+    repaid unless `repayment_rate`, which saves two probes per loan). A loan repaid since
+    `on` is replayed from its schedule and repayments (six probes); the others read what was
+    paid and whether they are late from their own row, and only probe what was due."""
     late = on - timedelta(days=PAR_DAYS + 1)
     due_on, paid_on = col(LoanInstalment.due_on), col(LoanRepayment.paid_on)
     # A loan's instalments fall on distinct days; repayments may share one, so the id decides.
@@ -77,10 +79,27 @@ def club_loan_rows(area: Area, on: date, repayment_rate: bool = True) -> Select:
         due_interest = _latest(instalment.cumulative_interest, instalment, due_on, on, *by_due)
     else:
         due_principal = due_interest = literal(0)
-    late_principal = _latest(instalment.cumulative_principal, instalment, due_on, late, *by_due)
-    late_interest = _latest(instalment.cumulative_interest, instalment, due_on, late, *by_due)
-    paid_principal = _latest(repayment.cumulative_principal, repayment, paid_on, on, *by_paid)
-    paid_interest = _latest(repayment.cumulative_interest, repayment, paid_on, on, *by_paid)
+    # Not repaid since `on`: the loan's own running totals and standing are its figures then
+    # (`standing.py`), and only what is due needs a probe. CASE runs a probe only when needed.
+    known = or_(col(Loan.last_paid_on).is_(None), col(Loan.last_paid_on) <= on)
+
+    def replayed(figure: ColumnElement[int], own: Any) -> ColumnElement[int]:
+        return case((known, own), else_=figure)
+
+    late_principal = replayed(
+        _latest(instalment.cumulative_principal, instalment, due_on, late, *by_due), 0
+    )
+    late_interest = replayed(
+        _latest(instalment.cumulative_interest, instalment, due_on, late, *by_due), 0
+    )
+    paid_principal = replayed(
+        _latest(repayment.cumulative_principal, repayment, paid_on, on, *by_paid),
+        col(Loan.principal_repaid),
+    )
+    paid_interest = replayed(
+        _latest(repayment.cumulative_interest, repayment, paid_on, on, *by_paid),
+        col(Loan.interest_paid),
+    )
     per_loan = (
         select(
             col(Loan.member_id).label("member_id"),
@@ -89,6 +108,8 @@ def club_loan_rows(area: Area, on: date, repayment_rate: bool = True) -> Select:
             and_(col(Loan.written_off_on).is_not(None), col(Loan.written_off_on) <= on).label(
                 "written_off"
             ),
+            known.label("known"),
+            (col(Loan.late_from) <= on).label("late_by_standing"),
             due_principal.label("due_principal"),
             due_interest.label("due_interest"),
             late_principal.label("late_principal"),
@@ -104,8 +125,11 @@ def club_loan_rows(area: Area, on: date, repayment_rate: bool = True) -> Select:
     )
     loan = per_loan.c
     outstanding = case((loan.written_off, 0), else_=loan.principal - loan.paid_principal)
-    is_late = or_(
-        loan.paid_principal < loan.late_principal, loan.paid_interest < loan.late_interest
+    is_late = case(
+        (loan.known, loan.late_by_standing),
+        else_=or_(
+            loan.paid_principal < loan.late_principal, loan.paid_interest < loan.late_interest
+        ),
     )
     due_total = loan.due_principal + loan.due_interest
     paid_total = loan.paid_principal + loan.paid_interest
