@@ -62,8 +62,8 @@ ROUTES: dict[str, Route] = {
     "funded-clubs": _route("funding", ADMIN, OFFICER, PARTNER, SERVICE),
     "reports": _route("funding", ADMIN, OFFICER, PARTNER, SERVICE),
 }
-LOCAL_PREFIXES = frozenset({"users", "clients"})
-"""Served by the gateway itself (admin only)."""
+LOCAL_PREFIXES = frozenset({"users", "clients", "webhooks"})
+"""Served by the gateway itself: people and API clients (admin only), webhook subscriptions."""
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PROXY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

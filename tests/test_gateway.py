@@ -9,7 +9,7 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from gateway.proxy import ROUTES, upstream_headers
+from gateway.proxy import LOCAL_PREFIXES, ROUTES, upstream_headers
 from tests.support import Api, assert_problem
 from tools.stack import Stack, free_port
 
@@ -256,10 +256,10 @@ def test_hung_service_gives_504_within_the_timeout(
 def test_merged_openapi_has_every_service_under_public_paths(stack: Stack) -> None:
     document = httpx.get(stack.gateway_url + "/openapi.json").json()
     paths = document["paths"]
-    assert "/auth/token" in paths and "/api/v1/users" in paths
+    assert "/auth/token" in paths and "/api/v1/users" in paths and "/api/v1/webhooks" in paths
     assert "/api/v1/locations/provinces" in paths
     assert not any(
-        p.startswith("/api/v1/") and p.split("/")[3] not in {*ROUTES, "users", "clients"}
+        p.startswith("/api/v1/") and p.split("/")[3] not in {*ROUTES, *LOCAL_PREFIXES}
         for p in paths
     )
     flows = document["components"]["securitySchemes"]["OAuth2"]["flows"]
