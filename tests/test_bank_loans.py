@@ -15,7 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from sqlalchemy import text
 
+from common.db import make_engine, normalise_url
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient
 from services.loans.bank import rules, schemas
@@ -169,6 +171,30 @@ def test_a_batch_applies_a_repeated_loan_number_in_order(bank: httpx.Client) -> 
     loan = bank.get(f"{BANKS}/{answer['results'][0]['id']}").json()
     assert loan["as_of"] == "2025-02-28" and loan["outstanding_principal"] == 39_000_000
     assert len(history(bank, loan["id"])) == 3
+
+
+def test_a_batch_announces_each_loan_it_created_or_changed_once_in_id_order(
+    bank: httpx.Client, stack: Stack
+) -> None:
+    first, second = record(as_of="2025-01-31"), record()
+    newer = {**first, "as_of": "2025-02-28", "outstanding_principal": 39_000_000}
+    answer = post_batch(bank, [second, first, newer, first]).json()
+    assert [r["outcome"] for r in answer["results"]] == ["created", "created", "updated", "stale"]
+    ids = sorted({result["id"] for result in answer["results"]})
+    engine = make_engine(normalise_url(stack.database_urls["loans"]))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT data FROM outbox_events WHERE type = 'bank_loan.posted' ORDER BY id")
+            ).all()
+    finally:
+        engine.dispose()
+    announced = [orjson.loads(data) if isinstance(data, str) else data for (data,) in rows]
+    ours = [event for event in announced if event["bank_loan_id"] in ids]
+    assert [event["bank_loan_id"] for event in ours] == ids
+    by_number = {event["loan_number"]: event for event in ours}
+    assert by_number[first["loan_number"]]["outstanding_principal"] == 39_000_000
+    assert {event["outcome"] for event in ours} == {"created"}
 
 
 # Atomic and partial batches

@@ -45,14 +45,16 @@ POSTGRES = text(
     + f"SELECT gen_random_uuid()::text, :type, {_SUBJECT}, json_build_object({_pairs(_SCOPE)}), "
     f"json_build_object('bank_loan_id', id, 'outcome', {_OUTCOME}, "
     f"'matched', member_id IS NOT NULL, {_pairs(_FIELDS)}), :now "
-    "FROM unnest(string_to_array(:ids, ' ')::integer[]) AS wanted(loan_id) CROSS JOIN LATERAL ("
+    "FROM (SELECT loan_id FROM unnest(string_to_array(:ids, ' ')::integer[]) AS ids(loan_id) "
+    "ORDER BY loan_id) AS wanted CROSS JOIN LATERAL ("
     f"SELECT id, created_at, updated_at, {', '.join(_FIELDS)} FROM bank_loans "
-    "WHERE id = wanted.loan_id LIMIT 1) AS loan ORDER BY id"
+    "WHERE id = wanted.loan_id LIMIT 1) AS loan ORDER BY wanted.loan_id"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
-"""One probe of the primary key per loan, whatever the statistics say: with `id = ANY(…)` the
-planner read every bank loan and filtered them (the batch's new loans are not in the statistics
-yet), which grows with the table. The ids travel as one string: psycopg builds a 10,000-element
-array parameter in Python."""
+"""One probe of the primary key per loan, in id order, whatever the statistics say: with
+`id = ANY(…)` the planner read every bank loan and filtered them (the batch's new loans are not
+in the statistics yet), which grows with the table, then sorted the wide rows on disk. Sorted
+ids keep the probes' order, so the events need no sort of their own. The ids travel as one
+string: psycopg builds a 10,000-element array parameter in Python."""
 SQLITE = text(
     _INSERT
     + f"SELECT lower(hex(randomblob(16))), :type, {_SUBJECT}, json_object({_pairs(_SCOPE)}), "
