@@ -173,10 +173,13 @@ def test_a_batch_applies_a_repeated_loan_number_in_order(bank: httpx.Client) -> 
     assert len(history(bank, loan["id"])) == 3
 
 
-def test_a_batch_announces_each_loan_it_created_or_changed_once_in_id_order(
-    bank: httpx.Client, stack: Stack
+def test_a_batch_announces_each_loan_it_created_or_changed_once(
+    admin: httpx.Client, bank: httpx.Client, stack: Stack
 ) -> None:
-    first, second = record(as_of="2025-01-31"), record()
+    club = make_club(admin)
+    member_nid = national_id(1959, "female")
+    add_member(admin, club["id"], member_nid)
+    first, second = record(as_of="2025-01-31"), record(borrower_national_id=member_nid)
     newer = {**first, "as_of": "2025-02-28", "outstanding_principal": 39_000_000}
     answer = post_batch(bank, [second, first, newer, first]).json()
     assert [r["outcome"] for r in answer["results"]] == ["created", "created", "updated", "stale"]
@@ -190,11 +193,15 @@ def test_a_batch_announces_each_loan_it_created_or_changed_once_in_id_order(
     finally:
         engine.dispose()
     announced = [orjson.loads(data) if isinstance(data, str) else data for (data,) in rows]
-    ours = [event for event in announced if event["bank_loan_id"] in ids]
-    assert [event["bank_loan_id"] for event in ours] == ids
-    by_number = {event["loan_number"]: event for event in ours}
+    # One event per province of the matched members, one for the loans matched to nobody.
+    ours = [event for event in announced if {i["bank_loan_id"] for i in event["loans"]} & set(ids)]
+    assert sorted(event["province_code"] or "" for event in ours) == ["", LAO_CAI]
+    items = [item for event in ours for item in event["loans"] if item["bank_loan_id"] in ids]
+    assert sorted(item["bank_loan_id"] for item in items) == ids
+    by_number = {item["loan_number"]: item for item in items}
     assert by_number[first["loan_number"]]["outstanding_principal"] == 39_000_000
-    assert {event["outcome"] for event in ours} == {"created"}
+    assert by_number[second["loan_number"]]["club_id"] == club["id"]
+    assert {item["outcome"] for item in items} == {"created"}
 
 
 # Atomic and partial batches

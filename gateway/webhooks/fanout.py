@@ -67,14 +67,19 @@ def fan_out(session: Session, events: list[FeedEvent]) -> list[FeedEvent]:
     now = utcnow()
     rows = []
     for event in events:
-        body: str | None = None
+        bodies: dict[str, str | None] = {}  # by owner: a bank posting is cut to each area
         for subscription in subscriptions:
             owner = owners[subscription.owner]
             if event.type not in subscription.event_types or owner is None:
                 continue
             if not may_receive(owner, event, funded_by):
                 continue
-            body = body or orjson.dumps(payload(event)).decode()
+            if subscription.owner not in bodies:
+                view = payload(event, owner)
+                bodies[subscription.owner] = None if view is None else orjson.dumps(view).decode()
+            body = bodies[subscription.owner]
+            if body is None:
+                continue
             rows.append(
                 {
                     "subscription_id": subscription.id,
@@ -88,7 +93,7 @@ def fan_out(session: Session, events: list[FeedEvent]) -> list[FeedEvent]:
                     "created_at": now,
                 }
             )
-        if body is not None and event.type != EventType.ALLOCATION_RECORDED:
+        if any(bodies.values()) and event.type != EventType.ALLOCATION_RECORDED:
             used.append(event)
     if rows:
         session.execute(insert(WebhookDelivery), rows)

@@ -62,9 +62,15 @@ def _partner_sees(funder_id: int | None, event: FeedEvent, funded_by: FundedBy) 
     return club_id is not None and funded_by(funder_id, club_id)
 
 
-def payload(event: FeedEvent) -> dict[str, Any]:
-    """What a subscriber receives: the event without the members' personal data."""
+def payload(event: FeedEvent, owner: ScopeColumns) -> dict[str, Any] | None:
+    """What this subscriber receives: the event without the members' personal data, and of a
+    bank posting only the loans in the officer's communes (None: nothing of it is theirs)."""
     data = {key: value for key, value in event.data.items() if key != PERSONAL_DATA_KEY}
+    if event.type == E.BANK_LOAN_POSTED and Role(owner.role) is Role.OFFICER and owner.communes:
+        loans = [item for item in data["loans"] if item["commune_code"] in owner.communes]
+        if not loans:
+            return None
+        data["loans"] = loans
     return {
         "id": event.id,
         "type": event.type,

@@ -141,8 +141,8 @@ def write(
     found = memberships()
     made: list[AnswerT] = []
     apply(session, planned, found, now, lambda: made.append(answer(planned, found is not None)))
-    changed = [loan.id for loan in planned.loans.values() if loan.changed]
-    events.announce_posted(session, changed, now)  # type: ignore[arg-type]
+    changed = [loan for loan in planned.loans.values() if loan.changed]
+    events.announce_posted(session, planned.bank_code, changed)
     return made[0]
 
 
