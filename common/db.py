@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event
+from sqlalchemy import DateTime, MetaData, TypeDecorator, event, text
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.orm import registry
 from sqlmodel import Session, SQLModel, create_engine
@@ -98,3 +98,20 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def tune_for_report(session: Session, timeout_seconds: float) -> bool:
+    """Sets this transaction up for a large read-only report on PostgreSQL (True; SQLite:
+    nothing, False): no JIT (compiling the per-club and per-loan plans took longer than running
+    them) and a statement timeout, so a report nobody waits for any more (the caller gave up,
+    the gateway answered 504) stops using the database."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    session.execute(text("SET LOCAL jit = off"))
+    if timeout_seconds > 0:
+        session.execute(text(f"SET LOCAL statement_timeout = {int(timeout_seconds * 1000)}"))
+    return True
+
+
+def report_timeout(request: Request) -> float:
+    return float(request.app.state.settings.report_statement_timeout_seconds)

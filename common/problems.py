@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg.errors import QueryCanceled
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -201,6 +202,10 @@ async def _on_integrity(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_database_down(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(getattr(exc, "orig", None), QueryCanceled):
+        log.warning("statement timeout on %s", request.url.path)
+        detail = "The figures took longer than this service allows; ask for a smaller area."
+        return problem_response(ServiceUnavailable(detail), request)
     log.error("database error on %s: %s", request.url.path, exc)
     return problem_response(ServiceUnavailable("The database is not reachable."), request)
 

@@ -60,6 +60,8 @@ class ServiceSettings(ComponentSettings):
     client_id: str = ""
     client_secret: str = ""
     upstream_timeout_seconds: float = 10.0
+    report_statement_timeout_seconds: float = 10.0
+    """Longest a report's statement may run on PostgreSQL (the gateway gives up at 10 s)."""
     event_poll_seconds: float = 0.5
     """How often a caught-up consumer asks another service's event feed for more."""
 

@@ -9,13 +9,13 @@ the active members there, since the clubs service counts those.
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 from sqlalchemy import ColumnElement, and_, bindparam, exists, func
 from sqlmodel import Session, col, select
 
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
-from common.db import SessionDep
+from common.db import SessionDep, report_timeout, tune_for_report
 from common.problems import NotFound
 from common.schemas import Id, InputModel, OutputModel
 from services.loans.bank.models import BankLoan
@@ -157,6 +157,7 @@ def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -
     summary="Funds, capital, outstanding, PAR30 and borrowing members of an area or clubs",
 )
 def read_indicators(
-    query: IndicatorsQuery, session: SessionDep, principal: CurrentPrincipal
+    query: IndicatorsQuery, session: SessionDep, principal: CurrentPrincipal, request: Request
 ) -> MoneyIndicators:
+    tune_for_report(session, report_timeout(request))
     return indicators(session, principal, query)

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from common.db import tune_for_report
 from services.loans.bank.models import BankLoan, BankLoanVersion
 from services.loans.bank.rules import LoanStatus as BankStatus
 from services.loans.bank.rules import Outcome
@@ -279,17 +280,6 @@ class MoneyFigures:
     members_with_loan: int
 
 
-def _without_jit(session: Session) -> bool:
-    """Turns JIT off for the transaction on PostgreSQL (True), else nothing (False): the
-    per-loan probes make these statements look costly enough to compile, and compiling took
-    longer than running them (0.7 s of a national indicators statement, 0.2-0.4 s of a
-    province's portfolio)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return False
-    session.execute(text("SET LOCAL jit = off"))
-    return True
-
-
 def money_figures(session: Session, area: Area, on: date) -> MoneyFigures:
     """Outstanding club loans, their principal and PAR30, and the members with an outstanding
     club loan, bank loan, or either (each member once), in one statement.
@@ -324,7 +314,7 @@ def money_figures(session: Session, area: Area, on: date) -> MoneyFigures:
         member_sums.c.bank,
         member_sums.c.either,
     ).select_from(club_sums.join(member_sums, literal(True)))
-    if _without_jit(session):
+    if tune_for_report(session, 0):
         # Counting a million distinct members sorts them: in memory, not in temporary files.
         session.execute(text("SET LOCAL work_mem = '64MB'"))
     count, outstanding, par30, club, banked, either = (
@@ -421,7 +411,7 @@ def figures(
     session: Session, area: Area, on: date, by_province: bool
 ) -> tuple[Figures, dict[str, Figures]]:
     """The area's sums, and per province (keyed by code) when asked."""
-    _without_jit(session)
+    tune_for_report(session, 0)
     groups: dict[str | None, Figures] = {}
     every_borrower: int | None = None
     for kind, province, *raw in session.execute(_statement(area, on, by_province)):

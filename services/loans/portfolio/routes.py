@@ -10,7 +10,7 @@ from sqlmodel import Session, col
 
 from common.auth import CurrentPrincipal, Principal, Role, bearer_token, require_roles
 from common.club_directory import ClubDirectoryDep
-from common.db import SessionDep
+from common.db import SessionDep, report_timeout, tune_for_report
 from common.problems import NotFound, invalid
 from common.schemas import Id
 from services.loans.bank.models import BankLoan
@@ -162,6 +162,7 @@ def build(session: Session, scope: Scope) -> Portfolio:
 
 @router.get("", response_model=Portfolio, summary="Loan portfolio of a club, a province or all")
 def read_portfolio(
-    scope: Annotated[Scope, Depends(portfolio_scope)], session: SessionDep
+    scope: Annotated[Scope, Depends(portfolio_scope)], session: SessionDep, request: Request
 ) -> Portfolio:
+    tune_for_report(session, report_timeout(request))
     return build(session, scope)
