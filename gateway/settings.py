@@ -35,6 +35,8 @@ class GatewaySettings(ComponentSettings):
     webhook_max_attempts: int = 10
     webhook_require_https: bool = False
     """Refuse subscriptions to plain-http URLs (set in production)."""
+    webhook_allow_private_addresses: bool = False
+    """Allow posting to loopback and private addresses (development and tests only)."""
     service_clients: str = DEFAULT_SERVICE_CLIENTS
     """Our own services' client credentials, `id:secret` separated by commas, kept in step."""
     admin_username: str = Field(

@@ -38,6 +38,8 @@ TEST_SETTINGS = {
     "GATEWAY_WEBHOOK_RETRY_BASE_SECONDS": "0.3",
     "GATEWAY_WEBHOOK_MAX_ATTEMPTS": "4",
     "GATEWAY_WEBHOOK_TIMEOUT_SECONDS": "2",
+    # The tests' receivers listen on 127.0.0.1 (`test_webhooks` checks the refusal itself).
+    "GATEWAY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
 }
 
 

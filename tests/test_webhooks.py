@@ -1,5 +1,6 @@
 """Webhooks through the gateway: subscribed, signed, scoped, retried, logged and redelivered."""
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -8,7 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.settings import GatewaySettings
 from gateway.webhooks import signing
+from gateway.webhooks.addresses import PrivateAddress, check_host, check_resolved
+from gateway.webhooks.delivery import Due, Sender
 from tests.factories import HA_NOI, HA_NOI_COMMUNE, LAO_CAI, make_club, member_payload
 from tests.support import assert_problem
 from tests.test_funding import allocate, line_of, make_funder, make_plan, receive, wait_for_status
@@ -251,3 +255,31 @@ def test_bad_subscriptions_are_refused_with_the_field(admin: httpx.Client) -> No
         ({"url": "https://x.example/hook", "event_types": ["club.eaten"]}, "event_types.0"),
     ):
         assert_problem(admin.post(HOOKS, json=body), 422, field)
+
+
+# Not into the platform's own network ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8002/api/v1/funds",
+        "http://localhost/hook",
+        "https://10.1.2.3/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hook",
+        "https://db.internal/hook",
+    ],
+)
+def test_private_addresses_are_refused_where_not_allowed(url: str) -> None:
+    with pytest.raises(PrivateAddress):
+        check_resolved(url)
+
+
+def test_a_public_address_passes_and_a_post_to_a_private_one_is_not_sent() -> None:
+    check_host("https://8.8.8.8/hook")  # a public address by its form (nothing is sent)
+    settings = GatewaySettings(webhook_allow_private_addresses=False)
+    sender = Sender(None, settings)  # type: ignore[arg-type]  # posting needs no database
+    due = Due(1, "http://127.0.0.1:9/hook", "whsec_x", "event-1", "{}", 0)
+    attempt = asyncio.run(sender._post(due))
+    assert attempt.status_code is None and attempt.error and "not sent" in attempt.error

@@ -35,6 +35,8 @@ def main() -> None:
         var_dir=VAR,
         admin_password=admin_password(),
         log_level="info",
+        # On a developer's machine webhooks may go to a receiver on 127.0.0.1 (see README).
+        extra_env={"GATEWAY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true"},
     )
     step("migrating the databases (var/*.db)")
     stack.migrate()

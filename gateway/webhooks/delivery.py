@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from common.db import utcnow
 from gateway.settings import GatewaySettings
 from gateway.webhooks import signing
+from gateway.webhooks.addresses import PrivateAddress, check_resolved
 from gateway.webhooks.fanout import PENDING
 from gateway.webhooks.models import WebhookDelivery, WebhookSubscription
 
@@ -116,6 +117,11 @@ class Sender:
             return due_deliveries(session, utcnow())
 
     async def _post(self, due: Due) -> Attempt:
+        if not self.settings.webhook_allow_private_addresses:
+            try:
+                await run_in_threadpool(check_resolved, due.url)
+            except PrivateAddress as exc:
+                return Attempt(due, utcnow(), None, f"not sent: {exc}"[:500])
         body = due.body.encode()
         stamp = int(time.time())
         headers = signing.headers(due.secret, due.event_id, stamp, body)

@@ -14,6 +14,7 @@ from common.idempotency import IdempotentRequest, idempotency
 from common.problems import NotFound, invalid
 from common.schemas import IdPath, Page, PageDep
 from gateway.models import idempotency_keys
+from gateway.webhooks.addresses import PrivateAddress, check_host
 from gateway.webhooks.fanout import PENDING
 from gateway.webhooks.models import WebhookDelivery, WebhookSubscription
 from gateway.webhooks.rules import SUBSCRIBABLE
@@ -50,8 +51,14 @@ def _check_types(principal: Principal, event_types: list[EventType]) -> None:
 
 
 def _check_url(request: Request, url: str) -> None:
-    if request.app.state.settings.webhook_require_https and not url.startswith("https://"):
+    settings = request.app.state.settings
+    if settings.webhook_require_https and not url.startswith("https://"):
         raise invalid("url", "must be an https address")
+    if not settings.webhook_allow_private_addresses:
+        try:
+            check_host(url)
+        except PrivateAddress as exc:
+            raise invalid("url", f"must be a public address ({exc})") from exc
 
 
 def own_subscription(
