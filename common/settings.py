@@ -29,6 +29,8 @@ class ComponentSettings(BaseSettings):
     jwt_issuer: str = JWT_ISSUER
     jwt_audience: str = JWT_AUDIENCE
     max_body_bytes: int = 16 * 1024 * 1024
+    event_retention_days: int = 30
+    """Events (and the record of consumed ones) older than this are dropped hourly; 0 keeps all."""
     log_level: str = "info"
 
     def secret_fields(self) -> dict[str, str]:

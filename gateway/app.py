@@ -17,6 +17,7 @@ from common.app import install_plumbing
 from common.auth import TokenVerifier
 from common.db import make_engine, normalise_url
 from common.events.feed import cursors_router
+from common.events.retention import retention_worker
 from common.health import ReadinessCheck, database_check, health_router
 from gateway.identity import bootstrap
 from gateway.keys import KeyStore
@@ -24,7 +25,7 @@ from gateway.openapi_merge import MergedOpenAPI
 from gateway.proxy import PROXY_METHODS, Forwarder, ProxyMiddleware, proxy_endpoint
 from gateway.routes import admin_router, auth_router
 from gateway.settings import GatewaySettings
-from gateway.webhooks.delivery import Sender
+from gateway.webhooks.delivery import Sender, prune_log
 from gateway.webhooks.feeds import event_consumers
 from gateway.webhooks.models import consumer_tables
 from gateway.webhooks.routes import router as webhooks_router
@@ -67,6 +68,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         # The webhooks: follow every service's events, and post what subscribers may see.
         workers = [consumer.run(app) for consumer in event_consumers(settings, keys)]
         workers.append(app.state.webhook_sender.run())
+        workers.append(retention_worker(consumer_tables.prune)(app))
+        workers.append(retention_worker(prune_log, days_setting="webhook_log_retention_days")(app))
         tasks = [asyncio.create_task(worker) for worker in workers]
         yield
         for task in tasks:

@@ -35,6 +35,8 @@ class GatewaySettings(ComponentSettings):
     webhook_max_attempts: int = 10
     webhook_require_https: bool = False
     """Refuse subscriptions to plain-http URLs (set in production)."""
+    webhook_log_retention_days: int = 30
+    """Delivered and failed deliveries older than this leave the log (hourly); 0 keeps all."""
     webhook_allow_private_addresses: bool = False
     """Allow posting to loopback and private addresses (development and tests only)."""
     service_clients: str = DEFAULT_SERVICE_CLIENTS

@@ -4,18 +4,21 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import MetaData, create_engine, text
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from common.db import normalise_url
 from common.events.catalogue import EventType
 from common.events.consumer import ConsumerTables, EventConsumer, FeedEvent
 from common.events.outbox import Event, Outbox
+from gateway.tables import metadata as gateway_metadata
+from gateway.webhooks.delivery import prune_log
+from gateway.webhooks.models import WebhookDelivery, WebhookSubscription
 from tests.factories import make_club, member_payload, national_id
 from tests.support import Api, assert_problem, postgres_databases
 from tests.test_funding import allocate, line_of, make_funder, make_plan, receive, wait_for_status
@@ -375,3 +378,61 @@ def test_a_reader_asks_for_some_types_and_moves_past_the_rest(
     assert {e["type"] for e in body["events"]} == {"club.status_changed"}
     assert f"club:{club['id']}" in {e["subject"] for e in body["events"]}
     assert body["through"] == body["last_position"] >= body["events"][-1]["position"]
+
+
+def test_old_events_and_finished_deliveries_are_dropped(scratch_engine: Any) -> None:
+    outbox, tables = _tables(scratch_engine)
+    with Session(scratch_engine) as session:
+        outbox.emit(session, _event("club:1"), _event("club:2"))
+        session.commit()
+    outbox.sequence(scratch_engine)
+    with Session(scratch_engine) as session:
+        outbox.emit(session, _event("club:3"))  # not numbered yet: never dropped
+        tables.mark(session, "clubs", ["id-1"])
+        session.commit()
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    # The newest numbered event stays, so numbering goes on after it.
+    assert outbox.prune(scratch_engine, later) == 1
+    assert tables.prune(scratch_engine, later) == 1
+    outbox.sequence(scratch_engine)
+    with scratch_engine.connect() as connection:
+        kept = outbox.read(connection, 0, 10)
+        assert [(e["subject"], e["position"]) for e in kept] == [("club:2", 2), ("club:3", 3)]
+        assert outbox.first_position(connection) == 2
+
+
+def test_the_delivery_log_keeps_what_is_still_to_be_sent(scratch_engine: Any) -> None:
+    gateway_metadata.create_all(scratch_engine)
+    old = datetime.now(UTC) - timedelta(days=40)
+    with Session(scratch_engine) as session:
+        hook = WebhookSubscription(
+            owner="user:x", url="https://x.example/", event_types=["club.created"], secret="s"
+        )
+        session.add(hook)
+        session.flush()
+        for n, (status, made) in enumerate(
+            [
+                ("delivered", old),
+                ("failed", old),
+                ("pending", old),
+                ("delivered", datetime.now(UTC)),
+            ]
+        ):
+            session.add(
+                WebhookDelivery(
+                    subscription_id=hook.id,  # type: ignore[arg-type]
+                    event_id=f"e{n}",
+                    event_type="club.created",
+                    subject="club:1",
+                    body="{}",
+                    status=status,
+                    created_at=made,
+                )
+            )
+        session.commit()
+    assert prune_log(scratch_engine, datetime.now(UTC) - timedelta(days=30)) == 2
+    with Session(scratch_engine) as session:
+        kept = session.exec(
+            select(WebhookDelivery.event_id).order_by(WebhookDelivery.event_id)
+        ).all()
+    assert kept == ["e2", "e3"]

@@ -4,6 +4,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    delete,
     insert,
     select,
     update,
@@ -104,6 +106,15 @@ class ConsumerTables:
                 [{"source": source, "event_id": i, "consumed_at": moment} for i in event_ids],
             )
 
+    def prune(self, engine: Engine, before: datetime) -> int:
+        """Forgets which events were consumed before `before` (a feed repeats itself, if ever,
+        within moments, not weeks)."""
+        with engine.begin() as connection:
+            result = connection.execute(
+                delete(self.consumed).where(self.consumed.c.consumed_at < before)
+            )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
 
 class EventConsumer:
     """Reads one source's feed and applies the events it has handlers for.
@@ -189,6 +200,13 @@ class EventConsumer:
                 f"The {self.source} service answered {response.status_code} to its event feed."
             )
         body = orjson.loads(response.content)
+        if body["first_position"] > after + 1:
+            log.warning(
+                "events %d to %d of %s were dropped (retention) before this reader read them",
+                after + 1,
+                body["first_position"] - 1,
+                self.source,
+            )
         events = [FeedEvent.of(item) for item in body["events"]]
         return events, body["through"], body["last_position"]
 

@@ -28,9 +28,15 @@ def feed_router(outbox: Outbox) -> APIRouter:
             # Positions up to `last` are given and never change: a page read below it sees
             # every event it skips, so the reader may move past them.
             last = outbox.last_position(connection)
+            first = outbox.first_position(connection)
             events = outbox.read(connection, after, limit, last, types)
         through = events[-1]["position"] if len(events) == limit else max(last, after)
-        return {"events": events, "through": through, "last_position": last}
+        return {
+            "events": events,
+            "through": through,
+            "first_position": first,
+            "last_position": last,
+        }
 
     @router.get("")
     async def events(
@@ -42,7 +48,7 @@ def feed_router(outbox: Outbox) -> APIRouter:
     ) -> Response:
         """The events after position `after`, oldest first, only of `types` (comma-separated)
         if given; `through`: the position the reader has now examined (skipped types
-        included), `last_position`: how far the feed goes."""
+        included), `first_position` / `last_position`: what the feed still holds."""
         wanted = {t for t in types.split(",") if t} if types is not None else None
         body = await run_in_threadpool(page, request.app.state.engine, after, limit, wanted)
         return Response(orjson.dumps(body), media_type="application/json")

@@ -17,6 +17,8 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    delete,
+    func,
     insert,
     select,
     text,
@@ -125,6 +127,22 @@ class Outbox:
     def last_position(self, connection: Connection) -> int:
         found = connection.execute(text("SELECT MAX(position) FROM outbox_events")).scalar()
         return int(found or 0)
+
+    def first_position(self, connection: Connection) -> int:
+        """The oldest position still kept (0 when the feed is empty)."""
+        found = connection.execute(text("SELECT MIN(position) FROM outbox_events")).scalar()
+        return int(found or 0)
+
+    def prune(self, engine: Engine, before: datetime) -> int:
+        """Drops the numbered events that occurred before `before`; answers how many. The last
+        numbered one stays, whatever its age: the next positions follow it."""
+        table = self.table
+        newest = select(func.max(table.c.position)).scalar_subquery()
+        with engine.begin() as connection:
+            result = connection.execute(
+                delete(table).where(table.c.position < newest, table.c.occurred_at < before)
+            )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _row(event: Event, moment: datetime) -> dict[str, Any]:

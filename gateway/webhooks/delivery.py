@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import Engine, and_, exists, update
+from sqlalchemy import Engine, and_, delete, exists, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -170,3 +170,16 @@ class Sender:
 
 async def send_webhooks(app: FastAPI) -> None:
     await app.state.webhook_sender.run()
+
+
+def prune_log(engine: Engine, before: datetime) -> int:
+    """Drops the delivery log's finished entries (delivered or failed) made before `before`."""
+    with Session(engine) as session:
+        result = session.execute(
+            delete(WebhookDelivery).where(
+                col(WebhookDelivery.status).in_([DELIVERED, FAILED]),
+                col(WebhookDelivery.created_at) < before,
+            )
+        )
+        session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from common.app import create_service_app
 from common.events.feed import feed_router
+from common.events.retention import retention_worker
 from services.clubs.activities.routes import router as activities_router
 from services.clubs.indicators import router as indicators_router
 from services.clubs.locations import units
@@ -37,4 +38,5 @@ def create_app(settings: ClubsSettings | None = None) -> FastAPI:
             members_router,
             feed_router(outbox),
         ],
+        workers=[retention_worker(outbox.prune)],
     )

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from common.app import create_service_app
 from common.club_directory import ClubDirectory
 from common.events.feed import feed_router
+from common.events.retention import retention_worker
 from common.service_client import ServiceClient, ServiceTokens
 from services.funding.catalogue.routes import funders, programmes
 from services.funding.flows.routes import allocations, commitments, receipts
@@ -38,7 +39,7 @@ def create_app(settings: FundingSettings | None = None) -> FastAPI:
             reconciliation_router,
             feed_router(outbox),
         ],
-        workers=[relay],
+        workers=[relay, retention_worker(outbox.prune)],
     )
     tokens = ServiceTokens(settings.gateway_url, settings.client_id, settings.client_secret)
     app.state.service_tokens = tokens

@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from common.app import create_service_app
 from common.club_directory import ClubDirectory
 from common.events.feed import cursors_router, feed_router
+from common.events.retention import retention_worker
 from common.service_client import ServiceClient, ServiceTokens
 from services.loans.bank.matching import MemberLookup
 from services.loans.bank.routes import router as bank_loans_router
@@ -40,7 +41,11 @@ def create_app(settings: LoansSettings | None = None) -> FastAPI:
             feed_router(outbox),
             cursors_router(consumer_tables),
         ],
-        workers=[follow_clubs, watch_overdue],
+        workers=[
+            follow_clubs,
+            watch_overdue,
+            retention_worker(outbox.prune, consumer_tables.prune),
+        ],
     )
     tokens = ServiceTokens(settings.gateway_url, settings.client_id, settings.client_secret)
     app.state.service_tokens = tokens
