@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event, text
 from sqlalchemy.engine import Dialect, Engine, make_url
@@ -57,6 +58,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _json_text(value: Any) -> str:
+    # JSON columns hold whole documents (a bank posting's event lists ten thousand loans):
+    # orjson writes them ten times faster than the standard library.
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def make_engine(url: str) -> Engine:
     """An engine tuned for the backend: SQLite gets foreign keys, WAL and a busy timeout."""
     parsed = make_url(url)
@@ -66,11 +73,18 @@ def make_engine(url: str) -> Engine:
             from pathlib import Path
 
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False}, json_serializer=_json_text
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
-        url, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args={"connect_timeout": 3}
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 3},
+        json_serializer=_json_text,
     )
 
 
@@ -115,3 +129,4 @@ def tune_for_report(session: Session, timeout_seconds: float) -> bool:
 
 def report_timeout(request: Request) -> float:
     return float(request.app.state.settings.report_statement_timeout_seconds)
+
