@@ -6,10 +6,12 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event, text
+from sqlalchemy import DateTime, MetaData, TypeDecorator, event, func, text
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.orm import registry
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, SQLModel, create_engine, select
+
+from common.schemas import PageParams
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -130,3 +132,13 @@ def tune_for_report(session: Session, timeout_seconds: float) -> bool:
 def report_timeout(request: Request) -> float:
     return float(request.app.state.settings.report_statement_timeout_seconds)
 
+
+def page_of(
+    session: Session, model: type, filters: list[Any], page: PageParams, order: Any
+) -> tuple[list[Any], int]:
+    """One page of a table's rows matching the filters, in `order`, and how many match."""
+    total = session.exec(select(func.count()).select_from(model).where(*filters)).one()
+    rows = session.exec(
+        select(model).where(*filters).order_by(order).offset(page.offset).limit(page.limit)
+    ).all()
+    return list(rows), total

@@ -10,7 +10,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from common.auth import CurrentPrincipal, Role, require_roles
-from common.db import SessionDep, utcnow
+from common.db import SessionDep, page_of, utcnow
 from common.idempotency import IdempotentRequest, idempotency
 from common.problems import BadRequest, Conflict, NotFound, Unauthorized, invalid
 from common.schemas import IdPath, Page, PageDep
@@ -125,14 +125,6 @@ def me(principal: CurrentPrincipal) -> Me:
     )
 
 
-def _page(session: Session, model: type, filters: list, page: PageDep, order: Any) -> tuple:
-    total = session.exec(select(func.count()).select_from(model).where(*filters)).one()
-    rows = session.exec(
-        select(model).where(*filters).order_by(order).offset(page.offset).limit(page.limit)
-    ).all()
-    return rows, total
-
-
 @admin_router.get("/users", response_model=Page[UserPublic], summary="List people")
 def list_users(
     session: SessionDep,
@@ -148,7 +140,7 @@ def list_users(
         filters.append(User.active == active)
     if q:
         filters.append(User.username.contains(q.lower()))
-    rows, total = _page(session, User, filters, page, User.id)
+    rows, total = page_of(session, User, filters, page, User.id)
     return Page(
         items=[UserPublic.model_validate(r) for r in rows],
         total=total,
@@ -227,7 +219,7 @@ def list_clients(
         filters.append(ApiClient.role == role.value)
     if active is not None:
         filters.append(ApiClient.active == active)
-    rows, total = _page(session, ApiClient, filters, page, ApiClient.id)
+    rows, total = page_of(session, ApiClient, filters, page, ApiClient.id)
     return Page(
         items=[ClientPublic.model_validate(r) for r in rows],
         total=total,

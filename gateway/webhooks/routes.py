@@ -4,11 +4,10 @@ import secrets
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
-from common.db import SessionDep, utcnow
+from common.db import SessionDep, page_of, utcnow
 from common.events.catalogue import DESCRIPTIONS, EventType
 from common.idempotency import IdempotentRequest, idempotency
 from common.problems import NotFound, invalid
@@ -125,16 +124,7 @@ def list_subscriptions(
     session: SessionDep, principal: CurrentPrincipal, page: PageDep
 ) -> Page[SubscriptionPublic]:
     filters = [] if principal.is_admin else [WebhookSubscription.owner == principal.subject]
-    total = session.exec(
-        select(func.count()).select_from(WebhookSubscription).where(*filters)
-    ).one()
-    rows = session.exec(
-        select(WebhookSubscription)
-        .where(*filters)
-        .order_by(col(WebhookSubscription.id))
-        .limit(page.limit)
-        .offset(page.offset)
-    ).all()
+    rows, total = page_of(session, WebhookSubscription, filters, page, WebhookSubscription.id)
     items = [SubscriptionPublic.model_validate(row) for row in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
@@ -207,14 +197,8 @@ def deliveries(
         filters.append(WebhookDelivery.status == status)
     if event_type is not None:
         filters.append(WebhookDelivery.event_type == event_type.value)
-    total = session.exec(select(func.count()).select_from(WebhookDelivery).where(*filters)).one()
-    rows = session.exec(
-        select(WebhookDelivery)
-        .where(*filters)
-        .order_by(col(WebhookDelivery.id).desc())
-        .limit(page.limit)
-        .offset(page.offset)
-    ).all()
+    newest_first = col(WebhookDelivery.id).desc()
+    rows, total = page_of(session, WebhookDelivery, filters, page, newest_first)
     items = [DeliveryPublic.model_validate(row) for row in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
