@@ -29,16 +29,17 @@ class ClubFacts:
     def dissolved(self) -> bool:
         return self.status == DISSOLVED
 
-
-def _facts(item: dict[str, Any]) -> ClubFacts:
-    return ClubFacts(
-        id=item["id"],
-        code=item["code"],
-        name=item["name"],
-        province_code=item["province_code"],
-        commune_code=item["commune_code"],
-        status=item["status"],
-    )
+    @classmethod
+    def of(cls, item: dict[str, Any], id_key: str = "id") -> "ClubFacts":
+        """From the clubs service's club (`id`) or one of its club events (`club_id`)."""
+        return cls(
+            id=item[id_key],
+            code=item["code"],
+            name=item["name"],
+            province_code=item["province_code"],
+            commune_code=item["commune_code"],
+            status=item["status"],
+        )
 
 
 class ClubDirectory:
@@ -57,7 +58,7 @@ class ClubDirectory:
             page = await self.client.get_json(
                 "/api/v1/clubs", params={"ids": batch, "limit": len(batch)}
             )
-            found.update((item["id"], _facts(item)) for item in page["items"])
+            found.update((item["id"], ClubFacts.of(item)) for item in page["items"])
         return found
 
     async def facts_if_available(self, ids: set[int]) -> dict[int, ClubFacts] | None:

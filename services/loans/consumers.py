@@ -35,14 +35,7 @@ def on_club_event(session: Session, event: FeedEvent) -> None:
     note_status(session, data)
     if data["status"] != ACTIVE_CLUB:
         return
-    club = ClubFacts(
-        id=data["club_id"],
-        code=data["code"],
-        name=data["name"],
-        province_code=data["province_code"],
-        commune_code=data["commune_code"],
-        status=data["status"],
-    )
+    club = ClubFacts.of(data, id_key="club_id")
     for kind in FundKind:
         ledger.open_fund(session, club, kind, OPENED_BY)
 
