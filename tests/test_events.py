@@ -334,8 +334,8 @@ def test_a_consumer_applies_each_event_once_and_resumes_after_its_cursor(
         FeedEvent(f"id-{n}", n, "club.created", f"club:{n}", "2026-01-01T00:00:00", {}, {})
         for n in (1, 2, 3)
     ]
-    consumer._apply(scratch_engine, page)
-    consumer._apply(scratch_engine, page[1:])  # a feed that repeats itself
+    consumer._apply(scratch_engine, page, 3)
+    consumer._apply(scratch_engine, page[1:], 3)  # a feed that repeats itself
     assert applied == ["club:1", "club:2", "club:3"]
     assert consumer._cursor(scratch_engine) == 3
 
@@ -345,7 +345,7 @@ def test_a_consumer_applies_each_event_once_and_resumes_after_its_cursor(
     consumer.handlers = {"club.created": failing}
     with pytest.raises(RuntimeError):
         consumer._apply(
-            scratch_engine, [FeedEvent("id-4", 4, "club.created", "club:4", "", {}, {})]
+            scratch_engine, [FeedEvent("id-4", 4, "club.created", "club:4", "", {}, {})], 4
         )
     assert consumer._cursor(scratch_engine) == 3  # the page is tried again, nothing half-applied
 

@@ -210,7 +210,8 @@ class EventConsumer:
         events = [FeedEvent.of(item) for item in body["events"]]
         return events, body["through"], body["last_position"]
 
-    def _apply(self, engine: Engine, page: list[FeedEvent], through: int | None = None) -> None:
+    def _apply(self, engine: Engine, page: list[FeedEvent], through: int) -> None:
+        """Applies a page and moves the cursor to `through` (past skipped types too)."""
         with Session(engine) as session, session.begin():
             seen = self.tables.seen(session, self.source, [event.id for event in page])
             wanted = self.handlers.keys() if self.page_handler is None else None
@@ -221,6 +222,4 @@ class EventConsumer:
                 for event in handled:
                     self.handlers[event.type](session, event)
             self.tables.mark(session, self.source, [event.id for event in handled])
-            self.tables.advance(
-                session, self.source, page[-1].position if through is None else through
-            )
+            self.tables.advance(session, self.source, through)
