@@ -5,7 +5,6 @@ and repaid, a bank batch posted; then the indicators and an admin's webhooks mus
 that. Each run has a province of its own on a platform of its own, so the figures are exact.
 """
 
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -31,9 +30,9 @@ from tests.support import Api, settle_events
 from tests.test_bank_loans import BATCHES, key, record
 from tests.test_funding import line_of, make_funder, wait_for_status
 from tests.test_loans import RULES, act, repay
+from tests.test_webhooks import subscribe_receiver
 from tools.demo_funding import MILLION, lao_cai_2018_plan
-from tools.stack import FACTORIES, Stack, free_port
-from tools.webhook_receiver import WebhookReceiver
+from tools.stack import FACTORIES, Stack
 
 TODAY = date.today()
 
@@ -64,30 +63,6 @@ def restart(stack: Stack, component: str) -> None:
     stack.wait_healthy(component)
 
 
-class Inbox:
-    def __init__(self, secret: str) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.server = WebhookReceiver(free_port(), secret, self.events.append, "127.0.0.1")
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/"
-
-
-def subscribe_everything(admin: httpx.Client) -> tuple[dict, Inbox]:
-    everything = [t.value for t in EventType]
-    hook = ok(
-        admin.post(
-            "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/", "event_types": everything}
-        ),
-        201,
-    )
-    inbox = Inbox(hook["secret"])
-    ok(admin.patch(f"/api/v1/webhooks/{hook['id']}", json={"url": inbox.url}))
-    return hook, inbox
-
-
 @pytest.mark.parametrize(
     ("province", "commune", "stopped"),
     [(LAO_CAI, LAO_CAI_COMMUNE, "loans"), (HA_NOI, HA_NOI_COMMUNE, "gateway")],
@@ -97,7 +72,7 @@ def test_the_programme_end_to_end(
     platform: Stack, api: Api, province: str, commune: str, stopped: str
 ) -> None:
     admin = api.client(api.admin_token)
-    hook, inbox = subscribe_everything(admin)
+    hook, inbox = subscribe_receiver(admin, *(t.value for t in EventType))
 
     plan_body = {**lao_cai_2018_plan("1648"), "province_code": province, "start_year": TODAY.year}
     plan = ok(admin.post("/api/v1/plans", json=plan_body), 201)
@@ -247,5 +222,6 @@ def test_the_programme_end_to_end(
     log = ok(admin.get(f"/api/v1/webhooks/{hook['id']}/deliveries", params={"limit": 200}))["items"]
     assert len({d["event_id"] for d in log}) == len(log)  # no event delivered twice
     assert all(d["status"] == "delivered" for d in log if d["event_id"] in {e["id"] for e in mine})
+    assert inbox.server is not None
     inbox.server.shutdown()
     assert admin.delete(f"/api/v1/webhooks/{hook['id']}").status_code == 204

@@ -56,21 +56,27 @@ class Inbox:
         return self.of(subject)
 
 
+def subscribe_receiver(client: httpx.Client, *event_types: str) -> tuple[dict, Inbox]:
+    """Subscribes a fresh running receiver for the client."""
+    inbox = Inbox()
+    # The URL is known only once the server runs, and its secret only once subscribed.
+    placeholder = {"url": "http://127.0.0.1:9/hook", "event_types": list(event_types)}
+    response = client.post(HOOKS, json=placeholder)
+    assert response.status_code == 201, response.text
+    subscription = response.json()
+    inbox.start(subscription["secret"])
+    moved = client.patch(f"{HOOKS}/{subscription['id']}", json={"url": inbox.url})
+    assert moved.status_code == 200, moved.text
+    return subscription, inbox
+
+
 @pytest.fixture
 def subscribe() -> Iterator[Callable[..., tuple[dict, Inbox]]]:
-    """Subscribes a fresh receiver for a client; unsubscribed and stopped afterwards."""
+    """`subscribe_receiver`, unsubscribed and stopped afterwards."""
     made: list[tuple[httpx.Client, dict, Inbox]] = []
 
     def make(client: httpx.Client, *event_types: str) -> tuple[dict, Inbox]:
-        inbox = Inbox()
-        # The URL is known only once the server runs, and its secret only once subscribed.
-        placeholder = {"url": "http://127.0.0.1:9/hook", "event_types": list(event_types)}
-        response = client.post(HOOKS, json=placeholder)
-        assert response.status_code == 201, response.text
-        subscription = response.json()
-        inbox.start(subscription["secret"])
-        moved = client.patch(f"{HOOKS}/{subscription['id']}", json={"url": inbox.url})
-        assert moved.status_code == 200, moved.text
+        subscription, inbox = subscribe_receiver(client, *event_types)
         made.append((client, subscription, inbox))
         return subscription, inbox
 
