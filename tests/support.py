@@ -7,7 +7,7 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -174,3 +174,12 @@ def settle_events(urls: dict[str, str], service_token: str, seconds: float = 20.
                 break
             assert time.monotonic() < deadline, (follower, cursors, last)
             time.sleep(0.1)
+
+
+def wait_until(check: Callable[[], Any], what: str, seconds: float = 20) -> Any:
+    """`check()`'s first truthy answer (what events cause arrives within a second or two)."""
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.2)
+    return found

@@ -3,7 +3,6 @@ club members, and who may post and read them. Through the gateway with real bank
 
 import asyncio
 import secrets
-import time
 import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -23,7 +22,7 @@ from common.service_client import ServiceClient
 from services.loans.bank import rules, schemas
 from services.loans.bank.matching import MemberLookup
 from tests.factories import HA_NOI, HA_NOI_COMMUNE, LAO_CAI, make_club, member_payload, national_id
-from tests.support import Api, assert_problem
+from tests.support import Api, assert_problem, wait_until
 from tools.stack import Stack, free_port
 
 TODAY = date.today()
@@ -357,7 +356,10 @@ def test_an_unmatched_loan_is_matched_when_the_borrower_joins_a_club(
     club = make_club(admin)
     member = add_member(admin, club["id"], nid)
     # The clubs service's `member.joined` event reaches the loans service by itself.
-    loan = wait_for(lambda: admin.get(f"{BANKS}/{posted['id']}").json(), "member_id")
+    loan = wait_until(
+        lambda: (found := admin.get(f"{BANKS}/{posted['id']}").json())["member_id"] and found,
+        "the match",
+    )
     assert loan["member_id"] == member["id"] and loan["club_id"] == club["id"]
     assert listed(bank, matched="false", loan_number=posted["loan_number"])["total"] == 0
 
@@ -370,15 +372,6 @@ def test_the_matching_run_looks_up_every_unmatched_loan(
     assert run.status_code == 200, run.text
     counts = run.json()
     assert counts["examined"] >= 1 and counts["examined"] == counts["matched"] + counts["unmatched"]
-
-
-def wait_for(read: Callable[[], dict[str, Any]], key: str, seconds: float = 20.0) -> dict[str, Any]:
-    """`read()` once its `key` is set (events arrive within a second or two)."""
-    deadline = time.monotonic() + seconds
-    while (found := read())[key] is None:
-        assert time.monotonic() < deadline, f"{key} still unset: {found}"
-        time.sleep(0.2)
-    return found
 
 
 def test_matching_is_for_admins_only(bank: httpx.Client, as_role: Callable) -> None:

@@ -20,7 +20,7 @@ from gateway.tables import metadata as gateway_metadata
 from gateway.webhooks.delivery import prune_log
 from gateway.webhooks.models import WebhookDelivery, WebhookSubscription
 from tests.factories import make_club, member_payload, national_id
-from tests.support import Api, assert_problem, postgres_databases
+from tests.support import Api, assert_problem, postgres_databases, wait_until
 from tests.test_funding import allocate, line_of, make_funder, make_plan, receive, wait_for_status
 from tests.test_loans import RULES, act, approved_loan, repay
 from tools.stack import Stack
@@ -68,14 +68,6 @@ class Feeds:
 @pytest.fixture(scope="module")
 def feeds(stack: Stack, token_for: Callable[..., str]) -> Feeds:
     return Feeds(stack, token_for("service"))
-
-
-def wait_until(check: Callable[[], Any], what: str, seconds: float = 20) -> Any:
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"still waiting for {what}"
-        time.sleep(0.2)
-    return found
 
 
 def funds_of(client: httpx.Client, club_id: int) -> dict[str, dict]:

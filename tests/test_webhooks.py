@@ -14,7 +14,7 @@ from gateway.webhooks import signing
 from gateway.webhooks.addresses import PrivateAddress, check_host, check_resolved
 from gateway.webhooks.delivery import Due, Sender
 from tests.factories import HA_NOI, HA_NOI_COMMUNE, LAO_CAI, make_club, member_payload
-from tests.support import assert_problem
+from tests.support import assert_problem, wait_until
 from tests.test_funding import allocate, line_of, make_funder, make_plan, receive, wait_for_status
 from tools.stack import free_port
 from tools.webhook_receiver import WebhookReceiver, authentic
@@ -93,16 +93,9 @@ def deliveries(client: httpx.Client, subscription: dict, **params: Any) -> list[
     return response.json()["items"]
 
 
-def wait_for_delivery(
-    client: httpx.Client, subscription: dict, status: str, seconds: float = 20
-) -> dict:
-    deadline = time.monotonic() + seconds
-    while True:
-        found = deliveries(client, subscription, status=status)
-        if found:
-            return found[0]
-        assert time.monotonic() < deadline, deliveries(client, subscription)
-        time.sleep(0.2)
+def wait_for_delivery(client: httpx.Client, subscription: dict, status: str) -> dict:
+    found = wait_until(lambda: deliveries(client, subscription, status=status), f"a {status} one")
+    return found[0]
 
 
 # Signed and delivered ------------------------------------------------------------------------
