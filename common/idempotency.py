@@ -15,7 +15,6 @@ import random
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
-from weakref import WeakKeyDictionary
 
 from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
@@ -31,7 +30,6 @@ from sqlalchemy import (
     delete,
     insert,
     select,
-    text,
     update,
 )
 from sqlalchemy.engine import Connection, Engine, Row
@@ -40,7 +38,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from common.auth import CurrentPrincipal
-from common.db import SessionDep, UTCDateTime, utcnow
+from common.db import SessionDep, UTCDateTime, prefer_lz4, utcnow
 from common.problems import Conflict, PreconditionRequired, ValidationFailed, field_error
 
 IN_PROGRESS = "in_progress"
@@ -52,10 +50,6 @@ MAX_KEY_LENGTH = 255
 ResponseT = TypeVar("ResponseT", bound=Response)
 COMPRESSED_FROM = 2_000
 """Bytes from which PostgreSQL compresses a stored answer (its TOAST threshold, about 2 kB)."""
-_LZ4_SUPPORTED = text(
-    "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
-)
-_lz4: WeakKeyDictionary[Engine, bool] = WeakKeyDictionary()
 
 
 def idempotency_table(metadata: MetaData) -> Table:
@@ -108,7 +102,7 @@ class IdempotentRequest:
         """Stores a JSON answer the route encoded itself (large bodies skip `jsonable_encoder`)."""
         if self.row_id is not None:
             if len(response.body) >= COMPRESSED_FROM:
-                _prefer_lz4(session)
+                prefer_lz4(session)
             session.execute(
                 update(self.table)
                 .where(self.table.c.id == self.row_id)
@@ -119,21 +113,6 @@ class IdempotentRequest:
                 )
             )
         return response
-
-
-def _prefer_lz4(session: Session) -> None:
-    """Large answers compressed with lz4 for the rest of the transaction, where the server has it.
-
-    PostgreSQL's default (pglz) took 12 ms to store a bank batch's 1 MB answer, lz4 3.5 ms.
-    """
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        return
-    supported = _lz4.get(connection.engine)
-    if supported is None:
-        supported = _lz4[connection.engine] = bool(connection.execute(_LZ4_SUPPORTED).scalar())
-    if supported:
-        connection.execute(text("SET LOCAL default_toast_compression = lz4"))
 
 
 def _claim(engine: Engine, table: Table, client: str, key: str, request_hash: str) -> int:

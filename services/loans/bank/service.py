@@ -24,6 +24,8 @@ from sqlalchemy import ColumnElement, false, func, true
 from sqlmodel import Session, col, select
 
 from common.auth import Principal, Role
+from common.db import prefer_lz4
+from common.events.outbox import Event
 from common.problems import NotFound
 from common.schemas import PageParams
 from services.loans.bank import events, store
@@ -43,6 +45,7 @@ from services.loans.bank.schemas import (
     ParsedBatch,
 )
 from services.loans.bank.store import StoredLoan
+from services.loans.models import outbox
 
 READERS = frozenset({Role.ADMIN, Role.OFFICER, Role.BANK, Role.SERVICE})
 NO_MATCH = (None, None, None, None, None)
@@ -134,15 +137,22 @@ def write(
     and on `memberships`, the clubs service's answer asked meanwhile).
 
     The history is written before the memberships are waited for; `answer(plan, matching
-    available)` is made while PostgreSQL stores the loans, and returned.
+    available)` and the posting's events are made while PostgreSQL stores the loans.
     """
+    prefer_lz4(session)  # the events and the stored answer are megabytes
     planned = plan(session, bank_code, loan_numbers, postings, now)
     record_history(session, principal, planned, now)
     found = memberships()
     made: list[AnswerT] = []
-    apply(session, planned, found, now, lambda: made.append(answer(planned, found is not None)))
-    changed = [loan for loan in planned.loans.values() if loan.changed]
-    events.announce_posted(session, planned.bank_code, changed)
+    announced: list[Event] = []
+
+    def meanwhile() -> None:
+        made.append(answer(planned, found is not None))
+        changed = [loan for loan in planned.loans.values() if loan.changed]
+        announced.extend(events.posted(planned.bank_code, changed))
+
+    apply(session, planned, found, now, meanwhile)
+    outbox.emit(session, *announced)
     return made[0]
 
 
