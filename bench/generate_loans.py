@@ -185,6 +185,7 @@ def _statements(club_loans: int, bank_loans: int, members: int, seed: int) -> li
             "INSERT INTO bank_loans (bank_code, loan_number, borrower_national_id,"
             " borrower_name, programme, principal, disbursed_on, maturity_on,"
             " annual_interest_rate_bp, outstanding_principal, overdue_amount, status, as_of,"
+            " posting_id, posting_outcome, posted_by, posted_at,"
             " member_id, club_id, province_code, commune_code, matched_at, created_at,"
             " updated_at)"
             f" SELECT '{BANK_CODE}', 'BENCH-' || g, coalesce(m.national_id,"
@@ -194,7 +195,8 @@ def _statements(club_loans: int, bank_loans: int, members: int, seed: int) -> li
             " CASE WHEN b.closed THEN 0 ELSE b.principal / 2 END,"
             " CASE WHEN b.overdue AND NOT b.closed THEN b.principal / 10 ELSE 0 END,"
             " CASE WHEN b.closed THEN 'closed' WHEN b.overdue THEN 'overdue' ELSE 'active' END,"
-            f" {TODAY_SQL} - 30, m.member_id, m.club_id, m.province_code, m.commune_code,"
+            f" {TODAY_SQL} - 30, nextval('bank_loan_versions_id_seq'), 'created', 'bench', now(),"
+            " m.member_id, m.club_id, m.province_code, m.commune_code,"
             " CASE WHEN m.member_id IS NOT NULL THEN now() END, now(), now()"
             f" FROM generate_series(1, {bank_loans}) g"
             f" LEFT JOIN bench_members m ON g % 10 < 3 AND m.rn = {bank_member}"
@@ -203,16 +205,6 @@ def _statements(club_loans: int, bank_loans: int, members: int, seed: int) -> li
             f" {TODAY_SQL} - 60 - {_hash('g', seed + 9, 2500)}::int AS disbursed_on,"
             f" {_hash('g', seed + 10, 100)} < 20 AS closed,"
             f" {_hash('g', seed + 11, 100)} < 8 AS overdue) b",
-        ),
-        (
-            "bank_loan_versions",
-            "INSERT INTO bank_loan_versions (bank_loan_id, outcome, borrower_national_id,"
-            " borrower_name, programme, principal, disbursed_on, maturity_on,"
-            " annual_interest_rate_bp, outstanding_principal, overdue_amount, status, as_of,"
-            " posted_by, posted_at) SELECT id, 'created', borrower_national_id, borrower_name,"
-            " programme, principal, disbursed_on, maturity_on, annual_interest_rate_bp,"
-            " outstanding_principal, overdue_amount, status, as_of, 'bench', now()"
-            " FROM bank_loans",
         ),
     ]
 

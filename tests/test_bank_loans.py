@@ -169,7 +169,16 @@ def test_a_batch_applies_a_repeated_loan_number_in_order(bank: httpx.Client) -> 
     }
     loan = bank.get(f"{BANKS}/{answer['results'][0]['id']}").json()
     assert loan["as_of"] == "2025-02-28" and loan["outstanding_principal"] == 39_000_000
-    assert len(history(bank, loan["id"])) == 3
+    versions = history(bank, loan["id"])
+    assert [(v["outcome"], v["as_of"]) for v in versions] == [
+        ("stale", "2025-01-15"),
+        ("updated", "2025-02-28"),
+        ("created", "2025-01-31"),
+    ]
+    # The current posting (kept on the loan) pages like the others.
+    second = bank.get(f"{BANKS}/{loan['id']}/history", params={"limit": 1, "offset": 1}).json()
+    assert second["total"] == 3
+    assert [(v["id"], v["outcome"]) for v in second["items"]] == [(versions[1]["id"], "updated")]
 
 
 def test_a_batch_announces_each_loan_it_created_or_changed_once(

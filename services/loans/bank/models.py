@@ -38,7 +38,13 @@ class Bank(LoansBase, table=True):
 
 
 class BankLoan(LoansBase, table=True):
-    """A bank loan as of its newest figures, with the club member its borrower was matched to."""
+    """A bank loan as of its newest figures, with the club member its borrower was matched to.
+
+    The newest figures are the loan's current posting: its id, outcome, sender and time are
+    kept here, and its row goes to the history (`BankLoanVersion`, with the same id) only when
+    a newer posting replaces it. A loan posted once has no history row: that halves what a
+    batch of new loans writes.
+    """
 
     __tablename__ = "bank_loans"
     __table_args__ = (
@@ -97,6 +103,10 @@ class BankLoan(LoansBase, table=True):
     overdue_amount: int = Field(sa_type=BigInteger)
     status: str = Field(max_length=20)
     as_of: date
+    posting_id: int = Field(description="The current posting's id in the history's numbering.")
+    posting_outcome: str = Field(max_length=20, description="created or updated")
+    posted_by: str = Field(max_length=200)
+    posted_at: datetime = Field(sa_type=UTCDateTime)
     member_id: int | None = None
     club_id: int | None = None
     province_code: str | None = Field(default=None, max_length=2)
@@ -107,9 +117,11 @@ class BankLoan(LoansBase, table=True):
 
 
 class BankLoanVersion(LoansBase, table=True):
-    """One posting of a loan's figures as the bank sent them; never updated or deleted.
-
-    Stale postings (older `as_of` than the stored figures) are kept too, with their outcome.
+    """A posting of a loan's figures that is not (or no longer) its current one: each figures
+    a newer posting replaced, and each stale posting (older `as_of` than the stored figures),
+    with its outcome. Never updated or deleted. A loan's history is these rows and its current
+    posting, in id order: ids are taken from this table's sequence when a posting is made, so
+    they number every posting, current or not, in the order they were posted.
     `bank_loan_id` is deliberately not a foreign key: checking it row by row costs as much as
     writing the history itself (10,000 rows a batch), and the ids are only ever taken from loans
     written in the same transaction; neither table deletes rows.

@@ -5,8 +5,9 @@ thread:
 1. `plan` takes the bank's lock, loads the stored loans of the batch's loan numbers in one
    query and decides each record's outcome in order (a loan number repeated in the batch sees
    the figures of its earlier records, as if they had been posted one after another);
-2. `record_history` gives the new loans their ids and writes every posting to the history in
-   bulk: it needs no match, so it runs while the clubs service is still being asked;
+2. `record_history` gives the new loans and the postings their ids and writes to the history,
+   in bulk, the postings that are not current (replaced or stale): it needs no match, so it
+   runs while the clubs service is still being asked;
 3. `apply` matches the loans it writes with the memberships the clubs service gave, then writes
    new loans and changed loans in bulk; the answer is made while PostgreSQL stores the loans.
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, false, func, true
+from sqlalchemy import ColumnElement, false, func, true, union_all
 from sqlmodel import Session, col, select
 
 from common.auth import Principal, Role
@@ -33,6 +34,7 @@ from services.loans.bank.models import BankLoan, BankLoanVersion
 from services.loans.bank.rules import (
     APPLIED,
     BASIS_POINTS_PER_PERCENT,
+    VALUE_FIELDS,
     BatchMode,
     LoanValues,
     Membership,
@@ -44,7 +46,7 @@ from services.loans.bank.schemas import (
     BankLoanVersionPublic,
     ParsedBatch,
 )
-from services.loans.bank.store import StoredLoan
+from services.loans.bank.store import Posting, StoredLoan
 from services.loans.models import outbox
 
 READERS = frozenset({Role.ADMIN, Role.OFFICER, Role.BANK, Role.SERVICE})
@@ -69,8 +71,11 @@ class Plan:
     than in the batch's order), the other indexes in id order."""
     results: list[tuple[int, StoredLoan, Outcome]]
     """(index, loan, outcome) of each valid record."""
-    versions: list[tuple[StoredLoan, Outcome, LoanValues]]
-    """(loan, outcome, figures) of each posting the history keeps."""
+    postings: list[Posting]
+    """Each posting kept (all but the unchanged ones), in record order: their ids follow it."""
+    history: list[tuple[StoredLoan, Posting]]
+    """(loan, posting) of each posting that goes to the history: the current postings this
+    posting replaced, and the stale ones."""
 
 
 def borrowers(postings: Iterable[LoanValues | None]) -> set[str]:
@@ -83,6 +88,7 @@ def plan(
     bank_code: str,
     loan_numbers: Sequence[str | None],
     postings: Sequence[LoanValues | None],
+    posted_by: str,
     now: datetime,
 ) -> Plan:
     """Each valid record's outcome against the stored loan (or the batch's earlier record).
@@ -100,27 +106,35 @@ def plan(
     )
     loans = store.current_loans(session, bank_code, numbers)
     results: list[tuple[int, StoredLoan, Outcome]] = []
-    versions: list[tuple[StoredLoan, Outcome, LoanValues]] = []
+    kept: list[Posting] = []
+    history: list[tuple[StoredLoan, Posting]] = []
     # Read once, not per record.
-    created, updated, unchanged = Outcome.CREATED, Outcome.UPDATED, Outcome.UNCHANGED
-    for index, posted in enumerate(postings):
-        if posted is None:
+    created, updated, stale = Outcome.CREATED, Outcome.UPDATED, Outcome.STALE
+    for index, values in enumerate(postings):
+        if values is None:
             continue
         number = loan_numbers[index]
         loan = loans.get(number)
+        posting: Posting | None = None
         if loan is None:
-            loan = loans[number] = StoredLoan(number, None, posted, None, None, None, True)
+            posting = Posting(values, OUTCOME_VALUES[created], posted_by, now)
+            loan = loans[number] = StoredLoan(number, None, posting, None, None, None, True)
             result = created
         else:
-            result = outcome(loan.values, posted)
+            result = outcome(loan.values, values)
             if result is updated:
-                loan.values = posted
+                history.append((loan, loan.posting))
+                posting = loan.posting = Posting(values, OUTCOME_VALUES[updated], posted_by, now)
                 loan.changed = True
-        if result is not unchanged:
-            versions.append((loan, result, posted))
+            elif result is stale:
+                posting = Posting(values, OUTCOME_VALUES[stale], posted_by, now)
+                history.append((loan, posting))
+        if posting is not None:
+            kept.append(posting)
         results.append((index, loan, result))
     # Every valid record's number now has its loan, in the order of `numbers`.
-    return Plan(bank_code, {number: loans[number] for number in numbers}, results, versions)
+    loans_in_order = {number: loans[number] for number in numbers}
+    return Plan(bank_code, loans_in_order, results, kept, history)
 
 
 def write(
@@ -140,8 +154,8 @@ def write(
     available)` and the posting's events are made while PostgreSQL stores the loans.
     """
     prefer_lz4(session)  # the events and the stored answer are megabytes
-    planned = plan(session, bank_code, loan_numbers, postings, now)
-    record_history(session, principal, planned, now)
+    planned = plan(session, bank_code, loan_numbers, postings, principal.subject, now)
+    record_history(session, planned)
     found = memberships()
     made: list[AnswerT] = []
     announced: list[Event] = []
@@ -184,22 +198,32 @@ def _match_columns(loan: StoredLoan) -> tuple[Any, ...]:
     )
 
 
-def record_history(session: Session, principal: Principal, planned: Plan, now: datetime) -> None:
-    """Ids for the new loans, then every posting the history keeps (before the loans are
-    written: the history refers to loans by id only, and both are written in this transaction).
+def record_history(session: Session, planned: Plan) -> None:
+    """Ids for the new loans and the postings, then the postings that go to the history
+    (before the loans are written: the history refers to loans by id only, and both are
+    written in this transaction).
 
     Rows are made while COPY sends them (here and in `apply`): PostgreSQL, the slower side,
     stores the first ones while Python makes the rest."""
     new = [loan for loan in planned.loans.values() if loan.is_new]
-    for loan, loan_id in zip(new, store.new_ids(session, len(new)), strict=True):
+    for loan, loan_id in zip(new, store.new_ids(session, BankLoan, len(new)), strict=True):
         loan.id = loan_id
-    if planned.versions:
-        subject = principal.subject
+    taken = store.new_ids(session, BankLoanVersion, len(planned.postings))
+    for posting, posting_id in zip(planned.postings, taken, strict=True):
+        posting.id = posting_id
+    if planned.history:
         store.insert_versions(
             session,
             (
-                (loan.id, OUTCOME_VALUES[result], *values, subject, now)
-                for loan, result, values in planned.versions
+                (
+                    posting.id,
+                    loan.id,
+                    posting.outcome,
+                    *posting.values,
+                    posting.posted_by,
+                    posting.posted_at,
+                )
+                for loan, posting in planned.history
             ),
         )
 
@@ -221,13 +245,26 @@ def apply(
     if new:
         bank_code = planned.bank_code
         rows = (
-            (loan.id, bank_code, loan.loan_number, *loan.values, *_match_columns(loan), now, now)
+            (
+                loan.id,
+                bank_code,
+                loan.loan_number,
+                *loan.values,
+                *loan.posting.columns(),
+                *_match_columns(loan),
+                now,
+                now,
+            )
             for loan in new
         )  # in `store.LOAN_COLUMNS` order, made while COPY sends them
         store.insert_loans(session, rows, meanwhile)
     else:
         meanwhile()
-    kept = [(loan.id, *loan.values, *_match_columns(loan)) for loan in changed if not loan.is_new]
+    kept = [
+        (loan.id, *loan.values, *loan.posting.columns(), *_match_columns(loan))
+        for loan in changed
+        if not loan.is_new
+    ]
     store.update_loans(session, kept, now)
 
 
@@ -338,14 +375,24 @@ def find_loans(
 def history(
     session: Session, loan: BankLoan, page: PageParams
 ) -> tuple[list[BankLoanVersion], int]:
-    """The loan's postings, the latest posted first (stale ones included)."""
+    """The loan's postings, the latest posted first (stale ones included): its history rows
+    and its current posting, which is the newest applied one but not always the newest (a
+    stale posting may follow it)."""
+    kept = [getattr(BankLoanVersion, name) for name in store.VERSION_COLUMNS]
+    current = [
+        col(BankLoan.posting_id).label("id"),
+        col(BankLoan.id).label("bank_loan_id"),
+        col(BankLoan.posting_outcome).label("outcome"),
+        *(getattr(BankLoan, name) for name in VALUE_FIELDS),
+        col(BankLoan.posted_by),
+        col(BankLoan.posted_at),
+    ]
     condition = BankLoanVersion.bank_loan_id == loan.id
+    both = union_all(
+        select(*kept).where(condition), select(*current).where(BankLoan.id == loan.id)
+    ).subquery("postings")
+    rows = session.execute(
+        select(both).order_by(both.c.id.desc()).limit(page.limit).offset(page.offset)
+    )
     total = session.exec(select(func.count()).select_from(BankLoanVersion).where(condition)).one()
-    versions = session.exec(
-        select(BankLoanVersion)
-        .where(condition)
-        .order_by(col(BankLoanVersion.id).desc())
-        .limit(page.limit)
-        .offset(page.offset)
-    ).all()
-    return list(versions), int(total)
+    return [BankLoanVersion(**row._mapping) for row in rows], int(total) + 1

@@ -9,6 +9,7 @@ Nothing here commits.
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from sqlalchemy import Result, bindparam, func, insert, select, text, update
@@ -21,17 +22,20 @@ from services.loans.bank.models import Bank, BankLoan, BankLoanVersion
 from services.loans.bank.rules import VALUE_FIELDS, LoanValues, Membership
 
 MATCH_FIELDS = ("member_id", "club_id", "province_code", "commune_code", "matched_at")
+POSTING_FIELDS = ("posting_id", "posting_outcome", "posted_by", "posted_at")
+"""A loan's current posting, in the order of `Posting.columns`."""
 LOAN_COLUMNS = (
     "id",
     "bank_code",
     "loan_number",
     *VALUE_FIELDS,
+    *POSTING_FIELDS,
     *MATCH_FIELDS,
     "created_at",
     "updated_at",
 )
-CHANGE_COLUMNS = ("id", *VALUE_FIELDS, *MATCH_FIELDS)
-VERSION_COLUMNS = ("bank_loan_id", "outcome", *VALUE_FIELDS, "posted_by", "posted_at")
+CHANGE_COLUMNS = ("id", *VALUE_FIELDS, *POSTING_FIELDS, *MATCH_FIELDS)
+VERSION_COLUMNS = ("id", "bank_loan_id", "outcome", *VALUE_FIELDS, "posted_by", "posted_at")
 _BINARY_TYPES = {
     "Integer": "int4",
     "BigInteger": "int8",
@@ -40,16 +44,15 @@ _BINARY_TYPES = {
     "Date": "date",
     "UTCDateTime": "timestamptz",
 }
-_ID_SEQUENCE = "bank_loans_id_seq"
-"""The sequence PostgreSQL made for the serial `bank_loans.id` (named `<table>_<column>_seq`)."""
-_TAKE_IDS = f"""
-WITH taken AS (SELECT nextval('{_ID_SEQUENCE}') AS id FROM generate_series(1, :count))
+_TAKE_IDS = """
+WITH taken AS (SELECT nextval('{table}_id_seq') AS id FROM generate_series(1, :count))
 SELECT CASE WHEN max(id) - min(id) + 1 = count(*) THEN ARRAY[min(id), max(id)]
     ELSE array_agg(id ORDER BY id) END
 FROM taken
 """
-"""Ids from the sequence: `[first, last]` when they are one run (as they are unless another
-posting takes ids at the same moment), else every one. The sequence by its literal name:
+"""Ids from a serial id's sequence (PostgreSQL names it `<table>_id_seq`): `[first, last]`
+when they are one run (as they are unless another posting takes ids at the same moment), else
+every one. The sequence by its literal name:
 resolving it (pg_get_serial_sequence, a cast) is done per row and costs ten times the nextval
 itself. One value rather than 10,000 rows saves the loans service 15 ms of CPU per batch."""
 SQLITE_CHUNK = 500
@@ -68,12 +71,28 @@ FROM {_CHANGES_TABLE} AS change WHERE loan.id = change.id
 
 
 @dataclass(slots=True)
+class Posting:
+    """One posting of a loan's figures: its current one, or one for the history."""
+
+    values: LoanValues
+    outcome: str
+    posted_by: str
+    posted_at: datetime
+    id: int | None = None
+    """From the history's sequence; a posting made by this batch gets it before it is written."""
+
+    def columns(self) -> tuple[Any, ...]:
+        """As a loan's current posting, in `POSTING_FIELDS` order."""
+        return self.id, self.outcome, self.posted_by, self.posted_at
+
+
+@dataclass(slots=True)
 class StoredLoan:
     """A loan's current row as the batch sees it: stored figures, then the batch's changes."""
 
     loan_number: str
     id: int | None
-    values: LoanValues
+    posting: Posting
     membership: Membership | None
     matched_at: datetime | None
     stored_national_id: str | None
@@ -83,6 +102,10 @@ class StoredLoan:
     @property
     def is_new(self) -> bool:
         return self.stored_national_id is None
+
+    @property
+    def values(self) -> LoanValues:
+        return self.posting.values
 
 
 def _is_postgres(session: Session) -> bool:
@@ -107,24 +130,28 @@ def current_loans(
     """The stored loans of this bank with these numbers, by number."""
     found: dict[str, StoredLoan] = {}
     value_end = 2 + len(VALUE_FIELDS)
+    posting_end = value_end + len(POSTING_FIELDS)
     for rows in _wanted(session, bank_code, numbers):
         for row in rows:
             values = LoanValues(*row[2:value_end])
-            member_id, club_id, province, commune, matched_at = row[value_end:]
+            posting_id, outcome, posted_by, posted_at = row[value_end:posting_end]
+            posting = Posting(values, outcome, posted_by, posted_at, posting_id)
+            member_id, club_id, province, commune, matched_at = row[posting_end:]
             membership = (
                 Membership(member_id, club_id, province, commune) if member_id is not None else None
             )
-            found[row[0]] = StoredLoan(row[0], row[1], values, membership, matched_at, values[0])
+            found[row[0]] = StoredLoan(row[0], row[1], posting, membership, matched_at, values[0])
     return found
 
 
 _CURRENT_COLUMNS = [col(BankLoan.loan_number), col(BankLoan.id)] + [
-    getattr(BankLoan, name) for name in (*VALUE_FIELDS, *MATCH_FIELDS)
+    getattr(BankLoan, name) for name in (*VALUE_FIELDS, *POSTING_FIELDS, *MATCH_FIELDS)
 ]
 _PROBE = f"""
 SELECT loan.* FROM unnest(string_to_array(:numbers, ' ')) AS wanted(loan_number)
 CROSS JOIN LATERAL (
-    SELECT {", ".join(("loan_number", "id", *VALUE_FIELDS, *MATCH_FIELDS))} FROM bank_loans
+    SELECT {", ".join(("loan_number", "id", *VALUE_FIELDS, *POSTING_FIELDS, *MATCH_FIELDS))}
+    FROM bank_loans
     WHERE bank_code = :bank_code AND loan_number = wanted.loan_number LIMIT 1
 ) AS loan
 """
@@ -151,19 +178,26 @@ def _wanted(session: Session, bank_code: str, numbers: Sequence[str]) -> Iterato
         yield session.execute(query.where(col(BankLoan.loan_number).in_(chunk)))
 
 
-def new_ids(session: Session, count: int) -> list[int]:
-    """Ids for new loans, taken before their rows are written (the versions refer to them).
+def new_ids(
+    session: Session, table: type[BankLoan] | type[BankLoanVersion], count: int
+) -> list[int]:
+    """Ids for new rows of `table`, taken before the rows are written (other rows refer to
+    them first: the history to new loans, loans to their current posting).
 
-    SQLite hands out max(id) + 1 itself; the bank's lock is SQLite's write lock, so no other
-    writer can take these meanwhile.
+    SQLite hands out max(id) + 1 itself (a posting's id is also taken by the loan it is current
+    for); the bank's lock is SQLite's write lock, so no other writer can take these meanwhile.
     """
     if count == 0:
         return []
     if _is_postgres(session):
-        taken = session.execute(text(_TAKE_IDS), {"count": count}).scalar_one()
+        statement = text(_TAKE_IDS.format(table=table.__tablename__))
+        taken = session.execute(statement, {"count": count}).scalar_one()
         # Every id, or the run's ends (for two ids, the ends are every id).
         return taken if len(taken) == count else list(range(taken[0], taken[1] + 1))
-    highest = session.execute(select(func.coalesce(func.max(BankLoan.id), 0))).scalar_one()
+    highest = session.execute(select(func.coalesce(func.max(table.id), 0))).scalar_one()
+    if table is BankLoanVersion:
+        current = select(func.coalesce(func.max(BankLoan.posting_id), 0))
+        highest = max(highest, session.execute(current).scalar_one())
     return list(range(highest + 1, highest + 1 + count))
 
 
