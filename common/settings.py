@@ -66,6 +66,8 @@ class ServiceSettings(ComponentSettings):
     """Longest a report's statement may run on PostgreSQL (the gateway gives up at 10 s)."""
     event_poll_seconds: float = 0.5
     """How often a caught-up consumer asks another service's event feed for more."""
+    event_idle_poll_seconds: float = 2.0
+    """How often, at the least, while that feed has had nothing for it."""
 
     def secret_fields(self) -> dict[str, str]:
         return {"client_secret": self.client_secret}

@@ -57,8 +57,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     logging.basicConfig(level=settings.log_level.upper())
     keys = KeyStore(settings.keys_dir)
     keys.ensure_key()
+    # The webhooks follow every service's events; a change forwarded to a service has its
+    # feed asked at once.
+    followers = event_consumers(settings, keys)
     forwarder = Forwarder(
-        settings.upstreams(), settings.connect_timeout_seconds, settings.upstream_timeout_seconds
+        settings.upstreams(),
+        settings.connect_timeout_seconds,
+        settings.upstream_timeout_seconds,
+        changed=lambda service: followers[service].wake(),
     )
 
     @asynccontextmanager
@@ -66,7 +72,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         with Session(app.state.engine) as session:
             bootstrap(session, settings)
         # The webhooks: follow every service's events, and post what subscribers may see.
-        workers = [consumer.run(app) for consumer in event_consumers(settings, keys)]
+        workers = [consumer.run(app) for consumer in followers.values()]
         workers.append(app.state.webhook_sender.run())
         workers.append(retention_worker(consumer_tables.prune)(app))
         workers.append(retention_worker(prune_log, days_setting="webhook_log_retention_days")(app))

@@ -5,6 +5,7 @@ The upstream is chosen only from the first path segment after `/api/v1/`, looked
 The client is aiohttp because it was measured fastest here (see bench/gateway.py).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -67,6 +68,7 @@ LOCAL_PREFIXES = frozenset({"users", "clients", "webhooks"})
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PROXY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HOP_BY_HOP = frozenset(
     {
         b"connection",
@@ -136,12 +138,19 @@ def upstream_headers(request: Request) -> list[tuple[str, str]]:
 
 
 class Forwarder:
-    """Sends one request upstream and turns every failure into a 503 or 504 problem."""
+    """Sends one request upstream and turns every failure into a 503 or 504 problem.
+
+    `changed(service)` is called after a change the service accepted (its events follow)."""
 
     def __init__(
-        self, upstreams: dict[str, str], connect_timeout: float, total_timeout: float
+        self,
+        upstreams: dict[str, str],
+        connect_timeout: float,
+        total_timeout: float,
+        changed: Callable[[str], None] = lambda _service: None,
     ) -> None:
         self.upstreams = {name: url.rstrip("/") for name, url in upstreams.items()}
+        self.changed = changed
         self.timeout = aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -191,11 +200,13 @@ class Forwarder:
                 raw_headers.append((b"content-length", str(len(content)).encode()))
                 response = Response(content, status_code=upstream.status)
                 response.raw_headers = raw_headers
-                return response
         except TimeoutError as exc:
             raise GatewayTimeout(f"The {service} service did not answer in time.") from exc
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
             raise ServiceUnavailable(f"The {service} service is not reachable.") from exc
+        if request.method not in SAFE_METHODS and response.status_code < 400:
+            self.changed(service)
+        return response
 
 
 async def proxy_endpoint(request: Request) -> Response:

@@ -27,6 +27,9 @@ class GatewaySettings(ComponentSettings):
     login_max_delay_seconds: int = 900
     event_poll_seconds: float = 0.5
     """How often the services' event feeds are asked for more (for the webhooks)."""
+    event_idle_poll_seconds: float = 2.0
+    """How often, at the least, while a feed has had nothing for the webhooks; a change
+    forwarded to a service has its feed asked at once."""
     webhook_poll_seconds: float = 1.0
     webhook_timeout_seconds: float = 5.0
     webhook_retry_base_seconds: float = 10.0

@@ -38,10 +38,11 @@ class GatewayTokens:
         self._token = None
 
 
-def event_consumers(settings: GatewaySettings, keys: KeyStore) -> list[EventConsumer]:
+def event_consumers(settings: GatewaySettings, keys: KeyStore) -> dict[str, EventConsumer]:
+    """A consumer of each service's feed, by service."""
     tokens = GatewayTokens(keys, settings)
-    return [
-        EventConsumer(
+    return {
+        service: EventConsumer(
             service,
             ServiceClient(service, url, tokens, settings.upstream_timeout_seconds),  # type: ignore[arg-type]
             consumer_tables,
@@ -49,6 +50,7 @@ def event_consumers(settings: GatewaySettings, keys: KeyStore) -> list[EventCons
             page_handler=fan_out,
             types=wanted_types,
             poll_seconds=settings.event_poll_seconds,
+            idle_poll_seconds=settings.event_idle_poll_seconds,
         )
         for service, url in settings.upstreams().items()
-    ]
+    }

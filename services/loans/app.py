@@ -53,5 +53,7 @@ def create_app(settings: LoansSettings | None = None) -> FastAPI:
     app.state.club_directory = ClubDirectory(clubs)
     app.state.member_directory = MemberDirectory(clubs)
     app.state.member_lookup = MemberLookup(clubs)
-    app.state.club_events = club_events(clubs, settings.event_poll_seconds)
+    app.state.club_events = club_events(
+        clubs, settings.event_poll_seconds, settings.event_idle_poll_seconds
+    )
     return app

@@ -54,7 +54,9 @@ def match_waiting_bank_loans(session: Session, event: FeedEvent) -> None:
     store.set_matches(session, [(loan_id, membership) for loan_id in waiting], utcnow())
 
 
-def club_events(clubs: ServiceClient, poll_seconds: float) -> EventConsumer:
+def club_events(
+    clubs: ServiceClient, poll_seconds: float, idle_poll_seconds: float
+) -> EventConsumer:
     return EventConsumer(
         "clubs",
         clubs,
@@ -65,6 +67,7 @@ def club_events(clubs: ServiceClient, poll_seconds: float) -> EventConsumer:
             EventType.MEMBER_JOINED: match_waiting_bank_loans,
         },
         poll_seconds=poll_seconds,
+        idle_poll_seconds=idle_poll_seconds,
     )
 
 
