@@ -8,13 +8,14 @@ again on every run), migrates them, generates a small club registry (`--clubs` c
 60 members, `bench/generate_registry.py`) so that a share of the borrowers are active members
 to match, starts the gateway and the services as real processes and creates a bank client.
 
-Then, in the same run and on the same server:
+Then, in the same run and on the same server, batch by batch side by side (API batch i, then
+its rows by COPY, so that both see the same machine: these machines are noisy):
 - the API path: `--records` new loan records posted in batches of `--batch` to
   `POST /api/v1/bank-loans/batches` (atomic, with an Idempotency-Key), one after another on
   one keep-alive connection, each answer checked (every record created);
 - the reference: the same rows loaded with psycopg 3 `cursor.copy` (`write_row`, text
   format, one transaction per batch) into a scratch table of the same columns without
-  indexes; then once more in binary format, which is faster still and printed for comparison
+  indexes; and once more in binary format, which is faster still and printed for comparison
   (the service itself writes with binary COPY).
 
 It prints both rates in rows per second, the ratio API / COPY against the target (20 %), the
@@ -24,6 +25,8 @@ databases are kept for inspection.
 """
 
 import argparse
+import contextlib
+import os
 import random
 import secrets
 import signal
@@ -99,6 +102,11 @@ class Run:
     @property
     def rate(self) -> float:
         return self.rows / self.seconds if self.seconds else 0.0
+
+    def add(self, rows: int, seconds: float) -> None:
+        self.rows += rows
+        self.seconds += seconds
+        self.batch_ms.append(seconds * 1000)
 
 
 # --- the records ------------------------------------------------------------------------------
@@ -216,29 +224,22 @@ def bank_client(stack: Stack) -> httpx.Client:
     )
 
 
-def post_batches(client: httpx.Client, bodies: list[tuple[int, bytes]], label: str) -> Run:
-    run = Run()
-    bar = ProgressBar(label, sum(size for size, _ in bodies), "records")
-    started = time.perf_counter()
-    for size, body in bodies:
-        sent = time.perf_counter()
-        response = client.post(
-            "/api/v1/bank-loans/batches",
-            content=body,
-            headers={"Idempotency-Key": str(uuid.uuid4())},
-        )
-        run.batch_ms.append((time.perf_counter() - sent) * 1000)
-        if response.status_code != 200:
-            raise RuntimeError(f"batch answered {response.status_code}: {response.text[:500]}")
-        counts = orjson.loads(response.content)["counts"]
-        if counts["created"] != size:
-            raise RuntimeError(f"batch of {size} records answered {counts}")
-        run.rows += size
-        run.matched += counts["matched"]
-        bar.update(run.rows, f"{run.rows / (time.perf_counter() - started):,.0f} rows/s")
-    run.seconds = time.perf_counter() - started
-    bar.close()
-    return run
+def post_batch(client: httpx.Client, size: int, body: bytes, run: Run) -> None:
+    """One batch through the gateway, its answer checked, its time added to `run`."""
+    sent = time.perf_counter()
+    response = client.post(
+        "/api/v1/bank-loans/batches",
+        content=body,
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    elapsed = time.perf_counter() - sent
+    if response.status_code != 200:
+        raise RuntimeError(f"batch answered {response.status_code}: {response.text[:500]}")
+    counts = orjson.loads(response.content)["counts"]
+    if counts["created"] != size:
+        raise RuntimeError(f"batch of {size} records answered {counts}")
+    run.add(size, elapsed)
+    run.matched += counts["matched"]
 
 
 COPY_COLUMNS = (
@@ -258,38 +259,65 @@ COPY_COLUMNS = (
 )
 
 
-def copy_reference(loans_url: str, rows: list[tuple], batch: int, binary: bool) -> Run:
-    """COPY of the rows, in text format (psycopg's default: the reference) or binary."""
-    columns = [name for name, _ in COPY_COLUMNS]
-    statement = f"COPY {SCRATCH_TABLE} ({', '.join(columns)}) FROM STDIN"
-    if binary:
-        statement += " (FORMAT BINARY)"
-    run = Run()
-    with psycopg.connect(libpq_url(loans_url), connect_timeout=5) as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {SCRATCH_TABLE}")
-        conn.execute(
-            f"CREATE TABLE {SCRATCH_TABLE} AS SELECT {', '.join(columns)}"
-            " FROM bank_loans WITH NO DATA"
+class CopyReference:
+    """COPY of the rows into a scratch table of the same columns without indexes, batch by batch,
+    in text format (psycopg's default: the reference) or binary."""
+
+    def __init__(self, loans_url: str, binary: bool) -> None:
+        self.table = SCRATCH_TABLE + ("_binary" if binary else "")
+        self.binary = binary
+        columns = [name for name, _ in COPY_COLUMNS]
+        self.statement = f"COPY {self.table} ({', '.join(columns)}) FROM STDIN"
+        if binary:
+            self.statement += " (FORMAT BINARY)"
+        self.run = Run()
+        self.conn = psycopg.connect(libpq_url(loans_url), connect_timeout=5)
+        self.conn.execute(f"DROP TABLE IF EXISTS {self.table}")
+        self.conn.execute(
+            f"CREATE TABLE {self.table} AS SELECT {', '.join(columns)} FROM bank_loans WITH NO DATA"
         )
-        conn.commit()
-        bar = ProgressBar(f"COPY ({'binary' if binary else 'text'})", len(rows), "rows")
-        started = time.perf_counter()
-        for start in range(0, len(rows), batch):
-            sent = time.perf_counter()
-            with conn.cursor() as cursor, cursor.copy(statement) as copy:
-                if binary:
-                    copy.set_types([kind for _, kind in COPY_COLUMNS])
-                for row in rows[start : start + batch]:
-                    copy.write_row(row)
-            conn.commit()
-            run.batch_ms.append((time.perf_counter() - sent) * 1000)
-            run.rows += len(rows[start : start + batch])
-            bar.update(run.rows)
-        run.seconds = time.perf_counter() - started
+        self.conn.commit()
+
+    def load(self, rows: list[tuple]) -> None:
+        """One batch in one transaction; its time added to `run`."""
+        sent = time.perf_counter()
+        with self.conn.cursor() as cursor, cursor.copy(self.statement) as copy:
+            if self.binary:
+                copy.set_types([kind for _, kind in COPY_COLUMNS])
+            for row in rows:
+                copy.write_row(row)
+        self.conn.commit()
+        self.run.add(len(rows), time.perf_counter() - sent)
+
+    def close(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self.conn.rollback()
+            self.conn.execute(f"DROP TABLE IF EXISTS {self.table}")
+            self.conn.commit()
+        self.conn.close()
+
+
+def side_by_side(
+    client: httpx.Client, batches: list[tuple[int, bytes, list[tuple]]], loans_url: str
+) -> tuple[Run, Run, Run]:
+    """Each batch through the API, then its rows by COPY (text, then binary)."""
+    api = Run()
+    references = [CopyReference(loans_url, binary=False), CopyReference(loans_url, binary=True)]
+    bar = ProgressBar("API and COPY", sum(size for size, _, _ in batches), "records")
+    try:
+        for size, body, rows in batches:
+            post_batch(client, size, body, api)
+            for reference in references:
+                reference.load(rows)
+            bar.update(
+                api.rows,
+                f"API {api.rate:,.0f} rows/s, COPY {references[0].run.rate:,.0f} rows/s",
+            )
+    finally:
         bar.close()
-        conn.execute(f"DROP TABLE {SCRATCH_TABLE}")
-        conn.commit()
-    return run
+        for reference in references:
+            reference.close()
+    return api, references[0].run, references[1].run
 
 
 def stored_counts(loans_url: str) -> tuple[int, int, int]:
@@ -330,6 +358,7 @@ def report(api: Run, reference: Run, binary: Run, args: argparse.Namespace) -> b
     verdict = "PASS" if passed else "FAIL"
     print(f"API / COPY    {ratio:>10.1%}  target >= {args.min_ratio:.0%}: {verdict}")
     print(f"API / binary  {api.rate / binary.rate if binary.rate else 0.0:>10.1%}")
+    print(f"load average  {os.getloadavg()[0]:>10.1f}  (the machine's, over the last minute)")
     return passed
 
 
@@ -407,25 +436,25 @@ def main(argv: list[str] | None = None) -> int:
             members = member_ids(urls["clubs"], int(args.records * args.member_share), args.seed)
             progress(f"building {args.records:,} records ({len(members):,} borrowers are members)")
             records = make_records(args.records, members, args.seed)
-            bodies = [
-                (len(chunk), orjson.dumps({"records": chunk}))
+            batches = [
+                (len(chunk), orjson.dumps({"records": chunk}), copy_rows(chunk))
                 for chunk in (
                     records[start : start + args.batch]
                     for start in range(0, len(records), args.batch)
                 )
             ]
-            rows = copy_rows(records)
             progress("starting clubs, loans, funding and the gateway")
             stack.start(log_dir=var_dir / "logs")
             with bank_client(stack) as client:
                 warm = make_records(min(args.batch, 1_000), [], args.seed + 1)
-                post_batches(client, [(len(warm), orjson.dumps({"records": warm}))], "warm-up")
-                api = post_batches(client, bodies, "API batches")
+                post_batch(client, len(warm), orjson.dumps({"records": warm}), Run())
+                api, reference, binary = side_by_side(client, batches, urls["loans"])
             stack.stop()
-            reference = copy_reference(urls["loans"], rows, args.batch, binary=False)
-            binary = copy_reference(urls["loans"], rows, args.batch, binary=True)
             loans, matched, versions = stored_counts(urls["loans"])
-            progress(f"stored: {loans:,} loans ({matched:,} matched), {versions:,} versions")
+            progress(
+                f"stored: {loans:,} loans ({matched:,} matched), {versions:,} postings in the"
+                " history (replaced or stale)"
+            )
         except KeyboardInterrupt:
             print("\ninterrupted: stopping the platform", file=sys.stderr, flush=True)
             return 130
