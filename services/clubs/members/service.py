@@ -10,6 +10,7 @@ from datetime import date
 from enum import Enum
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, func, text, true
 from sqlmodel import Session, select
 
@@ -108,7 +109,10 @@ def active_memberships(
 
 
 _ACTIVE_BY_NATIONAL_ID = text("""
-SELECT member.national_id, member.id, member.club_id, club.province_code, club.commune_code
+SELECT coalesce(json_agg(json_build_object(
+    'national_id', member.national_id, 'member_id', member.id, 'club_id', member.club_id,
+    'province_code', club.province_code, 'commune_code', club.commune_code
+)), '[]')::text
 FROM unnest(string_to_array(:national_ids, ' ')) AS wanted(national_id)
 CROSS JOIN LATERAL (
     SELECT id, national_id, club_id FROM members
@@ -122,38 +126,39 @@ statistics say: with `national_id = ANY(…)` the planner read every member and 
 (300 ms for 10,000 IDs against 120,000 members, and growing with the registry). `LIMIT 1` (at
 most one active membership per person) keeps the probes from being turned into a join. The IDs
 travel as one string, split on spaces, which a checked ID never holds: psycopg builds a
-10,000-element array parameter in Python, which cost 30 ms."""
+10,000-element array parameter in Python, which cost 30 ms. The answer is made as JSON by
+PostgreSQL: making 5,000 dictionaries and encoding them cost the service 25 ms a batch."""
 
 
-def lookup_active(session: Session, national_ids: Sequence[str]) -> list[dict[str, Any]]:
+def lookup_active(session: Session, national_ids: Sequence[str]) -> bytes:
     """The active memberships (not left, club not dissolved) of these checked IDs, in one query
-    served by the index of active members' national IDs."""
+    served by the index of active members' national IDs, as a JSON array of
+    `ActiveMembership`."""
     ids = sorted(set(national_ids))
     if session.get_bind().dialect.name == "postgresql":
         parameters = {"national_ids": " ".join(ids), "dissolved": ClubStatus.DISSOLVED.value}
-        rows = session.execute(_ACTIVE_BY_NATIONAL_ID, parameters)
-    else:
-        rows = session.exec(
-            select(
-                Member.national_id, Member.id, Member.club_id, Club.province_code, Club.commune_code
-            )
-            .join(Club, Club.id == Member.club_id)
-            .where(
-                Member.national_id.in_(ids),
-                Member.left_on.is_(None),
-                Club.status != ClubStatus.DISSOLVED.value,
-            )
+        return session.execute(_ACTIVE_BY_NATIONAL_ID, parameters).scalar_one().encode()
+    rows = session.exec(
+        select(Member.national_id, Member.id, Member.club_id, Club.province_code, Club.commune_code)
+        .join(Club, Club.id == Member.club_id)
+        .where(
+            Member.national_id.in_(ids),
+            Member.left_on.is_(None),
+            Club.status != ClubStatus.DISSOLVED.value,
         )
-    return [
-        {
-            "national_id": national_id,
-            "member_id": member_id,
-            "club_id": club_id,
-            "province_code": province_code,
-            "commune_code": commune_code,
-        }
-        for national_id, member_id, club_id, province_code, commune_code in rows
-    ]
+    )
+    return orjson.dumps(
+        [
+            {
+                "national_id": national_id,
+                "member_id": member_id,
+                "club_id": club_id,
+                "province_code": province_code,
+                "commune_code": commune_code,
+            }
+            for national_id, member_id, club_id, province_code, commune_code in rows
+        ]
+    )
 
 
 def already_active_reason(session: Session, principal: Principal, club: Club, other: Member) -> str:
