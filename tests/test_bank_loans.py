@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from sqlalchemy import text
@@ -135,6 +135,53 @@ def test_postings_create_update_repeat_and_go_stale_with_every_version_kept(
         ("created", True, "2025-03-31"),
     ]
     assert versions[0]["outstanding_principal"] == 38_000_000
+
+
+# A posting: (days after 2025-01-31 for `as_of`, outstanding principal in millions).
+POSTINGS = st.tuples(st.integers(0, 3), st.sampled_from([40, 35]))
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.lists(st.lists(POSTINGS, min_size=1, max_size=3), min_size=1, max_size=3))
+def test_a_loans_history_is_every_kept_posting_newest_first(
+    bank: httpx.Client, batches: list[list[tuple[int, int]]]
+) -> None:
+    """Whatever the order of newer, older and repeated figures, in one batch or several: the
+    loan holds the newest applied figures and its history lists every posting but the unchanged
+    ones, newest first, with the outcome each had (the current one is kept on the loan, the
+    others in the history table)."""
+    number = f"VBSP-H{secrets.token_hex(5).upper()}"
+    stored: rules.LoanValues | None = None
+    kept: list[tuple[str, str, int]] = []
+    loan_id = None
+    for batch in batches:
+        records = [
+            record(
+                loan_number=number,
+                as_of=(date(2025, 1, 31) + timedelta(days=days)).isoformat(),
+                outstanding_principal=millions * 1_000_000,
+            )
+            for days, millions in batch
+        ]
+        answer = post_batch(bank, records).json()
+        for posted, result in zip(records, answer["results"], strict=True):
+            values = schemas.parse_record(orjson.dumps(posted), TODAY)[1]
+            expected = rules.outcome(stored, values)
+            assert result["outcome"] == expected.value
+            if expected is not rules.Outcome.UNCHANGED:
+                kept.append((expected.value, posted["as_of"], posted["outstanding_principal"]))
+            if expected in rules.APPLIED:
+                stored = values
+            loan_id = result["id"]
+    assert stored is not None and loan_id is not None
+    loan = bank.get(f"{BANKS}/{loan_id}").json()
+    assert (loan["as_of"], loan["outstanding_principal"]) == (
+        stored.as_of.isoformat(),
+        stored.outstanding_principal,
+    )
+    versions = history(bank, loan_id)
+    assert [(v["outcome"], v["as_of"], v["outstanding_principal"]) for v in versions] == kept[::-1]
+    assert [v["applied"] for v in versions] == [v["outcome"] != "stale" for v in versions]
 
 
 def test_same_day_figures_that_differ_update_the_loan(bank: httpx.Client) -> None:
