@@ -362,20 +362,26 @@ def test_a_quiet_feed_is_asked_less_often_until_the_consumer_is_woken() -> None:
 
     consumer.catch_up = nothing_new  # type: ignore[method-assign]
 
-    async def scenario() -> tuple[int, int]:
+    async def scenario() -> tuple[int, int, int, float]:
         app = SimpleNamespace(state=SimpleNamespace(engine=None))
         worker = asyncio.create_task(consumer.run(app))  # type: ignore[arg-type]
         await asyncio.sleep(1.3)
         quiet = len(asked)
         consumer.wake()
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
+        woken = len(asked)
+        burst = time.monotonic()
+        for _ in range(20):  # a burst of changes: still one question per 0.05 s at most
+            consumer.wake()
+            await asyncio.sleep(0.01)
         worker.cancel()
-        return quiet, len(asked)
+        return quiet, woken, len(asked) - woken, time.monotonic() - burst
 
-    quiet, woken = asyncio.run(scenario())
+    quiet, woken, during_burst, burst_seconds = asyncio.run(scenario())
     # Pauses of 0.1, 0.2, 0.4, 0.4 … s: about 5 questions in 1.3 s rather than 26.
     assert 3 <= quiet <= 7, asked
     assert woken == quiet + 1
+    assert during_burst <= burst_seconds / 0.05 + 1, asked
 
 
 def test_member_personal_data_only_in_the_personal_part(admin: httpx.Client, feeds: Feeds) -> None:

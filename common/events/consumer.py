@@ -180,9 +180,16 @@ class EventConsumer:
             await self._pause(pause)
 
     async def _pause(self, seconds: float) -> None:
+        """`seconds`, or until woken, but never less than `poll_seconds`: a burst of changes
+        has the feed asked every `poll_seconds`, not once per change."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._woken.wait(), seconds)
         self._woken.clear()
+        rest = self.poll_seconds - (loop.time() - started)
+        if rest > 0:
+            await asyncio.sleep(rest)
 
     async def catch_up(self, engine: Engine) -> int:
         """Applies pages until the feed has nothing more; returns how many events it read."""
