@@ -18,7 +18,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
-from common.db import SessionDep, utcnow
+from common.db import SessionDep, prefer_lz4, utcnow
 from common.idempotency import IdempotentRequest, idempotency
 from common.problems import Forbidden
 from common.schemas import Id, IdPath, Page, PageDep
@@ -184,6 +184,7 @@ def _write_batch(
     parsed = schemas.parse_batch(body, date.today())
     if parsed.rejected and mode is BatchMode.ATOMIC:
         raise schemas.refused_batch(parsed)
+    prefer_lz4(session)  # the batch's events and its stored answer are megabytes
 
     def answer(planned: service.Plan, matching_available: bool) -> Response:
         content = service.batch_answer(mode, parsed, planned, matching_available)

@@ -25,7 +25,6 @@ from sqlalchemy import ColumnElement, false, func, true, union_all
 from sqlmodel import Session, col, select
 
 from common.auth import Principal, Role
-from common.db import prefer_lz4
 from common.events.outbox import Event
 from common.problems import NotFound
 from common.schemas import PageParams
@@ -153,7 +152,6 @@ def write(
     The history is written before the memberships are waited for; `answer(plan, matching
     available)` and the posting's events are made while PostgreSQL stores the loans.
     """
-    prefer_lz4(session)  # the events and the stored answer are megabytes
     planned = plan(session, bank_code, loan_numbers, postings, principal.subject, now)
     record_history(session, planned)
     found = memberships()
