@@ -400,6 +400,31 @@ def test_a_borrower_who_is_an_active_member_is_matched(
     assert listed(bank, matched="true", loan_number=loan["loan_number"])["total"] == 1
 
 
+def test_a_borrower_whose_id_is_written_with_spaces_or_escapes_is_matched_too(
+    admin: httpx.Client, bank: httpx.Client
+) -> None:
+    """IDs are looked up from the raw body before it is parsed; those written otherwise are
+    looked up once the records are parsed."""
+    club = make_club(admin)
+    spaced, escaped = national_id(1960, "female"), national_id(1961, "female")
+    for nid in (spaced, escaped):
+        add_member(admin, club["id"], nid)
+    records = [
+        record(borrower_national_id=f"{spaced[:4]} {spaced[4:8]} {spaced[8:]}"),
+        record(borrower_national_id="ESCAPED"),
+    ]
+    as_escape = f"\\u{ord(escaped[0]):04x}{escaped[1:]}"  # the first digit as \u0030…
+    body = orjson.dumps({"records": records}).replace(b"ESCAPED", as_escape.encode())
+    response = bank.post(
+        BATCHES, content=body, headers={**key(), "Content-Type": "application/json"}
+    )
+    answer = response.json()
+    assert response.status_code == 200, answer
+    assert answer["counts"]["matched"] == 2
+    stored = [bank.get(f"{BANKS}/{result['id']}").json() for result in answer["results"]]
+    assert [loan["borrower_national_id"] for loan in stored] == [spaced, escaped]
+
+
 def test_an_unmatched_loan_is_matched_when_the_borrower_joins_a_club(
     admin: httpx.Client, bank: httpx.Client
 ) -> None:

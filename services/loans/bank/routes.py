@@ -24,7 +24,12 @@ from common.problems import Forbidden
 from common.schemas import Id, IdPath, Page, PageDep
 from services.loans.bank import schemas, service
 from services.loans.bank.gc_pause import collector_paused
-from services.loans.bank.matching import MemberLookup, MemberLookupDep, match_unmatched
+from services.loans.bank.matching import (
+    LookupInFlight,
+    MemberLookup,
+    MemberLookupDep,
+    match_unmatched,
+)
 from services.loans.bank.models import LOAN_NUMBER_LENGTH, BankLoan
 from services.loans.bank.rules import BatchMode, LoanStatus, LoanValues, Outcome, Programme
 from services.loans.bank.schemas import (
@@ -61,28 +66,22 @@ def _write(
     bank_code: str,
     loan_numbers: list[str | None],
     postings: list[LoanValues | None],
-    lookup: MemberLookup,
-    loop: asyncio.AbstractEventLoop,
+    looking_up: LookupInFlight,
     answer: Callable[[service.Plan, bool], AnswerT],
 ) -> AnswerT:
-    """Plans and writes a posting, in a worker thread; the borrowers are looked up meanwhile on
-    the event loop `loop`, and only the loans themselves wait for the answer."""
-    looking_up = asyncio.run_coroutine_threadsafe(
-        lookup.memberships_if_available(service.borrowers(postings)), loop
+    """Plans and writes a posting, in a worker thread, while the borrowers are looked up on the
+    event loop; only the loans themselves wait for the answer."""
+    wanted = service.borrowers(postings)
+    return service.write(
+        session,
+        principal,
+        bank_code,
+        loan_numbers,
+        postings,
+        lambda: looking_up.result(wanted),
+        utcnow(),
+        answer,
     )
-    try:
-        return service.write(
-            session,
-            principal,
-            bank_code,
-            loan_numbers,
-            postings,
-            looking_up.result,
-            utcnow(),
-            answer,
-        )
-    finally:
-        looking_up.cancel()  # nothing to cancel once it has answered
 
 
 def _planned(planned: service.Plan, matching_available: bool) -> tuple[service.Plan, bool]:
@@ -106,17 +105,13 @@ async def post_record(
     lookup: MemberLookupDep,
 ) -> Response:
     number, values = schemas.parse_record(await request.body(), date.today())
-    planned, available = await run_in_threadpool(
-        _write,
-        session,
-        principal,
-        bank_code,
-        [number],
-        [values],
-        lookup,
-        asyncio.get_running_loop(),
-        _planned,
-    )
+    looking_up = LookupInFlight(lookup, [values.borrower_national_id], asyncio.get_running_loop())
+    try:
+        planned, available = await run_in_threadpool(
+            _write, session, principal, bank_code, [number], [values], looking_up, _planned
+        )
+    finally:
+        looking_up.cancel()
     _, posted, result = planned.results[0]
     loan = await run_in_threadpool(session.get, BankLoan, posted.id)
     assert loan is not None  # written in this transaction
@@ -180,19 +175,31 @@ def _write_batch(
     mode: BatchMode,
 ) -> Response:
     """A batch from its body to its stored answer, in one worker thread (each hop between the
-    event loop and a worker waits for the other's turn at the interpreter)."""
-    parsed = schemas.parse_batch(body, date.today())
-    if parsed.rejected and mode is BatchMode.ATOMIC:
-        raise schemas.refused_batch(parsed)
-    prefer_lz4(session)  # the batch's events and its stored answer are megabytes
+    event loop and a worker waits for the other's turn at the interpreter). The clubs service
+    is asked about the borrowers the body names before the body is parsed: it answers while
+    the batch is parsed and planned."""
+    looking_up = LookupInFlight(lookup, schemas.named_borrowers(body), loop)
+    try:
+        parsed = schemas.parse_batch(body, date.today())
+        if parsed.rejected and mode is BatchMode.ATOMIC:
+            raise schemas.refused_batch(parsed)
+        prefer_lz4(session)  # the batch's events and its stored answer are megabytes
 
-    def answer(planned: service.Plan, matching_available: bool) -> Response:
-        content = service.batch_answer(mode, parsed, planned, matching_available)
-        return Response(orjson.dumps(content), media_type="application/json")
+        def answer(planned: service.Plan, matching_available: bool) -> Response:
+            content = service.batch_answer(mode, parsed, planned, matching_available)
+            return Response(orjson.dumps(content), media_type="application/json")
 
-    response = _write(
-        session, principal, bank_code, parsed.loan_numbers, parsed.postings, lookup, loop, answer
-    )
+        response = _write(
+            session,
+            principal,
+            bank_code,
+            parsed.loan_numbers,
+            parsed.postings,
+            looking_up,
+            answer,
+        )
+    finally:
+        looking_up.cancel()
     return idem.remember(session, response)
 
 
