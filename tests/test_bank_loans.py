@@ -228,6 +228,31 @@ def test_a_batch_applies_a_repeated_loan_number_in_order(bank: httpx.Client) -> 
     assert [(v["id"], v["outcome"]) for v in second["items"]] == [(versions[1]["id"], "updated")]
 
 
+def test_a_loan_number_written_with_spaces_or_escapes_finds_its_stored_loan(
+    bank: httpx.Client,
+) -> None:
+    """Stored loans are looked for by the numbers the raw body names before it is parsed, and
+    by the others once it is."""
+    spaced, escaped, named = record(), record(), record()
+    first = post_batch(bank, [spaced, escaped, named]).json()["results"]
+    newer = {"as_of": "2025-07-31", "outstanding_principal": 38_000_000}
+    records = [
+        {**spaced, **newer, "loan_number": f"  {spaced['loan_number']} "},
+        {**escaped, **newer, "loan_number": "ESCAPED"},
+        {**named, **newer},
+        {**record(), "loan_number": f" {record()['loan_number']}"},
+    ]
+    as_escape = f"\\u{ord(escaped['loan_number'][0]):04x}{escaped['loan_number'][1:]}"
+    body = orjson.dumps({"records": records}).replace(b"ESCAPED", as_escape.encode())
+    response = bank.post(
+        BATCHES, content=body, headers={**key(), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["outcome"] for r in results] == ["updated", "updated", "updated", "created"]
+    assert [r["id"] for r in results[:3]] == [r["id"] for r in first]
+
+
 def test_a_batch_announces_each_loan_it_created_or_changed_once(
     admin: httpx.Client, bank: httpx.Client, stack: Stack
 ) -> None:

@@ -8,7 +8,7 @@ are refused here too, not only at the gateway; records out of scope answer 404.
 
 import asyncio
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, TypeVar
 
 import orjson
@@ -22,7 +22,7 @@ from common.db import SessionDep, prefer_lz4, utcnow
 from common.idempotency import IdempotentRequest, idempotency
 from common.problems import Forbidden
 from common.schemas import Id, IdPath, Page, PageDep
-from services.loans.bank import schemas, service
+from services.loans.bank import schemas, service, store
 from services.loans.bank.gc_pause import collector_paused
 from services.loans.bank.matching import (
     LookupInFlight,
@@ -68,6 +68,8 @@ def _write(
     postings: list[LoanValues | None],
     looking_up: LookupInFlight,
     answer: Callable[[service.Plan, bool], AnswerT],
+    now: datetime | None = None,
+    early: store.EarlyProbe | None = None,
 ) -> AnswerT:
     """Plans and writes a posting, in a worker thread, while the borrowers are looked up on the
     event loop; only the loans themselves wait for the answer."""
@@ -79,8 +81,9 @@ def _write(
         loan_numbers,
         postings,
         lambda: looking_up.result(wanted),
-        utcnow(),
+        now or utcnow(),
         answer,
+        early,
     )
 
 
@@ -176,14 +179,18 @@ def _write_batch(
 ) -> Response:
     """A batch from its body to its stored answer, in one worker thread (each hop between the
     event loop and a worker waits for the other's turn at the interpreter). The clubs service
-    is asked about the borrowers the body names before the body is parsed: it answers while
-    the batch is parsed and planned."""
-    looking_up = LookupInFlight(lookup, schemas.named_borrowers(body), loop)
+    is asked about the borrowers the body names, and PostgreSQL about its loan numbers, before
+    the body is parsed: they answer while it is parsed."""
+    now = utcnow()
+    named = schemas.named_in(body)
+    looking_up = LookupInFlight(lookup, named.borrowers, loop)
+    early: store.EarlyProbe | None = None
     try:
+        prefer_lz4(session)  # the batch's events and its stored answer are megabytes
+        early = store.EarlyProbe.send(session, bank_code, named.loan_numbers, now)
         parsed = schemas.parse_batch(body, date.today())
         if parsed.rejected and mode is BatchMode.ATOMIC:
             raise schemas.refused_batch(parsed)
-        prefer_lz4(session)  # the batch's events and its stored answer are megabytes
 
         def answer(planned: service.Plan, matching_available: bool) -> Response:
             content = service.batch_answer(mode, parsed, planned, matching_available)
@@ -197,9 +204,13 @@ def _write_batch(
             parsed.postings,
             looking_up,
             answer,
+            now,
+            early,
         )
     finally:
         looking_up.cancel()
+        if early is not None:
+            early.close()
     return idem.remember(session, response)
 
 

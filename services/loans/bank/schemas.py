@@ -40,6 +40,8 @@ from services.loans.bank.rules import (
     record_errors,
 )
 
+LOAN_NUMBER_PATTERN = "[A-Za-z0-9][A-Za-z0-9/._-]*"
+"""Letters, digits and / . _ - (no spaces: the probe of stored loans splits on them)."""
 RECORD_FIELD = "record"
 """The field named when a record is not even a JSON object."""
 
@@ -68,7 +70,7 @@ class BankLoanRecord(TypedDict):
         Field(
             min_length=1,
             max_length=LOAN_NUMBER_LENGTH,
-            pattern=r"^[A-Za-z0-9][A-Za-z0-9/._-]*$",
+            pattern=f"^{LOAN_NUMBER_PATTERN}$",
             description="The bank's loan number: unique per bank.",
         ),
     ]
@@ -149,14 +151,24 @@ FIELDS: dict[str, TypeAdapter[Any]] = {
 """The fields that rules across fields look at, each checkable on its own."""
 
 
+_NAMED_LOAN_NUMBER = re.compile(rf'"loan_number"\s*:\s*"({LOAN_NUMBER_PATTERN})"'.encode())
 _NAMED_BORROWER = re.compile(rf'"borrower_national_id"\s*:\s*"({WELL_FORMED_PATTERN})"'.encode())
 
 
-def named_borrowers(body: bytes) -> set[str]:
-    """The well-formed national IDs a batch body names as borrowers, read from its bytes
-    (2 ms for 10,000 records, a tenth of parsing them): to be looked up while it is parsed.
-    An ID written otherwise (escaped, with spaces) is not found here, only by `parse_batch`."""
-    return {found.decode() for found in _NAMED_BORROWER.findall(body)}
+class Named(NamedTuple):
+    loan_numbers: set[str]
+    borrowers: set[str]
+
+
+def named_in(body: bytes) -> Named:
+    """The loan numbers and the borrowers' national IDs a batch body names, as written without
+    spaces or escapes, read from its bytes (5 ms for 10,000 records, a sixth of parsing them):
+    to be asked about while the batch is parsed. Others are found by `parse_batch` only, and
+    these may include some of invalid records."""
+    return Named(
+        {found.decode() for found in _NAMED_LOAN_NUMBER.findall(body)},
+        {found.decode() for found in _NAMED_BORROWER.findall(body)},
+    )
 
 
 class ParsedBatch(NamedTuple):
