@@ -80,41 +80,6 @@ class MemberLookup:
             return None
 
 
-class LookupInFlight:
-    """Memberships asked of the clubs service on the event loop while a worker thread goes on.
-
-    A batch asks for the IDs its raw body names before it is even parsed (the clubs service
-    answers meanwhile); the IDs of valid records it did not name that way are asked when the
-    answer is wanted. Extra IDs asked are harmless: matching takes only the borrowers'.
-    """
-
-    def __init__(
-        self, lookup: MemberLookup, national_ids: Collection[str], loop: asyncio.AbstractEventLoop
-    ) -> None:
-        self.lookup = lookup
-        self.loop = loop
-        self.asked = frozenset(national_ids)
-        self.future = asyncio.run_coroutine_threadsafe(
-            lookup.memberships_if_available(self.asked), loop
-        )
-
-    def result(self, wanted: Collection[str]) -> dict[str, Membership] | None:
-        """The active memberships among `wanted` (and perhaps others); None when the clubs
-        service could not say."""
-        found = self.future.result()
-        rest = set(wanted).difference(self.asked)
-        if found is None or not rest:
-            return found
-        more = asyncio.run_coroutine_threadsafe(
-            self.lookup.memberships_if_available(rest), self.loop
-        ).result()
-        return None if more is None else found | more
-
-    def cancel(self) -> None:
-        """Nothing to cancel once the clubs service has answered."""
-        self.future.cancel()
-
-
 def member_lookup(request: Request) -> MemberLookup:
     return request.app.state.member_lookup
 

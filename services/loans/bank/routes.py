@@ -8,7 +8,7 @@ are refused here too, not only at the gateway; records out of scope answer 404.
 
 import asyncio
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, TypeVar
 
 import orjson
@@ -22,14 +22,9 @@ from common.db import SessionDep, prefer_lz4, utcnow
 from common.idempotency import IdempotentRequest, idempotency
 from common.problems import Forbidden
 from common.schemas import Id, IdPath, Page, PageDep
-from services.loans.bank import schemas, service, store
+from services.loans.bank import schemas, service
 from services.loans.bank.gc_pause import collector_paused
-from services.loans.bank.matching import (
-    LookupInFlight,
-    MemberLookup,
-    MemberLookupDep,
-    match_unmatched,
-)
+from services.loans.bank.matching import MemberLookup, MemberLookupDep, match_unmatched
 from services.loans.bank.models import LOAN_NUMBER_LENGTH, BankLoan
 from services.loans.bank.rules import BatchMode, LoanStatus, LoanValues, Outcome, Programme
 from services.loans.bank.schemas import (
@@ -66,25 +61,28 @@ def _write(
     bank_code: str,
     loan_numbers: list[str | None],
     postings: list[LoanValues | None],
-    looking_up: LookupInFlight,
+    lookup: MemberLookup,
+    loop: asyncio.AbstractEventLoop,
     answer: Callable[[service.Plan, bool], AnswerT],
-    now: datetime | None = None,
-    early: store.EarlyProbe | None = None,
 ) -> AnswerT:
-    """Plans and writes a posting, in a worker thread, while the borrowers are looked up on the
-    event loop; only the loans themselves wait for the answer."""
-    wanted = service.borrowers(postings)
-    return service.write(
-        session,
-        principal,
-        bank_code,
-        loan_numbers,
-        postings,
-        lambda: looking_up.result(wanted),
-        now or utcnow(),
-        answer,
-        early,
+    """Plans and writes a posting, in a worker thread; the borrowers are looked up meanwhile on
+    the event loop `loop`, and only the loans themselves wait for the answer."""
+    looking_up = asyncio.run_coroutine_threadsafe(
+        lookup.memberships_if_available(service.borrowers(postings)), loop
     )
+    try:
+        return service.write(
+            session,
+            principal,
+            bank_code,
+            loan_numbers,
+            postings,
+            looking_up.result,
+            utcnow(),
+            answer,
+        )
+    finally:
+        looking_up.cancel()  # nothing to cancel once it has answered
 
 
 def _planned(planned: service.Plan, matching_available: bool) -> tuple[service.Plan, bool]:
@@ -108,13 +106,17 @@ async def post_record(
     lookup: MemberLookupDep,
 ) -> Response:
     number, values = schemas.parse_record(await request.body(), date.today())
-    looking_up = LookupInFlight(lookup, [values.borrower_national_id], asyncio.get_running_loop())
-    try:
-        planned, available = await run_in_threadpool(
-            _write, session, principal, bank_code, [number], [values], looking_up, _planned
-        )
-    finally:
-        looking_up.cancel()
+    planned, available = await run_in_threadpool(
+        _write,
+        session,
+        principal,
+        bank_code,
+        [number],
+        [values],
+        lookup,
+        asyncio.get_running_loop(),
+        _planned,
+    )
     _, posted, result = planned.results[0]
     loan = await run_in_threadpool(session.get, BankLoan, posted.id)
     assert loan is not None  # written in this transaction
@@ -178,39 +180,19 @@ def _write_batch(
     mode: BatchMode,
 ) -> Response:
     """A batch from its body to its stored answer, in one worker thread (each hop between the
-    event loop and a worker waits for the other's turn at the interpreter). The clubs service
-    is asked about the borrowers the body names, and PostgreSQL about its loan numbers, before
-    the body is parsed: they answer while it is parsed."""
-    now = utcnow()
-    named = schemas.named_in(body)
-    looking_up = LookupInFlight(lookup, named.borrowers, loop)
-    early: store.EarlyProbe | None = None
-    try:
-        prefer_lz4(session)  # the batch's events and its stored answer are megabytes
-        early = store.EarlyProbe.send(session, bank_code, named.loan_numbers, now)
-        parsed = schemas.parse_batch(body, date.today())
-        if parsed.rejected and mode is BatchMode.ATOMIC:
-            raise schemas.refused_batch(parsed)
+    event loop and a worker waits for the other's turn at the interpreter)."""
+    parsed = schemas.parse_batch(body, date.today())
+    if parsed.rejected and mode is BatchMode.ATOMIC:
+        raise schemas.refused_batch(parsed)
+    prefer_lz4(session)  # the batch's events and its stored answer are megabytes
 
-        def answer(planned: service.Plan, matching_available: bool) -> Response:
-            content = service.batch_answer(mode, parsed, planned, matching_available)
-            return Response(orjson.dumps(content), media_type="application/json")
+    def answer(planned: service.Plan, matching_available: bool) -> Response:
+        content = service.batch_answer(mode, parsed, planned, matching_available)
+        return Response(orjson.dumps(content), media_type="application/json")
 
-        response = _write(
-            session,
-            principal,
-            bank_code,
-            parsed.loan_numbers,
-            parsed.postings,
-            looking_up,
-            answer,
-            now,
-            early,
-        )
-    finally:
-        looking_up.cancel()
-        if early is not None:
-            early.close()
+    response = _write(
+        session, principal, bank_code, parsed.loan_numbers, parsed.postings, lookup, loop, answer
+    )
     return idem.remember(session, response)
 
 

@@ -3,9 +3,8 @@
 A posting is planned, then written, in the request's one transaction, by `write` in one worker
 thread:
 1. `plan` takes the bank's lock, loads the stored loans of the batch's loan numbers in one
-   query (a batch sent both before it was parsed: `store.EarlyProbe`) and decides each
-   record's outcome in order (a loan number repeated in the batch sees the figures of its
-   earlier records, as if they had been posted one after another);
+   query and decides each record's outcome in order (a loan number repeated in the batch sees
+   the figures of its earlier records, as if they had been posted one after another);
 2. `record_history` gives the new loans and the postings their ids and writes to the history,
    in bulk, the postings that are not current (replaced or stale): it needs no match, so it
    runs while the clubs service is still being asked;
@@ -46,7 +45,7 @@ from services.loans.bank.schemas import (
     BankLoanVersionPublic,
     ParsedBatch,
 )
-from services.loans.bank.store import EarlyProbe, Posting, StoredLoan
+from services.loans.bank.store import Posting, StoredLoan
 from services.loans.models import outbox
 
 READERS = frozenset({Role.ADMIN, Role.OFFICER, Role.BANK, Role.SERVICE})
@@ -90,14 +89,13 @@ def plan(
     postings: Sequence[LoanValues | None],
     posted_by: str,
     now: datetime,
-    early: EarlyProbe | None = None,
 ) -> Plan:
     """Each valid record's outcome against the stored loan (or the batch's earlier record).
 
     `postings` are the records' figures in order (None for an invalid record), `loan_numbers`
-    their loan numbers. With `early`, the bank's lock is taken and most numbers are probed
-    already; the others are probed here.
+    their loan numbers.
     """
+    store.lock_bank(session, bank_code, now)
     numbers = sorted(
         {
             number
@@ -105,14 +103,7 @@ def plan(
             if values is not None
         }
     )
-    if early is None:
-        store.lock_bank(session, bank_code, now)
-        loans = store.current_loans(session, bank_code, numbers)
-    else:
-        loans = early.loans()
-        rest = [number for number in numbers if number not in early.numbers]
-        if rest:
-            loans |= store.current_loans(session, bank_code, rest)
+    loans = store.current_loans(session, bank_code, numbers)
     results: list[tuple[int, StoredLoan, Outcome]] = []
     kept: list[Posting] = []
     history: list[tuple[StoredLoan, Posting]] = []
@@ -154,7 +145,6 @@ def write(
     memberships: Callable[[], Memberships],
     now: datetime,
     answer: Callable[[Plan, bool], AnswerT],
-    early: EarlyProbe | None = None,
 ) -> AnswerT:
     """Plans and writes a posting, in the caller's thread (a worker: it waits on the database
     and on `memberships`, the clubs service's answer asked meanwhile).
@@ -162,7 +152,7 @@ def write(
     The history is written before the memberships are waited for; `answer(plan, matching
     available)` and the posting's events are made while PostgreSQL stores the loans.
     """
-    planned = plan(session, bank_code, loan_numbers, postings, principal.subject, now, early)
+    planned = plan(session, bank_code, loan_numbers, postings, principal.subject, now)
     record_history(session, planned)
     found = memberships()
     made: list[AnswerT] = []

@@ -6,14 +6,13 @@ transaction. SQLite, for development and tests, takes the same rows with `execut
 Nothing here commits.
 """
 
-import logging
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import Executable, bindparam, func, insert, select, text, update
+from sqlalchemy import Result, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -22,7 +21,6 @@ from sqlmodel import Session, col
 from services.loans.bank.models import Bank, BankLoan, BankLoanVersion
 from services.loans.bank.rules import VALUE_FIELDS, LoanValues, Membership
 
-log = logging.getLogger("ishc.loans.bank.store")
 MATCH_FIELDS = ("member_id", "club_id", "province_code", "commune_code", "matched_at")
 POSTING_FIELDS = ("posting_id", "posting_outcome", "posted_by", "posted_at")
 """A loan's current posting, in the order of `Posting.columns`."""
@@ -114,57 +112,35 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _lock_statement(session: Session, bank_code: str, now: datetime) -> Executable:
-    dialect_insert = pg_insert if _is_postgres(session) else sqlite_insert
-    statement = dialect_insert(Bank).values(code=bank_code, postings=1, last_posted_at=now)
-    return statement.on_conflict_do_update(
-        index_elements=[col(Bank.code)],
-        set_={"postings": Bank.postings + 1, "last_posted_at": now},
-    )
-
-
 def lock_bank(session: Session, bank_code: str, now: datetime) -> None:
     """Serialise this bank's postings until the transaction ends (see `Bank`)."""
-    session.execute(_lock_statement(session, bank_code, now))
+    dialect_insert = pg_insert if _is_postgres(session) else sqlite_insert
+    statement = dialect_insert(Bank).values(code=bank_code, postings=1, last_posted_at=now)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[col(Bank.code)],
+            set_={"postings": Bank.postings + 1, "last_posted_at": now},
+        )
+    )
 
 
 def current_loans(
     session: Session, bank_code: str, numbers: Sequence[str]
 ) -> dict[str, StoredLoan]:
     """The stored loans of this bank with these numbers, by number."""
-    if not _is_postgres(session):
-        query = select(*_CURRENT_COLUMNS).where(BankLoan.bank_code == bank_code)
-        found: dict[str, StoredLoan] = {}
-        for start in range(0, len(numbers), SQLITE_CHUNK):
-            chunk = numbers[start : start + SQLITE_CHUNK]
-            found |= _stored_loans(
-                session.execute(query.where(col(BankLoan.loan_number).in_(chunk)))
-            )
-        return found
-    try:
-        with _driver(session).cursor() as cursor:
-            cursor.execute(*_probe(session, bank_code, numbers))
-            return _stored_loans(cursor)
-    except psycopg.Error as exc:
-        raise DBAPIError.instance(_PROBE, None, exc, psycopg.Error) from exc
-
-
-def _stored_loans(rows: Iterable[Sequence[Any]]) -> dict[str, StoredLoan]:
-    """Rows of `_CURRENT_COLUMNS` as loans by number; moments as aware UTC (psycopg gives
-    them in the session's time zone)."""
     found: dict[str, StoredLoan] = {}
     value_end = 2 + len(VALUE_FIELDS)
     posting_end = value_end + len(POSTING_FIELDS)
-    for row in rows:
-        values = LoanValues(*row[2:value_end])
-        posting_id, outcome, posted_by, posted_at = row[value_end:posting_end]
-        posting = Posting(values, outcome, posted_by, posted_at.astimezone(UTC), posting_id)
-        member_id, club_id, province, commune, matched_at = row[posting_end:]
-        membership = None
-        if member_id is not None:
-            membership = Membership(member_id, club_id, province, commune)
-            matched_at = matched_at.astimezone(UTC)
-        found[row[0]] = StoredLoan(row[0], row[1], posting, membership, matched_at, values[0])
+    for rows in _wanted(session, bank_code, numbers):
+        for row in rows:
+            values = LoanValues(*row[2:value_end])
+            posting_id, outcome, posted_by, posted_at = row[value_end:posting_end]
+            posting = Posting(values, outcome, posted_by, posted_at, posting_id)
+            member_id, club_id, province, commune, matched_at = row[posting_end:]
+            membership = (
+                Membership(member_id, club_id, province, commune) if member_id is not None else None
+            )
+            found[row[0]] = StoredLoan(row[0], row[1], posting, membership, matched_at, values[0])
     return found
 
 
@@ -179,81 +155,27 @@ CROSS JOIN LATERAL (
     WHERE bank_code = :bank_code AND loan_number = wanted.loan_number LIMIT 1
 ) AS loan
 """
-"""PostgreSQL: one probe of the unique index per number, whatever the statistics say (with
-`loan_number = ANY(…)` and a table not analysed since it grew, the planner read every loan of
-the bank and filtered them: 120 ms per batch at 250,000 loans, and growing). `LIMIT 1` keeps
-the planner from turning the probes into a join. The numbers travel as one string, split on
-spaces, which the loan number's pattern excludes: psycopg builds a 10,000-element array
-parameter in Python, which cost 30 ms."""
 
 
-def _driver(session: Session) -> psycopg.Connection[Any]:
-    """The psycopg connection under the session's (in its transaction)."""
-    return session.connection().connection.driver_connection  # type: ignore[return-value]
+def _wanted(session: Session, bank_code: str, numbers: Sequence[str]) -> Iterator[Result]:
+    """The bank's loans among these numbers.
 
-
-def _compiled(session: Session, statement: Executable) -> tuple[str, dict[str, Any]]:
-    """A statement as psycopg takes it, for the few run on the driver's own connection."""
-    compiled = statement.compile(dialect=session.get_bind().dialect)
-    return str(compiled), compiled.params
-
-
-def _probe(session: Session, bank_code: str, numbers: Iterable[str]) -> tuple[str, dict[str, Any]]:
-    return _compiled(
-        session, text(_PROBE).bindparams(numbers=" ".join(numbers), bank_code=bank_code)
-    )
-
-
-class EarlyProbe:
-    """PostgreSQL: the bank's lock and the probe of the loan numbers a batch body names, sent
-    in pipeline mode before the body is parsed, so that PostgreSQL takes the lock and finds the
-    stored loans (12 ms for 10,000 numbers) while Python parses the records. `loans` takes the
-    answer and ends the pipeline; `close` ends it in any case (the request failed)."""
-
-    @classmethod
-    def send(
-        cls, session: Session, bank_code: str, numbers: Collection[str], now: datetime
-    ) -> "EarlyProbe | None":
-        """On PostgreSQL, the lock and the probe sent; elsewhere None (`plan` does both)."""
-        return cls(session, bank_code, numbers, now) if _is_postgres(session) else None
-
-    def __init__(
-        self, session: Session, bank_code: str, numbers: Collection[str], now: datetime
-    ) -> None:
-        self.numbers = frozenset(numbers)
-        connection = _driver(session)
-        self._pipeline: psycopg.Pipeline | None = connection.pipeline()
-        self._pipeline.__enter__()
-        try:
-            connection.execute(*_compiled(session, _lock_statement(session, bank_code, now)))
-            self._cursor = connection.cursor()
-            self._cursor.execute(*_probe(session, bank_code, sorted(self.numbers)))
-        except BaseException:
-            self.close()
-            raise
-
-    def loans(self) -> dict[str, StoredLoan]:
-        """The stored loans among the numbers probed, by number."""
-        try:
-            rows = self._cursor.fetchall()
-            self._end()
-        except psycopg.Error as exc:
-            self.close()
-            raise DBAPIError.instance(_PROBE, None, exc, psycopg.Error) from exc
-        return _stored_loans(rows)
-
-    def close(self) -> None:
-        """Ends the pipeline if `loans` did not: the request failed before, and a failure of
-        the probe itself no longer matters (the transaction is rolled back)."""
-        try:
-            self._end()
-        except psycopg.Error as exc:
-            log.info("the early probe of a failed batch failed too: %s", exc)
-
-    def _end(self) -> None:
-        pipeline, self._pipeline = self._pipeline, None
-        if pipeline is not None:
-            pipeline.__exit__(None, None, None)
+    PostgreSQL: one probe of the unique index per number, whatever the statistics say (with
+    `loan_number = ANY(…)` and a table not analysed since it grew, the planner read every loan of
+    the bank and filtered them: 120 ms per batch at 250,000 loans, and growing). `LIMIT 1` keeps
+    the planner from turning the probes into a join. The numbers travel as one string, split
+    on spaces, which the loan number's pattern excludes: psycopg builds a 10,000-element array
+    parameter in Python, which cost 30 ms. SQLite: chunks of `IN`.
+    """
+    if _is_postgres(session):
+        columns = {column.key: column.type for column in _CURRENT_COLUMNS}
+        probe = text(_PROBE).columns(**columns)  # typed as the columns (matched_at in UTC)
+        yield session.execute(probe, {"numbers": " ".join(numbers), "bank_code": bank_code})
+        return
+    query = select(*_CURRENT_COLUMNS).where(BankLoan.bank_code == bank_code)
+    for start in range(0, len(numbers), SQLITE_CHUNK):
+        chunk = numbers[start : start + SQLITE_CHUNK]
+        yield session.execute(query.where(col(BankLoan.loan_number).in_(chunk)))
 
 
 def new_ids(
@@ -301,8 +223,9 @@ def _copy(
     conflict, a database that is down) as for any statement.
     """
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    connection = session.connection().connection.driver_connection
     try:
-        with _driver(session).cursor() as cursor, cursor.copy(statement) as copy:
+        with connection.cursor() as cursor, cursor.copy(statement) as copy:
             copy.set_types(_binary_types(table, columns))
             for row in rows:
                 copy.write_row(row)
