@@ -68,7 +68,6 @@ LOCAL_PREFIXES = frozenset({"users", "clients", "webhooks"})
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PROXY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HOP_BY_HOP = frozenset(
     {
         b"connection",
@@ -204,7 +203,7 @@ class Forwarder:
             raise GatewayTimeout(f"The {service} service did not answer in time.") from exc
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
             raise ServiceUnavailable(f"The {service} service is not reachable.") from exc
-        if request.method not in SAFE_METHODS and response.status_code < 400:
+        if request.method not in READ_METHODS and response.status_code < 400:
             self.changed(service)
         return response
 
