@@ -16,12 +16,15 @@ its rows by COPY, so that both see the same machine: these machines are noisy):
 - the reference: the same rows loaded with psycopg 3 `cursor.copy` (`write_row`, text
   format, one transaction per batch) into a scratch table of the same columns without
   indexes; and once more in binary format, which is faster still and printed for comparison
-  (the service itself writes with binary COPY).
+  (the service itself writes with binary COPY);
+- for comparison too, the rows as `bank_loans` stores them (ids, posting, the matches of the
+  member borrowers, times) loaded by binary COPY into a scratch table with its columns, checks
+  and indexes: what storing them costs PostgreSQL, before any of the API's own work.
 
-It prints both rates in rows per second, the ratio API / COPY against the target (20 %), the
-latency per batch and the matched share. Exit code: 0 when the ratio meets `--min-ratio`, 1 when
-it does not, 2 when the run failed, 130 on Ctrl-C. The platform is always stopped; the
-databases are kept for inspection.
+It prints the rates in rows per second, the ratio API / COPY against the target (20 %) and
+against the other two references, the latency per batch and the matched share. Exit code: 0
+when the ratio meets `--min-ratio`, 1 when it does not, 2 when the run failed, 130 on Ctrl-C.
+The platform is always stopped; the databases are kept for inspection.
 """
 
 import argparse
@@ -37,7 +40,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -55,7 +58,8 @@ from bench._common import (
 )
 from bench.generate_registry import DEFAULT_SEED, generate
 from common.national_id import CCCD_PROVINCE_CODES
-from services.loans.bank.rules import MAX_BATCH_RECORDS, Programme
+from services.loans.bank.rules import MAX_BATCH_RECORDS, Membership, Programme
+from services.loans.bank.store import LOAN_COLUMNS
 from tools.stack import Stack, free_port
 
 COMPONENTS = ("gateway", "clubs", "loans", "funding")
@@ -64,6 +68,7 @@ TARGET_RATIO = 0.20
 BANK_CODE = "VBSP"
 REQUEST_TIMEOUT = 120.0
 SCRATCH_TABLE = "bench_bank_loans_copy"
+INDEXED_TABLE = "bench_bank_loans_indexed"
 RECORD_FIELDS = (
     "loan_number",
     "borrower_national_id",
@@ -112,16 +117,19 @@ class Run:
 # --- the records ------------------------------------------------------------------------------
 
 
-def member_ids(clubs_url: str, count: int, seed: int) -> list[str]:
-    """National IDs of active members, to be some of the borrowers."""
+def active_members(clubs_url: str, count: int, seed: int) -> dict[str, Membership]:
+    """Active members, to be some of the borrowers: their memberships by national ID, in a
+    random order."""
     with psycopg.connect(libpq_url(clubs_url), connect_timeout=5) as conn:
         conn.execute("SELECT setseed(%s)", (seed % 1000 / 1000,))
         rows = conn.execute(
-            "SELECT national_id FROM members WHERE left_on IS NULL AND national_id IS NOT NULL"
-            " ORDER BY random() LIMIT %s",
+            "SELECT member.national_id, member.id, member.club_id, club.province_code,"
+            " club.commune_code FROM members AS member JOIN clubs AS club"
+            " ON club.id = member.club_id WHERE member.left_on IS NULL"
+            " AND member.national_id IS NOT NULL ORDER BY random() LIMIT %s",
             (count,),
         ).fetchall()
-    return [row[0] for row in rows]
+    return {national_id: Membership(*found) for national_id, *found in rows}
 
 
 def stranger_id(rng: random.Random, provinces: list[str]) -> str:
@@ -188,6 +196,20 @@ def copy_rows(records: list[dict]) -> list[tuple]:
             )
         )
     return rows
+
+
+def stored_rows(
+    rows: list[tuple], memberships: dict[str, Membership], first_id: int, posted_by: str
+) -> list[tuple]:
+    """The reference rows as `bank_loans` stores them (`LOAN_COLUMNS`): ids, the posting, the
+    match of member borrowers, the times."""
+    now = datetime.now(UTC)
+    stored = []
+    for loan_id, row in enumerate(rows, start=first_id):
+        found = memberships.get(row[2])
+        match = (*found, now) if found is not None else (None, None, None, None, None)
+        stored.append((loan_id, *row, loan_id, "created", posted_by, now, *match, now, now))
+    return stored
 
 
 # --- the two paths ----------------------------------------------------------------------------
@@ -260,30 +282,39 @@ COPY_COLUMNS = (
 
 
 class CopyReference:
-    """COPY of the rows into a scratch table of the same columns without indexes, batch by batch,
-    in text format (psycopg's default: the reference) or binary."""
+    """COPY of rows into a scratch table, batch by batch, one transaction per batch: in text
+    format (psycopg's default) unless the column types are given (binary)."""
 
-    def __init__(self, loans_url: str, binary: bool) -> None:
-        self.table = SCRATCH_TABLE + ("_binary" if binary else "")
-        self.binary = binary
-        columns = [name for name, _ in COPY_COLUMNS]
-        self.statement = f"COPY {self.table} ({', '.join(columns)}) FROM STDIN"
-        if binary:
-            self.statement += " (FORMAT BINARY)"
+    def __init__(
+        self, loans_url: str, table: str, create: str, columns: list[str], binary: bool
+    ) -> None:
+        self.table = table
+        self.statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         self.run = Run()
         self.conn = psycopg.connect(libpq_url(loans_url), connect_timeout=5)
-        self.conn.execute(f"DROP TABLE IF EXISTS {self.table}")
-        self.conn.execute(
-            f"CREATE TABLE {self.table} AS SELECT {', '.join(columns)} FROM bank_loans WITH NO DATA"
-        )
+        self.conn.execute(f"DROP TABLE IF EXISTS {table}")
+        self.conn.execute(create)
+        self.types: list[str] | None = None
+        if binary:
+            self.statement += " (FORMAT BINARY)"
+            self.types = [self._type(column) for column in columns]
         self.conn.commit()
+
+    def _type(self, column: str) -> str:
+        row = self.conn.execute(
+            "SELECT format_type(atttypid, NULL) FROM pg_attribute"
+            " WHERE attrelid = %s::regclass AND attname = %s",
+            (self.table, column),
+        ).fetchone()
+        assert row is not None, column
+        return row[0]
 
     def load(self, rows: list[tuple]) -> None:
         """One batch in one transaction; its time added to `run`."""
         sent = time.perf_counter()
         with self.conn.cursor() as cursor, cursor.copy(self.statement) as copy:
-            if self.binary:
-                copy.set_types([kind for _, kind in COPY_COLUMNS])
+            if self.types is not None:
+                copy.set_types(self.types)
             for row in rows:
                 copy.write_row(row)
         self.conn.commit()
@@ -297,18 +328,50 @@ class CopyReference:
         self.conn.close()
 
 
-def side_by_side(
-    client: httpx.Client, batches: list[tuple[int, bytes, list[tuple]]], loans_url: str
-) -> tuple[Run, Run, Run]:
-    """Each batch through the API, then its rows by COPY (text, then binary)."""
+def plain_reference(loans_url: str, binary: bool) -> CopyReference:
+    """The target's reference: the posted columns, no indexes."""
+    table = SCRATCH_TABLE + ("_binary" if binary else "")
+    columns = [name for name, _ in COPY_COLUMNS]
+    create = f"CREATE TABLE {table} AS SELECT {', '.join(columns)} FROM bank_loans WITH NO DATA"
+    return CopyReference(loans_url, table, create, columns, binary)
+
+
+def indexed_reference(loans_url: str) -> CopyReference:
+    """For comparison: the rows as stored, into a table with `bank_loans`' columns, checks and
+    indexes (binary, as the service writes them)."""
+    create = (
+        f"CREATE TABLE {INDEXED_TABLE} (LIKE bank_loans INCLUDING CONSTRAINTS INCLUDING INDEXES)"
+    )
+    return CopyReference(loans_url, INDEXED_TABLE, create, list(LOAN_COLUMNS), binary=True)
+
+
+@dataclass
+class Batch:
+    size: int
+    body: bytes
+    """As posted to the API."""
+    rows: list[tuple]
+    """The posted columns, for the plain references."""
+    stored: list[tuple]
+    """As `bank_loans` stores them, for the indexed reference."""
+
+
+def side_by_side(client: httpx.Client, batches: list[Batch], loans_url: str) -> list[Run]:
+    """Each batch through the API, then its rows by each COPY: the runs of the API, the plain
+    COPY (text, then binary) and the indexed one."""
     api = Run()
-    references = [CopyReference(loans_url, binary=False), CopyReference(loans_url, binary=True)]
-    bar = ProgressBar("API and COPY", sum(size for size, _, _ in batches), "records")
+    references = [
+        plain_reference(loans_url, binary=False),
+        plain_reference(loans_url, binary=True),
+        indexed_reference(loans_url),
+    ]
+    bar = ProgressBar("API and COPY", sum(batch.size for batch in batches), "records")
     try:
-        for size, body, rows in batches:
-            post_batch(client, size, body, api)
-            for reference in references:
-                reference.load(rows)
+        for batch in batches:
+            post_batch(client, batch.size, batch.body, api)
+            for reference in references[:2]:
+                reference.load(batch.rows)
+            references[2].load(batch.stored)
             bar.update(
                 api.rows,
                 f"API {api.rate:,.0f} rows/s, COPY {references[0].run.rate:,.0f} rows/s",
@@ -317,7 +380,7 @@ def side_by_side(
         bar.close()
         for reference in references:
             reference.close()
-    return api, references[0].run, references[1].run
+    return [api, *(reference.run for reference in references)]
 
 
 def stored_counts(loans_url: str) -> tuple[int, int, int]:
@@ -333,11 +396,21 @@ def stored_counts(loans_url: str) -> tuple[int, int, int]:
 # --- the run ----------------------------------------------------------------------------------
 
 
-def report(api: Run, reference: Run, binary: Run, args: argparse.Namespace) -> bool:
-    ratio = api.rate / reference.rate if reference.rate else 0.0
+def _copy_line(label: str, run: Run, note: str = "") -> str:
+    return (
+        f"{label:<14}{run.rate:>10,.0f} rows/s  ({run.seconds:6.1f} s; per batch median "
+        f"{statistics.median(run.batch_ms):.0f} ms{note})"
+    )
+
+
+def _share(api: Run, reference: Run) -> float:
+    return api.rate / reference.rate if reference.rate else 0.0
+
+
+def report(runs: list[Run], args: argparse.Namespace) -> bool:
+    api, reference, binary, indexed = runs
+    ratio = _share(api, reference)
     passed = ratio >= args.min_ratio
-    median = statistics.median(api.batch_ms)
-    worst = max(api.batch_ms)
     print()
     print(
         f"{api.rows:,} records in batches of {args.batch:,}, PostgreSQL, through the gateway; "
@@ -345,19 +418,15 @@ def report(api: Run, reference: Run, binary: Run, args: argparse.Namespace) -> b
     )
     print(
         f"API batches   {api.rate:>10,.0f} rows/s  ({api.seconds:6.1f} s; per batch median "
-        f"{median:.0f} ms, max {worst:.0f} ms)"
+        f"{statistics.median(api.batch_ms):.0f} ms, max {max(api.batch_ms):.0f} ms)"
     )
-    print(
-        f"COPY          {reference.rate:>10,.0f} rows/s  ({reference.seconds:6.1f} s; per batch "
-        f"median {statistics.median(reference.batch_ms):.0f} ms)"
-    )
-    print(
-        f"COPY, binary  {binary.rate:>10,.0f} rows/s  ({binary.seconds:6.1f} s; per batch "
-        f"median {statistics.median(binary.batch_ms):.0f} ms; for comparison only)"
-    )
+    print(_copy_line("COPY", reference))
+    print(_copy_line("COPY, binary", binary, "; for comparison only"))
+    print(_copy_line("COPY, indexed", indexed, "; as stored, with bank_loans' indexes"))
     verdict = "PASS" if passed else "FAIL"
     print(f"API / COPY    {ratio:>10.1%}  target >= {args.min_ratio:.0%}: {verdict}")
-    print(f"API / binary  {api.rate / binary.rate if binary.rate else 0.0:>10.1%}")
+    print(f"API / binary  {_share(api, binary):>10.1%}")
+    print(f"API / indexed {_share(api, indexed):>10.1%}")
     print(f"load average  {os.getloadavg()[0]:>10.1f}  (the machine's, over the last minute)")
     return passed
 
@@ -433,22 +502,23 @@ def main(argv: list[str] | None = None) -> int:
         stack: Stack | None = None
         try:
             stack = prepare(args, urls, var_dir)
-            members = member_ids(urls["clubs"], int(args.records * args.member_share), args.seed)
+            members = active_members(
+                urls["clubs"], int(args.records * args.member_share), args.seed
+            )
             progress(f"building {args.records:,} records ({len(members):,} borrowers are members)")
-            records = make_records(args.records, members, args.seed)
-            batches = [
-                (len(chunk), orjson.dumps({"records": chunk}), copy_rows(chunk))
-                for chunk in (
-                    records[start : start + args.batch]
-                    for start in range(0, len(records), args.batch)
-                )
-            ]
+            records = make_records(args.records, list(members), args.seed)
+            batches = []
+            for start in range(0, len(records), args.batch):
+                chunk = records[start : start + args.batch]
+                rows = copy_rows(chunk)
+                stored = stored_rows(rows, members, start + 1, "client:bench")
+                batches.append(Batch(len(chunk), orjson.dumps({"records": chunk}), rows, stored))
             progress("starting clubs, loans, funding and the gateway")
             stack.start(log_dir=var_dir / "logs")
             with bank_client(stack) as client:
                 warm = make_records(min(args.batch, 1_000), [], args.seed + 1)
                 post_batch(client, len(warm), orjson.dumps({"records": warm}), Run())
-                api, reference, binary = side_by_side(client, batches, urls["loans"])
+                runs = side_by_side(client, batches, urls["loans"])
             stack.stop()
             loans, matched, versions = stored_counts(urls["loans"])
             progress(
@@ -475,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
                     stack.stop()
                 finally:
                     signal.signal(signal.SIGINT, previous)
-    return 0 if report(api, reference, binary, args) else 1
+    return 0 if report(runs, args) else 1
 
 
 if __name__ == "__main__":
