@@ -58,7 +58,7 @@ from bench._common import (
 )
 from bench.generate_registry import DEFAULT_SEED, generate
 from common.national_id import CCCD_PROVINCE_CODES
-from services.loans.bank.rules import MAX_BATCH_RECORDS, Membership, Programme
+from services.loans.bank.rules import MAX_BATCH_RECORDS, VALUE_FIELDS, Membership, Programme
 from services.loans.bank.store import LOAN_COLUMNS
 from tools.stack import Stack, free_port
 
@@ -264,21 +264,8 @@ def post_batch(client: httpx.Client, size: int, body: bytes, run: Run) -> None:
     run.matched += counts["matched"]
 
 
-COPY_COLUMNS = (
-    ("bank_code", "text"),
-    ("loan_number", "text"),
-    ("borrower_national_id", "text"),
-    ("borrower_name", "text"),
-    ("programme", "text"),
-    ("principal", "int8"),
-    ("disbursed_on", "date"),
-    ("maturity_on", "date"),
-    ("annual_interest_rate_bp", "int4"),
-    ("outstanding_principal", "int8"),
-    ("overdue_amount", "int8"),
-    ("status", "text"),
-    ("as_of", "date"),
-)
+COPY_COLUMNS = ("bank_code", "loan_number", *VALUE_FIELDS)
+"""The posted columns, as `copy_rows` makes them."""
 
 
 class CopyReference:
@@ -297,17 +284,15 @@ class CopyReference:
         self.types: list[str] | None = None
         if binary:
             self.statement += " (FORMAT BINARY)"
-            self.types = [self._type(column) for column in columns]
+            types = dict(
+                self.conn.execute(
+                    "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute"
+                    " WHERE attrelid = %s::regclass AND attnum > 0",
+                    (table,),
+                ).fetchall()
+            )
+            self.types = [types[column] for column in columns]  # binary COPY names them
         self.conn.commit()
-
-    def _type(self, column: str) -> str:
-        row = self.conn.execute(
-            "SELECT format_type(atttypid, NULL) FROM pg_attribute"
-            " WHERE attrelid = %s::regclass AND attname = %s",
-            (self.table, column),
-        ).fetchone()
-        assert row is not None, column
-        return row[0]
 
     def load(self, rows: list[tuple]) -> None:
         """One batch in one transaction; its time added to `run`."""
@@ -331,7 +316,7 @@ class CopyReference:
 def plain_reference(loans_url: str, binary: bool) -> CopyReference:
     """The target's reference: the posted columns, no indexes."""
     table = SCRATCH_TABLE + ("_binary" if binary else "")
-    columns = [name for name, _ in COPY_COLUMNS]
+    columns = list(COPY_COLUMNS)
     create = f"CREATE TABLE {table} AS SELECT {', '.join(columns)} FROM bank_loans WITH NO DATA"
     return CopyReference(loans_url, table, create, columns, binary)
 
@@ -360,22 +345,20 @@ def side_by_side(client: httpx.Client, batches: list[Batch], loans_url: str) -> 
     """Each batch through the API, then its rows by each COPY: the runs of the API, the plain
     COPY (text, then binary) and the indexed one."""
     api = Run()
-    references = [
+    plain, binary, indexed = (
         plain_reference(loans_url, binary=False),
         plain_reference(loans_url, binary=True),
         indexed_reference(loans_url),
-    ]
+    )
+    references = [plain, binary, indexed]
     bar = ProgressBar("API and COPY", sum(batch.size for batch in batches), "records")
     try:
         for batch in batches:
             post_batch(client, batch.size, batch.body, api)
-            for reference in references[:2]:
-                reference.load(batch.rows)
-            references[2].load(batch.stored)
-            bar.update(
-                api.rows,
-                f"API {api.rate:,.0f} rows/s, COPY {references[0].run.rate:,.0f} rows/s",
-            )
+            plain.load(batch.rows)
+            binary.load(batch.rows)
+            indexed.load(batch.stored)
+            bar.update(api.rows, f"API {api.rate:,.0f} rows/s, COPY {plain.run.rate:,.0f} rows/s")
     finally:
         bar.close()
         for reference in references:
