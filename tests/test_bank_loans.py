@@ -231,8 +231,8 @@ def test_a_batch_applies_a_repeated_loan_number_in_order(bank: httpx.Client) -> 
 def test_a_loan_number_written_with_spaces_or_escapes_finds_its_stored_loan(
     bank: httpx.Client,
 ) -> None:
-    """Stored loans are looked for by the numbers the raw body names before it is parsed, and
-    by the others once it is."""
+    """The stored loan is found by the loan number as validated (stripped, unescaped), not as
+    the raw body writes it."""
     spaced, escaped, named = record(), record(), record()
     first = post_batch(bank, [spaced, escaped, named]).json()["results"]
     newer = {"as_of": "2025-07-31", "outstanding_principal": 38_000_000}
@@ -428,8 +428,8 @@ def test_a_borrower_who_is_an_active_member_is_matched(
 def test_a_borrower_whose_id_is_written_with_spaces_or_escapes_is_matched_too(
     admin: httpx.Client, bank: httpx.Client
 ) -> None:
-    """IDs are looked up from the raw body before it is parsed; those written otherwise are
-    looked up once the records are parsed."""
+    """Borrowers are looked up by the national ID as validated (spaces dropped, unescaped),
+    not as the raw body writes it."""
     club = make_club(admin)
     spaced, escaped = national_id(1960, "female"), national_id(1961, "female")
     for nid in (spaced, escaped):
