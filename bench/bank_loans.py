@@ -57,6 +57,7 @@ from bench._common import (
     recreate_database,
 )
 from bench.generate_registry import DEFAULT_SEED, generate
+from common import clock
 from common.national_id import CCCD_PROVINCE_CODES
 from services.loans.bank.rules import MAX_BATCH_RECORDS, VALUE_FIELDS, Membership, Programme
 from services.loans.bank.store import LOAN_COLUMNS
@@ -142,7 +143,7 @@ def stranger_id(rng: random.Random, provinces: list[str]) -> str:
 def make_records(count: int, members: list[str], seed: int) -> list[dict]:
     rng = random.Random(seed)
     provinces = sorted(CCCD_PROVINCE_CODES)
-    today = date.today()
+    today = clock.today()
     records = []
     for number in range(count):
         programme = rng.choice(list(RATES))

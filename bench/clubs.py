@@ -37,7 +37,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import httpx
@@ -53,6 +52,7 @@ from bench._common import (
     recreate_database,
 )
 from bench.generate_registry import DEFAULT_MEMBERS, DEFAULT_SEED, generate
+from common import clock
 from common.text import fold
 from tools.stack import Stack, free_port
 
@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     names = database_names(args.prefix)
     urls = {c: database_url(args.server_url, n) for c, n in names.items()}
-    progress(f"bench of the club registry on {date.today()}: {args.clubs:,} clubs wanted")
+    progress(f"bench of the club registry on {clock.today()}: {args.clubs:,} clubs wanted")
     calls: list[Call] = []
     with tempfile.TemporaryDirectory(prefix="ishc-bench-clubs-") as tmp:
         args.var_dir = Path(tmp)

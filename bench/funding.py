@@ -33,7 +33,6 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import httpx
@@ -60,6 +59,7 @@ from bench.clubs import (
 from bench.generate_funding import generate as generate_flows
 from bench.generate_registry import DEFAULT_MEMBERS, DEFAULT_SEED
 from bench.generate_registry import generate as generate_registry
+from common import clock
 from tools.stack import Stack, free_port
 
 COMPONENTS = ("gateway", "clubs", "loans", "funding")
@@ -348,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     urls = {c: database_url(args.server_url, n) for c, n in DATABASES.items()}
-    progress(f"bench of the funding reports on {date.today()}")
+    progress(f"bench of the funding reports on {clock.today()}")
     with tempfile.TemporaryDirectory(prefix="ishc-bench-funding-") as tmp:
         args.var_dir = Path(tmp)
         stack: Stack | None = None

@@ -34,6 +34,7 @@ from datetime import date, datetime, timedelta, timezone
 import psycopg
 
 from bench._common import ProgressBar, libpq_url
+from common import clock
 from services.funding.rules import MILLION, SOURCE_OF, Activity, FunderType
 
 YEARS = range(2021, 2027)
@@ -541,7 +542,7 @@ def generate(
         raise RuntimeError("the registry has no founded clubs")
     log(f"{len(clubs):,} founded clubs read from the registry")
     names = {code: unit.name for code, unit in units.provinces().items()}
-    generator = Generator(clubs, names, seed, today or date.today())
+    generator = Generator(clubs, names, seed, today or clock.today())
     funders = generator.make_funders()
     series, plans, lines = generator.make_plans()
     bar = ProgressBar("drawing allocations", allocations, "allocations")

@@ -34,6 +34,7 @@ from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
 from bench._common import ProgressBar, libpq_url
+from common import clock
 from common.text import fold
 from services.clubs.locations import units
 
@@ -593,7 +594,7 @@ def generate(
     log=print,
 ) -> Stats:
     """Loads the registry into an empty (or, with `replace`, emptied) clubs database."""
-    as_of = as_of or date.today()
+    as_of = as_of or clock.today()
     started = time.monotonic()
     with psycopg.connect(libpq_url(database_url), connect_timeout=5) as conn:
         conn.execute("SET synchronous_commit = off")

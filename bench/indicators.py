@@ -19,7 +19,6 @@ Exit code: 0 when every target is met, 1 when one is missed, 2 when the run fail
 import argparse
 import sys
 import tempfile
-from datetime import date
 from pathlib import Path
 
 import httpx
@@ -29,6 +28,7 @@ from bench import portfolio
 from bench._common import database_exists, database_url, get_token, progress, recreate_database
 from bench.clubs import DEFAULT_SERVER, REQUEST_TIMEOUT, Call, load_average, time_calls
 from bench.generate_registry import DEFAULT_SEED
+from common import clock
 
 REPORT = "/api/v1/reports/indicators"
 TARGET_MS = 2000.0
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="keep the registry and loan book")
     parser.add_argument("--server-url", default=DEFAULT_SERVER)
     args = parser.parse_args(argv)
-    progress(f"bench of the programme indicators on {date.today()}")
+    progress(f"bench of the programme indicators on {clock.today()}")
     try:
         calls = run(args)
     except (RuntimeError, OSError, httpx.HTTPError, psycopg.Error) as exc:

@@ -21,7 +21,6 @@ import random
 import secrets
 import sys
 import tempfile
-from datetime import date
 from pathlib import Path
 
 import httpx
@@ -46,6 +45,7 @@ from bench.clubs import (
 from bench.generate_loans import generate as generate_loan_book
 from bench.generate_registry import DEFAULT_MEMBERS, DEFAULT_SEED
 from bench.generate_registry import generate as generate_registry
+from common import clock
 from tools.stack import Stack, free_port
 
 COMPONENTS = ("gateway", "clubs", "loans", "funding")
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--server-url", default=DEFAULT_SERVER)
     args = parser.parse_args(argv)
-    progress(f"bench of the loan portfolio on {date.today()}")
+    progress(f"bench of the loan portfolio on {clock.today()}")
     try:
         calls = run(args)
     except (RuntimeError, OSError, httpx.HTTPError, psycopg.Error) as exc:

@@ -43,10 +43,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def new_base(name: str) -> type[SQLModel]:
     """A declarative base with its own metadata, so each component's tables stay its own."""
     metadata = MetaData(naming_convention=NAMING_CONVENTION)

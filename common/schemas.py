@@ -1,10 +1,13 @@
 """Base models for what goes over the wire, and the page envelope every list uses."""
 
+from datetime import date
 from typing import Annotated, ClassVar, Generic, Self, TypeVar
 
 from fastapi import Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
+from common import clock
 from common.problems import ValidationFailed, field_error
 
 MAX_ID = 2**31 - 1
@@ -12,6 +15,32 @@ MAX_ID = 2**31 - 1
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A positive integer id.")]
+
+EARLIEST_RECORD = date(2000, 1, 1)
+"""The programme's records start later (the first clubs were founded in 2006)."""
+VIETNAM_DATE = (
+    "A date of Vietnam's calendar (Asia/Ho_Chi_Minh), whatever the client's or the server's "
+    "time zone"
+)
+
+NOT_AFTER_TODAY = f"{VIETNAM_DATE}: not after today there."
+
+
+def not_in_future(value: date) -> date:
+    """A date something happened on: by Vietnam's calendar, not after today, not before 2000."""
+    if value > clock.today():
+        raise PydanticCustomError("date_in_future", "is in the future")
+    if value < EARLIEST_RECORD:
+        raise PydanticCustomError("date_too_early", f"is before {EARLIEST_RECORD.isoformat()}")
+    return value
+
+
+PastDate = Annotated[
+    date,
+    AfterValidator(not_in_future),
+    Field(description=f"{VIETNAM_DATE}: not after today there, not before 2000."),
+]
+"""The day a recorded fact happened (a payment, an entry, a meeting)."""
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common import clock
+
 DEV_SECRET_MARKER = "dev-only-"
 """Default secrets start with this; production refuses any secret that does."""
 
@@ -38,7 +40,9 @@ class ComponentSettings(BaseSettings):
         return {}
 
     def check_production(self) -> None:
-        """Refuse to run in production with a development secret or an embedded database."""
+        """Refuse to run with a business time zone that does not exist, and in production with
+        a development secret or an embedded database."""
+        clock.business_zone()
         if self.environment != "production":
             return
         weak = [

@@ -11,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
 from common.auth import Role
-from common.db import utcnow
+from common.clock import utcnow
 from common.problems import TooManyRequests, Unauthorized
 from gateway.keys import KeyStore
 from gateway.models import ApiClient, LoginFailure, ScopeColumns, User

@@ -5,7 +5,8 @@ from datetime import datetime
 from sqlalchemy import JSON
 from sqlmodel import Field
 
-from common.db import UTCDateTime, new_base, utcnow
+from common.clock import utcnow
+from common.db import UTCDateTime, new_base
 from common.idempotency import idempotency_table
 
 GatewayBase = new_base("GatewayBase")

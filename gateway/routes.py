@@ -10,7 +10,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from common.auth import CurrentPrincipal, Role, require_roles
-from common.db import SessionDep, page_of, utcnow
+from common.clock import utcnow
+from common.db import SessionDep, page_of
 from common.idempotency import IdempotentRequest, idempotency
 from common.problems import BadRequest, Conflict, NotFound, Unauthorized, invalid
 from common.schemas import IdPath, Page, PageDep

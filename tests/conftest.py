@@ -61,7 +61,10 @@ def _database_urls(tmp: Path, label: str) -> Iterator[dict[str, str]]:
 
 
 def _stack(
-    tmp: Path, urls: dict[str, str], extra_env: dict[str, str] | None = None
+    tmp: Path,
+    urls: dict[str, str],
+    extra_env: dict[str, str] | None = None,
+    launcher: list[str] | None = None,
 ) -> Iterator[Stack]:
     stack = Stack(
         database_urls=urls,
@@ -70,6 +73,8 @@ def _stack(
         admin_password=ADMIN_PASSWORD,
         extra_env={**TEST_SETTINGS, **(extra_env or {})},
     )
+    if launcher:
+        stack.launcher = launcher
     stack.migrate()
     stack.start(log_dir=tmp / "logs")
     try:

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from common import clock
 from tests.factories import (
     HA_NOI,
     LAO_CAI,
@@ -29,7 +30,7 @@ AREAS = [
     "community_support",
     "resource_mobilisation",
 ]
-TOMORROW = str(date.today() + timedelta(days=1))
+TOMORROW = str(clock.today() + timedelta(days=1))
 
 
 def activity_payload(**overrides: Any) -> dict[str, Any]:
@@ -466,7 +467,7 @@ def test_coverage_counts_meetings_and_the_months_with_a_meeting(admin: httpx.Cli
 
 def test_coverage_defaults_to_the_current_year_to_date(admin: httpx.Client) -> None:
     club = make_club(admin)
-    today = date.today()
+    today = clock.today()
     add_activity(admin, club, held_on=str(today), area="culture_sports")
     add_activity(admin, club, held_on=str(date(today.year - 1, 12, 31)), area="home_care")
     report = admin.get(coverage(club)).json()

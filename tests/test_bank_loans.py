@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from sqlalchemy import text
 
+from common import clock
 from common.db import make_engine, normalise_url
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient
@@ -25,7 +26,7 @@ from tests.factories import HA_NOI, HA_NOI_COMMUNE, LAO_CAI, make_club, member_p
 from tests.support import Api, assert_problem, wait_until
 from tools.stack import Stack, free_port
 
-TODAY = date.today()
+TODAY = clock.today()
 BANKS = "/api/v1/bank-loans"
 BATCHES = f"{BANKS}/batches"
 

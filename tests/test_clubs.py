@@ -1,11 +1,12 @@
 """The club registry: locations, quota profiles, clubs, their scope and their history."""
 
 import secrets
-from datetime import date, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
 
+from common import clock
 from tests.factories import (
     HA_NOI,
     HA_NOI_COMMUNE,
@@ -125,7 +126,7 @@ def test_officer_registers_a_club_in_the_province(as_role) -> None:
     ({"commune_code": HA_NOI_COMMUNE}, "commune_code"),
     ({"commune_code": "99999"}, "commune_code"),
     ({"province_code": "99"}, "province_code"),
-    ({"founding_decision_date": str(date.today() + timedelta(days=1))}, "founding_decision_date"),
+    ({"founding_decision_date": str(clock.today() + timedelta(days=1))}, "founding_decision_date"),
     ({"status": "dissolved"}, "status"),
     ({"quota_profile_id": 999999}, "quota_profile_id"),
     ({"name": ""}, "name"),

@@ -5,7 +5,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import MetaData, create_engine, text
 from sqlmodel import Session, select
 
+from common import clock
 from common.db import normalise_url
 from common.events.catalogue import EventType
 from common.events.consumer import ConsumerTables, EventConsumer, FeedEvent
@@ -107,7 +108,7 @@ def test_a_club_and_its_members_are_announced_in_order(admin: httpx.Client, feed
     member = admin.post(f"/api/v1/clubs/{club['id']}/members", json=member_payload()).json()
     left = admin.post(
         f"/api/v1/members/{member['id']}/leave",
-        json={"left_on": date.today().isoformat(), "reason": "moved away"},
+        json={"left_on": clock.today().isoformat(), "reason": "moved away"},
     )
     assert left.status_code == 200, left.text
     suspended = admin.post(f"/api/v1/clubs/{club['id']}/status", json={"status": "suspended"})
@@ -172,7 +173,7 @@ def _club_with_a_borrower(admin: httpx.Client) -> dict[str, Any]:
 
 def test_loans_paid_out_and_repaid_are_announced(admin: httpx.Client, feeds: Feeds) -> None:
     club = _club_with_a_borrower(admin)
-    today = date.today()
+    today = clock.today()
     loan = approved_loan(admin, club, applied_on=today.isoformat())
     disbursed = act(admin, loan["id"], "disburse", disbursed_on=today.isoformat())
     assert disbursed.status_code == 200, disbursed.text
@@ -192,7 +193,7 @@ def test_an_instalment_that_fell_due_unpaid_is_announced_once(
     admin: httpx.Client, feeds: Feeds
 ) -> None:
     club = _club_with_a_borrower(admin)
-    start = date.today() - timedelta(days=75)
+    start = clock.today() - timedelta(days=75)
     loan = approved_loan(admin, club, applied_on=start.isoformat())
     disbursed = act(admin, loan["id"], "disburse", disbursed_on=start.isoformat())
     assert disbursed.status_code == 200, disbursed.text

@@ -3,7 +3,7 @@
 import asyncio
 import threading
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
+from common import clock
 from common.auth import Principal, Role
 from common.club_directory import ClubDirectory
 from common.db import make_engine
@@ -25,8 +26,8 @@ from tests.factories import HA_NOI, HA_NOI_COMMUNE, LAO_CAI, make_club
 from tests.support import assert_problem
 from tools.stack import free_port
 
-TODAY = date.today().isoformat()
-LAST_YEAR = (date.today() - timedelta(days=365)).isoformat()
+TODAY = clock.today().isoformat()
+LAST_YEAR = (clock.today() - timedelta(days=365)).isoformat()
 
 
 def open_fund(client: httpx.Client, club_id: int, kind: str = "activity") -> dict[str, Any]:
@@ -212,7 +213,7 @@ def test_the_largest_amount_is_accepted(admin: httpx.Client) -> None:
 
 
 def test_future_dates_are_refused(fund: dict[str, Any], admin: httpx.Client) -> None:
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
     assert_problem(capital(admin, fund["id"], 1_000, occurred_on=tomorrow), 422, "occurred_on")
     assert_problem(expense(admin, fund["id"], 1_000, occurred_on=tomorrow), 422, "occurred_on")
 
@@ -299,7 +300,7 @@ def test_an_entry_of_another_fund_cannot_be_reversed_here(
 
 def test_the_statement_shows_a_running_balance_in_date_order(admin: httpx.Client) -> None:
     fund = open_fund(admin, make_club(admin)["id"])
-    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    yesterday = (clock.today() - timedelta(days=1)).isoformat()
     capital(admin, fund["id"], 100_000, occurred_on=LAST_YEAR)
     expense(admin, fund["id"], 30_000)
     expense(admin, fund["id"], 20_000, occurred_on=yesterday)
@@ -369,7 +370,7 @@ def test_every_entry_balances_and_cash_never_goes_negative(
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'loans.db'}")
     LoansBase.metadata.create_all(engine)
     clerk = Principal(subject="clerk", role=Role.ADMIN)
-    today = date.today()
+    today = clock.today()
     with Session(engine) as session:
         fund = Fund(
             club_id=1, kind="activity", province_code="15", commune_code="02647", opened_by="clerk"

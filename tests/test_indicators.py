@@ -11,13 +11,14 @@ import io
 import secrets
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from openpyxl import load_workbook
 
+from common import clock
 from common.service_client import ServiceClient, ServiceTokens
 from services.funding.indicators.sources import Ask, IndicatorSources
 from tests.factories import HA_NOI, LAO_CAI, make_club, member_payload
@@ -28,7 +29,7 @@ from tools.stack import FACTORIES, Stack, free_port
 
 REPORT = "/api/v1/reports/indicators"
 MILLION = 1_000_000
-TODAY = date.today()
+TODAY = clock.today()
 START = TODAY - timedelta(days=200)
 AREAS = (
     "income_generation",

@@ -2,12 +2,13 @@
 
 import threading
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from common import clock
 from tests.factories import HA_NOI, HA_NOI_COMMUNE, LAO_CAI, make_club, member_payload
 from tests.support import Api, assert_problem
 from tools.stack import Stack
@@ -239,7 +240,7 @@ def test_a_loan_in_kind_is_described_and_valued(club: dict, admin: httpx.Client)
         ("monthly_interest_rate", 0.00001),
         ("term_months", 13),
         ("term_months", 0),
-        ("applied_on", (date.today() + timedelta(days=1)).isoformat()),
+        ("applied_on", (clock.today() + timedelta(days=1)).isoformat()),
         ("form", "voucher"),
         ("purpose", ""),
     ],
@@ -431,7 +432,7 @@ def test_a_repayment_above_what_is_owed_is_refused(club: dict, admin: httpx.Clie
 def test_repayment_dates_are_checked(club: dict, admin: httpx.Client) -> None:
     loan = disbursed_loan(admin, club)
     assert_problem(repay(admin, loan["id"], 1_000, "2024-01-14"), 422, "paid_on")
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
     assert_problem(repay(admin, loan["id"], 1_000, tomorrow), 422, "paid_on")
     assert repay(admin, loan["id"], 1_000, "2024-03-01").status_code == 201
     assert_problem(repay(admin, loan["id"], 1_000, "2024-02-28"), 409)

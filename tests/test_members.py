@@ -6,12 +6,13 @@ import os
 import secrets
 import subprocess
 import sys
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 from openpyxl import Workbook
 
+from common import clock
 from tests.factories import (
     HA_NOI,
     HA_NOI_COMMUNE,
@@ -23,7 +24,7 @@ from tests.factories import (
 from tests.support import assert_problem
 from tools.stack import Stack
 
-TODAY = date.today()
+TODAY = clock.today()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -614,11 +615,11 @@ def test_an_xlsx_with_vietnamese_headers_imports_in_one_go(admin: httpx.Client, 
             1,
             "Giàng Thị Sinh",
             "Nữ",
-            datetime(1958, 4, 2),
+            datetime(1958, 4, 2),  # noqa: DTZ001 - a spreadsheet cell holds no zone
             "Hộ nghèo",
             chair_id,
             "0987 654 321",
-            datetime(2018, 5, 20),
+            datetime(2018, 5, 20),  # noqa: DTZ001
             "Chủ nhiệm",
             "x",
             None,

@@ -8,13 +8,13 @@ that. Each run has a province of its own on a platform of its own, so the figure
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from common import clock
 from common.events.catalogue import EventType
 from tests.conftest import ADMIN_PASSWORD, _database_urls, _stack
 from tests.factories import (
@@ -34,7 +34,7 @@ from tests.test_webhooks import subscribe_receiver
 from tools.demo_funding import MILLION, lao_cai_2018_plan
 from tools.stack import FACTORIES, Stack
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from common import clock
+
 MEMBER_CONTRIBUTIONS = 6_000_000
 ACTIVITY_CONTRIBUTIONS = 3_000_000
 LOAN_RULES = {
@@ -50,7 +52,7 @@ class DemoMoney:
 
     def __init__(self, client: httpx.Client, today: date | None = None) -> None:
         self.client = client
-        self.today = today or date.today()
+        self.today = today or clock.today()
 
     def club(self, club_id: int, code: str, founded: date) -> bool:
         existing = _ok(self.client.get("/api/v1/loans", params={"club_id": club_id, "limit": 1}))

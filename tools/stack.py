@@ -51,6 +51,8 @@ class Stack:
     admin_password: str
     extra_env: dict[str, str] = field(default_factory=dict)
     log_level: str = "warning"
+    launcher: list[str] = field(default_factory=lambda: [sys.executable, "-m", "uvicorn"])
+    """The command that runs uvicorn, before its arguments (a test runs it at another hour)."""
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def url(self, component: str) -> str:
@@ -100,9 +102,7 @@ class Stack:
 
     def start_one(self, component: str, log_dir: Path | None = None, quiet: bool = True) -> None:
         command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
+            *self.launcher,
             "--factory",
             FACTORIES[component],
             "--host",

@@ -26,7 +26,8 @@ from sqlalchemy import (
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from common.db import UTCDateTime, utcnow
+from common.clock import utcnow
+from common.db import UTCDateTime
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient
 

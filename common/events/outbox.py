@@ -25,7 +25,8 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
-from common.db import UTCDateTime, utcnow
+from common.clock import utcnow
+from common.db import UTCDateTime
 from common.events.catalogue import EventType
 
 SEQUENCER_LOCK = 7_243_001

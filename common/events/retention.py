@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from common.app import Worker
-from common.db import utcnow
+from common.clock import utcnow
 
 Pruner = Callable[[Engine, datetime], int]
 EVERY_SECONDS = 3600

@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from common.db import utcnow
+from common.clock import utcnow
 from gateway.settings import GatewaySettings
 from gateway.webhooks import signing
 from gateway.webhooks.addresses import PrivateAddress, check_resolved

@@ -6,7 +6,7 @@ import orjson
 from sqlalchemy import Engine, insert
 from sqlmodel import Session, select
 
-from common.db import utcnow
+from common.clock import utcnow
 from common.events.catalogue import EventType
 from common.events.consumer import FeedEvent
 from gateway.models import ApiClient, ScopeColumns, User

@@ -5,7 +5,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Text
 from sqlmodel import Field
 
-from common.db import UTCDateTime, utcnow
+from common.clock import utcnow
+from common.db import UTCDateTime
 from common.events.consumer import ConsumerTables
 from gateway.models import GatewayBase
 

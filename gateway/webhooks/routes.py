@@ -7,7 +7,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlmodel import Session, col
 
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
-from common.db import SessionDep, page_of, utcnow
+from common.clock import utcnow
+from common.db import SessionDep, page_of
 from common.events.catalogue import DESCRIPTIONS, EventType
 from common.idempotency import IdempotentRequest, idempotency
 from common.problems import NotFound, invalid

@@ -6,7 +6,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, text
 from sqlmodel import Field
 
-from common.db import UTCDateTime, new_base, utcnow
+from common.clock import utcnow
+from common.db import UTCDateTime, new_base
 from common.events.outbox import Outbox
 from common.idempotency import idempotency_table
 

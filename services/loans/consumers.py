@@ -9,8 +9,8 @@
 from fastapi import FastAPI
 from sqlmodel import Session, col, select
 
+from common.clock import utcnow
 from common.club_directory import ClubFacts
-from common.db import utcnow
 from common.events.catalogue import PERSONAL_DATA_KEY, EventType
 from common.events.consumer import EventConsumer, FeedEvent
 from common.service_client import ServiceClient

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from sqlmodel import Field
 
-from common.db import UTCDateTime, new_base, utcnow
+from common.clock import utcnow
+from common.db import UTCDateTime, new_base
 from common.events.consumer import ConsumerTables
 from common.events.outbox import Outbox
 from common.idempotency import idempotency_table

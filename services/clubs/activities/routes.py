@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from common import clock
 from common.auth import CurrentPrincipal, require_roles
 from common.db import SessionDep
 from common.schemas import IdPath, Page, PageDep
@@ -207,5 +208,5 @@ def club_coverage(
     end: To = None,
 ) -> Coverage:
     """By default the calendar year to date; only `to` given: that date's year up to it."""
-    period_from, period_to = rules.coverage_period(start, end, date.today())
+    period_from, period_to = rules.coverage_period(start, end, clock.today())
     return service.coverage(session, club, period_from, period_to)

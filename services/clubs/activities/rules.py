@@ -13,18 +13,6 @@ from common.problems import Conflict, ValidationFailed, field_error, invalid
 from services.clubs.domain import ActivityArea, ClubStatus
 from services.clubs.models import Club
 
-EARLIEST_RECORD = date(2000, 1, 1)
-"""The programme's first clubs date from the 2000s; anything earlier is a typing mistake."""
-
-
-def check_record_date(held_on: date) -> date:
-    """An activity or meeting took place: not in the future, not before 2000."""
-    if held_on > date.today():
-        raise ValueError("is in the future")
-    if held_on < EARLIEST_RECORD:
-        raise ValueError(f"is before {EARLIEST_RECORD.isoformat()}")
-    return held_on
-
 
 def check_no_repeats(member_ids: list[int]) -> list[int]:
     """Each attending member is listed once; a repeat is a client's mistake, not a count."""

@@ -7,7 +7,7 @@ from typing import Annotated, TypeVar
 from pydantic import AfterValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from common.schemas import Id, InputModel, OutputModel, PatchModel
+from common.schemas import Id, InputModel, OutputModel, PastDate, PatchModel
 from services.clubs.activities import rules
 from services.clubs.domain import ActivityArea
 
@@ -32,11 +32,7 @@ def _rule(check: Callable[[T], T]) -> AfterValidator:
     return AfterValidator(validate)
 
 
-HeldOn = Annotated[
-    date,
-    Field(description="The day it took place: not in the future, not before 2000."),
-    _rule(rules.check_record_date),
-]
+HeldOn = PastDate
 Headcount = Annotated[int, Field(ge=0, le=MAX_HEADCOUNT)]
 Title = Annotated[str, Field(min_length=1, max_length=300)]
 Notes = Annotated[str, Field(max_length=2000)]

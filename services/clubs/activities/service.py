@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, update
 from sqlmodel import Session, select
 
-from common.db import utcnow
+from common.clock import utcnow
 from common.problems import Conflict, NotFound
 from common.schemas import PageParams
 from services.clubs import audit

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
+from common import clock
 from common.auth import Principal, Role
 from common.db import make_engine, normalise_url
 from common.problems import NotFound, Problem, ValidationFailed, field_error
@@ -265,7 +266,7 @@ def import_members(
         raise tabular.file_refused(
             f"has no member rows under the header (row {columns.header_row})"
         )
-    reader = RowReader(club, columns, date.today())
+    reader = RowReader(club, columns, clock.today())
     candidates: list[Candidate] = []
     issues: list[ImportIssue] = []
     for done, (number, cells) in enumerate(rows, start=1):

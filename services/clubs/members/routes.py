@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from sqlmodel import Session
 
+from common import clock
 from common.auth import CurrentPrincipal, Role, require_roles
 from common.db import SessionDep
 from common.etag import IfMatch, set_etag
@@ -98,7 +99,7 @@ def list_members(
     session: SessionDep,
     page: PageDep,
     active_on: Annotated[
-        date | None, Query(description="Members on this date; today by default.")
+        date | None, Query(description="Members on this date; today in Vietnam by default.")
     ] = None,
     include_left: Annotated[
         bool, Query(description="Every membership, also those that ended.")
@@ -138,9 +139,9 @@ def list_members(
 def read_board(
     club: VisibleClub,
     session: SessionDep,
-    on: Annotated[date | None, Query(description="Today by default.")] = None,
+    on: Annotated[date | None, Query(description="Today in Vietnam by default.")] = None,
 ) -> Board:
-    return service.board(session, club, on or date.today())
+    return service.board(session, club, on or clock.today())
 
 
 @club_members.post(

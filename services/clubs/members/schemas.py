@@ -8,7 +8,7 @@ from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from common.national_id import check_national_id
-from common.schemas import InputModel, OutputModel, PatchModel
+from common.schemas import NOT_AFTER_TODAY, InputModel, OutputModel, PatchModel
 from services.clubs.domain import BoardRole, Gender, Household
 from services.clubs.members import rules
 from services.clubs.quotas.schemas import RuleResult
@@ -53,14 +53,18 @@ MemberSort = Literal["name", "-name", "given_name", "-given_name", "id", "-id"]
 class MemberCreate(InputModel):
     full_name: PersonName
     gender: Gender
-    birth_date: date | None = Field(default=None, description="Or give birth_year alone.")
+    birth_date: date | None = Field(
+        default=None, description=f"Or give birth_year alone. {NOT_AFTER_TODAY}"
+    )
     birth_year: BirthYear | None = Field(
         default=None, description="When only the year is known; must agree with birth_date."
     )
     household_status: Household
     national_id: NationalId | None = None
     phone: Phone | None = None
-    joined_on: date | None = Field(default=None, description="Today if left out.")
+    joined_on: date | None = Field(
+        default=None, description=f"Today (in Vietnam) if left out. {NOT_AFTER_TODAY}"
+    )
     board_role: BoardRole | None = None
     home_care_volunteer: bool = False
     income_generation_volunteer: bool = False
@@ -74,20 +78,22 @@ class MemberUpdate(PatchModel):
     full_name: PersonName | None = None
     gender: Gender | None = None
     birth_date: date | None = Field(
-        default=None, description="null keeps only the year (birth_year)."
+        default=None, description=f"null keeps only the year (birth_year). {NOT_AFTER_TODAY}"
     )
     birth_year: BirthYear | None = None
     household_status: Household | None = None
     national_id: NationalId | None = None
     phone: Phone | None = None
-    joined_on: date | None = None
+    joined_on: date | None = Field(default=None, description=NOT_AFTER_TODAY)
     board_role: BoardRole | None = None
     home_care_volunteer: bool | None = None
     income_generation_volunteer: bool | None = None
 
 
 class Leave(InputModel):
-    left_on: date = Field(description="The day the member left; not before joining or after today.")
+    left_on: date = Field(
+        description=f"The day the member left: not before joining. {NOT_AFTER_TODAY}"
+    )
     reason: str = Field(default="", max_length=500)
 
 

@@ -14,8 +14,9 @@ import orjson
 from sqlalchemy import ColumnElement, func, text, true
 from sqlmodel import Session, select
 
+from common import clock
 from common.auth import Principal
-from common.db import utcnow
+from common.clock import utcnow
 from common.etag import claim_version
 from common.problems import Conflict, FieldError, ValidationFailed, field_error
 from common.schemas import PageParams
@@ -254,7 +255,7 @@ def add_member(session: Session, actor: Actor, club: Club, payload: MemberCreate
     """A new membership: 422 for bad data, 409 for a closed club, a second chair, a person who
     is already an active member."""
     check_club_takes_members(club)
-    member, errors = prepare(club, payload, date.today())
+    member, errors = prepare(club, payload, clock.today())
     if member is None:
         raise refused(errors)
     _check_person(session, actor, club, member.national_id, member.joined_on, None)
@@ -300,7 +301,7 @@ def update_member(
     changes = _plain(payload.model_dump(exclude_unset=True))
     values = _merged(member, changes)
     facts = _facts(values)
-    errors = rules.member_errors(facts, date.today())
+    errors = rules.member_errors(facts, clock.today())
     if errors:
         raise refused(errors)
     values = _with_birth(values, facts)
@@ -364,7 +365,7 @@ def leave(
     """Ends a membership and keeps the record; a re-join is a new membership."""
     if member.left_on is not None:
         raise Conflict(f"Member {member.id} already left on {member.left_on.isoformat()}.")
-    errors = rules.leave_errors(member.joined_on, payload.left_on, date.today())
+    errors = rules.leave_errors(member.joined_on, payload.left_on, clock.today())
     if errors:
         raise refused(errors)
     _check_attendance(session, member, member.joined_on, payload.left_on, "left_on")
@@ -391,7 +392,7 @@ def membership_filter(on: date | None, include_left: bool) -> ColumnElement[bool
     """Members on a date (today by default), or every membership ever with `include_left`."""
     if include_left:
         return true()
-    return active_on(on or date.today())
+    return active_on(on or clock.today())
 
 
 def _sort_key(sort: MemberSort):

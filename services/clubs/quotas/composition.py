@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import ColumnElement, Select, case, func
 from sqlmodel import Session, select
 
+from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.db import SessionDep
 from common.problems import NotFound
@@ -34,7 +35,9 @@ from services.clubs.registry.schemas import ProvinceCode
 from services.clubs.scope import CLUB_READERS, VisibleClub, club_filter
 
 router = APIRouter(prefix="/api/v1/clubs", tags=["composition"])
-OnDate = Annotated[date | None, Query(description="The date to judge on; today by default.")]
+OnDate = Annotated[
+    date | None, Query(description="The date to judge on; today in Vietnam by default.")
+]
 ProvinceFilter = Annotated[ProvinceCode | None, Query(description="Province code")]
 supervisors = [Depends(require_roles(Role.ADMIN, Role.OFFICER, Role.SERVICE))]
 
@@ -108,7 +111,7 @@ def composition_summary(
     on: OnDate = None,
     province: ProvinceFilter = None,
 ) -> CompositionSummary:
-    on = on or date.today()
+    on = on or clock.today()
     rows = _summary_rows(session, on, _area(principal, province))
     summary = _summary(on, province, rows)
     if province is None:
@@ -129,7 +132,7 @@ def non_compliant(
     on: OnDate = None,
     province: ProvinceFilter = None,
 ) -> Page[NonCompliantClub]:
-    on = on or date.today()
+    on = on or clock.today()
     conditions = _area(principal, province)
     query, counts = _with_counts(select(Club, QuotaProfile), session, on, _members_of(*conditions))
     query = query.where(*conditions, ~compliant_condition(counts))
@@ -152,7 +155,7 @@ def non_compliant(
     summary="Counts and shares of a club's members on a date, each rule pass or fail",
 )
 def read_composition(club: VisibleClub, session: SessionDep, on: OnDate = None) -> Composition:
-    return club_composition(session, club, on or date.today())
+    return club_composition(session, club, on or clock.today())
 
 
 def _count(session: Session, query: Select) -> int:

@@ -7,7 +7,8 @@ from sqlalchemy import func, update
 from sqlmodel import select
 
 from common.auth import Role, require_roles
-from common.db import SessionDep, utcnow
+from common.clock import utcnow
+from common.db import SessionDep
 from common.problems import Conflict, NotFound
 from common.schemas import IdPath, Page, PageDep
 from services.clubs.models import Club, QuotaProfile

@@ -7,8 +7,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
-from common.db import SessionDep, utcnow
+from common.clock import utcnow
+from common.db import SessionDep
 from common.etag import IfMatch, claim_version, set_etag
 from common.problems import Conflict, NotFound, invalid
 from common.schemas import MAX_PAGE_SIZE, Id, Page, PageDep
@@ -127,7 +129,9 @@ def list_clubs(
             description="Only clubs that meet (true) or fail (false) their quota profile on `on`."
         ),
     ] = None,
-    on: Annotated[date | None, Query(description="Date for `compliant`; today by default.")] = None,
+    on: Annotated[
+        date | None, Query(description="Date for `compliant`; today in Vietnam by default.")
+    ] = None,
     founded_from: date | None = None,
     founded_to: date | None = None,
     q: Annotated[
@@ -161,7 +165,7 @@ def list_clubs(
         )
     query = select(Club).where(*filters)
     if compliant is not None:
-        query = compliance_join(query, session, on or date.today(), compliant, *filters)
+        query = compliance_join(query, session, on or clock.today(), compliant, *filters)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     column = getattr(Club, sort.lstrip("-"))
     order = column.desc() if sort.startswith("-") else column.asc()

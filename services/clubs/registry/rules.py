@@ -5,6 +5,7 @@ from datetime import date
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from common import clock
 from common.problems import Conflict, ValidationFailed, field_error
 from services.clubs.domain import STATUS_TRANSITIONS, ClubStatus
 from services.clubs.locations import units
@@ -32,7 +33,7 @@ def check_location(province_code: str, commune_code: str) -> None:
 
 
 def check_founding_date(founded: date | None) -> None:
-    if founded is not None and founded > date.today():
+    if founded is not None and founded > clock.today():
         raise ValidationFailed(
             "founding_decision_date: is in the future",
             errors=[field_error("founding_decision_date", "is in the future")],

@@ -3,24 +3,14 @@
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
-from common.schemas import Id, InputModel, OutputModel
+from common.schemas import Id, InputModel, OutputModel, PastDate
 from services.funding.rules import MAX_AMOUNT, FundKind, Source, TransferStatus
-
-
-def _not_in_future(value: date) -> date:
-    if value > date.today():
-        raise ValueError("is in the future")
-    if value.year < 2000:
-        raise ValueError("is before 2000")
-    return value
-
 
 Amount = Annotated[
     int, Field(gt=0, le=MAX_AMOUNT, strict=True, description="Whole đồng, more than 0.")
 ]
-PastDate = Annotated[date, AfterValidator(_not_in_future)]
 Reference = Annotated[str, Field(default="", max_length=200)]
 
 

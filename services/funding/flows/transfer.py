@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from common.db import utcnow
+from common.clock import utcnow
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient
 from services.funding import events

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, bearer_token, require_roles
 from common.db import SessionDep
 from common.problems import Forbidden, NotFound, invalid
@@ -54,7 +55,7 @@ def _period(start: date | None, end: date | None, on: date | None) -> tuple[date
         if start is not None or end is not None:
             raise invalid("on", "give a date or a period (from, to), not both", "query")
         return on, on
-    end = end or date.today()
+    end = end or clock.today()
     start = start or date(end.year, 1, 1)
     if start > end:
         raise invalid("from", "is after 'to'", "query")

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from common import clock
 from common.auth import Principal, Role
 from services.funding.flows.models import Allocation, Commitment, Receipt
 from services.funding.plans.models import Plan, PlanLine, PlanLineAmount, PlanSeries
@@ -198,7 +199,7 @@ def for_area(
     plans = current_plans(session, principal, province, programme, year)
     cells = Cells()
     lines = _add_planned(session, cells, [plan_id for plan_id, _, _ in plans])
-    on = date.today()
+    on = clock.today()
     _add_flows(session, cells, principal, [series_id for _, series_id, _ in plans], on)
     province_of = {series_id: code for _, series_id, code in plans}
     return AreaExecution(

@@ -11,6 +11,7 @@ from sqlalchemy import and_, func
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.club_directory import ClubDirectoryDep
 from common.db import SessionDep
@@ -234,7 +235,7 @@ def plan_execution(
     on: Annotated[date | None, Query(description="Money moved up to this date (today).")] = None,
 ) -> PlanExecution:
     plan, _ = found
-    return execution.for_plan(session, principal, plan, on or date.today())
+    return execution.for_plan(session, principal, plan, on or clock.today())
 
 
 @router.get(

@@ -7,7 +7,7 @@ from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from common.auth import Principal
-from common.db import utcnow
+from common.clock import utcnow
 from common.problems import Conflict, NotFound
 from services.funding import events
 from services.funding.models import outbox

@@ -9,13 +9,13 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from common import clock
 from common.auth import Principal
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient
@@ -437,7 +437,7 @@ def _money_flows(session: Session, principal: Principal, found: Findings) -> Non
     """Plan against actual over every current plan adds up by source, activity and province
     to its total, and its actual money to the flows recorded up to today."""
     area = execution.for_area(session, principal, None, None, None)
-    today = date.today()
+    today = clock.today()
     recorded = {
         name: int(
             session.exec(

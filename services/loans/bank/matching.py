@@ -25,7 +25,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from common.db import make_engine, normalise_url, utcnow
+from common.clock import utcnow
+from common.db import make_engine, normalise_url
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient, ServiceTokens
 from services.loans.bank import store

@@ -8,7 +8,6 @@ are refused here too, not only at the gateway; records out of scope answer 404.
 
 import asyncio
 from collections.abc import Callable
-from datetime import date
 from typing import Annotated, TypeVar
 
 import orjson
@@ -17,8 +16,10 @@ from sqlalchemy import ColumnElement
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
-from common.db import SessionDep, prefer_lz4, utcnow
+from common.clock import utcnow
+from common.db import SessionDep, prefer_lz4
 from common.idempotency import IdempotentRequest, idempotency
 from common.problems import Forbidden
 from common.schemas import Id, IdPath, Page, PageDep
@@ -105,7 +106,7 @@ async def post_record(
     idem: Idempotency,
     lookup: MemberLookupDep,
 ) -> Response:
-    number, values = schemas.parse_record(await request.body(), date.today())
+    number, values = schemas.parse_record(await request.body(), clock.today())
     planned, available = await run_in_threadpool(
         _write,
         session,
@@ -181,7 +182,7 @@ def _write_batch(
 ) -> Response:
     """A batch from its body to its stored answer, in one worker thread (each hop between the
     event loop and a worker waits for the other's turn at the interpreter)."""
-    parsed = schemas.parse_batch(body, date.today())
+    parsed = schemas.parse_batch(body, clock.today())
     if parsed.rejected and mode is BatchMode.ATOMIC:
         raise schemas.refused_batch(parsed)
     prefer_lz4(session)  # the batch's events and its stored answer are megabytes

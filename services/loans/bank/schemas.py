@@ -23,7 +23,7 @@ from typing_extensions import TypedDict
 
 from common.national_id import WELL_FORMED_PATTERN, check_national_id
 from common.problems import BadRequest, ValidationFailed, field_error
-from common.schemas import OutputModel
+from common.schemas import NOT_AFTER_TODAY, OutputModel
 from services.loans.bank.models import LOAN_NUMBER_LENGTH
 from services.loans.bank.rules import (
     MAX_BATCH_RECORDS,
@@ -104,8 +104,8 @@ class BankLoanRecord(TypedDict):
     status: LoanStatus
     as_of: Annotated[
         date,
-        Field(strict=True, description="The day of these figures: not before disbursement or "
-              "after today."),
+        Field(strict=True, description="The day of these figures: not before disbursement. "
+              + NOT_AFTER_TODAY),
     ]  # fmt: skip
 
 

@@ -5,7 +5,8 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer
 from sqlmodel import Field
 
-from common.db import UTCDateTime, utcnow
+from common.clock import utcnow
+from common.db import UTCDateTime
 from services.loans.models import LoansBase
 
 

@@ -3,23 +3,15 @@
 from datetime import date, datetime
 from typing import Annotated, Self
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
-from common.schemas import Id, InputModel, OutputModel
+from common.schemas import Id, InputModel, OutputModel, PastDate
 from services.loans.ledger.rules import MAX_AMOUNT, Account, CapitalOrigin, EntryType, FundKind
-
-
-def _not_in_future(value: date) -> date:
-    if value > date.today():
-        raise ValueError("is in the future")
-    return value
-
 
 Amount = Annotated[
     int,
     Field(gt=0, le=MAX_AMOUNT, strict=True, description="Whole đồng, 1 to 10^12."),
 ]
-PastDate = Annotated[date, AfterValidator(_not_in_future)]
 Reference = Annotated[str, Field(default="", max_length=200)]
 
 

@@ -22,7 +22,8 @@ from sqlalchemy import (
 )
 from sqlmodel import Field
 
-from common.db import UTCDateTime, utcnow
+from common.clock import utcnow
+from common.db import UTCDateTime
 from services.loans.ledger.models import LedgerEntry
 from services.loans.models import LoansBase
 

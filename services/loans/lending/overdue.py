@@ -14,6 +14,7 @@ from sqlalchemy import Engine, exists, or_
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from common import clock
 from services.loans import events
 from services.loans.lending.models import Loan, LoanInstalment, OverdueNotice
 from services.loans.lending.rules import LoanStatus
@@ -66,19 +67,21 @@ def _scan(engine: Engine) -> int:
     total = 0
     while True:
         with Session(engine) as session, session.begin():
-            found = announce_overdue(session, date.today())
+            found = announce_overdue(session, clock.today())
         total += found
         if found < PER_RUN:
             return total
 
 
 async def watch_overdue(app: FastAPI) -> None:
-    """The worker: a scan every `overdue_scan_seconds` (0 turns it off)."""
+    """The worker: a scan every `overdue_scan_seconds` (0 turns it off), and one as each
+    Vietnamese day begins, when yesterday's due dates become overdue."""
     interval = app.state.settings.overdue_scan_seconds
     if interval <= 0:
         return
     while True:
-        await asyncio.sleep(interval)
+        # A second past midnight, so the scan surely reads the new day.
+        await asyncio.sleep(min(interval, clock.seconds_to_next_day() + 1))
         try:
             found = await run_in_threadpool(_scan, app.state.engine)
         except Exception:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
+from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.club_directory import ClubDirectoryDep, ClubFacts
 from common.db import SessionDep
@@ -119,7 +120,7 @@ def lending_fund(
 
 
 def _today(session: Session, loan: Loan) -> LoanDetail:
-    return service.detail(session, loan, date.today())
+    return service.detail(session, loan, clock.today())
 
 
 @router.post(
@@ -185,10 +186,10 @@ def read_loan(
     loan: VisibleLoan,
     session: SessionDep,
     on: Annotated[
-        date | None, Query(description="Figures at the end of this day; default today.")
+        date | None, Query(description="Figures at the end of this day; default today in Vietnam.")
     ] = None,
 ) -> LoanDetail:
-    return service.detail(session, loan, on or date.today())
+    return service.detail(session, loan, on or clock.today())
 
 
 @router.post("/{loan_id}/approve", response_model=LoanDetail, summary="Approve an application")

@@ -6,8 +6,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, PlainSerializer, model_validator
 
-from common.schemas import Id, InputModel, OutputModel
-from services.loans.ledger.schemas import Amount, PastDate, Reference
+from common.schemas import Id, InputModel, OutputModel, PastDate
+from services.loans.ledger.schemas import Amount, Reference
 from services.loans.lending.rules import (
     MAX_MONTHLY_RATE_PERCENT,
     MAX_TERM_MONTHS,

@@ -12,7 +12,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from common.auth import Principal
-from common.db import utcnow
+from common.clock import utcnow
 from common.problems import Conflict, ValidationFailed, field_error, invalid
 from services.loans import events
 from services.loans.clubs import MemberFacts

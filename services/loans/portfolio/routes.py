@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import and_
 from sqlmodel import Session, col
 
+from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, bearer_token, require_roles
 from common.club_directory import ClubDirectoryDep
 from common.db import SessionDep, report_timeout, tune_for_report
@@ -73,7 +74,7 @@ async def portfolio_scope(
     principal: CurrentPrincipal,
     clubs: ClubDirectoryDep,
     on: Annotated[
-        date | None, Query(description="The date of the figures; today by default.")
+        date | None, Query(description="The date of the figures; today in Vietnam by default.")
     ] = None,
     province: Annotated[ProvinceCode | None, Query(description="One province's figures.")] = None,
     club_id: Annotated[Id | None, Query(description="One club's figures.")] = None,
@@ -92,7 +93,7 @@ async def portfolio_scope(
         club = (await clubs.facts({club_id})).get(club_id)
         if club is None or not covers(principal, club.id, club.province_code, club.commune_code):
             raise NotFound(f"No club {club_id}.")
-    on = on or date.today()
+    on = on or clock.today()
     token = bearer_token(request.headers.get("authorization"))
     if club_id is not None:
         counted_clubs: list[int] | None = [club_id]
