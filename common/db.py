@@ -8,7 +8,7 @@ from weakref import WeakKeyDictionary
 import orjson
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event, func, text
-from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.orm import registry
 from sqlmodel import Session, SQLModel, create_engine, select
 
@@ -49,12 +49,46 @@ def new_base(name: str) -> type[SQLModel]:
     return type(name, (SQLModel,), {}, registry=registry(metadata=metadata))
 
 
+SQLITE_BUSY_TIMEOUT_MS = 8_000
+"""How long a SQLite transaction waits for the write lock (below the gateway's 10 s)."""
+READS_ONLY = "ishc_reads_only"
+"""Execution option of an engine whose transactions only read (see `reader`)."""
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver must not open transactions itself: `_sqlite_begin` opens each one, so that a
+    # transaction that may write holds the write lock from its first statement.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """SQLite: a transaction that may write takes the write lock as it begins (`IMMEDIATE`).
+
+    A deferred one that read first and then wrote would need to upgrade its lock while another
+    writer holds it, and SQLite answers that at once with "database is locked", however long
+    the busy timeout: so every transaction writes-ready, except a reader's, which never writes.
+    """
+    reads_only = connection.get_execution_options().get(READS_ONLY, False)
+    # A reader that tried to write would be the upgrade again: SQLite refuses it outright.
+    connection.exec_driver_sql(f"PRAGMA query_only={int(reads_only)}")
+    connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
+
+
+_readers: WeakKeyDictionary[Engine, Engine] = WeakKeyDictionary()
+
+
+def reader(engine: Engine) -> Engine:
+    """The engine for transactions that only read: on SQLite they take no write lock, so they
+    never wait for a writer (WAL lets them read beside it); on PostgreSQL the same engine."""
+    found = _readers.get(engine)
+    if found is None:
+        found = _readers[engine] = engine.execution_options(**{READS_ONLY: True})
+    return found
 
 
 def _json_text(value: Any) -> str:
@@ -64,7 +98,9 @@ def _json_text(value: Any) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine tuned for the backend: SQLite gets foreign keys, WAL and a busy timeout."""
+    """An engine tuned for the backend: SQLite gets foreign keys, WAL, a busy timeout and the
+    write lock taken as a transaction begins. Statements' values never appear in its errors
+    (they may be personal data, and errors are logged)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -73,9 +109,13 @@ def make_engine(url: str) -> Engine:
 
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False}, json_serializer=_json_text
+            url,
+            connect_args={"check_same_thread": False},
+            json_serializer=_json_text,
+            hide_parameters=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(
         url,
@@ -84,6 +124,7 @@ def make_engine(url: str) -> Engine:
         pool_pre_ping=True,
         connect_args={"connect_timeout": 3},
         json_serializer=_json_text,
+        hide_parameters=True,
     )
 
 
@@ -94,13 +135,19 @@ def normalise_url(url: str) -> str:
     return url
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """One session per request, committed once after the route returns.
+    """One session per request, committed once after the route returns; a read's session
+    takes no write lock on SQLite (`reader`).
 
     Declared with `scope="function"` below so the commit happens before the response is sent:
     a commit that fails becomes an error answer, never a success the database does not hold.
     """
     engine: Engine = request.app.state.engine
+    if request.method in READ_METHODS:
+        engine = reader(engine)
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
+from common.db import reader
 from common.problems import PROBLEM_MEDIA_TYPE, ServiceUnavailable
 
 ReadinessCheck = Callable[[Request], Awaitable[str | None]]
@@ -27,7 +28,7 @@ class Readiness(BaseModel):
 
 
 def _ping(engine: Engine) -> None:
-    with engine.connect() as connection:
+    with reader(engine).connect() as connection:
         connection.execute(text("SELECT 1"))
 
 

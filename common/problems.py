@@ -5,6 +5,7 @@ into `application/problem+json`, so no input ever yields an unstructured or 500 
 """
 
 import logging
+import traceback
 from http import HTTPStatus
 from typing import Any
 
@@ -13,8 +14,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg.errors import QueryCanceled
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from common import db_errors
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE_URI = "/problems/"
@@ -121,6 +124,12 @@ class ValidationFailed(Problem):
     status, title, slug = 422, "Unprocessable Content", "validation-error"
 
 
+class DatabaseBusy(Problem):
+    """Lock contention that outlasted the wait: the database is up, retrying soon succeeds."""
+
+    status, title, slug = 503, "Database Busy", "database-busy"
+
+
 class TooManyRequests(Problem):
     status, title, slug = 429, "Too Many Requests", "too-many-requests"
 
@@ -195,24 +204,58 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(problem, request)
 
 
+def _request_id(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id", "-"))
+
+
+def _unexpected(request: Request, what: str) -> JSONResponse:
+    """A 500 that a maintainer can find: the log line and the answer carry the request id."""
+    request_id = _request_id(request)
+    return problem_response(
+        Problem(f"An unexpected error occurred ({what}); request id {request_id}."), request
+    )
+
+
 async def _on_integrity(request: Request, exc: Exception) -> JSONResponse:
-    # A unique or foreign-key constraint caught a race the rules could not see in advance.
-    log.info("integrity error on %s: %s", request.url.path, exc)
-    return problem_response(Conflict("The change conflicts with existing data."), request)
+    # A constraint caught what the rules could not see in advance (a race, most often). The
+    # cause decides the answer; the log names the constraint, never the values (personal data).
+    assert isinstance(exc, IntegrityError)
+    cause = db_errors.integrity_cause(exc)
+    log.info("integrity error on %s: %s", request.url.path, cause.describe())
+    fields = ", ".join(cause.fields) or "the record"
+    errors = [field_error(name, cause.reason) for name in cause.fields] or None
+    if cause.kind == "unique":
+        detail = f"{fields}: already taken by another record."
+        return problem_response(Conflict(detail, errors=errors), request)
+    if cause.kind in ("foreign_key", "check", "not_null"):
+        problem = ValidationFailed(f"{fields}: {cause.reason}.", errors=errors)
+        return problem_response(problem, request)
+    log.error(
+        "unclassified integrity error on %s (request %s): %s",
+        request.url.path, _request_id(request), cause.describe(),
+    )  # fmt: skip
+    return _unexpected(request, "a database constraint")
 
 
 async def _on_database_down(request: Request, exc: Exception) -> JSONResponse:
-    if isinstance(getattr(exc, "orig", None), QueryCanceled):
+    assert isinstance(exc, OperationalError | InterfaceError)
+    if isinstance(exc.orig, QueryCanceled):
         log.warning("statement timeout on %s", request.url.path)
         detail = "The figures took longer than this service allows; ask for a smaller area."
         return problem_response(ServiceUnavailable(detail), request)
-    log.error("database error on %s: %s", request.url.path, exc)
+    lock = db_errors.lock_contention(exc)
+    if lock is not None:
+        log.warning("lock contention on %s: %s", request.url.path, lock)
+        detail = "The database is busy with other changes to the same records; retry shortly."
+        return problem_response(DatabaseBusy(detail, headers={"Retry-After": "1"}), request)
+    log.error("database error on %s: %s", request.url.path, db_errors.describe(exc))
     return problem_response(ServiceUnavailable("The database is not reachable."), request)
 
 
 async def _on_out_of_range(request: Request, exc: Exception) -> JSONResponse:
     # Input validation should have caught it; the database is the last line, not a 500.
-    log.warning("data error on %s: %s", request.url.path, exc)
+    assert isinstance(exc, DataError)
+    log.warning("data error on %s: %s", request.url.path, db_errors.describe(exc))
     return problem_response(
         ValidationFailed("A value is out of the range the database holds."), request
     )
@@ -225,12 +268,21 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         return await _on_problem(request, exc)
     if isinstance(exc, IntegrityError):
         return await _on_integrity(request, exc)
-    if isinstance(exc, OperationalError):
+    if isinstance(exc, OperationalError | InterfaceError):
         return await _on_database_down(request, exc)
     if isinstance(exc, DataError):
         return await _on_out_of_range(request, exc)
-    log.exception("unexpected error on %s", request.url.path)
-    return problem_response(Problem("An unexpected error occurred."), request)
+    if isinstance(exc, DBAPIError):
+        log.error("database error on %s (request %s): %s",
+                  request.url.path, _request_id(request), db_errors.describe(exc))  # fmt: skip
+        return _unexpected(request, "a database error")
+    # The frames, not the message: a message may quote a value (personal data).
+    log.error(
+        "unexpected error on %s (request %s): %s\n%s",
+        request.url.path, _request_id(request), type(exc).__name__,
+        "".join(traceback.format_tb(exc.__traceback__)),
+    )  # fmt: skip
+    return _unexpected(request, type(exc).__name__)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -239,5 +291,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(IntegrityError, _on_integrity)
     app.add_exception_handler(OperationalError, _on_database_down)
+    app.add_exception_handler(InterfaceError, _on_database_down)
     app.add_exception_handler(DataError, _on_out_of_range)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from common.auth import Role, bearer_token
+from common.db import READ_METHODS
 from common.problems import (
     Forbidden,
     GatewayTimeout,
@@ -66,7 +67,6 @@ ROUTES: dict[str, Route] = {
 LOCAL_PREFIXES = frozenset({"users", "clients", "webhooks"})
 """Served by the gateway itself: people and API clients (admin only), webhook subscriptions."""
 
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PROXY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 HOP_BY_HOP = frozenset(
     {

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
 from common.auth import Principal, Role, require_roles
+from common.db import reader
 from common.events.consumer import ConsumerTables
 from common.events.outbox import Outbox
 
@@ -24,7 +25,7 @@ def feed_router(outbox: Outbox) -> APIRouter:
 
     def page(engine: Engine, after: int, limit: int, types: set[str] | None) -> dict[str, Any]:
         outbox.sequence(engine)
-        with engine.connect() as connection:
+        with reader(engine).connect() as connection:
             # Positions up to `last` are given and never change: a page read below it sees
             # every event it skips, so the reader may move past them.
             last = outbox.last_position(connection)
@@ -62,7 +63,7 @@ def cursors_router(tables: ConsumerTables) -> APIRouter:
     router = APIRouter(prefix="/internal/event-cursors", include_in_schema=False)
 
     def read(engine: Engine) -> dict[str, int]:
-        with engine.connect() as connection:
+        with reader(engine).connect() as connection:
             rows = connection.execute(select(tables.cursors.c.source, tables.cursors.c.position))
             return {source: int(position) for source, position in rows}
 
