@@ -1,21 +1,29 @@
 """`Idempotency-Key` for POSTs: a retry returns the first answer and writes nothing again.
 
 How it holds:
-1. The key is claimed in a short transaction of its own (unique on client + key), so a second
-   request with the same key sees the claim at once: same body and finished → the stored answer;
-   same body and still running → 409; another body → 422.
-2. The route's write and the stored answer are committed in the *same* transaction as the
-   business change (`IdempotentRequest.respond`), so an answer is stored if and only if the
-   change is.
-3. If the route fails, the claim is released, so the client may retry the same key.
+1. The key is claimed (a row unique on client + key) in the request's own transaction, the one
+   that makes the business change and stores the answer (`IdempotentRequest.respond`). So the
+   key, the change and the answer are committed together or not at all: a request that is
+   refused (4xx), fails (5xx), times out or is killed leaves nothing behind, and its key is free
+   for the retry at once. Nothing can stay "in progress" for ever, since nothing in progress is
+   ever committed. A refusal is not stored: the retry is judged afresh.
+2. A second request with the same key while the first is running waits for the first's
+   transaction (PostgreSQL's unique index; SQLite's single write lock), then finds its answer
+   (replayed, `Idempotent-Replayed: true`) or, if the first rolled back, runs itself.
+3. The same key with another request → 422 of type `idempotency-key-reused`, saying what became
+   of the first. "The same request" is the same method, path, query (pairs in any order) and
+   body as parsed (JSON in any key order or spacing), not the same bytes.
 """
 
+import contextlib
 import hashlib
 import random
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
+from urllib.parse import parse_qsl
 
+import orjson
 from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
@@ -32,18 +40,18 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from common.auth import CurrentPrincipal
-from common.db import SessionDep, UTCDateTime, prefer_lz4, utcnow
-from common.problems import Conflict, PreconditionRequired, ValidationFailed, field_error
+from common.clock import utcnow
+from common.db import SessionDep, UTCDateTime, prefer_lz4
+from common.problems import PreconditionRequired, Problem, field_error
 
 IN_PROGRESS = "in_progress"
 COMPLETED = "completed"
-ABANDONED_AFTER = timedelta(minutes=5)
 RETENTION = timedelta(days=7)
 REPLAY_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
@@ -81,6 +89,10 @@ class IdempotentReplay(Exception):
         )
 
 
+class IdempotencyKeyReused(Problem):
+    status, title, slug = 422, "Idempotency-Key Reused", "idempotency-key-reused"
+
+
 class IdempotentRequest:
     """A claimed key; the route ends with `respond()` to store its answer with its change."""
 
@@ -115,60 +127,74 @@ class IdempotentRequest:
         return response
 
 
-def _claim(engine: Engine, table: Table, client: str, key: str, request_hash: str) -> int:
-    with engine.begin() as connection:
-        if random.random() < 0.01:
-            connection.execute(delete(table).where(table.c.created_at < utcnow() - RETENTION))
-        # Twice at most: a claim that conflicted may be released (its request failed) before
-        # this one reads it, and then the key is free again.
-        for _ in range(2):
-            try:
-                with connection.begin_nested():
-                    return connection.execute(
-                        insert(table)
-                        .values(
-                            client=client,
-                            key=key,
-                            request_hash=request_hash,
-                            state=IN_PROGRESS,
-                            created_at=utcnow(),
-                        )
-                        .returning(table.c.id)
-                    ).scalar_one()
-            except IntegrityError:
-                pass
-            row = connection.execute(
-                select(table).where(table.c.client == client, table.c.key == key).with_for_update()
-            ).one_or_none()
-            if row is not None:
-                return _existing_claim(connection, table, row, request_hash)
-        raise Conflict(
-            "A request with this Idempotency-Key is being processed; retry later.",
-            headers={"Retry-After": "1"},
-        )
-
-
-def _existing_claim(connection: Connection, table: Table, row: Row, request_hash: str) -> int:
-    """Takes over an abandoned claim, or says why this request cannot run now."""
+def _claim(session: Session, table: Table, client: str, key: str, request_hash: str) -> int:
+    """Claims the key in the request's transaction; raises the replay or the refusal."""
+    if random.random() < 0.01:
+        session.execute(delete(table).where(table.c.created_at < utcnow() - RETENTION))
+    try:
+        with session.begin_nested():
+            return session.execute(
+                insert(table)
+                .values(
+                    client=client,
+                    key=key,
+                    request_hash=request_hash,
+                    state=IN_PROGRESS,
+                    created_at=utcnow(),
+                )
+                .returning(table.c.id)
+            ).scalar_one()
+    except IntegrityError:
+        pass  # the key's first request committed meanwhile (this one waited for it)
+    row = session.execute(
+        select(table).where(table.c.client == client, table.c.key == key)
+    ).one()
     if row.request_hash != request_hash:
-        raise ValidationFailed(
-            "This Idempotency-Key was already used with a different request.",
-            errors=[field_error("Idempotency-Key", "reused with a different body", "header")],
-        )
+        raise _reused(row)
     if row.state == COMPLETED:
         raise IdempotentReplay(row.status_code, row.response_body)
-    if utcnow() - row.created_at < ABANDONED_AFTER:
-        raise Conflict(
-            "A request with this Idempotency-Key is still being processed; retry later.",
-            headers={"Retry-After": "1"},
+    # Claims committed before their answer were left by an earlier version of this code, whose
+    # requests are long gone: the key is free.
+    session.execute(update(table).where(table.c.id == row.id).values(created_at=utcnow()))
+    return int(row.id)
+
+
+def _reused(row: Row) -> IdempotencyKeyReused:
+    """The key names another request: say what became of that one."""
+    if row.state == COMPLETED:
+        first = {"state": "stored", "status": row.status_code}
+        detail = (
+            f"This Idempotency-Key was used for another request, which was stored (status "
+            f"{row.status_code}); that request sent again with this key returns its answer. "
+            "Use a new key for a new request."
         )
-    connection.execute(update(table).where(table.c.id == row.id).values(created_at=utcnow()))
-    return row.id
+    else:
+        first = {"state": "not_stored", "status": None}
+        detail = (
+            "This Idempotency-Key was used for another request, which did not finish; use a "
+            "new key for a new request."
+        )
+    return IdempotencyKeyReused(
+        detail,
+        errors=[field_error("Idempotency-Key", "was used for a different request", "header")],
+        first_request=first,
+    )
 
 
-def _release(engine: Engine, table: Table, row_id: int) -> None:
-    with engine.begin() as connection:
-        connection.execute(delete(table).where(table.c.id == row_id, table.c.state == IN_PROGRESS))
+async def request_fingerprint(request: Request) -> str:
+    """What makes two requests the same: method, path, the query's pairs in any order, and the
+    body as parsed when it is JSON (any key order, any spacing), else its bytes."""
+    digest = hashlib.sha256()
+    query = sorted(parse_qsl(request.url.query, keep_blank_values=True))
+    digest.update(f"{request.method} {request.url.path}?{query}\n".encode())
+    body = await request.body()
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if body and (media_type == "application/json" or media_type.endswith("+json")):
+        # Not JSON: the route refuses it, and its bytes identify it meanwhile.
+        with contextlib.suppress(orjson.JSONDecodeError):
+            body = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
+    digest.update(body)
+    return digest.hexdigest()
 
 
 def idempotency(table: Table, *, required: bool):
@@ -194,21 +220,11 @@ def idempotency(table: Table, *, required: bool):
                 )
             yield IdempotentRequest(table, None)
             return
-        digest = hashlib.sha256()
-        digest.update(f"{request.method} {request.url.path}?{request.url.query}\n".encode())
-        digest.update(await request.body())
-        engine: Engine = request.app.state.engine
+        fingerprint = await request_fingerprint(request)
         row_id = await run_in_threadpool(
-            _claim, engine, table, principal.subject, idempotency_key, digest.hexdigest()
+            _claim, session, table, principal.subject, idempotency_key, fingerprint
         )
-        try:
-            yield IdempotentRequest(table, row_id)
-            # Commit here, not in the session's own teardown (which runs after this one), so
-            # that a failed commit still releases the claim.
-            await run_in_threadpool(session.commit)
-        except BaseException:
-            await run_in_threadpool(_release, engine, table, row_id)
-            raise
+        yield IdempotentRequest(table, row_id)
 
     return Depends(dependency, scope="function")
 
