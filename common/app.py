@@ -14,17 +14,26 @@ from common.auth import JwksKeySource, TokenVerifier
 from common.db import make_engine, normalise_url
 from common.health import ReadinessCheck, database_check, health_router
 from common.idempotency import IdempotentReplay, on_replay
-from common.middleware import BodyLimitMiddleware, ContentTypeMiddleware, RequestIdMiddleware
+from common.middleware import (
+    BodyLimitMiddleware,
+    ContentTypeMiddleware,
+    RequestIdMiddleware,
+    StrictJsonMiddleware,
+)
 from common.openapi import problem_aware_openapi
 from common.problems import ServiceUnavailable, install_problem_handlers
 from common.service_client import ServiceTokens
 from common.settings import ServiceSettings
 
 
-def install_plumbing(app: FastAPI, max_body_bytes: int) -> None:
-    """Errors as problem+json, request ids, body limit and content-type checks."""
+def install_plumbing(app: FastAPI, max_body_bytes: int, strict_json: bool = True) -> None:
+    """Errors as problem+json, request ids, body limit, content-type checks and the strict
+    reading of JSON bodies (the gateway adds that one itself, behind its proxy: the services
+    read what it forwards)."""
     install_problem_handlers(app)
     app.add_exception_handler(IdempotentReplay, on_replay)
+    if strict_json:
+        app.add_middleware(StrictJsonMiddleware)
     app.add_middleware(ContentTypeMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(RequestIdMiddleware)

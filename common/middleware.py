@@ -9,8 +9,10 @@ import re
 import uuid
 from collections.abc import Iterable
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from common import json_body
 from common.problems import PROBLEM_MEDIA_TYPE, PayloadTooLarge, Problem, UnsupportedMediaType
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -152,3 +154,58 @@ class ContentTypeMiddleware:
                 )
                 return
         await self.app(scope, receive, send)
+
+
+def _is_json(content_type: bytes | None) -> bool:
+    if content_type is None:
+        return False
+    media_type = content_type.split(b";", 1)[0].strip().lower()
+    return media_type == b"application/json" or (
+        media_type.startswith(b"application/") and media_type.endswith(b"+json")
+    )
+
+
+class StrictJsonMiddleware:
+    """Every JSON body is read once strictly (`common.json_body`) before any route sees it:
+    refused values answer 422 (400 for what is not JSON), and the route reads the body as
+    passed on (without a BOM, in NFC)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in BODY_METHODS
+            or not _is_json(header(scope, b"content-type"))
+        ):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, receive, send)  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if body:
+            try:
+                body = await run_in_threadpool(json_body.read, body)
+            except Problem as problem:
+                await send_problem(send, problem)
+                return
+        passed = False
+
+        async def passing_receive() -> Message:
+            nonlocal passed
+            if passed:
+                return await receive()
+            passed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await self.app({**scope, "headers": headers}, passing_receive, send)

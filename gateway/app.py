@@ -19,6 +19,7 @@ from common.db import make_engine, normalise_url
 from common.events.feed import cursors_router
 from common.events.retention import retention_worker
 from common.health import ReadinessCheck, database_check, health_router
+from common.middleware import StrictJsonMiddleware
 from gateway.identity import bootstrap
 from gateway.keys import KeyStore
 from gateway.openapi_merge import MergedOpenAPI
@@ -102,8 +103,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.webhook_sender = Sender(app.state.engine, settings)
     merged = MergedOpenAPI(settings.upstreams())
     # Added first, so it sits inside the plumbing's middleware (see ProxyMiddleware).
+    app.add_middleware(StrictJsonMiddleware)  # the gateway's own routes; services check theirs
     app.add_middleware(ProxyMiddleware)
-    install_plumbing(app, settings.max_body_bytes)
+    install_plumbing(app, settings.max_body_bytes, strict_json=False)
 
     checks: dict[str, ReadinessCheck] = {"database": database_check}
     checks.update({name: _service_check(name, url) for name, url in settings.upstreams().items()})

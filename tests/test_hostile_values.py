@@ -1,0 +1,101 @@
+"""A bank engineer's first day: hostile values through the gateway, each refused by its place.
+
+Every JSON body is read strictly before a route sees it (`common/json_body.py`): numbers that
+are not finite, duplicate keys, control and invisible characters are refused with the field;
+text is stored in NFC; a byte-order mark is dropped; a retry re-serialised is a replay.
+"""
+
+import json
+import unicodedata
+import uuid
+
+import httpx
+import pytest
+
+from tests.support import Api, assert_problem
+from tests.test_bank_loans import BANKS, BATCHES, record
+from tests.test_loans import make_lending_club
+
+JSON = {"Content-Type": "application/json"}
+
+
+def _key() -> dict[str, str]:
+    return {**JSON, "Idempotency-Key": str(uuid.uuid4())}
+
+
+@pytest.fixture(scope="module")
+def bank(api: Api) -> httpx.Client:
+    return api.client(api.token_for("bank"))
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_numbers_that_are_not_finite_are_refused_on_their_field(
+    bank: httpx.Client, admin: httpx.Client, literal: str
+) -> None:
+    body = json.dumps(record()).replace("7.92", literal)
+    for _ in range(3):  # and the platform stays up to answer each of them
+        response = bank.post(BANKS, content=body, headers=_key())
+        assert_problem(response, 422, "annual_interest_rate")
+    club = make_lending_club(admin)
+    capital = f'{{"amount": {literal}, "occurred_on": "2024-01-01", "origin": "seed"}}'
+    response = admin.post(f"/api/v1/funds/{club['fund_id']}/capital", content=capital,
+                          headers=JSON)  # fmt: skip
+    assert_problem(response, 422, "amount")
+
+
+def test_a_duplicate_key_is_refused_not_read_as_the_last_one(bank: httpx.Client) -> None:
+    body = json.dumps(record())[:-1] + ', "principal": 1}'
+    response = bank.post(BANKS, content=body, headers=_key())
+    problem = assert_problem(response, 422, "principal")
+    assert "twice" in problem["errors"][0]["reason"]
+
+
+@pytest.mark.parametrize("mark", ["\x00", "\x07", "\x85", "\u200b", "\u202e", "\ufeff"])
+def test_control_and_invisible_characters_are_refused_with_the_record_index(
+    bank: httpx.Client, mark: str
+) -> None:
+    records = [record(), record(borrower_name=f"Nguyễn{mark} Thị Hoa"), record()]
+    response = bank.post(BATCHES, params={"mode": "partial"}, json={"records": records},
+                         headers=_key())  # fmt: skip
+    problem = assert_problem(response, 422, "records.1.borrower_name")
+    assert mark not in json.dumps(problem)  # the problem does not echo the value
+
+
+def test_a_name_sent_in_nfd_and_in_nfc_is_one_name(bank: httpx.Client) -> None:
+    name = "Nguyễn Thị Hoà"
+    first = record(borrower_name=unicodedata.normalize("NFD", name))
+    created = bank.post(BANKS, json=first, headers=_key())
+    assert created.status_code in (200, 201), created.text
+    again = bank.post(BANKS, json={**first, "borrower_name": unicodedata.normalize("NFC", name)},
+                      headers=_key())  # fmt: skip
+    assert again.status_code in (200, 201), again.text
+    loan = bank.get(BANKS, params={"loan_number": first["loan_number"]}).json()["items"][0]
+    assert loan["borrower_name"] == unicodedata.normalize("NFC", name)
+    history = bank.get(f"{BANKS}/{loan['id']}/history").json()["items"]
+    assert len(history) == 1, history  # the second posting changed nothing
+
+
+def test_a_byte_order_mark_is_dropped(bank: httpx.Client) -> None:
+    body = b"\xef\xbb\xbf" + json.dumps(record()).encode()
+    response = bank.post(BANKS, content=body, headers=_key())
+    assert response.status_code in (200, 201), response.text
+
+
+def test_not_json_is_a_400_that_says_where(bank: httpx.Client) -> None:
+    problem = assert_problem(bank.post(BANKS, content=b'{"loan_number": ', headers=_key()), 400)
+    assert "line 1" in problem["detail"]
+
+
+def test_a_retry_re_serialised_is_a_replay(bank: httpx.Client) -> None:
+    records = [record() for _ in range(3)]
+    key = _key()
+    first = bank.post(BATCHES, content=json.dumps({"records": records}), headers=key)
+    assert first.status_code in (200, 201), first.text
+    reordered = json.dumps({"records": [dict(reversed(r.items())) for r in records]}, indent=2)
+    again = bank.post(BATCHES, content=reordered, headers=key)
+    assert again.status_code == first.status_code
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    other = bank.post(BATCHES, json={"records": [record()]}, headers=key)
+    problem = assert_problem(other, 422)
+    assert problem["type"] == "/problems/idempotency-key-reused"
+    assert problem["first_request"] == {"state": "stored", "status": first.status_code}
