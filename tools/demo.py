@@ -41,12 +41,14 @@ DEMO_CLIENTS: list[dict[str, Any]] = [
 
 
 class Demo:
-    def __init__(self, gateway_url: str, admin_password: str, var_dir: Path) -> None:
+    def __init__(
+        self, gateway_url: str, admin_username: str, admin_password: str, var_dir: Path
+    ) -> None:
         self.client = httpx.Client(base_url=gateway_url, timeout=30.0)
         self.credentials_file = var_dir / "demo-clients.json"
         token = self.client.post(
             "/auth/token",
-            data={"grant_type": "password", "username": "admin", "password": admin_password},
+            data={"grant_type": "password", "username": admin_username, "password": admin_password},
         )
         token.raise_for_status()
         self.client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"

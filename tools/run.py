@@ -6,6 +6,7 @@ import signal
 import sys
 import time
 
+from gateway.settings import GatewaySettings
 from tools.demo import DEMO_PASSWORD, DEMO_USERS, Demo
 from tools.stack import ROOT, SERVICES, Stack
 
@@ -46,8 +47,9 @@ def main() -> None:
         stack.start(SERVICES, log_dir=VAR / "logs", quiet=False)
         stack.start(["gateway"], log_dir=VAR / "logs", quiet=False)
         step("loading demo data")
-        loaded = Demo(stack.gateway_url, stack.admin_password, VAR).load()
-        print_welcome(stack, loaded["clients"])
+        admin = GatewaySettings().admin_username  # ISHC_ADMIN_USERNAME, as the gateway reads it
+        loaded = Demo(stack.gateway_url, admin, stack.admin_password, VAR).load()
+        print_welcome(stack, admin, loaded["clients"])
         while all(p.poll() is None for p in stack.processes.values()):
             time.sleep(0.5)
         dead = [name for name, p in stack.processes.items() if p.poll() is not None]
@@ -62,7 +64,7 @@ def main() -> None:
         stack.stop()
 
 
-def print_welcome(stack: Stack, client_secrets: dict[str, str]) -> None:
+def print_welcome(stack: Stack, admin: str, client_secrets: dict[str, str]) -> None:
     url = stack.gateway_url
     officer, partner = DEMO_USERS[0]["username"], DEMO_USERS[1]["username"]
     print(
@@ -73,8 +75,8 @@ ISHC Platform is running (SQLite databases and logs in var/).
   OpenAPI:   {url}/openapi.json
   Readiness: {url}/readyz
 
-Log in (admin):  username admin, password {stack.admin_password}
-  curl -s -X POST {url}/auth/token -d grant_type=password -d username=admin \\
+Log in (admin):  username {admin}, password {stack.admin_password}
+  curl -s -X POST {url}/auth/token -d grant_type=password -d username={admin} \\
        -d password='{stack.admin_password}'
 Demo officer of Lào Cai: {officer} / {DEMO_PASSWORD}
 Demo partner (the enterprise that co-funded the seed capital): {partner} / {DEMO_PASSWORD}""",
