@@ -3,7 +3,6 @@
 import csv
 import io
 import os
-import secrets
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -858,10 +857,11 @@ def _cli(stack: Stack, *args: str) -> subprocess.CompletedProcess:
 
 
 def _many_rows(count: int) -> list[dict]:
-    # Hà Nội IDs with consecutive serials: unique, and apart from the other tests' Lào Cai IDs.
-    base = secrets.randbelow(900_000)
     return [
-        _row(full_name=f"Hội Viên {chr(65 + i % 26)}", national_id=f"001156{base + i:06d}")
+        _row(
+            full_name=f"Hội Viên {chr(65 + i % 26)}",
+            national_id=national_id(1956, "female", province="001"),  # Hà Nội
+        )
         for i in range(count)
     ]
 
