@@ -294,6 +294,9 @@ async def retry_allocation(
         raise Conflict(
             f"The allocation {allocation_id} is recorded already.", transfer_status="recorded"
         )
+    # The relay writes in transactions of its own: this request's must not hold the database
+    # meanwhile (on SQLite its write lock would make the relay wait for it, and it for the relay).
+    await run_in_threadpool(session.commit)
     relay = transfers(request.app)
     await relay.send(allocation_id)
     return AllocationPublic.model_validate(await run_in_threadpool(relay.load, allocation_id))
