@@ -194,6 +194,25 @@ def test_an_expense_is_refused_when_the_fund_cannot_cover_it(
     assert balance(admin, fund["id"]) == 0
 
 
+def test_no_back_dated_entry_takes_a_running_balance_below_zero(admin: httpx.Client) -> None:
+    """Money leaving on a date must be there on that date and on every later statement line."""
+    fund_id = open_fund(admin, make_club(admin)["id"])["id"]
+    assert capital(admin, fund_id, 100_000, occurred_on="2024-06-01").status_code == 201
+    before_it_came = assert_problem(expense(admin, fund_id, 50_000, occurred_on="2024-05-31"), 409)
+    assert (before_it_came["balance"], before_it_came["on"]) == (0, "2024-05-31")
+    assert expense(admin, fund_id, 70_000, occurred_on="2024-08-01").status_code == 201
+    # On 1 July it held 100 000, but the August expense leaves only 30 000 from then on.
+    later = assert_problem(expense(admin, fund_id, 40_000, occurred_on="2024-07-01"), 409)
+    assert later["balance"] == 30_000
+    assert expense(admin, fund_id, 30_000, occurred_on="2024-07-01").status_code == 201
+    capital_id = admin.get(f"/api/v1/funds/{fund_id}/entries").json()["items"][0]["id"]
+    reversal = {"occurred_on": "2024-06-02", "reference": "typed twice"}
+    reversed_ = admin.post(f"/api/v1/funds/{fund_id}/entries/{capital_id}/reversal", json=reversal)
+    assert_problem(reversed_, 409)
+    lines = admin.get(f"/api/v1/funds/{fund_id}/entries").json()["items"]
+    assert [line["running_balance"] for line in lines] == [100_000, 70_000, 0]
+
+
 def test_expenses_come_from_the_activity_fund_only(admin: httpx.Client) -> None:
     revolving = open_fund(admin, make_club(admin)["id"], "income_generation")
     capital(admin, revolving["id"], 10_000)

@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from sqlalchemy import case, func, update
+from sqlalchemy import Subquery, case, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -113,12 +113,63 @@ def _record(
     return entry
 
 
-def _refuse_overdraft(session: Session, fund: Fund, change: int) -> None:
-    held = balance(session, fund.id)
-    if held + change < 0:
+def _refuse_overdraft(session: Session, fund: Fund, change: int, on: date) -> None:
+    """Money leaving on `on` must be there on that day and on every later line of the
+    statement: a back-dated expense may not spend what only came in after its date."""
+    lowest = lowest_balance_from(session, fund.id, on)
+    if lowest + change < 0:
         raise Conflict(
-            f"The fund holds {held} đồng; this needs {-change}.", balance=held, required=-change
+            f"The fund's cash from {on.isoformat()} on is at the lowest {lowest} đồng; this "
+            f"needs {-change}.",
+            balance=lowest,
+            required=-change,
+            on=on.isoformat(),
         )
+
+
+def lowest_balance_from(session: Session, fund_id: int, on: date) -> int:
+    """The lowest cash balance of the fund's statement at the end of `on` or after any later
+    entry (an entry dated `on` comes after that day's others)."""
+    per_entry = _cash_per_entry(fund_id)
+    through = session.exec(
+        select(func.coalesce(func.sum(per_entry.c.cash_change), 0)).where(
+            per_entry.c.occurred_on <= on
+        )
+    ).one()
+    running = _running_balances(per_entry)
+    later = session.exec(
+        select(func.min(running.c.running_balance)).where(running.c.occurred_on > on)
+    ).one()
+    return int(through) if later is None else min(int(through), int(later))
+
+
+def _cash_per_entry(fund_id: int) -> Subquery:
+    cash = func.coalesce(
+        func.sum(case((Posting.account == Account.CASH.value, Posting.amount), else_=0)), 0
+    )
+    return (
+        select(
+            col(LedgerEntry.id).label("entry_id"),
+            col(LedgerEntry.occurred_on).label("occurred_on"),
+            cash.label("cash_change"),
+        )
+        .join(Posting, col(Posting.entry_id) == col(LedgerEntry.id))
+        .where(LedgerEntry.fund_id == fund_id)
+        .group_by(col(LedgerEntry.id), col(LedgerEntry.occurred_on))
+        .subquery()
+    )
+
+
+def _running_balances(per_entry: Subquery) -> Subquery:
+    """Each entry with the cash after it, in statement order (date, then entry)."""
+    return select(
+        per_entry.c.entry_id,
+        per_entry.c.occurred_on,
+        per_entry.c.cash_change,
+        func.sum(per_entry.c.cash_change)
+        .over(order_by=(per_entry.c.occurred_on, per_entry.c.entry_id))
+        .label("running_balance"),
+    ).subquery()
 
 
 def allocation_entry(session: Session, fund: Fund | None, allocation_id: int) -> LedgerEntry | None:
@@ -178,7 +229,7 @@ def spend(
     """Records money leaving the fund; 409 when the fund's cash cannot cover it."""
     postings = postings_for(entry_type, amount)
     lock_fund(session, fund)
-    _refuse_overdraft(session, fund, cash_change(postings))
+    _refuse_overdraft(session, fund, cash_change(postings), occurred_on)
     return _record(
         session,
         fund,
@@ -248,7 +299,7 @@ def reverse(
         (Account(p.account), p.amount)
         for p in session.exec(select(Posting).where(Posting.entry_id == entry_id))
     )
-    _refuse_overdraft(session, fund, cash_change(postings))
+    _refuse_overdraft(session, fund, cash_change(postings), occurred_on)
     return _record(
         session,
         fund,
@@ -296,28 +347,7 @@ def statement(
     The running balance is taken over the fund's whole history, so a date range starts from the
     balance brought forward.
     """
-    cash = func.coalesce(
-        func.sum(case((Posting.account == Account.CASH.value, Posting.amount), else_=0)), 0
-    )
-    per_entry = (
-        select(
-            col(LedgerEntry.id).label("entry_id"),
-            col(LedgerEntry.occurred_on).label("occurred_on"),
-            cash.label("cash_change"),
-        )
-        .join(Posting, col(Posting.entry_id) == col(LedgerEntry.id))
-        .where(LedgerEntry.fund_id == fund.id)
-        .group_by(col(LedgerEntry.id), col(LedgerEntry.occurred_on))
-        .subquery()
-    )
-    running = select(
-        per_entry.c.entry_id,
-        per_entry.c.occurred_on,
-        per_entry.c.cash_change,
-        func.sum(per_entry.c.cash_change)
-        .over(order_by=(per_entry.c.occurred_on, per_entry.c.entry_id))
-        .label("running_balance"),
-    ).subquery()
+    running = _running_balances(_cash_per_entry(fund.id))
     filters = []
     if date_from is not None:
         filters.append(running.c.occurred_on >= date_from)
