@@ -12,6 +12,7 @@ import uuid
 import httpx
 import pytest
 
+from tests.factories import member_payload
 from tests.support import Api, assert_problem
 from tests.test_bank_loans import BANKS, BATCHES, record
 from tests.test_loans import make_lending_club
@@ -99,3 +100,20 @@ def test_a_retry_re_serialised_is_a_replay(bank: httpx.Client) -> None:
     problem = assert_problem(other, 422)
     assert problem["type"] == "/problems/idempotency-key-reused"
     assert problem["first_request"] == {"state": "stored", "status": first.status_code}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("disbursed_on", "1899-12-31"), ("maturity_on", "2101-01-01"), ("as_of", "1899-12-31")],
+)
+def test_dates_outside_any_plausible_range_are_refused(
+    bank: httpx.Client, field: str, value: str
+) -> None:
+    assert_problem(bank.post(BANKS, json=record(**{field: value}), headers=_key()), 422, field)
+
+
+def test_a_member_born_before_1900_is_refused(admin: httpx.Client) -> None:
+    club = make_lending_club(admin)
+    body = member_payload(birth_date="1899-12-31", national_id=None)
+    response = admin.post(f"/api/v1/clubs/{club['id']}/members", json=body)
+    assert_problem(response, 422, "birth_date")

@@ -51,7 +51,12 @@ def _national_id(value: str) -> str:
 
 
 Money = Annotated[int, Field(ge=0, le=MAX_PRINCIPAL, strict=True, description="Whole đồng.")]
-Day = Annotated[date, Field(strict=True, description="YYYY-MM-DD.")]
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2100, 12, 31)
+"""No loan of the bank's is dated outside these: a date that is, is a typing mistake."""
+Day = Annotated[
+    date,
+    Field(strict=True, ge=EARLIEST_DAY, le=LATEST_DAY, description="YYYY-MM-DD, 1900 to 2100."),
+]
 
 
 RECORD_CONFIG = ConfigDict(extra="forbid", str_strip_whitespace=True, use_enum_values=True)
@@ -88,7 +93,11 @@ class BankLoanRecord(TypedDict):
         ),
     ]
     disbursed_on: Day
-    maturity_on: Annotated[date, Field(strict=True, description="After disbursed_on.")]
+    maturity_on: Annotated[
+        date,
+        Field(strict=True, ge=EARLIEST_DAY, le=LATEST_DAY, description="After disbursed_on, "
+              "by 2100."),
+    ]  # fmt: skip
     annual_interest_rate: Annotated[
         float,
         Field(
@@ -104,8 +113,8 @@ class BankLoanRecord(TypedDict):
     status: LoanStatus
     as_of: Annotated[
         date,
-        Field(strict=True, description="The day of these figures: not before disbursement. "
-              + NOT_AFTER_TODAY),
+        Field(strict=True, ge=EARLIEST_DAY, description="The day of these figures: not before "
+              "disbursement. " + NOT_AFTER_TODAY),
     ]  # fmt: skip
 
 
