@@ -444,3 +444,22 @@ def test_each_reason_is_given_once(admin: httpx.Client) -> None:
     """The body is declared by the route and by its club check: one reason, not two."""
     problem = assert_problem(admin.post("/api/v1/funds", json={"club_id": 1, "kind": "x"}), 422)
     assert [error["field"] for error in problem["errors"]] == ["kind"]
+
+
+def test_funds_count_on_the_dates_their_entries_record_not_when_they_were_typed_in(
+    admin: httpx.Client,
+) -> None:
+    """An account book of 2018 entered today: both funds held, and their capital, in 2018."""
+    club = make_club(admin)
+    for kind in ("income_generation", "activity"):
+        fund_id = open_fund(admin, club["id"], kind)["id"]
+        assert capital(admin, fund_id, 10_000_000, occurred_on="2018-03-01").status_code == 201
+
+    def figures(on: str) -> tuple[int, int, int]:
+        response = admin.post("/api/v1/loans/indicators", json={"club_ids": [club["id"]], "on": on})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return body["clubs_with_funds"], body["clubs_with_both_funds"], body["fund_capital"]
+
+    assert figures("2018-12-31") == (1, 1, 20_000_000)
+    assert figures("2018-02-28") == (0, 0, 0)

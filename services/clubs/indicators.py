@@ -5,7 +5,7 @@ The funding service's programme report asks this for the clubs' part of its figu
 province, the country, or one funder's clubs (`club_ids`).
 """
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Depends, Request
@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_
 from sqlmodel import Session, col, select
 
+from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.db import SessionDep, report_timeout, tune_for_report
 from common.problems import NotFound, invalid
@@ -103,7 +104,9 @@ def _area(principal: Principal, query: IndicatorsQuery) -> list[ColumnElement[bo
 
 
 def _period_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+    """The moment a Vietnamese day begins: a status changed at 06:00 in Hà Nội belongs to
+    that day, not to the UTC day before."""
+    return clock.start_of(day)
 
 
 def _club_counts(session: Session, area: list[Any], start: date, end: date) -> ClubCounts:

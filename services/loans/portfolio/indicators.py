@@ -6,14 +6,15 @@ The funding service's programme report asks this; the members able to borrow are
 the active members there, since the clubs service counts those.
 """
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
-from sqlalchemy import ColumnElement, and_, bindparam, exists, func
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, or_
 from sqlmodel import Session, col, select
 
+from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.db import SessionDep, report_timeout, tune_for_report
 from common.problems import NotFound
@@ -85,12 +86,18 @@ def _place(
 
 
 def _funds(session: Session, funds: ColumnElement[bool], on: date) -> tuple[int, int, int]:
-    """(active clubs with a fund, with both kinds; capital) of the funds opened by `on`.
+    """(active clubs with a fund, with both kinds; capital) of the funds held on `on`.
 
-    The clubs counted are those of the report's denominator, the active ones: a club the
-    clubs service's events said is dissolved or suspended keeps its funds but is left out.
+    A fund is held from the Vietnamese day it was opened in the platform or from its earliest
+    entry, whichever comes first: a club's account book typed in years later still counts for
+    the years it records. The clubs counted are those of the report's denominator, the active
+    ones: a club the clubs service's events said is dissolved or suspended keeps its funds but
+    is left out.
     """
-    opened = col(Fund.created_at) < datetime.combine(on + timedelta(days=1), time.min, UTC)
+    recorded_by = exists().where(
+        col(LedgerEntry.fund_id) == col(Fund.id), col(LedgerEntry.occurred_on) <= on
+    )
+    opened = or_(col(Fund.created_at) < clock.start_of(on + timedelta(days=1)), recorded_by)
     inactive = exists().where(
         col(KnownClub.club_id) == col(Fund.club_id), KnownClub.status != ACTIVE_CLUB
     )
