@@ -5,12 +5,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlmodel import Session
 
 from common.app import install_plumbing
@@ -31,6 +34,9 @@ from gateway.webhooks.feeds import event_consumers
 from gateway.webhooks.models import consumer_tables
 from gateway.webhooks.routes import router as webhooks_router
 
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+"""Swagger UI's and ReDoc's scripts and styles, as the fastapi-offline package ships them."""
+DOCS_ASSETS_PATH = "/docs-assets"
 DESCRIPTION = """Public API of the Intergenerational Self-Help Club (ISHC) platform.
 
 Get a token at `POST /auth/token` (form-encoded): `grant_type=password` with `username` and
@@ -120,9 +126,29 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         document: dict[str, Any] = await merged.document(app.openapi())
         return JSONResponse(document)
 
+    # The pages' scripts and styles come from the gateway itself, never from a CDN: a
+    # province's office network, or this machine, may have no internet.
+    app.mount(DOCS_ASSETS_PATH, StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="ISHC Platform API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="ISHC Platform API",
+            swagger_js_url=f"{DOCS_ASSETS_PATH}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS_PATH}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS_PATH}/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title="ISHC Platform API",
+            redoc_js_url=f"{DOCS_ASSETS_PATH}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS_PATH}/favicon.png",
+            with_google_fonts=False,
+        )
 
     app.router.add_route(
         "/api/v1/{path:path}",

@@ -51,7 +51,7 @@ def merge(
         }
         doc = _rename_refs(doc, renames)
         for name, schema in doc.get("components", {}).get("schemas", {}).items():
-            schemas.setdefault(name, schema)
+            schemas.setdefault(renames.get(name, name), schema)
         for path, item in doc.get("paths", {}).items():
             if _routed_to(service, path):
                 merged["paths"][path] = item

@@ -90,9 +90,10 @@ def world(admin: httpx.Client, api: Api) -> dict[str, Any]:
     member = add_member(admin, club["id"])
     lending = {**club, "fund_id": fund_id, "member_id": member["id"]}
     loan = approved_loan(admin, lending)
-    disbursed = act(admin, loan["id"], "disburse", disbursed_on="2024-01-15")
+    # After the allocation's capital came in (1 April): a fund lends only what it held then.
+    disbursed = act(admin, loan["id"], "disburse", disbursed_on="2024-04-15")
     assert disbursed.status_code == 200, disbursed.text
-    assert repay(admin, loan["id"], 600_000, "2024-02-15").status_code == 201
+    assert repay(admin, loan["id"], 600_000, "2024-05-15").status_code == 201
     bank = api.client(api.client_token(*api.create_client("bank", bank_code="VBSP")))
     posted = bank.post(
         "/api/v1/bank-loans",
@@ -412,14 +413,14 @@ def test_a_loans_kept_standing_that_disagrees_with_its_repayments_breaks(
         ).one()
         assert kept[0] is not None and kept[1] is not None  # repaid once, late since
         db.execute(
-            text("UPDATE loans SET last_paid_on = '2024-03-01', late_from = NULL WHERE id = :id"),
+            text("UPDATE loans SET last_paid_on = '2024-06-01', late_from = NULL WHERE id = :id"),
             {"id": loan_id},
         )
     try:
         found = reasons(one(admin, CheckName.FUND_LEDGERS))
         assert (
-            f"loan {loan_id}: last repayment: the loan keeps 2024-03-01, its repayments and "
-            "schedule say 2024-02-15; late from: the loan keeps None" in found
+            f"loan {loan_id}: last repayment: the loan keeps 2024-06-01, its repayments and "
+            "schedule say 2024-05-15; late from: the loan keeps None" in found
         ), found
     finally:
         with sql("loans") as db:

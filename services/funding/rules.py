@@ -78,9 +78,9 @@ class PlanStatus(StrEnum):
     APPROVED = "approved"
 
 
+# The club fund an allocation goes to (the loans service keeps the funds). No docstring: the
+# merged API document then shows this and the loans service's enum as the one `FundKind`.
 class FundKind(StrEnum):
-    """The club fund an allocation goes to (the loans service keeps the funds)."""
-
     INCOME_GENERATION = "income_generation"
     ACTIVITY = "activity"
 

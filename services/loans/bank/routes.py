@@ -27,7 +27,7 @@ from services.loans.bank import schemas, service
 from services.loans.bank.gc_pause import collector_paused
 from services.loans.bank.matching import MemberLookup, MemberLookupDep, match_unmatched
 from services.loans.bank.models import LOAN_NUMBER_LENGTH, BankLoan
-from services.loans.bank.rules import BatchMode, LoanStatus, LoanValues, Outcome, Programme
+from services.loans.bank.rules import BankLoanStatus, BatchMode, LoanValues, Outcome, Programme
 from services.loans.bank.schemas import (
     BankLoanPosted,
     BankLoanPublic,
@@ -204,7 +204,7 @@ def list_bank_loans(
     page: PageDep,
     loan_number: Annotated[str | None, Query(max_length=LOAN_NUMBER_LENGTH)] = None,
     programme: Programme | None = None,
-    status: LoanStatus | None = None,
+    status: BankLoanStatus | None = None,
     matched: Annotated[bool | None, Query(description="Matched to a club member or not.")] = None,
     club_id: Id | None = None,
     member_id: Id | None = None,

@@ -36,7 +36,7 @@ class Programme(StrEnum):
     HOUSING_FOR_THE_POOR = "housing_for_the_poor"
 
 
-class LoanStatus(StrEnum):
+class BankLoanStatus(StrEnum):
     ACTIVE = "active"
     OVERDUE = "overdue"
     CLOSED = "closed"
@@ -66,8 +66,8 @@ APPLIED = frozenset({Outcome.CREATED, Outcome.UPDATED})
 # Plain aliases for the per-record hot path: reading an enum member off its class runs a
 # Python-level descriptor in Python 3.11, which 10,000 records a batch notice.
 _POOR_HOUSEHOLDS = Programme.POOR_HOUSEHOLDS.value
-_CLOSED = LoanStatus.CLOSED.value
-_OVERDUE = LoanStatus.OVERDUE.value
+_CLOSED = BankLoanStatus.CLOSED.value
+_OVERDUE = BankLoanStatus.OVERDUE.value
 _CREATED, _UPDATED, _UNCHANGED, _STALE = (
     Outcome.CREATED,
     Outcome.UPDATED,
@@ -222,9 +222,9 @@ def _balance_errors(record: Mapping[str, Any], principal: int | None) -> Reasons
         errors.append(("outstanding_principal", "is more than the principal"))
     if overdue is not None and outstanding is not None and overdue > outstanding:
         errors.append(("overdue_amount", "is more than the outstanding principal"))
-    if status == LoanStatus.CLOSED and outstanding:
+    if status == BankLoanStatus.CLOSED and outstanding:
         errors.append(("outstanding_principal", "must be 0 for a closed loan"))
-    if status == LoanStatus.OVERDUE and overdue == 0:
+    if status == BankLoanStatus.OVERDUE and overdue == 0:
         errors.append(("overdue_amount", "must be more than 0 for an overdue loan"))
     return errors
 

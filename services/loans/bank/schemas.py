@@ -29,8 +29,8 @@ from services.loans.bank.rules import (
     MAX_BATCH_RECORDS,
     MAX_PRINCIPAL,
     MAX_RATE_PERCENT,
+    BankLoanStatus,
     BatchMode,
-    LoanStatus,
     LoanValues,
     Outcome,
     Programme,
@@ -110,7 +110,7 @@ class BankLoanRecord(TypedDict):
     ]
     outstanding_principal: Money
     overdue_amount: Money
-    status: LoanStatus
+    status: BankLoanStatus
     as_of: Annotated[
         date,
         Field(strict=True, ge=EARLIEST_DAY, description="The day of these figures: not before "
@@ -136,7 +136,7 @@ def _quick_batch() -> TypeAdapter[Any]:
         **BankLoanRecord.__annotations__,
         "borrower_national_id": Annotated[str, Field(pattern=f"^{WELL_FORMED_PATTERN}$")],
         "programme": Literal[tuple(programme.value for programme in Programme)],
-        "status": Literal[tuple(status.value for status in LoanStatus)],
+        "status": Literal[tuple(status.value for status in BankLoanStatus)],
     }
     record = with_config(RECORD_CONFIG)(TypedDict("QuickRecord", record_fields))  # type: ignore[operator]
     _, *limits = get_args(BankLoanBatch.__annotations__["records"])
@@ -365,7 +365,7 @@ class BankLoanPublic(OutputModel):
     annual_interest_rate: float = Field(description="Percent a year: 7.92.")
     outstanding_principal: int
     overdue_amount: int
-    status: LoanStatus
+    status: BankLoanStatus
     as_of: date
     matched: bool = Field(description="The borrower was matched to an active club member.")
     member_id: int | None
@@ -391,7 +391,7 @@ class BankLoanVersionPublic(OutputModel):
     annual_interest_rate: float
     outstanding_principal: int
     overdue_amount: int
-    status: LoanStatus
+    status: BankLoanStatus
     as_of: date
     posted_by: str
     posted_at: datetime

@@ -39,7 +39,7 @@ router = APIRouter(
 )
 
 
-class IndicatorsQuery(InputModel):
+class MoneyIndicatorsQuery(InputModel):
     province: ProvinceCode | None = Field(default=None, description="One province's clubs.")
     club_ids: Annotated[list[Id], Field(max_length=MAX_CLUB_IDS)] | None = Field(
         default=None, description="Only these clubs (e.g. one funder's), at most 25,000."
@@ -74,7 +74,7 @@ def _ids_in(column: Any, ids: list[int]) -> ColumnElement[bool]:
 
 
 def _place(
-    principal: Principal, query: IndicatorsQuery, club_id: Any, province: Any, commune: Any
+    principal: Principal, query: MoneyIndicatorsQuery, club_id: Any, province: Any, commune: Any
 ) -> ColumnElement[bool]:
     """The caller's area, narrowed to the asked province and clubs, on a table with places."""
     condition = area_filter(principal, club_id, province, commune)
@@ -120,7 +120,9 @@ def _funds(session: Session, funds: ColumnElement[bool], on: date) -> tuple[int,
     return int(clubs), int(both), int(capital)
 
 
-def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -> MoneyIndicators:
+def indicators(
+    session: Session, principal: Principal, query: MoneyIndicatorsQuery
+) -> MoneyIndicators:
     if (
         query.province
         and principal.role is Role.OFFICER
@@ -164,7 +166,7 @@ def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -
     summary="Funds, capital, outstanding, PAR30 and borrowing members of an area or clubs",
 )
 def read_indicators(
-    query: IndicatorsQuery, session: SessionDep, principal: CurrentPrincipal, request: Request
+    query: MoneyIndicatorsQuery, session: SessionDep, principal: CurrentPrincipal, request: Request
 ) -> MoneyIndicators:
     tune_for_report(session, report_timeout(request))
     return indicators(session, principal, query)

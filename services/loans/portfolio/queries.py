@@ -31,7 +31,7 @@ from sqlmodel import Session, col
 
 from common.db import tune_for_report
 from services.loans.bank.models import BankLoan, BankLoanVersion
-from services.loans.bank.rules import LoanStatus as BankStatus
+from services.loans.bank.rules import BankLoanStatus as BankStatus
 from services.loans.bank.rules import Outcome
 from services.loans.lending.models import Loan, LoanInstalment, LoanRepayment
 from services.loans.lending.rules import LoanStatus
