@@ -48,6 +48,7 @@ from starlette.concurrency import run_in_threadpool
 from common.auth import CurrentPrincipal
 from common.clock import utcnow
 from common.db import SessionDep, UTCDateTime, prefer_lz4
+from common.openapi import REQUIRED_MARK
 from common.problems import PreconditionRequired, Problem, field_error
 
 IN_PROGRESS = "in_progress"
@@ -209,6 +210,8 @@ def idempotency(table: Table, *, required: bool):
             Header(
                 max_length=MAX_KEY_LENGTH,
                 description="Makes retries safe: the same key and body return the first answer.",
+                # The code answers 428 without it, so the document says it is required.
+                json_schema_extra={REQUIRED_MARK: True} if required else None,
             ),
         ] = None,
     ) -> Iterator[IdempotentRequest]:

@@ -8,11 +8,23 @@ from fastapi.openapi.utils import get_openapi
 from common.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
 
 PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
-_ERRORS_OF_EVERY_CALL = {"400": "Malformed request", "415": "Unsupported content type"}
+_ERRORS_OF_EVERY_CALL = {
+    "400": "Malformed request",
+    "415": "Unsupported content type",
+    "503": "A service or its database is unavailable, or busy (then with Retry-After)",
+    "504": "The service did not answer in time",
+}
 _ERRORS_OF_SECURED_CALLS = {
     "401": "Missing, invalid or expired token",
     "403": "The caller's role may not do this",
 }
+_ERRORS_OF_WRITES = {"409": "Conflicts with the stored data or a concurrent change"}
+_ERRORS_OF_BODIES = {"413": "The body is larger than the limit"}
+_ERRORS_OF_PATHS = {"404": "No such object, or none the caller may see"}
+_ERRORS_OF_HEADERS = {"if-match": {"412": "The object changed since the ETag was read"}}
+WRITE_METHODS = ("post", "put", "patch", "delete")
+IDEMPOTENCY_HEADER = "idempotency-key"
+REQUIRED_MARK = "x-ishc-required"
 
 
 def _problem_response(description: str) -> dict[str, Any]:
@@ -33,7 +45,9 @@ def problem_aware_openapi(app: FastAPI) -> dict[str, Any]:
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     for path_item in schema.get("paths", {}).values():
-        for operation in path_item.values():
+        for method, operation in path_item.items():
+            _mark_required_headers(operation)
+            _add_error_answers(operation, method)
             responses = operation.setdefault("responses", {})
             for status, response in responses.items():
                 if status.startswith(("4", "5")) and status != "422":
@@ -46,5 +60,41 @@ def problem_aware_openapi(app: FastAPI) -> dict[str, Any]:
             if operation.get("security"):
                 for status, description in _ERRORS_OF_SECURED_CALLS.items():
                     responses.setdefault(status, _problem_response(description))
+            else:
+                operation["security"] = []  # open to anyone, said rather than left out
     app.openapi_schema = schema
     return schema
+
+
+def _add_error_answers(operation: dict[str, Any], method: str) -> None:
+    """The answers an operation can give by what it takes: a body, ids in its path, headers."""
+    errors: dict[str, str] = {}
+    parameters = operation.get("parameters", [])
+    if method in WRITE_METHODS:
+        errors.update(_ERRORS_OF_WRITES)
+    if "requestBody" in operation:
+        errors.update(_ERRORS_OF_BODIES)
+    if any(p.get("in") == "path" for p in parameters):
+        errors.update(_ERRORS_OF_PATHS)
+    for parameter in parameters:
+        name = str(parameter.get("name", "")).lower()
+        if parameter.get("in") == "header":
+            errors.update(_ERRORS_OF_HEADERS.get(name, {}))
+            if name == IDEMPOTENCY_HEADER and parameter.get("required"):
+                errors["428"] = "The Idempotency-Key header is missing"
+    responses = operation.setdefault("responses", {})
+    for status, description in errors.items():
+        responses.setdefault(status, _problem_response(description))
+
+
+def _mark_required_headers(operation: dict[str, Any]) -> None:
+    """A header a dependency checks itself (to answer 428, not 422) is declared optional to
+    FastAPI and marked with REQUIRED_MARK: the document says it is required."""
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema", {})
+        if parameter.get("in") == "header" and schema.pop(REQUIRED_MARK, False):
+            parameter["required"] = True
+            # FastAPI wrote the optional form, `anyOf: [string, null]`: a required one is a string.
+            for option in schema.pop("anyOf", []):
+                if option.get("type") == "string":
+                    schema.update(option)

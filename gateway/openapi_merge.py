@@ -56,6 +56,7 @@ def merge(
             if _routed_to(service, path):
                 merged["paths"][path] = item
     merged["paths"] = dict(sorted(merged["paths"].items()))
+    merged["servers"] = [{"url": "/", "description": "This gateway"}]
     if missing:
         merged["info"]["description"] += (
             "\n\n**Not shown now (service unreachable):** " + ", ".join(sorted(missing)) + "."

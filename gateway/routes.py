@@ -65,6 +65,10 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     "/auth/token",
     response_model=TokenResponse,
     summary="Get an access token (OAuth2 password or client_credentials grant)",
+    responses={
+        401: {"description": "Unknown user or client, or a wrong password or secret"},
+        429: {"description": "Too many failed logins: wait the Retry-After seconds"},
+    },
 )
 def token(
     request: Request,
