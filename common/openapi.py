@@ -36,7 +36,11 @@ def problem_aware_openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(
-        title=app.title, version=app.version, description=app.description, routes=app.routes
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        license_info=app.license_info,
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     problem_schema = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")

@@ -98,6 +98,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         version="1.0.0",
         lifespan=lifespan,
         openapi_url=None,
+        license_info={"name": "Proprietary: the ISHC programme's partners"},
         docs_url=None,
         redoc_url=None,
     )
