@@ -9,21 +9,23 @@ is passed on in Unicode NFC, so a name typed in NFD is the same name; a UTF-8 by
 is dropped. Bodies with nothing to clean (nearly all) are passed on as they came.
 """
 
+import json
 import math
 import re
 import unicodedata
 from typing import Any
 
 import jiter
-import orjson
 
 from common.problems import BadRequest, FieldError, ValidationFailed, field_error
 
 BOM = b"\xef\xbb\xbf"
 FORBIDDEN = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064"
-    "\u2066-\u2069\ufeff]"
+    "\u2066-\u2069\ufeff\ud800-\udfff]"
 )
+"""Controls but tab and line breaks, zero-width and bidirectional marks, and halves of
+surrogate pairs (`\\ud800` alone is no character)."""
 SUSPECT = re.compile(
     rb"\\u|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\x8b-\x8f\xaa-\xae]"
     rb"|\xe2\x81[\xa0-\xa4\xa6-\xa9]|\xef\xbb\xbf|NaN|Infinity|[eE][+-]?\d{3}"
@@ -53,7 +55,9 @@ def read(body: bytes) -> bytes:
     if errors:
         summary = "; ".join(f"{e.field}: {e.reason}" for e in errors[:5])
         raise ValidationFailed(f"Invalid input: {summary}", errors=errors[:MAX_ERRORS])
-    return orjson.dumps(cleaned)
+    # The standard library, not orjson: it also writes integers beyond 64 bits, which the
+    # routes then refuse by their own limits.
+    return json.dumps(cleaned, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _refusal(message: str) -> BadRequest | ValidationFailed:

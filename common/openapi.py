@@ -66,8 +66,41 @@ def problem_aware_openapi(app: FastAPI) -> dict[str, Any]:
                     responses.setdefault(status, _problem_response(description))
             else:
                 operation["security"] = []  # open to anyone, said rather than left out
+    _link_created_objects(schema.get("paths", {}))
     app.openapi_schema = schema
     return schema
+
+
+def _link_created_objects(paths: dict[str, Any]) -> None:
+    """OpenAPI links from each POST that creates an object (201 with its `id`) to the
+    operations on that object, `/things` → `/things/{thing_id}…`: clients and fuzzers (the
+    stateful phase) follow them from what they made to what they may do with it."""
+    for path, path_item in paths.items():
+        created = path_item.get("post", {}).get("responses", {}).get("201")
+        if created is None:
+            continue
+        links: dict[str, Any] = {}
+        for other, other_item in paths.items():
+            tail = other[len(path) :]
+            if not other.startswith(path + "/{") or "}" not in tail:
+                continue
+            name = tail[2 : tail.index("}")]
+            parameters = {p: f"$request.path.{p}" for p in _path_parameters(path)}
+            parameters[name] = "$response.body#/id"
+            if set(_path_parameters(other)) != set(parameters):
+                continue  # it needs more than the created object tells
+            for operation in other_item.values():
+                if "operationId" in operation:
+                    links[operation["operationId"]] = {
+                        "operationId": operation["operationId"],
+                        "parameters": parameters,
+                    }
+        if links:
+            created["links"] = links
+
+
+def _path_parameters(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
 
 
 def _add_error_answers(operation: dict[str, Any], method: str) -> None:
