@@ -1,5 +1,6 @@
 """OpenAPI documents that tell the truth about errors: every error is problem+json."""
 
+import json
 from typing import Any
 
 from fastapi import FastAPI
@@ -67,6 +68,7 @@ def problem_aware_openapi(app: FastAPI) -> dict[str, Any]:
             else:
                 operation["security"] = []  # open to anyone, said rather than left out
     _link_created_objects(schema.get("paths", {}))
+    _name_form_bodies(schema)
     app.openapi_schema = schema
     return schema
 
@@ -97,6 +99,27 @@ def _link_created_objects(paths: dict[str, Any]) -> None:
                     }
         if links:
             created["links"] = links
+
+
+def _name_form_bodies(schema: dict[str, Any]) -> None:
+    """FastAPI names a form body after its operation id, path and all
+    (`Body_import_members_api_v1_clubs__club_id__members_import_post`); it is named after its
+    route instead (`ImportMembersForm`), as every other component is after its domain."""
+    components = schema.get("components", {}).get("schemas", {})
+    renames = {}
+    for name in list(components):
+        if name.startswith("Body_") and "_api_" in name:
+            route = name[len("Body_") :].split("_api_", 1)[0]
+            renames[name] = "".join(word.title() for word in route.split("_")) + "Form"
+    if not renames:
+        return
+    for old, new in renames.items():
+        components[new] = components.pop(old)
+        components[new]["title"] = new
+    text = json.dumps(schema)
+    for old, new in renames.items():
+        text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
+    schema.update(json.loads(text))
 
 
 def _path_parameters(path: str) -> list[str]:

@@ -26,10 +26,10 @@ from typing import Any
 
 from fastapi import Request
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
-from common import clock
+from common import clock, db_errors
 from common.auth import Principal, Role
 from common.db import make_engine, normalise_url
 from common.problems import NotFound, Problem, ValidationFailed, field_error
@@ -390,11 +390,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     except SQLAlchemyError as exc:
-        print(
-            f"error: the clubs database refused the import: {exc.__class__.__name__}: "
-            f"{exc.orig if hasattr(exc, 'orig') else exc}",
-            file=sys.stderr,
-        )
+        # The error's kind and message, not the driver's detail: that quotes the values.
+        cause = db_errors.describe(exc) if isinstance(exc, DBAPIError) else type(exc).__name__
+        print(f"error: the clubs database refused the import: {cause}", file=sys.stderr)
         return 1
     finally:
         engine.dispose()
