@@ -20,10 +20,10 @@ PROBLEM = "application/problem+json"
 class Api:
     """Talks to the gateway over real HTTP, creating users through the admin API as needed."""
 
-    def __init__(self, base_url: str, admin_password: str) -> None:
+    def __init__(self, base_url: str, admin_password: str, admin_username: str = "admin") -> None:
         self.base_url = base_url
         self.admin_password = admin_password
-        self.admin_token = self.password_token("admin", admin_password)
+        self.admin_token = self.password_token(admin_username, admin_password)
         self._tokens: dict[str, str] = {}
 
     def client(self, token: str | None = None, **kwargs: Any) -> httpx.Client:

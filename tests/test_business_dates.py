@@ -2,7 +2,9 @@
 
 A platform of its own runs with its clock at 23:30 UTC on 5 December 2026 (06:30 on 6 December
 in Hà Nội). A club board records what happened that morning, dated 6 December, and everything
-that says "today" answers 6 December; 7 December is still the future.
+that says "today" answers 6 December; 7 December is still the future. The platform's first admin
+has another name than `admin` (`ISHC_ADMIN_USERNAME`), as a province may configure it, and
+`make run`'s demo loader logs in with it.
 """
 
 import sys
@@ -21,8 +23,10 @@ from tests.test_activities import meeting_payload
 from tests.test_bank_loans import post, record
 from tests.test_events import Feeds
 from tests.test_loans import act, approved_loan, loan_on, make_lending_club, repay
+from tools.demo import Demo
 from tools.stack import Stack
 
+ADMIN = "quan-tri"
 MOMENT = datetime(2026, 12, 5, 23, 30, tzinfo=UTC)
 VIETNAM_DAY = date(2026, 12, 6)
 NEXT_DAY = VIETNAM_DAY + timedelta(days=1)
@@ -35,13 +39,14 @@ def early_morning(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp: Path = tmp_path_factory.mktemp("early-morning")
     shift = MOMENT.timestamp() - time.time()
     launcher = [sys.executable, "-m", "tests.clock_travel", str(shift)]
+    settings = {"ISHC_ADMIN_USERNAME": ADMIN}
     for urls in _database_urls(tmp, "early"):
-        yield from _stack(tmp, urls, launcher=launcher)
+        yield from _stack(tmp, urls, extra_env=settings, launcher=launcher)
 
 
 @pytest.fixture(scope="module")
 def api(early_morning: Stack) -> Api:
-    return Api(early_morning.gateway_url, ADMIN_PASSWORD)
+    return Api(early_morning.gateway_url, ADMIN_PASSWORD, admin_username=ADMIN)
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +141,10 @@ def test_the_platform_clock_ticks_from_the_moment(early_morning: Stack) -> None:
     second = httpx.get(early_morning.gateway_url + "/healthz").headers.get("date")
     assert first and second and first != second
     assert "05 Dec 2026 23:" in first
+
+
+def test_the_demo_loader_logs_in_as_the_configured_admin(
+    early_morning: Stack, tmp_path: Path
+) -> None:
+    demo = Demo(early_morning.gateway_url, ADMIN, ADMIN_PASSWORD, tmp_path)
+    assert demo.client.get("/auth/me").json()["subject"] == f"user:{ADMIN}"
