@@ -49,9 +49,10 @@ T = TypeVar("T")
 
 
 class InputModel(BaseModel):
-    """Request bodies: unknown fields are refused so a client never sets what it should not."""
+    """Request bodies: unknown fields are refused so a client never sets what it should not,
+    and numbers that are not finite (`1e400` reads as infinity) are refused on their field."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class PatchModel(InputModel):

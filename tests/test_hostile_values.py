@@ -117,3 +117,12 @@ def test_a_member_born_before_1900_is_refused(admin: httpx.Client) -> None:
     body = member_payload(birth_date="1899-12-31", national_id=None)
     response = admin.post(f"/api/v1/clubs/{club['id']}/members", json=body)
     assert_problem(response, 422, "birth_date")
+
+
+def test_integers_beyond_64_bits_are_refused_on_their_field(bank: httpx.Client) -> None:
+    body = json.dumps(record()).replace("50000000", "7" * 30)
+    assert_problem(bank.post(BANKS, content=body, headers=_key()), 422, "principal")
+    batch = '{"records": [' + body + "]}"
+    response = bank.post(BATCHES, params={"mode": "partial"}, content=batch, headers=_key())
+    assert response.status_code in (200, 201), response.text
+    assert response.json()["results"][0]["outcome"] == "rejected"

@@ -11,6 +11,7 @@ less (an ID written with spaces) and never more. A batch it refuses goes through
 documented `BATCH`, so every answer, and every reason of a refused record, is `BATCH`'s.
 """
 
+import json
 from collections import defaultdict
 from collections.abc import Collection
 from datetime import date, datetime
@@ -227,7 +228,7 @@ def _valid_fields(raw: dict[str, Any], refused: set[str]) -> dict[str, Any]:
     for name, adapter in FIELDS.items():
         if name in raw and name not in refused:
             try:
-                valid[name] = adapter.validate_json(orjson.dumps(raw[name]))
+                valid[name] = adapter.validate_json(json.dumps(raw[name]))
             except ValidationError:
                 continue
     return valid
@@ -239,6 +240,12 @@ def _every_reason(raw: Any, field_errors: Reasons, today: date) -> Reasons:
         return field_errors
     refused = {field.split(".", 1)[0] for field, _ in field_errors}
     return field_errors + record_errors(_valid_fields(raw, refused), today)
+
+
+def _as_posted(body: bytes) -> Any:
+    """A refused body as posted, to find every reason: the standard library reads the numbers
+    orjson refuses (`1e400`, integers beyond 64 bits), which the rules then refuse by field."""
+    return json.loads(body)
 
 
 def _posted_number(raw: Any) -> str | None:
@@ -270,7 +277,7 @@ def _judged(body: bytes) -> tuple[list[dict[str, Any] | None], dict[int, Reasons
     field_errors: dict[int, Reasons] = defaultdict(list)
     for error in errors:
         field_errors[int(error["loc"][1])].append((_field_name(error["loc"][2:]), _reason(error)))
-    raw = orjson.loads(body)["records"]
+    raw = _as_posted(body)["records"]
     return _revalidated(raw, field_errors.keys()), field_errors, raw
 
 
@@ -310,7 +317,7 @@ def parse_record(body: bytes, today: date) -> tuple[str, LoanValues]:
         if any(error["type"] == "json_invalid" or not error["loc"] for error in errors):
             _refuse_request(errors)
         found = [(_field_name(error["loc"]), _reason(error)) for error in errors]
-        reasons = _every_reason(orjson.loads(body), found, today)
+        reasons = _every_reason(_as_posted(body), found, today)
     if reasons:
         summary = "; ".join(f"{field}: {reason}" for field, reason in reasons[:5])
         raise ValidationFailed(
