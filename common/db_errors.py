@@ -38,6 +38,9 @@ _PG_KEY = re.compile(r"Key \((.+?)\)=")
 _SQLITE_FAILED = re.compile(r"^(UNIQUE|FOREIGN KEY|CHECK|NOT NULL) constraint failed(?:: (.*))?$")
 _SQLITE_LOCKED = ("database is locked", "database table is locked", "database schema is locked")
 _PG_LOCKS = (pg.LockNotAvailable, pg.DeadlockDetected, pg.SerializationFailure)
+_SERVER_STATES = ("", "08", "53", "57", "58")
+"""Connection, resources, operator, system: their messages say what happened to the server,
+never a value of the statement."""
 
 
 @dataclass(frozen=True)
@@ -98,10 +101,23 @@ def lock_contention(exc: DBAPIError) -> str | None:
 
 
 def describe(exc: DBAPIError) -> str:
-    """The error's kind and primary message, without the statement's values."""
+    """The error's kind and where it arose, without the statement's values: PostgreSQL's own
+    messages may quote them (`invalid input syntax for type date: "…"`), so they are left out."""
     orig = exc.orig
     if isinstance(orig, psycopg.Error):
-        return f"{type(orig).__name__} {orig.sqlstate}: {orig.diag.message_primary or ''}"
+        diag = orig.diag
+        where = [
+            f"{name}={value}"
+            for name, value in (
+                ("table", diag.table_name),
+                ("column", diag.column_name),
+                ("constraint", diag.constraint_name),
+            )
+            if value
+        ]
+        if (orig.sqlstate or "")[:2] in _SERVER_STATES:
+            where.append(diag.message_primary or str(orig).splitlines()[0])
+        return f"{type(orig).__name__} {orig.sqlstate or '-'} {' '.join(where)}".rstrip()
     if isinstance(orig, sqlite3.Error):
         return f"{type(orig).__name__}: {orig}"
     return type(orig).__name__

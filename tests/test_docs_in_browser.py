@@ -3,7 +3,7 @@
 Headless Chromium (Debian's `chromium`, driven by Playwright) opens `/docs` with every request
 off this machine cut, logs in through the Authorize dialog with the OAuth2 password flow,
 executes a call and sees 200; `/redoc` renders the same document. `.ci/run` installs Chromium
-and sets ISHC_REQUIRE_BROWSER, so CI never skips this.
+and sets ISHC_REQUIRE_TOOLS, so CI never skips this.
 """
 
 import os
@@ -19,8 +19,8 @@ from tools.stack import Stack
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 if CHROMIUM is None:
-    if os.environ.get("ISHC_REQUIRE_BROWSER"):
-        raise RuntimeError("ISHC_REQUIRE_BROWSER is set but no chromium is installed")
+    if os.environ.get("ISHC_REQUIRE_TOOLS"):
+        raise RuntimeError("ISHC_REQUIRE_TOOLS is set but no chromium is installed")
     pytest.skip("no chromium on this machine (apt-get install chromium)", allow_module_level=True)
 
 from playwright.sync_api import Page, Route, sync_playwright  # noqa: E402
