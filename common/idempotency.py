@@ -48,6 +48,7 @@ from starlette.concurrency import run_in_threadpool
 from common.auth import CurrentPrincipal
 from common.clock import utcnow
 from common.db import SessionDep, UTCDateTime, prefer_lz4
+from common.json_body import is_json, media_type_of
 from common.openapi import REQUIRED_MARK
 from common.problems import PreconditionRequired, Problem, field_error
 
@@ -189,8 +190,7 @@ async def request_fingerprint(request: Request) -> str:
     query = sorted(parse_qsl(request.url.query, keep_blank_values=True))
     digest.update(f"{request.method} {request.url.path}?{query}\n".encode())
     body = await request.body()
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if body and (media_type == "application/json" or media_type.endswith("+json")):
+    if body and is_json(media_type_of(request.headers.get("content-type"))):
         # Not JSON: the route refuses it, and its bytes identify it meanwhile.
         with contextlib.suppress(orjson.JSONDecodeError):
             body = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)

@@ -35,6 +35,22 @@ _DUPLICATE = re.compile(r'^Detected duplicate key "(.*)" at (line \d+ column \d+
 MAX_ERRORS = 50
 
 
+def media_type_of(content_type: str | bytes | None) -> str:
+    """`application/json` of `Application/JSON; charset=utf-8` ("" when there is none)."""
+    if content_type is None:
+        return ""
+    if isinstance(content_type, bytes):
+        content_type = content_type.decode("latin-1")
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def is_json(media_type: str) -> bool:
+    """JSON, or a JSON-based type (`application/problem+json`): what this reader reads."""
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
 def read(body: bytes) -> bytes:
     """The body to pass on: as it came, without its BOM, or re-encoded in NFC; raises the
     problem for a body that is not valid JSON (400) or holds a refused value (422)."""

@@ -129,12 +129,8 @@ class ContentTypeMiddleware:
         self.media_types = tuple(media_types)
 
     def _accepted(self, content_type: bytes | None) -> bool:
-        if content_type is None:
-            return False
-        media_type = content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
-        return media_type in self.media_types or (
-            media_type.startswith("application/") and media_type.endswith("+json")
-        )
+        media_type = json_body.media_type_of(content_type)
+        return media_type in self.media_types or json_body.is_json(media_type)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in BODY_METHODS:
@@ -156,15 +152,6 @@ class ContentTypeMiddleware:
         await self.app(scope, receive, send)
 
 
-def _is_json(content_type: bytes | None) -> bool:
-    if content_type is None:
-        return False
-    media_type = content_type.split(b";", 1)[0].strip().lower()
-    return media_type == b"application/json" or (
-        media_type.startswith(b"application/") and media_type.endswith(b"+json")
-    )
-
-
 class StrictJsonMiddleware:
     """Every JSON body is read once strictly (`common.json_body`) before any route sees it:
     refused values answer 422 (400 for what is not JSON), and the route reads the body as
@@ -177,7 +164,7 @@ class StrictJsonMiddleware:
         if (
             scope["type"] != "http"
             or scope["method"] not in BODY_METHODS
-            or not _is_json(header(scope, b"content-type"))
+            or not json_body.is_json(json_body.media_type_of(header(scope, b"content-type")))
         ):
             await self.app(scope, receive, send)
             return
