@@ -148,9 +148,7 @@ def _claim(session: Session, table: Table, client: str, key: str, request_hash: 
             ).scalar_one()
     except IntegrityError:
         pass  # the key's first request committed meanwhile (this one waited for it)
-    row = session.execute(
-        select(table).where(table.c.client == client, table.c.key == key)
-    ).one()
+    row = session.execute(select(table).where(table.c.client == client, table.c.key == key)).one()
     if row.request_hash != request_hash:
         raise _reused(row)
     if row.state == COMPLETED:

@@ -5,7 +5,8 @@ The standard library (which the framework parses bodies with) reads `NaN`, `Infi
 holds. Here a body is refused, each value by its place (`records.17.borrower_name`), when it
 has a number that is not finite, a duplicate key, or a control or invisible character in a
 text (C0 and C1 controls but tab and line breaks, zero-width and bidirectional marks); text
-is passed on in Unicode NFC, so a name typed in NFD is the same name; a UTF-8 byte-order mark
+is passed on in Unicode NFC, so a name typed in NFD is the same name, and a whole number
+written `5.0` or `5e0` as the integer it is (one number in JSON); a UTF-8 byte-order mark
 is dropped. Bodies with nothing to clean (nearly all) are passed on as they came.
 """
 
@@ -13,6 +14,7 @@ import json
 import math
 import re
 import unicodedata
+from decimal import Decimal
 from typing import Any
 
 import jiter
@@ -20,17 +22,31 @@ import jiter
 from common.problems import BadRequest, FieldError, ValidationFailed, field_error
 
 BOM = b"\xef\xbb\xbf"
-FORBIDDEN = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064"
-    "\u2066-\u2069\ufeff\ud800-\udfff]"
-)
-"""Controls but tab and line breaks, zero-width and bidirectional marks, and halves of
-surrogate pairs (`\\ud800` alone is no character)."""
+REFUSED = (
+    (0x00, 0x08), (0x0B, 0x0C), (0x0E, 0x1F), (0x7F, 0x9F),  # controls but tab and line breaks
+    (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064), (0x2066, 0x2069), (0xFEFF, 0xFEFF),
+)  # fmt: skip
+"""Code points refused in text: controls, zero-width and bidirectional marks."""
+SURROGATES = ((0xD800, 0xDFFF),)
+"""Halves of surrogate pairs: `\\ud800` alone is no character."""
+
+
+def _character_class(ranges: tuple[tuple[int, int], ...]) -> str:
+    return "".join(f"\\u{first:04x}-\\u{last:04x}" for first, last in ranges)
+
+
+FORBIDDEN = re.compile(f"[{_character_class(REFUSED + SURROGATES)}]")
+TEXT_PATTERN = f"^[^{_character_class(REFUSED)}]*$"
+"""What every text in a JSON body matches, as the API document states it (ECMA and Python
+read these escapes alike; a surrogate half cannot be written in a JSON Schema pattern)."""
 ESCAPED = re.compile(
     # the refused characters written as escapes, and escaped combining marks (NFD, escaped)
     rb"\\u(?:00[0-1]|007[fF]|00[89]|200[b-fB-F]|202[a-eA-E]|206|[fF][eE][fF][fF]"
     rb"|03[0-6]|1[aA][b-fB-F]|1[dD][c-fC-F]|20[d-fD-F]|[fF][eE]2|[dD][89a-fA-F])"
 )
+INTEGRAL_NUMBER = re.compile(rb"[0-9]\.0+[\s,\]}]|[0-9][eE]")
+"""Numbers that may be whole although written with a fraction or an exponent (`5.0`, `1e3`)."""
+LARGEST_WHOLE = 2**63
 _DUPLICATE = re.compile(r'^Detected duplicate key "(.*)" at (line \d+ column \d+)$')
 MAX_ERRORS = 50
 
@@ -66,6 +82,9 @@ def read(body: bytes) -> bytes:
         raise BadRequest("The request body is not valid UTF-8.") from None
     if not _suspect(body, text):
         return body
+    if INTEGRAL_NUMBER.search(body) is not None:
+        # read again keeping each number's digits, so `5.0` becomes exactly 5
+        value = jiter.from_json(body, allow_inf_nan=True, float_mode="lossless-float")
     errors: list[FieldError] = []
     cleaned = _clean(value, "", errors)
     if errors:
@@ -78,11 +97,11 @@ def read(body: bytes) -> bytes:
 
 def _suspect(body: bytes, text: str) -> bool:
     """Whether the body may hold something to refuse or to normalise (cheap checks first: a
-    bank batch of 10,000 records is 3.6 MB). Exponents that overflow (`1e400`) are left to the
-    input models, which refuse numbers that are not finite on their fields."""
+    bank batch of 10,000 records is 3.6 MB)."""
     return (
         b"NaN" in body
         or b"Infinity" in body
+        or INTEGRAL_NUMBER.search(body) is not None
         or (b"\\u" in body and ESCAPED.search(body) is not None)
         or FORBIDDEN.search(text) is not None
         or not unicodedata.is_normalized("NFC", text)
@@ -101,6 +120,8 @@ def _refusal(message: str) -> BadRequest | ValidationFailed:
 def _clean(value: Any, path: str, errors: list[FieldError]) -> Any:
     if isinstance(value, str):
         return _text(value, path, errors)
+    if isinstance(value, jiter.LosslessFloat):
+        value = _number(value)
     if isinstance(value, float) and not math.isfinite(value):
         errors.append(field_error(path or "body", "is not a finite number"))
         return None
@@ -113,6 +134,15 @@ def _clean(value: Any, path: str, errors: list[FieldError]) -> Any:
             cleaned[_text(key, place, errors)] = _clean(item, place, errors)
         return cleaned
     return value
+
+
+def _number(value: jiter.LosslessFloat) -> int | float:
+    """A whole number as an integer, as JSON means it (`5.0` and `5` are one number); other
+    numbers as floats. Digits, not the float, decide: `12345678901234567.0` stays exact."""
+    exact = Decimal(bytes(value).decode())
+    if exact.is_finite() and exact == exact.to_integral_value() and abs(exact) < LARGEST_WHOLE:
+        return int(exact)
+    return float(value)
 
 
 def _at(path: str, step: str | int) -> str:

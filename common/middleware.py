@@ -145,7 +145,7 @@ class ContentTypeMiddleware:
                     send,
                     UnsupportedMediaType(
                         f"Content-Type {shown} is not accepted; this API reads JSON, forms, "
-                    "multipart uploads, CSV and XLSX."
+                        "multipart uploads, CSV and XLSX."
                     ),
                 )
                 return

@@ -6,6 +6,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from common import clock
+from common.json_body import TEXT_PATTERN, is_json
 from common.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
 
 PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
@@ -26,6 +28,9 @@ _ERRORS_OF_HEADERS = {"if-match": {"412": "The object changed since the ETag was
 WRITE_METHODS = ("post", "put", "patch", "delete")
 IDEMPOTENCY_HEADER = "idempotency-key"
 REQUIRED_MARK = "x-ishc-required"
+_TEXT_IS_CONSTRAINED = frozenset({"pattern", "enum", "const", "format", "contentMediaType"})
+_SUBSCHEMAS = ("items", "additionalProperties", "anyOf", "oneOf", "allOf", "prefixItems")
+_BOUNDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"})
 
 
 def _problem_response(description: str) -> dict[str, Any]:
@@ -34,7 +39,8 @@ def _problem_response(description: str) -> dict[str, Any]:
 
 def problem_aware_openapi(app: FastAPI) -> dict[str, Any]:
     """Rewrites FastAPI's default 422 and adds the error answers every operation can give."""
-    if app.openapi_schema:
+    # Rebuilt each day in Vietnam: date ranges that end today say so by their year.
+    if app.openapi_schema and getattr(app.state, "openapi_day", None) == clock.today():
         return app.openapi_schema
     schema = get_openapi(
         title=app.title,
@@ -69,8 +75,59 @@ def problem_aware_openapi(app: FastAPI) -> dict[str, Any]:
                 operation["security"] = []  # open to anyone, said rather than left out
     _link_created_objects(schema.get("paths", {}))
     _name_form_bodies(schema)
-    app.openapi_schema = schema
+    _state_text_rule(schema)
+    _write_whole_bounds_as_integers(schema)
+    app.openapi_schema, app.state.openapi_day = schema, clock.today()
     return schema
+
+
+def _state_text_rule(schema: dict[str, Any]) -> None:
+    """Every JSON body is read by `common/json_body.py`, which refuses control and invisible
+    characters in any text: each free text of a request body states it as its pattern."""
+    components = schema.get("components", {}).get("schemas", {})
+    seen: set[str] = set()
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            content = operation.get("requestBody", {}).get("content", {})
+            for media_type, body in content.items():
+                if is_json(media_type):
+                    _mark_texts(body.get("schema", {}), components, seen)
+
+
+def _mark_texts(node: Any, components: dict[str, Any], seen: set[str]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _mark_texts(item, components, seen)
+        return
+    if not isinstance(node, dict):
+        return
+    if "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[-1]
+        if name not in seen:
+            seen.add(name)
+            _mark_texts(components.get(name), components, seen)
+        return
+    if node.get("type") == "string" and not _TEXT_IS_CONSTRAINED & node.keys():
+        node["pattern"] = TEXT_PATTERN
+    for value in node.get("properties", {}).values():
+        _mark_texts(value, components, seen)
+    for keyword in _SUBSCHEMAS:
+        if keyword in node:
+            _mark_texts(node[keyword], components, seen)
+
+
+def _write_whole_bounds_as_integers(node: Any) -> None:
+    """FastAPI's document model holds bounds as floats (`maximum: 2147483647.0`); an integer's
+    bounds are written as integers, as the models state them."""
+    if isinstance(node, list):
+        for item in node:
+            _write_whole_bounds_as_integers(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key in _BOUNDS and isinstance(value, float) and value.is_integer():
+                node[key] = int(value)
+            else:
+                _write_whole_bounds_as_integers(value)
 
 
 def _link_created_objects(paths: dict[str, Any]) -> None:

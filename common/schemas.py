@@ -1,13 +1,22 @@
 """Base models for what goes over the wire, and the page envelope every list uses."""
 
 from datetime import date
-from typing import Annotated, ClassVar, Generic, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 
 from fastapi import Depends, Path, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from common import clock
+from common.national_id import WELL_FORMED_PATTERN, check_national_id
 from common.problems import ValidationFailed, field_error
 
 MAX_ID = 2**31 - 1
@@ -18,6 +27,9 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A positive integer id
 
 EARLIEST_RECORD = date(2000, 1, 1)
 """The programme's records start later (the first clubs were founded in 2006)."""
+LATEST_RECORD = date(2100, 12, 31)
+"""The last day a report may be asked for: keeps date arithmetic away from year 9999."""
+EARLIEST_BIRTH = date(1900, 1, 1)
 VIETNAM_DATE = (
     "A date of Vietnam's calendar (Asia/Ho_Chi_Minh), whatever the client's or the server's "
     "time zone"
@@ -35,12 +47,88 @@ def not_in_future(value: date) -> date:
     return value
 
 
+class Years:
+    """States a date field's range in the API document, as a pattern of its years, so that a
+    client (and a test generator) knows it before it sends; the validators enforce it.
+    `last=None` is the current year in Vietnam (the document is rebuilt each day)."""
+
+    def __init__(self, first: date, last: date | None = None) -> None:
+        self.first, self.last = first, last
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        last_year = (self.last or clock.today()).year
+        schema["pattern"] = date_pattern(self.first.year, last_year)
+        return schema
+
+
+def date_pattern(first_year: int, last_year: int) -> str:
+    """`YYYY-MM-DD` with the year between the two (months 01–12, days 01–31)."""
+    years = _digits(f"{first_year:04d}", f"{last_year:04d}")
+    return f"^(?:{years})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$"
+
+
+def _digits(low: str, high: str) -> str:
+    """A regular expression for the numbers low..high, written with as many digits as both."""
+    if low == high:
+        return low
+    rest = len(low) - 1
+    if rest == 0:
+        return f"[{low}-{high}]"
+    if low[0] == high[0]:
+        return low[0] + _group(_digits(low[1:], high[1:]))
+    parts, first, last = [], int(low[0]), int(high[0])
+    if low[1:] != "0" * rest:
+        parts.append(low[0] + _group(_digits(low[1:], "9" * rest)))
+        first += 1
+    tail = None
+    if high[1:] != "9" * rest:
+        tail = high[0] + _group(_digits("0" * rest, high[1:]))
+        last -= 1
+    if first <= last:
+        lead = str(first) if first == last else f"[{first}-{last}]"
+        parts.append(lead + "[0-9]" * rest)
+    if tail:
+        parts.append(tail)
+    return "|".join(parts)
+
+
+def _group(expression: str) -> str:
+    return f"(?:{expression})" if "|" in expression else expression
+
+
 PastDate = Annotated[
     date,
     AfterValidator(not_in_future),
+    Years(EARLIEST_RECORD),
     Field(description=f"{VIETNAM_DATE}: not after today there, not before 2000."),
 ]
 """The day a recorded fact happened (a payment, an entry, a meeting)."""
+ReportDate = Annotated[
+    date, Field(ge=EARLIEST_RECORD, le=LATEST_RECORD), Years(EARLIEST_RECORD, LATEST_RECORD)
+]
+"""The day or the bounds of a period a report is asked for."""
+
+
+def _national_id(value: str) -> str:
+    try:
+        return check_national_id(value)
+    except ValueError as exc:
+        raise PydanticCustomError("invalid_value", str(exc)) from None
+
+
+NationalId = Annotated[
+    str,
+    Field(
+        max_length=20,
+        description="The 12-digit citizen ID (CCCD); spaces between digits are removed.",
+        json_schema_extra={"pattern": f"^{WELL_FORMED_PATTERN}$"},
+    ),
+    AfterValidator(_national_id),
+]
+"""A citizen ID as members' records and the bank's borrowers carry it."""
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
@@ -55,9 +143,27 @@ class InputModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
+def _null_only_where_allowed(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The document of a partial update: a field that cannot be null is typed without null."""
+    nullable = getattr(model, "nullable", frozenset())
+    for name, field_schema in schema.get("properties", {}).items():
+        branches = field_schema.get("anyOf")
+        if name in nullable or not branches or {"type": "null"} not in branches:
+            continue
+        kept = [branch for branch in branches if branch != {"type": "null"}]
+        del field_schema["anyOf"]
+        if field_schema.get("default", ...) is None:
+            del field_schema["default"]
+        if len(kept) == 1:
+            field_schema.update(kept[0])
+        else:
+            field_schema["anyOf"] = kept
+
+
 class PatchModel(InputModel):
     """A partial update: fields left out stay as they are; `null` only where `nullable` says."""
 
+    model_config = ConfigDict(json_schema_extra=_null_only_where_allowed)
     nullable: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="after")

@@ -73,7 +73,11 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
 def token(
     request: Request,
     session: SessionDep,
-    grant_type: Annotated[str, Form(max_length=40)],
+    grant_type: Annotated[
+        str,
+        # an unknown grant is answered as OAuth 2.0 says (400 unsupported_grant_type)
+        Form(max_length=40, json_schema_extra={"enum": ["password", "client_credentials"]}),
+    ],
     username: Annotated[str | None, Form(max_length=64)] = None,
     password: Annotated[str | None, Form(max_length=128)] = None,
     client_id: Annotated[str | None, Form(max_length=64)] = None,

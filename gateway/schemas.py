@@ -1,9 +1,9 @@
 """What the gateway's own endpoints take and give."""
 
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from common.auth import Role
 from common.problems import FieldError, ValidationFailed
@@ -16,6 +16,19 @@ Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-
 ClientId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
 Password = Annotated[str, StringConstraints(min_length=10, max_length=128)]
 MAX_SCOPE_ITEMS = 500
+SCOPE_FIELDS = ("provinces", "communes", "clubs", "funder_id", "bank_code")
+NEEDED_SCOPE = {
+    Role.OFFICER: {"provinces"},
+    Role.CLUB_MANAGER: {"clubs"},
+    Role.PARTNER: {"funder_id"},
+    Role.BANK: {"bank_code"},
+}
+"""The scope each role must carry (an officer may narrow provinces to communes); roles not
+named here carry none."""
+
+
+def allowed_scope(role: Role) -> set[str]:
+    return NEEDED_SCOPE.get(role, set()) | ({"communes"} if role is Role.OFFICER else set())
 
 
 def scope_errors(
@@ -34,13 +47,7 @@ def scope_errors(
         "funder_id": funder_id is not None,
         "bank_code": bank_code is not None,
     }
-    needed = {
-        Role.OFFICER: {"provinces"},
-        Role.CLUB_MANAGER: {"clubs"},
-        Role.PARTNER: {"funder_id"},
-        Role.BANK: {"bank_code"},
-    }.get(role, set())
-    allowed = needed | ({"communes"} if role is Role.OFFICER else set())
+    needed, allowed = NEEDED_SCOPE.get(role, set()), allowed_scope(role)
     errors = [
         FieldError(location="body", field=name, reason=f"required for the role {role.value}")
         for name in sorted(needed)
@@ -81,7 +88,38 @@ class ScopeFields(InputModel):
     bank_code: BankCode | None = None
 
 
+def _scope_by_role(schema: dict[str, Any]) -> None:
+    """States in the document what `scope_errors` checks: per role, the scope fields it needs
+    (present, not empty) and the ones it may not carry (empty or null)."""
+    conditions = []
+    for role in Role:
+        needed, allowed = NEEDED_SCOPE.get(role, set()), allowed_scope(role)
+        rules = {
+            name: _present(name) if name in needed else _absent(name)
+            for name in SCOPE_FIELDS
+            if name in needed or name not in allowed
+        }
+        then: dict[str, Any] = {"properties": rules}
+        if needed:
+            then["required"] = sorted(needed)
+        conditions.append({"if": {"properties": {"role": {"const": role.value}}}, "then": then})
+    schema["allOf"] = conditions
+
+
+def _present(name: str) -> dict[str, Any]:
+    return {"type": "array", "minItems": 1} if name in LIST_SCOPES else {"not": {"type": "null"}}
+
+
+def _absent(name: str) -> dict[str, Any]:
+    return {"type": "array", "maxItems": 0} if name in LIST_SCOPES else {"type": "null"}
+
+
+LIST_SCOPES = frozenset({"provinces", "communes", "clubs"})
+
+
 class ScopedCreate(ScopeFields):
+    model_config = ConfigDict(json_schema_extra=_scope_by_role)
+
     role: Role
 
     @model_validator(mode="after")

@@ -4,7 +4,7 @@ club members, and who may post and read them. Through the gateway with real bank
 import asyncio
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -335,6 +335,66 @@ def test_a_partial_batch_stores_the_valid_records_and_counts_every_outcome(
     assert answer["results"][4]["loan_number"] is None
     assert listed(bank, loan_number=records[0]["loan_number"])["total"] == 1
     assert listed(bank, loan_number=records[3]["loan_number"])["total"] == 0
+
+
+REFUSED_NAME = "Người Bị Từ Chối"
+"""A borrower name the loans database refuses while `database_refuses_a_name` holds."""
+
+
+@pytest.fixture
+def database_refuses_a_name(stack: Stack) -> Iterator[None]:
+    """A rule of the database that validation does not know (as a constraint added by a later
+    migration would be): rows with REFUSED_NAME are refused, on SQLite by a trigger."""
+    engine = make_engine(normalise_url(stack.database_urls["loans"]))
+    postgres = engine.dialect.name == "postgresql"
+    add, drop = (
+        (
+            "ALTER TABLE bank_loans ADD CONSTRAINT refused_name "
+            f"CHECK (borrower_name <> '{REFUSED_NAME}') NOT VALID",
+            "ALTER TABLE bank_loans DROP CONSTRAINT refused_name",
+        )
+        if postgres
+        else (
+            "CREATE TRIGGER refused_name BEFORE INSERT ON bank_loans "
+            f"WHEN NEW.borrower_name = '{REFUSED_NAME}' "
+            "BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: refused_name'); END",
+            "DROP TRIGGER refused_name",
+        )
+    )
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(add))
+        yield
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(drop))
+        engine.dispose()
+
+
+@pytest.mark.usefixtures("database_refuses_a_name")
+def test_a_record_the_database_refuses_is_rejected_alone_in_a_partial_batch(
+    bank: httpx.Client,
+) -> None:
+    records = [record() for _ in range(40)]
+    for index in (3, 17, 39):
+        records[index]["borrower_name"] = REFUSED_NAME
+    records[20]["programme"] = "lottery"
+    response = post_batch(bank, records, mode="partial")
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    rejected = [r for r in answer["results"] if r["outcome"] == "rejected"]
+    assert [r["index"] for r in rejected] == [3, 17, 20, 39]
+    assert rejected[0]["errors"] == [
+        {"field": "record", "reason": "refused by the database: breaks a rule of the stored data"}
+    ]
+    assert REFUSED_NAME not in response.text  # the answer names no value
+    assert answer["counts"]["created"] == 36 and answer["counts"]["rejected"] == 4
+    assert listed(bank, loan_number=records[0]["loan_number"])["total"] == 1
+    assert listed(bank, loan_number=records[3]["loan_number"])["total"] == 0
+    # An atomic batch is all or nothing: the database's refusal stores none of it.
+    again = [record(), record(borrower_name=REFUSED_NAME)]
+    assert_problem(post_batch(bank, again), 422)
+    assert listed(bank, loan_number=again[0]["loan_number"])["total"] == 0
 
 
 def test_a_batch_of_10000_records_is_stored_and_10001_are_refused_naming_the_limit(

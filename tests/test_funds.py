@@ -219,7 +219,7 @@ def test_expenses_come_from_the_activity_fund_only(admin: httpx.Client) -> None:
     assert_problem(expense(admin, revolving["id"], 1_000), 409)
 
 
-@pytest.mark.parametrize("amount", [0, -5, 1.5, 1000.0, "1000", 10**12 + 1, 10**30], ids=repr)
+@pytest.mark.parametrize("amount", [0, -5, 1.5, 1000.5, "1000", 10**12 + 1, 10**30], ids=repr)
 def test_bad_amounts_are_refused(fund: dict[str, Any], admin: httpx.Client, amount: Any) -> None:
     assert_problem(capital(admin, fund["id"], amount), 422, "amount")
     assert_problem(expense(admin, fund["id"], amount), 422, "amount")

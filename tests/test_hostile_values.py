@@ -44,6 +44,27 @@ def test_numbers_that_are_not_finite_are_refused_on_their_field(
     assert_problem(response, 422, "amount")
 
 
+@pytest.mark.parametrize(("literal", "amount"), [("2500000.0", 2_500_000), ("2.5e6", 2_500_000)])
+def test_a_whole_number_written_with_a_fraction_is_that_integer(
+    admin: httpx.Client, literal: str, amount: int
+) -> None:
+    # JSON has one kind of number: 2500000.0 is 2500000, what JSON Schema's "integer" admits
+    club = make_lending_club(admin)
+    capital = f'{{"amount": {literal}, "occurred_on": "2024-01-01", "origin": "seed"}}'
+    response = admin.post(f"/api/v1/funds/{club['fund_id']}/capital", content=capital,
+                          headers=JSON)  # fmt: skip
+    assert response.status_code == 201, response.text
+    assert response.json()["amount"] == amount
+
+
+def test_a_fraction_of_a_dong_is_refused(admin: httpx.Client) -> None:
+    club = make_lending_club(admin)
+    capital = '{"amount": 2500000.5, "occurred_on": "2024-01-01", "origin": "seed"}'
+    response = admin.post(f"/api/v1/funds/{club['fund_id']}/capital", content=capital,
+                          headers=JSON)  # fmt: skip
+    assert_problem(response, 422, "amount")
+
+
 def test_a_duplicate_key_is_refused_not_read_as_the_last_one(bank: httpx.Client) -> None:
     body = json.dumps(record())[:-1] + ', "principal": 1}'
     response = bank.post(BANKS, content=body, headers=_key())

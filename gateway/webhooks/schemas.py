@@ -19,7 +19,19 @@ def _web_address(url: str) -> str:
     return url
 
 
-WebhookUrl = Annotated[str, Field(min_length=8, max_length=2000), AfterValidator(_web_address)]
+WebhookUrl = Annotated[
+    str,
+    Field(
+        min_length=8,
+        max_length=2000,
+        json_schema_extra={
+            "format": "uri",
+            # what a sender can post to; the address itself may also be written in Unicode
+            "pattern": r"^https?://[A-Za-z0-9.:\[\]-]+(?:[/?#][!-~]*)?$",
+        },
+    ),
+    AfterValidator(_web_address),
+]
 EventTypes = Annotated[
     list[EventType],
     Field(min_length=1, max_length=len(EventType), description="The event types to receive."),

@@ -17,7 +17,7 @@ from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.db import SessionDep, report_timeout, tune_for_report
 from common.problems import NotFound, invalid
-from common.schemas import Id, InputModel, OutputModel
+from common.schemas import Id, InputModel, OutputModel, ReportDate
 from services.clubs.domain import ActivityArea, ClubStatus
 from services.clubs.models import Activity, AuditEntry, Club, Meeting, Member, QuotaProfile
 from services.clubs.quotas.rules import (
@@ -32,8 +32,6 @@ from services.clubs.registry.schemas import ProvinceCode
 from services.clubs.scope import club_filter
 
 MAX_CLUB_IDS = 25_000
-# The programme's records start in 2000; the bound keeps date arithmetic away from year 9999.
-ReportDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
 STATUS_CHANGED = "status_changed"
 
 router = APIRouter(

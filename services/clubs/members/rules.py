@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from common.problems import FieldError, field_error
+from common.schemas import EARLIEST_BIRTH
 from services.clubs.domain import BOARD_SIZES, MIN_HOME_CARE_VOLUNTEERS, BoardRole, Gender
 from services.clubs.quotas.schemas import RuleResult
 
-EARLIEST_BIRTH_YEAR = 1900
+EARLIEST_BIRTH_YEAR = EARLIEST_BIRTH.year
 """The citizen ID encodes births from 1900; nobody older is alive to join a club."""
 
 _NAME_PUNCTUATION = frozenset(" .'-")

@@ -7,8 +7,15 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from common.national_id import check_national_id
-from common.schemas import NOT_AFTER_TODAY, InputModel, OutputModel, PatchModel
+from common.schemas import (
+    EARLIEST_BIRTH,
+    NOT_AFTER_TODAY,
+    InputModel,
+    NationalId,
+    OutputModel,
+    PatchModel,
+    Years,
+)
 from services.clubs.domain import BoardRole, Gender, Household
 from services.clubs.members import rules
 from services.clubs.quotas.schemas import RuleResult
@@ -27,13 +34,9 @@ def _rule(check: Callable[[str], str]) -> AfterValidator:
 
 
 PersonName = Annotated[str, Field(min_length=1, max_length=200), _rule(rules.clean_name)]
-NationalId = Annotated[
-    str,
-    Field(
-        max_length=20,
-        description="The 12-digit citizen ID (CCCD); must agree with gender and birth year.",
-    ),
-    _rule(check_national_id),
+MemberNationalId = Annotated[
+    NationalId,
+    Field(description="The 12-digit citizen ID (CCCD); must agree with gender and birth year."),
 ]
 Phone = Annotated[
     str,
@@ -45,6 +48,8 @@ Phone = Annotated[
     _rule(rules.normalise_phone),
 ]
 BirthYear = Annotated[int, Field(ge=rules.EARLIEST_BIRTH_YEAR, le=2100)]
+LifeDate = Annotated[date, Years(EARLIEST_BIRTH)]
+"""Born, joined or left: not after today, not before 1900 (checked by the member rules)."""
 MAX_LOOKUP_IDS = 10_000
 """National IDs per lookup: one bank batch."""
 MemberSort = Literal["name", "-name", "given_name", "-given_name", "id", "-id"]
@@ -53,16 +58,16 @@ MemberSort = Literal["name", "-name", "given_name", "-given_name", "id", "-id"]
 class MemberCreate(InputModel):
     full_name: PersonName
     gender: Gender
-    birth_date: date | None = Field(
+    birth_date: LifeDate | None = Field(
         default=None, description=f"Or give birth_year alone. {NOT_AFTER_TODAY}"
     )
     birth_year: BirthYear | None = Field(
         default=None, description="When only the year is known; must agree with birth_date."
     )
     household_status: Household
-    national_id: NationalId | None = None
+    national_id: MemberNationalId | None = None
     phone: Phone | None = None
-    joined_on: date | None = Field(
+    joined_on: LifeDate | None = Field(
         default=None, description=f"Today (in Vietnam) if left out. {NOT_AFTER_TODAY}"
     )
     board_role: BoardRole | None = None
@@ -77,21 +82,21 @@ class MemberUpdate(PatchModel):
 
     full_name: PersonName | None = None
     gender: Gender | None = None
-    birth_date: date | None = Field(
+    birth_date: LifeDate | None = Field(
         default=None, description=f"null keeps only the year (birth_year). {NOT_AFTER_TODAY}"
     )
     birth_year: BirthYear | None = None
     household_status: Household | None = None
-    national_id: NationalId | None = None
+    national_id: MemberNationalId | None = None
     phone: Phone | None = None
-    joined_on: date | None = Field(default=None, description=NOT_AFTER_TODAY)
+    joined_on: LifeDate | None = Field(default=None, description=NOT_AFTER_TODAY)
     board_role: BoardRole | None = None
     home_care_volunteer: bool | None = None
     income_generation_volunteer: bool | None = None
 
 
 class Leave(InputModel):
-    left_on: date = Field(
+    left_on: LifeDate = Field(
         description=f"The day the member left: not before joining. {NOT_AFTER_TODAY}"
     )
     reason: str = Field(default="", max_length=500)
@@ -170,7 +175,7 @@ class ImportReport(OutputModel):
 class MemberLookup(InputModel):
     """Which of these people are active members (other services match their records)."""
 
-    national_ids: list[Annotated[str, Field(max_length=20), _rule(check_national_id)]] = Field(
+    national_ids: list[NationalId] = Field(
         min_length=1, max_length=MAX_LOOKUP_IDS, description="12-digit citizen IDs."
     )
 

@@ -23,7 +23,6 @@ from services.clubs.quotas.composition import compliance_join
 from services.clubs.quotas.routes import default_profile
 from services.clubs.registry.rules import (
     check_founding_before_records,
-    check_founding_date,
     check_location,
     check_transition,
 )
@@ -88,7 +87,6 @@ def create_club(
     response: Response,
 ) -> ClubPublic:
     _check_place(principal, payload.province_code, payload.commune_code)
-    check_founding_date(payload.founding_decision_date)
     profile = _profile(session, payload.quota_profile_id)
     if session.exec(select(Club.id).where(Club.code == payload.code)).first():
         raise Conflict(f"The club code {payload.code!r} is taken.")
@@ -142,8 +140,10 @@ def list_clubs(
         ),
     ] = None,
     sort: ClubSort = "code",
-    ids: Annotated[list[Id] | None, Query(
-        max_length=MAX_PAGE_SIZE, description="Only these clubs (a batched lookup).")] = None,
+    ids: Annotated[
+        list[Id] | None,
+        Query(max_length=MAX_PAGE_SIZE, description="Only these clubs (a batched lookup)."),
+    ] = None,
 ) -> Page[ClubPublic]:
     filters: list[Any] = [club_filter(principal)]
     if ids:
@@ -205,7 +205,6 @@ def update_club(
             changes.get("commune_code", club.commune_code),
         )
     if "founding_decision_date" in changes:
-        check_founding_date(changes["founding_decision_date"])
         check_founding_before_records(session, club.id, changes["founding_decision_date"])
     if "quota_profile_id" in changes:
         changes["quota_profile_id"] = _profile(session, changes["quota_profile_id"]).id

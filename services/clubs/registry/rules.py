@@ -5,7 +5,6 @@ from datetime import date
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from common import clock
 from common.problems import Conflict, ValidationFailed, field_error
 from services.clubs.domain import STATUS_TRANSITIONS, ClubStatus
 from services.clubs.locations import units
@@ -29,14 +28,6 @@ def check_location(province_code: str, commune_code: str) -> None:
         )
         raise ValidationFailed(
             f"commune_code: {reason}", errors=[field_error("commune_code", reason)]
-        )
-
-
-def check_founding_date(founded: date | None) -> None:
-    if founded is not None and founded > clock.today():
-        raise ValidationFailed(
-            "founding_decision_date: is in the future",
-            errors=[field_error("founding_decision_date", "is in the future")],
         )
 
 

@@ -3,7 +3,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from common.schemas import NOT_AFTER_TODAY, Id, InputModel, OutputModel, PatchModel
+from common.schemas import Id, InputModel, OutputModel, PastDate, PatchModel
 from services.clubs.domain import ClubStatus
 
 ClubCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,39}$")]
@@ -28,7 +28,7 @@ class ClubCreate(InputModel):
     commune_code: CommuneCode
     village: str = Field(default="", max_length=200)
     founding_decision_number: str | None = Field(default=None, max_length=60)
-    founding_decision_date: date | None = Field(default=None, description=NOT_AFTER_TODAY)
+    founding_decision_date: PastDate | None = None
     programme_phase: str | None = Field(default=None, max_length=40, description="e.g. 1336/QĐ-TTg")
     quota_profile_id: Id | None = Field(default=None, description="Default profile if left out.")
     status: Literal[ClubStatus.PLANNED, ClubStatus.ACTIVE] = ClubStatus.PLANNED
@@ -47,7 +47,7 @@ class ClubUpdate(PatchModel):
     commune_code: CommuneCode | None = None
     village: str | None = Field(default=None, max_length=200)
     founding_decision_number: str | None = Field(default=None, max_length=60)
-    founding_decision_date: date | None = Field(default=None, description=NOT_AFTER_TODAY)
+    founding_decision_date: PastDate | None = None
     programme_phase: str | None = Field(default=None, max_length=40)
     quota_profile_id: Id | None = None
     legacy_address: str | None = Field(default=None, max_length=500)

@@ -187,13 +187,31 @@ def _write_batch(
         raise schemas.refused_batch(parsed)
     prefer_lz4(session)  # the batch's events and its stored answer are megabytes
 
-    def answer(planned: service.Plan, matching_available: bool) -> Response:
-        content = service.batch_answer(mode, parsed, planned, matching_available)
-        return Response(orjson.dumps(content), media_type="application/json")
+    def write(batch: schemas.ParsedBatch) -> Response:
+        def answer(planned: service.Plan, matching_available: bool) -> Response:
+            content = service.batch_answer(mode, batch, planned, matching_available)
+            return Response(orjson.dumps(content), media_type="application/json")
 
-    response = _write(
-        session, principal, bank_code, parsed.loan_numbers, parsed.postings, lookup, loop, answer
-    )
+        return _write(
+            session, principal, bank_code, batch.loan_numbers, batch.postings, lookup, loop, answer
+        )
+
+    def probe(batch: schemas.ParsedBatch) -> None:
+        service.write(
+            session,
+            principal,
+            bank_code,
+            batch.loan_numbers,
+            batch.postings,
+            lambda: None,
+            utcnow(),
+            lambda planned, available: None,
+        )
+
+    if mode is BatchMode.ATOMIC:
+        response = write(parsed)
+    else:
+        response = service.write_each_refusal_alone(session, parsed, write, probe)
     return idem.remember(session, response)
 
 

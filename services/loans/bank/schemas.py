@@ -18,13 +18,13 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal, NamedTuple, get_args
 
 import orjson
-from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError, with_config
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from pydantic_core import ErrorDetails
 from typing_extensions import TypedDict
 
-from common.national_id import WELL_FORMED_PATTERN, check_national_id
+from common.national_id import WELL_FORMED_PATTERN
 from common.problems import BadRequest, ValidationFailed, field_error
-from common.schemas import NOT_AFTER_TODAY, OutputModel
+from common.schemas import NOT_AFTER_TODAY, NationalId, OutputModel, Years
 from services.loans.bank.models import LOAN_NUMBER_LENGTH
 from services.loans.bank.rules import (
     MAX_BATCH_RECORDS,
@@ -44,19 +44,13 @@ RECORD_FIELD = "record"
 """The field named when a record is not even a JSON object."""
 
 
-def _national_id(value: str) -> str:
-    try:
-        return check_national_id(value)
-    except ValueError as exc:
-        raise PydanticCustomError("invalid_value", str(exc)) from None
-
-
 Money = Annotated[int, Field(ge=0, le=MAX_PRINCIPAL, strict=True, description="Whole đồng.")]
 EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2100, 12, 31)
 """No loan of the bank's is dated outside these: a date that is, is a typing mistake."""
 Day = Annotated[
     date,
     Field(strict=True, ge=EARLIEST_DAY, le=LATEST_DAY, description="YYYY-MM-DD, 1900 to 2100."),
+    Years(EARLIEST_DAY, LATEST_DAY),
 ]
 
 
@@ -78,9 +72,7 @@ class BankLoanRecord(TypedDict):
         ),
     ]
     borrower_national_id: Annotated[
-        str,
-        Field(max_length=20, description="The borrower's 12-digit citizen ID (CCCD)."),
-        AfterValidator(_national_id),
+        NationalId, Field(description="The borrower's 12-digit citizen ID (CCCD).")
     ]
     borrower_name: Annotated[str, Field(min_length=1, max_length=200)]
     programme: Programme
@@ -94,11 +86,7 @@ class BankLoanRecord(TypedDict):
         ),
     ]
     disbursed_on: Day
-    maturity_on: Annotated[
-        date,
-        Field(strict=True, ge=EARLIEST_DAY, le=LATEST_DAY, description="After disbursed_on, "
-              "by 2100."),
-    ]  # fmt: skip
+    maturity_on: Annotated[Day, Field(description="After disbursed_on, by 2100.")]
     annual_interest_rate: Annotated[
         float,
         Field(
@@ -116,6 +104,7 @@ class BankLoanRecord(TypedDict):
         date,
         Field(strict=True, ge=EARLIEST_DAY, description="The day of these figures: not before "
               "disbursement. " + NOT_AFTER_TODAY),
+        Years(EARLIEST_DAY),
     ]  # fmt: skip
 
 
@@ -169,6 +158,13 @@ class ParsedBatch(NamedTuple):
     @property
     def rejected(self) -> int:
         return len(self.reasons)
+
+    def rejecting(self, refused: dict[int, Reasons]) -> "ParsedBatch":
+        """The same batch with these valid records rejected too, for these reasons."""
+        postings = [
+            None if index in refused else values for index, values in enumerate(self.postings)
+        ]
+        return ParsedBatch(postings, {**self.reasons, **refused}, self.loan_numbers)
 
 
 def request_body_schema(adapter: TypeAdapter[Any]) -> dict[str, Any]:

@@ -22,9 +22,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, false, func, true, union_all
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
 
 from common.auth import Principal, Role
+from common.db_errors import integrity_cause
 from common.events.outbox import Event
 from common.problems import NotFound
 from common.schemas import PageParams
@@ -38,9 +40,11 @@ from services.loans.bank.rules import (
     LoanValues,
     Membership,
     Outcome,
+    Reasons,
     outcome,
 )
 from services.loans.bank.schemas import (
+    RECORD_FIELD,
     BankLoanPublic,
     BankLoanVersionPublic,
     ParsedBatch,
@@ -53,6 +57,9 @@ NO_MATCH = (None, None, None, None, None)
 OUTCOME_VALUES = {result: result.value for result in Outcome}
 """Plain strings to write (`Outcome.value` is a property, slow when read 10,000 times)."""
 AnswerT = TypeVar("AnswerT")
+REFUSALS = (IntegrityError, DataError)
+"""What the database answers a record it will not hold (a deadlock or a lost connection is
+no fault of one record's)."""
 Memberships = dict[str, Membership] | None
 """The clubs service's answer: active memberships by national ID, None if it could not say."""
 
@@ -166,6 +173,62 @@ def write(
     apply(session, planned, found, now, meanwhile)
     outbox.emit(session, *announced)
     return made[0]
+
+
+def write_each_refusal_alone(
+    session: Session,
+    parsed: ParsedBatch,
+    write: Callable[[ParsedBatch], AnswerT],
+    probe: Callable[[ParsedBatch], object],
+) -> AnswerT:
+    """A partial batch: a record the database refuses (a constraint, a value it cannot hold)
+    is rejected alone and the others are stored. The whole batch is tried first, in a
+    savepoint; only when the database refuses it are the refused records sought, by halves,
+    each half tried in a savepoint that is then rolled back."""
+    try:
+        with session.begin_nested():
+            return write(parsed)
+    except REFUSALS:
+        pass
+    valid = [index for index, values in enumerate(parsed.postings) if values is not None]
+    refused = _refused_records(session, parsed, valid, probe)
+    return write(parsed.rejecting(refused))
+
+
+def _refused_records(
+    session: Session,
+    parsed: ParsedBatch,
+    indexes: list[int],
+    probe: Callable[[ParsedBatch], object],
+) -> dict[int, Reasons]:
+    if not indexes:
+        return {}
+    kept = set(indexes)
+    others: dict[int, Reasons] = {
+        index: [] for index in range(len(parsed.postings)) if index not in kept
+    }
+    try:
+        with session.begin_nested() as savepoint:
+            probe(parsed.rejecting(others))
+            savepoint.rollback()  # a probe stores nothing
+        return {}
+    except REFUSALS as exc:
+        if len(indexes) == 1:
+            return {indexes[0]: [_refusal(exc)]}
+    half = len(indexes) // 2
+    return {
+        **_refused_records(session, parsed, indexes[:half], probe),
+        **_refused_records(session, parsed, indexes[half:], probe),
+    }
+
+
+def _refusal(exc: DBAPIError) -> tuple[str, str]:
+    """(field, reason) of a record the database refused, without its values."""
+    if isinstance(exc, IntegrityError):
+        cause = integrity_cause(exc)
+        field = cause.fields[0] if cause.fields else RECORD_FIELD
+        return field, f"refused by the database: {cause.reason}"
+    return RECORD_FIELD, "refused by the database: a value is out of the range it holds"
 
 
 def _rematch(loan: StoredLoan, memberships: dict[str, Membership] | None, now: datetime) -> None:

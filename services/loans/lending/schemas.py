@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, PlainSerializer, model_validator
+from pydantic import ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 
 from common.schemas import Id, InputModel, OutputModel, PastDate
 from services.loans.ledger.schemas import Amount, Reference
@@ -28,6 +28,9 @@ MonthlyRate = Annotated[
         allow_inf_nan=False,
         description="Percent per month, 0 to 5, at most 4 decimal places (0.65 is 0.65 %).",
     ),
+    # a JSON number; the decimal places are checked on its digits, not stated as `multipleOf`,
+    # which validators computing in floats get wrong (0.65 / 0.0001)
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": MAX_MONTHLY_RATE_PERCENT}),
 ]
 TermMonths = Annotated[int, Field(ge=1, le=MAX_TERM_MONTHS, strict=True)]
 # Rates go out as JSON numbers: they are exact in at most four decimals below 5.
@@ -62,7 +65,24 @@ class LoanRulesPublic(OutputModel):
     set_at: datetime
 
 
+IN_KIND_IS_DESCRIBED = {
+    "allOf": [
+        {
+            "if": {"properties": {"form": {"const": LoanForm.IN_KIND.value}}},
+            "then": {
+                "required": ["in_kind_description"],
+                "properties": {"in_kind_description": {"type": "string"}},
+            },
+            "else": {"properties": {"in_kind_description": {"type": "null"}}},
+        }
+    ]
+}
+"""What `_in_kind_is_described` checks, as the document states it."""
+
+
 class LoanApplication(InputModel):
+    model_config = ConfigDict(json_schema_extra=IN_KIND_IS_DESCRIBED)
+
     club_id: Id
     member_id: Id
     amount: Amount = Field(description="The principal; for a loan in kind, its valuation.")

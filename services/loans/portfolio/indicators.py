@@ -18,7 +18,7 @@ from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.db import SessionDep, report_timeout, tune_for_report
 from common.problems import NotFound
-from common.schemas import Id, InputModel, OutputModel
+from common.schemas import Id, InputModel, OutputModel, ReportDate
 from services.loans.bank.models import BankLoan
 from services.loans.ledger.models import Fund, LedgerEntry, Posting
 from services.loans.ledger.rules import Account, FundKind
@@ -29,8 +29,6 @@ from services.loans.portfolio.schemas import ProvinceCode
 from services.loans.scope import area_filter
 
 MAX_CLUB_IDS = 25_000
-# The programme's records start in 2000; the bound keeps date arithmetic away from year 9999.
-ReportDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
 
 router = APIRouter(
     prefix="/api/v1/loans",
