@@ -23,6 +23,8 @@ run: install
 
 lint: install
 	$(UV) run --frozen ruff check .
+	$(UV) run --frozen python -m tools.dead_code
+	$(UV) run --frozen mypy
 
 test: install lint test-sqlite test-postgres
 

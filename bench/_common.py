@@ -3,18 +3,22 @@
 import re
 import sys
 import time
-from collections.abc import Callable
-from typing import TextIO
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TextIO, TypeVar
 
 import httpx
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, ExecutionContext, make_url
+from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlmodel import Session
 
 from tools.stack import Stack
 
 _SAFE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+RowT = TypeVar("RowT")
+Parameters = Sequence[Any] | Mapping[str, Any]
+"""A statement's parameters as the DBAPI takes them (a row, a mapping, or many of either)."""
 
 
 def progress(message: str) -> None:
@@ -89,6 +93,13 @@ def check_name(database: str) -> str:
     return database
 
 
+def one_row(cursor: psycopg.Cursor[RowT]) -> RowT:
+    """The row of a query that always answers one (a count): psycopg types it optional."""
+    row = cursor.fetchone()
+    assert row is not None, "the query answered no row"
+    return row
+
+
 def database_exists(server_url: str, database: str) -> bool:
     with psycopg.connect(libpq_url(server_url), autocommit=True, connect_timeout=5) as conn:
         row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
@@ -111,7 +122,8 @@ def get_token(stack: Stack) -> str:
         timeout=30.0,
     )
     response.raise_for_status()
-    return response.json()["access_token"]
+    token: str = response.json()["access_token"]
+    return token
 
 
 def explain_endpoints(url: str, endpoints: list[tuple[str, Callable[[Session], object]]]) -> None:
@@ -127,9 +139,16 @@ def explain_endpoints(url: str, endpoints: list[tuple[str, Callable[[Session], o
     engine = make_engine(normalise_url(url))
     with engine.connect():
         pass  # the dialect's own first queries are not the endpoints'
-    captured: list[tuple[str, object]] = []
+    captured: list[tuple[str, Parameters]] = []
 
-    def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
+    def capture(
+        _conn: Connection,
+        _cursor: DBAPICursor,
+        statement: str,
+        parameters: Parameters,
+        _context: ExecutionContext | None,
+        _many: bool,
+    ) -> None:
         captured.append((statement, parameters))
 
     try:

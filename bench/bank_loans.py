@@ -42,6 +42,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -53,6 +54,7 @@ from bench._common import (
     database_url,
     get_token,
     libpq_url,
+    one_row,
     progress,
     recreate_database,
 )
@@ -140,7 +142,7 @@ def stranger_id(rng: random.Random, provinces: list[str]) -> str:
     )
 
 
-def make_records(count: int, members: list[str], seed: int) -> list[dict]:
+def make_records(count: int, members: list[str], seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     provinces = sorted(CCCD_PROVINCE_CODES)
     today = clock.today()
@@ -175,7 +177,7 @@ def make_records(count: int, members: list[str], seed: int) -> list[dict]:
     return records
 
 
-def copy_rows(records: list[dict]) -> list[tuple]:
+def copy_rows(records: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """The records as the COPY reference loads them (typed values, the rate in basis points)."""
     rows = []
     for r in records:
@@ -200,8 +202,8 @@ def copy_rows(records: list[dict]) -> list[tuple]:
 
 
 def stored_rows(
-    rows: list[tuple], memberships: dict[str, Membership], first_id: int, posted_by: str
-) -> list[tuple]:
+    rows: list[tuple[Any, ...]], memberships: dict[str, Membership], first_id: int, posted_by: str
+) -> list[tuple[Any, ...]]:
     """The reference rows as `bank_loans` stores them (`LOAN_COLUMNS`): ids, the posting, the
     match of member borrowers, the times."""
     now = datetime.now(UTC)
@@ -285,7 +287,7 @@ class CopyReference:
         self.types: list[str] | None = None
         if binary:
             self.statement += " (FORMAT BINARY)"
-            types = dict(
+            types: dict[str, str] = dict(
                 self.conn.execute(
                     "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute"
                     " WHERE attrelid = %s::regclass AND attnum > 0",
@@ -295,7 +297,7 @@ class CopyReference:
             self.types = [types[column] for column in columns]  # binary COPY names them
         self.conn.commit()
 
-    def load(self, rows: list[tuple]) -> None:
+    def load(self, rows: list[tuple[Any, ...]]) -> None:
         """One batch in one transaction; its time added to `run`."""
         sent = time.perf_counter()
         with self.conn.cursor() as cursor, cursor.copy(self.statement) as copy:
@@ -336,9 +338,9 @@ class Batch:
     size: int
     body: bytes
     """As posted to the API."""
-    rows: list[tuple]
+    rows: list[tuple[Any, ...]]
     """The posted columns, for the plain references."""
-    stored: list[tuple]
+    stored: list[tuple[Any, ...]]
     """As `bank_loans` stores them, for the indexed reference."""
 
 
@@ -369,11 +371,13 @@ def side_by_side(client: httpx.Client, batches: list[Batch], loans_url: str) -> 
 
 def stored_counts(loans_url: str) -> tuple[int, int, int]:
     with psycopg.connect(libpq_url(loans_url), connect_timeout=5) as conn:
-        loans, matched = conn.execute(
-            "SELECT count(*), count(member_id) FROM bank_loans WHERE bank_code = %s",
-            (BANK_CODE,),
-        ).fetchone()
-        versions = conn.execute("SELECT count(*) FROM bank_loan_versions").fetchone()[0]
+        loans, matched = one_row(
+            conn.execute(
+                "SELECT count(*), count(member_id) FROM bank_loans WHERE bank_code = %s",
+                (BANK_CODE,),
+            )
+        )
+        versions = one_row(conn.execute("SELECT count(*) FROM bank_loan_versions"))[0]
     return int(loans), int(matched), int(versions)
 
 
@@ -394,7 +398,7 @@ def _share(api: Run, reference: Run) -> float:
 def report(runs: list[Run], args: argparse.Namespace) -> bool:
     api, reference, binary, indexed = runs
     ratio = _share(api, reference)
-    passed = ratio >= args.min_ratio
+    passed: bool = ratio >= args.min_ratio
     print()
     print(
         f"{api.rows:,} records in batches of {args.batch:,}, PostgreSQL, through the gateway; "

@@ -43,11 +43,13 @@ import httpx
 import psycopg
 
 from bench._common import (
+    Parameters,
     check_name,
     database_exists,
     database_url,
     get_token,
     libpq_url,
+    one_row,
     progress,
     recreate_database,
 )
@@ -102,10 +104,12 @@ def database_names(prefix: str) -> dict[str, str]:
 
 def club_count(url: str) -> int:
     with psycopg.connect(libpq_url(url), connect_timeout=5) as conn:
-        row = conn.execute(
-            "SELECT CASE WHEN to_regclass('clubs') IS NULL THEN 0"
-            " ELSE (SELECT count(*) FROM clubs) END"
-        ).fetchone()
+        row = one_row(
+            conn.execute(
+                "SELECT CASE WHEN to_regclass('clubs') IS NULL THEN 0"
+                " ELSE (SELECT count(*) FROM clubs) END"
+            )
+        )
     return int(row[0])
 
 
@@ -279,8 +283,8 @@ def report(calls: list[Call], args: argparse.Namespace) -> None:
 
 def registry_size(url: str) -> tuple[int, int]:
     with psycopg.connect(libpq_url(url), connect_timeout=5) as conn:
-        clubs = conn.execute("SELECT count(*) FROM clubs").fetchone()[0]
-        members = conn.execute("SELECT count(*) FROM members").fetchone()[0]
+        clubs = one_row(conn.execute("SELECT count(*) FROM clubs"))[0]
+        members = one_row(conn.execute("SELECT count(*) FROM members"))[0]
     return int(clubs), int(members)
 
 
@@ -290,6 +294,8 @@ def registry_size(url: str) -> tuple[int, int]:
 def explain(url: str, searches: list[tuple[str, str]], club_id: int) -> None:
     """EXPLAIN (ANALYZE, BUFFERS) of the SQL each endpoint's code issues, captured in-process."""
     from sqlalchemy import event
+    from sqlalchemy.engine import Connection, ExecutionContext
+    from sqlalchemy.engine.interfaces import DBAPICursor
     from sqlmodel import Session
 
     from common.auth import Principal, Role
@@ -328,9 +334,16 @@ def explain(url: str, searches: list[tuple[str, str]], club_id: int) -> None:
     ]
     with engine.connect():
         pass  # the dialect's own first queries are not the endpoints'
-    captured: list[tuple[str, object]] = []
+    captured: list[tuple[str, Parameters]] = []
 
-    def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
+    def capture(
+        _conn: Connection,
+        _cursor: DBAPICursor,
+        statement: str,
+        parameters: Parameters,
+        _context: ExecutionContext | None,
+        _many: bool,
+    ) -> None:
         captured.append((statement, parameters))
 
     for title, run in endpoints:

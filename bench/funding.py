@@ -45,6 +45,7 @@ from bench._common import (
     explain_endpoints,
     get_token,
     libpq_url,
+    one_row,
     progress,
     recreate_database,
 )
@@ -93,10 +94,12 @@ class PagePair:
 def row_count(url: str, table: str) -> int:
     """Rows in `table`, 0 when the database or the table does not exist yet."""
     with psycopg.connect(libpq_url(url), connect_timeout=5) as conn:
-        row = conn.execute(
-            f"SELECT CASE WHEN to_regclass('{table}') IS NULL THEN 0"
-            f" ELSE (SELECT count(*) FROM {table}) END"
-        ).fetchone()
+        row = one_row(
+            conn.execute(
+                f"SELECT CASE WHEN to_regclass('{table}') IS NULL THEN 0"
+                f" ELSE (SELECT count(*) FROM {table}) END"
+            )
+        )
     return int(row[0])
 
 
@@ -154,8 +157,8 @@ def prepare(args: argparse.Namespace, urls: dict[str, str]) -> Stack:
 def data_size(url: str) -> str:
     tables = ("funders", "plans", "plan_lines", "commitments", "receipts", "allocations")
     with psycopg.connect(libpq_url(url), connect_timeout=5) as conn:
-        counts = [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables]
-        clubs = conn.execute("SELECT count(DISTINCT club_id) FROM allocations").fetchone()[0]
+        counts = [one_row(conn.execute(f"SELECT count(*) FROM {t}"))[0] for t in tables]
+        clubs = one_row(conn.execute("SELECT count(DISTINCT club_id) FROM allocations"))[0]
     return ", ".join(f"{n:,} {t}" for t, n in zip(tables, counts, strict=True)) + (
         f" to {clubs:,} clubs"
     )
@@ -197,7 +200,8 @@ def partner_token(stack: Stack, admin: httpx.Client, funder_id: int) -> str:
         timeout=30.0,
     )
     answer.raise_for_status()
-    return answer.json()["access_token"]
+    token: str = answer.json()["access_token"]
+    return token
 
 
 def describe(client: httpx.Client, call: Call) -> None:
@@ -234,7 +238,7 @@ def explain(url: str, page: PagePair) -> None:
 
     admin = Principal(subject="bench", role=Role.ADMIN)
     partner = Principal(subject="bench", role=Role.PARTNER, funder_id=page.funder_id)
-    filters = {
+    filters: funded_clubs.Filters = {
         "funder_id": page.funder_id,
         "province": page.province_code,
         "programme": None,

@@ -30,13 +30,16 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 import psycopg
 
-from bench._common import ProgressBar, libpq_url
+from bench._common import ProgressBar, libpq_url, one_row
 from common import clock
 from services.funding.rules import MILLION, SOURCE_OF, Activity, FunderType
 
+Row = tuple[Any, ...]
+"""A row to COPY, in its table's column order."""
 YEARS = range(2021, 2027)
 VIETNAM = timezone(timedelta(hours=7))
 CREATED_BY = "bench"
@@ -186,7 +189,7 @@ def _copy(
     conn: psycopg.Connection,
     table: str,
     columns: Sequence[str],
-    rows: Iterable[tuple],
+    rows: Iterable[Row],
     bar: ProgressBar,
 ) -> int:
     count = 0
@@ -225,7 +228,7 @@ class Generator:
 
     # --- funders and plans -----------------------------------------------------------------
 
-    def make_funders(self) -> list[tuple]:
+    def make_funders(self) -> list[Row]:
         rows = []
         # Province-bound funders of one kind go to different provinces.
         taken: dict[FunderType, list[str]] = defaultdict(list)
@@ -260,10 +263,10 @@ class Generator:
             )
         return rows
 
-    def make_plans(self) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    def make_plans(self) -> tuple[list[Row], list[Row], list[Row]]:
         series_rows, plan_rows, line_rows = [], [], []
         plan_id = line_id = 0
-        founded = defaultdict(int)
+        founded: defaultdict[tuple[str, int], int] = defaultdict(int)
         for club in self.clubs:
             founded[(club.province_code, club.founded_on.year)] += 1
         for series_id, (province, year) in enumerate(
@@ -340,7 +343,7 @@ class Generator:
         last = min(date(year, 12, 20), self.today - timedelta(days=1))
         return _day(self.rng, first, last) if first <= last else None
 
-    def allocations(self, count: int, bar: ProgressBar) -> list[tuple]:
+    def allocations(self, count: int, bar: ProgressBar) -> list[Row]:
         pairs: list[tuple[Club, int]] = []
         weights: list[float] = []
         for club in self.clubs:
@@ -351,7 +354,7 @@ class Generator:
         # remaining allocations go to pairs by weight: a funder keeps giving to its clubs.
         order = self.rng.sample(range(len(pairs)), len(pairs))[:count]
         order += self.rng.choices(range(len(pairs)), weights=weights, k=count - len(order))
-        rows = []
+        rows: list[Row] = []
         tries = 0
         while len(rows) < count:
             club, funder_id = pairs[order[tries % len(order)]]
@@ -364,7 +367,7 @@ class Generator:
                 bar.update(len(rows))
         return rows
 
-    def _allocation(self, allocation_id: int, club: Club, funder_id: int, day: date) -> tuple:
+    def _allocation(self, allocation_id: int, club: Club, funder_id: int, day: date) -> Row:
         series = self.series[(club.province_code, day.year)]
         version = series.version_on(day)
         seed = self.rng.random() >= ESTABLISHMENT_SHARE
@@ -418,7 +421,7 @@ class Generator:
             if spec.funder_type is FunderType.CENTRAL_BUDGET
         )
 
-    def flows(self, allocations: list[tuple]) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    def flows(self, allocations: list[Row]) -> tuple[list[Row], list[Row], list[Row]]:
         """Commitments, receipts (covering each funder's allocations per line) and the
         planned amounts of every (plan version, line, source)."""
         # What each funder must have received per (series, line): its allocations, and the
@@ -432,7 +435,8 @@ class Generator:
             for number, (low, high) in OVERHEAD_LINES.items():
                 if date(series.year, 1, 15) < self.today:
                     needed[(budget, series.id, number)] += self.rng.randint(low, high) * MILLION
-        commitments, receipts = [], []
+        commitments: list[Row] = []
+        receipts: list[Row] = []
         committed: dict[tuple[int, int, str], int] = defaultdict(int)
         for (funder_id, series_id, number), amount in sorted(needed.items()):
             series = by_series[series_id]
@@ -484,7 +488,7 @@ class Generator:
                         _timestamp(received_on),
                     )
                 )
-        amounts = []
+        amounts: list[Row] = []
         for (series_id, number, source), pledged in sorted(committed.items()):
             series = by_series[series_id]
             planned = pledged * self.rng.randint(95, 120) // 100 // MILLION * MILLION
@@ -550,7 +554,7 @@ def generate(
     bar.close()
     commitments, receipts, amounts = generator.flows(allocation_rows)
     stats.seconds["draw"] = time.monotonic() - started
-    tables: list[tuple[str, Sequence[str], list[tuple]]] = [
+    tables: list[tuple[str, Sequence[str], list[Row]]] = [
         ("funders", FUNDER_COLUMNS, funders),
         ("plan_series", SERIES_COLUMNS, series),
         ("plans", PLAN_COLUMNS, plans),
@@ -562,7 +566,7 @@ def generate(
     ]
     step = time.monotonic()
     with psycopg.connect(libpq_url(funding_url), connect_timeout=5) as conn:
-        existing = conn.execute("SELECT count(*) FROM funders").fetchone()[0]
+        existing = one_row(conn.execute("SELECT count(*) FROM funders"))[0]
         if existing:
             raise RuntimeError(f"the funding database already has {existing} funders")
         bar = ProgressBar("copying", sum(len(rows) for _, _, rows in tables), "rows")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from bench._common import ProgressBar, libpq_url
+from bench._common import ProgressBar, libpq_url, one_row
 
 TODAY_SQL = "current_date"
 BANK_CODE = "VBSP"
@@ -58,9 +58,11 @@ def _copy_members(clubs_url: str, loans: psycopg.Connection, log: Callable[[str]
         " national_id varchar(12))"
     )
     with psycopg.connect(libpq_url(clubs_url)) as clubs:
-        total = clubs.execute(
-            "SELECT count(*) FROM members WHERE left_on IS NULL AND national_id IS NOT NULL"
-        ).fetchone()[0]
+        total = one_row(
+            clubs.execute(
+                "SELECT count(*) FROM members WHERE left_on IS NULL AND national_id IS NOT NULL"
+            )
+        )[0]
         bar = ProgressBar("members from the registry", total, "members")
         done = 0
         query = (

@@ -25,7 +25,7 @@ import argparse
 import random
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -33,7 +33,7 @@ import psycopg
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
-from bench._common import ProgressBar, libpq_url
+from bench._common import ProgressBar, libpq_url, one_row
 from common import clock
 from common.text import fold
 from services.clubs.locations import units
@@ -591,7 +591,7 @@ def generate(
     as_of: date | None = None,
     failing_share: float = DEFAULT_FAILING_SHARE,
     replace: bool = False,
-    log=print,
+    log: Callable[[str], None] = print,
 ) -> Stats:
     """Loads the registry into an empty (or, with `replace`, emptied) clubs database."""
     as_of = as_of or clock.today()
@@ -600,7 +600,7 @@ def generate(
         conn.execute("SET synchronous_commit = off")
         conn.execute("SET maintenance_work_mem = '1GB'")
         profiles, default = load_profiles(conn)
-        existing = conn.execute("SELECT count(*) FROM clubs").fetchone()[0]
+        existing = one_row(conn.execute("SELECT count(*) FROM clubs"))[0]
         if existing and not replace:
             raise RuntimeError(f"the database already has {existing} clubs (use --replace)")
         if existing or replace:

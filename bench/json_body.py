@@ -17,6 +17,7 @@ import time
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import orjson
 
@@ -26,7 +27,7 @@ from common import json_body
 from tests.test_bank_loans import record
 
 
-def _batch(records: int, form: str) -> bytes:
+def _batch(records: int, form: Literal["NFC", "NFD"]) -> bytes:
     name = unicodedata.normalize(form, "Nguyễn Thị Hoà")
     rows = [record(borrower_name=name) for _ in range(records)]
     return json.dumps({"records": rows}, ensure_ascii=False).encode()

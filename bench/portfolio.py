@@ -31,6 +31,7 @@ from bench._common import (
     database_url,
     get_token,
     libpq_url,
+    one_row,
     progress,
     recreate_database,
 )
@@ -61,10 +62,12 @@ REGISTRY_CLUBS = 25_000
 
 def loan_count(url: str) -> int:
     with psycopg.connect(libpq_url(url), connect_timeout=5) as conn:
-        row = conn.execute(
-            "SELECT CASE WHEN to_regclass('loans') IS NULL THEN 0"
-            " ELSE (SELECT count(*) FROM loans) END"
-        ).fetchone()
+        row = one_row(
+            conn.execute(
+                "SELECT CASE WHEN to_regclass('loans') IS NULL THEN 0"
+                " ELSE (SELECT count(*) FROM loans) END"
+            )
+        )
     return int(row[0])
 
 
@@ -115,14 +118,16 @@ def prepare(args: argparse.Namespace, urls: dict[str, str]) -> Stack:
 def book_size(url: str) -> str:
     with psycopg.connect(libpq_url(url), connect_timeout=5) as conn:
         counts = [
-            conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            one_row(conn.execute(f"SELECT count(*) FROM {table}"))[0]
             for table in ("loans", "loan_instalments", "loan_repayments", "bank_loans")
         ]
-        in_province = conn.execute(
-            "SELECT (SELECT count(*) FROM loans WHERE province_code = %s),"
-            " (SELECT count(*) FROM bank_loans WHERE province_code = %s)",
-            (PROVINCE, PROVINCE),
-        ).fetchone()
+        in_province = one_row(
+            conn.execute(
+                "SELECT (SELECT count(*) FROM loans WHERE province_code = %s),"
+                " (SELECT count(*) FROM bank_loans WHERE province_code = %s)",
+                (PROVINCE, PROVINCE),
+            )
+        )
     return (
         f"{counts[0]:,} member loans ({counts[1]:,} instalments, {counts[2]:,} repayments), "
         f"{counts[3]:,} bank records; province {PROVINCE}: {in_province[0]:,} member loans, "
@@ -132,7 +137,7 @@ def book_size(url: str) -> str:
 
 def some_club(url: str, seed: int) -> int:
     with psycopg.connect(libpq_url(url), connect_timeout=5) as conn:
-        ids = [row[0] for row in conn.execute("SELECT club_id FROM funds LIMIT 1000")]
+        ids: list[int] = [row[0] for row in conn.execute("SELECT club_id FROM funds LIMIT 1000")]
     return random.Random(seed).choice(ids)
 
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from sqlalchemy import Table
 from starlette.concurrency import run_in_threadpool
 
 from common.auth import JwksKeySource, TokenVerifier
@@ -69,10 +70,12 @@ def create_service_app(
     description: str,
     settings: ServiceSettings,
     routers: Iterable[APIRouter],
+    idempotency_keys: Table,
     workers: Iterable[Worker] = (),
 ) -> FastAPI:
-    """A service app: its database, token verification against the gateway's keys, health,
-    and its background workers (started with the app, cancelled when it stops)."""
+    """A service app: its database (with its table of idempotency keys), token verification
+    against the gateway's keys, health, and its background workers (started with the app,
+    cancelled when it stops)."""
     workers = list(workers)
     settings.check_production()
     logging.basicConfig(level=settings.log_level.upper())
@@ -94,6 +97,7 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = make_engine(normalise_url(settings.database_url))
+    app.state.idempotency_keys = idempotency_keys
     app.state.keys = keys
     app.state.verifier = TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience)
     install_plumbing(app, settings.max_body_bytes)

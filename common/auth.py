@@ -7,7 +7,7 @@ looked at, which closes the algorithm-confusion attacks (HS256 signed with the p
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Protocol
@@ -110,17 +110,7 @@ class JwksKeySource:
         return True
 
 
-class StaticKeySource:
-    """Keys known in-process (the gateway verifying its own tokens)."""
-
-    def __init__(self, keys: Callable[[], Iterable[dict[str, Any]]]) -> None:
-        self._keys = keys
-
-    def key_for(self, kid: str) -> dict[str, Any] | None:
-        return next((key for key in self._keys() if key["kid"] == kid), None)
-
-
-def _tuple_of(value: Any, kind: type) -> tuple:
+def _tuple_of(value: Any, kind: type) -> tuple[Any, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(item, kind) for item in value):
@@ -130,7 +120,7 @@ def _tuple_of(value: Any, kind: type) -> tuple:
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
     try:
-        role = Role(claims.get("role"))
+        role = Role(str(claims.get("role")))
     except ValueError as exc:
         raise Unauthorized("The token carries no known role.") from exc
     subject = claims.get("sub")
@@ -246,6 +236,18 @@ def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def refuse_service_writes(principal: CurrentPrincipal) -> Principal:
+    """Service tokens read (reconciliation, matching, figures); changes come from people and
+    from the bank's and partners' systems."""
+    if principal.role is Role.SERVICE:
+        raise Forbidden("Service tokens may read, not change anything.")
+    return principal
+
+
+Writer = Annotated[Principal, Depends(refuse_service_writes)]
+"""The principal of a route that changes data."""
 
 
 def require_roles(*roles: Role) -> Callable[[Principal], Principal]:

@@ -81,7 +81,8 @@ class ClubDirectory:
 
 
 def club_directory(request: Request) -> ClubDirectory:
-    return request.app.state.club_directory
+    directory: ClubDirectory = request.app.state.club_directory
+    return directory
 
 
 ClubDirectoryDep = Annotated[ClubDirectory, Depends(club_directory)]

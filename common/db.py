@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 from weakref import WeakKeyDictionary
 
 import orjson
@@ -10,7 +10,9 @@ from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event, func, text
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.orm import registry
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlalchemy.sql import Select as CoreSelect
+from sqlmodel import Session, create_engine, select
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from common.schemas import PageParams
 
@@ -43,10 +45,26 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def new_base(name: str) -> type[SQLModel]:
-    """A declarative base with its own metadata, so each component's tables stay its own."""
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    return type(name, (SQLModel,), {}, registry=registry(metadata=metadata))
+class Identified(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def id_of(row: Identified) -> int:
+    """The id of a row that is in the database: read from it, or added and flushed.
+
+    The models type `id` as optional because a new row has none until it is flushed; a row
+    without one here is a bug, stopped at once instead of written as a NULL reference.
+    """
+    if row.id is None:
+        raise RuntimeError(f"{type(row).__name__} has no id: it was never flushed")
+    return row.id
+
+
+def own_registry() -> registry:
+    """A registry with metadata of its own, for a component's declarative base
+    (`class LoansBase(SQLModel, registry=own_registry())`): its tables stay its own."""
+    return registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
 
 SQLITE_BUSY_TIMEOUT_MS = 8_000
@@ -185,8 +203,8 @@ def prefer_lz4(session: Session) -> None:
     """Large values compressed with lz4 for the rest of the transaction, where the server has
     it (PostgreSQL; SQLite compresses nothing).
 
-    PostgreSQL's default (pglz) took 12 ms to store a bank batch's 1 MB answer, lz4 3.5 ms;
-    the batch's events (3 MB of JSON) 75 ms against 40 ms.
+    PostgreSQL's default (pglz) stores a bank batch's answer and events, megabytes of JSON, two
+    to three times slower (docs/benchmarks.md, "Figures behind the code").
     """
     connection = session.connection()
     transaction = session.get_transaction()
@@ -205,11 +223,19 @@ def report_timeout(request: Request) -> float:
 
 
 def page_of(
-    session: Session, model: type, filters: list[Any], page: PageParams, order: Any
+    session: Session,
+    query: Select[*tuple[Any, ...]] | SelectOfScalar[Any] | CoreSelect[Any],
+    page: PageParams,
+    *order: Any,
 ) -> tuple[list[Any], int]:
-    """One page of a table's rows matching the filters, in `order`, and how many match."""
-    total = session.exec(select(func.count()).select_from(model).where(*filters)).one()
-    rows = session.exec(
-        select(model).where(*filters).order_by(order).offset(page.offset).limit(page.limit)
-    ).all()
-    return list(rows), total
+    """One page of a query's rows and how many rows the query has: every list's paging.
+
+    `order` ends with a unique column (usually the id), so rows in a tie keep one order and
+    pages neither skip nor repeat a row."""
+    total: int = session.exec(
+        select(func.count()).select_from(query.order_by(None).subquery())
+    ).one()
+    # `exec` gives entities for a select of one entity and rows otherwise; its overloads take
+    # one kind of select or the other, not the union
+    paged: Any = query.order_by(*order).offset(page.offset).limit(page.limit)
+    return list(session.exec(paged).all()), total

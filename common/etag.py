@@ -1,10 +1,11 @@
 """Optimistic concurrency with `ETag` / `If-Match` on versioned rows."""
 
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Header, Response
 from sqlalchemy import update
-from sqlmodel import Session, SQLModel
+from sqlalchemy.orm import object_mapper
+from sqlmodel import Session
 
 from common.problems import PreconditionFailed
 
@@ -29,21 +30,28 @@ def _matches(if_match: str, version: int) -> bool:
     return "*" in tags or etag(version) in tags
 
 
-def claim_version(session: Session, row: SQLModel, if_match: str | None) -> None:
+class Versioned(Protocol):
+    """A table's row with an id and a version column."""
+
+    id: int | None
+    version: int
+
+
+def claim_version(session: Session, row: Versioned, if_match: str | None) -> None:
     """Checks `If-Match` and bumps the row's version in one conditional UPDATE.
 
     The UPDATE both validates the version and locks the row, so two writers holding the same
     ETag cannot both succeed: the second finds the version moved on and gets 412.
     """
-    model = type(row)
-    current = row.version  # type: ignore[attr-defined]
+    current = row.version
     if if_match is not None and not _matches(if_match, current):
         raise PreconditionFailed(f"The resource has changed (now {etag(current)}); read it again.")
+    mapper = object_mapper(row)
     result = session.execute(
-        update(model)
-        .where(model.id == row.id, model.version == current)
+        update(mapper)
+        .where(mapper.c.id == row.id, mapper.c.version == current)
         .values(version=current + 1)
-    )  # type: ignore[attr-defined]
-    if result.rowcount != 1:
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result has a rowcount
         raise PreconditionFailed("The resource was changed at the same moment; read it again.")
-    row.version = current + 1  # type: ignore[attr-defined]
+    row.version = current + 1

@@ -18,7 +18,7 @@ How it holds:
 import contextlib
 import hashlib
 import random
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
@@ -135,7 +135,7 @@ def _claim(session: Session, table: Table, client: str, key: str, request_hash: 
         session.execute(delete(table).where(table.c.created_at < utcnow() - RETENTION))
     try:
         with session.begin_nested():
-            return session.execute(
+            claimed: int = session.execute(
                 insert(table)
                 .values(
                     client=client,
@@ -146,6 +146,7 @@ def _claim(session: Session, table: Table, client: str, key: str, request_hash: 
                 )
                 .returning(table.c.id)
             ).scalar_one()
+            return claimed
     except IntegrityError:
         pass  # the key's first request committed meanwhile (this one waited for it)
     row = session.execute(select(table).where(table.c.client == client, table.c.key == key)).one()
@@ -159,7 +160,7 @@ def _claim(session: Session, table: Table, client: str, key: str, request_hash: 
     return int(row.id)
 
 
-def _reused(row: Row) -> IdempotencyKeyReused:
+def _reused(row: Row[Any]) -> IdempotencyKeyReused:
     """The key names another request: say what became of that one."""
     if row.state == COMPLETED:
         first = {"state": "stored", "status": row.status_code}
@@ -196,8 +197,9 @@ async def request_fingerprint(request: Request) -> str:
     return digest.hexdigest()
 
 
-def idempotency(table: Table, *, required: bool):
-    """A route dependency: claims the request's `Idempotency-Key` (required or optional)."""
+def _claiming(*, required: bool) -> Any:
+    """A route dependency: claims the request's `Idempotency-Key` (required or optional) in
+    the app's own table (`app.state.idempotency_keys`)."""
 
     async def dependency(
         request: Request,
@@ -212,7 +214,8 @@ def idempotency(table: Table, *, required: bool):
                 json_schema_extra={REQUIRED_MARK: True} if required else None,
             ),
         ] = None,
-    ) -> Iterator[IdempotentRequest]:
+    ) -> AsyncIterator[IdempotentRequest]:
+        table: Table = request.app.state.idempotency_keys
         if not idempotency_key:
             if required:
                 raise PreconditionRequired(
@@ -228,6 +231,12 @@ def idempotency(table: Table, *, required: bool):
         yield IdempotentRequest(table, row_id)
 
     return Depends(dependency, scope="function")
+
+
+Idempotency = Annotated[IdempotentRequest, _claiming(required=False)]
+"""A write that takes an optional `Idempotency-Key`."""
+RequiredIdempotency = Annotated[IdempotentRequest, _claiming(required=True)]
+"""A write that requires an `Idempotency-Key` (428 without one): the bank's postings."""
 
 
 async def on_replay(_request: Request, exc: Exception) -> Response:

@@ -30,7 +30,7 @@ DEFAULT_MEDIA_TYPES = (
 def header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope["headers"]:
         if key == name:
-            return value
+            return bytes(value)
     return None
 
 

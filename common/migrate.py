@@ -7,8 +7,10 @@
 import argparse
 from importlib import import_module
 from pathlib import Path
+from typing import Literal
 
 from alembic import command, context
+from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from sqlalchemy import MetaData
 from sqlalchemy.engine import make_url
@@ -40,7 +42,7 @@ def upgrade(component: str, url: str | None = None, revision: str = "head") -> N
     command.upgrade(alembic_config(component, url), revision)
 
 
-def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def _render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | Literal[False]:
     # Migrations use plain SQLAlchemy types, so they never depend on our code.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
@@ -54,7 +56,11 @@ def run_env(metadata: MetaData) -> None:
     is_sqlite = make_url(url).get_backend_name() == "sqlite"
     if context.is_offline_mode():
         context.configure(
-            url=url, target_metadata=metadata, literal_binds=True, render_as_batch=is_sqlite
+            url=url,
+            target_metadata=metadata,
+            literal_binds=True,
+            render_as_batch=is_sqlite,
+            render_item=_render_item,
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -66,6 +72,7 @@ def run_env(metadata: MetaData) -> None:
             target_metadata=metadata,
             render_as_batch=is_sqlite,
             compare_type=True,
+            render_item=_render_item,
         )
         with context.begin_transaction():
             context.run_migrations()

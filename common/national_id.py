@@ -6,7 +6,6 @@ both must refuse the same malformed numbers, so the rule lives here once.
 
 import re
 
-NATIONAL_ID_LENGTH = 12
 NATIONAL_ID_REASON = "must be the 12 digits of the citizen ID (CCCD)"
 
 # Digits 1–3 of a citizen ID (CCCD): the 63 provinces as they were before the 2025 merger

@@ -145,7 +145,7 @@ class InputModel(BaseModel):
 
 def _null_only_where_allowed(schema: dict[str, Any], model: type[BaseModel]) -> None:
     """The document of a partial update: a field that cannot be null is typed without null."""
-    nullable = getattr(model, "nullable", frozenset())
+    nullable: frozenset[str] = getattr(model, "nullable", frozenset())
     for name, field_schema in schema.get("properties", {}).items():
         branches = field_schema.get("anyOf")
         if name in nullable or not branches or {"type": "null"} not in branches:

@@ -63,15 +63,21 @@ class ServiceSettings(ComponentSettings):
 
     gateway_url: str = DEFAULT_GATEWAY_URL
     jwks_cache_seconds: int = 300
-    client_id: str = ""
-    client_secret: str = ""
-    upstream_timeout_seconds: float = 10.0
     report_statement_timeout_seconds: float = 10.0
     """Longest a report's statement may run on PostgreSQL (the gateway gives up at 10 s)."""
     event_poll_seconds: float = 0.5
     """How often a caught-up consumer asks another service's event feed for more."""
     event_idle_poll_seconds: float = 2.0
     """How often, at the least, while that feed has had nothing for it."""
+
+
+class CallingServiceSettings(ServiceSettings):
+    """A service that calls the others' APIs, with its own client credentials (a service
+    token from the gateway)."""
+
+    client_id: str = ""
+    client_secret: str = ""
+    upstream_timeout_seconds: float = 10.0
 
     def secret_fields(self) -> dict[str, str]:
         return {"client_secret": self.client_secret}

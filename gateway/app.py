@@ -25,6 +25,7 @@ from common.health import ReadinessCheck, database_check, health_router
 from common.middleware import StrictJsonMiddleware
 from gateway.identity import bootstrap
 from gateway.keys import KeyStore
+from gateway.models import idempotency_keys
 from gateway.openapi_merge import MergedOpenAPI
 from gateway.proxy import PROXY_METHODS, Forwarder, ProxyMiddleware, proxy_endpoint
 from gateway.routes import admin_router, auth_router
@@ -42,8 +43,12 @@ DESCRIPTION = """Public API of the Intergenerational Self-Help Club (ISHC) platf
 Get a token at `POST /auth/token` (form-encoded): `grant_type=password` with `username` and
 `password` for people, `grant_type=client_credentials` with `client_id` and `client_secret` (or
 HTTP Basic) for systems. Send it as `Authorization: Bearer <token>`. Errors are RFC 9457
-`application/problem+json`. Money is integer đồng. POSTs accept an `Idempotency-Key` header;
-where it is required the operation says so."""
+`application/problem+json`. Money is integer đồng. Writes that take an `Idempotency-Key`
+header say so, and whether it is required.
+
+Lists page with `limit` (1 to 200, default 50) and `offset` (rows to skip) and answer
+`{items, total, limit, offset}`; each list states its order, which ends with the id, so pages
+neither skip nor repeat a row that does not change between them."""
 
 
 def _service_check(name: str, url: str) -> ReadinessCheck:
@@ -105,6 +110,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.keys = keys
     app.state.engine = make_engine(normalise_url(settings.database_url))
+    app.state.idempotency_keys = idempotency_keys
     app.state.verifier = TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience)
     app.state.forwarder = forwarder
     app.state.webhook_sender = Sender(app.state.engine, settings)

@@ -99,9 +99,10 @@ class KeyStore:
     def sign(self, claims: dict[str, Any]) -> str:
         self._refresh_if_rotated()
         kid = self.active_kid
-        return jwt.encode(
+        token: str = jwt.encode(
             claims, self._private[kid].decode(), algorithm=ALGORITHM, headers={"kid": kid}
         )
+        return token
 
 
 def main() -> None:

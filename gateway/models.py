@@ -3,13 +3,17 @@
 from datetime import datetime
 
 from sqlalchemy import JSON
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 
 from common.clock import utcnow
-from common.db import UTCDateTime, new_base
+from common.db import UTCDateTime, own_registry
 from common.idempotency import idempotency_table
 
-GatewayBase = new_base("GatewayBase")
+
+class GatewayBase(SQLModel, registry=own_registry()):
+    """The base of every table of this component's database."""
+
+
 idempotency_keys = idempotency_table(GatewayBase.metadata)
 
 

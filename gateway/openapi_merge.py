@@ -78,7 +78,8 @@ class MergedOpenAPI:
         try:
             response = await client.get(url.rstrip("/") + "/openapi.json")
             response.raise_for_status()
-            return response.json()
+            document: dict[str, Any] = response.json()
+            return document
         except (httpx.HTTPError, ValueError):
             return None
 

@@ -23,17 +23,9 @@ from common.problems import (
     ServiceUnavailable,
     problem_response,
 )
+from common.scope import Kind, readers
 
 API_PREFIX = "/api/v1/"
-EVERY_ROLE = frozenset(Role)
-ADMIN, OFFICER, MANAGER, BANK, PARTNER, SERVICE = (
-    Role.ADMIN,
-    Role.OFFICER,
-    Role.CLUB_MANAGER,
-    Role.BANK,
-    Role.PARTNER,
-    Role.SERVICE,
-)
 
 
 @dataclass(frozen=True)
@@ -42,27 +34,29 @@ class Route:
     roles: frozenset[Role]
 
 
-def _route(service: str, *roles: Role) -> Route:
-    return Route(service, frozenset(roles))
+def _route(service: str, kind: Kind) -> Route:
+    """A prefix of `service` whose objects are of `kind`: the roles that reach any of them
+    pass here; each service then checks the object's own scope."""
+    return Route(service, readers(kind))
 
 
-# Which roles may reach which prefix at all; each service then checks the object-level scope.
 ROUTES: dict[str, Route] = {
-    "locations": _route("clubs", ADMIN, OFFICER, MANAGER, PARTNER, SERVICE),
-    "quota-profiles": _route("clubs", ADMIN, OFFICER, MANAGER, PARTNER, SERVICE),
-    "clubs": _route("clubs", ADMIN, OFFICER, MANAGER, PARTNER, SERVICE),
-    "members": _route("clubs", ADMIN, OFFICER, MANAGER, SERVICE),
-    "funds": _route("loans", ADMIN, OFFICER, MANAGER, SERVICE),
-    "loans": _route("loans", ADMIN, OFFICER, MANAGER, SERVICE),
-    "bank-loans": _route("loans", ADMIN, OFFICER, BANK, SERVICE),
-    "funders": _route("funding", ADMIN, OFFICER, PARTNER, SERVICE),
-    "programmes": _route("funding", ADMIN, OFFICER, MANAGER, PARTNER, SERVICE),
-    "plans": _route("funding", ADMIN, OFFICER, PARTNER, SERVICE),
-    "commitments": _route("funding", ADMIN, OFFICER, PARTNER, SERVICE),
-    "receipts": _route("funding", ADMIN, OFFICER, PARTNER, SERVICE),
-    "allocations": _route("funding", ADMIN, OFFICER, PARTNER, SERVICE),
-    "funded-clubs": _route("funding", ADMIN, OFFICER, PARTNER, SERVICE),
-    "reports": _route("funding", ADMIN, OFFICER, PARTNER, SERVICE),
+    "locations": _route("clubs", Kind.CLUB),
+    "quota-profiles": _route("clubs", Kind.CLUB),
+    "clubs": _route("clubs", Kind.CLUB),
+    "members": _route("clubs", Kind.MEMBER),
+    "funds": _route("loans", Kind.CLUB_MONEY),
+    "loans": _route("loans", Kind.CLUB_MONEY),
+    "bank-loans": _route("loans", Kind.BANK_LOAN),
+    "funders": _route("funding", Kind.FLOW),
+    # the programmes are reference data for everyone who reads the registry
+    "programmes": _route("funding", Kind.CLUB),
+    "plans": _route("funding", Kind.PLAN),
+    "commitments": _route("funding", Kind.FLOW),
+    "receipts": _route("funding", Kind.FLOW),
+    "allocations": _route("funding", Kind.FLOW),
+    "funded-clubs": _route("funding", Kind.FLOW),
+    "reports": _route("funding", Kind.FLOW),
 }
 LOCAL_PREFIXES = frozenset({"users", "clients", "webhooks"})
 """Served by the gateway itself: people and API clients (admin only), webhook subscriptions."""
@@ -102,7 +96,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     """The first value of a header (as `request.headers.get`), without building `Headers`."""
     for key, value in scope["headers"]:
         if key == name:
-            return value.decode("latin-1")
+            return bytes(value).decode("latin-1")
     return None
 
 
@@ -211,7 +205,8 @@ class Forwarder:
 async def proxy_endpoint(request: Request) -> Response:
     prefix, route = route_for(request.url.path)
     authorise(request, route, prefix)
-    return await request.app.state.forwarder.forward(request, route.service)
+    forwarder: Forwarder = request.app.state.forwarder
+    return await forwarder.forward(request, route.service)
 
 
 class ProxyMiddleware:

@@ -6,18 +6,18 @@ import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Header, Query, Request
-from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlalchemy import ColumnElement, func
+from sqlmodel import Session, col, select
 
 from common.auth import CurrentPrincipal, Role, require_roles
 from common.clock import utcnow
 from common.db import SessionDep, page_of
-from common.idempotency import IdempotentRequest, idempotency
+from common.idempotency import Idempotency
 from common.problems import BadRequest, Conflict, NotFound, Unauthorized, invalid
 from common.schemas import IdPath, Page, PageDep
 from gateway import identity
 from gateway.keys import KeyStore
-from gateway.models import ApiClient, User, idempotency_keys
+from gateway.models import ApiClient, User
 from gateway.schemas import (
     ClientCreate,
     ClientPublic,
@@ -36,15 +36,16 @@ auth_router = APIRouter(tags=["auth"])
 admin_router = APIRouter(
     prefix="/api/v1", tags=["identity"], dependencies=[Depends(require_roles(Role.ADMIN))]
 )
-AdminIdempotency = Annotated[IdempotentRequest, idempotency(idempotency_keys, required=False)]
 
 
 def _keys(request: Request) -> KeyStore:
-    return request.app.state.keys
+    keys: KeyStore = request.app.state.keys
+    return keys
 
 
 def _settings(request: Request) -> GatewaySettings:
-    return request.app.state.settings
+    settings: GatewaySettings = request.app.state.settings
+    return settings
 
 
 def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
@@ -97,13 +98,13 @@ def token(
             keys, settings, identity.user_subject(user), user, settings.person_token_minutes
         )
     elif grant_type == "client_credentials":
-        credentials = _basic_credentials(authorization) or (client_id, client_secret)
-        if not credentials[0] or not credentials[1]:
+        given_id, given_secret = _basic_credentials(authorization) or (client_id, client_secret)
+        if not given_id or not given_secret:
             raise invalid(
-                "client_id" if not credentials[0] else "client_secret",
+                "client_id" if not given_id else "client_secret",
                 "required for this grant (in the form or as HTTP Basic)",
             )
-        client = identity.authenticate_client(session, throttle, *credentials)
+        client = identity.authenticate_client(session, throttle, given_id, given_secret)
         access, lifetime = identity.issue_token(
             keys, settings, identity.client_subject(client), client, settings.client_token_minutes
         )
@@ -142,14 +143,14 @@ def list_users(
     active: bool | None = None,
     q: Annotated[str | None, Query(max_length=64, description="Part of the username")] = None,
 ) -> Page[UserPublic]:
-    filters: list = []
+    filters: list[ColumnElement[bool]] = []
     if role is not None:
-        filters.append(User.role == role.value)
+        filters.append(col(User.role) == role.value)
     if active is not None:
-        filters.append(User.active == active)
+        filters.append(col(User.active) == active)
     if q:
-        filters.append(User.username.contains(q.lower()))
-    rows, total = page_of(session, User, filters, page, User.id)
+        filters.append(col(User.username).contains(q.lower()))
+    rows, total = page_of(session, select(User).where(*filters), page, col(User.id))
     return Page(
         items=[UserPublic.model_validate(r) for r in rows],
         total=total,
@@ -159,7 +160,7 @@ def list_users(
 
 
 @admin_router.post("/users", response_model=UserPublic, status_code=201, summary="Create a person")
-def create_user(payload: UserCreate, session: SessionDep, idem: AdminIdempotency) -> Any:
+def create_user(payload: UserCreate, session: SessionDep, idem: Idempotency) -> Any:
     username = payload.username.lower()
     if session.exec(select(User).where(User.username == username)).first():
         raise Conflict(f"The username {username!r} is taken.")
@@ -223,12 +224,12 @@ def update_user(user_id: IdPath, payload: UserUpdate, session: SessionDep) -> Us
 def list_clients(
     session: SessionDep, page: PageDep, role: Role | None = None, active: bool | None = None
 ) -> Page[ClientPublic]:
-    filters: list = []
+    filters: list[ColumnElement[bool]] = []
     if role is not None:
-        filters.append(ApiClient.role == role.value)
+        filters.append(col(ApiClient.role) == role.value)
     if active is not None:
-        filters.append(ApiClient.active == active)
-    rows, total = page_of(session, ApiClient, filters, page, ApiClient.id)
+        filters.append(col(ApiClient.active) == active)
+    rows, total = page_of(session, select(ApiClient).where(*filters), page, col(ApiClient.id))
     return Page(
         items=[ClientPublic.model_validate(r) for r in rows],
         total=total,
@@ -243,7 +244,7 @@ def list_clients(
     status_code=201,
     summary="Register an API client; its secret is shown once",
 )
-def create_client(payload: ClientCreate, session: SessionDep, idem: AdminIdempotency) -> Any:
+def create_client(payload: ClientCreate, session: SessionDep, idem: Idempotency) -> Any:
     client_id = payload.client_id or "cli-" + secrets.token_hex(6)
     if session.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first():
         raise Conflict(f"The client id {client_id!r} is taken.")
@@ -291,7 +292,7 @@ def update_client(client_id: str, payload: ClientUpdate, session: SessionDep) ->
     response_model=ClientWithSecret,
     summary="Replace an API client's secret; the new one is shown once",
 )
-def rotate_client_secret(client_id: str, session: SessionDep, idem: AdminIdempotency) -> Any:
+def rotate_client_secret(client_id: str, session: SessionDep, idem: Idempotency) -> Any:
     client = _client(session, client_id)
     if client.role == Role.SERVICE.value:
         raise Conflict("Platform service clients take their secret from the gateway settings.")

@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field, StringConstraints, model_validator
 from common.auth import Role
 from common.problems import FieldError, ValidationFailed
 from common.schemas import InputModel, OutputModel, PatchModel
+from common.scope import needed_scope
 
 ProvinceCode = Annotated[str, StringConstraints(pattern=r"^\d{2}$")]
 CommuneCode = Annotated[str, StringConstraints(pattern=r"^\d{5}$")]
@@ -17,18 +18,12 @@ ClientId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}
 Password = Annotated[str, StringConstraints(min_length=10, max_length=128)]
 MAX_SCOPE_ITEMS = 500
 SCOPE_FIELDS = ("provinces", "communes", "clubs", "funder_id", "bank_code")
-NEEDED_SCOPE = {
-    Role.OFFICER: {"provinces"},
-    Role.CLUB_MANAGER: {"clubs"},
-    Role.PARTNER: {"funder_id"},
-    Role.BANK: {"bank_code"},
-}
-"""The scope each role must carry (an officer may narrow provinces to communes); roles not
-named here carry none."""
 
 
-def allowed_scope(role: Role) -> set[str]:
-    return NEEDED_SCOPE.get(role, set()) | ({"communes"} if role is Role.OFFICER else set())
+def allowed_scope(role: Role) -> frozenset[str]:
+    """The scope fields a role may carry: what it needs, and communes to narrow an area."""
+    needed = needed_scope(role)
+    return needed | {"communes"} if "provinces" in needed else needed
 
 
 def scope_errors(
@@ -47,7 +42,7 @@ def scope_errors(
         "funder_id": funder_id is not None,
         "bank_code": bank_code is not None,
     }
-    needed, allowed = NEEDED_SCOPE.get(role, set()), allowed_scope(role)
+    needed, allowed = needed_scope(role), allowed_scope(role)
     errors = [
         FieldError(location="body", field=name, reason=f"required for the role {role.value}")
         for name in sorted(needed)
@@ -93,7 +88,7 @@ def _scope_by_role(schema: dict[str, Any]) -> None:
     (present, not empty) and the ones it may not carry (empty or null)."""
     conditions = []
     for role in Role:
-        needed, allowed = NEEDED_SCOPE.get(role, set()), allowed_scope(role)
+        needed, allowed = needed_scope(role), allowed_scope(role)
         rules = {
             name: _present(name) if name in needed else _absent(name)
             for name in SCOPE_FIELDS

@@ -5,8 +5,11 @@ from pydantic_settings import SettingsConfigDict
 
 from common.settings import DEV_SECRET_MARKER, ComponentSettings
 
+CALLING_SERVICES = ("loans", "funding")
+"""The services that call the others' APIs, each with a client of its own (the clubs service
+calls none)."""
 DEFAULT_SERVICE_CLIENTS = ",".join(
-    f"svc-{name}:{DEV_SECRET_MARKER}{name}-secret" for name in ("clubs", "loans", "funding")
+    f"svc-{name}:{DEV_SECRET_MARKER}{name}-secret" for name in CALLING_SERVICES
 )
 
 

@@ -601,9 +601,11 @@ def test_a_member_cannot_leave_before_a_meeting_they_attended(admin: httpx.Clien
 def test_a_club_cannot_be_refounded_after_its_first_record(admin: httpx.Client) -> None:
     club = make_club(admin, founding_decision_date="2018-05-20")
     add_activity(admin, club, held_on="2019-04-02")
-    response = admin.patch(f"/api/v1/clubs/{club['id']}",
-                           json={"founding_decision_date": "2020-01-01"})
+    response = admin.patch(
+        f"/api/v1/clubs/{club['id']}", json={"founding_decision_date": "2020-01-01"}
+    )
     assert_problem(response, 422, field="founding_decision_date")
-    earlier = admin.patch(f"/api/v1/clubs/{club['id']}",
-                          json={"founding_decision_date": "2018-01-01"})
+    earlier = admin.patch(
+        f"/api/v1/clubs/{club['id']}", json={"founding_decision_date": "2018-01-01"}
+    )
     assert earlier.status_code == 200

@@ -20,7 +20,7 @@ from common import clock
 from common.db import make_engine, normalise_url
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient
-from services.loans.bank import rules, schemas
+from services.loans.bank import reading, rules, schemas
 from services.loans.bank.matching import MemberLookup
 from tests.factories import HA_NOI, HA_NOI_COMMUNE, LAO_CAI, make_club, member_payload, national_id
 from tests.support import Api, assert_problem, wait_until
@@ -166,7 +166,7 @@ def test_a_loans_history_is_every_kept_posting_newest_first(
         ]
         answer = post_batch(bank, records).json()
         for posted, result in zip(records, answer["results"], strict=True):
-            values = schemas.parse_record(orjson.dumps(posted), TODAY)[1]
+            values = reading.parse_record(orjson.dumps(posted), TODAY)[1]
             expected = rules.outcome(stored, values)
             assert result["outcome"] == expected.value
             if expected is not rules.Outcome.UNCHANGED:
@@ -777,7 +777,7 @@ def test_the_quick_batch_schema_takes_only_what_the_documented_one_takes_alike(
 ) -> None:
     body = orjson.dumps({"records": records})
     try:
-        quick = schemas.QUICK_BATCH.validate_json(body)
+        quick = reading.QUICK_BATCH.validate_json(body)
     except ValidationError:
         return  # the documented schema judges it
     assert quick == schemas.BATCH.validate_json(body)
@@ -785,6 +785,6 @@ def test_the_quick_batch_schema_takes_only_what_the_documented_one_takes_alike(
 
 def test_a_batch_the_quick_schema_refuses_is_judged_by_the_documented_one() -> None:
     spaced = record(borrower_national_id="010 158 000 001")
-    parsed = schemas.parse_batch(orjson.dumps({"records": [record(), spaced]}), TODAY)
+    parsed = reading.parse_batch(orjson.dumps({"records": [record(), spaced]}), TODAY)
     assert parsed.rejected == 0
     assert parsed.postings[1].borrower_national_id == "010158000001"

@@ -31,36 +31,48 @@ def test_province_search_ignores_case_and_diacritics(admin: httpx.Client, query:
 def test_there_are_34_provinces_and_3321_communes(admin: httpx.Client) -> None:
     provinces = admin.get("/api/v1/locations/provinces", params={"limit": 200}).json()
     assert provinces["total"] == 34
-    total = sum(admin.get(f"/api/v1/locations/provinces/{p['code']}/communes",
-                          params={"limit": 1}).json()["total"] for p in provinces["items"])
+    total = sum(
+        admin.get(f"/api/v1/locations/provinces/{p['code']}/communes", params={"limit": 1}).json()[
+            "total"
+        ]
+        for p in provinces["items"]
+    )
     assert total == 3321
 
 
 def test_communes_of_a_province_are_searchable(admin: httpx.Client) -> None:
-    found = admin.get(f"/api/v1/locations/provinces/{LAO_CAI}/communes",
-                      params={"q": "hop thanh"}).json()
+    found = admin.get(
+        f"/api/v1/locations/provinces/{LAO_CAI}/communes", params={"q": "hop thanh"}
+    ).json()
     assert [c["code"] for c in found["items"]] == [LAO_CAI_OTHER_COMMUNE]
     assert_problem(admin.get("/api/v1/locations/provinces/99/communes"), 404)
 
 
 def test_a_pre_2025_address_resolves_to_todays_units(admin: httpx.Client) -> None:
-    found = admin.get("/api/v1/locations/resolve", params={
-        "address": "Xã Phong Niên, Huyện Bảo Thắng, Tỉnh Lào Cai"}).json()
+    found = admin.get(
+        "/api/v1/locations/resolve",
+        params={"address": "Xã Phong Niên, Huyện Bảo Thắng, Tỉnh Lào Cai"},
+    ).json()
     assert found["province"]["code"] == LAO_CAI
     assert found["commune"]["code"] == "02926"
     assert found["legacy_district"] == "Huyện Bảo Thắng"
-    partial = admin.get("/api/v1/locations/resolve", params={
-        "address": "Huyện Bảo Thắng, Tỉnh Lào Cai"}).json()
+    partial = admin.get(
+        "/api/v1/locations/resolve", params={"address": "Huyện Bảo Thắng, Tỉnh Lào Cai"}
+    ).json()
     assert partial["commune"] is None and partial["note"]
-    assert_problem(admin.get("/api/v1/locations/resolve", params={"address": "nowhere at all"}),
-                   422, field="address")
+    assert_problem(
+        admin.get("/api/v1/locations/resolve", params={"address": "nowhere at all"}),
+        422,
+        field="address",
+    )
 
 
 # Quota profiles
 
 
 def test_the_1336_profile_is_the_default_and_lao_cai_2018_counts_older_from_55(
-        admin: httpx.Client) -> None:
+    admin: httpx.Client,
+) -> None:
     profiles = {p["code"]: p for p in admin.get("/api/v1/quota-profiles").json()["items"]}
     default = profiles["decision-1336"]
     assert default["is_default"] and default["older_age"] == 60
@@ -71,8 +83,15 @@ def test_the_1336_profile_is_the_default_and_lao_cai_2018_counts_older_from_55(
 
 
 def _profile(**overrides) -> dict:
-    return {"code": f"p-{secrets.token_hex(3)}", "name": "Test profile", "min_members": 20,
-            "max_members": 80, "women_min_pct": 50, "older_age": 58, **overrides}
+    return {
+        "code": f"p-{secrets.token_hex(3)}",
+        "name": "Test profile",
+        "min_members": 20,
+        "max_members": 80,
+        "women_min_pct": 50,
+        "older_age": 58,
+        **overrides,
+    }
 
 
 def test_admin_edits_profiles_and_a_profile_in_use_cannot_be_deleted(admin: httpx.Client) -> None:
@@ -88,17 +107,22 @@ def test_admin_edits_profiles_and_a_profile_in_use_cannot_be_deleted(admin: http
     assert_problem(admin.get(f"/api/v1/quota-profiles/{unused['id']}"), 404)
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"min_members": 80, "max_members": 50}, "min_members"),
-    ({"women_min_pct": 80, "women_max_pct": 60}, "women_min_pct"),
-    ({"older_min_pct": 120}, "older_min_pct"),
-    ({"older_age": 20}, "older_age"),
-    ({"code": "Bad Code"}, "code"),
-])
-def test_inconsistent_profiles_are_refused(admin: httpx.Client, overrides: dict,
-                                           field: str) -> None:
-    assert_problem(admin.post("/api/v1/quota-profiles", json=_profile(**overrides)), 422,
-                   field=field)
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"min_members": 80, "max_members": 50}, "min_members"),
+        ({"women_min_pct": 80, "women_max_pct": 60}, "women_min_pct"),
+        ({"older_min_pct": 120}, "older_min_pct"),
+        ({"older_age": 20}, "older_age"),
+        ({"code": "Bad Code"}, "code"),
+    ],
+)
+def test_inconsistent_profiles_are_refused(
+    admin: httpx.Client, overrides: dict, field: str
+) -> None:
+    assert_problem(
+        admin.post("/api/v1/quota-profiles", json=_profile(**overrides)), 422, field=field
+    )
 
 
 def test_only_admins_edit_profiles(as_role) -> None:
@@ -112,8 +136,10 @@ def test_only_admins_edit_profiles(as_role) -> None:
 
 def test_officer_registers_a_club_in_the_province(as_role) -> None:
     officer = as_role("officer", provinces=[LAO_CAI])
-    response = officer.post("/api/v1/clubs", json=club_payload(
-        legacy_address="Xã Phong Niên, Huyện Bảo Thắng, Tỉnh Lào Cai"))
+    response = officer.post(
+        "/api/v1/clubs",
+        json=club_payload(legacy_address="Xã Phong Niên, Huyện Bảo Thắng, Tỉnh Lào Cai"),
+    )
     assert response.status_code == 201
     club = response.json()
     assert club["province_name"] == "Lào Cai" and club["commune_name"] == "Phường Lào Cai"
@@ -122,19 +148,26 @@ def test_officer_registers_a_club_in_the_province(as_role) -> None:
     assert response.headers["Location"] == f"/api/v1/clubs/{club['id']}"
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"commune_code": HA_NOI_COMMUNE}, "commune_code"),
-    ({"commune_code": "99999"}, "commune_code"),
-    ({"province_code": "99"}, "province_code"),
-    ({"founding_decision_date": str(clock.today() + timedelta(days=1))}, "founding_decision_date"),
-    ({"status": "dissolved"}, "status"),
-    ({"quota_profile_id": 999999}, "quota_profile_id"),
-    ({"name": ""}, "name"),
-    ({"code": "has space"}, "code"),
-    ({"members": 60}, "members"),
-])
-def test_bad_club_input_is_refused_with_the_field(admin: httpx.Client, overrides: dict,
-                                                  field: str) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"commune_code": HA_NOI_COMMUNE}, "commune_code"),
+        ({"commune_code": "99999"}, "commune_code"),
+        ({"province_code": "99"}, "province_code"),
+        (
+            {"founding_decision_date": str(clock.today() + timedelta(days=1))},
+            "founding_decision_date",
+        ),
+        ({"status": "dissolved"}, "status"),
+        ({"quota_profile_id": 999999}, "quota_profile_id"),
+        ({"name": ""}, "name"),
+        ({"code": "has space"}, "code"),
+        ({"members": 60}, "members"),
+    ],
+)
+def test_bad_club_input_is_refused_with_the_field(
+    admin: httpx.Client, overrides: dict, field: str
+) -> None:
     assert_problem(admin.post("/api/v1/clubs", json=club_payload(**overrides)), 422, field=field)
 
 
@@ -143,19 +176,25 @@ def test_club_codes_are_unique(admin: httpx.Client) -> None:
     assert_problem(admin.post("/api/v1/clubs", json=club_payload(code=club["code"])), 409)
 
 
-def test_officer_never_sees_or_changes_another_provinces_clubs(admin: httpx.Client,
-                                                               as_role) -> None:
+def test_officer_never_sees_or_changes_another_provinces_clubs(
+    admin: httpx.Client, as_role
+) -> None:
     ha_noi_club = make_club(admin, province_code=HA_NOI, commune_code=HA_NOI_COMMUNE)
     officer = as_role("officer", provinces=[LAO_CAI])
     assert_problem(officer.get(f"/api/v1/clubs/{ha_noi_club['id']}"), 404)
     assert_problem(officer.patch(f"/api/v1/clubs/{ha_noi_club['id']}", json={"name": "x"}), 404)
-    assert_problem(officer.post(f"/api/v1/clubs/{ha_noi_club['id']}/status",
-                                json={"status": "suspended"}), 404)
+    assert_problem(
+        officer.post(f"/api/v1/clubs/{ha_noi_club['id']}/status", json={"status": "suspended"}), 404
+    )
     listed = officer.get("/api/v1/clubs", params={"limit": 200}).json()["items"]
     assert all(c["province_code"] == LAO_CAI for c in listed)
     # Registering a club outside the area is refused the same way.
-    assert_problem(officer.post("/api/v1/clubs", json=club_payload(
-        province_code=HA_NOI, commune_code=HA_NOI_COMMUNE)), 404)
+    assert_problem(
+        officer.post(
+            "/api/v1/clubs", json=club_payload(province_code=HA_NOI, commune_code=HA_NOI_COMMUNE)
+        ),
+        404,
+    )
 
 
 def test_officer_narrowed_to_communes_sees_only_those(admin: httpx.Client, as_role) -> None:
@@ -164,12 +203,17 @@ def test_officer_narrowed_to_communes_sees_only_those(admin: httpx.Client, as_ro
     officer = as_role("officer", provinces=[LAO_CAI], communes=[LAO_CAI_COMMUNE])
     assert officer.get(f"/api/v1/clubs/{inside['id']}").status_code == 200
     assert_problem(officer.get(f"/api/v1/clubs/{outside['id']}"), 404)
-    assert_problem(officer.patch(f"/api/v1/clubs/{inside['id']}",
-                                 json={"commune_code": LAO_CAI_OTHER_COMMUNE}), 404)
+    assert_problem(
+        officer.patch(
+            f"/api/v1/clubs/{inside['id']}", json={"commune_code": LAO_CAI_OTHER_COMMUNE}
+        ),
+        404,
+    )
 
 
-def test_club_manager_sees_only_the_own_club_and_cannot_change_it(admin: httpx.Client,
-                                                                  as_role) -> None:
+def test_club_manager_sees_only_the_own_club_and_cannot_change_it(
+    admin: httpx.Client, as_role
+) -> None:
     own, other = make_club(admin), make_club(admin)
     manager = as_role("club_manager", clubs=[own["id"]])
     assert manager.get(f"/api/v1/clubs/{own['id']}").status_code == 200
@@ -178,15 +222,18 @@ def test_club_manager_sees_only_the_own_club_and_cannot_change_it(admin: httpx.C
     assert_problem(manager.patch(f"/api/v1/clubs/{own['id']}", json={"name": "x"}), 403)
 
 
-def test_partner_reads_clubs_but_the_bank_does_not(admin: httpx.Client, as_role,
-                                                   stack: Stack, token_for) -> None:
+def test_partner_reads_clubs_but_the_bank_does_not(
+    admin: httpx.Client, as_role, stack: Stack, token_for
+) -> None:
     club = make_club(admin)
     partner = as_role("partner", funder_id=1)
     assert partner.get(f"/api/v1/clubs/{club['id']}").status_code == 200
     assert_problem(partner.post("/api/v1/clubs", json=club_payload()), 403)
     assert_problem(as_role("bank").get(f"/api/v1/clubs/{club['id']}"), 403)
-    direct = httpx.get(f"{stack.url('clubs')}/api/v1/clubs/{club['id']}",
-                       headers={"Authorization": f"Bearer {token_for('bank')}"})
+    direct = httpx.get(
+        f"{stack.url('clubs')}/api/v1/clubs/{club['id']}",
+        headers={"Authorization": f"Bearer {token_for('bank')}"},
+    )
     assert_problem(direct, 403)
 
 
@@ -216,14 +263,19 @@ def test_a_stale_if_match_gets_412_and_changes_nothing(admin: httpx.Client) -> N
 
 def test_club_list_filters_searches_and_sorts(admin: httpx.Client) -> None:
     tag = secrets.token_hex(3)
-    make_club(admin, name=f"CLB Bắc Hà {tag}", founding_decision_date="2017-03-01",
-              code=f"A-{tag}")
-    make_club(admin, name=f"CLB Si Ma Cai {tag}", founding_decision_date="2018-07-01",
-              code=f"B-{tag}", status="planned")
+    make_club(admin, name=f"CLB Bắc Hà {tag}", founding_decision_date="2017-03-01", code=f"A-{tag}")
+    make_club(
+        admin,
+        name=f"CLB Si Ma Cai {tag}",
+        founding_decision_date="2018-07-01",
+        code=f"B-{tag}",
+        status="planned",
+    )
     found = admin.get("/api/v1/clubs", params={"q": f"bac ha {tag}"}).json()
     assert [c["code"] for c in found["items"]] == [f"A-{tag}"]
-    by_year = admin.get("/api/v1/clubs", params={
-        "q": tag, "founded_from": "2018-01-01", "founded_to": "2018-12-31"}).json()
+    by_year = admin.get(
+        "/api/v1/clubs", params={"q": tag, "founded_from": "2018-01-01", "founded_to": "2018-12-31"}
+    ).json()
     assert [c["code"] for c in by_year["items"]] == [f"B-{tag}"]
     planned = admin.get("/api/v1/clubs", params={"q": tag, "status": "planned"}).json()
     assert planned["total"] == 1
@@ -234,15 +286,17 @@ def test_club_list_filters_searches_and_sorts(admin: httpx.Client) -> None:
 
 
 def test_empty_clubs_fail_their_profile_and_are_listed_as_non_compliant(
-        admin: httpx.Client) -> None:
+    admin: httpx.Client,
+) -> None:
     club = make_club(admin)
     composition = admin.get(f"/api/v1/clubs/{club['id']}/composition").json()
     assert composition["compliant"] is False
     assert "members 0 < 50" in composition["failures"]
     listed = admin.get("/api/v1/clubs", params={"q": club["code"], "compliant": False}).json()
     assert listed["total"] == 1
-    failing = admin.get("/api/v1/clubs/non-compliant", params={
-        "province": LAO_CAI, "limit": 200}).json()
+    failing = admin.get(
+        "/api/v1/clubs/non-compliant", params={"province": LAO_CAI, "limit": 200}
+    ).json()
     assert failing["total"] >= 1
     summary = admin.get("/api/v1/clubs/composition", params={"province": LAO_CAI}).json()
     assert summary["clubs"] >= 1 and summary["province_code"] == LAO_CAI
@@ -262,8 +316,10 @@ def test_aggregates_are_for_officers_of_the_province_and_admins(as_role) -> None
 def test_every_change_is_audited_for_admins_only(admin: httpx.Client, as_role) -> None:
     club = make_club(admin)
     admin.patch(f"/api/v1/clubs/{club['id']}", json={"village": "Kim Tân"})
-    admin.post(f"/api/v1/clubs/{club['id']}/status", json={"status": "suspended",
-                                                           "reason": "board resigned"})
+    admin.post(
+        f"/api/v1/clubs/{club['id']}/status",
+        json={"status": "suspended", "reason": "board resigned"},
+    )
     entries = admin.get(f"/api/v1/clubs/{club['id']}/audit").json()["items"]
     assert [e["action"] for e in entries] == ["created", "updated", "status_changed"]
     assert entries[1]["before"] == {"village": "Cốc Lếu"}

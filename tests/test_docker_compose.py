@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from common.migrate import COMPONENTS
 from common.settings import DEV_SECRET_MARKER
+from gateway.settings import CALLING_SERVICES
 from tools.stack import FACTORIES, SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,7 +252,7 @@ def test_example_secrets_can_be_overridden_and_are_not_development_defaults() ->
         "ISHC_ADMIN_PASSWORD": raw_environment("gateway")["ISHC_ADMIN_PASSWORD"],
         "POSTGRES_PASSWORD": raw_environment(POSTGRES)["POSTGRES_PASSWORD"],
     }
-    for name in SERVICES:
+    for name in CALLING_SERVICES:
         variable = f"{env_prefix(name)}CLIENT_SECRET"
         secrets[variable] = raw_environment(name)[variable]
     for variable, raw in secrets.items():
@@ -268,8 +269,8 @@ def test_service_client_secrets_match_the_gateway_registry(monkeypatch: pytest.M
     )
     gateway, _ = settings_in_compose("gateway", monkeypatch)
     credentials = gateway.service_credentials()
-    assert len(credentials) == len(SERVICES)
-    for name in SERVICES:
+    assert len(credentials) == len(CALLING_SERVICES)
+    for name in CALLING_SERVICES:
         raw_secret = raw_environment(name)[f"{env_prefix(name)}CLIENT_SECRET"]
         interpolation = SECRET_WITH_DEFAULT.match(raw_secret)
         assert interpolation, f"{name}: client secret should be ${{VARIABLE:-example}}"

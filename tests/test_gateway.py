@@ -66,7 +66,7 @@ def test_roles_are_refused_by_the_service_too(stack: Stack, token_for) -> None:
 
 
 def test_a_service_token_cannot_write_through_the_public_gateway(api: Api) -> None:
-    token = api.client_token("svc-clubs", "dev-only-clubs-secret")
+    token = api.client_token("svc-loans", "dev-only-loans-secret")
     with api.client(token) as service:
         assert service.get(PROVINCES).status_code == 200
         assert_problem(service.post("/api/v1/clubs", json={}), 403)

@@ -124,8 +124,8 @@ def test_platform_service_clients_exist_and_keep_their_configured_secret(
     admin: httpx.Client,
 ) -> None:
     services = admin.get("/api/v1/clients", params={"role": "service"}).json()["items"]
-    assert {c["client_id"] for c in services} >= {"svc-clubs", "svc-loans", "svc-funding"}
-    assert_problem(admin.post("/api/v1/clients/svc-clubs/secret"), 409)
+    assert {c["client_id"] for c in services} >= {"svc-loans", "svc-funding"}
+    assert_problem(admin.post("/api/v1/clients/svc-loans/secret"), 409)
 
 
 def test_people_list_filters_and_pages(admin: httpx.Client) -> None:

@@ -12,6 +12,7 @@ import pytest
 from openpyxl import Workbook
 
 from common import clock
+from services.clubs.members.tabular import CellError, parse_date
 from tests.factories import (
     HA_NOI,
     HA_NOI_COMMUNE,
@@ -900,3 +901,10 @@ def test_the_command_line_exits_non_zero_on_bad_rows(
     missing = _cli(stack, str(path), "--club", "2147483000")
     assert missing.returncode == 1 and "No club" in missing.stderr
     assert _cli(stack, str(path)).returncode == 2
+
+
+@pytest.mark.parametrize("cell", [0, 0.25, 0.999])
+def test_an_excel_number_under_one_day_in_a_date_column_is_not_a_date(cell: float) -> None:
+    # Excel reads such a number as a time of day; the row gets its reason, not a 500.
+    with pytest.raises(CellError, match="is not a date"):
+        parse_date(cell)

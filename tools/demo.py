@@ -129,7 +129,8 @@ class Demo:
             },
         )
         response.raise_for_status()
-        return response.json()["id"]
+        club_id: int = response.json()["id"]
+        return club_id
 
     def _members(self, club: demo_clubs.DemoClub, club_id: int) -> None:
         listed = self.client.get(f"/api/v1/clubs/{club_id}/members", params={"limit": 1})

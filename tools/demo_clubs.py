@@ -24,8 +24,9 @@ class DemoClub:
     flaw: str | None = None
 
 
-def _club(code: str, village: str, commune: str, district: str, founded: date,
-          flaw: str | None = None) -> DemoClub:
+def _club(
+    code: str, village: str, commune: str, district: str, founded: date, flaw: str | None = None
+) -> DemoClub:
     return DemoClub(code, village, f"{commune}, {district}, Tỉnh Lào Cai", founded, flaw)
 
 
@@ -49,12 +50,68 @@ CLUBS = [
     _club("LC-SMC-01", "Thôn Sín Chải", "Thị trấn Si Ma Cai", "Huyện Si Ma Cai", Y2018),
 ]
 
-FAMILY_NAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Lý",
-                "Giàng", "Sùng", "Vàng", "Thào", "Lò", "Nông", "La", "Ma"]
-WOMEN_NAMES = ["Hoa", "Lan", "Mai", "Hương", "Thu", "Hằng", "Nga", "Dung", "Tâm", "Xuân", "Chi",
-               "Sinh", "Mỷ", "Pà", "Dợ", "Vân", "Yến", "Thảo", "Liên", "Phượng"]
-MEN_NAMES = ["Hùng", "Minh", "Sơn", "Tuấn", "Dũng", "Chiến", "Páo", "Seo", "Chứ", "Lử",
-             "Thắng", "Bình", "Quang", "Hải", "Long", "Phong", "Trung", "Cường"]
+FAMILY_NAMES = [
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Vũ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Lý",
+    "Giàng",
+    "Sùng",
+    "Vàng",
+    "Thào",
+    "Lò",
+    "Nông",
+    "La",
+    "Ma",
+]
+WOMEN_NAMES = [
+    "Hoa",
+    "Lan",
+    "Mai",
+    "Hương",
+    "Thu",
+    "Hằng",
+    "Nga",
+    "Dung",
+    "Tâm",
+    "Xuân",
+    "Chi",
+    "Sinh",
+    "Mỷ",
+    "Pà",
+    "Dợ",
+    "Vân",
+    "Yến",
+    "Thảo",
+    "Liên",
+    "Phượng",
+]
+MEN_NAMES = [
+    "Hùng",
+    "Minh",
+    "Sơn",
+    "Tuấn",
+    "Dũng",
+    "Chiến",
+    "Páo",
+    "Seo",
+    "Chứ",
+    "Lử",
+    "Thắng",
+    "Bình",
+    "Quang",
+    "Hải",
+    "Long",
+    "Phong",
+    "Trung",
+    "Cường",
+]
 BOARD = ["chair", "vice_chair", "accountant", "treasurer", "group_leader"]
 
 
@@ -63,7 +120,7 @@ def _exact(rng: random.Random, count: int, share: float) -> set[int]:
     return set(rng.sample(range(count), math.ceil(share * count)))
 
 
-def members(club: DemoClub) -> list[dict[str, object]]:
+def members(club: DemoClub) -> list[dict[str, str]]:
     """The club's member list, as its board would keep it (one dict per row).
 
     Shares are exact rather than drawn, so a club complies or fails by design, not by chance.
@@ -76,23 +133,29 @@ def members(club: DemoClub) -> list[dict[str, object]]:
     rows = []
     for index in range(count):
         gender = "female" if index in women else "male"
-        born = date(rng.randint(1938, 1966) if index in older else rng.randint(1972, 1998),
-                    rng.randint(1, 12), rng.randint(1, 28))
-        household = (rng.choice(["poor", "near_poor", "disadvantaged"]) if index in priority
-                     else "none")
+        born = date(
+            rng.randint(1938, 1966) if index in older else rng.randint(1972, 1998),
+            rng.randint(1, 12),
+            rng.randint(1, 28),
+        )
+        household = (
+            rng.choice(["poor", "near_poor", "disadvantaged"]) if index in priority else "none"
+        )
         given = rng.choice(WOMEN_NAMES if gender == "female" else MEN_NAMES)
         middle = "Thị" if gender == "female" else "Văn"
         century = (born.year // 100 - 19) * 2 + (1 if gender == "female" else 0)
-        rows.append({
-            "full_name": f"{rng.choice(FAMILY_NAMES)} {middle} {given}",
-            "gender": gender,
-            "date_of_birth": born.isoformat(),
-            "household_status": household,
-            "national_id": f"010{century}{born.year % 100:02d}{rng.randrange(10**6):06d}",
-            "phone": f"09{rng.randrange(10**8):08d}" if rng.random() < 0.7 else "",
-            "joined_on": club.founded.isoformat(),
-            "board_role": BOARD[index] if index < len(BOARD) else "",
-            "home_care_volunteer": "x" if 5 <= index < 12 else "",
-            "income_generation_volunteer": "x" if 12 <= index < 16 else "",
-        })
+        rows.append(
+            {
+                "full_name": f"{rng.choice(FAMILY_NAMES)} {middle} {given}",
+                "gender": gender,
+                "date_of_birth": born.isoformat(),
+                "household_status": household,
+                "national_id": f"010{century}{born.year % 100:02d}{rng.randrange(10**6):06d}",
+                "phone": f"09{rng.randrange(10**8):08d}" if rng.random() < 0.7 else "",
+                "joined_on": club.founded.isoformat(),
+                "board_role": BOARD[index] if index < len(BOARD) else "",
+                "home_care_volunteer": "x" if 5 <= index < 12 else "",
+                "income_generation_volunteer": "x" if 12 <= index < 16 else "",
+            }
+        )
     return rows

@@ -84,14 +84,21 @@ class DemoFunding:
     def _funder(self, funder: dict[str, Any]) -> int:
         found = _ok(self.client.get("/api/v1/funders", params={"q": funder["name"]}))["items"]
         same = [item["id"] for item in found if item["name"] == funder["name"]]
-        return same[0] if same else _ok(self.client.post("/api/v1/funders", json=funder))["id"]
+        funder_id: int = (
+            same[0] if same else _ok(self.client.post("/api/v1/funders", json=funder))["id"]
+        )
+        return funder_id
 
     def _plan(self) -> dict[str, Any]:
         found = _ok(self.client.get("/api/v1/plans", params={"province": LAO_CAI, "year": 2018}))
         if found["items"]:
-            return _ok(self.client.get(f"/api/v1/plans/{found['items'][0]['id']}"))
+            existing: dict[str, Any] = _ok(
+                self.client.get(f"/api/v1/plans/{found['items'][0]['id']}")
+            )
+            return existing
         plan = _ok(self.client.post("/api/v1/plans", json=lao_cai_2018_plan()))
-        return _ok(self.client.post(f"/api/v1/plans/{plan['id']}/approve"))
+        approved: dict[str, Any] = _ok(self.client.post(f"/api/v1/plans/{plan['id']}/approve"))
+        return approved
 
     def _receipts(self) -> None:
         if _ok(self.client.get("/api/v1/receipts", params={"plan_id": self.plan["id"]}))["total"]:

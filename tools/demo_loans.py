@@ -87,7 +87,9 @@ class DemoMoney:
     def _fund(self, club_id: int, kind: str) -> int:
         """The club's fund of that kind: opening one answers the fund also when the club's
         activation or an allocation opened it already."""
-        return _ok(self.client.post("/api/v1/funds", json={"club_id": club_id, "kind": kind}))["id"]
+        fund = _ok(self.client.post("/api/v1/funds", json={"club_id": club_id, "kind": kind}))
+        fund_id: int = fund["id"]
+        return fund_id
 
     def _capital(self, fund_id: int, amount: int, on: date, origin: str, reference: str) -> None:
         body = {
@@ -167,7 +169,8 @@ class DemoMoney:
             json={"records": records},
             headers={"Idempotency-Key": f"{BANK_BATCH_KEY}-{self.today}"},
         )
-        return _ok(answer)["counts"]
+        counts: dict[str, Any] = _ok(answer)["counts"]
+        return counts
 
     def _bank_record(
         self, rng: random.Random, number: int, national_id: str, name: str, household: str

@@ -65,7 +65,8 @@ def ask(base_url: str, token: str, check: str, timeout: float) -> dict[str, Any]
         raise CannotRun(f"{check}: {base_url} did not answer: {exc!r}") from exc
     if response.status_code != 200:
         raise CannotRun(f"{check}: {response.status_code} {response.text}")
-    return response.json()["checks"][0]
+    found: dict[str, Any] = response.json()["checks"][0]
+    return found
 
 
 def _objects(objects: dict[str, Any]) -> str:

@@ -38,7 +38,8 @@ def _die_with_parent() -> None:
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @dataclass
@@ -53,7 +54,7 @@ class Stack:
     log_level: str = "warning"
     launcher: list[str] = field(default_factory=lambda: [sys.executable, "-m", "uvicorn"])
     """The command that runs uvicorn, before its arguments (a test runs it at another hour)."""
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def url(self, component: str) -> str:
         return f"http://127.0.0.1:{self.ports[component]}"

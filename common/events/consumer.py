@@ -115,7 +115,7 @@ class ConsumerTables:
             result = connection.execute(
                 delete(self.consumed).where(self.consumed.c.consumed_at < before)
             )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return int(result.rowcount)
 
 
 class EventConsumer:

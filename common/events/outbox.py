@@ -143,7 +143,7 @@ class Outbox:
             result = connection.execute(
                 delete(table).where(table.c.position < newest, table.c.occurred_at < before)
             )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return int(result.rowcount)
 
 
 def _row(event: Event, moment: datetime) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from fastapi import FastAPI
 from sqlalchemy import Engine, and_, delete, exists, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -55,9 +54,9 @@ def due_deliveries(session: Session, now: datetime, limit: int = BATCH) -> list[
     earlier = aliased(WebhookDelivery)
     waiting_before = exists().where(
         and_(
-            earlier.subscription_id == WebhookDelivery.subscription_id,
-            earlier.subject == WebhookDelivery.subject,
-            earlier.status == PENDING,
+            col(earlier.subscription_id) == col(WebhookDelivery.subscription_id),
+            col(earlier.subject) == col(WebhookDelivery.subject),
+            col(earlier.status) == PENDING,
             col(earlier.id) < col(WebhookDelivery.id),
         )
     )
@@ -166,10 +165,6 @@ class Sender:
             self.settings.webhook_retry_max_seconds,
         )
         return values | {"next_attempt_at": attempt.at + timedelta(seconds=pause)}
-
-
-async def send_webhooks(app: FastAPI) -> None:
-    await app.state.webhook_sender.run()
 
 
 def prune_log(engine: Engine, before: datetime) -> int:

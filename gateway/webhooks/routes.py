@@ -4,20 +4,19 @@ import secrets
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
-from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.auth import CurrentPrincipal, Principal, require_roles
 from common.clock import utcnow
 from common.db import SessionDep, page_of
 from common.events.catalogue import DESCRIPTIONS, EventType
-from common.idempotency import IdempotentRequest, idempotency
+from common.idempotency import Idempotency
 from common.problems import NotFound, invalid
 from common.schemas import IdPath, Page, PageDep
-from gateway.models import idempotency_keys
 from gateway.webhooks.addresses import PrivateAddress, check_host
 from gateway.webhooks.fanout import PENDING
 from gateway.webhooks.models import WebhookDelivery, WebhookSubscription
-from gateway.webhooks.rules import SUBSCRIBABLE
+from gateway.webhooks.rules import SUBSCRIBABLE, SUBSCRIBERS
 from gateway.webhooks.schemas import (
     DeliveryPublic,
     EventTypePublic,
@@ -27,13 +26,11 @@ from gateway.webhooks.schemas import (
     SubscriptionWithSecret,
 )
 
-SUBSCRIBERS = (Role.ADMIN, Role.OFFICER, Role.CLUB_MANAGER, Role.PARTNER, Role.BANK)
 router = APIRouter(
     prefix="/api/v1/webhooks",
     tags=["webhooks"],
     dependencies=[Depends(require_roles(*SUBSCRIBERS))],
 )
-Idempotency = Annotated[IdempotentRequest, idempotency(idempotency_keys, required=False)]
 
 
 def _secret() -> str:
@@ -125,7 +122,9 @@ def list_subscriptions(
     session: SessionDep, principal: CurrentPrincipal, page: PageDep
 ) -> Page[SubscriptionPublic]:
     filters = [] if principal.is_admin else [WebhookSubscription.owner == principal.subject]
-    rows, total = page_of(session, WebhookSubscription, filters, page, WebhookSubscription.id)
+    rows, total = page_of(
+        session, select(WebhookSubscription).where(*filters), page, col(WebhookSubscription.id)
+    )
     items = [SubscriptionPublic.model_validate(row) for row in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
@@ -199,7 +198,7 @@ def deliveries(
     if event_type is not None:
         filters.append(WebhookDelivery.event_type == event_type.value)
     newest_first = col(WebhookDelivery.id).desc()
-    rows, total = page_of(session, WebhookDelivery, filters, page, newest_first)
+    rows, total = page_of(session, select(WebhookDelivery).where(*filters), page, newest_first)
     items = [DeliveryPublic.model_validate(row) for row in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 

@@ -3,24 +3,31 @@
 from collections.abc import Callable
 from typing import Any
 
-from common.auth import Role
+from common.auth import Principal, Role
 from common.events.catalogue import PERSONAL_DATA_KEY, EventType
 from common.events.consumer import FeedEvent
+from common.scope import Kind, Place, may_see, readers
 from gateway.models import ScopeColumns
 
 E = EventType
-CLUB_EVENTS = frozenset({E.CLUB_CREATED, E.CLUB_STATUS_CHANGED})
-MEMBER_EVENTS = frozenset({E.MEMBER_JOINED, E.MEMBER_LEFT})
-LOAN_EVENTS = frozenset({E.LOAN_DISBURSED, E.LOAN_REPAID, E.LOAN_OVERDUE})
-MONEY_EVENTS = frozenset({E.ALLOCATION_RECORDED, E.PLAN_APPROVED})
-
+KIND_OF: dict[EventType, Kind] = {
+    E.CLUB_CREATED: Kind.CLUB,
+    E.CLUB_STATUS_CHANGED: Kind.CLUB,
+    E.MEMBER_JOINED: Kind.MEMBER,
+    E.MEMBER_LEFT: Kind.MEMBER,
+    E.LOAN_DISBURSED: Kind.CLUB_MONEY,
+    E.LOAN_REPAID: Kind.CLUB_MONEY,
+    E.LOAN_OVERDUE: Kind.CLUB_MONEY,
+    E.BANK_LOAN_POSTED: Kind.BANK_LOAN,
+    E.ALLOCATION_RECORDED: Kind.FLOW,
+    E.PLAN_APPROVED: Kind.PLAN,
+}
+"""The kind of object each event is about: who may receive it is who may read that object."""
+SUBSCRIBERS = frozenset(role for role in Role if role is not Role.SERVICE)
+"""Our own services follow the feeds; webhooks are for people's and partners' systems."""
 SUBSCRIBABLE: dict[Role, frozenset[EventType]] = {
-    Role.ADMIN: frozenset(EventType),
-    Role.OFFICER: frozenset(EventType),
-    Role.CLUB_MANAGER: CLUB_EVENTS | MEMBER_EVENTS | LOAN_EVENTS,
-    # Partners read clubs, plans and their own money, never members or their loans.
-    Role.PARTNER: CLUB_EVENTS | MONEY_EVENTS,
-    Role.BANK: frozenset({E.BANK_LOAN_POSTED}),
+    role: frozenset(event for event, kind in KIND_OF.items() if role in readers(kind))
+    for role in SUBSCRIBERS
 }
 """Event types each role may subscribe to: what its routes let it read."""
 
@@ -29,37 +36,43 @@ FundedBy = Callable[[int, int], bool]
 
 
 def may_receive(owner: ScopeColumns, event: FeedEvent, funded_by: FundedBy) -> bool:
-    """Would the owner, with its role and scope as they are now, see this event's object?"""
+    """Would the owner, with its role and scope as they are now, see this event's object?
+
+    Partners read every club, but receive the events of the clubs their funder's money
+    reached: the others' news is not theirs to follow."""
     if not owner.active:
         return False
     role = Role(owner.role)
     if event.type not in SUBSCRIBABLE.get(role, frozenset()):
         return False
-    scope = event.scope
-    if role is Role.ADMIN:
-        return True
-    if role is Role.OFFICER:
-        in_province = scope.get("province_code") in owner.provinces
-        commune = scope.get("commune_code")
-        return in_province and (not owner.communes or commune is None or commune in owner.communes)
-    if role is Role.CLUB_MANAGER:
-        return scope.get("club_id") in owner.clubs
-    if role is Role.PARTNER:
-        return _partner_sees(owner.funder_id, event, funded_by)
-    if role is Role.BANK:
-        return scope.get("bank_code") == owner.bank_code
-    return False
-
-
-def _partner_sees(funder_id: int | None, event: FeedEvent, funded_by: FundedBy) -> bool:
-    if funder_id is None:
+    principal = Principal(
+        subject="",
+        role=role,
+        provinces=tuple(owner.provinces),
+        communes=tuple(owner.communes),
+        clubs=tuple(owner.clubs),
+        funder_id=owner.funder_id,
+        bank_code=owner.bank_code,
+    )
+    facts = event.scope
+    place = Place(
+        province_code=facts.get("province_code"),
+        commune_code=facts.get("commune_code"),
+        club_id=facts.get("club_id"),
+        funder_id=facts.get("funder_id"),
+        bank_code=facts.get("bank_code"),
+    )
+    kind = KIND_OF[EventType(event.type)]
+    if not may_see(principal, kind, place):
         return False
-    if event.type == E.PLAN_APPROVED:
-        return True  # partners read every approved plan
-    if event.type == E.ALLOCATION_RECORDED:
-        return event.scope.get("funder_id") == funder_id
-    club_id = event.scope.get("club_id")
-    return club_id is not None and funded_by(funder_id, club_id)
+    if role is Role.PARTNER and kind is Kind.CLUB:
+        club_id = facts.get("club_id")
+        return (
+            owner.funder_id is not None
+            and club_id is not None
+            and funded_by(owner.funder_id, club_id)
+        )
+    return True
 
 
 def payload(event: FeedEvent, owner: ScopeColumns) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ from services.clubs.indicators import router as indicators_router
 from services.clubs.locations import units
 from services.clubs.locations.routes import router as locations_router
 from services.clubs.members.routes import router as members_router
-from services.clubs.models import outbox
+from services.clubs.models import idempotency_keys, outbox
 from services.clubs.quotas.composition import router as composition_router
 from services.clubs.quotas.routes import router as quota_profiles_router
 from services.clubs.reconciliation import router as reconciliation_router
@@ -38,5 +38,6 @@ def create_app(settings: ClubsSettings | None = None) -> FastAPI:
             members_router,
             feed_router(outbox),
         ],
+        idempotency_keys=idempotency_keys,
         workers=[retention_worker(outbox.prune)],
     )

@@ -6,12 +6,12 @@ province, the country, or one funder's clubs (`club_ids`).
 """
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field, model_validator
-from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_
-from sqlmodel import Session, col, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, bindparam, case, func, or_, select
+from sqlmodel import Session, col
 
 from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
@@ -79,7 +79,7 @@ class ClubIndicators(OutputModel):
     meetings_held: int = Field(description="Meetings of the clubs in the period.")
 
 
-def _ids_in(column: Any, ids: list[int]) -> ColumnElement[bool]:
+def _ids_in(column: SQLColumnExpression[int | None], ids: list[int]) -> ColumnElement[bool]:
     # Rendered inline (the ids are validated integers): up to 25,000 of them, used several
     # times in one statement, would pass the databases' limits on bound parameters.
     return column.in_(bindparam("club_ids", ids, expanding=True, literal_execute=True))
@@ -95,9 +95,9 @@ def _area(principal: Principal, query: IndicatorsQuery) -> list[ColumnElement[bo
         raise NotFound(f"No province {query.province} in your area.")
     conditions = [club_filter(principal)]
     if query.province:
-        conditions.append(Club.province_code == query.province)
+        conditions.append(col(Club.province_code) == query.province)
     if query.club_ids is not None:
-        conditions.append(_ids_in(Club.id, query.club_ids))
+        conditions.append(_ids_in(col(Club.id), query.club_ids))
     return conditions
 
 
@@ -107,33 +107,35 @@ def _period_start(day: date) -> datetime:
     return clock.start_of(day)
 
 
-def _club_counts(session: Session, area: list[Any], start: date, end: date) -> ClubCounts:
+def _club_counts(
+    session: Session, area: list[ColumnElement[bool]], start: date, end: date
+) -> ClubCounts:
     since_start = _period_start(start)
     changed_since = (
-        select(AuditEntry.id)
+        select(col(AuditEntry.id))
         .where(
-            AuditEntry.entity == "club",
-            AuditEntry.entity_id == Club.id,
-            AuditEntry.action == STATUS_CHANGED,
-            AuditEntry.at >= since_start,
+            col(AuditEntry.entity) == "club",
+            col(AuditEntry.entity_id) == col(Club.id),
+            col(AuditEntry.action) == STATUS_CHANGED,
+            col(AuditEntry.at) >= since_start,
         )
         .exists()
     )
     # Dissolution is final, so a dissolved club's latest status change is its dissolution.
     dissolved_at = (
-        select(func.max(AuditEntry.at))
+        select(func.max(col(AuditEntry.at)))
         .where(
-            AuditEntry.entity == "club",
-            AuditEntry.entity_id == Club.id,
-            AuditEntry.action == STATUS_CHANGED,
+            col(AuditEntry.entity) == "club",
+            col(AuditEntry.entity_id) == col(Club.id),
+            col(AuditEntry.action) == STATUS_CHANGED,
         )
         .scalar_subquery()
     )
     founded = col(Club.founding_decision_date)
-    active = Club.status == ClubStatus.ACTIVE.value
-    dissolved = Club.status == ClubStatus.DISSOLVED.value
+    active = col(Club.status) == ClubStatus.ACTIVE.value
+    dissolved = col(Club.status) == ClubStatus.DISSOLVED.value
 
-    def count_if(condition: ColumnElement[bool]) -> Any:
+    def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
         return func.count(case((condition, 1)))
 
     row = session.execute(
@@ -160,11 +162,13 @@ def _club_counts(session: Session, area: list[Any], start: date, end: date) -> C
     )
 
 
-def _member_counts(session: Session, active_area: list[Any], on: date) -> tuple[Counts, int]:
+def _member_counts(
+    session: Session, active_area: list[ColumnElement[bool]], on: date
+) -> tuple[Counts, int]:
     """Members of the active clubs on `on`, and how many of those clubs meet their profile:
     the composition's own per-club counts and verdict, summed."""
     ages = older_ages(session)
-    members_of_area = col(Member.club_id).in_(select(Club.id).where(*active_area))
+    members_of_area = col(Member.club_id).in_(select(col(Club.id)).where(*active_area))
     per_club = counts_by_club(on, ages, members_of_area).subquery()
     counts = CountColumns(per_club, ages)
     row = session.execute(
@@ -176,32 +180,36 @@ def _member_counts(session: Session, active_area: list[Any], on: date) -> tuple[
             ],
         )
         .select_from(Club)
-        .join(QuotaProfile, QuotaProfile.id == Club.quota_profile_id)
-        .outerjoin(per_club, per_club.c.club_id == Club.id)
+        .join(QuotaProfile, col(QuotaProfile.id) == col(Club.quota_profile_id))
+        .outerjoin(per_club, per_club.c.club_id == col(Club.id))
         .where(*active_area)
     ).one()
     return Counts(**{name: int(getattr(row, name)) for name in COUNT_NAMES}), int(row.compliant)
 
 
 def _activity_counts(
-    session: Session, area: list[Any], active_area: list[Any], start: date, end: date
+    session: Session,
+    area: list[ColumnElement[bool]],
+    active_area: list[ColumnElement[bool]],
+    start: date,
+    end: date,
 ) -> tuple[int, int]:
     """(active clubs with activities in all eight areas in the period, meetings held)."""
     all_eight = (
-        select(Activity.club_id)
+        select(col(Activity.club_id))
         .where(
-            col(Activity.club_id).in_(select(Club.id).where(*active_area)),
+            col(Activity.club_id).in_(select(col(Club.id)).where(*active_area)),
             col(Activity.held_on).between(start, end),
         )
         .group_by(col(Activity.club_id))
-        .having(func.count(func.distinct(Activity.area)) == len(ActivityArea))
+        .having(func.count(func.distinct(col(Activity.area))) == len(ActivityArea))
         .subquery()
     )
     meetings = (
         select(func.count())
         .select_from(Meeting)
         .where(
-            col(Meeting.club_id).in_(select(Club.id).where(*area)),
+            col(Meeting.club_id).in_(select(col(Club.id)).where(*area)),
             col(Meeting.held_on).between(start, end),
         )
     )
@@ -217,7 +225,7 @@ def _activity_counts(
 def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -> ClubIndicators:
     start, end = query.period_from, query.period_to
     area = _area(principal, query)
-    active_area = [*area, Club.status == ClubStatus.ACTIVE.value]
+    active_area = [*area, col(Club.status) == ClubStatus.ACTIVE.value]
     members, compliant = _member_counts(session, active_area, end)
     all_eight, meetings = _activity_counts(session, area, active_area, start, end)
     return ClubIndicators(
@@ -239,6 +247,6 @@ def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -
 def read_indicators(
     query: IndicatorsQuery, session: SessionDep, principal: CurrentPrincipal, request: Request
 ) -> ClubIndicators:
-    # No JIT: compiling the national club counts took 0.3 s, running them 20 ms.
+    # No JIT: compiling the national club counts takes far longer than running them.
     tune_for_report(session, report_timeout(request))
     return indicators(session, principal, query)

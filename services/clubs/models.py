@@ -4,14 +4,18 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, text
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 
 from common.clock import utcnow
-from common.db import UTCDateTime, new_base
+from common.db import UTCDateTime, own_registry
 from common.events.outbox import Outbox
 from common.idempotency import idempotency_table
 
-ClubsBase = new_base("ClubsBase")
+
+class ClubsBase(SQLModel, registry=own_registry()):
+    """The base of every table of this component's database."""
+
+
 idempotency_keys = idempotency_table(ClubsBase.metadata)
 outbox = Outbox(ClubsBase.metadata)
 

@@ -39,12 +39,12 @@ class MemberFactsQuery(InputModel):
 def member_facts(query: MemberFactsQuery, session: SessionDep) -> Response:
     rows = session.execute(
         select(
-            Member.id,
-            Member.club_id,
-            Member.national_id,
-            Member.left_on,
-            Club.province_code,
-            Club.commune_code,
+            col(Member.id),
+            col(Member.club_id),
+            col(Member.national_id),
+            col(Member.left_on),
+            col(Club.province_code),
+            col(Club.commune_code),
         )
         .join(Club, col(Club.id) == col(Member.club_id))
         .where(col(Member.id).in_(sorted(set(query.ids))))
@@ -61,7 +61,9 @@ def member_facts(query: MemberFactsQuery, session: SessionDep) -> Response:
 )
 def provinces_with_clubs(session: SessionDep) -> list[str]:
     return list(
-        session.execute(select(Club.province_code).distinct().order_by(Club.province_code))
+        session.execute(
+            select(col(Club.province_code)).distinct().order_by(col(Club.province_code))
+        )
         .scalars()
         .all()
     )

@@ -6,54 +6,34 @@ Out-of-scope clubs answer 404, exactly like clubs that do not exist, so ids cann
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement
+from sqlmodel import col
 
-from common.auth import CurrentPrincipal, Principal, Role
+from common import scope
+from common.auth import CurrentPrincipal, Principal, Writer
 from common.db import SessionDep
 from common.problems import Forbidden, NotFound
 from common.schemas import IdPath
+from common.scope import PLACERS, Kind, Place, condition, readers
 from services.clubs.models import Club
 
-# Our own services read members (e.g. to match bank borrowers); partners and the bank never do.
-PERSONAL_DATA_ROLES = frozenset({Role.ADMIN, Role.OFFICER, Role.CLUB_MANAGER, Role.SERVICE})
-CLUB_WRITERS = frozenset({Role.ADMIN, Role.OFFICER})
-CLUB_READERS = frozenset({Role.ADMIN, Role.OFFICER, Role.CLUB_MANAGER, Role.PARTNER, Role.SERVICE})
+PERSONAL_DATA_ROLES = readers(Kind.MEMBER)
+CLUB_WRITERS = PLACERS
+CLUB_READERS = readers(Kind.CLUB)
+CLUB_PLACE = Place(
+    province_code=col(Club.province_code), commune_code=col(Club.commune_code), club_id=col(Club.id)
+)
+"""Where a club is, as `Club`'s columns."""
 
 
 def club_filter(principal: Principal) -> ColumnElement[bool]:
     """The clubs this caller may see, as a condition on `Club`."""
-    if principal.role in (Role.ADMIN, Role.PARTNER, Role.SERVICE):
-        return true()
-    if principal.role is Role.OFFICER:
-        condition = Club.province_code.in_(principal.provinces)
-        if principal.communes:
-            condition = condition & Club.commune_code.in_(principal.communes)
-        return condition
-    if principal.role is Role.CLUB_MANAGER:
-        return Club.id.in_(principal.clubs)
-    return false()
+    return condition(principal, Kind.CLUB, CLUB_PLACE)
 
 
 def may_see(principal: Principal, club: Club) -> bool:
-    if principal.role in (Role.ADMIN, Role.PARTNER, Role.SERVICE):
-        return True
-    if principal.role is Role.OFFICER:
-        return club.province_code in principal.provinces and (
-            not principal.communes or club.commune_code in principal.communes
-        )
-    if principal.role is Role.CLUB_MANAGER:
-        return club.id in principal.clubs
-    return False
-
-
-def covers_location(principal: Principal, province_code: str, commune_code: str) -> bool:
-    """May this caller register or move a club to this place?"""
-    if principal.role is Role.ADMIN:
-        return True
-    return (
-        principal.role is Role.OFFICER
-        and province_code in principal.provinces
-        and (not principal.communes or commune_code in principal.communes)
+    return scope.may_see(
+        principal, Kind.CLUB, Place(club.province_code, club.commune_code, club.id)
     )
 
 
@@ -81,10 +61,8 @@ def club_with_members(club: VisibleClub, principal: CurrentPrincipal) -> Club:
 ClubWithMembers = Annotated[Club, Depends(club_with_members)]
 
 
-def managed_club(club: ClubWithMembers, principal: CurrentPrincipal) -> Club:
+def managed_club(club: ClubWithMembers, principal: Writer) -> Club:
     """A club whose members, meetings and activities the caller may change."""
-    if principal.role is Role.SERVICE:
-        raise Forbidden("Service tokens may not change clubs.")
     return club
 
 

@@ -13,7 +13,7 @@ from services.funding.flows.routes import allocations, commitments, receipts
 from services.funding.flows.transfer import Transfers, relay
 from services.funding.indicators.routes import router as indicators_router
 from services.funding.indicators.sources import IndicatorSources
-from services.funding.models import outbox
+from services.funding.models import idempotency_keys, outbox
 from services.funding.plans.routes import router as plans_router
 from services.funding.reconciliation.routes import reconciliation_services
 from services.funding.reconciliation.routes import router as reconciliation_router
@@ -39,6 +39,7 @@ def create_app(settings: FundingSettings | None = None) -> FastAPI:
             reconciliation_router,
             feed_router(outbox),
         ],
+        idempotency_keys=idempotency_keys,
         workers=[relay, retention_worker(outbox.prune)],
     )
     tokens = ServiceTokens(settings.gateway_url, settings.client_id, settings.client_secret)

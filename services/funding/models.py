@@ -1,9 +1,15 @@
 """Tables of the funding service's own database."""
 
-from common.db import new_base
+from sqlmodel import SQLModel
+
+from common.db import own_registry
 from common.events.outbox import Outbox
 from common.idempotency import idempotency_table
 
-FundingBase = new_base("FundingBase")
+
+class FundingBase(SQLModel, registry=own_registry()):
+    """The base of every table of this component's database."""
+
+
 idempotency_keys = idempotency_table(FundingBase.metadata)
 outbox = Outbox(FundingBase.metadata)

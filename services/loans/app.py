@@ -12,10 +12,10 @@ from services.loans.bank.routes import router as bank_loans_router
 from services.loans.clubs import MemberDirectory
 from services.loans.consumers import club_events, follow_clubs
 from services.loans.ledger.routes import router as funds_router
-from services.loans.lending.loan_rules import router as loan_rules_router
 from services.loans.lending.overdue import watch_overdue
 from services.loans.lending.routes import router as loans_router
-from services.loans.models import consumer_tables, outbox
+from services.loans.lending.rules_routes import router as loan_rules_router
+from services.loans.models import consumer_tables, idempotency_keys, outbox
 from services.loans.portfolio.indicators import router as indicators_router
 from services.loans.portfolio.routes import router as portfolio_router
 from services.loans.reconciliation import router as reconciliation_router
@@ -41,6 +41,7 @@ def create_app(settings: LoansSettings | None = None) -> FastAPI:
             feed_router(outbox),
             cursors_router(consumer_tables),
         ],
+        idempotency_keys=idempotency_keys,
         workers=[
             follow_clubs,
             watch_overdue,

@@ -49,7 +49,8 @@ class MemberDirectory:
 
 
 def member_directory(request: Request) -> MemberDirectory:
-    return request.app.state.member_directory
+    directory: MemberDirectory = request.app.state.member_directory
+    return directory
 
 
 MemberDirectoryDep = Annotated[MemberDirectory, Depends(member_directory)]

@@ -6,6 +6,9 @@
   they are matched to the new membership (the bank often lends before the club registers).
 """
 
+from collections.abc import Sequence
+from typing import Any, cast
+
 from fastapi import FastAPI
 from sqlmodel import Session, col, select
 
@@ -24,8 +27,10 @@ from services.loans.models import ACTIVE_CLUB, KnownClub, consumer_tables
 OPENED_BY = "service:loans (club activated)"
 
 
-def note_status(session: Session, data: dict) -> None:
-    known = session.get(KnownClub, data["club_id"]) or KnownClub(club_id=data["club_id"])
+def note_status(session: Session, data: dict[str, Any]) -> None:
+    known = session.get(KnownClub, data["club_id"]) or KnownClub(
+        club_id=data["club_id"], status=data["status"]
+    )
     known.status, known.updated_at = data["status"], utcnow()
     session.add(known)
 
@@ -51,7 +56,8 @@ def match_waiting_bank_loans(session: Session, event: FeedEvent) -> None:
     membership = Membership(
         data["member_id"], data["club_id"], data["province_code"], data["commune_code"]
     )
-    store.set_matches(session, [(loan_id, membership) for loan_id in waiting], utcnow())
+    loan_ids = cast(Sequence[int], waiting)  # ids of stored loans: never None
+    store.set_matches(session, [(loan_id, membership) for loan_id in loan_ids], utcnow())
 
 
 def club_events(

@@ -6,15 +6,19 @@ all so that Alembic sees the whole schema.
 
 from datetime import datetime
 
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 
 from common.clock import utcnow
-from common.db import UTCDateTime, new_base
+from common.db import UTCDateTime, own_registry
 from common.events.consumer import ConsumerTables
 from common.events.outbox import Outbox
 from common.idempotency import idempotency_table
 
-LoansBase = new_base("LoansBase")
+
+class LoansBase(SQLModel, registry=own_registry()):
+    """The base of every table of this component's database."""
+
+
 idempotency_keys = idempotency_table(LoansBase.metadata)
 outbox = Outbox(LoansBase.metadata)
 consumer_tables = ConsumerTables(LoansBase.metadata)

@@ -4,28 +4,21 @@ A fund carries its club's province and commune, so scope is decided without aski
 service. Funds out of the caller's scope answer 404, exactly like funds that do not exist.
 """
 
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement, SQLColumnExpression
 from sqlmodel import col
 
-from common.auth import Principal, Role
+from common import scope
+from common.auth import Principal
+from common.scope import PLACERS, Kind, Place, readers
 from services.loans.ledger.models import Fund
 
-FUND_READERS = frozenset({Role.ADMIN, Role.OFFICER, Role.CLUB_MANAGER, Role.SERVICE})
-FUND_WRITERS = frozenset({Role.ADMIN, Role.OFFICER, Role.CLUB_MANAGER})
-FUND_OPENERS = frozenset({Role.ADMIN, Role.OFFICER})
+FUND_READERS = readers(Kind.CLUB_MONEY)
+FUND_OPENERS = PLACERS
 
 
 def covers(principal: Principal, club_id: int, province_code: str, commune_code: str) -> bool:
-    """Is this club (by id and place) in the caller's scope?"""
-    if principal.role in (Role.ADMIN, Role.SERVICE):
-        return True
-    if principal.role is Role.OFFICER:
-        return province_code in principal.provinces and (
-            not principal.communes or commune_code in principal.communes
-        )
-    if principal.role is Role.CLUB_MANAGER:
-        return club_id in principal.clubs
-    return False
+    """Is this club's money (by the club's id and place) in the caller's scope?"""
+    return scope.may_see(principal, Kind.CLUB_MONEY, Place(province_code, commune_code, club_id))
 
 
 def may_see(principal: Principal, fund: Fund) -> bool:
@@ -34,21 +27,12 @@ def may_see(principal: Principal, fund: Fund) -> bool:
 
 def area_filter(
     principal: Principal,
-    club_id: ColumnElement[int],
-    province_code: ColumnElement[str | None],
-    commune_code: ColumnElement[str | None],
+    club_id: SQLColumnExpression[int | None],
+    province_code: SQLColumnExpression[str | None],
+    commune_code: SQLColumnExpression[str | None],
 ) -> ColumnElement[bool]:
     """`covers` as a condition on any table that carries a club and its place."""
-    if principal.role in (Role.ADMIN, Role.SERVICE):
-        return true()
-    if principal.role is Role.OFFICER:
-        condition = province_code.in_(principal.provinces)
-        if principal.communes:
-            condition = condition & commune_code.in_(principal.communes)
-        return condition
-    if principal.role is Role.CLUB_MANAGER:
-        return club_id.in_(principal.clubs)
-    return false()
+    return scope.condition(principal, Kind.CLUB_MONEY, Place(province_code, commune_code, club_id))
 
 
 def fund_filter(principal: Principal) -> ColumnElement[bool]:

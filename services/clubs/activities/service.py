@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, update
-from sqlmodel import Session, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, delete, func, update
+from sqlmodel import Session, col, select
 
 from common.clock import utcnow
+from common.db import id_of, page_of
 from common.problems import Conflict, NotFound
 from common.schemas import PageParams
 from services.clubs import audit
@@ -43,15 +44,17 @@ def lock_club(session: Session, club: Club) -> None:
     """
     session.exec(
         update(Club)
-        .where(Club.id == club.id)
+        .where(col(Club.id) == club.id)
         .values(status=Club.status)
         .execution_options(synchronize_session=False)
     )
     session.refresh(club)
 
 
-def period_filter(column: Any, start: date | None, end: date | None) -> list[ColumnElement[bool]]:
-    conditions = []
+def period_filter(
+    column: SQLColumnExpression[date], start: date | None, end: date | None
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
     if start is not None:
         conditions.append(column >= start)
     if end is not None:
@@ -71,10 +74,12 @@ def add_activity(session: Session, actor: Actor, club: Club, payload: ActivityCr
     lock_club(session, club)
     rules.check_takes_new_records(club)
     rules.check_after_founding(club, payload.held_on)
-    activity = Activity(club_id=club.id, **payload.model_dump())
+    activity = Activity(club_id=id_of(club), **payload.model_dump())
     session.add(activity)
     session.flush()
-    audit.record(session, actor, "activity", activity.id, "created", None, audit.snapshot(activity))
+    audit.record(
+        session, actor, "activity", id_of(activity), "created", None, audit.snapshot(activity)
+    )
     return activity
 
 
@@ -98,14 +103,16 @@ def update_activity(
     activity.updated_at = utcnow()
     session.add(activity)
     audit.record(
-        session, actor, "activity", activity.id, "updated", before, audit.snapshot(activity)
+        session, actor, "activity", id_of(activity), "updated", before, audit.snapshot(activity)
     )
     return activity
 
 
 def delete_activity(session: Session, actor: Actor, activity: Activity) -> None:
     """Removes an activity recorded by mistake; the audit keeps what it was."""
-    audit.record(session, actor, "activity", activity.id, "deleted", audit.snapshot(activity), None)
+    audit.record(
+        session, actor, "activity", id_of(activity), "deleted", audit.snapshot(activity), None
+    )
     session.delete(activity)
 
 
@@ -118,18 +125,19 @@ def find_activities(
     page: PageParams,
 ) -> tuple[Sequence[Activity], int]:
     """One page of the club's activities, newest first, and the total."""
-    conditions = [Activity.club_id == club.id, *period_filter(Activity.held_on, start, end)]
+    conditions = [
+        col(Activity.club_id) == club.id,
+        *period_filter(col(Activity.held_on), start, end),
+    ]
     if area is not None:
-        conditions.append(Activity.area == area.value)
-    total = session.exec(select(func.count()).select_from(Activity).where(*conditions)).one()
-    rows = session.exec(
-        select(Activity)
-        .where(*conditions)
-        .order_by(Activity.held_on.desc(), Activity.id.desc())
-        .offset(page.offset)
-        .limit(page.limit)
-    ).all()
-    return rows, total
+        conditions.append(col(Activity.area) == area.value)
+    return page_of(
+        session,
+        select(Activity).where(*conditions),
+        page,
+        col(Activity.held_on).desc(),
+        col(Activity.id).desc(),
+    )
 
 
 # Meetings
@@ -141,9 +149,9 @@ def attendance_of(session: Session, meeting_ids: Sequence[int]) -> dict[int, lis
     if not meeting_ids:
         return attending
     rows = session.exec(
-        select(MeetingAttendance.meeting_id, MeetingAttendance.member_id)
-        .where(MeetingAttendance.meeting_id.in_(meeting_ids))
-        .order_by(MeetingAttendance.meeting_id, MeetingAttendance.member_id)
+        select(col(MeetingAttendance.meeting_id), col(MeetingAttendance.member_id))
+        .where(col(MeetingAttendance.meeting_id).in_(meeting_ids))
+        .order_by(col(MeetingAttendance.meeting_id), col(MeetingAttendance.member_id))
     ).all()
     for meeting_id, member_id in rows:
         attending[meeting_id].append(member_id)
@@ -160,17 +168,20 @@ def _check_attendance(session: Session, club: Club, member_ids: list[int], on: d
     """Every attending member was an active member of this club on the meeting's day (422)."""
     if not member_ids:
         return
-    active = session.exec(
-        select(Member.id).where(Member.id.in_(member_ids), Member.club_id == club.id, active_on(on))
+    found = session.exec(
+        select(col(Member.id)).where(
+            col(Member.id).in_(member_ids), col(Member.club_id) == club.id, active_on(on)
+        )
     ).all()
+    active = [member_id for member_id in found if member_id is not None]
     rules.not_active_members(member_ids, active, on)
 
 
 def _check_one_a_day(session: Session, club: Club, on: date, except_id: int | None) -> None:
-    conditions = [Meeting.club_id == club.id, Meeting.held_on == on]
+    conditions = [col(Meeting.club_id) == club.id, col(Meeting.held_on) == on]
     if except_id is not None:
-        conditions.append(Meeting.id != except_id)
-    other = session.exec(select(Meeting.id).where(*conditions)).first()
+        conditions.append(col(Meeting.id) != except_id)
+    other = session.exec(select(col(Meeting.id)).where(*conditions)).first()
     if other is not None:
         raise Conflict(
             f"Club {club.id} already has meeting {other} on {on.isoformat()}; "
@@ -203,8 +214,8 @@ def _set_attendance(session: Session, meeting_id: int, old: list[int], new: list
     if gone:
         session.exec(
             delete(MeetingAttendance).where(
-                MeetingAttendance.meeting_id == meeting_id,
-                MeetingAttendance.member_id.in_(gone),
+                col(MeetingAttendance.meeting_id) == meeting_id,
+                col(MeetingAttendance.member_id).in_(gone),
             )
         )
     session.add_all(
@@ -220,12 +231,13 @@ def add_meeting(
     rules.check_takes_new_records(club)
     member_ids = sorted(payload.attending_member_ids)
     _check_meeting(session, club, payload.held_on, member_ids, payload.health_checks, None)
-    meeting = Meeting(club_id=club.id, **payload.model_dump(exclude={"attending_member_ids"}))
+    meeting = Meeting(club_id=id_of(club), **payload.model_dump(exclude={"attending_member_ids"}))
     session.add(meeting)
     session.flush()
-    _set_attendance(session, meeting.id, [], member_ids)
+    meeting_id = id_of(meeting)
+    _set_attendance(session, meeting_id, [], member_ids)
     after = _meeting_snapshot(meeting, member_ids)
-    audit.record(session, actor, "meeting", meeting.id, "created", None, after)
+    audit.record(session, actor, "meeting", meeting_id, "created", None, after)
     return meeting_public(meeting, member_ids)
 
 
@@ -238,7 +250,7 @@ def find_meeting(session: Session, club: Club, meeting_id: int) -> Meeting:
 
 def read_meeting(session: Session, club: Club, meeting_id: int) -> MeetingPublic:
     meeting = find_meeting(session, club, meeting_id)
-    return meeting_public(meeting, attendance_of(session, [meeting.id])[meeting.id])
+    return meeting_public(meeting, attendance_of(session, [meeting_id])[meeting_id])
 
 
 def update_meeting(
@@ -247,19 +259,20 @@ def update_meeting(
     """Corrects a meeting; the whole meeting as changed must keep every rule again."""
     lock_club(session, club)
     changes = payload.model_dump(exclude_unset=True)
-    old_ids = attendance_of(session, [meeting.id])[meeting.id]
+    meeting_id = id_of(meeting)
+    old_ids = attendance_of(session, [meeting_id])[meeting_id]
     new_ids = sorted(changes.pop("attending_member_ids", old_ids))
     held_on = changes.get("held_on", meeting.held_on)
     health_checks = changes.get("health_checks", meeting.health_checks)
-    _check_meeting(session, club, held_on, new_ids, health_checks, meeting.id)
+    _check_meeting(session, club, held_on, new_ids, health_checks, meeting_id)
     before = _meeting_snapshot(meeting, old_ids)
     for name, value in changes.items():
         setattr(meeting, name, value)
     meeting.updated_at = utcnow()
     session.add(meeting)
-    _set_attendance(session, meeting.id, old_ids, new_ids)
+    _set_attendance(session, meeting_id, old_ids, new_ids)
     after = _meeting_snapshot(meeting, new_ids)
-    audit.record(session, actor, "meeting", meeting.id, "updated", before, after)
+    audit.record(session, actor, "meeting", meeting_id, "updated", before, after)
     return meeting_public(meeting, new_ids)
 
 
@@ -267,17 +280,16 @@ def find_meetings(
     session: Session, club: Club, start: date | None, end: date | None, page: PageParams
 ) -> tuple[list[MeetingPublic], int]:
     """One page of the club's meetings, newest first, with their attendance, and the total."""
-    conditions = [Meeting.club_id == club.id, *period_filter(Meeting.held_on, start, end)]
-    total = session.exec(select(func.count()).select_from(Meeting).where(*conditions)).one()
-    rows = session.exec(
-        select(Meeting)
-        .where(*conditions)
-        .order_by(Meeting.held_on.desc(), Meeting.id.desc())
-        .offset(page.offset)
-        .limit(page.limit)
-    ).all()
-    attending = attendance_of(session, [meeting.id for meeting in rows])
-    return [meeting_public(meeting, attending[meeting.id]) for meeting in rows], total
+    conditions = [col(Meeting.club_id) == club.id, *period_filter(col(Meeting.held_on), start, end)]
+    rows, total = page_of(
+        session,
+        select(Meeting).where(*conditions),
+        page,
+        col(Meeting.held_on).desc(),
+        col(Meeting.id).desc(),
+    )
+    attending = attendance_of(session, [id_of(meeting) for meeting in rows])
+    return [meeting_public(meeting, attending[id_of(meeting)]) for meeting in rows], total
 
 
 # Coverage
@@ -288,13 +300,13 @@ def _area_tallies(
 ) -> dict[ActivityArea, rules.AreaTally]:
     rows = session.exec(
         select(
-            Activity.area,
+            col(Activity.area),
             func.count(),
-            func.coalesce(func.sum(Activity.participants), 0),
-            func.coalesce(func.sum(Activity.beneficiaries), 0),
+            func.coalesce(func.sum(col(Activity.participants)), 0),
+            func.coalesce(func.sum(col(Activity.beneficiaries)), 0),
         )
-        .where(Activity.club_id == club.id, *period_filter(Activity.held_on, start, end))
-        .group_by(Activity.area)
+        .where(col(Activity.club_id) == club.id, *period_filter(col(Activity.held_on), start, end))
+        .group_by(col(Activity.area))
     ).all()
     return {
         ActivityArea(area): rules.AreaTally(int(count), int(participants), int(beneficiaries))
@@ -307,8 +319,8 @@ def coverage(session: Session, club: Club, start: date, end: date) -> Coverage:
     tallies = _area_tallies(session, club, start, end)
     missing = rules.missing_areas(tallies)
     meeting_days = session.exec(
-        select(Meeting.held_on).where(
-            Meeting.club_id == club.id, *period_filter(Meeting.held_on, start, end)
+        select(col(Meeting.held_on)).where(
+            col(Meeting.club_id) == club.id, *period_filter(col(Meeting.held_on), start, end)
         )
     ).all()
     areas = []

@@ -1,8 +1,9 @@
 """`/api/v1/locations`: the administrative units clubs are registered in."""
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
 
 from common.auth import Role, require_roles
 from common.problems import NotFound, invalid
@@ -18,9 +19,10 @@ SearchQuery = Annotated[
     str | None,
     Query(max_length=100, description="Part of the name; case and diacritics are ignored."),
 ]
+UnitModel = TypeVar("UnitModel", bound=BaseModel)
 
 
-def _page(rows: list[units.Unit], page: PageDep, model: type) -> Page:
+def _page(rows: list[units.Unit], page: PageDep, model: type[UnitModel]) -> Page[UnitModel]:
     chosen = rows[page.offset : page.offset + page.limit]
     return Page(
         items=[model(**unit.__dict__) for unit in chosen],
@@ -33,7 +35,7 @@ def _page(rows: list[units.Unit], page: PageDep, model: type) -> Page:
 @router.get(
     "/provinces", response_model=Page[Province], summary="Provinces in force since 1 July 2025"
 )
-def list_provinces(page: PageDep, q: SearchQuery = None) -> Page:
+def list_provinces(page: PageDep, q: SearchQuery = None) -> Page[Province]:
     return _page(units.search(list(units.provinces().values()), q), page, Province)
 
 
@@ -50,7 +52,7 @@ def get_province(code: str) -> Province:
     response_model=Page[Commune],
     summary="Communes, wards and special zones of a province",
 )
-def list_communes(code: str, page: PageDep, q: SearchQuery = None) -> Page:
+def list_communes(code: str, page: PageDep, q: SearchQuery = None) -> Page[Commune]:
     if code not in units.provinces():
         raise NotFound(f"No province with code {code!r}.")
     return _page(units.search(units.communes_by_province()[code], q), page, Commune)

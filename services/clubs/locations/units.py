@@ -7,8 +7,6 @@ import vietnam_provinces as vp
 
 from common.text import fold
 
-DATA_VERSION: str = vp.__data_version__
-
 
 @dataclass(frozen=True)
 class Unit:

@@ -31,14 +31,15 @@ from sqlmodel import Session
 
 from common import clock, db_errors
 from common.auth import Principal, Role
-from common.db import make_engine, normalise_url
+from common.db import id_of, make_engine, normalise_url
 from common.problems import NotFound, Problem, ValidationFailed, field_error
+from common.spreadsheets import Upload, file_refused
 from services.clubs import audit, events
 from services.clubs.audit import Actor
 from services.clubs.domain import BoardRole
 from services.clubs.members import service, tabular
 from services.clubs.members.schemas import ImportIssue, ImportReport, MemberCreate
-from services.clubs.members.tabular import CellError, Columns, Upload
+from services.clubs.members.tabular import CellError, Columns
 from services.clubs.models import Club, Member, outbox
 from services.clubs.settings import ClubsSettings
 
@@ -168,6 +169,8 @@ def _file_issues(
     ended = service.last_ended_memberships(session, first_row)
     for c in candidates:
         national_id = c.member.national_id
+        if national_id is None:
+            continue
         if national_id in active:
             reason = service.already_active_reason(
                 session, actor.principal, club, active[national_id]
@@ -186,7 +189,7 @@ def _chair_issues(
     session: Session, club: Club, reader: RowReader, candidates: list[Candidate]
 ) -> list[ImportIssue]:
     chairs = [c for c in candidates if c.member.board_role == BoardRole.CHAIR]
-    current = service.current_chair(session, club.id)
+    current = service.current_chair(session, id_of(club))
     if current is not None:
         reason = f"the club already has a chair: member {current}"
         return [reader.issue(c.row, "board_role", c.cells["board_role"], reason) for c in chairs]
@@ -216,7 +219,7 @@ def _write(
                 session,
                 actor,
                 "member",
-                member.id,
+                id_of(member),
                 "imported",
                 None,
                 audit.snapshot(member),
@@ -224,7 +227,7 @@ def _write(
         outbox.emit(session, *(events.member_joined(club, member) for member in chunk))
         _report_progress(progress, "writing", start + len(chunk), len(members))
     session.flush()
-    return [member.id for member in members]
+    return [id_of(member) for member in members]
 
 
 def refused(report: ImportReport) -> ValidationFailed:
@@ -263,9 +266,7 @@ def import_members(
     if len(rows) > tabular.MAX_ROWS:
         raise tabular.too_many_rows()
     if not rows:
-        raise tabular.file_refused(
-            f"has no member rows under the header (row {columns.header_row})"
-        )
+        raise file_refused(f"has no member rows under the header (row {columns.header_row})")
     reader = RowReader(club, columns, clock.today())
     candidates: list[Candidate] = []
     issues: list[ImportIssue] = []

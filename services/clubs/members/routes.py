@@ -9,14 +9,15 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from common import clock
-from common.auth import CurrentPrincipal, Role, require_roles
-from common.db import SessionDep
+from common.auth import CurrentPrincipal, Role, Writer, require_roles
+from common.db import SessionDep, id_of
 from common.etag import IfMatch, set_etag
-from common.problems import Forbidden, NotFound, ValidationFailed, field_error
+from common.problems import NotFound, ValidationFailed, field_error
 from common.schemas import IdPath, Page, PageDep
+from common.spreadsheets import Upload
 from services.clubs.audit import Actor
 from services.clubs.domain import BoardRole, Gender, Household
 from services.clubs.members import importer, service
@@ -32,8 +33,7 @@ from services.clubs.members.schemas import (
     MemberUpdate,
 )
 from services.clubs.members.service import public
-from services.clubs.members.tabular import Upload
-from services.clubs.models import Club, Member
+from services.clubs.models import AuditEntry, Club, Member
 from services.clubs.registry.routes import audit_page
 from services.clubs.registry.schemas import AuditEntryPublic
 from services.clubs.scope import ManagedClub, VisibleClub, may_see
@@ -56,9 +56,7 @@ def visible_member(member_id: IdPath, session: SessionDep, principal: CurrentPri
 VisibleMember = Annotated[Member, Depends(visible_member)]
 
 
-def managed_member(member: VisibleMember, principal: CurrentPrincipal) -> Member:
-    if principal.role is Role.SERVICE:
-        raise Forbidden("Service tokens may read members, not change them.")
+def managed_member(member: VisibleMember, _writer: Writer) -> Member:
     return member
 
 
@@ -120,13 +118,16 @@ def list_members(
             "include_left: lists every membership; leave out active_on",
             errors=[field_error("include_left", "cannot be combined with active_on", "query")],
         )
-    conditions = [Member.club_id == club.id, service.membership_filter(active_on, include_left)]
+    conditions = [
+        col(Member.club_id) == club.id,
+        service.membership_filter(active_on, include_left),
+    ]
     if board_role:
-        conditions.append(Member.board_role == board_role.value)
+        conditions.append(col(Member.board_role) == board_role.value)
     if household_status:
-        conditions.append(Member.household_status == household_status.value)
+        conditions.append(col(Member.household_status) == household_status.value)
     if gender:
-        conditions.append(Member.gender == gender.value)
+        conditions.append(col(Member.gender) == gender.value)
     rows, total = service.find_members(session, conditions, q, sort, page)
     return Page(items=[public(m) for m in rows], total=total, limit=page.limit, offset=page.offset)
 
@@ -234,8 +235,8 @@ def leave_club(
     dependencies=[Depends(require_roles(Role.ADMIN))],
     summary="Who changed this member, when and how (admins)",
 )
-def member_audit(member: VisibleMember, session: SessionDep, page: PageDep) -> Page:
-    return audit_page(session, "member", member.id, page)
+def member_audit(member: VisibleMember, session: SessionDep, page: PageDep) -> Page[AuditEntry]:
+    return audit_page(session, "member", id_of(member), page)
 
 
 router = APIRouter()

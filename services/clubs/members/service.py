@@ -5,18 +5,20 @@ membership and its audit entry exist together or not at all. The partial unique 
 `members` stay the last guard against a race the checks below cannot see.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import ColumnElement, func, text, true
-from sqlmodel import Session, select
+from sqlalchemy import ColumnElement, Row, func, text, true
+from sqlalchemy import select as core_select
+from sqlmodel import Session, col, select
 
 from common import clock
 from common.auth import Principal
 from common.clock import utcnow
+from common.db import id_of
 from common.etag import claim_version
 from common.problems import Conflict, FieldError, ValidationFailed, field_error
 from common.schemas import PageParams
@@ -37,6 +39,9 @@ from services.clubs.members.schemas import (
 from services.clubs.models import Club, Meeting, MeetingAttendance, Member, outbox
 from services.clubs.quotas.rules import active_on
 from services.clubs.scope import may_see
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison
 
 ROLE_ORDER = {role.value: index for index, role in enumerate(BoardRole)}
 
@@ -67,6 +72,7 @@ def _facts(values: dict[str, Any]) -> rules.MemberFacts:
 def _with_birth(values: dict[str, Any], facts: rules.MemberFacts) -> dict[str, Any]:
     """The stored birth columns: the year from the date when there is one, and the sort key."""
     year = rules.resolved_birth_year(facts)
+    assert year is not None  # member_errors refuses a member with neither birth date nor year
     born = values["birth_date"]
     key = birth_key(year, born.month, born.day) if born else birth_key(year)
     return {**values, "birth_year": year, "birth_key": key}
@@ -85,7 +91,7 @@ def prepare(
     errors = rules.member_errors(facts, today)
     if errors:
         return None, errors
-    return Member(club_id=club.id, **_with_birth(values, facts)), []
+    return Member(club_id=id_of(club), **_with_birth(values, facts)), []
 
 
 def check_club_takes_members(club: Club) -> None:
@@ -101,11 +107,13 @@ def active_memberships(
     ids = sorted(set(national_ids))
     for start in range(0, len(ids), 500):
         query = select(Member).where(
-            Member.national_id.in_(ids[start : start + 500]), Member.left_on.is_(None)
+            col(Member.national_id).in_(ids[start : start + 500]), col(Member.left_on).is_(None)
         )
         if except_id is not None:
-            query = query.where(Member.id != except_id)
-        found.update({m.national_id: m for m in session.exec(query).all()})
+            query = query.where(col(Member.id) != except_id)
+        found.update(
+            {m.national_id: m for m in session.exec(query).all() if m.national_id is not None}
+        )
     return found
 
 
@@ -123,12 +131,12 @@ JOIN clubs AS club ON club.id = member.club_id
 WHERE club.status <> :dissolved
 """)
 """One probe of the partial unique index of active members' IDs per ID, whatever the
-statistics say: with `national_id = ANY(…)` the planner read every member and filtered them
-(300 ms for 10,000 IDs against 120,000 members, and growing with the registry). `LIMIT 1` (at
-most one active membership per person) keeps the probes from being turned into a join. The IDs
-travel as one string, split on spaces, which a checked ID never holds: psycopg builds a
-10,000-element array parameter in Python, which cost 30 ms. The answer is made as JSON by
-PostgreSQL: making 5,000 dictionaries and encoding them cost the service 25 ms a batch."""
+statistics say: with `national_id = ANY(…)` the planner read every member and filtered them,
+a cost that grows with the registry. `LIMIT 1` (at most one active membership per person)
+keeps the probes from being turned into a join. The IDs travel as one string, split on spaces,
+which a checked ID never holds: psycopg builds a 10,000-element array parameter slowly, in
+Python. The answer is made as JSON by PostgreSQL, not as dictionaries encoded by the service.
+Figures: docs/benchmarks.md."""
 
 
 def lookup_active(session: Session, national_ids: Sequence[str]) -> bytes:
@@ -138,14 +146,22 @@ def lookup_active(session: Session, national_ids: Sequence[str]) -> bytes:
     ids = sorted(set(national_ids))
     if session.get_bind().dialect.name == "postgresql":
         parameters = {"national_ids": " ".join(ids), "dissolved": ClubStatus.DISSOLVED.value}
-        return session.execute(_ACTIVE_BY_NATIONAL_ID, parameters).scalar_one().encode()
-    rows = session.exec(
-        select(Member.national_id, Member.id, Member.club_id, Club.province_code, Club.commune_code)
-        .join(Club, Club.id == Member.club_id)
+        answer: str = session.execute(_ACTIVE_BY_NATIONAL_ID, parameters).scalar_one()
+        return answer.encode()
+    # SQLAlchemy's own `select`: SQLModel's is typed for at most four columns.
+    rows = session.execute(
+        core_select(
+            col(Member.national_id),
+            col(Member.id),
+            col(Member.club_id),
+            col(Club.province_code),
+            col(Club.commune_code),
+        )
+        .join(Club, col(Club.id) == col(Member.club_id))
         .where(
-            Member.national_id.in_(ids),
-            Member.left_on.is_(None),
-            Club.status != ClubStatus.DISSOLVED.value,
+            col(Member.national_id).in_(ids),
+            col(Member.left_on).is_(None),
+            col(Club.status) != ClubStatus.DISSOLVED.value,
         )
     )
     return orjson.dumps(
@@ -182,13 +198,20 @@ def last_ended_memberships(
     ids = sorted(set(national_ids))
     for start in range(0, len(ids), 500):
         query = (
-            select(Member.national_id, func.max(Member.left_on))
-            .where(Member.national_id.in_(ids[start : start + 500]), Member.left_on.is_not(None))
-            .group_by(Member.national_id)
+            select(col(Member.national_id), func.max(col(Member.left_on)))
+            .where(
+                col(Member.national_id).in_(ids[start : start + 500]),
+                col(Member.left_on).is_not(None),
+            )
+            .group_by(col(Member.national_id))
         )
         if except_id is not None:
-            query = query.where(Member.id != except_id)
-        ended.update(dict(session.exec(query).all()))
+            query = query.where(col(Member.id) != except_id)
+        ended.update(
+            (national_id, left_on)
+            for national_id, left_on in session.exec(query).all()
+            if national_id is not None and left_on is not None
+        )
     return ended
 
 
@@ -202,13 +225,13 @@ def overlap_reason(joined_on: date, last_left_on: date | None) -> str | None:
 
 
 def current_chair(session: Session, club_id: int, except_id: int | None = None) -> int | None:
-    query = select(Member.id).where(
-        Member.club_id == club_id,
-        Member.left_on.is_(None),
-        Member.board_role == BoardRole.CHAIR.value,
+    query = select(col(Member.id)).where(
+        col(Member.club_id) == club_id,
+        col(Member.left_on).is_(None),
+        col(Member.board_role) == BoardRole.CHAIR.value,
     )
     if except_id is not None:
-        query = query.where(Member.id != except_id)
+        query = query.where(col(Member.id) != except_id)
     return session.exec(query).first()
 
 
@@ -259,14 +282,14 @@ def add_member(session: Session, actor: Actor, club: Club, payload: MemberCreate
     if member is None:
         raise refused(errors)
     _check_person(session, actor, club, member.national_id, member.joined_on, None)
-    _check_chair(session, club.id, member.board_role, None)
+    _check_chair(session, id_of(club), member.board_role, None)
     session.add(member)
     session.flush()
     audit.record(
         session,
         actor,
         "member",
-        member.id,
+        id_of(member),
         "created",
         None,
         audit.snapshot(member),
@@ -309,7 +332,7 @@ def update_member(
         _check_person(session, actor, club, values["national_id"], values["joined_on"], member.id)
         _check_attendance(session, member, values["joined_on"], member.left_on, "joined_on")
     if "board_role" in changes:
-        _check_chair(session, club.id, values["board_role"], member.id)
+        _check_chair(session, id_of(club), values["board_role"], member.id)
     before = audit.snapshot(member)
     claim_version(session, member, if_match)
     for name in (*changes, "birth_year", "birth_key"):
@@ -320,7 +343,7 @@ def update_member(
         session,
         actor,
         "member",
-        member.id,
+        id_of(member),
         "updated",
         before,
         audit.snapshot(member),
@@ -332,21 +355,22 @@ def attendance_outside(
     session: Session, member_id: int, joined_on: date, left_on: date | None
 ) -> date | None:
     """A meeting the member attended outside [joined_on, left_on), if there is one."""
-    outside = Meeting.held_on < joined_on
+    held_on = col(Meeting.held_on)
+    outside = held_on < joined_on
     if left_on is not None:
-        outside = outside | (Meeting.held_on >= left_on)
+        outside = outside | (held_on >= left_on)
     return session.exec(
-        select(Meeting.held_on)
-        .join(MeetingAttendance, MeetingAttendance.meeting_id == Meeting.id)
-        .where(MeetingAttendance.member_id == member_id, outside)
-        .order_by(Meeting.held_on)
+        select(held_on)
+        .join(MeetingAttendance, col(MeetingAttendance.meeting_id) == col(Meeting.id))
+        .where(col(MeetingAttendance.member_id) == member_id, outside)
+        .order_by(held_on)
     ).first()
 
 
 def _check_attendance(
     session: Session, member: Member, joined_on: date, left_on: date | None, field: str
 ) -> None:
-    attended = attendance_outside(session, member.id, joined_on, left_on)
+    attended = attendance_outside(session, id_of(member), joined_on, left_on)
     if attended is not None:
         raise refused(
             [
@@ -377,7 +401,7 @@ def leave(
         session,
         actor,
         "member",
-        member.id,
+        id_of(member),
         "left",
         {"left_on": None},
         {"left_on": payload.left_on.isoformat(), "reason": payload.reason},
@@ -395,7 +419,11 @@ def membership_filter(on: date | None, include_left: bool) -> ColumnElement[bool
     return active_on(on or clock.today())
 
 
-def _sort_key(sort: MemberSort):
+IdAndName = Row[int | None, str]
+"""A member's id and full name, as `find_members` sorts them."""
+
+
+def _sort_key(sort: MemberSort) -> "Callable[[IdAndName], SupportsRichComparison]":
     if sort.lstrip("-") == "given_name":
         # Vietnamese lists order by the given name, the last word of the full name.
         return lambda row: (fold(row.full_name.rsplit(" ", 1)[-1]), fold(row.full_name), row.id)
@@ -417,25 +445,35 @@ def find_members(
     alike; so ids and names of the matching rows (one club: at most a few thousand) are sorted
     here and only the page is loaded.
     """
-    pairs = session.exec(select(Member.id, Member.full_name).where(*conditions)).all()
+    # Rows, whose columns are read by name (SQLModel's `exec` types them as plain tuples).
+    pairs: Sequence[IdAndName] = session.execute(
+        core_select(col(Member.id), col(Member.full_name)).where(*conditions)
+    ).all()
     if q:
         folded = fold(q)
         pairs = [row for row in pairs if folded in fold(row.full_name)]
     pairs = sorted(pairs, key=_sort_key(sort), reverse=sort.startswith("-"))
     ids = [row.id for row in pairs[page.offset : page.offset + page.limit]]
-    rows = {m.id: m for m in session.exec(select(Member).where(Member.id.in_(ids))).all()}
+    rows = {m.id: m for m in session.exec(select(Member).where(col(Member.id).in_(ids))).all()}
     return [rows[i] for i in ids], len(pairs)
 
 
+def _seat_order(seat: tuple[str, Member]) -> tuple[int, str, int | None]:
+    role, member = seat
+    return ROLE_ORDER.get(role, len(ROLE_ORDER)), fold(member.full_name), member.id
+
+
 def board(session: Session, club: Club, on: date) -> Board:
-    members = session.exec(select(Member).where(Member.club_id == club.id, active_on(on))).all()
-    seats = sorted(
-        (m for m in members if m.board_role),
-        key=lambda m: (ROLE_ORDER.get(m.board_role, len(ROLE_ORDER)), fold(m.full_name), m.id),
-    )
+    members = session.exec(
+        select(Member).where(col(Member.club_id) == club.id, active_on(on))
+    ).all()
+    # (role, member) of the members with a seat on the board.
+    seats = sorted(((m.board_role, m) for m in members if m.board_role), key=_seat_order)
     home_care = sum(m.home_care_volunteer for m in members)
     income = sum(m.income_generation_volunteer for m in members)
-    checks = rules.board_checks([rules.Seat(m.id, m.board_role) for m in seats], home_care, income)
+    checks = rules.board_checks(
+        [rules.Seat(id_of(m), role) for role, m in seats], home_care, income
+    )
     return Board(
         club_id=club.id,
         on=on,
@@ -443,11 +481,11 @@ def board(session: Session, club: Club, on: date) -> Board:
             BoardSeat(
                 member_id=m.id,
                 full_name=m.full_name,
-                board_role=m.board_role,
+                board_role=role,
                 home_care_volunteer=m.home_care_volunteer,
                 income_generation_volunteer=m.income_generation_volunteer,
             )
-            for m in seats
+            for role, m in seats
         ],
         size=len(seats),
         home_care_volunteers=home_care,

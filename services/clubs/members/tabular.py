@@ -250,9 +250,12 @@ def parse_date(cell: Any) -> date | int | None:
             return int(cell)
         # A date cell formatted as a number holds Excel's day count.
         try:
-            return from_excel(cell).date()
+            moment = from_excel(cell)
         except (ValueError, OverflowError, TypeError):
             raise CellError("is not a date") from None
+        if not isinstance(moment, datetime):  # under one day is a time of day, not a date
+            raise CellError("is not a date")
+        return moment.date()
     text = cell_text(cell)
     if _YEAR.match(text):
         return int(text)

@@ -1,11 +1,12 @@
 """Composition of clubs on a date: one club, an area's summary, the clubs that fail."""
 
+from collections.abc import Sequence
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import ColumnElement, Select, case, func
-from sqlmodel import Session, select
+from sqlalchemy import ColumnElement, Row, Select, case, func
+from sqlmodel import Session, col, select
 
 from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
@@ -40,30 +41,35 @@ OnDate = Annotated[
 ]
 ProvinceFilter = Annotated[ProvinceCode | None, Query(description="Province code")]
 supervisors = [Depends(require_roles(Role.ADMIN, Role.OFFICER, Role.SERVICE))]
+AnySelect = TypeVar("AnySelect", bound=Select[*tuple[Any, ...]])
 
 
 # Queries here read several columns per row, so they run with `session.execute`: SQLModel's
 # `exec` would hand back only the first column of a select that started from one column.
 def _with_counts(
-    query: Select, session: Session, on: date, clubs: ColumnElement[bool] | None
-) -> tuple[Select, CountColumns]:
+    query: AnySelect, session: Session, on: date, clubs: ColumnElement[bool] | None
+) -> tuple[AnySelect, CountColumns]:
     """Joins a query over `Club` to its profile and its counts on `on`, counted only for the
     members `clubs` selects, so a province's figures never scan the whole country."""
     ages = older_ages(session)
     counts = counts_by_club(on, ages, clubs).subquery()
-    query = query.join(QuotaProfile, QuotaProfile.id == Club.quota_profile_id).outerjoin(
-        counts, counts.c.club_id == Club.id
+    query = query.join(QuotaProfile, col(QuotaProfile.id) == col(Club.quota_profile_id)).outerjoin(
+        counts, counts.c.club_id == col(Club.id)
     )
     return query, CountColumns(counts, ages)
 
 
 def _members_of(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
-    return Member.club_id.in_(select(Club.id).where(*conditions))
+    return col(Member.club_id).in_(select(col(Club.id)).where(*conditions))
 
 
 def compliance_join(
-    query: Select, session: Session, on: date, compliant: bool, *conditions: ColumnElement[bool]
-) -> Select:
+    query: AnySelect,
+    session: Session,
+    on: date,
+    compliant: bool,
+    *conditions: ColumnElement[bool],
+) -> AnySelect:
     """Narrows a query over `Club` (filtered by `conditions`) to the clubs that meet, or
     fail, their profile on `on`."""
     query, counts = _with_counts(query, session, on, _members_of(*conditions))
@@ -72,10 +78,12 @@ def compliance_join(
 
 
 def club_composition(session: Session, club: Club, on: date) -> Composition:
-    query, counts = _with_counts(select(Club.id), session, on, Member.club_id == club.id)
-    row = session.execute(query.add_columns(*counts.labelled()).where(Club.id == club.id)).one()
+    query, counts = _with_counts(select(col(Club.id)), session, on, col(Member.club_id) == club.id)
+    row = session.execute(
+        query.add_columns(*counts.labelled()).where(col(Club.id) == club.id)
+    ).one()
     club_counts = counts_from_row(row)
-    profile = session.get(QuotaProfile, club.quota_profile_id)
+    profile = session.get_one(QuotaProfile, club.quota_profile_id)
     results = evaluate(profile, club_counts)
     return Composition(
         club_id=club.id,
@@ -93,9 +101,9 @@ def _area(principal: Principal, province: str | None) -> list[ColumnElement[bool
     """The active clubs of the caller's area, narrowed to one province if asked."""
     if province and principal.role is Role.OFFICER and province not in principal.provinces:
         raise NotFound(f"No province {province} in your area.")
-    conditions = [club_filter(principal), Club.status == ClubStatus.ACTIVE.value]
+    conditions = [club_filter(principal), col(Club.status) == ClubStatus.ACTIVE.value]
     if province:
-        conditions.append(Club.province_code == province)
+        conditions.append(col(Club.province_code) == province)
     return conditions
 
 
@@ -139,7 +147,7 @@ def non_compliant(
     # One statement: the total rides along on every row instead of a second full count.
     rows = session.execute(
         query.add_columns(*counts.labelled(), func.count().over().label("total"))
-        .order_by(Club.province_code, Club.code)
+        .order_by(col(Club.province_code), col(Club.code))
         .offset(page.offset)
         .limit(page.limit)
     ).all()
@@ -158,11 +166,11 @@ def read_composition(club: VisibleClub, session: SessionDep, on: OnDate = None) 
     return club_composition(session, club, on or clock.today())
 
 
-def _count(session: Session, query: Select) -> int:
+def _count(session: Session, query: Select[*tuple[Any, ...]]) -> int:
     return session.exec(select(func.count()).select_from(query.subquery())).one()
 
 
-def _non_compliant(row: Any) -> NonCompliantClub:
+def _non_compliant(row: Row[*tuple[Any, ...]]) -> NonCompliantClub:
     club, profile = row[0], row[1]
     club_counts = counts_from_row(row)
     failures = [r.reason for r in evaluate(profile, club_counts) if not r.passed]
@@ -177,23 +185,29 @@ def _non_compliant(row: Any) -> NonCompliantClub:
     )
 
 
-def _summary_rows(session: Session, on: date, conditions: list[ColumnElement[bool]]) -> list:
-    query, counts = _with_counts(select(Club.province_code), session, on, _members_of(*conditions))
+def _summary_rows(
+    session: Session, on: date, conditions: list[ColumnElement[bool]]
+) -> list[Row[*tuple[Any, ...]]]:
+    provinces, counts = _with_counts(
+        select(col(Club.province_code)), session, on, _members_of(*conditions)
+    )
     compliant = case((compliant_condition(counts), 1), else_=0)
     query = (
-        query.add_columns(
-            func.count(Club.id).label("clubs"),
+        provinces.add_columns(
+            func.count(col(Club.id)).label("clubs"),
             func.sum(compliant).label("clubs_compliant"),
             *[func.sum(getattr(counts, name)).label(name) for name in COUNT_NAMES],
         )
         .where(*conditions)
-        .group_by(Club.province_code)
-        .order_by(Club.province_code)
+        .group_by(col(Club.province_code))
+        .order_by(col(Club.province_code))
     )
     return list(session.execute(query).all())
 
 
-def _summary(on: date, province: str | None, rows: list) -> CompositionSummary:
+def _summary(
+    on: date, province: str | None, rows: Sequence[Row[*tuple[Any, ...]]]
+) -> CompositionSummary:
     clubs = sum(int(row.clubs) for row in rows)
     compliant = sum(int(row.clubs_compliant or 0) for row in rows)
     counts = Counts(

@@ -4,11 +4,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from sqlalchemy import func, update
-from sqlmodel import select
+from sqlmodel import col, select
 
 from common.auth import Role, require_roles
 from common.clock import utcnow
-from common.db import SessionDep
+from common.db import SessionDep, page_of
 from common.problems import Conflict, NotFound
 from common.schemas import IdPath, Page, PageDep
 from services.clubs.models import Club, QuotaProfile
@@ -44,17 +44,14 @@ def default_profile(session: SessionDep) -> QuotaProfile:
 
 def _make_default(session: SessionDep, profile: QuotaProfile) -> None:
     session.execute(
-        update(QuotaProfile).where(QuotaProfile.id != profile.id).values(is_default=False)
+        update(QuotaProfile).where(col(QuotaProfile.id) != profile.id).values(is_default=False)
     )
     profile.is_default = True
 
 
 @router.get("", response_model=Page[QuotaProfilePublic], summary="List quota profiles")
-def list_profiles(session: SessionDep, page: PageDep) -> Page:
-    total = session.exec(select(func.count()).select_from(QuotaProfile)).one()
-    rows = session.exec(
-        select(QuotaProfile).order_by(QuotaProfile.id).offset(page.offset).limit(page.limit)
-    ).all()
+def list_profiles(session: SessionDep, page: PageDep) -> Page[QuotaProfile]:
+    rows, total = page_of(session, select(QuotaProfile), page, col(QuotaProfile.id))
     return Page(items=rows, total=total, limit=page.limit, offset=page.offset)
 
 

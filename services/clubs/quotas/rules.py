@@ -8,9 +8,20 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_
-from sqlalchemy.sql import ColumnElement, Select
-from sqlmodel import Session, select
+from sqlalchemy import (
+    ColumnElement,
+    ColumnExpressionArgument,
+    Select,
+    SQLColumnExpression,
+    Subquery,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlmodel import Session, col
 
 from services.clubs.domain import PRIORITY_HOUSEHOLDS, Gender, age_threshold_key
 from services.clubs.models import Member, QuotaProfile
@@ -20,50 +31,51 @@ COUNT_NAMES = ("members", "women", "older", "younger", "priority", "home_care_vo
 
 
 def active_on(on: date) -> ColumnElement[bool]:
-    return and_(Member.joined_on <= on, or_(Member.left_on.is_(None), Member.left_on > on))
+    left_on = col(Member.left_on)
+    return and_(col(Member.joined_on) <= on, or_(left_on.is_(None), left_on > on))
 
 
-def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+def _count_if(condition: ColumnExpressionArgument[bool]) -> ColumnElement[int]:
     return func.count().filter(condition)
 
 
 def older_ages(session: Session) -> list[int]:
     """The ages from which profiles count a member as older (a handful: 55, 60)."""
-    return sorted(session.exec(select(QuotaProfile.older_age).distinct()).all())
+    ages = session.execute(select(col(QuotaProfile.older_age)).distinct()).scalars().all()
+    return sorted(ages)
 
 
 def counts_by_club(
     on: date, ages: Sequence[int], clubs: ColumnElement[bool] | None = None
-) -> Select:
+) -> Select[*tuple[Any, ...]]:
     """Per club with active members on `on`: the counts the profiles' rules need.
 
     Reads only `members` (the composition index covers it): joining each member row to its
     club and profile just to learn the profile's older age costs more than counting older
     members once for each age in use and picking the club's own afterwards (`older_of`).
     """
+    priority = [h.value for h in PRIORITY_HOUSEHOLDS]
     columns = [
-        Member.club_id.label("club_id"),
+        col(Member.club_id).label("club_id"),
         func.count().label("members"),
-        _count_if(Member.gender == Gender.FEMALE.value).label("women"),
-        _count_if(Member.household_status.in_([h.value for h in PRIORITY_HOUSEHOLDS])).label(
-            "priority"
-        ),
-        _count_if(Member.home_care_volunteer).label("home_care_volunteers"),
+        _count_if(col(Member.gender) == Gender.FEMALE.value).label("women"),
+        _count_if(col(Member.household_status).in_(priority)).label("priority"),
+        _count_if(col(Member.home_care_volunteer)).label("home_care_volunteers"),
     ]
     columns += [
-        _count_if(Member.birth_key <= age_threshold_key(on.year, on.month, on.day, age)).label(
+        _count_if(col(Member.birth_key) <= age_threshold_key(on.year, on.month, on.day, age)).label(
             f"older_{age}"
         )
         for age in ages
     ]
-    query = select(*columns).where(active_on(on)).group_by(Member.club_id)
+    query = select(*columns).where(active_on(on)).group_by(col(Member.club_id))
     return query if clubs is None else query.where(clubs)
 
 
 class CountColumns:
     """The counts of one club (from `counts_by_club` outer-joined to clubs and profiles)."""
 
-    def __init__(self, counts: Any, ages: Sequence[int]) -> None:
+    def __init__(self, counts: Subquery, ages: Sequence[int]) -> None:
         def of(name: str) -> ColumnElement[int]:
             return func.coalesce(counts.c[name], 0)
 
@@ -81,7 +93,10 @@ class CountColumns:
 
 
 def _share_rule(
-    count: ColumnElement, members: ColumnElement, low: ColumnElement, high: ColumnElement
+    count: ColumnElement[int],
+    members: ColumnElement[int],
+    low: SQLColumnExpression[int | None],
+    high: SQLColumnExpression[int | None],
 ) -> ColumnElement[bool]:
     return and_(
         or_(low.is_(None), count * 100 >= low * members),
@@ -95,13 +110,23 @@ def compliant_condition(counts: CountColumns) -> ColumnElement[bool]:
     return and_(
         members >= QuotaProfile.min_members,
         members <= QuotaProfile.max_members,
-        _share_rule(counts.women, members, QuotaProfile.women_min_pct, QuotaProfile.women_max_pct),
-        _share_rule(counts.older, members, QuotaProfile.older_min_pct, QuotaProfile.older_max_pct),
         _share_rule(
-            counts.younger, members, QuotaProfile.younger_min_pct, QuotaProfile.younger_max_pct
+            counts.women, members, col(QuotaProfile.women_min_pct), col(QuotaProfile.women_max_pct)
         ),
         _share_rule(
-            counts.priority, members, QuotaProfile.priority_min_pct, QuotaProfile.priority_max_pct
+            counts.older, members, col(QuotaProfile.older_min_pct), col(QuotaProfile.older_max_pct)
+        ),
+        _share_rule(
+            counts.younger,
+            members,
+            col(QuotaProfile.younger_min_pct),
+            col(QuotaProfile.younger_max_pct),
+        ),
+        _share_rule(
+            counts.priority,
+            members,
+            col(QuotaProfile.priority_min_pct),
+            col(QuotaProfile.priority_max_pct),
         ),
     )
 
@@ -180,10 +205,6 @@ def _share_reason(
         return f"{label} {shown} > {high} %"
     bounds = f"{low if low is not None else 0}-{high if high is not None else 100} %"
     return f"{label} {shown} within {bounds}"
-
-
-def zero_counts() -> Counts:
-    return Counts(**dict.fromkeys(COUNT_NAMES, 0))
 
 
 def counts_from_row(row: Any) -> Counts:

@@ -1,5 +1,5 @@
 from datetime import date, datetime
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -11,7 +11,7 @@ ProfileCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,39
 SHARES = ("women", "older", "younger", "priority")
 
 
-def check_bounds(values: dict) -> None:
+def check_bounds(values: dict[str, Any]) -> None:
     """Each minimum at most its maximum; raises 422 naming the fields."""
     errors = []
     if values["min_members"] > values["max_members"]:

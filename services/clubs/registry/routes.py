@@ -1,19 +1,20 @@
 """`/api/v1/clubs`: the registry of clubs."""
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlalchemy import ColumnElement, func
+from sqlmodel import Session, col, select
 
 from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.clock import utcnow
-from common.db import SessionDep
+from common.db import SessionDep, id_of, page_of
 from common.etag import IfMatch, claim_version, set_etag
 from common.problems import Conflict, NotFound, invalid
 from common.schemas import MAX_PAGE_SIZE, Id, Page, PageDep
+from common.scope import covers_place
 from common.text import fold
 from services.clubs import audit, events
 from services.clubs.domain import ClubStatus
@@ -41,7 +42,6 @@ from services.clubs.scope import (
     CLUB_WRITERS,
     VisibleClub,
     club_filter,
-    covers_location,
 )
 
 router = APIRouter(
@@ -62,7 +62,7 @@ def public(club: Club) -> ClubPublic:
 
 def _check_place(principal: Principal, province_code: str, commune_code: str) -> None:
     check_location(province_code, commune_code)
-    if not covers_location(principal, province_code, commune_code):
+    if not covers_place(principal, province_code, commune_code):
         # Outside the caller's area: said as "not found", like everything out of scope.
         raise NotFound(f"No commune {commune_code} in your area.")
 
@@ -92,7 +92,7 @@ def create_club(
         raise Conflict(f"The club code {payload.code!r} is taken.")
     club = Club(
         **payload.model_dump(exclude={"quota_profile_id", "status"}),
-        quota_profile_id=profile.id,
+        quota_profile_id=id_of(profile),
         status=payload.status.value,
         name_folded=fold(payload.name),
     )
@@ -102,7 +102,7 @@ def create_club(
         session,
         audit.Actor(principal, request),
         "club",
-        club.id,
+        id_of(club),
         "created",
         None,
         audit.snapshot(club),
@@ -145,31 +145,31 @@ def list_clubs(
         Query(max_length=MAX_PAGE_SIZE, description="Only these clubs (a batched lookup)."),
     ] = None,
 ) -> Page[ClubPublic]:
-    filters: list[Any] = [club_filter(principal)]
+    filters: list[ColumnElement[bool]] = [club_filter(principal)]
     if ids:
-        filters.append(Club.id.in_(ids))
+        filters.append(col(Club.id).in_(ids))
     if province:
-        filters.append(Club.province_code == province)
+        filters.append(col(Club.province_code) == province)
     if commune:
-        filters.append(Club.commune_code == commune)
+        filters.append(col(Club.commune_code) == commune)
     if status:
-        filters.append(Club.status == status.value)
+        filters.append(col(Club.status) == status.value)
     if founded_from:
-        filters.append(Club.founding_decision_date >= founded_from)
+        filters.append(col(Club.founding_decision_date) >= founded_from)
     if founded_to:
-        filters.append(Club.founding_decision_date <= founded_to)
+        filters.append(col(Club.founding_decision_date) <= founded_to)
     if q:
         folded = fold(q)
         filters.append(
-            Club.name_folded.contains(folded) | func.lower(Club.code).contains(q.strip().lower())
+            col(Club.name_folded).contains(folded)
+            | func.lower(col(Club.code)).contains(q.strip().lower())
         )
     query = select(Club).where(*filters)
     if compliant is not None:
         query = compliance_join(query, session, on or clock.today(), compliant, *filters)
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
     column = getattr(Club, sort.lstrip("-"))
     order = column.desc() if sort.startswith("-") else column.asc()
-    rows = session.exec(query.order_by(order, Club.id).offset(page.offset).limit(page.limit)).all()
+    rows, total = page_of(session, query, page, order, col(Club.id))
     return Page(
         items=[public(club) for club in rows], total=total, limit=page.limit, offset=page.offset
     )
@@ -205,7 +205,7 @@ def update_club(
             changes.get("commune_code", club.commune_code),
         )
     if "founding_decision_date" in changes:
-        check_founding_before_records(session, club.id, changes["founding_decision_date"])
+        check_founding_before_records(session, id_of(club), changes["founding_decision_date"])
     if "quota_profile_id" in changes:
         changes["quota_profile_id"] = _profile(session, changes["quota_profile_id"]).id
     claim_version(session, club, if_match)
@@ -219,7 +219,7 @@ def update_club(
         session,
         audit.Actor(principal, request),
         "club",
-        club.id,
+        id_of(club),
         "updated",
         before,
         audit.snapshot(club),
@@ -253,7 +253,7 @@ def change_status(
         session,
         audit.Actor(principal, request),
         "club",
-        club.id,
+        id_of(club),
         "status_changed",
         before,
         {"status": club.status, "reason": payload.reason},
@@ -269,18 +269,11 @@ def change_status(
     dependencies=[Depends(require_roles(Role.ADMIN))],
     summary="Who changed this club, when and how (admins)",
 )
-def club_audit(club: VisibleClub, session: SessionDep, page: PageDep) -> Page:
-    return audit_page(session, "club", club.id, page)
+def club_audit(club: VisibleClub, session: SessionDep, page: PageDep) -> Page[AuditEntry]:
+    return audit_page(session, "club", id_of(club), page)
 
 
-def audit_page(session: Session, entity: str, entity_id: int, page: PageDep) -> Page:
-    filters = [AuditEntry.entity == entity, AuditEntry.entity_id == entity_id]
-    total = session.exec(select(func.count()).select_from(AuditEntry).where(*filters)).one()
-    rows = session.exec(
-        select(AuditEntry)
-        .where(*filters)
-        .order_by(AuditEntry.id)
-        .offset(page.offset)
-        .limit(page.limit)
-    ).all()
+def audit_page(session: Session, entity: str, entity_id: int, page: PageDep) -> Page[AuditEntry]:
+    filters = [col(AuditEntry.entity) == entity, col(AuditEntry.entity_id) == entity_id]
+    rows, total = page_of(session, select(AuditEntry).where(*filters), page, col(AuditEntry.id))
     return Page(items=rows, total=total, limit=page.limit, offset=page.offset)

@@ -3,12 +3,11 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from common.auth import Principal, Role, require_roles
-from common.db import SessionDep
-from common.idempotency import IdempotentRequest, idempotency
+from common.db import SessionDep, page_of
+from common.idempotency import Idempotency
 from common.problems import Conflict, NotFound
 from common.schemas import IdPath, Page, PageDep
 from common.text import fold
@@ -19,7 +18,6 @@ from services.funding.catalogue.schemas import (
     FunderUpdate,
     ProgrammePublic,
 )
-from services.funding.models import idempotency_keys
 from services.funding.rules import SOURCE_OF, FunderType, Source
 from services.funding.scope import READERS
 
@@ -32,7 +30,6 @@ programmes = APIRouter(
     # Club boards read the programme targets too; the bank has no business here.
     dependencies=[Depends(require_roles(*READERS, Role.CLUB_MANAGER))],
 )
-Idempotency = Annotated[IdempotentRequest, idempotency(idempotency_keys, required=False)]
 FunderRegistrar = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.OFFICER))]
 
 
@@ -116,10 +113,9 @@ def update_funder(
 
 @programmes.get("", response_model=Page[ProgrammePublic], summary="The programme phases")
 def list_programmes(session: SessionDep, page: PageDep) -> Any:
-    total = session.exec(select(func.count()).select_from(Programme)).one()
-    rows = session.exec(
-        select(Programme).order_by(col(Programme.start_year)).limit(page.limit).offset(page.offset)
-    ).all()
+    rows, total = page_of(
+        session, select(Programme), page, col(Programme.start_year), col(Programme.code)
+    )
     return Page(
         items=[ProgrammePublic.model_validate(row) for row in rows],
         total=total,

@@ -14,7 +14,7 @@ from common.db import UTCDateTime
 from services.funding.models import FundingBase
 
 
-def _fk(table: str, column: str, target: str) -> Column:
+def _fk(table: str, column: str, target: str) -> Column[int]:
     return Column(
         Integer,
         ForeignKey(f"{target}.id", name=f"fk_{table}_{column}_{target}"),

@@ -9,13 +9,13 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.auth import CurrentPrincipal, Principal, Role, refuse_service_writes, require_roles
 from common.club_directory import ClubDirectoryDep
-from common.db import SessionDep
-from common.idempotency import IdempotentRequest, idempotency
+from common.db import SessionDep, page_of
+from common.idempotency import Idempotency
 from common.problems import Conflict, NotFound, invalid
 from common.schemas import Id, IdPath, Page, PageDep, PageParams
 from services.funding.flows import service
@@ -29,13 +29,11 @@ from services.funding.flows.schemas import (
     ReceiptPublic,
 )
 from services.funding.flows.transfer import transfers
-from services.funding.models import idempotency_keys
 from services.funding.plans.models import Plan
 from services.funding.plans.schemas import ProvinceCode
 from services.funding.rules import TransferStatus
-from services.funding.scope import PLANNERS, READERS, flow_filter, may_see_flow, writer
+from services.funding.scope import PLANNERS, READERS, flow_filter, may_see_flow
 
-Idempotency = Annotated[IdempotentRequest, idempotency(idempotency_keys, required=False)]
 Recorder = Annotated[Principal, Depends(require_roles(*PLANNERS))]
 Pledger = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.OFFICER, Role.PARTNER))]
 
@@ -124,14 +122,9 @@ def _page(
         conditions.append(moved_on >= query.date_from)
     if query.date_to:
         conditions.append(moved_on <= query.date_to)
-    total = session.exec(select(func.count()).select_from(model).where(*conditions)).one()
-    rows = session.exec(
-        select(model)
-        .where(*conditions)
-        .order_by(moved_on.desc(), col(model.id).desc())
-        .limit(page.limit)
-        .offset(page.offset)
-    ).all()
+    rows, total = page_of(
+        session, select(model).where(*conditions), page, moved_on.desc(), col(model.id).desc()
+    )
     items = [public.model_validate(row) for row in rows]
     return Page(items=items, total=int(total), limit=page.limit, offset=page.offset)
 
@@ -194,7 +187,7 @@ def get_commitment(
 def create_receipt(
     payload: ReceiptCreate, session: SessionDep, principal: Recorder, idem: Idempotency
 ) -> Any:
-    writer(principal)
+    refuse_service_writes(principal)
     found = service.target(session, principal, payload)
     receipt = service.create_receipt(session, principal, found, payload)
     return idem.respond(session, ReceiptPublic.model_validate(receipt))
@@ -233,7 +226,7 @@ async def create_allocation(
     directory: ClubDirectoryDep,
     idem: Idempotency,
 ) -> Any:
-    writer(principal)
+    refuse_service_writes(principal)
     found = await run_in_threadpool(service.target, session, principal, payload)
     club = service.check_club(
         principal,
@@ -288,7 +281,7 @@ def get_allocation(allocation_id: IdPath, session: SessionDep, principal: Curren
 async def retry_allocation(
     allocation_id: IdPath, request: Request, session: SessionDep, principal: Recorder
 ) -> Any:
-    writer(principal)
+    refuse_service_writes(principal)
     allocation = await run_in_threadpool(_visible, session, principal, Allocation, allocation_id)
     if allocation.status == TransferStatus.RECORDED.value:
         raise Conflict(

@@ -70,7 +70,7 @@ def target(session: Session, principal: Principal, payload: FlowIn) -> Target:
         raise invalid("plan_line_id", f"no plan line {payload.plan_line_id}")
     if plan.status != PlanStatus.APPROVED.value:
         raise Conflict(f"The plan {plan.id} is a draft; money is recorded once it is approved.")
-    current = plans.current_version(session, series.id)  # type: ignore[arg-type]
+    current = plans.current_version(session, plan.series_id)
     if current is None or current.id != plan.id:
         raise Conflict(
             f"The plan {plan.id} has a newer approved version; record money against its lines.",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
@@ -47,7 +48,7 @@ class Outcome:
     entry_id: int | None = None
 
 
-def _problem_detail(response: Any) -> str:
+def _problem_detail(response: httpx.Response) -> str:
     try:
         return str(response.json().get("detail") or response.text)[:400]
     except ValueError:
@@ -164,15 +165,15 @@ class Transfers:
             log.warning("allocation %s not transferred: %s", allocation.id, outcome.reason)
         with Session(self.engine) as session:
             # A twin attempt may have recorded it meanwhile: never turn recorded back.
-            changed = session.execute(
+            changed = session.exec(
                 update(Allocation)
                 .where(
                     col(Allocation.id) == allocation.id,
-                    Allocation.status != TransferStatus.RECORDED.value,
+                    col(Allocation.status) != TransferStatus.RECORDED.value,
                 )
                 .values(**values)
             )
-            recorded_now = changed.rowcount == 1  # type: ignore[attr-defined]
+            recorded_now = changed.rowcount == 1
             if outcome.status is TransferStatus.RECORDED and recorded_now:
                 assert outcome.fund_id is not None and outcome.entry_id is not None
                 event = events.allocation_recorded(allocation, outcome.fund_id, outcome.entry_id)
@@ -181,7 +182,8 @@ class Transfers:
 
 
 def transfers(app: FastAPI) -> Transfers:
-    return app.state.transfers
+    worker: Transfers = app.state.transfers
+    return worker
 
 
 async def relay(app: FastAPI) -> None:

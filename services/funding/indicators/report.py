@@ -55,7 +55,7 @@ def funder_club_ids(
 ) -> list[int]:
     """The clubs that funder allocated money to by the end of the period, in the caller's area."""
     conditions = [
-        Allocation.funder_id == funder_id,
+        col(Allocation.funder_id) == funder_id,
         col(Allocation.allocated_on) <= end,
         flow_filter(
             principal,
@@ -65,12 +65,9 @@ def funder_club_ids(
         ),
     ]
     if province is not None:
-        conditions.append(Allocation.province_code == province)
-    return list(
-        session.exec(
-            select(Allocation.club_id).where(*conditions).distinct().order_by(Allocation.club_id)
-        ).all()
-    )
+        conditions.append(col(Allocation.province_code) == province)
+    club_id = col(Allocation.club_id)
+    return list(session.exec(select(club_id).where(*conditions).distinct().order_by(club_id)).all())
 
 
 def targets(

@@ -25,7 +25,8 @@ from services.funding.catalogue.models import Funder, Programme
 from services.funding.indicators import export, report
 from services.funding.indicators.schemas import IndicatorReport
 from services.funding.indicators.sources import Ask, IndicatorSources, IndicatorSourcesDep
-from services.funding.plans.schemas import ProvinceCode
+from services.funding.plans.schemas import Figures, ProvinceCode
+from services.funding.rules import Source
 from services.funding.scope import READERS
 
 router = APIRouter(
@@ -94,7 +95,7 @@ class OwnFigures:
     """What this service knows besides the clubs asked about: the targets, money by source."""
 
     targets: report.Targets
-    by_source: dict
+    by_source: dict[Source, Figures]
 
 
 def _ask(session: Session, principal: Principal, scope: Scope, token: str) -> Ask:

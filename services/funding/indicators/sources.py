@@ -64,13 +64,15 @@ async def _post(
             response = await client.request("POST", path, on_behalf_of=ask.token, json=body)
         if response.status_code != 200:
             raise ServiceUnavailable(f"The {client.name} service answered {response.status_code}.")
-        return response.json()
+        figures: dict[str, Any] = response.json()
+        return figures
     except (ServiceUnavailable, ValueError, TimeoutError):
         return None
 
 
 def indicator_sources(request: Request) -> IndicatorSources:
-    return request.app.state.indicator_sources
+    sources: IndicatorSources = request.app.state.indicator_sources
+    return sources
 
 
 IndicatorSourcesDep = Annotated[IndicatorSources, Depends(indicator_sources)]

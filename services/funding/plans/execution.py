@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
+from sqlalchemy import select as core_select
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
 from common import clock
@@ -22,10 +24,11 @@ from services.funding.plans.schemas import AreaExecution, Figures, LineExecution
 from services.funding.rules import Activity, PlanStatus, Source, percent
 from services.funding.scope import flow_filter
 
-FLOWS = (
-    ("committed", Commitment, Commitment.committed_on),
-    ("received", Receipt, Receipt.received_on),
-    ("allocated", Allocation, Allocation.allocated_on),
+FlowModel = type[Commitment] | type[Receipt] | type[Allocation]
+FLOWS: tuple[tuple[str, FlowModel, Mapped[date]], ...] = (
+    ("committed", Commitment, col(Commitment.committed_on)),
+    ("received", Receipt, col(Receipt.received_on)),
+    ("allocated", Allocation, col(Allocation.allocated_on)),
 )
 Key = tuple[int, int, Source]
 """(series id, line number, source)"""
@@ -68,9 +71,9 @@ class Cells:
         return total
 
 
-def _flow_scope(principal: Principal, model: Any) -> Any:
+def _flow_scope(principal: Principal, model: FlowModel) -> ColumnElement[bool]:
     commune = getattr(model, "commune_code", None)
-    return flow_filter(principal, model.funder_id, model.province_code, commune)
+    return flow_filter(principal, col(model.funder_id), col(model.province_code), commune)
 
 
 def _add_flows(
@@ -78,35 +81,43 @@ def _add_flows(
 ) -> None:
     for name, model, moved_on in FLOWS:
         rows = session.exec(
-            select(model.series_id, model.line_number, model.source, func.sum(model.amount))
+            select(
+                col(model.series_id),
+                col(model.line_number),
+                col(model.source),
+                func.sum(col(model.amount)),
+            )
             .where(
                 col(model.series_id).in_(series_ids),
                 moved_on <= on,
                 _flow_scope(principal, model),
             )
-            .group_by(model.series_id, model.line_number, model.source)
+            .group_by(col(model.series_id), col(model.line_number), col(model.source))
         )
         for series_id, number, source, amount in rows:
             sums = cells.sums[(series_id, number, Source(source))]
             setattr(sums, name, getattr(sums, name) + int(amount))
 
 
-def _add_planned(session: Session, cells: Cells, plan_ids: list[int]) -> dict[int, Any]:
+def _add_planned(
+    session: Session, cells: Cells, plan_ids: list[int]
+) -> dict[tuple[int, int], tuple[Activity, str]]:
     """Adds the planned amounts; returns each (series, number)'s line facts."""
-    rows = session.exec(
-        select(
-            Plan.series_id,
-            PlanLine.number,
-            PlanLine.activity,
-            PlanLine.content,
-            PlanLineAmount.source,
-            PlanLineAmount.amount,
+    # SQLAlchemy's own `select`: SQLModel's is typed for at most four columns.
+    rows = session.execute(
+        core_select(
+            col(Plan.series_id),
+            col(PlanLine.number),
+            col(PlanLine.activity),
+            col(PlanLine.content),
+            col(PlanLineAmount.source),
+            col(PlanLineAmount.amount),
         )
         .join(PlanLine, col(PlanLine.plan_id) == col(Plan.id))
         .outerjoin(PlanLineAmount, col(PlanLineAmount.line_id) == col(PlanLine.id))
         .where(col(Plan.id).in_(plan_ids))
     )
-    lines: dict[Any, Any] = {}
+    lines: dict[tuple[int, int], tuple[Activity, str]] = {}
     for series_id, number, activity, content, source, amount in rows:
         lines[(series_id, number)] = (Activity(activity), content)
         if source is not None:
@@ -165,13 +176,13 @@ def current_plans(
 ) -> list[tuple[int, int, str]]:
     """(plan id, series id, province) of the newest approved version of each plan in scope."""
     newest = (
-        select(Plan.series_id, func.max(Plan.version).label("version"))
-        .where(Plan.status == PlanStatus.APPROVED.value)
+        select(col(Plan.series_id), func.max(col(Plan.version)).label("version"))
+        .where(col(Plan.status) == PlanStatus.APPROVED.value)
         .group_by(col(Plan.series_id))
         .subquery()
     )
     query = (
-        select(Plan.id, Plan.series_id, PlanSeries.province_code)
+        select(col(Plan.id), col(Plan.series_id), col(PlanSeries.province_code))
         .join(
             newest,
             (col(Plan.series_id) == newest.c.series_id) & (col(Plan.version) == newest.c.version),
@@ -181,12 +192,16 @@ def current_plans(
     if principal.role is Role.OFFICER:
         query = query.where(col(PlanSeries.province_code).in_(principal.provinces))
     if province:
-        query = query.where(PlanSeries.province_code == province)
+        query = query.where(col(PlanSeries.province_code) == province)
     if programme:
-        query = query.where(PlanSeries.programme_code == programme)
+        query = query.where(col(PlanSeries.programme_code) == programme)
     if year is not None:
-        query = query.where(PlanSeries.start_year <= year, PlanSeries.end_year >= year)
-    return [(plan_id, series_id, code) for plan_id, series_id, code in session.exec(query)]
+        query = query.where(col(PlanSeries.start_year) <= year, col(PlanSeries.end_year) >= year)
+    return [
+        (plan_id, series_id, code)
+        for plan_id, series_id, code in session.exec(query)
+        if plan_id is not None
+    ]
 
 
 def for_area(

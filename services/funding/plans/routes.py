@@ -7,19 +7,19 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
-from sqlalchemy import and_, func
+from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from common import clock
-from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.auth import CurrentPrincipal, Principal, Role, refuse_service_writes, require_roles
 from common.club_directory import ClubDirectoryDep
-from common.db import SessionDep
-from common.idempotency import IdempotentRequest, idempotency
+from common.db import SessionDep, page_of
+from common.idempotency import Idempotency
 from common.problems import NotFound, ServiceUnavailable, invalid
 from common.schemas import IdPath, Page, PageDep
+from common.scope import covers_place
 from services.funding.catalogue.models import Programme
-from services.funding.models import idempotency_keys
 from services.funding.plans import budget_table, execution, service
 from services.funding.plans.models import Plan, PlanSeries
 from services.funding.plans.schemas import (
@@ -33,12 +33,11 @@ from services.funding.plans.schemas import (
     Year,
 )
 from services.funding.rules import PlanStatus
-from services.funding.scope import PLANNERS, READERS, covers_province, writer
+from services.funding.scope import PLANNERS, READERS, sees_plans_of
 
 router = APIRouter(
     prefix="/api/v1/plans", tags=["plans"], dependencies=[Depends(require_roles(*READERS))]
 )
-Idempotency = Annotated[IdempotentRequest, idempotency(idempotency_keys, required=False)]
 Planner = Annotated[Principal, Depends(require_roles(*PLANNERS))]
 FileFormat = Literal["xlsx", "csv"]
 Unit = Literal["million", "dong"]
@@ -59,7 +58,7 @@ ReadablePlan = Annotated[tuple[Plan, PlanSeries], Depends(readable_plan)]
 
 def writable_plan(found: ReadablePlan, principal: Planner) -> Plan:
     """A plan of the caller's province (partners and services never write plans)."""
-    writer(principal)
+    refuse_service_writes(principal)
     return found[0]
 
 
@@ -71,7 +70,7 @@ async def _check_place_and_programme(
 ) -> None:
     if await directory.province_name(payload.province_code) is None:
         raise invalid("province_code", f"no province {payload.province_code}")
-    if not covers_province(principal, payload.province_code):
+    if not covers_place(principal, payload.province_code, None):
         raise invalid("province_code", "is outside your provinces")
     if await run_in_threadpool(session.get, Programme, payload.programme_code) is None:
         raise invalid("programme_code", f"no programme {payload.programme_code!r}")
@@ -85,7 +84,7 @@ async def create_plan(
     directory: ClubDirectoryDep,
     idem: Idempotency,
 ) -> Any:
-    writer(principal)
+    refuse_service_writes(principal)
     await _check_place_and_programme(session, directory, payload, principal)
 
     def write() -> Any:
@@ -101,20 +100,20 @@ def _plan_filters(
     programme: str | None,
     year: int | None,
     status: PlanStatus | None,
-) -> list[Any]:
-    filters: list[Any] = []
+) -> list[ColumnElement[bool]]:
+    filters: list[ColumnElement[bool]] = []
     if principal.role is Role.OFFICER:
         filters.append(col(PlanSeries.province_code).in_(principal.provinces))
     if principal.role is Role.PARTNER:
-        filters.append(Plan.status == PlanStatus.APPROVED.value)
+        filters.append(col(Plan.status) == PlanStatus.APPROVED.value)
     if province:
-        filters.append(PlanSeries.province_code == province)
+        filters.append(col(PlanSeries.province_code) == province)
     if programme:
-        filters.append(PlanSeries.programme_code == programme)
+        filters.append(col(PlanSeries.programme_code) == programme)
     if year is not None:
-        filters.append(and_(PlanSeries.start_year <= year, PlanSeries.end_year >= year))
+        filters.append(and_(col(PlanSeries.start_year) <= year, col(PlanSeries.end_year) >= year))
     if status is not None:
-        filters.append(Plan.status == status.value)
+        filters.append(col(Plan.status) == status.value)
     return filters
 
 
@@ -134,20 +133,21 @@ def list_plans(
     filters = _plan_filters(principal, province, programme, year, status)
     if not all_versions:
         newest = (
-            select(func.max(Plan.version))
-            .where(Plan.series_id == PlanSeries.id, *_status_only(principal, status))
+            select(func.max(col(Plan.version)))
+            .where(col(Plan.series_id) == col(PlanSeries.id), *_status_only(principal, status))
             .correlate(PlanSeries)
             .scalar_subquery()
         )
-        filters.append(Plan.version == newest)
+        filters.append(col(Plan.version) == newest)
     query = select(Plan, PlanSeries).join(PlanSeries, col(PlanSeries.id) == col(Plan.series_id))
-    total = session.exec(select(func.count()).select_from(query.where(*filters).subquery())).one()
-    rows = session.exec(
-        query.where(*filters)
-        .order_by(col(PlanSeries.start_year).desc(), col(PlanSeries.province_code), col(Plan.id))
-        .limit(page.limit)
-        .offset(page.offset)
-    ).all()
+    rows, total = page_of(
+        session,
+        query.where(*filters),
+        page,
+        col(PlanSeries.start_year).desc(),
+        col(PlanSeries.province_code),
+        col(Plan.id),
+    )
     return Page(
         items=service.summaries(session, [(plan, series) for plan, series in rows]),
         total=total,
@@ -156,11 +156,11 @@ def list_plans(
     )
 
 
-def _status_only(principal: Principal, status: PlanStatus | None) -> list[Any]:
+def _status_only(principal: Principal, status: PlanStatus | None) -> list[ColumnElement[bool]]:
     """Which versions count as "newest": a partner's newest is the newest approved one."""
     if principal.role is Role.PARTNER:
-        return [Plan.status == PlanStatus.APPROVED.value]
-    return [Plan.status == status.value] if status is not None else []
+        return [col(Plan.status) == PlanStatus.APPROVED.value]
+    return [col(Plan.status) == status.value] if status is not None else []
 
 
 @router.get(
@@ -175,7 +175,7 @@ def area_execution(
     programme: Annotated[str | None, Query(max_length=30)] = None,
     year: Annotated[Year | None, Query(description="Plans covering this year.")] = None,
 ) -> AreaExecution:
-    if province and not covers_province(principal, province):
+    if province and not sees_plans_of(principal, province):
         raise NotFound(f"No plans of province {province} in your scope.")
     return execution.for_area(session, principal, province, programme, year)
 

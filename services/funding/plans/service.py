@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from common.auth import Principal
 from common.clock import utcnow
+from common.db import id_of
 from common.problems import Conflict, NotFound
 from services.funding import events
 from services.funding.models import outbox
@@ -22,7 +23,7 @@ from services.funding.plans.schemas import (
     Targets,
 )
 from services.funding.rules import PlanStatus, Source
-from services.funding.scope import covers_province
+from services.funding.scope import sees_plans_of
 
 
 def series_of(session: Session, plan: Plan) -> PlanSeries:
@@ -45,19 +46,22 @@ def visible_plan(session: Session, principal: Principal, plan_id: int) -> tuple[
 def may_read(principal: Principal, series: PlanSeries, plan: Plan) -> bool:
     if principal.role.value == "partner":
         return plan.status == PlanStatus.APPROVED.value
-    return covers_province(principal, series.province_code)
+    return sees_plans_of(principal, series.province_code)
 
 
 def _write_lines(session: Session, plan: Plan, lines: Iterable[LineIn]) -> None:
     for line in lines:
         assert line.number is not None
         row = PlanLine(
-            plan_id=plan.id, number=line.number, activity=line.activity.value, content=line.content
+            plan_id=id_of(plan),
+            number=line.number,
+            activity=line.activity.value,
+            content=line.content,
         )
         session.add(row)
         session.flush()
         session.add_all(
-            PlanLineAmount(line_id=row.id, source=source.value, amount=amount)
+            PlanLineAmount(line_id=id_of(row), source=source.value, amount=amount)
             for source, amount in line.amounts.items()
             if amount
         )
@@ -98,7 +102,7 @@ def create(session: Session, principal: Principal, payload: PlanCreate) -> Plan:
     session.add(series)
     session.flush()
     plan = Plan(
-        series_id=series.id,
+        series_id=id_of(series),
         version=1,
         status=PlanStatus.DRAFT.value,
         title=payload.title,
@@ -141,9 +145,9 @@ def replace_content(session: Session, plan: Plan, content: PlanContent) -> None:
 def replace_lines(session: Session, plan: Plan, lines: list[LineIn]) -> None:
     lock(session, plan)
     _refuse_approved(plan)
-    old = select(PlanLine.id).where(PlanLine.plan_id == plan.id)
+    old = select(col(PlanLine.id)).where(col(PlanLine.plan_id) == plan.id)
     session.execute(delete(PlanLineAmount).where(col(PlanLineAmount.line_id).in_(old)))
-    session.execute(delete(PlanLine).where(PlanLine.plan_id == plan.id))
+    session.execute(delete(PlanLine).where(col(PlanLine.plan_id) == plan.id))
     _write_lines(session, plan, lines)
 
 
@@ -315,7 +319,7 @@ def summaries(session: Session, rows: list[tuple[Plan, PlanSeries]]) -> list[Pla
             start_year=series.start_year,
             end_year=series.end_year,
             title=plan.title,
-            total=int(totals.get(plan.id, 0)),
+            total=int(totals.get(id_of(plan), 0)),
             approved_at=plan.approved_at,
         )
         for plan, series in rows

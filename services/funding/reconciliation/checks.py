@@ -408,9 +408,10 @@ def _sums(found: Findings, national: IndicatorReport, parts: dict[str, Indicator
         objects: dict[str, int | str | None] = {"report": "national", "indicator": ".".join(key)}
         said = f"national {row.section.value}.{row.name}"
         values = [rows[key].value if key in rows else 0 for rows in by_province.values()]
-        if row.value is not None and None not in values and row.value != sum(values):
+        known = [value for value in values if value is not None]
+        if row.value is not None and len(known) == len(values) and row.value != sum(known):
             found.add(
-                f"{said} is {row.value}, the provinces' add up to {sum(values)} ("
+                f"{said} is {row.value}, the provinces' add up to {sum(known)} ("
                 + ", ".join(
                     f"{province}: {value}"
                     for province, value in zip(by_province, values, strict=True)

@@ -40,7 +40,8 @@ def reconciliation_services(settings: FundingSettings, tokens: ServiceTokens) ->
 
 
 def _services(request: Request) -> checks.Services:
-    return request.app.state.reconciliation_services
+    services: checks.Services = request.app.state.reconciliation_services
+    return services
 
 
 async def _indicator_report(

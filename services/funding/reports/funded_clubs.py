@@ -8,10 +8,11 @@ answer the page still comes, naming the fields it lacks.
 import asyncio
 from collections import defaultdict
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, TypedDict
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import func, literal
+from sqlalchemy import ColumnElement, Row, ScalarSelect, func, literal
+from sqlalchemy import select as core_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -36,6 +37,21 @@ router = APIRouter(
 CLUB_FIELDS = ("items.club_code", "items.club_name", "items.club_status")
 
 
+class Filters(TypedDict):
+    """The filters a caller asked for (`_conditions` adds the caller's scope)."""
+
+    funder_id: int | None
+    province: str | None
+    programme: str | None
+    source: Source | None
+    date_from: date | None
+    date_to: date | None
+
+
+ClubRow = Row[int, str, str, int, int, date, date]
+"""A club's allocations: club id, province, commune, amount, count, first and last day."""
+
+
 def _conditions(
     principal: Principal,
     funder_id: int | None,
@@ -45,9 +61,9 @@ def _conditions(
     date_from: date | None,
     date_to: date | None,
     own_only: bool,
-) -> list[Any]:
+) -> list[ColumnElement[bool]]:
     """The filters on allocations; `own_only` adds the caller's scope (a partner's funder)."""
-    conditions: list[Any] = []
+    conditions: list[ColumnElement[bool]] = []
     if own_only:
         conditions.append(
             flow_filter(
@@ -60,10 +76,10 @@ def _conditions(
     elif principal.role is Role.OFFICER:
         conditions.append(col(Allocation.province_code).in_(principal.provinces))
     for column, value in (
-        (Allocation.funder_id, funder_id),
-        (Allocation.province_code, province),
-        (Allocation.programme_code, programme),
-        (Allocation.source, source.value if source else None),
+        (col(Allocation.funder_id), funder_id),
+        (col(Allocation.province_code), province),
+        (col(Allocation.programme_code), programme),
+        (col(Allocation.source), source.value if source else None),
     ):
         if value is not None:
             conditions.append(column == value)
@@ -74,18 +90,21 @@ def _conditions(
     return conditions
 
 
-def _page(session: Session, conditions: list[Any], limit: int, offset: int) -> list[Any]:
+def _page(
+    session: Session, conditions: list[ColumnElement[bool]], limit: int, offset: int
+) -> list[ClubRow]:
     """One row per club, with the total number of clubs on every row."""
+    # SQLAlchemy's own `select`: SQLModel's is typed for at most four columns.
     return list(
-        session.exec(
-            select(
-                Allocation.club_id,
-                func.min(Allocation.province_code),
-                func.min(Allocation.commune_code),
-                func.sum(Allocation.amount),
+        session.execute(
+            core_select(
+                col(Allocation.club_id),
+                func.min(col(Allocation.province_code)),
+                func.min(col(Allocation.commune_code)),
+                func.sum(col(Allocation.amount)),
                 func.count(),
-                func.min(Allocation.allocated_on),
-                func.max(Allocation.allocated_on),
+                func.min(col(Allocation.allocated_on)),
+                func.max(col(Allocation.allocated_on)),
             )
             .where(*conditions)
             .group_by(col(Allocation.club_id))
@@ -96,13 +115,15 @@ def _page(session: Session, conditions: list[Any], limit: int, offset: int) -> l
     )
 
 
-def _summary(session: Session, conditions: list[Any], other_clubs: Any) -> tuple[int, ...]:
+def _summary(
+    session: Session, conditions: list[ColumnElement[bool]], other_clubs: ColumnElement[int]
+) -> tuple[int, int, int, int]:
     """The visible allocations' clubs, amount and count, and `other_clubs` in the same
     statement (one round trip less)."""
     clubs, amount, count, others = session.exec(
         select(
-            func.count(func.distinct(Allocation.club_id)),
-            func.coalesce(func.sum(Allocation.amount), 0),
+            func.count(func.distinct(col(Allocation.club_id))),
+            func.coalesce(func.sum(col(Allocation.amount)), 0),
             func.count(),
             other_clubs,
         ).where(*conditions)
@@ -110,7 +131,7 @@ def _summary(session: Session, conditions: list[Any], other_clubs: Any) -> tuple
     return int(clubs), int(amount), int(count), int(others)
 
 
-def _other_clubs(principal: Principal, shared: list[Any]) -> Any:
+def _other_clubs(principal: Principal, shared: list[ColumnElement[bool]]) -> ScalarSelect[int]:
     """Clubs funded (under the same filters) only by funders other than the partner's, as a
     scalar subquery.
 
@@ -118,12 +139,14 @@ def _other_clubs(principal: Principal, shared: list[Any]) -> Any:
     funder (index on club and funder). A NOT EXISTS let PostgreSQL hash all of the funder's
     allocations nationwide instead, most of a partner's page for a funder in many provinces.
     """
-    clubs = select(Allocation.club_id).where(*shared).group_by(col(Allocation.club_id)).subquery()
+    clubs = (
+        select(col(Allocation.club_id)).where(*shared).group_by(col(Allocation.club_id)).subquery()
+    )
     own = aliased(Allocation)
     # A scalar subquery is never turned into a join, so it stays one probe per club.
     own_allocation = (
-        select(own.club_id)
-        .where(own.club_id == clubs.c.club_id, own.funder_id == principal.funder_id)
+        select(col(own.club_id))
+        .where(col(own.club_id) == clubs.c.club_id, col(own.funder_id) == principal.funder_id)
         .limit(1)
         .scalar_subquery()
     )
@@ -131,16 +154,17 @@ def _other_clubs(principal: Principal, shared: list[Any]) -> Any:
 
 
 def _shares(
-    session: Session, conditions: list[Any], club_ids: list[int]
+    session: Session, conditions: list[ColumnElement[bool]], club_ids: list[int]
 ) -> dict[int, list[FunderShare]]:
-    rows = session.exec(
-        select(
-            Allocation.club_id,
+    # SQLAlchemy's own `select`: SQLModel's is typed for at most four columns.
+    rows = session.execute(
+        core_select(
+            col(Allocation.club_id),
             Funder,
-            func.sum(Allocation.amount),
+            func.sum(col(Allocation.amount)),
             func.count(),
-            func.min(Allocation.allocated_on),
-            func.max(Allocation.allocated_on),
+            func.min(col(Allocation.allocated_on)),
+            func.max(col(Allocation.allocated_on)),
         )
         .join(Funder, col(Funder.id) == col(Allocation.funder_id))
         .where(*conditions, col(Allocation.club_id).in_(club_ids))
@@ -165,14 +189,17 @@ def _shares(
 
 
 def _other_funders(
-    session: Session, principal: Principal, shared: list[Any], club_ids: list[int]
+    session: Session,
+    principal: Principal,
+    shared: list[ColumnElement[bool]],
+    club_ids: list[int],
 ) -> dict[int, int]:
     rows = session.exec(
-        select(Allocation.club_id, func.count(func.distinct(Allocation.funder_id)))
+        select(col(Allocation.club_id), func.count(func.distinct(col(Allocation.funder_id))))
         .where(
             *shared,
             col(Allocation.club_id).in_(club_ids),
-            Allocation.funder_id != principal.funder_id,
+            col(Allocation.funder_id) != principal.funder_id,
         )
         .group_by(col(Allocation.club_id))
     )
@@ -182,9 +209,9 @@ def _other_funders(
 def _query(
     session: Session,
     principal: Principal,
-    filters: dict[str, Any],
-    visible: list[Any],
-    rows: list[Any],
+    filters: Filters,
+    visible: list[ColumnElement[bool]],
+    rows: list[ClubRow],
 ) -> tuple[list[FundedClub], FundedSummary]:
     """The page's items and the summary, for the page's `rows` (from `_page`)."""
     club_ids = [row[0] for row in rows]
@@ -192,7 +219,8 @@ def _query(
     partner = principal.role is Role.PARTNER
     # What a partner may count: the same filters, any funder, but never another funder's
     # amounts.
-    shared = _conditions(principal, **{**filters, "funder_id": None}, own_only=False)
+    any_funder: Filters = {**filters, "funder_id": None}
+    shared = _conditions(principal, **any_funder, own_only=False)
     others = _other_funders(session, principal, shared, club_ids) if partner else {}
     items = [
         FundedClub(
@@ -238,7 +266,7 @@ async def funded_clubs(
 ) -> FundedClubsPage:
     if date_from and date_to and date_from > date_to:
         raise invalid("from", "is after 'to'", "query")
-    filters = {
+    filters: Filters = {
         "funder_id": funder_id,
         "province": province,
         "programme": programme,

@@ -1,7 +1,7 @@
 """`bank_loan.posted`: what a posting created or changed, one event per province.
 
 A batch changes up to 10,000 loans. One event per loan cost as much as writing the loans
-themselves (115 ms and 9 MB of WAL a batch), so a posting announces its loans grouped by the
+themselves (docs/benchmarks.md), so a posting announces its loans grouped by the
 province of the member each is matched to (one more event for the loans matched to nobody):
 each subscriber still gets only the loans of its area, in a few events. Unchanged and stale
 postings announce nothing. Events of one bank have one subject, `bank:<code>`: the bank's

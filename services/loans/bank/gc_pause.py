@@ -2,8 +2,8 @@
 
 A batch of 10,000 records keeps some 200,000 container objects alive at once (parsed records,
 planned loans, rows for COPY, the answer), so the collector ran every few hundred allocations
-and a full collection of the whole heap about once per batch: a third of the loans service's
-CPU per batch (bench/bank_loans.py, measured with `gc.callbacks`). None of these objects form
+and a full collection of the whole heap about once per batch, a large share of the service's
+CPU per batch (docs/benchmarks.md). None of these objects form
 reference cycles; reference counting frees them when the request ends. The collector runs again
 as soon as no batch is being handled.
 """

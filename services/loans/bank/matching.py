@@ -82,7 +82,8 @@ class MemberLookup:
 
 
 def member_lookup(request: Request) -> MemberLookup:
-    return request.app.state.member_lookup
+    lookup: MemberLookup = request.app.state.member_lookup
+    return lookup
 
 
 MemberLookupDep = Annotated[MemberLookup, Depends(member_lookup)]

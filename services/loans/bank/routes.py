@@ -7,23 +7,23 @@ are refused here too, not only at the gateway; records out of scope answer 404.
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, TypeVar
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import ColumnElement
-from sqlmodel import Session
+from sqlmodel import Session, col
 from starlette.concurrency import run_in_threadpool
 
 from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.clock import utcnow
 from common.db import SessionDep, prefer_lz4
-from common.idempotency import IdempotentRequest, idempotency
+from common.idempotency import IdempotentRequest, RequiredIdempotency
 from common.problems import Forbidden
 from common.schemas import Id, IdPath, Page, PageDep
-from services.loans.bank import schemas, service
+from services.loans.bank import reading, schemas, service
 from services.loans.bank.gc_pause import collector_paused
 from services.loans.bank.matching import MemberLookup, MemberLookupDep, match_unmatched
 from services.loans.bank.models import LOAN_NUMBER_LENGTH, BankLoan
@@ -35,14 +35,12 @@ from services.loans.bank.schemas import (
     BatchAnswer,
     MatchingRun,
 )
-from services.loans.models import idempotency_keys
 
 router = APIRouter(
     prefix="/api/v1/bank-loans",
     tags=["bank loans"],
     dependencies=[Depends(require_roles(*service.READERS))],
 )
-Idempotency = Annotated[IdempotentRequest, idempotency(idempotency_keys, required=True)]
 AnswerT = TypeVar("AnswerT")
 
 
@@ -60,8 +58,8 @@ def _write(
     session: Session,
     principal: Principal,
     bank_code: str,
-    loan_numbers: list[str | None],
-    postings: list[LoanValues | None],
+    loan_numbers: Sequence[str | None],
+    postings: Sequence[LoanValues | None],
     lookup: MemberLookup,
     loop: asyncio.AbstractEventLoop,
     answer: Callable[[service.Plan, bool], AnswerT],
@@ -103,10 +101,10 @@ async def post_record(
     bank_code: BankCode,
     principal: CurrentPrincipal,
     session: SessionDep,
-    idem: Idempotency,
+    idem: RequiredIdempotency,
     lookup: MemberLookupDep,
 ) -> Response:
-    number, values = schemas.parse_record(await request.body(), clock.today())
+    number, values = reading.parse_record(await request.body(), clock.today())
     planned, available = await run_in_threadpool(
         _write,
         session,
@@ -142,7 +140,7 @@ async def post_batch(
     bank_code: BankCode,
     principal: CurrentPrincipal,
     session: SessionDep,
-    idem: Idempotency,
+    idem: RequiredIdempotency,
     lookup: MemberLookupDep,
     mode: Annotated[
         BatchMode,
@@ -182,12 +180,12 @@ def _write_batch(
 ) -> Response:
     """A batch from its body to its stored answer, in one worker thread (each hop between the
     event loop and a worker waits for the other's turn at the interpreter)."""
-    parsed = schemas.parse_batch(body, clock.today())
+    parsed = reading.parse_batch(body, clock.today())
     if parsed.rejected and mode is BatchMode.ATOMIC:
-        raise schemas.refused_batch(parsed)
+        raise reading.refused_batch(parsed)
     prefer_lz4(session)  # the batch's events and its stored answer are megabytes
 
-    def write(batch: schemas.ParsedBatch) -> Response:
+    def write(batch: reading.ParsedBatch) -> Response:
         def answer(planned: service.Plan, matching_available: bool) -> Response:
             content = service.batch_answer(mode, batch, planned, matching_available)
             return Response(orjson.dumps(content), media_type="application/json")
@@ -196,7 +194,7 @@ def _write_batch(
             session, principal, bank_code, batch.loan_numbers, batch.postings, lookup, loop, answer
         )
 
-    def probe(batch: schemas.ParsedBatch) -> None:
+    def probe(batch: reading.ParsedBatch) -> None:
         service.write(
             session,
             principal,
@@ -229,18 +227,18 @@ def list_bank_loans(
 ) -> Page[BankLoanPublic]:
     conditions: list[ColumnElement[bool]] = [service.loan_filter(principal)]
     if loan_number is not None:
-        conditions.append(BankLoan.loan_number == loan_number)
+        conditions.append(col(BankLoan.loan_number) == loan_number)
     if programme is not None:
-        conditions.append(BankLoan.programme == programme.value)
+        conditions.append(col(BankLoan.programme) == programme.value)
     if status is not None:
-        conditions.append(BankLoan.status == status.value)
+        conditions.append(col(BankLoan.status) == status.value)
     if matched is not None:
-        member = BankLoan.member_id
-        conditions.append(member.is_not(None) if matched else member.is_(None))  # type: ignore[union-attr]
+        member = col(BankLoan.member_id)
+        conditions.append(member.is_not(None) if matched else member.is_(None))
     if club_id is not None:
-        conditions.append(BankLoan.club_id == club_id)
+        conditions.append(col(BankLoan.club_id) == club_id)
     if member_id is not None:
-        conditions.append(BankLoan.member_id == member_id)
+        conditions.append(col(BankLoan.member_id) == member_id)
     loans, total = service.find_loans(session, conditions, page)
     return Page(
         items=[service.public(loan) for loan in loans],

@@ -19,19 +19,22 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, false, func, true, union_all
+from sqlalchemy import ColumnElement, func, union_all
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
 
-from common.auth import Principal, Role
+from common.auth import Principal
+from common.db import page_of
 from common.db_errors import integrity_cause
 from common.events.outbox import Event
 from common.problems import NotFound
 from common.schemas import PageParams
+from common.scope import Kind, Place, condition, readers
 from services.loans.bank import events, store
 from services.loans.bank.models import BankLoan, BankLoanVersion
+from services.loans.bank.reading import ParsedBatch
 from services.loans.bank.rules import (
     APPLIED,
     BASIS_POINTS_PER_PERCENT,
@@ -43,16 +46,17 @@ from services.loans.bank.rules import (
     Reasons,
     outcome,
 )
-from services.loans.bank.schemas import (
-    RECORD_FIELD,
-    BankLoanPublic,
-    BankLoanVersionPublic,
-    ParsedBatch,
-)
+from services.loans.bank.schemas import RECORD_FIELD, BankLoanPublic, BankLoanVersionPublic
 from services.loans.bank.store import Posting, StoredLoan
 from services.loans.models import outbox
 
-READERS = frozenset({Role.ADMIN, Role.OFFICER, Role.BANK, Role.SERVICE})
+READERS = readers(Kind.BANK_LOAN)
+BANK_LOAN_PLACE = Place(
+    province_code=col(BankLoan.province_code),
+    commune_code=col(BankLoan.commune_code),
+    bank_code=col(BankLoan.bank_code),
+)
+"""Where a bank loan is: its bank, and the place of the member it is matched to (if any)."""
 NO_MATCH = (None, None, None, None, None)
 OUTCOME_VALUES = {result: result.value for result in Outcome}
 """Plain strings to write (`Outcome.value` is a property, slow when read 10,000 times)."""
@@ -103,10 +107,13 @@ def plan(
     their loan numbers.
     """
     store.lock_bank(session, bank_code, now)
+    # Only the valid records' numbers are read here, and those are validated strings (None
+    # stands for an invalid record's number): one cast for the batch, nothing per record.
+    valid_numbers = cast(Sequence[str], loan_numbers)
     numbers = sorted(
         {
             number
-            for number, values in zip(loan_numbers, postings, strict=True)
+            for number, values in zip(valid_numbers, postings, strict=True)
             if values is not None
         }
     )
@@ -119,7 +126,7 @@ def plan(
     for index, values in enumerate(postings):
         if values is None:
             continue
-        number = loan_numbers[index]
+        number = valid_numbers[index]
         loan = loans.get(number)
         posting: Posting | None = None
         if loan is None:
@@ -376,16 +383,7 @@ def loan_filter(principal: Principal) -> ColumnElement[bool]:
     A bank sees its own records; an officer the loans matched to members of clubs in their
     area (unmatched loans belong to nobody's area); admins and our services all of them.
     """
-    if principal.role in (Role.ADMIN, Role.SERVICE):
-        return true()
-    if principal.role is Role.BANK and principal.bank_code:
-        return col(BankLoan.bank_code) == principal.bank_code
-    if principal.role is Role.OFFICER:
-        condition = col(BankLoan.province_code).in_(principal.provinces)
-        if principal.communes:
-            condition = condition & col(BankLoan.commune_code).in_(principal.communes)
-        return condition
-    return false()
+    return condition(principal, Kind.BANK_LOAN, BANK_LOAN_PLACE)
 
 
 def visible_loan(session: Session, principal: Principal, loan_id: int) -> BankLoan:
@@ -422,15 +420,7 @@ def find_loans(
     session: Session, conditions: list[ColumnElement[bool]], page: PageParams
 ) -> tuple[list[BankLoan], int]:
     """One page of loans in id order, and how many match."""
-    total = session.exec(select(func.count()).select_from(BankLoan).where(*conditions)).one()
-    loans = session.exec(
-        select(BankLoan)
-        .where(*conditions)
-        .order_by(col(BankLoan.id))
-        .limit(page.limit)
-        .offset(page.offset)
-    ).all()
-    return list(loans), int(total)
+    return page_of(session, select(BankLoan).where(*conditions), page, col(BankLoan.id))
 
 
 def history(
@@ -453,7 +443,7 @@ def history(
         select(*kept).where(condition), select(*current).where(BankLoan.id == loan.id)
     ).subquery("postings")
     rows = session.execute(
-        select(both).order_by(both.c.id.desc()).limit(page.limit).offset(page.offset)
+        both.select().order_by(both.c.id.desc()).limit(page.limit).offset(page.offset)
     )
     total = session.exec(select(func.count()).select_from(BankLoanVersion).where(condition)).one()
     return [BankLoanVersion(**row._mapping) for row in rows], int(total) + 1

@@ -16,7 +16,7 @@ from sqlalchemy import Result, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session, col
+from sqlmodel import Session, SQLModel, col
 
 from services.loans.bank.models import Bank, BankLoan, BankLoanVersion
 from services.loans.bank.rules import VALUE_FIELDS, LoanValues, Membership
@@ -54,7 +54,7 @@ FROM taken
 when they are one run (as they are unless another posting takes ids at the same moment), else
 every one. The sequence by its literal name:
 resolving it (pg_get_serial_sequence, a cast) is done per row and costs ten times the nextval
-itself. One value rather than 10,000 rows saves the loans service 15 ms of CPU per batch."""
+itself; and one value rather than 10,000 rows spares the service's CPU (docs/benchmarks.md)."""
 SQLITE_CHUNK = 500
 """Values per `IN (…)` on SQLite, well under its limit on bound parameters."""
 
@@ -157,22 +157,24 @@ CROSS JOIN LATERAL (
 """
 
 
-def _wanted(session: Session, bank_code: str, numbers: Sequence[str]) -> Iterator[Result]:
+def _wanted(
+    session: Session, bank_code: str, numbers: Sequence[str]
+) -> Iterator[Result[*tuple[Any, ...]]]:
     """The bank's loans among these numbers.
 
     PostgreSQL: one probe of the unique index per number, whatever the statistics say (with
     `loan_number = ANY(…)` and a table not analysed since it grew, the planner read every loan of
-    the bank and filtered them: 120 ms per batch at 250,000 loans, and growing). `LIMIT 1` keeps
-    the planner from turning the probes into a join. The numbers travel as one string, split
-    on spaces, which the loan number's pattern excludes: psycopg builds a 10,000-element array
-    parameter in Python, which cost 30 ms. SQLite: chunks of `IN`.
+    the bank and filtered them, a cost that grows with the bank's book). `LIMIT 1` keeps the
+    planner from turning the probes into a join. The numbers travel as one string, split on
+    spaces, which the loan number's pattern excludes: psycopg builds a 10,000-element array
+    parameter slowly, in Python. SQLite: chunks of `IN`. Figures: docs/benchmarks.md.
     """
     if _is_postgres(session):
         columns = {column.key: column.type for column in _CURRENT_COLUMNS}
         probe = text(_PROBE).columns(**columns)  # typed as the columns (matched_at in UTC)
         yield session.execute(probe, {"numbers": " ".join(numbers), "bank_code": bank_code})
         return
-    query = select(*_CURRENT_COLUMNS).where(BankLoan.bank_code == bank_code)
+    query = select(*_CURRENT_COLUMNS).where(col(BankLoan.bank_code) == bank_code)
     for start in range(0, len(numbers), SQLITE_CHUNK):
         chunk = numbers[start : start + SQLITE_CHUNK]
         yield session.execute(query.where(col(BankLoan.loan_number).in_(chunk)))
@@ -203,8 +205,10 @@ def new_ids(
 
 def _binary_types(table: str, columns: Sequence[str]) -> list[str]:
     """The PostgreSQL types of these columns, which a binary COPY must name."""
-    definition = {"bank_loan_changes": BankLoan, "bank_loans": BankLoan}.get(table, BankLoanVersion)
-    found = definition.__table__.c  # type: ignore[attr-defined]
+    definition: type[SQLModel] = {"bank_loan_changes": BankLoan, "bank_loans": BankLoan}.get(
+        table, BankLoanVersion
+    )
+    found = definition.__table__.c  # type: ignore[attr-defined]  # SQLModel does not declare it
     return [_BINARY_TYPES[type(found[name].type).__name__] for name in columns]
 
 
@@ -212,7 +216,7 @@ def _copy(
     session: Session,
     table: str,
     columns: Sequence[str],
-    rows: Iterable[tuple],
+    rows: Iterable[tuple[Any, ...]],
     meanwhile: Callable[[], object] | None = None,
 ) -> None:
     """Binary COPY on the session's own psycopg connection; `meanwhile` runs once every row is
@@ -224,6 +228,7 @@ def _copy(
     """
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
     connection = session.connection().connection.driver_connection
+    assert connection is not None  # the session's connection is open: it runs this transaction
     try:
         with connection.cursor() as cursor, cursor.copy(statement) as copy:
             copy.set_types(_binary_types(table, columns))
@@ -236,7 +241,7 @@ def _copy(
 
 
 def insert_loans(
-    session: Session, rows: Iterable[tuple], meanwhile: Callable[[], object] | None = None
+    session: Session, rows: Iterable[tuple[Any, ...]], meanwhile: Callable[[], object] | None = None
 ) -> None:
     """New current rows (at least one), in `LOAN_COLUMNS` order; on PostgreSQL they may be
     made while they are sent, and `meanwhile` runs while they are stored (else after)."""
@@ -248,7 +253,7 @@ def insert_loans(
         meanwhile()
 
 
-def update_loans(session: Session, rows: list[tuple], now: datetime) -> None:
+def update_loans(session: Session, rows: list[tuple[Any, ...]], now: datetime) -> None:
     """Changed current rows, in `CHANGE_COLUMNS` order."""
     if not rows:
         return
@@ -276,7 +281,7 @@ def update_loans(session: Session, rows: list[tuple], now: datetime) -> None:
     session.connection().execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
 
 
-def insert_versions(session: Session, rows: Iterable[tuple]) -> None:
+def insert_versions(session: Session, rows: Iterable[tuple[Any, ...]]) -> None:
     """Postings for the history (at least one), in `VERSION_COLUMNS` order; on PostgreSQL they
     may be made while they are sent."""
     if _is_postgres(session):
@@ -290,7 +295,7 @@ def insert_versions(session: Session, rows: Iterable[tuple]) -> None:
 def unmatched_loans(session: Session, after_id: int, limit: int) -> list[tuple[int, str]]:
     """(id, borrower's national ID) of unmatched loans after `after_id`, in id order."""
     rows = session.execute(
-        select(BankLoan.id, BankLoan.borrower_national_id)
+        select(col(BankLoan.id), col(BankLoan.borrower_national_id))
         .where(col(BankLoan.member_id).is_(None), col(BankLoan.id) > after_id)
         .order_by(col(BankLoan.id))
         .limit(limit)

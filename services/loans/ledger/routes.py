@@ -6,19 +6,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
-from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.auth import CurrentPrincipal, Principal, Role, Writer, require_roles
 from common.club_directory import ClubDirectoryDep, ClubFacts
-from common.db import SessionDep
-from common.idempotency import IdempotentRequest, idempotency
-from common.problems import Conflict, Forbidden, NotFound, invalid
+from common.db import SessionDep, page_of
+from common.idempotency import Idempotency
+from common.problems import Conflict, NotFound, invalid
 from common.schemas import Id, IdPath, Page, PageDep
 from services.loans.ledger import service
 from services.loans.ledger.models import Fund
-from services.loans.ledger.rules import CapitalOrigin, EntryType, FundKind
+from services.loans.ledger.rules import EntryType, FundKind
 from services.loans.ledger.schemas import (
     AllocationCapital,
     CapitalIn,
@@ -29,13 +28,11 @@ from services.loans.ledger.schemas import (
     ReversalCreate,
     StatementLine,
 )
-from services.loans.models import idempotency_keys
 from services.loans.scope import FUND_OPENERS, FUND_READERS, covers, fund_filter, may_see
 
 router = APIRouter(
     prefix="/api/v1/funds", tags=["funds"], dependencies=[Depends(require_roles(*FUND_READERS))]
 )
-Idempotency = Annotated[IdempotentRequest, idempotency(idempotency_keys, required=False)]
 
 
 def public(session: SessionDep, fund: Fund) -> FundPublic:
@@ -53,10 +50,8 @@ def visible_fund(fund_id: IdPath, session: SessionDep, principal: CurrentPrincip
 VisibleFund = Annotated[Fund, Depends(visible_fund)]
 
 
-def writable_fund(fund: VisibleFund, principal: CurrentPrincipal) -> Fund:
+def writable_fund(fund: VisibleFund, _writer: Writer) -> Fund:
     """A fund whose ledger the caller may write: admins, the area's officer, the club's board."""
-    if principal.role is Role.SERVICE:
-        raise Forbidden("Service tokens may read funds, not write them.")
     return fund
 
 
@@ -97,42 +92,6 @@ def open_fund(
     return idem.respond(session, public(session, fund), status_code=201 if opened else 200)
 
 
-def _same_allocation(entry: EntryPublic, fund: Fund, payload: AllocationCapital) -> bool:
-    return (fund.club_id, fund.kind, entry.amount) == (
-        payload.club_id,
-        payload.kind.value,
-        payload.amount,
-    )
-
-
-def _record_allocation(
-    session: Session, payload: AllocationCapital, club: ClubFacts, principal: Principal
-) -> tuple[EntryPublic, bool]:
-    fund, _ = service.open_fund(session, club, payload.kind, principal.subject)
-    entry, created = service.add_capital(
-        session,
-        fund,
-        principal,
-        payload.amount,
-        payload.occurred_on,
-        CapitalOrigin.ALLOCATION,
-        payload.allocation_id,
-        payload.reference,
-    )
-    return service.public_entry(session, entry), created
-
-
-def _recorded_allocation(
-    session: Session, payload: AllocationCapital
-) -> tuple[EntryPublic, Fund] | None:
-    entry = service.allocation_entry(session, None, payload.allocation_id)
-    if entry is None:
-        return None
-    fund = session.get(Fund, entry.fund_id)
-    assert fund is not None
-    return service.public_entry(session, entry), fund
-
-
 @router.post(
     "/allocations",
     response_model=EntryPublic,
@@ -149,22 +108,17 @@ async def record_allocation(
     session: SessionDep,
     principal: Annotated[Principal, Depends(require_roles(Role.SERVICE, Role.ADMIN))],
 ) -> Any:
-    recorded = await run_in_threadpool(_recorded_allocation, session, payload)
+    recorded = await run_in_threadpool(service.recorded_allocation, session, payload)
     if recorded is not None:
-        entry, fund = recorded
-        if not _same_allocation(entry, fund, payload):
-            raise Conflict(
-                f"The allocation {payload.allocation_id} was recorded with another club, fund "
-                "or amount.",
-                entry_id=entry.id,
-            )
-        return JSONResponse(jsonable_encoder(entry), status_code=200)
+        return JSONResponse(jsonable_encoder(recorded), status_code=200)
     club = (await directory.facts({payload.club_id})).get(payload.club_id)
     if club is None:
         raise invalid("club_id", f"no club {payload.club_id}")
     if club.dissolved:
         raise Conflict(f"The club {club.id} is dissolved; it takes no new allocation.")
-    entry, created = await run_in_threadpool(_record_allocation, session, payload, club, principal)
+    entry, created = await run_in_threadpool(
+        service.record_allocation, session, payload, club, principal
+    )
     return JSONResponse(jsonable_encoder(entry), status_code=201 if created else 200)
 
 
@@ -194,10 +148,7 @@ def list_funds(
         filters.append(Fund.club_id == club_id)
     if kind is not None:
         filters.append(Fund.kind == kind.value)
-    total = session.exec(select(func.count()).select_from(Fund).where(*filters)).one()
-    funds = session.exec(
-        select(Fund).where(*filters).order_by(col(Fund.id)).limit(page.limit).offset(page.offset)
-    ).all()
+    funds, total = page_of(session, select(Fund).where(*filters), page, col(Fund.id))
     return Page(
         items=[public(session, fund) for fund in funds],
         total=total,

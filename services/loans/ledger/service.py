@@ -1,6 +1,7 @@
 """The fund ledger's rules against the database. Nothing here commits: the request does."""
 
 from datetime import date
+from typing import TypedDict, Unpack
 
 from sqlalchemy import Subquery, case, func, update
 from sqlalchemy.exc import IntegrityError
@@ -8,7 +9,9 @@ from sqlmodel import Session, col, select
 
 from common.auth import Principal
 from common.club_directory import ClubFacts
+from common.db import page_of
 from common.problems import Conflict, NotFound
+from common.schemas import PageParams
 from services.loans.ledger.models import Fund, LedgerEntry, Posting
 from services.loans.ledger.rules import (
     Account,
@@ -20,7 +23,12 @@ from services.loans.ledger.rules import (
     postings_for,
     reversal_of,
 )
-from services.loans.ledger.schemas import EntryPublic, PostingPublic, StatementLine
+from services.loans.ledger.schemas import (
+    AllocationCapital,
+    EntryPublic,
+    PostingPublic,
+    StatementLine,
+)
 
 
 def club_fund(session: Session, club_id: int, kind: FundKind) -> Fund | None:
@@ -82,6 +90,15 @@ def balance(session: Session, fund_id: int) -> int:
     return int(total)
 
 
+class _EntryLinks(TypedDict, total=False):
+    """What an entry may also carry: where capital came from, what it reverses, its loan."""
+
+    origin: str | None
+    allocation_id: int | None
+    reverses_entry_id: int | None
+    loan_id: int | None
+
+
 def _record(
     session: Session,
     fund: Fund,
@@ -91,9 +108,10 @@ def _record(
     postings: Postings,
     occurred_on: date,
     reference: str,
-    **extra: object,
+    **extra: Unpack[_EntryLinks],
 ) -> LedgerEntry:
     assert sum(value for _, value in postings) == 0, "unbalanced entry"
+    assert fund.id is not None  # a stored fund
     entry = LedgerEntry(
         fund_id=fund.id,
         entry_type=entry_type.value,
@@ -105,6 +123,7 @@ def _record(
     )
     session.add(entry)
     session.flush()
+    assert entry.id is not None  # flushed
     session.add_all(
         Posting(entry_id=entry.id, fund_id=fund.id, account=account.value, amount=value)
         for account, value in postings
@@ -116,6 +135,7 @@ def _record(
 def _refuse_overdraft(session: Session, fund: Fund, change: int, on: date) -> None:
     """Money leaving on `on` must be there on that day and on every later line of the
     statement: a back-dated expense may not spend what only came in after its date."""
+    assert fund.id is not None  # a stored fund
     lowest = lowest_balance_from(session, fund.id, on)
     if lowest + change < 0:
         raise Conflict(
@@ -145,7 +165,7 @@ def lowest_balance_from(session: Session, fund_id: int, on: date) -> int:
 
 def _cash_per_entry(fund_id: int) -> Subquery:
     cash = func.coalesce(
-        func.sum(case((Posting.account == Account.CASH.value, Posting.amount), else_=0)), 0
+        func.sum(case((col(Posting.account) == Account.CASH.value, Posting.amount), else_=0)), 0
     )
     return (
         select(
@@ -325,6 +345,42 @@ def _postings_of(session: Session, entry_ids: list[int]) -> dict[int, list[Posti
     return found
 
 
+def recorded_allocation(session: Session, payload: AllocationCapital) -> EntryPublic | None:
+    """The entry that recorded this allocation before, if any: an allocation is recorded once,
+    so the same id with another club, fund or amount is a conflict."""
+    entry = allocation_entry(session, None, payload.allocation_id)
+    if entry is None:
+        return None
+    fund = session.get_one(Fund, entry.fund_id)
+    recorded = public_entry(session, entry)
+    asked = (payload.club_id, payload.kind.value, payload.amount)
+    if (fund.club_id, fund.kind, recorded.amount) != asked:
+        raise Conflict(
+            f"The allocation {payload.allocation_id} was recorded with another club, fund or "
+            "amount.",
+            entry_id=recorded.id,
+        )
+    return recorded
+
+
+def record_allocation(
+    session: Session, payload: AllocationCapital, club: ClubFacts, principal: Principal
+) -> tuple[EntryPublic, bool]:
+    """A funder's allocation as capital in the club's fund of its kind (opened if need be)."""
+    fund, _ = open_fund(session, club, payload.kind, principal.subject)
+    entry, created = add_capital(
+        session,
+        fund,
+        principal,
+        payload.amount,
+        payload.occurred_on,
+        CapitalOrigin.ALLOCATION,
+        payload.allocation_id,
+        payload.reference,
+    )
+    return public_entry(session, entry), created
+
+
 def public_entry(session: Session, entry: LedgerEntry) -> EntryPublic:
     assert entry.id is not None
     return EntryPublic(
@@ -347,21 +403,22 @@ def statement(
     The running balance is taken over the fund's whole history, so a date range starts from the
     balance brought forward.
     """
+    assert fund.id is not None  # a stored fund
     running = _running_balances(_cash_per_entry(fund.id))
     filters = []
     if date_from is not None:
         filters.append(running.c.occurred_on >= date_from)
     if date_to is not None:
         filters.append(running.c.occurred_on <= date_to)
-    total = session.exec(select(func.count()).select_from(running).where(*filters)).one()
-    rows = session.exec(
+    rows, total = page_of(
+        session,
         select(LedgerEntry, running.c.cash_change, running.c.running_balance)
         .join(running, running.c.entry_id == col(LedgerEntry.id))
-        .where(*filters)
-        .order_by(running.c.occurred_on, running.c.entry_id)
-        .limit(limit)
-        .offset(offset)
-    ).all()
+        .where(*filters),
+        PageParams(limit=limit, offset=offset),
+        running.c.occurred_on,
+        running.c.entry_id,
+    )
     postings = _postings_of(session, [entry.id for entry, _, _ in rows if entry.id is not None])
     lines = [
         StatementLine(

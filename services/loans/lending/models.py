@@ -43,15 +43,15 @@ OPEN_LOAN_COLUMNS = [
 ]
 
 
-def _fund_id() -> Column:
+def _fund_id() -> Column[int]:
     return Column(Integer, ForeignKey("funds.id"), nullable=False)
 
 
-def _loan_id() -> Column:
+def _loan_id() -> Column[int]:
     return Column(Integer, ForeignKey("loans.id"), nullable=False)
 
 
-def _entry_id() -> Column:
+def _entry_id() -> Column[int]:
     return Column(Integer, ForeignKey("ledger_entries.id"), nullable=True)
 
 

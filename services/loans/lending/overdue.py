@@ -30,8 +30,8 @@ def announce_overdue(session: Session, today: date, limit: int = PER_RUN) -> int
     """Notes and announces up to `limit` unannounced instalments due before `today` and unpaid;
     returns how many."""
     noticed = exists().where(
-        OverdueNotice.loan_id == LoanInstalment.loan_id,
-        OverdueNotice.instalment_number == LoanInstalment.number,
+        col(OverdueNotice.loan_id) == col(LoanInstalment.loan_id),
+        col(OverdueNotice.instalment_number) == col(LoanInstalment.number),
     )
     rows = session.exec(
         select(Loan, LoanInstalment)
@@ -50,6 +50,7 @@ def announce_overdue(session: Session, today: date, limit: int = PER_RUN) -> int
         .limit(limit)
     ).all()
     for loan, instalment in rows:
+        assert loan.id is not None  # a stored loan
         session.add(
             OverdueNotice(
                 loan_id=loan.id, instalment_number=instalment.number, due_on=instalment.due_on

@@ -12,15 +12,15 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 from common import clock
-from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.auth import CurrentPrincipal, Principal, Role, Writer, require_roles
 from common.club_directory import ClubDirectoryDep, ClubFacts
-from common.db import SessionDep
-from common.idempotency import IdempotentRequest, idempotency
-from common.problems import Conflict, Forbidden, NotFound, invalid
+from common.db import SessionDep, page_of
+from common.idempotency import Idempotency
+from common.problems import Conflict, NotFound, invalid
 from common.schemas import Id, IdPath, Page, PageDep
 from services.loans.clubs import MemberDirectoryDep, MemberFacts
 from services.loans.ledger.models import Fund
@@ -39,19 +39,15 @@ from services.loans.lending.schemas import (
     SchedulePublic,
     WriteOff,
 )
-from services.loans.models import idempotency_keys
-from services.loans.scope import FUND_READERS, FUND_WRITERS, area_filter, covers, may_see
+from services.loans.scope import FUND_READERS, area_filter, covers, may_see
 
 LOAN_READERS = FUND_READERS
-LOAN_WRITERS = FUND_WRITERS
 # A write-off is a loss to the club: the board may not decide it about its own members.
 WRITE_OFF_ROLES = (Role.ADMIN, Role.OFFICER)
 
 router = APIRouter(
     prefix="/api/v1/loans", tags=["loans"], dependencies=[Depends(require_roles(*LOAN_READERS))]
 )
-Idempotency = Annotated[IdempotentRequest, idempotency(idempotency_keys, required=False)]
-Writer = Annotated[Principal, Depends(require_roles(*LOAN_WRITERS))]
 
 
 def loan_filter(principal: Principal) -> ColumnElement[bool]:
@@ -71,9 +67,7 @@ def visible_loan(loan_id: IdPath, session: SessionDep, principal: CurrentPrincip
 VisibleLoan = Annotated[Loan, Depends(visible_loan)]
 
 
-def managed_loan(loan: VisibleLoan, principal: CurrentPrincipal) -> Loan:
-    if principal.role is Role.SERVICE:
-        raise Forbidden("Service tokens may read loans, not change them.")
+def managed_loan(loan: VisibleLoan, _writer: Writer) -> Loan:
     return loan
 
 
@@ -137,6 +131,7 @@ def apply_for_loan(
     idem: Idempotency,
 ) -> Any:
     fund = lending_fund(session, principal, facts.club, payload.club_id)
+    assert fund.id is not None  # a stored fund
     found = service.rules_of(session, fund.id)
     if found is None:
         raise Conflict(
@@ -169,10 +164,7 @@ def list_loans(
     if status is not None:
         filters.append(Loan.status == status.value)
     order = col(Loan.id).desc() if sort == "-id" else col(Loan.id)
-    total = session.exec(select(func.count()).select_from(Loan).where(*filters)).one()
-    loans = session.exec(
-        select(Loan).where(*filters).order_by(order).limit(page.limit).offset(page.offset)
-    ).all()
+    loans, total = page_of(session, select(Loan).where(*filters), page, order)
     return Page(
         items=[service.public(loan) for loan in loans],
         total=total,

@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Annotated, Literal, Self
 
 from pydantic import ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic.config import JsonDict
 
 from common.schemas import Id, InputModel, OutputModel, PastDate
 from services.loans.ledger.schemas import Amount, Reference
@@ -65,7 +66,7 @@ class LoanRulesPublic(OutputModel):
     set_at: datetime
 
 
-IN_KIND_IS_DESCRIBED = {
+IN_KIND_IS_DESCRIBED: JsonDict = {
     "allOf": [
         {
             "if": {"properties": {"form": {"const": LoanForm.IN_KIND.value}}},

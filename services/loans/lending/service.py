@@ -8,12 +8,14 @@ that order (loan, then fund), so two writers never wait on each other in a cycle
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from common.auth import Principal
 from common.clock import utcnow
+from common.db import page_of
 from common.problems import Conflict, ValidationFailed, field_error, invalid
+from common.schemas import PageParams
 from services.loans import events
 from services.loans.clubs import MemberFacts
 from services.loans.ledger import service as ledger
@@ -65,15 +67,29 @@ def set_rules(
     require_income_generation(fund)
     # Serialises two boards setting the first rules at once (one row per fund).
     ledger.lock_fund(session, fund)
+    assert fund.id is not None  # a stored fund
     found = rules_of(session, fund.id)
-    current = found or LoanRules(fund_id=fund.id)
-    current.monthly_rate_ppm = rules.rate_to_ppm(payload.monthly_interest_rate)
-    current.interest_method = payload.interest_method.value
-    current.repayment_frequency = payload.repayment_frequency.value
-    current.max_term_months = payload.max_term_months
-    current.max_amount = payload.max_amount
-    current.set_by = principal.subject
-    current.set_at = utcnow()
+    monthly_rate_ppm = rules.rate_to_ppm(payload.monthly_interest_rate)
+    if found is None:
+        current = LoanRules(
+            fund_id=fund.id,
+            monthly_rate_ppm=monthly_rate_ppm,
+            interest_method=payload.interest_method.value,
+            repayment_frequency=payload.repayment_frequency.value,
+            max_term_months=payload.max_term_months,
+            max_amount=payload.max_amount,
+            set_by=principal.subject,
+            set_at=utcnow(),
+        )
+    else:
+        current = found
+        current.monthly_rate_ppm = monthly_rate_ppm
+        current.interest_method = payload.interest_method.value
+        current.repayment_frequency = payload.repayment_frequency.value
+        current.max_term_months = payload.max_term_months
+        current.max_amount = payload.max_amount
+        current.set_by = principal.subject
+        current.set_at = utcnow()
     session.add(current)
     session.flush()
     return current, found is None
@@ -146,6 +162,7 @@ def apply(
     terms: Terms,
     payload: LoanApplication,
 ) -> Loan:
+    assert fund.id is not None  # a stored fund
     loan = Loan(
         fund_id=fund.id,
         club_id=fund.club_id,
@@ -232,6 +249,7 @@ def disburse(session: Session, loan: Loan, principal: Principal, disbursed_on: d
     """Pays the principal out of the club's fund (409 if it cannot cover it) and fixes the
     repayment schedule."""
     lock_loan(session, loan)
+    assert loan.id is not None  # a stored loan
     _require_status(loan, LoanStatus.APPROVED, "disbursed")
     if disbursed_on < loan.applied_on:
         raise invalid("disbursed_on", f"before the application on {loan.applied_on}")
@@ -264,6 +282,7 @@ def _last_repayment(session: Session, loan_id: int) -> LoanRepayment | None:
 
 
 def _not_before_last_repayment(session: Session, loan: Loan, on: date, what: str) -> None:
+    assert loan.id is not None  # a stored loan
     last = _last_repayment(session, loan.id)
     if last is not None and on < last.paid_on:
         raise Conflict(
@@ -303,6 +322,7 @@ def repay(
     as a ledger entry of the club's fund; the loan closes when its principal is repaid."""
     lock_loan(session, loan)
     _require_status(loan, LoanStatus.DISBURSED, "repaid")
+    assert loan.id is not None  # a stored loan
     assert loan.disbursed_on is not None
     if paid_on < loan.disbursed_on:
         raise invalid("paid_on", f"before the disbursement on {loan.disbursed_on}")
@@ -360,6 +380,7 @@ def write_off(
     """Writes off the outstanding principal: a WRITE_OFF entry in the fund, status written_off."""
     lock_loan(session, loan)
     _require_status(loan, LoanStatus.DISBURSED, "written off")
+    assert loan.id is not None  # a stored loan
     assert loan.disbursed_on is not None
     if written_off_on < loan.disbursed_on:
         raise invalid("written_off_on", f"before the disbursement on {loan.disbursed_on}")
@@ -406,15 +427,16 @@ def public(loan: Loan) -> LoanPublic:
 
 def payments_of(session: Session, loan_id: int) -> list[Payment]:
     rows = session.exec(
-        select(LoanRepayment.paid_on, LoanRepayment.principal, LoanRepayment.interest).where(
-            LoanRepayment.loan_id == loan_id
-        )
+        select(
+            col(LoanRepayment.paid_on), col(LoanRepayment.principal), col(LoanRepayment.interest)
+        ).where(LoanRepayment.loan_id == loan_id)
     )
     return [Payment(paid_on=d, principal=p, interest=i) for d, p, i in rows]
 
 
 def detail(session: Session, loan: Loan, on: date) -> LoanDetail:
     """The loan with its figures at the end of `on`."""
+    assert loan.id is not None  # a stored loan
     ended_on = loan.closed_on or loan.written_off_on
     figures = rules.figures_on(
         on,
@@ -436,6 +458,7 @@ def schedule_public(session: Session, loan: Loan) -> SchedulePublic:
             f"The loan {loan.id} is {loan.status}; its schedule is fixed when it is disbursed.",
             loan_status=loan.status,
         )
+    assert loan.id is not None  # a stored loan
     instalments = instalments_of(session, loan.id)
     return SchedulePublic(
         loan_id=loan.id,
@@ -457,12 +480,11 @@ def repayments_page(
     session: Session, loan: Loan, limit: int, offset: int
 ) -> tuple[list[RepaymentPublic], int]:
     filters = [LoanRepayment.loan_id == loan.id]
-    total = session.exec(select(func.count()).select_from(LoanRepayment).where(*filters)).one()
-    rows = session.exec(
-        select(LoanRepayment)
-        .where(*filters)
-        .order_by(col(LoanRepayment.paid_on), col(LoanRepayment.id))
-        .limit(limit)
-        .offset(offset)
+    rows, total = page_of(
+        session,
+        select(LoanRepayment).where(*filters),
+        PageParams(limit=limit, offset=offset),
+        col(LoanRepayment.paid_on),
+        col(LoanRepayment.id),
     )
-    return [public_repayment(row, loan) for row in rows], int(total)
+    return [public_repayment(row, loan) for row in rows], total

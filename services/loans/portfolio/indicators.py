@@ -7,11 +7,11 @@ the active members there, since the clubs service counts those.
 """
 
 from datetime import date, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
-from sqlalchemy import ColumnElement, and_, bindparam, exists, func, or_
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, bindparam, exists, func, or_
 from sqlmodel import Session, col, select
 
 from common import clock
@@ -65,14 +65,18 @@ class MoneyIndicators(OutputModel):
     )
 
 
-def _ids_in(column: Any, ids: list[int]) -> ColumnElement[bool]:
+def _ids_in(column: SQLColumnExpression[int | None], ids: list[int]) -> ColumnElement[bool]:
     # Rendered inline (validated integers): 25,000 ids used several times in one statement
     # would pass the databases' limits on bound parameters.
     return column.in_(bindparam("club_ids", ids, expanding=True, literal_execute=True))
 
 
 def _place(
-    principal: Principal, query: MoneyIndicatorsQuery, club_id: Any, province: Any, commune: Any
+    principal: Principal,
+    query: MoneyIndicatorsQuery,
+    club_id: SQLColumnExpression[int | None],
+    province: SQLColumnExpression[str | None],
+    commune: SQLColumnExpression[str | None],
 ) -> ColumnElement[bool]:
     """The caller's area, narrowed to the asked province and clubs, on a table with places."""
     condition = area_filter(principal, club_id, province, commune)
@@ -97,7 +101,7 @@ def _funds(session: Session, funds: ColumnElement[bool], on: date) -> tuple[int,
     )
     opened = or_(col(Fund.created_at) < clock.start_of(on + timedelta(days=1)), recorded_by)
     inactive = exists().where(
-        col(KnownClub.club_id) == col(Fund.club_id), KnownClub.status != ACTIVE_CLUB
+        col(KnownClub.club_id) == col(Fund.club_id), col(KnownClub.status) != ACTIVE_CLUB
     )
     kinds = (
         select(Fund.club_id, func.count(func.distinct(Fund.kind)).label("kinds"))

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Select,
     String,
     and_,
@@ -64,7 +65,7 @@ def _latest(column: Any, table: Any, day: Any, on: date, *order: Any) -> ColumnE
     )
 
 
-def club_loan_rows(area: Area, on: date, repayment_rate: bool = True) -> Select:
+def club_loan_rows(area: Area, on: date, repayment_rate: bool = True) -> Select[*tuple[Any, ...]]:
     """One row per loan disbursed by `on`: its figures on that date (without what is due and
     repaid unless `repayment_rate`, which saves two probes per loan). A loan repaid since
     `on` is replayed from its schedule and repayments (six probes); the others read what was
@@ -154,8 +155,8 @@ def _newest_posting(on: date) -> Any:
     return (
         select(func.max(version.id))
         .where(
-            version.bank_loan_id == BankLoan.id,
-            version.as_of <= on,
+            col(version.bank_loan_id) == col(BankLoan.id),
+            col(version.as_of) <= on,
             col(version.outcome).in_(APPLIED_POSTINGS),
         )
         .correlate(BankLoan)
@@ -163,13 +164,13 @@ def _newest_posting(on: date) -> Any:
     )
 
 
-def bank_borrower_rows(area: Area, on: date) -> Select:
+def bank_borrower_rows(area: Area, on: date) -> Select[*tuple[Any, ...]]:
     """The borrower of each bank record outstanding on `on` by the bank's figures as of then:
     the same records as `bank_loan_rows`, in one pass over the covering index; the history is
     read only for records whose newest figures are later than `on`."""
     then = BankLoanVersion
     outstanding_then = (
-        select(then.id)
+        select(col(then.id))
         .where(
             col(then.id) == _newest_posting(on),
             col(then.status).in_(BANK_OUTSTANDING),
@@ -194,7 +195,7 @@ def bank_borrower_rows(area: Area, on: date) -> Select:
     )
 
 
-def bank_loan_rows(area: Area, on: date) -> Select:
+def bank_loan_rows(area: Area, on: date) -> Select[*tuple[Any, ...]]:
     """One row per bank record disbursed by `on`, with the bank's figures as of that date.
 
     Records whose newest figures are later than `on` take their newest applied posting as of
@@ -203,7 +204,7 @@ def bank_loan_rows(area: Area, on: date) -> Select:
     # Unmatched records are not (yet) known to be club members: they count nowhere here. A
     # matched loan has its club's place, which is also the covering index's condition.
     matched = col(BankLoan.province_code).is_not(None)
-    current = select(
+    current: Select[*tuple[Any, ...]] = select(
         col(BankLoan.member_id).label("member_id"),
         col(BankLoan.province_code).label("province_code"),
         col(BankLoan.status).label("status"),
@@ -211,7 +212,7 @@ def bank_loan_rows(area: Area, on: date) -> Select:
         col(BankLoan.overdue_amount).label("overdue"),
     ).where(matched, area.bank_loans, col(BankLoan.as_of) <= on, col(BankLoan.disbursed_on) <= on)
     newest_by_then = _newest_posting(on)
-    earlier = (
+    earlier: Select[*tuple[Any, ...]] = (
         select(
             col(BankLoan.member_id).label("member_id"),
             col(BankLoan.province_code).label("province_code"),
@@ -226,7 +227,7 @@ def bank_loan_rows(area: Area, on: date) -> Select:
     return select(both).where(both.c.status.in_(BANK_OUTSTANDING), both.c.outstanding > 0)
 
 
-def open_club_loan_rows(area: Area, on: date) -> Select:
+def open_club_loan_rows(area: Area, on: date) -> CompoundSelect[*tuple[Any, ...]]:
     """One row per loan open on `on` (disbursed, not yet closed nor written off): its member,
     province, outstanding principal and the part of it at risk (PAR30).
 
@@ -352,12 +353,12 @@ CLUB, BANK, BORROWERS, EVERY_BORROWER = "club", "bank", "borrowers", "every_borr
 VALUES = 7
 
 
-def _part(kind: str, key: Any, *values: Any) -> Select:
+def _part(kind: str, key: Any, *values: Any) -> Select[*tuple[Any, ...]]:
     padding = [null()] * (VALUES - len(values))
     return select(literal(kind).label("kind"), key.label("province_code"), *values, *padding)
 
 
-def _grouped(query: Select, by_province: bool) -> Select:
+def _grouped(query: Select[*tuple[Any, ...]], by_province: bool) -> Select[*tuple[Any, ...]]:
     return query.group_by(query.selected_columns.province_code) if by_province else query
 
 

@@ -82,10 +82,10 @@ def _entry_postings(session: Session, breaks: _Breaks) -> None:
     known_type = col(LedgerEntry.entry_type).in_([t.value for t in EntryType])
     rows = session.execute(
         select(
-            LedgerEntry.id,
-            LedgerEntry.fund_id,
-            LedgerEntry.entry_type,
-            LedgerEntry.amount,
+            col(LedgerEntry.id),
+            col(LedgerEntry.fund_id),
+            col(LedgerEntry.entry_type),
+            col(LedgerEntry.amount),
             postings,
             total,
             elsewhere,
@@ -149,13 +149,13 @@ def _reversals(session: Session, breaks: _Breaks) -> None:
         reversed_type,
     ) in session.execute(
         select(
-            LedgerEntry.id,
-            LedgerEntry.fund_id,
-            LedgerEntry.amount,
-            LedgerEntry.reverses_entry_id,
-            original.fund_id,
-            original.amount,
-            original.entry_type,
+            col(LedgerEntry.id),
+            col(LedgerEntry.fund_id),
+            col(LedgerEntry.amount),
+            col(LedgerEntry.reverses_entry_id),
+            col(original.fund_id),
+            col(original.amount),
+            col(original.entry_type),
         )
         .outerjoin(original, col(original.id) == col(LedgerEntry.reverses_entry_id))
         .where(
@@ -199,7 +199,7 @@ def _reversals(session: Session, breaks: _Breaks) -> None:
         col(Posting.entry_id) == col(LedgerEntry.reverses_entry_id),
     )
     for entry_id, account, net in session.execute(
-        select(LedgerEntry.id, Posting.account, func.sum(col(Posting.amount)))
+        select(col(LedgerEntry.id), col(Posting.account), func.sum(col(Posting.amount)))
         .join(Posting, both)
         .where(is_reversal)
         .group_by(col(LedgerEntry.id), col(Posting.account))
@@ -220,7 +220,7 @@ def _balances(session: Session, breaks: _Breaks) -> None:
     credit = [a.value for a in CREDIT_ACCOUNTS]
     held = func.sum(col(Posting.amount))
     for fund_id, account, balance in session.execute(
-        select(Posting.fund_id, Posting.account, held)
+        select(col(Posting.fund_id), col(Posting.account), held)
         .group_by(col(Posting.fund_id), col(Posting.account))
         .having(
             or_(
@@ -239,7 +239,7 @@ def _balances(session: Session, breaks: _Breaks) -> None:
             reason = f"fund {fund_id} has postings on an unknown account {account!r}"
         breaks.add("balance", reason, fund_id=fund_id, account=account)
     for fund_id, net in session.execute(
-        select(Posting.fund_id, held)
+        select(col(Posting.fund_id), held)
         .group_by(col(Posting.fund_id))
         .having(held != 0)
         .order_by(col(Posting.fund_id))
@@ -256,7 +256,7 @@ def _running_cash(session: Session, breaks: _Breaks) -> None:
             col(Posting.entry_id).label("entry_id"),
             func.sum(col(Posting.amount)).label("change"),
         )
-        .where(Posting.account == Account.CASH.value)
+        .where(col(Posting.account) == Account.CASH.value)
         .group_by(col(Posting.fund_id), col(Posting.entry_id))
         .subquery()
     )
@@ -291,11 +291,11 @@ def _allocation_origins(session: Session, breaks: _Breaks) -> None:
     """An allocation id sits only on capital of origin `allocation`, and such capital has one."""
     for entry_id, fund_id, entry_type, origin, allocation_id in session.execute(
         select(
-            LedgerEntry.id,
-            LedgerEntry.fund_id,
-            LedgerEntry.entry_type,
-            LedgerEntry.origin,
-            LedgerEntry.allocation_id,
+            col(LedgerEntry.id),
+            col(LedgerEntry.fund_id),
+            col(LedgerEntry.entry_type),
+            col(LedgerEntry.origin),
+            col(LedgerEntry.allocation_id),
         )
         .where(
             or_(
@@ -360,13 +360,13 @@ def _loan_totals(session: Session, breaks: _Breaks) -> None:
     )
     rows = session.execute(
         select(
-            Loan.id,
-            Loan.fund_id,
+            col(Loan.id),
+            col(Loan.fund_id),
             expected_disbursed,
             disbursed,
-            Loan.principal_repaid,
+            col(Loan.principal_repaid),
             principal,
-            Loan.interest_paid,
+            col(Loan.interest_paid),
             interest,
             expected_written,
             written,
@@ -457,7 +457,7 @@ def _loan_standing(session: Session, breaks: _Breaks) -> None:
         ("late from", col(Loan.late_from), late_from),
     )
     rows = session.execute(
-        select(Loan.id, Loan.fund_id, *(pair for _, *both in figures for pair in both))
+        select(col(Loan.id), col(Loan.fund_id), *(pair for _, *both in figures for pair in both))
         .outerjoin(repaid, repaid.c.loan_id == col(Loan.id))
         .outerjoin(uncovered, uncovered.c.loan_id == col(Loan.id))
         .where(

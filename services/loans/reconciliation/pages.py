@@ -60,15 +60,15 @@ def allocation_entries(session: SessionDep, after: After = 0, limit: Limit = MAX
     reversal = aliased(LedgerEntry)
     query = (
         select(
-            LedgerEntry.allocation_id,
-            LedgerEntry.id,
-            LedgerEntry.fund_id,
-            Fund.club_id,
-            Fund.kind,
-            LedgerEntry.amount,
-            LedgerEntry.entry_type,
-            LedgerEntry.origin,
-            reversal.id,
+            col(LedgerEntry.allocation_id),
+            col(LedgerEntry.id),
+            col(LedgerEntry.fund_id),
+            col(Fund.club_id),
+            col(Fund.kind),
+            col(LedgerEntry.amount),
+            col(LedgerEntry.entry_type),
+            col(LedgerEntry.origin),
+            col(reversal.id),
         )
         .join(Fund, col(Fund.id) == col(LedgerEntry.fund_id))
         .outerjoin(reversal, col(reversal.reverses_entry_id) == col(LedgerEntry.id))
@@ -112,14 +112,14 @@ MATCHED_COLUMNS = [
 def matched_bank_loans(session: SessionDep, after: After = 0, limit: Limit = MAX_PAGE) -> Response:
     rows = session.execute(
         select(
-            BankLoan.id,
-            BankLoan.bank_code,
-            BankLoan.loan_number,
-            BankLoan.borrower_national_id,
-            BankLoan.member_id,
-            BankLoan.club_id,
-            BankLoan.province_code,
-            BankLoan.commune_code,
+            col(BankLoan.id),
+            col(BankLoan.bank_code),
+            col(BankLoan.loan_number),
+            col(BankLoan.borrower_national_id),
+            col(BankLoan.member_id),
+            col(BankLoan.club_id),
+            col(BankLoan.province_code),
+            col(BankLoan.commune_code),
         )
         # Matched records are exactly those with a member (the partial member index).
         .where(col(BankLoan.member_id).is_not(None), col(BankLoan.id) > after)
@@ -137,10 +137,10 @@ def matched_bank_loans(session: SessionDep, after: After = 0, limit: Limit = MAX
 )
 def provinces(session: SessionDep) -> list[str]:
     found: set[str] = set()
-    for column in (Fund.province_code, Loan.province_code, BankLoan.province_code):
+    for column in (col(Fund.province_code), col(Loan.province_code), col(BankLoan.province_code)):
         found.update(
             code
-            for code in session.execute(select(column).where(col(column).is_not(None)).distinct())
+            for code in session.execute(select(column).where(column.is_not(None)).distinct())
             .scalars()
             .all()
             if code

@@ -22,6 +22,7 @@ router = APIRouter(
 )
 def read_loan_rules(fund: VisibleFund, session: SessionDep) -> LoanRulesPublic:
     service.require_income_generation(fund)
+    assert fund.id is not None  # a stored fund
     found = service.rules_of(session, fund.id)
     if found is None:
         raise NotFound(f"The fund {fund.id} has no loan rules yet.")

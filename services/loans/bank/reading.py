@@ -1,0 +1,264 @@
+"""Reading a posting: the request's bytes to each record's figures, or its reasons.
+
+Posted records are validated straight from the request's bytes with pydantic `TypeAdapter`s
+over `TypedDict`s (no model objects, no intermediate `json.loads`): a batch of 10,000 records
+is one call when it is valid. When it is not, every record is judged on its own so that each
+invalid one is reported with every reason, and the valid ones can still be stored.
+
+A batch is first tried against `QUICK_BATCH`, the documented schema with its Python-level
+checks (the national ID, the enums) replaced by checks pydantic makes in Rust, which accept
+less (an ID written with spaces) and never more. A batch it refuses goes through the
+documented `BATCH`, so every answer, and every reason of a refused record, is `BATCH`'s.
+"""
+
+import json
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from datetime import date
+from typing import Annotated, Any, Literal, NamedTuple, get_args
+
+import orjson
+from pydantic import Field, TypeAdapter, ValidationError, with_config
+from pydantic_core import ErrorDetails
+from typing_extensions import TypedDict
+
+from common.national_id import WELL_FORMED_PATTERN
+from common.problems import BadRequest, ValidationFailed, field_error
+from services.loans.bank.models import LOAN_NUMBER_LENGTH
+from services.loans.bank.rules import (
+    MAX_BATCH_RECORDS,
+    BankLoanStatus,
+    LoanValues,
+    Programme,
+    Reasons,
+    checked_values,
+    record_errors,
+)
+from services.loans.bank.schemas import (
+    BATCH,
+    BATCH_CONFIG,
+    RECORD,
+    RECORD_CONFIG,
+    RECORD_FIELD,
+    BankLoanBatch,
+    BankLoanRecord,
+)
+
+
+def _quick_batch() -> TypeAdapter[Any]:
+    """`BankLoanBatch` with checks in Rust only: what it accepts, `BATCH` accepts the same."""
+    record_fields = {
+        **BankLoanRecord.__annotations__,
+        "borrower_national_id": Annotated[str, Field(pattern=f"^{WELL_FORMED_PATTERN}$")],
+        "programme": Literal[tuple(programme.value for programme in Programme)],
+        "status": Literal[tuple(status.value for status in BankLoanStatus)],
+    }
+    record = with_config(RECORD_CONFIG)(TypedDict("QuickRecord", record_fields))  # type: ignore[operator]
+    _, *limits = get_args(BankLoanBatch.__annotations__["records"])
+
+    @with_config(BATCH_CONFIG)
+    class QuickBatch(TypedDict):
+        records: Annotated[list[record], *limits]  # type: ignore[valid-type]
+
+    return TypeAdapter(QuickBatch)
+
+
+QUICK_BATCH = _quick_batch()
+FIELDS: dict[str, TypeAdapter[Any]] = {
+    name: TypeAdapter(annotation)
+    for name, annotation in BankLoanRecord.__annotations__.items()
+    if name not in ("loan_number", "borrower_national_id", "borrower_name")
+}
+"""The fields that rules across fields look at, each checkable on its own."""
+
+
+class ParsedBatch(NamedTuple):
+    """The posted records in order: each valid record's figures, or None with its reasons."""
+
+    postings: list[LoanValues | None]
+    reasons: dict[int, Reasons]
+    loan_numbers: list[str | None]
+    """Validated for the valid records, as posted for the others (to report them too)."""
+
+    @property
+    def rejected(self) -> int:
+        return len(self.reasons)
+
+    def rejecting(self, refused: dict[int, Reasons]) -> "ParsedBatch":
+        """The same batch with these valid records rejected too, for these reasons."""
+        postings = [
+            None if index in refused else values for index, values in enumerate(self.postings)
+        ]
+        return ParsedBatch(postings, {**self.reasons, **refused}, self.loan_numbers)
+
+
+def _reason(error: ErrorDetails) -> str:
+    if error["type"] == "extra_forbidden":
+        return "is not a field of a bank loan record"
+    return error["msg"]
+
+
+def _refuse_request(errors: list[ErrorDetails]) -> None:
+    """Errors outside the records (not JSON, no list, too many records) refuse the request."""
+    if any(error["type"] == "json_invalid" for error in errors):
+        raise BadRequest("The request body is not valid JSON.")
+    for error in errors:
+        if error["loc"] == ("records",) and error["type"] == "too_long":
+            given = error.get("ctx", {}).get("actual_length")
+            reason = f"a batch holds at most {MAX_BATCH_RECORDS:,} records; this one has {given:,}"
+            raise ValidationFailed(
+                f"Too many records: {reason}. Split the batch.",
+                errors=[field_error("records", reason)],
+                max_records=MAX_BATCH_RECORDS,
+            )
+    found = [field_error(_field_name(error["loc"], "body"), _reason(error)) for error in errors]
+    raise ValidationFailed(
+        "Invalid input: " + "; ".join(f"{error.field}: {error.reason}" for error in found),
+        errors=found,
+    )
+
+
+def _field_name(location: tuple[int | str, ...], whole: str = RECORD_FIELD) -> str:
+    return ".".join(str(part) for part in location) or whole
+
+
+def _valid_fields(raw: dict[str, Any], refused: set[str]) -> dict[str, Any]:
+    """The fields of an invalid record that are valid on their own."""
+    valid = {}
+    for name, adapter in FIELDS.items():
+        if name in raw and name not in refused:
+            try:
+                valid[name] = adapter.validate_json(json.dumps(raw[name]))
+            except ValidationError:
+                continue
+    return valid
+
+
+def _every_reason(raw: Any, field_errors: Reasons, today: date) -> Reasons:
+    """A refused record's field errors and the rules across its valid fields."""
+    if not isinstance(raw, dict):
+        return field_errors
+    refused = {field.split(".", 1)[0] for field, _ in field_errors}
+    return field_errors + record_errors(_valid_fields(raw, refused), today)
+
+
+def _as_posted(body: bytes) -> Any:
+    """A refused body as posted, to find every reason: the standard library reads the numbers
+    orjson refuses (`1e400`, integers beyond 64 bits), which the rules then refuse by field."""
+    return json.loads(body)
+
+
+def _posted_number(raw: Any) -> str | None:
+    number = raw.get("loan_number") if isinstance(raw, dict) else None
+    return number.strip()[:LOAN_NUMBER_LENGTH] if isinstance(number, str) else None
+
+
+def _revalidated(raw: list[Any], refused: Collection[int]) -> list[BankLoanRecord | None]:
+    """The records without field errors, validated again in one call (None for the others)."""
+    positions = [index for index in range(len(raw)) if index not in refused]
+    valid: list[BankLoanRecord | None] = [None] * len(raw)
+    if positions:
+        body = orjson.dumps({"records": [raw[index] for index in positions]})
+        for index, record in zip(positions, BATCH.validate_json(body)["records"], strict=True):
+            valid[index] = record
+    return valid
+
+
+def _judged(
+    body: bytes,
+) -> tuple[Sequence[BankLoanRecord | None], dict[int, Reasons], list[Any]]:
+    """The records as the documented schema takes them (None for those with field errors),
+    the field errors by record, and the records as posted when some have errors. A request
+    that is no sound batch is refused."""
+    try:
+        return BATCH.validate_json(body)["records"], {}, []
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+    if any(len(error["loc"]) < 2 for error in errors):
+        _refuse_request([error for error in errors if len(error["loc"]) < 2])
+    field_errors: dict[int, Reasons] = defaultdict(list)
+    for error in errors:
+        field_errors[int(error["loc"][1])].append((_field_name(error["loc"][2:]), _reason(error)))
+    raw = _as_posted(body)["records"]
+    return _revalidated(raw, field_errors.keys()), field_errors, raw
+
+
+def parse_batch(body: bytes, today: date) -> ParsedBatch:
+    """The records of a batch body, each judged on its own; the request itself must be sound."""
+    try:
+        valid: Sequence[BankLoanRecord | None] = QUICK_BATCH.validate_json(body)["records"]
+        field_errors: dict[int, Reasons] = {}
+        raw: list[Any] = []
+    except ValidationError:
+        valid, field_errors, raw = _judged(body)
+    reasons: dict[int, Reasons] = {
+        index: _every_reason(raw[index], found, today) for index, found in field_errors.items()
+    }
+    postings: list[LoanValues | None] = []
+    loan_numbers: list[str | None] = []
+    for index, record in enumerate(valid):
+        if record is None:
+            postings.append(None)
+            loan_numbers.append(_posted_number(raw[index]))
+            continue
+        values = checked_values(record, today)
+        if values is None:
+            reasons[index] = record_errors(record, today)
+        postings.append(values)
+        loan_numbers.append(record["loan_number"])
+    return ParsedBatch(postings, reasons, loan_numbers)
+
+
+def parse_record(body: bytes, today: date) -> tuple[str, LoanValues]:
+    """One posted record's loan number and figures; 422 with every reason when it is invalid."""
+    try:
+        record = RECORD.validate_json(body)
+        reasons = record_errors(record, today)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        if any(error["type"] == "json_invalid" or not error["loc"] for error in errors):
+            _refuse_request(errors)
+        found = [(_field_name(error["loc"]), _reason(error)) for error in errors]
+        reasons = _every_reason(_as_posted(body), found, today)
+    if reasons:
+        summary = "; ".join(f"{field}: {reason}" for field, reason in reasons[:5])
+        raise ValidationFailed(
+            f"Invalid bank loan record: {summary}",
+            errors=[field_error(field, reason) for field, reason in reasons],
+        )
+    values = checked_values(record, today)
+    assert values is not None, "record_errors found no reason"
+    return record["loan_number"], values
+
+
+class _InvalidRecord(TypedDict):
+    """An invalid record as the 422 of an atomic batch lists it."""
+
+    index: int
+    loan_number: str | None
+    errors: list[dict[str, str]]
+
+
+def refused_batch(parsed: ParsedBatch) -> ValidationFailed:
+    """The 422 of an atomic batch: every invalid record with every reason; nothing written."""
+    invalid: list[_InvalidRecord] = [
+        {
+            "index": index,
+            "loan_number": parsed.loan_numbers[index],
+            "errors": [{"field": field, "reason": reason} for field, reason in reasons],
+        }
+        for index, reasons in sorted(parsed.reasons.items())
+    ]
+    return ValidationFailed(
+        f"{len(invalid)} of {len(parsed.postings)} records are invalid; nothing was stored "
+        "(send mode=partial to store the valid ones).",
+        errors=[
+            field_error(f"records.{item['index']}.{error['field']}", error["reason"])
+            for item in invalid
+            for error in item["errors"]
+        ],
+        invalid_records=invalid,
+    )
+
+
+# --- answers ---------------------------------------------------------------------------------
