@@ -43,10 +43,10 @@ import httpx
 import psycopg
 
 from bench._common import (
-    Parameters,
     check_name,
     database_exists,
     database_url,
+    explain_endpoints,
     get_token,
     libpq_url,
     one_row,
@@ -293,20 +293,15 @@ def registry_size(url: str) -> tuple[int, int]:
 
 def explain(url: str, searches: list[tuple[str, str]], club_id: int) -> None:
     """EXPLAIN (ANALYZE, BUFFERS) of the SQL each endpoint's code issues, captured in-process."""
-    from sqlalchemy import event
-    from sqlalchemy.engine import Connection, ExecutionContext
-    from sqlalchemy.engine.interfaces import DBAPICursor
     from sqlmodel import Session
 
     from common.auth import Principal, Role
-    from common.db import make_engine, normalise_url
     from common.schemas import PageParams
     from services.clubs.domain import ClubStatus
     from services.clubs.quotas import composition
     from services.clubs.registry import routes as registry
     from services.clubs.scope import visible_club
 
-    engine = make_engine(normalise_url(url))
     admin = Principal(subject="bench", role=Role.ADMIN)
     province, q = searches[0]
     page = PageParams(limit=PAGE_LIMIT, offset=0)
@@ -326,43 +321,13 @@ def explain(url: str, searches: list[tuple[str, str]], club_id: int) -> None:
     def aggregate(session: Session) -> None:
         composition.composition_summary(session, admin, None, PROVINCE)
 
-    endpoints: list[tuple[str, Callable[[Session], None]]] = [
+    endpoints: list[tuple[str, Callable[[Session], object]]] = [
         (f"club page (province={province}, status=active, q={q!r})", club_page),
         (f"one club's composition (club {club_id})", one_club),
         ("national non-compliance list", non_compliant),
         (f"province {PROVINCE} aggregate", aggregate),
     ]
-    with engine.connect():
-        pass  # the dialect's own first queries are not the endpoints'
-    captured: list[tuple[str, Parameters]] = []
-
-    def capture(
-        _conn: Connection,
-        _cursor: DBAPICursor,
-        statement: str,
-        parameters: Parameters,
-        _context: ExecutionContext | None,
-        _many: bool,
-    ) -> None:
-        captured.append((statement, parameters))
-
-    for title, run in endpoints:
-        event.listen(engine, "before_cursor_execute", capture)
-        try:
-            with Session(engine) as session:
-                run(session)
-        finally:
-            event.remove(engine, "before_cursor_execute", capture)
-        statements, captured[:] = list(captured), []
-        print(f"\n===== {title}: {len(statements)} statement(s)")
-        with engine.connect() as conn:
-            for number, (statement, parameters) in enumerate(statements, start=1):
-                print(f"\n--- statement {number}:\n{statement}\n--- parameters: {parameters}")
-                rows = conn.exec_driver_sql(
-                    "EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters
-                ).fetchall()
-                print("\n".join(row[0] for row in rows))
-    engine.dispose()
+    explain_endpoints(url, endpoints)
 
 
 # --- the run ----------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ are refused here too, not only at the gateway; records out of scope answer 404.
 """
 
 import asyncio
-from collections.abc import Callable, Sequence
-from typing import Annotated, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -35,13 +36,13 @@ from services.loans.bank.schemas import (
     BatchAnswer,
     MatchingRun,
 )
+from services.loans.bank.service import Memberships
 
 router = APIRouter(
     prefix="/api/v1/bank-loans",
     tags=["bank loans"],
     dependencies=[Depends(require_roles(*service.READERS))],
 )
-AnswerT = TypeVar("AnswerT")
 
 
 def posting_bank(principal: Annotated[Principal, Depends(require_roles(Role.BANK))]) -> str:
@@ -54,38 +55,37 @@ def posting_bank(principal: Annotated[Principal, Depends(require_roles(Role.BANK
 BankCode = Annotated[str, Depends(posting_bank)]
 
 
-def _write(
-    session: Session,
-    principal: Principal,
-    bank_code: str,
-    loan_numbers: Sequence[str | None],
-    postings: Sequence[LoanValues | None],
-    lookup: MemberLookup,
-    loop: asyncio.AbstractEventLoop,
-    answer: Callable[[service.Plan, bool], AnswerT],
-) -> AnswerT:
-    """Plans and writes a posting, in a worker thread; the borrowers are looked up meanwhile on
-    the event loop `loop`, and only the loans themselves wait for the answer."""
+@contextmanager
+def _memberships(
+    lookup: MemberLookup, postings: Sequence[LoanValues | None], loop: asyncio.AbstractEventLoop
+) -> Iterator[Callable[[], Memberships]]:
+    """The borrowers' memberships, asked of the clubs service on the event loop `loop` while
+    the worker thread plans the posting: only the loans themselves wait for the answer."""
     looking_up = asyncio.run_coroutine_threadsafe(
         lookup.memberships_if_available(service.borrowers(postings)), loop
     )
     try:
-        return service.write(
-            session,
-            principal,
-            bank_code,
-            loan_numbers,
-            postings,
-            looking_up.result,
-            utcnow(),
-            answer,
-        )
+        yield looking_up.result
     finally:
         looking_up.cancel()  # nothing to cancel once it has answered
 
 
-def _planned(planned: service.Plan, matching_available: bool) -> tuple[service.Plan, bool]:
-    return planned, matching_available
+def _store_record(
+    session: Session,
+    principal: Principal,
+    bank_code: str,
+    number: str,
+    values: LoanValues,
+    lookup: MemberLookup,
+    loop: asyncio.AbstractEventLoop,
+) -> service.Posted:
+    with (
+        _memberships(lookup, [values], loop) as memberships,
+        service.posting(
+            session, bank_code, principal.subject, [number], [values], memberships, utcnow()
+        ) as posted,
+    ):
+        return posted
 
 
 @router.post(
@@ -105,22 +105,17 @@ async def post_record(
     lookup: MemberLookupDep,
 ) -> Response:
     number, values = reading.parse_record(await request.body(), clock.today())
-    planned, available = await run_in_threadpool(
-        _write,
-        session,
-        principal,
-        bank_code,
-        [number],
-        [values],
-        lookup,
-        asyncio.get_running_loop(),
-        _planned,
+    loop = asyncio.get_running_loop()
+    posted = await run_in_threadpool(
+        _store_record, session, principal, bank_code, number, values, lookup, loop
     )
-    _, posted, result = planned.results[0]
-    loan = await run_in_threadpool(session.get, BankLoan, posted.id)
+    _, stored, result = posted.plan.results[0]
+    loan = await run_in_threadpool(session.get, BankLoan, stored.id)
     assert loan is not None  # written in this transaction
     answer = BankLoanPosted(
-        outcome=result, matching_available=available, bank_loan=service.public(loan)
+        outcome=result,
+        matching_available=posted.matching_available,
+        bank_loan=service.public(loan),
     )
     status = 201 if result is Outcome.CREATED else 200
     return await run_in_threadpool(idem.respond, session, answer, status)
@@ -185,31 +180,29 @@ def _write_batch(
         raise reading.refused_batch(parsed)
     prefer_lz4(session)  # the batch's events and its stored answer are megabytes
 
-    def write(batch: reading.ParsedBatch) -> Response:
-        def answer(planned: service.Plan, matching_available: bool) -> Response:
-            content = service.batch_answer(mode, batch, planned, matching_available)
-            return Response(orjson.dumps(content), media_type="application/json")
-
-        return _write(
-            session, principal, bank_code, batch.loan_numbers, batch.postings, lookup, loop, answer
-        )
-
-    def probe(batch: reading.ParsedBatch) -> None:
-        service.write(
-            session,
-            principal,
-            bank_code,
-            batch.loan_numbers,
-            batch.postings,
-            lambda: None,
-            utcnow(),
-            lambda planned, available: None,
-        )
+    def store(batch: reading.ParsedBatch) -> Response:
+        with (
+            _memberships(lookup, batch.postings, loop) as memberships,
+            service.posting(
+                session,
+                bank_code,
+                principal.subject,
+                batch.loan_numbers,
+                batch.postings,
+                memberships,
+                utcnow(),
+            ) as posted,
+        ):
+            # made while PostgreSQL stores the new loans
+            content = service.batch_answer(mode, batch, posted.plan, posted.matching_available)
+        return Response(orjson.dumps(content), media_type="application/json")
 
     if mode is BatchMode.ATOMIC:
-        response = write(parsed)
+        response = store(parsed)
     else:
-        response = service.write_each_refusal_alone(session, parsed, write, probe)
+        response = service.write_each_refusal_alone(
+            session, parsed, store, bank_code, principal.subject
+        )
     return idem.remember(session, response)
 
 

@@ -1,22 +1,24 @@
 """Posting the bank's records and reading them back. Nothing here commits: the request does.
 
-A posting is planned, then written, in the request's one transaction, by `write` in one worker
-thread:
+A posting is planned, then written, in the request's one transaction, by `posting` in one
+worker thread:
 1. `plan` takes the bank's lock, loads the stored loans of the batch's loan numbers in one
    query and decides each record's outcome in order (a loan number repeated in the batch sees
    the figures of its earlier records, as if they had been posted one after another);
 2. `record_history` gives the new loans and the postings their ids and writes to the history,
    in bulk, the postings that are not current (replaced or stale): it needs no match, so it
    runs while the clubs service is still being asked;
-3. `apply` matches the loans it writes with the memberships the clubs service gave, then writes
-   new loans and changed loans in bulk; the answer is made while PostgreSQL stores the loans.
+3. `applying` matches the loans it writes with the memberships the clubs service gave, then
+   writes new loans and changed loans in bulk; the answer (the body of the caller's `with`) and
+   the events are made while PostgreSQL stores the new loans.
 
 A batch is 10,000 records, so the steps run once per record are kept lean: no model objects,
 one tuple per row written, the loans themselves (not their numbers) in the plan's lists.
 """
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -26,9 +28,9 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
 
 from common.auth import Principal
+from common.clock import utcnow
 from common.db import page_of
 from common.db_errors import integrity_cause
-from common.events.outbox import Event
 from common.problems import NotFound
 from common.schemas import PageParams
 from common.scope import Kind, Place, condition, readers
@@ -150,54 +152,63 @@ def plan(
     return Plan(bank_code, loans_in_order, results, kept, history)
 
 
-def write(
+@dataclass(frozen=True)
+class Posted:
+    """A posting as it is being stored: its plan, and whether borrowers could be matched."""
+
+    plan: Plan
+    matching_available: bool
+
+
+@contextmanager
+def posting(
     session: Session,
-    principal: Principal,
     bank_code: str,
+    posted_by: str,
     loan_numbers: Sequence[str | None],
     postings: Sequence[LoanValues | None],
     memberships: Callable[[], Memberships],
     now: datetime,
-    answer: Callable[[Plan, bool], AnswerT],
-) -> AnswerT:
+) -> Iterator[Posted]:
     """Plans and writes a posting, in the caller's thread (a worker: it waits on the database
-    and on `memberships`, the clubs service's answer asked meanwhile).
-
-    The history is written before the memberships are waited for; `answer(plan, matching
-    available)` and the posting's events are made while PostgreSQL stores the loans.
-    """
-    planned = plan(session, bank_code, loan_numbers, postings, principal.subject, now)
+    and on `memberships`, the clubs service's answer asked meanwhile). The history is written
+    before the memberships are waited for; the body of the `with` (the caller's answer) and the
+    posting's events are made while PostgreSQL stores the new loans."""
+    planned = plan(session, bank_code, loan_numbers, postings, posted_by, now)
     record_history(session, planned)
     found = memberships()
-    made: list[AnswerT] = []
-    announced: list[Event] = []
-
-    def meanwhile() -> None:
-        made.append(answer(planned, found is not None))
+    with applying(session, planned, found, now):
         changed = [loan for loan in planned.loans.values() if loan.changed]
-        announced.extend(events.posted(planned.bank_code, changed))
-
-    apply(session, planned, found, now, meanwhile)
+        announced = events.posted(planned.bank_code, changed)
+        yield Posted(planned, found is not None)
     outbox.emit(session, *announced)
-    return made[0]
 
 
 def write_each_refusal_alone(
     session: Session,
     parsed: ParsedBatch,
     write: Callable[[ParsedBatch], AnswerT],
-    probe: Callable[[ParsedBatch], object],
+    bank_code: str,
+    posted_by: str,
 ) -> AnswerT:
     """A partial batch: a record the database refuses (a constraint, a value it cannot hold)
     is rejected alone and the others are stored. The whole batch is tried first, in a
     savepoint; only when the database refuses it are the refused records sought, by halves,
-    each half tried in a savepoint that is then rolled back."""
+    each half tried (without matching) in a savepoint that is then rolled back."""
     try:
         with session.begin_nested():
             return write(parsed)
     except REFUSALS:
         pass
     valid = [index for index, values in enumerate(parsed.postings) if values is not None]
+
+    def probe(batch: ParsedBatch) -> None:
+        with posting(
+            session, bank_code, posted_by, batch.loan_numbers, batch.postings, lambda: None, now
+        ):
+            pass
+
+    now = utcnow()
     refused = _refused_records(session, parsed, valid, probe)
     return write(parsed.rejecting(refused))
 
@@ -296,38 +307,36 @@ def record_history(session: Session, planned: Plan) -> None:
         )
 
 
-def apply(
-    session: Session,
-    planned: Plan,
-    memberships: Memberships,
-    now: datetime,
-    meanwhile: Callable[[], object] = lambda: None,
-) -> None:
+@contextmanager
+def applying(
+    session: Session, planned: Plan, memberships: Memberships, now: datetime
+) -> Iterator[None]:
     """Matches the planned loans and writes them (after `record_history`): new ones, then
-    changed ones. `meanwhile` runs once every loan is matched, while PostgreSQL stores the new
-    ones (their rows are sent by then)."""
+    changed ones. The body of the `with` runs once every loan is matched, while PostgreSQL
+    stores the new ones (their rows are sent by then)."""
     changed = [loan for loan in planned.loans.values() if loan.changed]
     for loan in changed:
         _rematch(loan, memberships, now)
-    new = [loan for loan in changed if loan.is_new]
-    if new:
-        bank_code = planned.bank_code
-        rows = (
-            (
-                loan.id,
-                bank_code,
-                loan.loan_number,
-                *loan.values,
-                *loan.posting.columns(),
-                *_match_columns(loan),
-                now,
-                now,
-            )
-            for loan in new
-        )  # in `store.LOAN_COLUMNS` order, made while COPY sends them
-        store.insert_loans(session, rows, meanwhile)
+    bank_code = planned.bank_code
+    new_rows = (
+        (
+            loan.id,
+            bank_code,
+            loan.loan_number,
+            *loan.values,
+            *loan.posting.columns(),
+            *_match_columns(loan),
+            now,
+            now,
+        )
+        for loan in changed
+        if loan.is_new
+    )  # in `store.LOAN_COLUMNS` order, made while COPY sends them
+    if any(loan.is_new for loan in changed):
+        with store.inserting_loans(session, new_rows):
+            yield
     else:
-        meanwhile()
+        yield
     kept = [
         (loan.id, *loan.values, *loan.posting.columns(), *_match_columns(loan))
         for loan in changed

@@ -6,7 +6,8 @@ transaction. SQLite, for development and tests, takes the same rows with `execut
 Nothing here commits.
 """
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -212,15 +213,13 @@ def _binary_types(table: str, columns: Sequence[str]) -> list[str]:
     return [_BINARY_TYPES[type(found[name].type).__name__] for name in columns]
 
 
-def _copy(
-    session: Session,
-    table: str,
-    columns: Sequence[str],
-    rows: Iterable[tuple[Any, ...]],
-    meanwhile: Callable[[], object] | None = None,
-) -> None:
-    """Binary COPY on the session's own psycopg connection; `meanwhile` runs once every row is
-    sent, while PostgreSQL is still storing them (it is the slower side).
+@contextmanager
+def _copying(
+    session: Session, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
+) -> Iterator[None]:
+    """Binary COPY on the session's own psycopg connection: the rows are sent on entering, the
+    body of the `with` runs while PostgreSQL is still storing them (it is the slower side), and
+    leaving waits for it.
 
     Binary rather than text: psycopg formats dates and timestamps as text several times slower
     than it packs them. Errors become SQLAlchemy's, so the problem handlers sort them (a
@@ -234,23 +233,28 @@ def _copy(
             copy.set_types(_binary_types(table, columns))
             for row in rows:
                 copy.write_row(row)
-            if meanwhile is not None:
-                meanwhile()
+            yield
     except psycopg.Error as exc:
         raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
-def insert_loans(
-    session: Session, rows: Iterable[tuple[Any, ...]], meanwhile: Callable[[], object] | None = None
+def _copy(
+    session: Session, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
 ) -> None:
-    """New current rows (at least one), in `LOAN_COLUMNS` order; on PostgreSQL they may be
-    made while they are sent, and `meanwhile` runs while they are stored (else after)."""
+    with _copying(session, table, columns, rows):
+        pass
+
+
+@contextmanager
+def inserting_loans(session: Session, rows: Iterable[tuple[Any, ...]]) -> Iterator[None]:
+    """New current rows (at least one), in `LOAN_COLUMNS` order, stored while the body of the
+    `with` runs (on PostgreSQL they may be made while they are sent; SQLite stores them first)."""
     if _is_postgres(session):
-        _copy(session, "bank_loans", LOAN_COLUMNS, rows, meanwhile)
+        with _copying(session, "bank_loans", LOAN_COLUMNS, rows):
+            yield
         return
     session.execute(insert(BankLoan), [dict(zip(LOAN_COLUMNS, row, strict=True)) for row in rows])
-    if meanwhile is not None:
-        meanwhile()
+    yield
 
 
 def update_loans(session: Session, rows: list[tuple[Any, ...]], now: datetime) -> None:
