@@ -11,10 +11,14 @@ from typing import Any
 import fastapi_offline
 import httpx
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlmodel import Session
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 
 from common.app import install_plumbing
 from common.auth import TokenVerifier
@@ -49,6 +53,65 @@ header say so, and whether it is required.
 Lists page with `limit` (1 to 200, default 50) and `offset` (rows to skip) and answer
 `{items, total, limit, offset}`; each list states its order, which ends with the id, so pages
 neither skip nor repeat a row that does not change between them."""
+
+
+LOCAL_ORIGINS = r"^http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?$"
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "If-Match",
+    "Accept-Language",
+]
+CORS_EXPOSED_HEADERS = ["ETag", "Location", "X-Request-Id", "Retry-After", "Idempotent-Replayed"]
+
+
+class ListedOriginsOnly(CORSMiddleware):
+    """Starlette's CORS, except that an origin not on the list gets no CORS header at all
+    (Starlette still lists the allowed methods and headers in its 400 to a preflight, and the
+    exposed headers in every answer)."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if not self.is_allowed_origin(request_headers["origin"]):
+            for name in [name for name in response.headers if name.startswith("access-control-")]:
+                del response.headers[name]
+        return response
+
+    async def simple_response(
+        self, scope: Scope, receive: Receive, send: Send, request_headers: Headers
+    ) -> None:
+        origin = request_headers.get("origin")
+        if origin is None or self.is_allowed_origin(origin):
+            await super().simple_response(scope, receive, send, request_headers)
+            return
+
+        async def without_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name in [name for name in headers if name.startswith("access-control-")]:
+                    del headers[name]
+            await send(message)
+
+        await super().simple_response(scope, receive, without_cors, request_headers)
+
+
+def _allow_browsers(app: FastAPI, settings: GatewaySettings) -> None:
+    """Pages on the allowed origins may call the API with `fetch` (tokens travel in the
+    `Authorization` header, never in cookies: no credentials mode, so never `*` with them)."""
+    origins = settings.allowed_origins()
+    if not origins and not settings.cors_local_origins:
+        return
+    app.add_middleware(
+        ListedOriginsOnly,
+        allow_origins=origins,
+        allow_origin_regex=LOCAL_ORIGINS if settings.cors_local_origins else None,
+        allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=CORS_REQUEST_HEADERS,
+        expose_headers=CORS_EXPOSED_HEADERS,
+        allow_credentials=False,
+        max_age=600,
+    )
 
 
 def _service_check(name: str, url: str) -> ReadinessCheck:
@@ -119,6 +182,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(StrictJsonMiddleware)  # the gateway's own routes; services check theirs
     app.add_middleware(ProxyMiddleware)
     install_plumbing(app, settings.max_body_bytes, strict_json=False)
+    _allow_browsers(app, settings)  # outermost: a preflight is answered before authentication
 
     checks: dict[str, ReadinessCheck] = {"database": database_check}
     checks.update({name: _service_check(name, url) for name, url in settings.upstreams().items()})

@@ -3,7 +3,7 @@
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
-from common.settings import DEV_SECRET_MARKER, ComponentSettings
+from common.settings import DEV_SECRET_MARKER, ComponentSettings, InsecureSettingsError
 
 CALLING_SERVICES = ("loans", "funding")
 """The services that call the others' APIs, each with a client of its own (the clubs service
@@ -45,6 +45,12 @@ class GatewaySettings(ComponentSettings):
     """Delivered and failed deliveries older than this leave the log (hourly); 0 keeps all."""
     webhook_allow_private_addresses: bool = False
     """Allow posting to loopback and private addresses (development and tests only)."""
+    cors_origins: str = ""
+    """Web origins whose pages may call the API from a browser, exact and separated by commas
+    (`https://dashboard.example.vn`); an origin not listed gets no CORS headers at all."""
+    cors_local_origins: bool = False
+    """Also allow `http://localhost:<any port>` and `http://127.0.0.1:<any port>` (development:
+    `make run` sets it; refused in production)."""
     service_clients: str = DEFAULT_SERVICE_CLIENTS
     """Our own services' client credentials, `id:secret` separated by commas, kept in step."""
     admin_username: str = Field(
@@ -66,3 +72,13 @@ class GatewaySettings(ComponentSettings):
         return {
             f"service_clients[{cid}]": secret for cid, secret in self.service_credentials().items()
         }
+
+    def allowed_origins(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    def check_production(self) -> None:
+        super().check_production()
+        if self.environment == "production" and self.cors_local_origins:
+            raise InsecureSettingsError(
+                "production start refused: cors_local_origins lets any local page call the API"
+            )

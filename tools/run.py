@@ -36,8 +36,12 @@ def main() -> None:
         var_dir=VAR,
         admin_password=admin_password(),
         log_level="info",
-        # On a developer's machine webhooks may go to a receiver on 127.0.0.1 (see README).
-        extra_env={"GATEWAY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true"},
+        # On a developer's machine webhooks may go to a receiver on 127.0.0.1 (see README), and
+        # a front end under development calls from http://localhost:<its port>.
+        extra_env={
+            "GATEWAY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
+            "GATEWAY_CORS_LOCAL_ORIGINS": "true",
+        },
     )
     step("migrating the databases (var/*.db)")
     stack.migrate()
