@@ -50,7 +50,13 @@ from common.clock import utcnow
 from common.db import SessionDep, UTCDateTime, prefer_lz4
 from common.json_body import is_json, media_type_of
 from common.openapi import REQUIRED_MARK
-from common.problems import PreconditionRequired, Problem, field_error
+from common.problems import (
+    PROBLEM_MEDIA_TYPE,
+    PreconditionRequired,
+    Problem,
+    field_error,
+    problem_response,
+)
 
 IN_PROGRESS = "in_progress"
 COMPLETED = "completed"
@@ -86,7 +92,7 @@ class IdempotentReplay(Exception):
         self.response = Response(
             body,
             status_code=status_code,
-            media_type="application/json",
+            media_type=PROBLEM_MEDIA_TYPE if status_code >= 400 else "application/json",
             headers={REPLAY_HEADER: "true"},
         )
 
@@ -111,6 +117,14 @@ class IdempotentRequest:
     ) -> JSONResponse:
         response = JSONResponse(jsonable_encoder(content), status_code=status_code, headers=headers)
         return self.remember(session, response)
+
+    def respond_once(
+        self, session: Session, content: Any, status_code: int, retried: Problem
+    ) -> JSONResponse:
+        """An answer shown once and never stored, because it holds a secret: a retry with the
+        same key gets `retried`, a problem that says what the first request did."""
+        self.remember(session, problem_response(retried))
+        return JSONResponse(jsonable_encoder(content), status_code=status_code)
 
     def remember(self, session: Session, response: ResponseT) -> ResponseT:
         """Stores a JSON answer the route encoded itself (large bodies skip `jsonable_encoder`)."""

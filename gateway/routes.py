@@ -258,7 +258,20 @@ def create_client(payload: ClientCreate, session: SessionDep, idem: Idempotency)
     session.add(client)
     session.flush()
     public = ClientPublic.model_validate(client).model_dump()
-    return idem.respond(session, ClientWithSecret(**public, client_secret=secret))
+    return idem.respond_once(
+        session, ClientWithSecret(**public, client_secret=secret), 201, _shown_once(client_id)
+    )
+
+
+def _shown_once(client_id: str) -> Conflict:
+    """What a retry of a request that issued a secret gets: the secret is never stored, not
+    even in the answer kept for retries."""
+    return Conflict(
+        f"This request was carried out already: the API client {client_id!r} got a new secret, "
+        "shown once in that answer. If it was lost, replace it with "
+        f"POST /api/v1/clients/{client_id}/secret.",
+        client_id=client_id,
+    )
 
 
 def _client(session: Session, client_id: str) -> ApiClient:
@@ -302,4 +315,6 @@ def rotate_client_secret(client_id: str, session: SessionDep, idem: Idempotency)
     session.add(client)
     session.flush()
     public = ClientPublic.model_validate(client).model_dump()
-    return idem.respond(session, ClientWithSecret(**public, client_secret=secret), status_code=200)
+    return idem.respond_once(
+        session, ClientWithSecret(**public, client_secret=secret), 200, _shown_once(client_id)
+    )

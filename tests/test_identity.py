@@ -4,8 +4,11 @@ import secrets
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from common.db import make_engine, normalise_url
 from tests.support import Api, assert_problem
+from tools.stack import Stack
 
 
 def _user(role: str, **scope) -> dict:
@@ -108,6 +111,35 @@ def test_client_secret_is_shown_once_and_can_be_replaced(api: Api, admin: httpx.
         },
     )
     assert_problem(refused, 401)
+
+
+@pytest.mark.parametrize("issue", ["create", "rotate"])
+def test_a_secret_is_never_kept_for_retries(
+    api: Api, admin: httpx.Client, stack: Stack, issue: str
+) -> None:
+    key = {"Idempotency-Key": "secret-" + secrets.token_hex(6)}
+    body = {"name": "Retrying data team", "role": "partner", "funder_id": 12}
+    if issue == "create":
+        path = "/api/v1/clients"
+        first = admin.post(path, json=body, headers=key)
+    else:
+        client_id, _ = api.create_client("partner", funder_id=12)
+        path = f"/api/v1/clients/{client_id}/secret"
+        first = admin.post(path, headers=key)
+    assert first.status_code in (200, 201), first.text
+    client_id, secret = first.json()["client_id"], first.json()["client_secret"]
+    retried = admin.post(path, json=body if issue == "create" else None, headers=key)
+    problem = assert_problem(retried, 409)
+    assert retried.headers["idempotent-replayed"] == "true"
+    assert secret not in retried.text and f"/api/v1/clients/{client_id}/secret" in problem["detail"]
+    assert api.client_token(client_id, secret)  # the first answer's secret is the one in force
+    engine = make_engine(normalise_url(stack.database_urls["gateway"]))
+    try:
+        with engine.connect() as connection:
+            stored = connection.execute(text("SELECT response_body FROM idempotency_keys")).all()
+    finally:
+        engine.dispose()
+    assert not any(secret in (body or "") for (body,) in stored)
 
 
 def test_disabled_client_gets_no_token(api: Api, admin: httpx.Client) -> None:
