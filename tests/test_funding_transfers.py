@@ -6,6 +6,7 @@ funding service never heard of it.
 """
 
 import http.server
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -34,13 +35,15 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
 
 
 class LossyProxy(http.server.ThreadingHTTPServer):
-    """Forwards to the loans service; loses the next `lose` answers to allocation posts after
-    the loans service has handled them."""
+    """Forwards to the loans service; loses the next `lose` answers to allocation posts for the
+    club `club_id` after the loans service has handled them (only that club's: other tests'
+    allocations may still be on their way)."""
 
     daemon_threads = True
 
     def __init__(self) -> None:
         self.target = ""
+        self.club_id: int | None = None
         self.lose = 0
         self.forwarded = 0
         super().__init__(("127.0.0.1", free_port()), _Handler)
@@ -48,6 +51,14 @@ class LossyProxy(http.server.ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def _club_of(body: bytes) -> int | None:
+    try:
+        club_id = json.loads(body).get("club_id")
+    except (ValueError, AttributeError):
+        return None
+    return club_id if isinstance(club_id, int) else None
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -64,7 +75,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         answer = httpx.request(
             self.command, self.server.target + self.path, headers=headers, content=body
         )
-        if self.path.startswith(ALLOCATIONS_PATH):
+        if self.path.startswith(ALLOCATIONS_PATH) and _club_of(body) == self.server.club_id:
             self.server.forwarded += 1
             if self.server.lose > 0:
                 self.server.lose -= 1
@@ -119,7 +130,7 @@ def test_a_lost_answer_is_retried_and_the_fund_is_credited_once(
     platform: tuple[Stack, LossyProxy], admin: httpx.Client, funded: dict
 ) -> None:
     _, proxy = platform
-    proxy.lose = 2
+    proxy.club_id, proxy.lose, proxy.forwarded = funded["club"]["id"], 2, 0
     before = proxy.forwarded
     created = allocate(admin, funded["funder"], funded["line"], funded["club"], 20 * MILLION)
     assert created.status_code == 201, created.text
