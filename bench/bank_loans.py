@@ -59,8 +59,12 @@ from bench._common import (
     recreate_database,
 )
 from bench.generate_registry import DEFAULT_SEED, generate
-from common import clock
+from common import clock, sealing
 from common.national_id import CCCD_PROVINCE_CODES
+from common.sealing import keyring
+from services.clubs.models import NATIONAL_ID
+from services.clubs.settings import ClubsSettings
+from services.loans.bank.models import BORROWER_ID
 from services.loans.bank.rules import MAX_BATCH_RECORDS, VALUE_FIELDS, Membership, Programme
 from services.loans.bank.store import LOAN_COLUMNS
 from tools.stack import Stack, free_port
@@ -121,8 +125,8 @@ class Run:
 
 
 def active_members(clubs_url: str, count: int, seed: int) -> dict[str, Membership]:
-    """Active members, to be some of the borrowers: their memberships by national ID, in a
-    random order."""
+    """Active members, to be some of the borrowers: their memberships by citizen ID (opened
+    with the registry's keys, which `generate` configured), in a random order."""
     with psycopg.connect(libpq_url(clubs_url), connect_timeout=5) as conn:
         conn.execute("SELECT setseed(%s)", (seed % 1000 / 1000,))
         rows = conn.execute(
@@ -132,7 +136,8 @@ def active_members(clubs_url: str, count: int, seed: int) -> dict[str, Membershi
             " AND member.national_id IS NOT NULL ORDER BY random() LIMIT %s",
             (count,),
         ).fetchall()
-    return {national_id: Membership(*found) for national_id, *found in rows}
+    keys = keyring()
+    return {keys.open(sealed, NATIONAL_ID): Membership(*found) for sealed, *found in rows}
 
 
 def stranger_id(rng: random.Random, provinces: list[str]) -> str:
@@ -178,14 +183,17 @@ def make_records(count: int, members: list[str], seed: int) -> list[dict[str, An
 
 
 def copy_rows(records: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """The records as the COPY reference loads them (typed values, the rate in basis points)."""
+    """The records as the COPY reference loads them: as stored (typed values, the rate in basis
+    points, the borrower's blind index first and the sealed ID last, as in `VALUE_FIELDS`)."""
+    keys = keyring()
     rows = []
     for r in records:
+        national_id = r["borrower_national_id"]
         rows.append(
             (
                 BANK_CODE,
                 r["loan_number"],
-                r["borrower_national_id"],
+                keys.blind_index(national_id),
                 r["borrower_name"],
                 r["programme"],
                 r["principal"],
@@ -196,6 +204,7 @@ def copy_rows(records: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
                 r["overdue_amount"],
                 r["status"],
                 date.fromisoformat(r["as_of"]),
+                keys.seal(national_id, BORROWER_ID),
             )
         )
     return rows
@@ -205,7 +214,7 @@ def stored_rows(
     rows: list[tuple[Any, ...]], memberships: dict[str, Membership], first_id: int, posted_by: str
 ) -> list[tuple[Any, ...]]:
     """The reference rows as `bank_loans` stores them (`LOAN_COLUMNS`): ids, the posting, the
-    match of member borrowers, the times."""
+    match of member borrowers (`memberships` by blind index), the times."""
     now = datetime.now(UTC)
     stored = []
     for loan_id, row in enumerate(rows, start=first_id):
@@ -484,6 +493,7 @@ def prepare(args: argparse.Namespace, urls: dict[str, str], var_dir: Path) -> St
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
+    sealing.configure(ClubsSettings())  # the services' keys: both take the defaults here
     urls = {c: database_url(args.server_url, f"{args.prefix}_{c}") for c in COMPONENTS}
     with tempfile.TemporaryDirectory(prefix="ishc-bench-bank-") as tmp:
         var_dir = Path(tmp)
@@ -495,11 +505,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             progress(f"building {args.records:,} records ({len(members):,} borrowers are members)")
             records = make_records(args.records, list(members), args.seed)
+            by_index = {keyring().blind_index(i): found for i, found in members.items()}
             batches = []
             for start in range(0, len(records), args.batch):
                 chunk = records[start : start + args.batch]
                 rows = copy_rows(chunk)
-                stored = stored_rows(rows, members, start + 1, "client:bench")
+                stored = stored_rows(rows, by_index, start + 1, "client:bench")
                 batches.append(Batch(len(chunk), orjson.dumps({"records": chunk}), rows, stored))
             progress("starting clubs, loans, funding and the gateway")
             stack.start(log_dir=var_dir / "logs")

@@ -1,7 +1,8 @@
 """A national loan book in the loans database, generated inside PostgreSQL from the registry.
 
-The registry's members (id, club, place, national ID) are streamed from the clubs database into
-a scratch table of the loans database; everything else is `INSERT … SELECT` over
+The registry's members (id, club, place, citizen ID: its blind index, and the ID sealed again
+as the loans service seals a borrower's) are streamed from the clubs database into a scratch
+table of the loans database; everything else is `INSERT … SELECT` over
 `generate_series`, so tens of millions of rows take minutes, not hours. Pseudo-random choices
 come from a hash of the row number, so a seed gives the same book every time.
 
@@ -24,9 +25,18 @@ from dataclasses import dataclass, field
 import psycopg
 
 from bench._common import ProgressBar, libpq_url, one_row
+from common import sealing
+from common.sealing import keyring
+from services.clubs.models import NATIONAL_ID
+from services.loans.bank.models import BORROWER_ID
+from services.loans.settings import LoansSettings
 
 TODAY_SQL = "current_date"
 BANK_CODE = "VBSP"
+STRANGERS = 1_000
+"""Borrowers who are no members draw their sealed ID from this many sealed made-up IDs (their
+blind indexes are made up per record): sealing each of millions in Python would take longer
+than the rest of the book, and only the size of a sealed value matters to the figures."""
 LOADED_TABLES = (
     "funds",
     "loans",
@@ -55,8 +65,13 @@ def _copy_members(clubs_url: str, loans: psycopg.Connection, log: Callable[[str]
     loans.execute(
         "CREATE UNLOGGED TABLE bench_members (rn bigint PRIMARY KEY, member_id integer,"
         " club_id integer, province_code varchar(2), commune_code varchar(5),"
-        " national_id varchar(12))"
+        " blind_index varchar(22), sealed varchar(80))"
     )
+    keys = keyring()
+    loans.execute("CREATE UNLOGGED TABLE bench_strangers (n integer PRIMARY KEY, sealed text)")
+    with loans.cursor().copy("COPY bench_strangers FROM STDIN") as target:
+        for n in range(STRANGERS):
+            target.write_row((n, keys.seal(f"0011990{n:05d}", BORROWER_ID)))
     with psycopg.connect(libpq_url(clubs_url)) as clubs:
         total = one_row(
             clubs.execute(
@@ -67,7 +82,8 @@ def _copy_members(clubs_url: str, loans: psycopg.Connection, log: Callable[[str]
         done = 0
         query = (
             "COPY (SELECT row_number() OVER (ORDER BY m.id) - 1, m.id, m.club_id,"
-            " c.province_code, c.commune_code, m.national_id FROM members m"
+            " c.province_code, c.commune_code, m.national_id_blind_index, m.national_id"
+            " FROM members m"
             " JOIN clubs c ON c.id = m.club_id"
             " WHERE m.left_on IS NULL AND m.national_id IS NOT NULL) TO STDOUT"
         )
@@ -75,10 +91,11 @@ def _copy_members(clubs_url: str, loans: psycopg.Connection, log: Callable[[str]
             clubs.cursor().copy(query) as source,
             loans.cursor().copy("COPY bench_members FROM STDIN") as target,
         ):
-            for chunk in source:
-                target.write(chunk)
-                done += bytes(chunk).count(b"\n")
-                bar.update(done)
+            for *facts, sealed in source.rows():
+                target.write_row((*facts, keys.seal(keys.open(sealed, NATIONAL_ID), BORROWER_ID)))
+                done += 1
+                if done % 10_000 == 0:
+                    bar.update(done)
         bar.close()
     log(f"{total:,} active members with a national ID copied")
     return int(total)
@@ -184,14 +201,16 @@ def _statements(club_loans: int, bank_loans: int, members: int, seed: int) -> li
         ),
         (
             "bank_loans",
-            "INSERT INTO bank_loans (bank_code, loan_number, borrower_national_id,"
+            "INSERT INTO bank_loans (bank_code, loan_number, borrower_blind_index,"
+            " borrower_national_id_sealed,"
             " borrower_name, programme, principal, disbursed_on, maturity_on,"
             " annual_interest_rate_bp, outstanding_principal, overdue_amount, status, as_of,"
             " posting_id, posting_outcome, posted_by, posted_at,"
             " member_id, club_id, province_code, commune_code, matched_at, created_at,"
             " updated_at)"
-            f" SELECT '{BANK_CODE}', 'BENCH-' || g, coalesce(m.national_id,"
-            f" lpad(({_hash('g', seed + 7, 10**12)})::text, 12, '0')), 'Nguyễn Văn Bench',"
+            f" SELECT '{BANK_CODE}', 'BENCH-' || g,"
+            " coalesce(m.blind_index, substr(md5('stranger ' || g), 1, 22)),"
+            " coalesce(m.sealed, stranger.sealed), 'Nguyễn Văn Bench',"
             " 'poor_households', b.principal, b.disbursed_on,"
             " (b.disbursed_on + interval '5 years')::date, 660,"
             " CASE WHEN b.closed THEN 0 ELSE b.principal / 2 END,"
@@ -202,6 +221,7 @@ def _statements(club_loans: int, bank_loans: int, members: int, seed: int) -> li
             " CASE WHEN m.member_id IS NOT NULL THEN now() END, now(), now()"
             f" FROM generate_series(1, {bank_loans}) g"
             f" LEFT JOIN bench_members m ON g % 10 < 3 AND m.rn = {bank_member}"
+            f" JOIN bench_strangers stranger ON stranger.n = g % {STRANGERS}"
             " CROSS JOIN LATERAL (SELECT"
             f" (10 + {_hash('g', seed + 8, 91)}) * 1000000 AS principal,"
             f" {TODAY_SQL} - 60 - {_hash('g', seed + 9, 2500)}::int AS disbursed_on,"
@@ -220,10 +240,12 @@ def generate(
     log: Callable[[str], None],
 ) -> LoanBookStats:
     """Fills an empty, migrated loans database from the registry in `clubs_url`."""
+    sealing.configure(LoansSettings())  # the same keys as the service (and the registry's)
     stats = LoanBookStats()
     started = time.monotonic()
     with psycopg.connect(libpq_url(loans_url), autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_members")
+        conn.execute("DROP TABLE IF EXISTS bench_strangers")
         members = _copy_members(clubs_url, conn, log)
         if not members:
             raise RuntimeError("the registry has no active members with a national ID")
@@ -248,6 +270,7 @@ def generate(
         bar.close()
         stats.seconds["indexes"] = time.monotonic() - index_started
         conn.execute("DROP TABLE bench_members")
+        conn.execute("DROP TABLE bench_strangers")
         analyze_started = time.monotonic()
         for table in (*LOADED_TABLES, "banks"):
             conn.execute(f"VACUUM ANALYZE {table}")

@@ -34,9 +34,12 @@ from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
 from bench._common import ProgressBar, libpq_url, one_row
-from common import clock
+from common import clock, sealing
+from common.sealing import keyring
 from common.text import fold
 from services.clubs.locations import units
+from services.clubs.models import NATIONAL_ID, PHONE
+from services.clubs.settings import ClubsSettings
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -144,8 +147,8 @@ CLUB_COLUMNS = _words(
 )
 MEMBER_COLUMNS = _words(
     "id club_id full_name gender birth_date birth_year birth_key household_status national_id "
-    "phone joined_on left_on board_role home_care_volunteer income_generation_volunteer version "
-    "created_at updated_at"
+    "national_id_blind_index phone joined_on left_on board_role home_care_volunteer "
+    "income_generation_volunteer version created_at updated_at"
 )
 NULL = "\\N"
 
@@ -490,10 +493,13 @@ class Generator:
                 joined = min(joined, dissolved - 1)
                 left, updated = self._date(dissolved), dissolved
             household = HOUSEHOLDS[rng.randrange(3)] if in_priority else "none"
+            keys = keyring()
             if rng.random() < 0.55:
-                phone = "0" + rng.choice(PHONE_PREFIXES) + f"{rng.randrange(10_000_000):07d}"
+                plain = "0" + rng.choice(PHONE_PREFIXES) + f"{rng.randrange(10_000_000):07d}"
+                phone = keys.seal(plain, PHONE)
             else:
                 phone = NULL
+            national_id = self.national_id(birth_code, female, birth_year)
             family = self._pick(self._family)
             if female:
                 middle, given = self._pick(self._women_middle), rng.choice(WOMEN_GIVEN)
@@ -503,7 +509,8 @@ class Generator:
             lines.append(
                 f"{club_id}\t{family} {middle} {given}\t"
                 f"{'female' if female else 'male'}\t{birth_date}\t{birth_year}\t{birth_key}\t"
-                f"{household}\t{self.national_id(birth_code, female, birth_year)}\t{phone}\t"
+                f"{household}\t{keys.seal(national_id, NATIONAL_ID)}\t"
+                f"{keys.blind_index(national_id)}\t{phone}\t"
                 f"{self._date(joined)}\t{left}\t{role}\t{'t' if i in home_care else 'f'}\t"
                 f"{'t' if i in income else 'f'}\t1\t{self._stamp(joined)}\t{self._stamp(updated)}\n"
             )
@@ -594,6 +601,7 @@ def generate(
     log: Callable[[str], None] = print,
 ) -> Stats:
     """Loads the registry into an empty (or, with `replace`, emptied) clubs database."""
+    sealing.configure(ClubsSettings())  # IDs and phones are written sealed, as the service does
     as_of = as_of or clock.today()
     started = time.monotonic()
     with psycopg.connect(libpq_url(database_url), connect_timeout=5) as conn:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import Table
 from starlette.concurrency import run_in_threadpool
 
+from common import sealing
 from common.auth import JwksKeySource, TokenVerifier
 from common.db import make_engine, normalise_url
 from common.health import ReadinessCheck, database_check, health_router
@@ -24,7 +25,7 @@ from common.middleware import (
 from common.openapi import problem_aware_openapi
 from common.problems import ServiceUnavailable, install_problem_handlers
 from common.service_client import ServiceTokens
-from common.settings import ServiceSettings
+from common.settings import PersonalDataSettings, ServiceSettings
 
 
 def install_plumbing(app: FastAPI, max_body_bytes: int, strict_json: bool = True) -> None:
@@ -78,6 +79,8 @@ def create_service_app(
     cancelled when it stops)."""
     workers = list(workers)
     settings.check_production()
+    if isinstance(settings, PersonalDataSettings):
+        sealing.configure(settings)  # malformed keys stop the start, not the first member read
     logging.basicConfig(level=settings.log_level.upper())
     keys = JwksKeySource(
         settings.gateway_url.rstrip("/") + "/.well-known/jwks.json",

@@ -57,6 +57,7 @@ from common.problems import (
     field_error,
     problem_response,
 )
+from common.sealing import SealedText
 
 IN_PROGRESS = "in_progress"
 COMPLETED = "completed"
@@ -68,8 +69,9 @@ COMPRESSED_FROM = 2_000
 """Bytes from which PostgreSQL compresses a stored answer (its TOAST threshold, about 2 kB)."""
 
 
-def idempotency_table(metadata: MetaData) -> Table:
-    """The table of claimed keys; each component declares it in its own metadata."""
+def idempotency_table(metadata: MetaData, *, sealed: bool = False) -> Table:
+    """The table of claimed keys; each component declares it in its own metadata. A
+    component whose answers hold citizen IDs or phone numbers keeps them `sealed`."""
     return Table(
         "idempotency_keys",
         metadata,
@@ -79,7 +81,7 @@ def idempotency_table(metadata: MetaData) -> Table:
         Column("request_hash", String(64), nullable=False),
         Column("state", String(20), nullable=False),
         Column("status_code", Integer),
-        Column("response_body", Text),
+        Column("response_body", SealedText("idempotency_keys.response_body") if sealed else Text),
         Column("created_at", UTCDateTime, nullable=False),
         UniqueConstraint("client", "key"),
     )

@@ -18,6 +18,7 @@ from pydantic_core import CoreSchema, PydanticCustomError
 from common import clock
 from common.national_id import WELL_FORMED_PATTERN, check_national_id
 from common.problems import ValidationFailed, field_error
+from common.sealing import BLIND_INDEX_LENGTH
 
 MAX_ID = 2**31 - 1
 """Ids are 32-bit integer columns; larger numbers are refused before they reach the database."""
@@ -129,6 +130,15 @@ NationalId = Annotated[
     AfterValidator(_national_id),
 ]
 """A citizen ID as members' records and the bank's borrowers carry it."""
+
+BlindIndex = Annotated[
+    str,
+    Field(
+        pattern=f"^[A-Za-z0-9_-]{{{BLIND_INDEX_LENGTH}}}$",
+        description="A citizen ID's blind index: HMAC-SHA256 with the platform's index key, "
+        "its first 16 bytes in base64url.",
+    ),
+]
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50

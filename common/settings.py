@@ -81,3 +81,22 @@ class CallingServiceSettings(ServiceSettings):
 
     def secret_fields(self) -> dict[str, str]:
         return {"client_secret": self.client_secret}
+
+
+class PersonalDataSettings(ComponentSettings):
+    """A component that keeps citizen IDs or phone numbers: the keys that seal them at rest
+    and the key of their blind index (see `common.sealing` and docs/personal-data.md)."""
+
+    personal_data_keys: str = DEV_SECRET_MARKER + "personal-data-key"
+    """`id:base64key[,id:base64key…]` (32-byte keys): every key listed opens stored values."""
+    personal_data_key_id: str = ""
+    """The key that seals new values (the first listed when empty)."""
+    personal_data_index_key: str = DEV_SECRET_MARKER + "personal-data-index-key"
+    """The blind index's key (32 bytes in base64): the same in the clubs and loans services."""
+
+    def secret_fields(self) -> dict[str, str]:
+        return {
+            **super().secret_fields(),
+            "personal_data_keys": self.personal_data_keys,
+            "personal_data_index_key": self.personal_data_index_key,
+        }

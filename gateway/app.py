@@ -27,6 +27,9 @@ from common.events.feed import cursors_router
 from common.events.retention import retention_worker
 from common.health import ReadinessCheck, database_check, health_router
 from common.middleware import StrictJsonMiddleware
+from gateway.access_log import AccessLog
+from gateway.access_log import prune as prune_access
+from gateway.access_log import router as access_log_router
 from gateway.identity import bootstrap
 from gateway.keys import KeyStore
 from gateway.models import idempotency_keys
@@ -135,11 +138,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # The webhooks follow every service's events; a change forwarded to a service has its
     # feed asked at once.
     followers = event_consumers(settings, keys)
+    engine = make_engine(normalise_url(settings.database_url))
     forwarder = Forwarder(
         settings.upstreams(),
         settings.connect_timeout_seconds,
         settings.upstream_timeout_seconds,
         changed=lambda service: followers[service].wake(),
+        access_log=AccessLog(engine),
     )
 
     @asynccontextmanager
@@ -151,6 +156,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         workers.append(app.state.webhook_sender.run())
         workers.append(retention_worker(consumer_tables.prune)(app))
         workers.append(retention_worker(prune_log, days_setting="webhook_log_retention_days")(app))
+        workers.append(
+            retention_worker(prune_access, days_setting="access_log_retention_days")(app)
+        )
         tasks = [asyncio.create_task(worker) for worker in workers]
         yield
         for task in tasks:
@@ -172,7 +180,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.keys = keys
-    app.state.engine = make_engine(normalise_url(settings.database_url))
+    app.state.engine = engine
     app.state.idempotency_keys = idempotency_keys
     app.state.verifier = TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience)
     app.state.forwarder = forwarder
@@ -190,6 +198,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(admin_router)
     app.include_router(webhooks_router)
+    app.include_router(access_log_router)
     app.include_router(cursors_router(consumer_tables))
 
     @app.get("/openapi.json", include_in_schema=False)

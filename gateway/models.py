@@ -1,8 +1,9 @@
-"""The gateway's own tables: people, machine clients, failed logins, idempotency keys."""
+"""The gateway's own tables: people, machine clients, failed logins, idempotency keys, and the
+log of who read members' personal data."""
 
 from datetime import datetime
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer
 from sqlmodel import Field, SQLModel
 
 from common.clock import utcnow
@@ -59,3 +60,41 @@ class LoginFailure(GatewayBase, table=True):
     identity: str = Field(primary_key=True, max_length=100)
     failures: int = 0
     blocked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AccessLogEntry(GatewayBase, table=True):
+    """An answer that showed members' personal data: who asked, as which role and client,
+    when, on which route, in which request. Append-only (pruned after the retention period);
+    the members it showed are its `AccessLogMember` rows."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_principal_at", "principal", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+    principal: str = Field(max_length=200)
+    role: str = Field(max_length=20)
+    client: str | None = Field(default=None, max_length=100)
+    method: str = Field(max_length=10)
+    path: str = Field(max_length=500)
+    request_id: str | None = Field(default=None, max_length=128)
+    service: str = Field(max_length=20)
+    members: int = Field(description="How many members the answer showed.")
+
+
+class AccessLogMember(GatewayBase, table=True):
+    __tablename__ = "access_log_members"
+    __table_args__ = (Index("ix_access_log_members_member_id_entry_id", "member_id", "entry_id"),)
+
+    entry_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey(
+                "access_log.id",
+                name="fk_access_log_members_entry_id_access_log",
+                ondelete="CASCADE",
+            ),
+            primary_key=True,
+        )
+    )
+    member_id: int = Field(primary_key=True)

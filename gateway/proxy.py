@@ -5,6 +5,7 @@ The upstream is chosen only from the first path segment after `/api/v1/`, looked
 The client is aiohttp because it was measured fastest here (see bench/gateway.py).
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,8 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from common.auth import Role, bearer_token
+from common.auth import Principal, Role, bearer_token
 from common.db import READ_METHODS
+from common.personal_data import SUBJECTS_HEADER, subjects
 from common.problems import (
     Forbidden,
     GatewayTimeout,
@@ -24,6 +26,7 @@ from common.problems import (
     problem_response,
 )
 from common.scope import Kind, readers
+from gateway.access_log import AccessLog
 
 API_PREFIX = "/api/v1/"
 
@@ -58,8 +61,9 @@ ROUTES: dict[str, Route] = {
     "funded-clubs": _route("funding", Kind.FLOW),
     "reports": _route("funding", Kind.FLOW),
 }
-LOCAL_PREFIXES = frozenset({"users", "clients", "webhooks"})
-"""Served by the gateway itself: people and API clients (admin only), webhook subscriptions."""
+LOCAL_PREFIXES = frozenset({"users", "clients", "webhooks", "personal-data"})
+"""Served by the gateway itself: people and API clients (admin only), webhook subscriptions,
+the access log of personal data (with `GATEWAY_OWN`)."""
 
 PROXY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 HOP_BY_HOP = frozenset(
@@ -82,6 +86,11 @@ RESPONSE_SKIP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
 )
 _RESPONSE_SKIP_RAW = frozenset(name.encode() for name in RESPONSE_SKIP)
+_SUBJECTS = SUBJECTS_HEADER.lower().encode()
+
+
+GATEWAY_OWN = re.compile(r"^/api/v1/members/[^/]+/access-log$")
+"""Paths under a proxied prefix that the gateway answers itself (gateway/access_log.py)."""
 
 
 def route_for(path: str) -> tuple[str, Route]:
@@ -100,14 +109,15 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def authorise(request: Request, route: Route, prefix: str) -> None:
-    principal = request.app.state.verifier.verify(
+def authorise(request: Request, route: Route, prefix: str) -> Principal:
+    principal: Principal = request.app.state.verifier.verify(
         bearer_token(_header(request.scope, b"authorization"))
     )
     if principal.role not in route.roles:
         raise Forbidden(f"The role {principal.role.value} may not use {API_PREFIX}{prefix}.")
     if principal.role is Role.SERVICE and request.method not in READ_METHODS:
         raise Forbidden("Service tokens may not make changes through the public gateway.")
+    return principal
 
 
 def upstream_headers(request: Request) -> list[tuple[str, str]]:
@@ -133,7 +143,8 @@ def upstream_headers(request: Request) -> list[tuple[str, str]]:
 class Forwarder:
     """Sends one request upstream and turns every failure into a 503 or 504 problem.
 
-    `changed(service)` is called after a change the service accepted (its events follow)."""
+    `changed(service)` is called after a change the service accepted (its events follow); an
+    answer that shows members' personal data is written to `access_log` before it leaves."""
 
     def __init__(
         self,
@@ -141,9 +152,11 @@ class Forwarder:
         connect_timeout: float,
         total_timeout: float,
         changed: Callable[[str], None] = lambda _service: None,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.upstreams = {name: url.rstrip("/") for name, url in upstreams.items()}
         self.changed = changed
+        self.access_log = access_log
         self.timeout = aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -165,7 +178,24 @@ class Forwarder:
         if self._session is not None:
             await self._session.close()
 
-    async def forward(self, request: Request, service: str) -> Response:
+    async def may_read(self, request: Request, service: str, path: str) -> bool:
+        """Whether the caller's own token reads `path` from the service (its scope decides);
+        the answer is not passed on, nor logged as a read."""
+        authorization = _header(request.scope, b"authorization") or ""
+        try:
+            async with self.session.get(
+                self.upstreams[service] + path,
+                headers={"authorization": authorization},
+                timeout=self.timeout,
+            ) as upstream:
+                await upstream.read()
+                return upstream.status == 200
+        except TimeoutError as exc:
+            raise GatewayTimeout(f"The {service} service did not answer in time.") from exc
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
+            raise ServiceUnavailable(f"The {service} service is not reachable.") from exc
+
+    async def forward(self, request: Request, service: str, principal: Principal) -> Response:
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         query = request.scope.get("query_string", b"")
         url = (
@@ -186,9 +216,12 @@ class Forwarder:
                 content = await upstream.read()
                 # The raw header bytes pass through as the service sent them.
                 raw_headers = []
+                shown: list[int] = []
                 for k, v in upstream.raw_headers:
                     name = k.lower()
-                    if name not in _RESPONSE_SKIP_RAW:
+                    if name == _SUBJECTS:
+                        shown = subjects(v)
+                    elif name not in _RESPONSE_SKIP_RAW:
                         raw_headers.append((name, v))
                 raw_headers.append((b"content-length", str(len(content)).encode()))
                 response = Response(content, status_code=upstream.status)
@@ -199,14 +232,16 @@ class Forwarder:
             raise ServiceUnavailable(f"The {service} service is not reachable.") from exc
         if request.method not in READ_METHODS and response.status_code < 400:
             self.changed(service)
+        if shown and self.access_log is not None:
+            await self.access_log.record(request, principal, service, shown)
         return response
 
 
 async def proxy_endpoint(request: Request) -> Response:
     prefix, route = route_for(request.url.path)
-    authorise(request, route, prefix)
+    principal = authorise(request, route, prefix)
     forwarder: Forwarder = request.app.state.forwarder
-    return await forwarder.forward(request, route.service)
+    return await forwarder.forward(request, route.service, principal)
 
 
 class ProxyMiddleware:
@@ -226,14 +261,15 @@ class ProxyMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in PROXY_METHODS:
             path: str = scope["path"]
-            if path.startswith(API_PREFIX):
+            if path.startswith(API_PREFIX) and not GATEWAY_OWN.match(path):
                 prefix = path[len(API_PREFIX) :].split("/", 1)[0]
                 route = ROUTES.get(prefix)
                 if route is not None:
                     request = Request(scope, receive)
                     try:
-                        authorise(request, route, prefix)
-                        response = await request.app.state.forwarder.forward(request, route.service)
+                        principal = authorise(request, route, prefix)
+                        forwarder = request.app.state.forwarder
+                        response = await forwarder.forward(request, route.service, principal)
                     except Problem as problem:
                         response = problem_response(problem, request)
                     await response(scope, receive, send)

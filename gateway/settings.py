@@ -42,6 +42,8 @@ class GatewaySettings(ComponentSettings):
     webhook_require_https: bool = False
     """Refuse subscriptions to plain-http URLs (set in production)."""
     webhook_log_retention_days: int = 30
+    access_log_retention_days: int = 1825
+    """How long the log of who read members' personal data is kept (five years; 0: for good)."""
     """Delivered and failed deliveries older than this leave the log (hourly); 0 keeps all."""
     webhook_allow_private_addresses: bool = False
     """Allow posting to loopback and private addresses (development and tests only)."""

@@ -15,12 +15,18 @@ from typing import Any
 import httpx
 import pytest
 
+from common import sealing
+from services.clubs.settings import ClubsSettings
+from tests import personal_data_scan
 from tests.support import Api, postgres_databases
 from tools.reconcile import CannotRun, fetch, show, verdict
 from tools.stack import FACTORIES, Stack, free_port
 
 BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
 ADMIN_PASSWORD = "admin-" + secrets.token_hex(8)
+PERSONAL_DATA_KEYS = f"test-a:{sealing.new_key()},test-b:{sealing.new_key()}"
+"""Two keys, as during a rotation: the first seals, both open."""
+PERSONAL_DATA_INDEX_KEY = sealing.new_key()
 TEST_SETTINGS = {
     # Short waits keep the tests fast; the behaviour is the same as with the defaults.
     "GATEWAY_UPSTREAM_TIMEOUT_SECONDS": "3",
@@ -44,7 +50,21 @@ TEST_SETTINGS = {
     "GATEWAY_WEBHOOK_TIMEOUT_SECONDS": "2",
     # The tests' receivers listen on 127.0.0.1 (`test_webhooks` checks the refusal itself).
     "GATEWAY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
+    **{
+        f"{service}_{name}": value
+        for service in ("CLUBS", "LOANS")
+        for name, value in (
+            ("PERSONAL_DATA_KEYS", PERSONAL_DATA_KEYS),
+            ("PERSONAL_DATA_INDEX_KEY", PERSONAL_DATA_INDEX_KEY),
+        )
+    },
 }
+# The tests read sealed columns too (and seal what they write by hand) with the services' keys.
+sealing.configure(
+    ClubsSettings(
+        personal_data_keys=PERSONAL_DATA_KEYS, personal_data_index_key=PERSONAL_DATA_INDEX_KEY
+    )
+)
 
 
 def pytest_report_header() -> str:
@@ -154,6 +174,17 @@ def reconcile_after_all_tests(platform: Stack) -> None:
         )
 
 
+def find_no_personal_data_in_plain_text(platform: Stack, log_dir: Path) -> None:
+    """Fails the run if a citizen ID or phone number stands in plain text in a database or
+    a log after all tests (what a dump or a leaked log file would show)."""
+    found = personal_data_scan.scan(platform, log_dir)
+    if found:
+        shown = "\n".join(found[:40])
+        pytest.fail(
+            f"{len(found)} personal values in plain text after the tests:\n{shown}", pytrace=False
+        )
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("platform")
@@ -162,6 +193,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             yield platform
             # After the last test that used the platform, before it stops.
             reconcile_after_all_tests(platform)
+            find_no_personal_data_in_plain_text(platform, tmp / "logs")
 
 
 @pytest.fixture(scope="session")

@@ -38,13 +38,18 @@ def make_club(client: httpx.Client, **overrides: Any) -> dict[str, Any]:
 SERIALS = itertools.count(1)
 """Each citizen ID the tests make has a serial of its own, so no two ever collide (random
 serials did: two members of different clubs drew one ID)."""
+ISSUED_IDS: set[str] = set()
+"""Every citizen ID made here: after the tests none may be found in plain text in a database
+or a log (`tests/personal_data_scan.py`)."""
 
 
 def national_id(birth_year: int, gender: str, province: str = "010") -> str:
     """A well-formed 12-digit citizen id: province (010, Lào Cai), century/gender, year, serial."""
     century = (birth_year // 100) - 19
     digit = century * 2 + (1 if gender == "female" else 0)
-    return f"{province}{digit}{birth_year % 100:02d}{next(SERIALS):06d}"
+    issued = f"{province}{digit}{birth_year % 100:02d}{next(SERIALS):06d}"
+    ISSUED_IDS.add(issued)
+    return issued
 
 
 def member_payload(**overrides: Any) -> dict[str, Any]:
@@ -59,5 +64,16 @@ def member_payload(**overrides: Any) -> dict[str, Any]:
         "national_id": national_id(year, gender),
         "phone": "0912345678",
         "joined_on": str(date(2019, 1, 15)),
+        "consents": consents(),
         **overrides,
     }
+
+
+def consents(*purposes: str, given_on: str = "2019-01-15") -> list[dict[str, str]]:
+    """The consents of a paper form (by default all three: membership, bank matching,
+    sharing figures with funders)."""
+    chosen = purposes or ("membership", "bank_matching", "funder_figures")
+    return [
+        {"purpose": purpose, "given_on": given_on, "form_reference": "Phiếu 01/2019"}
+        for purpose in chosen
+    ]

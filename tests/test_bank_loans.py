@@ -19,9 +19,11 @@ from sqlalchemy import text
 from common import clock
 from common.db import make_engine, normalise_url
 from common.problems import ServiceUnavailable
+from common.sealing import blind_index, keyring
 from common.service_client import ServiceClient
 from services.loans.bank import reading, rules, schemas
 from services.loans.bank.matching import MemberLookup
+from services.loans.bank.models import BORROWER_ID
 from tests.factories import HA_NOI, HA_NOI_COMMUNE, LAO_CAI, make_club, member_payload, national_id
 from tests.support import Api, assert_problem, wait_until
 from tools.stack import Stack, free_port
@@ -787,4 +789,6 @@ def test_a_batch_the_quick_schema_refuses_is_judged_by_the_documented_one() -> N
     spaced = record(borrower_national_id="010 158 000 001")
     parsed = reading.parse_batch(orjson.dumps({"records": [record(), spaced]}), TODAY)
     assert parsed.rejected == 0
-    assert parsed.postings[1].borrower_national_id == "010158000001"
+    values = parsed.postings[1]
+    assert values is not None and values.borrower_blind_index == blind_index("010158000001")
+    assert keyring().open(values.borrower_national_id_sealed, BORROWER_ID) == "010158000001"

@@ -18,6 +18,7 @@ import pytest
 
 from common import clock
 from tests.conftest import ADMIN_PASSWORD, _database_urls, _stack
+from tests.factories import consents
 from tests.support import Api, assert_problem
 from tests.test_activities import meeting_payload
 from tests.test_bank_loans import post, record
@@ -88,7 +89,8 @@ def test_a_member_who_joins_this_morning_joins_today(admin: httpx.Client, club: 
     member = admin.post(
         f"/api/v1/clubs/{club['id']}/members",
         json={"full_name": "Lò Thị Mai", "gender": "female", "birth_year": 1960,
-              "household_status": "near_poor"},
+              "household_status": "near_poor",
+              "consents": consents("membership", given_on=VIETNAM_DAY.isoformat())},
     )  # fmt: skip
     assert member.status_code == 201, member.text
     assert member.json()["joined_on"] == VIETNAM_DAY.isoformat()

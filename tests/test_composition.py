@@ -28,6 +28,8 @@ def _rows(women: int, men: int, older: int, poor: int, joined_on: str = "2020-01
                 "household_status": "poor" if index < poor else "none",
                 "national_id": national_id(year, gender),
                 "joined_on": joined_on,
+                "consent_form": f"{index + 1}/2020",
+                "consent_date": joined_on,
             }
         )
     return rows
@@ -90,6 +92,8 @@ def test_older_follows_the_clubs_profile(admin: httpx.Client) -> None:
             "household_status": "poor",
             "national_id": national_id(1968, "female"),
             "joined_on": "2020-01-01",
+            "consent_form": f"{i + 1}/2020",
+            "consent_date": "2020-01-01",
         }
         for i in range(2)
     ]

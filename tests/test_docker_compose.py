@@ -255,11 +255,26 @@ def test_example_secrets_can_be_overridden_and_are_not_development_defaults() ->
     for name in CALLING_SERVICES:
         variable = f"{env_prefix(name)}CLIENT_SECRET"
         secrets[variable] = raw_environment(name)[variable]
+    for name in ("clubs", "loans"):
+        for setting in ("PERSONAL_DATA_KEYS", "PERSONAL_DATA_INDEX_KEY"):
+            variable = f"{env_prefix(name)}{setting}"
+            secrets[variable] = raw_environment(name)[variable]
     for variable, raw in secrets.items():
         assert "${" in raw, f"{variable} cannot be set by the operator"
         value = interpolate(raw)
         assert value, variable
         assert DEV_SECRET_MARKER not in value, f"{variable} keeps a development secret"
+
+
+def test_both_services_get_the_same_blind_index_key_and_the_migrations_their_keys() -> None:
+    """The loans service matches borrowers by the clubs service's blind index: one key."""
+    clubs, loans = raw_environment("clubs"), raw_environment("loans")
+    assert clubs["CLUBS_PERSONAL_DATA_INDEX_KEY"] == loans["LOANS_PERSONAL_DATA_INDEX_KEY"]
+    migrate = environment(MIGRATE)
+    for name in ("clubs", "loans"):
+        for setting in ("PERSONAL_DATA_KEYS", "PERSONAL_DATA_INDEX_KEY"):
+            variable = f"{env_prefix(name)}{setting}"
+            assert migrate[variable] == environment(name)[variable], variable
 
 
 def test_service_client_secrets_match_the_gateway_registry(monkeypatch: pytest.MonkeyPatch) -> None:

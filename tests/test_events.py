@@ -19,10 +19,11 @@ from common.db import normalise_url
 from common.events.catalogue import EventType
 from common.events.consumer import ConsumerTables, EventConsumer, FeedEvent
 from common.events.outbox import Event, Outbox
+from common.sealing import blind_index
 from gateway.tables import metadata as gateway_metadata
 from gateway.webhooks.delivery import prune_log
 from gateway.webhooks.models import WebhookDelivery, WebhookSubscription
-from tests.factories import make_club, member_payload, national_id
+from tests.factories import consents, make_club, member_payload, national_id
 from tests.support import Api, assert_problem, postgres_databases, wait_until
 from tests.test_funding import allocate, line_of, make_funder, make_plan, receive, wait_for_status
 from tests.test_loans import RULES, act, approved_loan, repay
@@ -122,7 +123,7 @@ def test_a_club_and_its_members_are_announced_in_order(admin: httpx.Client, feed
     member_events = feeds.about("clubs", f"member:{member['id']}")
     assert [e["type"] for e in member_events] == ["member.joined", "member.left"]
     joined = member_events[0]["data"]
-    assert joined["club_id"] == club["id"] and joined["personal"]["national_id"]
+    assert joined["club_id"] == club["id"] and joined["personal"]["national_id_blind_index"]
     assert member_events[1]["data"]["reason"] == "moved away"
     assert member_events[0]["position"] < member_events[1]["position"]
 
@@ -385,7 +386,9 @@ def test_a_quiet_feed_is_asked_less_often_until_the_consumer_is_woken() -> None:
     assert during_burst <= burst_seconds / 0.05 + 1, asked
 
 
-def test_member_personal_data_only_in_the_personal_part(admin: httpx.Client, feeds: Feeds) -> None:
+def test_a_joining_carries_the_blind_index_only_with_consent_and_no_personal_field(
+    admin: httpx.Client, feeds: Feeds
+) -> None:
     club = make_club(admin)
     nid = national_id(1961, "female")
     member = admin.post(
@@ -393,9 +396,16 @@ def test_member_personal_data_only_in_the_personal_part(admin: httpx.Client, fee
         json=member_payload(national_id=nid, birth_date="1961-02-03"),
     ).json()
     joined = feeds.about("clubs", f"member:{member['id']}")[0]
-    assert joined["data"]["personal"] == {"national_id": nid}
-    outside = {k: v for k, v in joined["data"].items() if k != "personal"}
-    assert nid not in str(outside) and "full_name" not in outside
+    assert joined["data"]["personal"] == {"national_id_blind_index": blind_index(nid)}
+    assert joined["data"]["consents"] == ["bank_matching", "funder_figures", "membership"]
+    assert nid not in str(joined) and "1961" not in str(joined)
+    assert "full_name" not in joined["data"] and "phone" not in joined["data"]
+    unconsenting = admin.post(
+        f"/api/v1/clubs/{club['id']}/members",
+        json=member_payload(consents=consents("membership")),
+    ).json()
+    joined = feeds.about("clubs", f"member:{unconsenting['id']}")[0]
+    assert joined["data"]["personal"] == {"national_id_blind_index": None}
 
 
 def test_a_reader_asks_for_some_types_and_moves_past_the_rest(

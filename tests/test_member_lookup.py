@@ -1,9 +1,11 @@
-"""`POST /api/v1/members/lookup`: which national IDs are active members (for matching)."""
+"""`POST /api/v1/members/lookup`: which citizen IDs (or their blind indexes) are active
+members, for matching."""
 
 from collections.abc import Callable
 
 import httpx
 
+from common.sealing import blind_index
 from tests.factories import HA_NOI, HA_NOI_COMMUNE, LAO_CAI, make_club, member_payload, national_id
 from tests.support import Api, assert_problem
 from tools.stack import Stack
@@ -30,6 +32,7 @@ def test_active_members_are_found_with_their_club_and_place(admin: httpx.Client)
     assert found == [
         {
             "national_id": first["national_id"],
+            "national_id_blind_index": blind_index(first["national_id"]),
             "member_id": first["id"],
             "club_id": lao_cai["id"],
             "province_code": LAO_CAI,
@@ -37,12 +40,37 @@ def test_active_members_are_found_with_their_club_and_place(admin: httpx.Client)
         },
         {
             "national_id": second["national_id"],
+            "national_id_blind_index": blind_index(second["national_id"]),
             "member_id": second["id"],
             "club_id": ha_noi["id"],
             "province_code": HA_NOI,
             "commune_code": HA_NOI_COMMUNE,
         },
     ]
+
+
+def test_our_services_ask_by_blind_index_and_get_no_citizen_id_back(
+    api: Api, admin: httpx.Client, stack: Stack
+) -> None:
+    club = make_club(admin)
+    member = add_member(admin, club["id"])
+    index = blind_index(member["national_id"])
+    token = api.token_for("service")
+    body = {"national_id_blind_indexes": [index, blind_index(national_id(1950, "male"))]}
+    direct = httpx.post(
+        stack.url("clubs") + LOOKUP, json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert direct.status_code == 200, direct.text
+    assert direct.json() == [
+        {
+            "national_id_blind_index": index,
+            "member_id": member["id"],
+            "club_id": club["id"],
+            "province_code": LAO_CAI,
+            "commune_code": club["commune_code"],
+        }
+    ]
+    assert member["national_id"] not in direct.text
 
 
 def test_members_who_left_or_whose_club_was_dissolved_are_not_found(admin: httpx.Client) -> None:
@@ -93,6 +121,11 @@ def test_bad_lookups_are_refused_with_the_field(admin: httpx.Client) -> None:
     too_many = [national_id(1955, "female") for _ in range(10_001)]
     assert_problem(admin.post(LOOKUP, json={"national_ids": too_many}), 422, "national_ids")
     assert_problem(admin.post(LOOKUP, json={"ids": []}), 422)
+    assert_problem(admin.post(LOOKUP, json={}), 422)
+    both = {"national_ids": [national_id(1955, "female")], "national_id_blind_indexes": ["x" * 22]}
+    assert_problem(admin.post(LOOKUP, json=both), 422)
+    not_an_index = {"national_id_blind_indexes": ["not an index"]}
+    assert_problem(admin.post(LOOKUP, json=not_an_index), 422, "national_id_blind_indexes.0")
 
 
 def test_ten_thousand_ids_are_answered_in_one_call(admin: httpx.Client) -> None:

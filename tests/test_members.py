@@ -2,7 +2,6 @@
 
 import csv
 import io
-import os
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -503,7 +502,14 @@ HEADERS_EN = [
     "board_role",
     "home_care_volunteer",
     "income_generation_volunteer",
+    "consent_form",
+    "consent_date",
+    "consent_bank_matching",
+    "consent_funder_figures",
 ]
+CONSENT_VI = "Số phiếu đồng ý,Ngày đồng ý"
+CONSENT = CONSENT_VI.split(",")
+"""The two consent columns every member list needs, as Vietnamese sheets head them."""
 
 
 def _row(**overrides) -> dict:
@@ -519,6 +525,10 @@ def _row(**overrides) -> dict:
         "board_role": "",
         "home_care_volunteer": "x",
         "income_generation_volunteer": "",
+        "consent_form": "01/2019",
+        "consent_date": "15/01/2019",
+        "consent_bank_matching": "x",
+        "consent_funder_figures": "x",
         **overrides,
     }
 
@@ -578,8 +588,9 @@ def test_a_csv_with_broken_rows_reports_each_row_column_and_reason(admin: httpx.
     assert found[(7, "joined_on")] == "is not a date of the calendar"
     assert found[(8, "national_id")] == "the same national ID as row 2"
     assert "is not yes or no" in found[(9, "home_care_volunteer")]
-    value = next(i["value"] for i in report["issues"] if i["row"] == 4)
-    assert value == "12345"
+    shown = {(i["row"], i["field"]): i["value"] for i in report["issues"]}
+    assert shown[(6, "gender")] == "Khác"  # a cell is repeated to help find the mistake…
+    assert shown[(4, "phone")] is None and shown[(5, "national_id")] is None  # …not a personal one
     # Committing the same file writes nothing and answers with the full report.
     committed = _import(admin, club["id"], content, dry_run=False)
     body = assert_problem(committed, 422)
@@ -607,6 +618,9 @@ def test_an_xlsx_with_vietnamese_headers_imports_in_one_go(admin: httpx.Client, 
             "Chức vụ",
             "TNV chăm sóc tại nhà",
             "TNV tạo thu nhập",
+            "Số phiếu đồng ý",
+            "Ngày đồng ý",
+            "Đồng ý đối chiếu với NHCSXH",
         ]
     )
     chair_id = national_id(1958, "female")
@@ -623,6 +637,9 @@ def test_an_xlsx_with_vietnamese_headers_imports_in_one_go(admin: httpx.Client, 
             "Chủ nhiệm",
             "x",
             None,
+            "01/2018",
+            datetime(2018, 5, 20),  # noqa: DTZ001
+            "x",
         ]
     )
     # Excel keeps a number without its leading zeros: the ID and phone are put right again.
@@ -640,6 +657,9 @@ def test_an_xlsx_with_vietnamese_headers_imports_in_one_go(admin: httpx.Client, 
             "Kế toán",
             None,
             "có",
+            "02/2018",
+            "20/05/2018",
+            None,
         ]
     )
     sheet.append(
@@ -655,6 +675,9 @@ def test_an_xlsx_with_vietnamese_headers_imports_in_one_go(admin: httpx.Client, 
             None,
             "x",
             "x",
+            "03/2018",
+            "20/05/2018",
+            "có",
         ]
     )
     sheet.append(
@@ -670,6 +693,9 @@ def test_an_xlsx_with_vietnamese_headers_imports_in_one_go(admin: httpx.Client, 
             "Tổ trưởng",
             None,
             None,
+            "04/2018",
+            "2018-05-20",
+            "không",
         ]
     )
     buffer = io.BytesIO()
@@ -696,6 +722,13 @@ def test_an_xlsx_with_vietnamese_headers_imports_in_one_go(admin: httpx.Client, 
     assert members["Ma Văn Long"]["phone"] == "02438251234"
     audit = admin.get(f"/api/v1/members/{sinh['id']}/audit").json()["items"]
     assert [e["action"] for e in audit] == ["imported"]
+    given = admin.get(f"/api/v1/members/{sinh['id']}/consents").json()
+    assert [(c["purpose"], c["given_on"], c["form_reference"]) for c in given] == [
+        ("membership", "2018-05-20", "01/2018"),
+        ("bank_matching", "2018-05-20", "01/2018"),
+    ]
+    only_membership = admin.get(f"/api/v1/members/{pao['id']}/consents").json()
+    assert [c["purpose"] for c in only_membership] == ["membership"]
 
 
 def test_an_import_refuses_people_already_active_and_a_second_chair(
@@ -759,12 +792,14 @@ def test_a_dry_run_writes_nothing_and_a_clean_commit_writes_every_row(
 @pytest.mark.parametrize(
     ("headers", "fields"),
     [
-        (["Họ tên", "Giới tính", "Năm sinh", "Hộ", "Quê quán"], ["Quê quán"]),
-        (["Họ và tên", "Năm sinh"], ["gender", "household_status"]),
-        (["Họ và tên", "Giới tính", "Hộ"], ["birth_date"]),
-        (["Họ và tên", "Họ tên", "Giới tính", "Năm sinh", "Hộ"], ["Họ tên"]),
+        (["Họ tên", "Giới tính", "Năm sinh", "Hộ", "Quê quán", *CONSENT], ["Quê quán"]),
+        (["Họ và tên", "Năm sinh", *CONSENT], ["gender", "household_status"]),
+        (["Họ và tên", "Giới tính", "Hộ", *CONSENT], ["birth_date"]),
+        (["Họ và tên", "Họ tên", "Giới tính", "Năm sinh", "Hộ", *CONSENT], ["Họ tên"]),
         # "Họ" (family name) is not "Hộ" (household), though both fold to "ho".
-        (["Họ", "Tên", "Giới tính", "Năm sinh", "Hộ"], ["Họ", "Tên", "full_name"]),
+        (["Họ", "Tên", "Giới tính", "Năm sinh", "Hộ", *CONSENT], ["Họ", "Tên", "full_name"]),
+        # No member is kept without the consent to membership: its form number and date.
+        (["Họ và tên", "Giới tính", "Năm sinh", "Hộ"], ["consent_form", "consent_date"]),
     ],
 )
 def test_unknown_or_missing_columns_are_named(
@@ -814,7 +849,7 @@ def test_unreadable_files_are_refused_with_422(
 
 def test_a_file_with_a_header_and_no_members_is_refused(admin: httpx.Client) -> None:
     club = make_club(admin)
-    content = "Họ và tên,Giới tính,Năm sinh,Hộ\n,,,\n".encode()
+    content = f"Họ và tên,Giới tính,Năm sinh,Hộ,{CONSENT_VI}\n,,,,,\n".encode()
     body = assert_problem(_import(admin, club["id"], content), 422, field="file")
     assert "no member rows" in body["detail"]
 
@@ -827,8 +862,8 @@ def test_an_import_without_a_file_is_refused(admin: httpx.Client) -> None:
 
 def test_a_file_over_5000_rows_is_refused(admin: httpx.Client) -> None:
     club = make_club(admin)
-    line = "Vàng Thị Dợ,Nữ,1956,Hộ nghèo\n"
-    content = ("Họ và tên,Giới tính,Năm sinh,Hộ\n" + line * 5001).encode()
+    line = "Vàng Thị Dợ,Nữ,1956,Hộ nghèo,01/2019,15/01/2019\n"
+    content = (f"Họ và tên,Giới tính,Năm sinh,Hộ,{CONSENT_VI}\n" + line * 5001).encode()
     body = assert_problem(_import(admin, club["id"], content), 422, field="file")
     assert "5000" in body["detail"]
 
@@ -847,7 +882,7 @@ def test_importing_is_for_those_who_keep_the_club(admin: httpx.Client, as_role) 
 
 
 def _cli(stack: Stack, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CLUBS_DATABASE_URL": stack.database_urls["clubs"]}
+    env = stack.env()  # the clubs service's database and keys
     return subprocess.run(
         [sys.executable, "-m", "services.clubs.members.importer", *args],
         capture_output=True,

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from common.db import make_engine
+from common.sealing import blind_index
 from services.funding.indicators.schemas import Indicator, IndicatorReport, Section, TargetUnit
 from services.funding.reconciliation import checks
 from services.funding.reconciliation.schemas import CheckName
@@ -460,28 +461,29 @@ def test_a_bank_record_of_another_borrower_or_club_breaks(
     world: dict, admin: httpx.Client, sql: Callable
 ) -> None:
     record_id = world["bank_loan_id"]
+    other = blind_index("001199000001")
     with sql("loans") as db:
         original = db.execute(
-            text("SELECT borrower_national_id, club_id FROM bank_loans WHERE id = :id"),
+            text("SELECT borrower_blind_index, club_id FROM bank_loans WHERE id = :id"),
             {"id": record_id},
         ).one()
         db.execute(
             text(
-                "UPDATE bank_loans SET borrower_national_id = '001199000001', "
+                "UPDATE bank_loans SET borrower_blind_index = :other, "
                 "club_id = club_id + 100000 WHERE id = :id"
             ),
-            {"id": record_id},
+            {"other": other, "id": record_id},
         )
     try:
         found = reasons(one(admin, CheckName.BANK_MATCHES))
         assert "whose national ID is not the borrower's" in found
         assert f"but that member is in club {world['club']['id']}" in found
-        assert "001199000001" not in found  # no personal data in the answer
+        assert "001199000001" not in found and other not in found  # nothing of the person
     finally:
         with sql("loans") as db:
             db.execute(
                 text(
-                    "UPDATE bank_loans SET borrower_national_id = :n, club_id = :c WHERE id = :id"
+                    "UPDATE bank_loans SET borrower_blind_index = :n, club_id = :c WHERE id = :id"
                 ),
                 {"n": original[0], "c": original[1], "id": record_id},
             )

@@ -2,6 +2,7 @@
 
 import pytest
 
+from common.sealing import new_key
 from common.settings import InsecureSettingsError
 from gateway.settings import GatewaySettings
 from services.clubs.settings import ClubsSettings
@@ -9,20 +10,26 @@ from services.funding.settings import FundingSettings
 from services.loans.settings import LoansSettings
 
 POSTGRES = "postgresql://ishc:secret@db:5432/ishc"
+KEYS = {
+    "personal_data_keys": f"k1:{new_key()}",
+    "personal_data_index_key": new_key(),
+}
+"""Real personal-data keys, for the services that keep citizen IDs (tests/test_sealing.py)."""
 
 
 @pytest.mark.parametrize("settings_class", [LoansSettings, FundingSettings])
 def test_a_calling_service_refuses_its_development_secret_in_production(settings_class) -> None:
+    keys = KEYS if settings_class is LoansSettings else {}
     with pytest.raises(InsecureSettingsError, match="client_secret"):
-        settings_class(environment="production", database_url=POSTGRES).check_production()
+        settings_class(environment="production", database_url=POSTGRES, **keys).check_production()
     settings_class(
-        environment="production", database_url=POSTGRES, client_secret="a-real-secret"
+        environment="production", database_url=POSTGRES, client_secret="a-real-secret", **keys
     ).check_production()
 
 
 def test_the_clubs_service_calls_no_other_so_it_has_no_secret() -> None:
     assert "client_secret" not in ClubsSettings.model_fields
-    ClubsSettings(environment="production", database_url=POSTGRES).check_production()
+    ClubsSettings(environment="production", database_url=POSTGRES, **KEYS).check_production()
 
 
 def test_the_gateway_refuses_development_service_secrets_in_production() -> None:
@@ -37,7 +44,7 @@ def test_the_gateway_refuses_development_service_secrets_in_production() -> None
 
 def test_production_refuses_sqlite() -> None:
     with pytest.raises(InsecureSettingsError, match="PostgreSQL"):
-        ClubsSettings(environment="production").check_production()
+        ClubsSettings(environment="production", **KEYS).check_production()
 
 
 def test_settings_come_from_prefixed_environment_variables(monkeypatch) -> None:

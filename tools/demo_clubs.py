@@ -156,6 +156,11 @@ def members(club: DemoClub) -> list[dict[str, str]]:
                 "board_role": BOARD[index] if index < len(BOARD) else "",
                 "home_care_volunteer": "x" if 5 <= index < 12 else "",
                 "income_generation_volunteer": "x" if 12 <= index < 16 else "",
+                # The paper consent form signed on joining; a few do not tick bank matching.
+                "consent_form": f"{index + 1:02d}/{club.founded.year}",
+                "consent_date": club.founded.isoformat(),
+                "consent_bank_matching": "x" if rng.random() < 0.9 else "",
+                "consent_funder_figures": "x",
             }
         )
     return rows

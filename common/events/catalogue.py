@@ -8,6 +8,7 @@ class EventType(StrEnum):
     CLUB_STATUS_CHANGED = "club.status_changed"
     MEMBER_JOINED = "member.joined"
     MEMBER_LEFT = "member.left"
+    MEMBER_CONSENT_CHANGED = "member.consent_changed"
     LOAN_DISBURSED = "loan.disbursed"
     LOAN_REPAID = "loan.repaid"
     LOAN_OVERDUE = "loan.overdue"
@@ -21,6 +22,7 @@ DESCRIPTIONS: dict[EventType, str] = {
     EventType.CLUB_STATUS_CHANGED: "A club was activated, suspended or dissolved (clubs service).",
     EventType.MEMBER_JOINED: "A member was registered in a club (clubs service).",
     EventType.MEMBER_LEFT: "A member left their club (clubs service).",
+    EventType.MEMBER_CONSENT_CHANGED: "A member gave or withdrew a consent (clubs service).",
     EventType.LOAN_DISBURSED: "A member loan was paid out of the club's fund (loans service).",
     EventType.LOAN_REPAID: "A repayment was recorded on a member loan (loans service).",
     EventType.LOAN_OVERDUE: "A member loan's instalment fell due unpaid (loans service).",
@@ -30,5 +32,5 @@ DESCRIPTIONS: dict[EventType, str] = {
 }
 
 PERSONAL_DATA_KEY = "personal"
-"""Events carry members' personal data (for the services' own matching) only under this key;
-webhooks never deliver it."""
+"""What the services match members by (a citizen ID's blind index, never the ID) travels only
+under this key; webhooks never deliver it."""

@@ -6,6 +6,7 @@ from common.app import create_service_app
 from common.events.feed import feed_router
 from common.events.retention import retention_worker
 from services.clubs.activities.routes import router as activities_router
+from services.clubs.consents.routes import router as consents_router
 from services.clubs.indicators import router as indicators_router
 from services.clubs.locations import units
 from services.clubs.locations.routes import router as locations_router
@@ -36,6 +37,7 @@ def create_app(settings: ClubsSettings | None = None) -> FastAPI:
             clubs_router,
             activities_router,
             members_router,
+            consents_router,
             feed_router(outbox),
         ],
         idempotency_keys=idempotency_keys,

@@ -10,7 +10,9 @@ from sqlmodel import Session, SQLModel
 from common.auth import CurrentPrincipal, Principal
 from services.clubs.models import AuditEntry
 
-HIDDEN_FIELDS = frozenset({"created_at", "updated_at", "version", "name_folded", "birth_key"})
+HIDDEN_FIELDS = frozenset(
+    {"created_at", "updated_at", "version", "name_folded", "birth_key", "national_id_blind_index"}
+)
 
 
 def snapshot(row: SQLModel) -> dict[str, Any]:

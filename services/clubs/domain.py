@@ -42,6 +42,17 @@ class BoardRole(StrEnum):
     GROUP_LEADER = "group_leader"
 
 
+class ConsentPurpose(StrEnum):
+    """What a member consents to (Law 91/2025/QH15): each given, and withdrawn, on its own."""
+
+    MEMBERSHIP = "membership"
+    """Keeping the member's record for club membership: the basis of every member record."""
+    BANK_MATCHING = "bank_matching"
+    """Matching the member with the Social Policy Bank's loan records."""
+    FUNDER_FIGURES = "funder_figures"
+    """Counting the member in the figures shared with funders."""
+
+
 BOARD_SIZES = (3, 5, 7)
 MIN_HOME_CARE_VOLUNTEERS = 5
 

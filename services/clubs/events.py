@@ -1,8 +1,10 @@
-"""The clubs service's events: clubs registered and changing status, members joining, leaving."""
+"""The clubs service's events: clubs registered and changing status, members joining, leaving,
+and giving or withdrawing consent."""
 
 from common.events.catalogue import PERSONAL_DATA_KEY, EventType
 from common.events.outbox import Event, Scope
-from services.clubs.models import Club, Member
+from services.clubs.domain import ConsentPurpose
+from services.clubs.models import Club, Consent, Member
 
 
 def _scope(club: Club) -> Scope:
@@ -29,17 +31,44 @@ def club_status_changed(club: Club, before: str, reason: str) -> Event:
     return Event(EventType.CLUB_STATUS_CHANGED, f"club:{club.id}", data, _scope(club))
 
 
-def member_joined(club: Club, member: Member) -> Event:
+def _matching(member: Member, purposes: set[str]) -> dict[str, object]:
+    """Only for the platform's own matching of the bank's records, which name borrowers by
+    citizen ID: the ID's blind index, never the ID, and only with the member's consent to
+    that matching. Webhooks leave this part out."""
+    consented = ConsentPurpose.BANK_MATCHING in purposes
+    index = member.national_id_blind_index if consented else None
+    return {"national_id_blind_index": index}
+
+
+def member_joined(club: Club, member: Member, purposes: set[str]) -> Event:
+    """`purposes`: those the member consented to on joining."""
     data = {
         "member_id": member.id,
         "club_id": club.id,
         "province_code": club.province_code,
         "commune_code": club.commune_code,
         "joined_on": member.joined_on.isoformat(),
-        # Only for the platform's own matching (the bank's records name borrowers by ID).
-        PERSONAL_DATA_KEY: {"national_id": member.national_id},
+        "consents": sorted(purposes),
+        PERSONAL_DATA_KEY: _matching(member, purposes),
     }
     return Event(EventType.MEMBER_JOINED, f"member:{member.id}", data, _scope(club))
+
+
+def consent_changed(club: Club, member: Member, consent: Consent) -> Event:
+    """A consent given (after joining) or withdrawn."""
+    withdrawn = consent.withdrawn_on is not None
+    data = {
+        "member_id": member.id,
+        "club_id": club.id,
+        "province_code": club.province_code,
+        "commune_code": club.commune_code,
+        "consent_id": consent.id,
+        "purpose": consent.purpose,
+        "change": "withdrawn" if withdrawn else "given",
+        "on": (consent.withdrawn_on or consent.given_on).isoformat(),
+        PERSONAL_DATA_KEY: _matching(member, set() if withdrawn else {consent.purpose}),
+    }
+    return Event(EventType.MEMBER_CONSENT_CHANGED, f"member:{member.id}", data, _scope(club))
 
 
 def member_left(club: Club, member: Member, reason: str) -> Event:

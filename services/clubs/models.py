@@ -3,20 +3,25 @@
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, text
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, event, text
 from sqlmodel import Field, SQLModel
 
 from common.clock import utcnow
 from common.db import UTCDateTime, own_registry
 from common.events.outbox import Outbox
 from common.idempotency import idempotency_table
+from common.sealing import BLIND_INDEX_LENGTH, SealedJSON, SealedString, blind_index
+
+NATIONAL_ID = "members.national_id"
+PHONE = "members.phone"
+"""What members' sealed values are bound to (`common.sealing`)."""
 
 
 class ClubsBase(SQLModel, registry=own_registry()):
     """The base of every table of this component's database."""
 
 
-idempotency_keys = idempotency_table(ClubsBase.metadata)
+idempotency_keys = idempotency_table(ClubsBase.metadata, sealed=True)  # answers name members
 outbox = Outbox(ClubsBase.metadata)
 
 
@@ -84,7 +89,7 @@ class Member(Timestamps, table=True):
         # A person is an active member of at most one club at a time.
         Index(
             "uq_members_active_national_id",
-            "national_id",
+            "national_id_blind_index",
             unique=True,
             sqlite_where=text("left_on IS NULL"),
             postgresql_where=text("left_on IS NULL"),
@@ -122,14 +127,63 @@ class Member(Timestamps, table=True):
     birth_year: int
     birth_key: int
     household_status: str = Field(max_length=20)
-    national_id: str | None = Field(default=None, max_length=12, index=True)
-    phone: str | None = Field(default=None, max_length=15)
+    national_id: str | None = Field(default=None, sa_type=SealedString(NATIONAL_ID))
+    """Sealed at rest; looked up by `national_id_blind_index`, kept in step by the model."""
+    national_id_blind_index: str | None = Field(
+        default=None, max_length=BLIND_INDEX_LENGTH, index=True
+    )
+    phone: str | None = Field(default=None, sa_type=SealedString(PHONE))
     joined_on: date
     left_on: date | None = None
     board_role: str | None = Field(default=None, max_length=20)
     home_care_volunteer: bool = False
     income_generation_volunteer: bool = False
     version: int = 1
+
+
+@event.listens_for(Member, "before_insert")
+@event.listens_for(Member, "before_update")
+def _index_national_id(_mapper: object, _connection: object, member: Member) -> None:
+    """Every stored citizen ID has the blind index its lookups compare, however it was set."""
+    plain = member.national_id
+    member.national_id_blind_index = None if plain is None else blind_index(plain)
+
+
+class Consent(ClubsBase, table=True):
+    """A member's consent to one purpose: when and how it was given (the paper form's number,
+    who recorded it) and, once withdrawn, when and how. Never deleted; consent given again
+    after a withdrawal is a new row."""
+
+    __tablename__ = "member_consents"
+    __table_args__ = (
+        # At most one current consent per member and purpose.
+        Index(
+            "uq_member_consents_current",
+            "member_id",
+            "purpose",
+            unique=True,
+            sqlite_where=text("withdrawn_on IS NULL"),
+            postgresql_where=text("withdrawn_on IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("members.id", name="fk_member_consents_member_id_members"),
+            nullable=False,
+        )
+    )
+    purpose: str = Field(max_length=30)
+    given_on: date
+    form_reference: str = Field(max_length=100)
+    recorded_by: str = Field(max_length=200)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    withdrawn_on: date | None = None
+    withdrawal_reference: str | None = Field(default=None, max_length=100)
+    withdrawn_by: str | None = Field(default=None, max_length=200)
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Activity(Timestamps, table=True):
@@ -203,5 +257,6 @@ class AuditEntry(ClubsBase, table=True):
     actor: str = Field(max_length=200)
     request_id: str | None = Field(default=None, max_length=128)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
-    after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    before: dict[str, Any] | None = Field(default=None, sa_type=SealedJSON("audit_entries.before"))
+    after: dict[str, Any] | None = Field(default=None, sa_type=SealedJSON("audit_entries.after"))
+    """Sealed at rest: a member's snapshot holds their citizen ID and phone."""

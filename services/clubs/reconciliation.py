@@ -21,7 +21,14 @@ from common.schemas import Id, InputModel
 from services.clubs.models import Club, Member
 
 MAX_IDS = 10_000
-MEMBER_COLUMNS = ["id", "club_id", "national_id", "left_on", "province_code", "commune_code"]
+MEMBER_COLUMNS = [
+    "id",
+    "club_id",
+    "national_id_blind_index",
+    "left_on",
+    "province_code",
+    "commune_code",
+]
 
 router = APIRouter(tags=["reconciliation"], dependencies=[Depends(require_roles(Role.SERVICE))])
 
@@ -32,7 +39,7 @@ class MemberFactsQuery(InputModel):
 
 @router.post(
     "/api/v1/members/reconciliation/facts",
-    summary="Memberships by id, left ones too: club, place, national ID (reconciliation)",
+    summary="Memberships by id, left ones too: club, place, ID's blind index (reconciliation)",
     response_description=f"`{{columns, rows}}`, rows in the order of `{MEMBER_COLUMNS}`; ids of "
     "no membership are not in the answer.",
 )
@@ -41,7 +48,7 @@ def member_facts(query: MemberFactsQuery, session: SessionDep) -> Response:
         select(
             col(Member.id),
             col(Member.club_id),
-            col(Member.national_id),
+            col(Member.national_id_blind_index),
             col(Member.left_on),
             col(Club.province_code),
             col(Club.commune_code),

@@ -2,10 +2,10 @@
 
 from pydantic_settings import SettingsConfigDict
 
-from common.settings import ServiceSettings
+from common.settings import PersonalDataSettings, ServiceSettings
 
 
-class ClubsSettings(ServiceSettings):
+class ClubsSettings(PersonalDataSettings, ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CLUBS_", extra="ignore", frozen=True)
 
     database_url: str = "sqlite:///var/clubs.db"

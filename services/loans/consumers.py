@@ -2,11 +2,15 @@
 
 - A club that becomes active (registered active, or activated later) gets its two funds; each
   club's status is noted (`KnownClub`), so money figures can leave out clubs no longer active.
-- A member who joins finds the bank's loan records that were waiting for their national ID:
-  they are matched to the new membership (the bank often lends before the club registers).
+- A member who joins consenting to matching with the bank's records (or gives that consent
+  later) finds the bank's loan records that were waiting for the blind index of their citizen
+  ID: they are matched to the membership (the bank often lends before the club registers).
+- A member who withdraws that consent has every bank loan matched to them unmatched, each
+  with a row saying when and why (`BankLoanUnmatch`).
 """
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any, cast
 
 from fastapi import FastAPI
@@ -14,17 +18,20 @@ from sqlmodel import Session, col, select
 
 from common.clock import utcnow
 from common.club_directory import ClubFacts
+from common.db import id_of
 from common.events.catalogue import PERSONAL_DATA_KEY, EventType
 from common.events.consumer import EventConsumer, FeedEvent
 from common.service_client import ServiceClient
 from services.loans.bank import store
-from services.loans.bank.models import BankLoan
+from services.loans.bank.models import BankLoan, BankLoanUnmatch
 from services.loans.bank.rules import Membership
 from services.loans.ledger import service as ledger
 from services.loans.ledger.rules import FundKind
 from services.loans.models import ACTIVE_CLUB, KnownClub, consumer_tables
 
 OPENED_BY = "service:loans (club activated)"
+BANK_MATCHING = "bank_matching"
+"""The purpose of the clubs service's consent to matching with the bank's records."""
 
 
 def note_status(session: Session, data: dict[str, Any]) -> None:
@@ -45,12 +52,40 @@ def on_club_event(session: Session, event: FeedEvent) -> None:
         ledger.open_fund(session, club, kind, OPENED_BY)
 
 
+def on_consent_changed(session: Session, event: FeedEvent) -> None:
+    data = event.data
+    if data["purpose"] != BANK_MATCHING:
+        return
+    if data["change"] == "given":
+        match_waiting_bank_loans(session, event)
+        return
+    matched = session.exec(select(BankLoan).where(BankLoan.member_id == data["member_id"])).all()
+    now = utcnow()
+    for loan in matched:
+        session.add(
+            BankLoanUnmatch(
+                bank_loan_id=id_of(loan),
+                member_id=data["member_id"],
+                club_id=data["club_id"],
+                matched_at=loan.matched_at,
+                reason="the member withdrew the consent to matching with the bank's records",
+                effective_on=date.fromisoformat(data["on"]),
+                unmatched_at=now,
+            )
+        )
+        loan.member_id = loan.club_id = loan.province_code = loan.commune_code = None
+        loan.matched_at, loan.updated_at = None, now
+        session.add(loan)
+
+
 def match_waiting_bank_loans(session: Session, event: FeedEvent) -> None:
     data = event.data
-    national_id = data[PERSONAL_DATA_KEY]["national_id"]
+    index = data[PERSONAL_DATA_KEY].get("national_id_blind_index")
+    if index is None:
+        return  # a member without a citizen ID, or an event from before IDs were indexed
     waiting = session.exec(
         select(BankLoan.id).where(
-            col(BankLoan.member_id).is_(None), BankLoan.borrower_national_id == national_id
+            col(BankLoan.member_id).is_(None), BankLoan.borrower_blind_index == index
         )
     ).all()
     membership = Membership(
@@ -71,6 +106,7 @@ def club_events(
             EventType.CLUB_CREATED: on_club_event,
             EventType.CLUB_STATUS_CHANGED: on_club_event,
             EventType.MEMBER_JOINED: match_waiting_bank_loans,
+            EventType.MEMBER_CONSENT_CHANGED: on_consent_changed,
         },
         poll_seconds=poll_seconds,
         idle_poll_seconds=idle_poll_seconds,

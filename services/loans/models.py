@@ -19,7 +19,7 @@ class LoansBase(SQLModel, registry=own_registry()):
     """The base of every table of this component's database."""
 
 
-idempotency_keys = idempotency_table(LoansBase.metadata)
+idempotency_keys = idempotency_table(LoansBase.metadata, sealed=True)  # answers name borrowers
 outbox = Outbox(LoansBase.metadata)
 consumer_tables = ConsumerTables(LoansBase.metadata)
 ACTIVE_CLUB = "active"

@@ -2,10 +2,10 @@
 
 from pydantic_settings import SettingsConfigDict
 
-from common.settings import DEV_SECRET_MARKER, CallingServiceSettings
+from common.settings import DEV_SECRET_MARKER, CallingServiceSettings, PersonalDataSettings
 
 
-class LoansSettings(CallingServiceSettings):
+class LoansSettings(PersonalDataSettings, CallingServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LOANS_", extra="ignore", frozen=True)
 
     database_url: str = "sqlite:///var/loans.db"

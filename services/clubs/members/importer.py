@@ -29,13 +29,15 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
-from common import clock, db_errors
+from common import clock, db_errors, sealing
 from common.auth import Principal, Role
 from common.db import id_of, make_engine, normalise_url
 from common.problems import NotFound, Problem, ValidationFailed, field_error
 from common.spreadsheets import Upload, file_refused
 from services.clubs import audit, events
 from services.clubs.audit import Actor
+from services.clubs.consents import service as consents
+from services.clubs.consents.schemas import ConsentGiven
 from services.clubs.domain import BoardRole
 from services.clubs.members import service, tabular
 from services.clubs.members.schemas import ImportIssue, ImportReport, MemberCreate
@@ -46,6 +48,9 @@ from services.clubs.settings import ClubsSettings
 Progress = Callable[[str, int, int], None]
 """Called with (stage, rows done, rows in all) while validating and writing."""
 PROGRESS_EVERY = 500
+NOT_ECHOED = frozenset({"full_name", "birth_date", "birth_year", "national_id", "phone"})
+"""Cells an issue does not repeat: answers (and whatever logs or stores them) carry no
+personal value."""
 MAX_ERRORS_IN_PROBLEM = 100
 """The problem's `errors` list stops here; its `report` always holds every issue."""
 
@@ -57,6 +62,7 @@ class Candidate:
     row: int
     member: Member
     cells: dict[str, Any]
+    consents: list[ConsentGiven]
 
 
 class RowReader:
@@ -83,7 +89,7 @@ class RowReader:
             row=row,
             column=self.column(name, sources),
             field=name,
-            value=tabular.shown(cell),
+            value=None if name in NOT_ECHOED else tabular.shown(cell),
             reason=reason,
         )
 
@@ -106,7 +112,8 @@ class RowReader:
             return None, issues
         member, errors = service.prepare(self.club, payload, self.today)
         issues = [self.issue(row, e.field, raw.get(e.field), e.reason, sources) for e in errors]
-        return (Candidate(row, member, raw) if member else None), issues
+        candidate = Candidate(row, member, raw, payload.consents) if member else None
+        return candidate, issues
 
     def _values(
         self, row: int, raw: dict[str, Any]
@@ -117,7 +124,7 @@ class RowReader:
         for name, cell in raw.items():
             try:
                 value = tabular.PARSERS[name](cell)
-                if name == "joined_on" and isinstance(value, int):
+                if name in ("joined_on", "consent_date") and isinstance(value, int):
                     raise CellError("is a year alone; give the date (dd/mm/yyyy)")
             except CellError as exc:
                 issues.append(self.issue(row, name, cell, str(exc)))
@@ -142,7 +149,26 @@ class RowReader:
             sources.setdefault("birth_year", self.columns.header("birth_date"))
             if raw.get("birth_year") is None:
                 raw["birth_year"] = raw["birth_date"]
+        values["consents"] = self._consents(values)
+        sources["consents"] = self.columns.header("consent_form")
         return values, sources, issues
+
+    @staticmethod
+    def _consents(values: dict[str, Any]) -> list[dict[str, Any]]:
+        """The consents the row's paper form records: membership by its number and date,
+        the others by their marks (none without a form: the member is refused for it)."""
+        form, given_on = values.pop("consent_form", None), values.pop("consent_date", None)
+        marked = [
+            purpose
+            for column, purpose in tabular.CONSENT_FLAGS.items()
+            if values.pop(column, False)
+        ]
+        if form is None or given_on is None:
+            return []
+        return [
+            {"purpose": purpose, "given_on": given_on, "form_reference": form}
+            for purpose in ("membership", *marked)
+        ]
 
 
 def _file_issues(
@@ -209,25 +235,31 @@ def _write(
     candidates: list[Candidate],
     progress: Progress | None,
 ) -> list[int]:
-    members = [c.member for c in candidates]
-    for start in range(0, len(members), PROGRESS_EVERY):
-        chunk = members[start : start + PROGRESS_EVERY]
-        session.add_all(chunk)
+    for start in range(0, len(candidates), PROGRESS_EVERY):
+        chunk = candidates[start : start + PROGRESS_EVERY]
+        session.add_all(c.member for c in chunk)
         session.flush()
-        for member in chunk:
+        for c in chunk:
+            given = consents.record_given(session, actor, c.member, c.consents)
             audit.record(
                 session,
                 actor,
                 "member",
-                id_of(member),
+                id_of(c.member),
                 "imported",
                 None,
-                audit.snapshot(member),
+                {**audit.snapshot(c.member), "consents": [consents.facts(g) for g in given]},
             )
-        outbox.emit(session, *(events.member_joined(club, member) for member in chunk))
-        _report_progress(progress, "writing", start + len(chunk), len(members))
+        outbox.emit(
+            session,
+            *(
+                events.member_joined(club, c.member, {given.purpose.value for given in c.consents})
+                for c in chunk
+            ),
+        )
+        _report_progress(progress, "writing", start + len(chunk), len(candidates))
     session.flush()
-    return [id_of(member) for member in members]
+    return [id_of(c.member) for c in candidates]
 
 
 def refused(report: ImportReport) -> ValidationFailed:
@@ -373,7 +405,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
-    engine = make_engine(normalise_url(ClubsSettings().database_url))
+    settings = ClubsSettings()
+    sealing.configure(settings)  # members' IDs and phones are stored sealed
+    engine = make_engine(normalise_url(settings.database_url))
     try:
         with Session(engine, expire_on_commit=False) as session:
             report = _run(session, args, upload)

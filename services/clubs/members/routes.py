@@ -8,6 +8,7 @@ too, not only at the gateway; clubs and members out of the caller's scope answer
 from datetime import date
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from sqlmodel import Session, col
 
@@ -15,8 +16,10 @@ from common import clock
 from common.auth import CurrentPrincipal, Role, Writer, require_roles
 from common.db import SessionDep, id_of
 from common.etag import IfMatch, set_etag
+from common.personal_data import shown
 from common.problems import NotFound, ValidationFailed, field_error
 from common.schemas import IdPath, Page, PageDep
+from common.sealing import blind_index
 from common.spreadsheets import Upload
 from services.clubs.audit import Actor
 from services.clubs.domain import BoardRole, Gender, Household
@@ -96,6 +99,7 @@ def list_members(
     club: VisibleClub,
     session: SessionDep,
     page: PageDep,
+    response: Response,
     active_on: Annotated[
         date | None, Query(description="Members on this date; today in Vietnam by default.")
     ] = None,
@@ -129,6 +133,7 @@ def list_members(
     if gender:
         conditions.append(col(Member.gender) == gender.value)
     rows, total = service.find_members(session, conditions, q, sort, page)
+    shown(response, (m.id for m in rows))
     return Page(items=[public(m) for m in rows], total=total, limit=page.limit, offset=page.offset)
 
 
@@ -140,9 +145,12 @@ def list_members(
 def read_board(
     club: VisibleClub,
     session: SessionDep,
+    response: Response,
     on: Annotated[date | None, Query(description="Today in Vietnam by default.")] = None,
 ) -> Board:
-    return service.board(session, club, on or clock.today())
+    board = service.board(session, club, on or clock.today())
+    shown(response, (seat.member_id for seat in board.seats))  # their names
+    return board
 
 
 @club_members.post(
@@ -174,19 +182,29 @@ def import_members(
     "/lookup",
     response_model=list[ActiveMembership],
     dependencies=[Depends(require_roles(Role.ADMIN, Role.SERVICE))],
-    summary="Active memberships of these national IDs (admins and our services)",
+    summary="Active members of these IDs who consent to bank matching (admins, services)",
 )
 def lookup_members(payload: MemberLookup, session: SessionDep) -> Response:
-    """For matching other records to members, e.g. the bank's borrowers: up to 10,000 IDs,
-    answered with one query. IDs of nobody's active membership are simply not in the answer."""
-    # Encoded by the query itself: up to 10,000 rows, already in the declared shape.
-    found = service.lookup_active(session, payload.national_ids)
-    return Response(found, media_type="application/json")
+    """For matching other records to members, e.g. the bank's borrowers: up to 10,000 IDs or
+    blind indexes, answered with one query. Nobody's active membership is simply not in the
+    answer."""
+    if payload.national_ids is None:
+        found = service.lookup_active(session, payload.national_id_blind_indexes or [])
+    else:
+        asked = {blind_index(national_id): national_id for national_id in payload.national_ids}
+        found = service.lookup_active(session, list(asked))
+        for item in found:
+            item["national_id"] = asked[item["national_id_blind_index"]]
+    answer = Response(orjson.dumps(found), media_type="application/json")
+    if payload.national_ids is not None:  # who holds these IDs: a read of their data
+        shown(answer, (item["member_id"] for item in found))
+    return answer
 
 
 @members.get("/{member_id}", response_model=MemberPublic, summary="One member")
 def read_member(member: VisibleMember, response: Response) -> MemberPublic:
     set_etag(response, member.version)
+    shown(response, [member.id])
     return public(member)
 
 
@@ -235,7 +253,10 @@ def leave_club(
     dependencies=[Depends(require_roles(Role.ADMIN))],
     summary="Who changed this member, when and how (admins)",
 )
-def member_audit(member: VisibleMember, session: SessionDep, page: PageDep) -> Page[AuditEntry]:
+def member_audit(
+    member: VisibleMember, session: SessionDep, page: PageDep, response: Response
+) -> Page[AuditEntry]:
+    shown(response, [member.id])  # the snapshots hold the member's fields
     return audit_page(session, "member", id_of(member), page)
 
 

@@ -2,21 +2,23 @@
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from common.schemas import (
     EARLIEST_BIRTH,
     NOT_AFTER_TODAY,
+    BlindIndex,
     InputModel,
     NationalId,
     OutputModel,
     PatchModel,
     Years,
 )
-from services.clubs.domain import BoardRole, Gender, Household
+from services.clubs.consents.schemas import ConsentGiven
+from services.clubs.domain import BoardRole, ConsentPurpose, Gender, Household
 from services.clubs.members import rules
 from services.clubs.quotas.schemas import RuleResult
 
@@ -73,6 +75,26 @@ class MemberCreate(InputModel):
     board_role: BoardRole | None = None
     home_care_volunteer: bool = False
     income_generation_volunteer: bool = False
+    consents: list[ConsentGiven] = Field(
+        max_length=len(ConsentPurpose),
+        description="What the member consented to, as the paper form records it: `membership` "
+        "(the basis for keeping the record) is required; `bank_matching` lets the Social "
+        "Policy Bank's loan records be matched to the member; `funder_figures` counts the "
+        "member in figures shared with funders. Later changes: `/members/{id}/consents`.",
+    )
+
+    @field_validator("consents")
+    @classmethod
+    def _membership_is_the_basis(cls, consents: list[ConsentGiven]) -> list[ConsentGiven]:
+        purposes = [consent.purpose for consent in consents]
+        if len(set(purposes)) != len(purposes):
+            raise ValueError("a purpose is given twice")
+        if ConsentPurpose.MEMBERSHIP not in purposes:
+            raise ValueError(
+                "must include the consent to membership (purpose membership): the basis for "
+                "keeping a member's record"
+            )
+        return consents
 
 
 class MemberUpdate(PatchModel):
@@ -150,7 +172,10 @@ class ImportIssue(OutputModel):
     row: int = Field(description="The row number in the sheet, header rows included.")
     column: str = Field(description="The column's header as written in the file.")
     field: str = Field(description="The member field the column gives.")
-    value: str | None = Field(description="The cell as read (cut to 100 characters).")
+    value: str | None = Field(
+        description="The cell as read (cut to 100 characters); never shown for a name, birth "
+        "date, citizen ID or phone: the row and column find it in the sheet."
+    )
     reason: str
 
 
@@ -173,15 +198,31 @@ class ImportReport(OutputModel):
 
 
 class MemberLookup(InputModel):
-    """Which of these people are active members (other services match their records)."""
+    """Which of these people are active members (other services match their records): by
+    citizen ID, or by the IDs' blind indexes (how our services ask, never holding an ID)."""
 
-    national_ids: list[NationalId] = Field(
-        min_length=1, max_length=MAX_LOOKUP_IDS, description="12-digit citizen IDs."
+    national_ids: list[NationalId] | None = Field(
+        default=None, min_length=1, max_length=MAX_LOOKUP_IDS, description="12-digit citizen IDs."
     )
+    national_id_blind_indexes: list[BlindIndex] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_LOOKUP_IDS,
+        description="The IDs' blind indexes (HMAC-SHA256 with the platform's index key).",
+    )
+
+    @model_validator(mode="after")
+    def _one_way_of_asking(self) -> Self:
+        if (self.national_ids is None) == (self.national_id_blind_indexes is None):
+            raise ValueError("send either national_ids or national_id_blind_indexes")
+        return self
 
 
 class ActiveMembership(OutputModel):
-    national_id: str
+    national_id: str | None = Field(
+        default=None, description="As asked; absent when asked by blind index."
+    )
+    national_id_blind_index: str
     member_id: int
     club_id: int
     province_code: str

@@ -11,7 +11,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import ColumnElement, Row, func, text, true
+from sqlalchemy import ColumnElement, Row, exists, func, text, true
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -22,10 +22,12 @@ from common.db import id_of
 from common.etag import claim_version
 from common.problems import Conflict, FieldError, ValidationFailed, field_error
 from common.schemas import PageParams
+from common.sealing import blind_index
 from common.text import fold
 from services.clubs import audit, events
 from services.clubs.audit import Actor
-from services.clubs.domain import BoardRole, ClubStatus, birth_key
+from services.clubs.consents import service as consents
+from services.clubs.domain import BoardRole, ClubStatus, ConsentPurpose, birth_key
 from services.clubs.members import rules
 from services.clubs.members.schemas import (
     Board,
@@ -36,7 +38,7 @@ from services.clubs.members.schemas import (
     MemberSort,
     MemberUpdate,
 )
-from services.clubs.models import Club, Meeting, MeetingAttendance, Member, outbox
+from services.clubs.models import Club, Consent, Meeting, MeetingAttendance, Member, outbox
 from services.clubs.quotas.rules import active_on
 from services.clubs.scope import may_see
 
@@ -85,7 +87,7 @@ def prepare(
 
     The single POST and each row of an import go through here: one place for the rules.
     """
-    values = _plain(payload.model_dump())
+    values = _plain(payload.model_dump(exclude={"consents"}))
     values["joined_on"] = values["joined_on"] or today
     facts = _facts(values)
     errors = rules.member_errors(facts, today)
@@ -99,59 +101,78 @@ def check_club_takes_members(club: Club) -> None:
         raise Conflict(f"Club {club.id} is dissolved; it takes no new members.")
 
 
+def _by_index(national_ids: Iterable[str]) -> dict[str, str]:
+    """These citizen IDs by their blind index, which is what the members table can compare."""
+    return {blind_index(national_id): national_id for national_id in set(national_ids)}
+
+
 def active_memberships(
     session: Session, national_ids: Iterable[str], except_id: int | None = None
 ) -> dict[str, Member]:
     """The current membership of each of these people, by national ID."""
     found: dict[str, Member] = {}
-    ids = sorted(set(national_ids))
-    for start in range(0, len(ids), 500):
+    wanted = _by_index(national_ids)
+    indexes = sorted(wanted)
+    for start in range(0, len(indexes), 500):
         query = select(Member).where(
-            col(Member.national_id).in_(ids[start : start + 500]), col(Member.left_on).is_(None)
+            col(Member.national_id_blind_index).in_(indexes[start : start + 500]),
+            col(Member.left_on).is_(None),
         )
         if except_id is not None:
             query = query.where(col(Member.id) != except_id)
         found.update(
-            {m.national_id: m for m in session.exec(query).all() if m.national_id is not None}
+            (wanted[m.national_id_blind_index], m)
+            for m in session.exec(query).all()
+            if m.national_id_blind_index is not None
         )
     return found
 
 
-_ACTIVE_BY_NATIONAL_ID = text("""
+_ACTIVE_BY_BLIND_INDEX = text("""
 SELECT coalesce(json_agg(json_build_object(
-    'national_id', member.national_id, 'member_id', member.id, 'club_id', member.club_id,
+    'national_id_blind_index', member.national_id_blind_index, 'member_id', member.id,
+    'club_id', member.club_id,
     'province_code', club.province_code, 'commune_code', club.commune_code
 )), '[]')::text
-FROM unnest(string_to_array(:national_ids, ' ')) AS wanted(national_id)
+FROM unnest(string_to_array(:indexes, ' ')) AS wanted(blind_index)
 CROSS JOIN LATERAL (
-    SELECT id, national_id, club_id FROM members
-    WHERE national_id = wanted.national_id AND left_on IS NULL LIMIT 1
+    SELECT id, national_id_blind_index, club_id FROM members
+    WHERE national_id_blind_index = wanted.blind_index AND left_on IS NULL LIMIT 1
 ) AS member
 JOIN clubs AS club ON club.id = member.club_id
-WHERE club.status <> :dissolved
+WHERE club.status <> :dissolved AND EXISTS (
+    SELECT 1 FROM member_consents AS consent WHERE consent.member_id = member.id
+    AND consent.purpose = :matching AND consent.withdrawn_on IS NULL
+)
 """)
 """One probe of the partial unique index of active members' IDs per ID, whatever the
-statistics say: with `national_id = ANY(…)` the planner read every member and filtered them,
-a cost that grows with the registry. `LIMIT 1` (at most one active membership per person)
-keeps the probes from being turned into a join. The IDs travel as one string, split on spaces,
-which a checked ID never holds: psycopg builds a 10,000-element array parameter slowly, in
-Python. The answer is made as JSON by PostgreSQL, not as dictionaries encoded by the service.
+statistics say: with `… = ANY(…)` the planner read every member and filtered them, a cost that
+grows with the registry. `LIMIT 1` (at most one active membership per person) keeps the probes
+from being turned into a join. The indexes travel as one string, split on spaces, which
+base64url never holds: psycopg builds a 10,000-element array parameter slowly, in Python. The
+answer is made as JSON by PostgreSQL, not as dictionaries encoded by the service.
 Figures: docs/benchmarks.md."""
 
 
-def lookup_active(session: Session, national_ids: Sequence[str]) -> bytes:
-    """The active memberships (not left, club not dissolved) of these checked IDs, in one query
-    served by the index of active members' national IDs, as a JSON array of
-    `ActiveMembership`."""
-    ids = sorted(set(national_ids))
+def lookup_active(session: Session, indexes: Sequence[str]) -> list[dict[str, Any]]:
+    """The active memberships (not left, club not dissolved) of the people with these blind
+    indexes who consent to matching with the bank's records, in one query served by the index
+    of active members' IDs, as `ActiveMembership` items without `national_id`."""
+    wanted = sorted(set(indexes))
+    matching = ConsentPurpose.BANK_MATCHING.value
     if session.get_bind().dialect.name == "postgresql":
-        parameters = {"national_ids": " ".join(ids), "dissolved": ClubStatus.DISSOLVED.value}
-        answer: str = session.execute(_ACTIVE_BY_NATIONAL_ID, parameters).scalar_one()
-        return answer.encode()
+        parameters = {
+            "indexes": " ".join(wanted),
+            "dissolved": ClubStatus.DISSOLVED.value,
+            "matching": matching,
+        }
+        answer: str = session.execute(_ACTIVE_BY_BLIND_INDEX, parameters).scalar_one()
+        found: list[dict[str, Any]] = orjson.loads(answer)
+        return found
     # SQLAlchemy's own `select`: SQLModel's is typed for at most four columns.
     rows = session.execute(
         core_select(
-            col(Member.national_id),
+            col(Member.national_id_blind_index),
             col(Member.id),
             col(Member.club_id),
             col(Club.province_code),
@@ -159,23 +180,26 @@ def lookup_active(session: Session, national_ids: Sequence[str]) -> bytes:
         )
         .join(Club, col(Club.id) == col(Member.club_id))
         .where(
-            col(Member.national_id).in_(ids),
+            col(Member.national_id_blind_index).in_(wanted),
             col(Member.left_on).is_(None),
             col(Club.status) != ClubStatus.DISSOLVED.value,
+            exists().where(
+                col(Consent.member_id) == col(Member.id),
+                col(Consent.purpose) == matching,
+                col(Consent.withdrawn_on).is_(None),
+            ),
         )
     )
-    return orjson.dumps(
-        [
-            {
-                "national_id": national_id,
-                "member_id": member_id,
-                "club_id": club_id,
-                "province_code": province_code,
-                "commune_code": commune_code,
-            }
-            for national_id, member_id, club_id, province_code, commune_code in rows
-        ]
-    )
+    return [
+        {
+            "national_id_blind_index": index,
+            "member_id": member_id,
+            "club_id": club_id,
+            "province_code": province_code,
+            "commune_code": commune_code,
+        }
+        for index, member_id, club_id, province_code, commune_code in rows
+    ]
 
 
 def already_active_reason(session: Session, principal: Principal, club: Club, other: Member) -> str:
@@ -195,22 +219,23 @@ def last_ended_memberships(
 ) -> dict[str, date]:
     """When each of these people last left a club (a new membership may not start earlier)."""
     ended: dict[str, date] = {}
-    ids = sorted(set(national_ids))
-    for start in range(0, len(ids), 500):
+    wanted = _by_index(national_ids)
+    indexes = sorted(wanted)
+    for start in range(0, len(indexes), 500):
         query = (
-            select(col(Member.national_id), func.max(col(Member.left_on)))
+            select(col(Member.national_id_blind_index), func.max(col(Member.left_on)))
             .where(
-                col(Member.national_id).in_(ids[start : start + 500]),
+                col(Member.national_id_blind_index).in_(indexes[start : start + 500]),
                 col(Member.left_on).is_not(None),
             )
-            .group_by(col(Member.national_id))
+            .group_by(col(Member.national_id_blind_index))
         )
         if except_id is not None:
             query = query.where(col(Member.id) != except_id)
         ended.update(
-            (national_id, left_on)
-            for national_id, left_on in session.exec(query).all()
-            if national_id is not None and left_on is not None
+            (wanted[index], left_on)
+            for index, left_on in session.exec(query).all()
+            if index is not None and left_on is not None
         )
     return ended
 
@@ -285,6 +310,7 @@ def add_member(session: Session, actor: Actor, club: Club, payload: MemberCreate
     _check_chair(session, id_of(club), member.board_role, None)
     session.add(member)
     session.flush()
+    given = consents.record_given(session, actor, member, payload.consents)
     audit.record(
         session,
         actor,
@@ -292,9 +318,10 @@ def add_member(session: Session, actor: Actor, club: Club, payload: MemberCreate
         id_of(member),
         "created",
         None,
-        audit.snapshot(member),
+        {**audit.snapshot(member), "consents": [consents.facts(c) for c in given]},
     )
-    outbox.emit(session, events.member_joined(club, member))
+    purposes = {consent.purpose.value for consent in payload.consents}
+    outbox.emit(session, events.member_joined(club, member, purposes))
     return member
 
 

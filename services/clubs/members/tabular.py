@@ -73,10 +73,28 @@ FIELD_HEADERS: dict[str, tuple[str, ...]] = {
         "Tình nguyện viên tạo thu nhập",
         "income_generation_volunteer",
     ),
+    # The paper consent form: its number and date give the consent to membership; a mark in
+    # the other two columns, the consents the same form ticks.
+    "consent_form": ("Số phiếu đồng ý", "Phiếu đồng ý", "consent_form"),
+    "consent_date": ("Ngày đồng ý", "Ngày ký phiếu đồng ý", "consent_date"),
+    "consent_bank_matching": (
+        "Đồng ý đối chiếu với NHCSXH",
+        "Đối chiếu NHCSXH",
+        "consent_bank_matching",
+    ),
+    "consent_funder_figures": (
+        "Đồng ý chia sẻ số liệu với nhà tài trợ",
+        "Chia sẻ số liệu với nhà tài trợ",
+        "consent_funder_figures",
+    ),
+}
+CONSENT_FLAGS = {
+    "consent_bank_matching": "bank_matching",
+    "consent_funder_figures": "funder_figures",
 }
 IGNORED_HEADERS = ("STT", "TT", "Số TT", "No", "Ghi chú", "notes", "note")
 """Row numbers and notes: common in boards' sheets, not part of a membership."""
-REQUIRED_FIELDS = ("full_name", "gender", "household_status")
+REQUIRED_FIELDS = ("full_name", "gender", "household_status", "consent_form", "consent_date")
 
 GENDERS = {
     "nu": "female",
@@ -330,6 +348,10 @@ PARSERS = {
     "board_role": _role,
     "home_care_volunteer": parse_flag,
     "income_generation_volunteer": parse_flag,
+    "consent_form": parse_text,
+    "consent_date": parse_date,
+    "consent_bank_matching": parse_flag,
+    "consent_funder_figures": parse_flag,
 }
 
 

@@ -265,8 +265,8 @@ def _compare_match(found: Findings, record: dict[str, Any], member: dict[str, An
             f"{member['commune_code']}",
             **objects,
         )
-    if member["national_id"] != record["borrower_national_id"]:
-        # Neither ID is repeated here: the answer may end up in logs.
+    if member["national_id_blind_index"] != record["borrower_blind_index"]:
+        # Blind indexes of the two IDs: neither service hands the other a citizen ID.
         found.add(f"{said}, whose national ID is not the borrower's", **objects)
 
 

@@ -1,7 +1,8 @@
-"""Matching the bank's borrowers to active club members, by national ID.
+"""Matching the bank's borrowers to active club members, by their citizen IDs' blind indexes.
 
-The clubs service answers which of a set of citizen IDs belong to active members
-(`POST /api/v1/members/lookup`, called directly with the loans service's own token). A batch
+The clubs service answers which of a set of blind indexes belong to active members
+(`POST /api/v1/members/lookup`, called directly with the loans service's own token): the
+loans service never sends or receives a member's citizen ID. A batch
 asks once; loans left unmatched (the borrower was not a member yet, or the clubs service was
 down) are matched later by `POST /api/v1/bank-loans/matching` or by this module's command:
 
@@ -35,47 +36,50 @@ from services.loans.settings import LoansSettings
 
 LOOKUP_PATH = "/api/v1/members/lookup"
 MAX_LOOKUP_IDS = 10_000
-"""National IDs per lookup call: the clubs service's limit, one bank batch."""
+"""Borrowers per lookup call: the clubs service's limit, one bank batch."""
 DEFAULT_CHUNK = 5_000
 
 log = logging.getLogger("ishc.loans.bank.matching")
 
 
 class MemberLookup:
-    """Asks the clubs service which national IDs belong to active members."""
+    """Asks the clubs service which borrowers (blind indexes) are active members."""
 
     def __init__(self, client: ServiceClient) -> None:
         self.client = client
 
-    async def memberships(self, national_ids: Collection[str]) -> dict[str, Membership]:
-        """The active memberships among these IDs; 503 problem if the clubs service fails."""
-        wanted = sorted(set(national_ids))
+    async def memberships(self, borrowers: Collection[str]) -> dict[str, Membership]:
+        """The active memberships among these blind indexes, by index; 503 problem if the clubs
+        service fails."""
+        wanted = sorted(set(borrowers))
         found: dict[str, Membership] = {}
         for start in range(0, len(wanted), MAX_LOOKUP_IDS):
             chunk = wanted[start : start + MAX_LOOKUP_IDS]
-            response = await self.client.request("POST", LOOKUP_PATH, json={"national_ids": chunk})
+            response = await self.client.request(
+                "POST", LOOKUP_PATH, json={"national_id_blind_indexes": chunk}
+            )
             if response.status_code != 200:
                 raise ServiceUnavailable(
                     f"The clubs service answered {response.status_code} to the member lookup."
                 )
             for item in orjson.loads(response.content):
-                found[item["national_id"]] = Membership(
+                found[item["national_id_blind_index"]] = Membership(
                     item["member_id"], item["club_id"], item["province_code"], item["commune_code"]
                 )
         return found
 
     async def memberships_if_available(
-        self, national_ids: Collection[str]
+        self, borrowers: Collection[str]
     ) -> dict[str, Membership] | None:
         """As `memberships`, but None when the clubs service cannot answer.
 
         Posting the bank's records must not fail for our own outage: they are stored unmatched
         and matched later.
         """
-        if not national_ids:
+        if not borrowers:
             return {}
         try:
-            return await self.memberships(national_ids)
+            return await self.memberships(borrowers)
         except ServiceUnavailable as exc:
             log.warning("bank loans stored unmatched: %s", exc.detail)
             return None
@@ -114,8 +118,8 @@ async def match_unmatched(
     progress = MatchingProgress()
     after_id = 0
     while chunk := await run_in_threadpool(store.unmatched_loans, session, after_id, chunk_size):
-        found = await lookup.memberships({national_id for _, national_id in chunk})
-        matches = [(loan_id, found[nid]) for loan_id, nid in chunk if nid in found]
+        found = await lookup.memberships({borrower for _, borrower in chunk})
+        matches = [(loan_id, found[borrower]) for loan_id, borrower in chunk if borrower in found]
         await run_in_threadpool(store.set_matches, session, matches, utcnow())
         progress.examined += len(chunk)
         progress.matched += len(matches)

@@ -7,10 +7,13 @@ from sqlmodel import Field
 
 from common.clock import utcnow
 from common.db import UTCDateTime
+from common.sealing import BLIND_INDEX_LENGTH, SealedValues
 from services.loans.models import LoansBase
 
 BANK_CODE_LENGTH = 20
 LOAN_NUMBER_LENGTH = 40
+BORROWER_ID = "bank_loans.borrower_national_id"
+"""What a borrower's sealed citizen ID is bound to: the same in the history, which copies it."""
 PORTFOLIO_COLUMNS = [
     "id",
     "member_id",
@@ -75,11 +78,12 @@ class BankLoan(LoansBase, table=True):
             postgresql_where=text("member_id IS NOT NULL"),
             sqlite_where=text("member_id IS NOT NULL"),
         ),
-        # A member who joins finds the bank's loans waiting for them by national ID (the
-        # matching run walks the unmatched loans in id order, along the primary key).
+        # A member who joins finds the bank's loans waiting for them by their citizen ID's
+        # blind index (the matching run walks the unmatched loans in id order, along the
+        # primary key).
         Index(
             "ix_bank_loans_unmatched",
-            "borrower_national_id",
+            "borrower_blind_index",
             postgresql_where=text("member_id IS NULL"),
             sqlite_where=text("member_id IS NULL"),
         ),
@@ -93,7 +97,7 @@ class BankLoan(LoansBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     bank_code: str = Field(max_length=BANK_CODE_LENGTH)
     loan_number: str = Field(max_length=LOAN_NUMBER_LENGTH)
-    borrower_national_id: str = Field(max_length=12)
+    borrower_blind_index: str = Field(max_length=BLIND_INDEX_LENGTH)
     borrower_name: str = Field(max_length=200)
     programme: str = Field(max_length=30)
     principal: int = Field(sa_type=BigInteger)
@@ -104,6 +108,8 @@ class BankLoan(LoansBase, table=True):
     overdue_amount: int = Field(sa_type=BigInteger)
     status: str = Field(max_length=20)
     as_of: date
+    borrower_national_id_sealed: str = Field(sa_type=SealedValues(BORROWER_ID), nullable=False)
+    """The citizen ID, sealed by the posting (`rules.checked_values`), opened by the reads."""
     posting_id: int = Field(description="The current posting's id in the history's numbering.")
     posting_outcome: str = Field(max_length=20, description="created or updated")
     posted_by: str = Field(max_length=200)
@@ -134,7 +140,7 @@ class BankLoanVersion(LoansBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     bank_loan_id: int
     outcome: str = Field(max_length=20)
-    borrower_national_id: str = Field(max_length=12)
+    borrower_blind_index: str = Field(max_length=BLIND_INDEX_LENGTH)
     borrower_name: str = Field(max_length=200)
     programme: str = Field(max_length=30)
     principal: int = Field(sa_type=BigInteger)
@@ -145,5 +151,23 @@ class BankLoanVersion(LoansBase, table=True):
     overdue_amount: int = Field(sa_type=BigInteger)
     status: str = Field(max_length=20)
     as_of: date
+    borrower_national_id_sealed: str = Field(sa_type=SealedValues(BORROWER_ID), nullable=False)
     posted_by: str = Field(max_length=200)
     posted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class BankLoanUnmatch(LoansBase, table=True):
+    """A match of a bank loan to a member that was undone, when and why (the member withdrew
+    their consent to matching with the bank's records). Never updated or deleted."""
+
+    __tablename__ = "bank_loan_unmatches"
+    __table_args__ = (Index("ix_bank_loan_unmatches_bank_loan_id", "bank_loan_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    bank_loan_id: int
+    member_id: int
+    club_id: int
+    matched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reason: str = Field(max_length=200)
+    effective_on: date = Field(description="The day the member withdrew the consent.")
+    unmatched_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -22,16 +22,18 @@ from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.clock import utcnow
 from common.db import SessionDep, prefer_lz4
 from common.idempotency import IdempotentRequest, RequiredIdempotency
+from common.personal_data import shown
 from common.problems import Forbidden
 from common.schemas import Id, IdPath, Page, PageDep
 from services.loans.bank import reading, schemas, service
 from services.loans.bank.gc_pause import collector_paused
 from services.loans.bank.matching import MemberLookup, MemberLookupDep, match_unmatched
-from services.loans.bank.models import LOAN_NUMBER_LENGTH, BankLoan
+from services.loans.bank.models import LOAN_NUMBER_LENGTH, BankLoan, BankLoanUnmatch
 from services.loans.bank.rules import BankLoanStatus, BatchMode, LoanValues, Outcome, Programme
 from services.loans.bank.schemas import (
     BankLoanPosted,
     BankLoanPublic,
+    BankLoanUnmatchPublic,
     BankLoanVersionPublic,
     BatchAnswer,
     MatchingRun,
@@ -211,6 +213,7 @@ def list_bank_loans(
     session: SessionDep,
     principal: CurrentPrincipal,
     page: PageDep,
+    response: Response,
     loan_number: Annotated[str | None, Query(max_length=LOAN_NUMBER_LENGTH)] = None,
     programme: Programme | None = None,
     status: BankLoanStatus | None = None,
@@ -233,6 +236,7 @@ def list_bank_loans(
     if member_id is not None:
         conditions.append(col(BankLoan.member_id) == member_id)
     loans, total = service.find_loans(session, conditions, page)
+    shown(response, (loan.member_id for loan in loans))  # matched borrowers' records
     return Page(
         items=[service.public(loan) for loan in loans],
         total=total,
@@ -259,9 +263,11 @@ async def run_matching(session: SessionDep, lookup: MemberLookupDep) -> Matching
 
 @router.get("/{loan_id}", response_model=BankLoanPublic, summary="One bank loan")
 def get_bank_loan(
-    loan_id: IdPath, session: SessionDep, principal: CurrentPrincipal
+    loan_id: IdPath, session: SessionDep, principal: CurrentPrincipal, response: Response
 ) -> BankLoanPublic:
-    return service.public(service.visible_loan(session, principal, loan_id))
+    loan = service.visible_loan(session, principal, loan_id)
+    shown(response, [loan.member_id])
+    return service.public(loan)
 
 
 @router.get(
@@ -270,9 +276,14 @@ def get_bank_loan(
     summary="Every posting of a loan, the latest first (stale ones marked not applied)",
 )
 def bank_loan_history(
-    loan_id: IdPath, session: SessionDep, principal: CurrentPrincipal, page: PageDep
+    loan_id: IdPath,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    response: Response,
 ) -> Page[BankLoanVersionPublic]:
     loan = service.visible_loan(session, principal, loan_id)
+    shown(response, [loan.member_id])
     versions, total = service.history(session, loan, page)
     return Page(
         items=[service.version_public(version) for version in versions],
@@ -280,3 +291,18 @@ def bank_loan_history(
         limit=page.limit,
         offset=page.offset,
     )
+
+
+@router.get(
+    "/{loan_id}/unmatches",
+    response_model=list[BankLoanUnmatchPublic],
+    dependencies=[Depends(require_roles(Role.ADMIN))],
+    summary="Matches of a loan to members that were undone, when and why (admins)",
+)
+def bank_loan_unmatches(
+    loan_id: IdPath, session: SessionDep, principal: CurrentPrincipal, response: Response
+) -> list[BankLoanUnmatch]:
+    loan = service.visible_loan(session, principal, loan_id)
+    found = service.unmatches(session, loan)
+    shown(response, (unmatch.member_id for unmatch in found))
+    return found

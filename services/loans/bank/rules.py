@@ -10,6 +10,9 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from common.sealing import keyring
+from services.loans.bank.models import BORROWER_ID
+
 MAX_BATCH_RECORDS = 10_000
 """Records per batch: the bank's files hold thousands; one batch is one transaction."""
 
@@ -77,7 +80,7 @@ _CREATED, _UPDATED, _UNCHANGED, _STALE = (
 """Outcomes that write a new version of the loan (the history and the current row)."""
 
 VALUE_FIELDS = (
-    "borrower_national_id",
+    "borrower_blind_index",
     "borrower_name",
     "programme",
     "principal",
@@ -88,14 +91,16 @@ VALUE_FIELDS = (
     "overdue_amount",
     "status",
     "as_of",
+    "borrower_national_id_sealed",
 )
 """The figures of a loan as the bank states them, in the order of `LoanValues`."""
 
 
 class LoanValues(NamedTuple):
-    """One version of a loan's figures, as stored (the rate in basis points)."""
+    """One version of a loan's figures, as stored (the rate in basis points; the borrower's
+    citizen ID as its blind index, which postings compare, and sealed, which they do not)."""
 
-    borrower_national_id: str
+    borrower_blind_index: str
     borrower_name: str
     programme: str
     principal: int
@@ -106,6 +111,12 @@ class LoanValues(NamedTuple):
     overdue_amount: int
     status: str
     as_of: date
+    borrower_national_id_sealed: str
+    """Sealed anew by each posting: never compared (the blind index says who it is)."""
+
+
+_COMPARED = len(LoanValues._fields) - 1
+"""Every figure but the sealed ID."""
 
 
 class Membership(NamedTuple):
@@ -161,10 +172,12 @@ def checked_values(record: Mapping[str, Any], today: date) -> LoanValues | None:
     ):
         # `tuple.__new__` rather than `LoanValues(…)`: the named tuple's own constructor is a
         # Python function, which costs twice as much, 10,000 times a batch.
+        national_id = record["borrower_national_id"]
+        keys = keyring()
         return tuple.__new__(
             LoanValues,
             (
-                record["borrower_national_id"],
+                keys.blind_index(national_id),
                 record["borrower_name"],
                 programme,
                 principal,
@@ -175,6 +188,7 @@ def checked_values(record: Mapping[str, Any], today: date) -> LoanValues | None:
                 overdue,
                 status,
                 as_of,
+                keys.seal(national_id, BORROWER_ID),
             ),
         )
     return None
@@ -233,7 +247,7 @@ def outcome(stored: LoanValues | None, posted: LoanValues) -> Outcome:
     """What a posting does: a new loan, newer (or same-day) figures, a repeat, or older ones."""
     if stored is None:
         return _CREATED
-    if posted == stored:
+    if posted[:_COMPARED] == stored[:_COMPARED]:
         return _UNCHANGED
     if posted.as_of < stored.as_of:
         return _STALE

@@ -150,6 +150,19 @@ class BankLoanPublic(OutputModel):
     updated_at: datetime
 
 
+class BankLoanUnmatchPublic(OutputModel):
+    """A match of the loan to a member that was undone: when and why."""
+
+    id: int
+    bank_loan_id: int
+    member_id: int
+    club_id: int
+    matched_at: datetime | None
+    reason: str
+    effective_on: date = Field(description="The day the member withdrew the consent.")
+    unmatched_at: datetime
+
+
 class BankLoanVersionPublic(OutputModel):
     id: int
     bank_loan_id: int

@@ -34,8 +34,9 @@ from common.db_errors import integrity_cause
 from common.problems import NotFound
 from common.schemas import PageParams
 from common.scope import Kind, Place, condition, readers
+from common.sealing import keyring
 from services.loans.bank import events, store
-from services.loans.bank.models import BankLoan, BankLoanVersion
+from services.loans.bank.models import BORROWER_ID, BankLoan, BankLoanUnmatch, BankLoanVersion
 from services.loans.bank.reading import ParsedBatch
 from services.loans.bank.rules import (
     APPLIED,
@@ -67,7 +68,8 @@ REFUSALS = (IntegrityError, DataError)
 """What the database answers a record it will not hold (a deadlock or a lost connection is
 no fault of one record's)."""
 Memberships = dict[str, Membership] | None
-"""The clubs service's answer: active memberships by national ID, None if it could not say."""
+"""The clubs service's answer: active memberships by the blind index of the citizen ID, None
+if it could not say."""
 
 
 @dataclass
@@ -91,8 +93,8 @@ class Plan:
 
 
 def borrowers(postings: Iterable[LoanValues | None]) -> set[str]:
-    """The national IDs to look up for a posting's valid records."""
-    return {values.borrower_national_id for values in postings if values is not None}
+    """The borrowers to look up for a posting's valid records (their blind indexes)."""
+    return {values.borrower_blind_index for values in postings if values is not None}
 
 
 def plan(
@@ -255,12 +257,12 @@ def _rematch(loan: StoredLoan, memberships: dict[str, Membership] | None, now: d
     Without one (the member left, or the clubs service could not be asked) a match made
     before stays as long as the borrower is the same person: the loan was a member's loan.
     """
-    national_id = loan.values.borrower_national_id
-    found = memberships.get(national_id) if memberships is not None else None
+    borrower = loan.values.borrower_blind_index
+    found = memberships.get(borrower) if memberships is not None else None
     if found is not None:
         if found != loan.membership:
             loan.membership, loan.matched_at = found, now
-    elif national_id != loan.stored_national_id:
+    elif borrower != loan.stored_borrower:
         loan.membership, loan.matched_at = None, None
 
 
@@ -409,20 +411,25 @@ def _percent(basis_points: int) -> float:
     return basis_points / BASIS_POINTS_PER_PERCENT
 
 
+_STORED_ONLY = {"annual_interest_rate_bp", "borrower_blind_index", "borrower_national_id_sealed"}
+
+
+def _as_stated(row: BankLoan | BankLoanVersion) -> dict[str, Any]:
+    """A stored posting's figures as the bank stated them: the rate in percent, the borrower's
+    citizen ID opened."""
+    return {
+        **row.model_dump(exclude=_STORED_ONLY),
+        "annual_interest_rate": _percent(row.annual_interest_rate_bp),
+        "borrower_national_id": keyring().open(row.borrower_national_id_sealed, BORROWER_ID),
+    }
+
+
 def public(loan: BankLoan) -> BankLoanPublic:
-    return BankLoanPublic(
-        **loan.model_dump(exclude={"annual_interest_rate_bp"}),
-        annual_interest_rate=_percent(loan.annual_interest_rate_bp),
-        matched=loan.member_id is not None,
-    )
+    return BankLoanPublic(**_as_stated(loan), matched=loan.member_id is not None)
 
 
 def version_public(version: BankLoanVersion) -> BankLoanVersionPublic:
-    return BankLoanVersionPublic(
-        **version.model_dump(exclude={"annual_interest_rate_bp"}),
-        annual_interest_rate=_percent(version.annual_interest_rate_bp),
-        applied=Outcome(version.outcome) in APPLIED,
-    )
+    return BankLoanVersionPublic(**_as_stated(version), applied=Outcome(version.outcome) in APPLIED)
 
 
 def find_loans(
@@ -456,3 +463,13 @@ def history(
     )
     total = session.exec(select(func.count()).select_from(BankLoanVersion).where(condition)).one()
     return [BankLoanVersion(**row._mapping) for row in rows], int(total) + 1
+
+
+def unmatches(session: Session, loan: BankLoan) -> list[BankLoanUnmatch]:
+    """The loan's undone matches, the latest first."""
+    query = (
+        select(BankLoanUnmatch)
+        .where(BankLoanUnmatch.bank_loan_id == loan.id)
+        .order_by(col(BankLoanUnmatch.id).desc())
+    )
+    return list(session.exec(query).all())

@@ -44,6 +44,7 @@ _BINARY_TYPES = {
     "String": "text",
     "Date": "date",
     "UTCDateTime": "timestamptz",
+    "SealedValues": "text",
 }
 _TAKE_IDS = """
 WITH taken AS (SELECT nextval('{table}_id_seq') AS id FROM generate_series(1, :count))
@@ -96,13 +97,14 @@ class StoredLoan:
     posting: Posting
     membership: Membership | None
     matched_at: datetime | None
-    stored_national_id: str | None
-    """The borrower as stored before this batch (None for a loan the batch creates)."""
+    stored_borrower: str | None
+    """The borrower's blind index as stored before this batch (None for a loan the batch
+    creates)."""
     changed: bool = False
 
     @property
     def is_new(self) -> bool:
-        return self.stored_national_id is None
+        return self.stored_borrower is None
 
     @property
     def values(self) -> LoanValues:
@@ -297,9 +299,9 @@ def insert_versions(session: Session, rows: Iterable[tuple[Any, ...]]) -> None:
 
 
 def unmatched_loans(session: Session, after_id: int, limit: int) -> list[tuple[int, str]]:
-    """(id, borrower's national ID) of unmatched loans after `after_id`, in id order."""
+    """(id, borrower's blind index) of unmatched loans after `after_id`, in id order."""
     rows = session.execute(
-        select(col(BankLoan.id), col(BankLoan.borrower_national_id))
+        select(col(BankLoan.id), col(BankLoan.borrower_blind_index))
         .where(col(BankLoan.member_id).is_(None), col(BankLoan.id) > after_id)
         .order_by(col(BankLoan.id))
         .limit(limit)

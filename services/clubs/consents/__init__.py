@@ -1,0 +1,1 @@
+"""Members' consents to the purposes their data serves: given, withdrawn, and what follows."""
