@@ -613,8 +613,8 @@ def generate(
             raise RuntimeError(f"the database already has {existing} clubs (use --replace)")
         if existing or replace:
             conn.execute(
-                "TRUNCATE meeting_attendance, meetings, activities, members, clubs,"
-                " audit_entries RESTART IDENTITY"
+                "TRUNCATE meeting_attendance, meetings, activities, member_consents, members,"
+                " clubs, audit_entries RESTART IDENTITY"
             )
         indexes = _secondary_indexes(conn, "members")
         foreign_keys = _foreign_keys(conn, "members")
@@ -662,6 +662,13 @@ def generate(
                 " (SELECT coalesce(max(id), 0) + 1 FROM " + table + "), false)",
                 (table,),
             )
+        # Every member consents to membership on joining; nine in ten to bank matching.
+        conn.execute(
+            "INSERT INTO member_consents (member_id, purpose, given_on, form_reference,"
+            " recorded_by, recorded_at) SELECT m.id, p.purpose, m.joined_on, 'bench', 'bench',"
+            " now() FROM members AS m CROSS JOIN (VALUES ('membership'), ('bank_matching'))"
+            " AS p(purpose) WHERE p.purpose = 'membership' OR m.id % 10 <> 0"
+        )
         conn.commit()
         stats.seconds["indexes"] = time.monotonic() - step
         log(f"indexes and foreign keys rebuilt in {stats.seconds['indexes']:.1f} s")
@@ -669,6 +676,7 @@ def generate(
         conn.autocommit = True
         conn.execute("VACUUM (ANALYZE) clubs")
         conn.execute("VACUUM (ANALYZE) members")
+        conn.execute("VACUUM (ANALYZE) member_consents")
         stats.seconds["analyze"] = time.monotonic() - step
         log(f"VACUUM (ANALYZE) in {stats.seconds['analyze']:.1f} s")
     stats.seconds["total"] = time.monotonic() - started

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
-from sqlalchemy import Engine, delete, insert
+from sqlalchemy import Engine, delete, insert, text
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -39,25 +39,45 @@ class AccessLog:
         self, request: Request, principal: Principal, service: str, member_ids: Sequence[int]
     ) -> None:
         subject = principal.subject
-        entry = AccessLogEntry(
-            principal=subject,
-            role=principal.role.value,
-            client=subject[len(CLIENT_PREFIX) :] if subject.startswith(CLIENT_PREFIX) else None,
-            method=request.method,
-            path=request.url.path[:500],
-            request_id=getattr(request.state, "request_id", None),
-            service=service,
-            members=len(member_ids),
-        )
+        entry = {
+            "at": clock.utcnow(),
+            "principal": subject,
+            "role": principal.role.value,
+            "client": subject[len(CLIENT_PREFIX) :] if subject.startswith(CLIENT_PREFIX) else None,
+            "method": request.method,
+            "path": request.url.path[:500],
+            "request_id": getattr(request.state, "request_id", None),
+            "service": service,
+            "members": len(member_ids),
+        }
         await run_in_threadpool(self.write, entry, member_ids)
 
-    def write(self, entry: AccessLogEntry, member_ids: Sequence[int]) -> None:
-        with Session(self.engine) as session:
-            session.add(entry)
-            session.flush()
-            rows = [{"entry_id": entry.id, "member_id": member_id} for member_id in member_ids]
-            session.execute(insert(AccessLogMember), rows)
-            session.commit()
+    def write(self, entry: dict[str, Any], member_ids: Sequence[int]) -> None:
+        """The entry and its members: two statements, whatever the number of members (a
+        row per member made by the database from one array), in one transaction."""
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # The answer waits for the entry to be written, not for it to reach the disk:
+                # a crash of the database server may lose the last fraction of a second of
+                # entries (never corrupt them), and each read saves a disk flush (~5 ms).
+                connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            entry_id = connection.execute(_ADD_ENTRY, entry).scalar_one()
+            # The ids as one string: psycopg builds an array parameter slowly, in Python.
+            ids = ",".join(map(str, member_ids))
+            connection.execute(_MEMBERS[connection.dialect.name], {"entry": entry_id, "ids": ids})
+
+
+_ADD_ENTRY = insert(AccessLogEntry).returning(col(AccessLogEntry.id))
+_MEMBERS = {
+    "postgresql": text(
+        "INSERT INTO access_log_members (entry_id, member_id)"
+        " SELECT :entry, unnest(CAST(string_to_array(:ids, ',') AS integer[]))"
+    ),
+    "sqlite": text(
+        "INSERT INTO access_log_members (entry_id, member_id)"
+        " SELECT :entry, value FROM json_each('[' || :ids || ']')"
+    ),
+}
 
 
 def prune(engine: Engine, before: datetime) -> int:

@@ -37,12 +37,6 @@ def upgrade() -> None:
         "access_log_members",
         sa.Column("entry_id", sa.Integer(), nullable=False),
         sa.Column("member_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["entry_id"],
-            ["access_log.id"],
-            name="fk_access_log_members_entry_id_access_log",
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("entry_id", "member_id"),
     )
     op.create_index(
