@@ -73,26 +73,24 @@ def id_birth_year(national_id: str) -> int:
 def national_id_disagreements(
     national_id: str, gender: str | None, birth_year: int | None
 ) -> list[str]:
-    """Which parts of a well-formed citizen ID disagree with the person's gender and birth."""
+    """Which parts of a well-formed citizen ID disagree with the person's gender and birth.
+
+    The reasons name the digits, never their values or the birth year: problem details (and
+    whatever logs them) carry no part of a person's ID or birth."""
     reasons = []
     if gender is not None and id_gender(national_id) != gender:
         reasons.append(
-            f"digit 4 ({national_id[3]}) is for a {id_gender(national_id).value} person, "
-            f"but gender is {gender}"
+            f"digit 4 is for a {id_gender(national_id).value} person, but gender is {gender}"
         )
     if birth_year is not None:
         year = id_birth_year(national_id)
         century = year // 100 * 100
         if century != birth_year // 100 * 100:
             reasons.append(
-                f"digit 4 ({national_id[3]}) is for a birth in {century}–{century + 99}, "
-                f"but the birth year is {birth_year}"
+                f"digit 4 is for a birth in {century}–{century + 99}, but the birth year is not"
             )
         elif year != birth_year:
-            reasons.append(
-                f"digits 5–6 ({national_id[4:6]}) say born in {year}, "
-                f"but the birth year is {birth_year}"
-            )
+            reasons.append("digits 5–6 are not the last two digits of the birth year")
     return reasons
 
 
