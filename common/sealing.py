@@ -128,6 +128,9 @@ class Keyring:
         key_id, _, body = sealed.partition(".")
         cipher = self._ciphers.get(key_id)
         if cipher is None:
+            # Never the value itself in the message: a plain one would be a person's ID.
+            if not body or not KEY_ID_PATTERN.fullmatch(key_id):
+                raise PersonalDataKeyError("a stored value is not sealed")
             raise PersonalDataKeyError(
                 f"a stored value is sealed with key {key_id!r}, which is not configured"
             )

@@ -60,6 +60,9 @@ def test_a_sealed_value_opens_only_with_its_key_and_for_its_purpose() -> None:
         keys.open(f"{key_id}.{altered}", NATIONAL_ID)
     with pytest.raises(PersonalDataKeyError, match="not configured"):
         keys.open("retired." + body, NATIONAL_ID)
+    with pytest.raises(PersonalDataKeyError, match="not sealed") as refused:
+        keys.open("010158000001", NATIONAL_ID)  # a plain value left in a sealed column
+    assert "010158000001" not in str(refused.value)
 
 
 def test_the_blind_index_is_the_same_for_the_same_id_and_depends_on_its_key() -> None:
