@@ -134,8 +134,58 @@ def upgrade() -> None:
     )
 
 
+def _opened(value: str | None, purpose: str) -> str | None:
+    return None if value is None else keyring().open(value, purpose)
+
+
 def downgrade() -> None:
-    raise NotImplementedError(
-        "Sealed personal data is not unsealed by a migration: restore the backup taken before "
-        "the upgrade."
+    """Back to plain values (with the keys of the settings it runs with)."""
+    op.drop_index("uq_member_consents_current", table_name="member_consents")
+    op.drop_table("member_consents")
+    _rewrite(
+        "idempotency_keys",
+        ["response_body"],
+        lambda row: {
+            "response_body": _opened(row.response_body, "idempotency_keys.response_body")
+        },
     )
+    _rewrite(
+        "audit_entries",
+        ["before", "after"],
+        lambda row: {
+            "before": _opened(row.before, "audit_entries.before"),
+            "after": _opened(row.after, "audit_entries.after"),
+        },
+    )
+    with op.batch_alter_table("audit_entries", schema=None) as batch_op:
+        for name in ("before", "after"):
+            batch_op.alter_column(
+                name, existing_type=sa.Text(), type_=sa.JSON(), postgresql_using=f'"{name}"::json'
+            )
+    with op.batch_alter_table("members", schema=None) as batch_op:
+        batch_op.drop_index("uq_members_active_national_id")
+        batch_op.drop_index("ix_members_national_id_blind_index")
+    _rewrite(
+        "members",
+        ["national_id", "phone"],
+        lambda row: {
+            "national_id": _opened(row.national_id, "members.national_id"),
+            "phone": _opened(row.phone, "members.phone"),
+        },
+    )
+    with op.batch_alter_table("members", schema=None) as batch_op:
+        batch_op.drop_column("national_id_blind_index")
+        batch_op.alter_column(
+            "national_id", existing_type=sa.String(length=SEALED_LENGTH), type_=sa.String(length=12)
+        )
+        batch_op.alter_column(
+            "phone", existing_type=sa.String(length=SEALED_LENGTH), type_=sa.String(length=15)
+        )
+        batch_op.create_index("ix_members_national_id", ["national_id"])
+        batch_op.create_index(
+            "uq_members_active_national_id",
+            ["national_id"],
+            unique=True,
+            sqlite_where=ACTIVE,
+            postgresql_where=ACTIVE,
+        )

@@ -98,7 +98,32 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError(
-        "Sealed personal data is not unsealed by a migration: restore the backup taken before "
-        "the upgrade."
+    """Back to plain borrower IDs (with the keys of the settings it runs with)."""
+    op.drop_index("ix_bank_loan_unmatches_bank_loan_id", table_name="bank_loan_unmatches")
+    op.drop_table("bank_loan_unmatches")
+    _rewrite(
+        "idempotency_keys",
+        "response_body",
+        lambda body: {"response_body": keyring().open(body, "idempotency_keys.response_body")},
+    )
+    op.drop_index("ix_bank_loans_unmatched", table_name="bank_loans")
+    for table in ("bank_loans", "bank_loan_versions"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column("borrower_national_id", sa.String(12), nullable=True))
+        _rewrite(
+            table,
+            "borrower_national_id_sealed",
+            lambda sealed: {"borrower_national_id": keyring().open(sealed, BORROWER_ID)},
+        )
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.alter_column("borrower_national_id", existing_type=sa.String(12), nullable=False)
+            batch_op.drop_column("borrower_national_id_sealed")
+            batch_op.drop_column("borrower_blind_index")
+    op.create_index(
+        "ix_bank_loans_unmatched",
+        "bank_loans",
+        ["borrower_national_id"],
+        unique=False,
+        postgresql_where=UNMATCHED,
+        sqlite_where=UNMATCHED,
     )
