@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from common import clock
 from common.auth import Principal, Role, require_roles
-from common.db import SessionDep, page_of
+from common.db import SessionDep, id_of, page_of
 from common.problems import NotFound, ValidationFailed, field_error
 from common.schemas import IdPath, OutputModel, Page, PageDep, ReportDate
 from gateway.models import AccessLogEntry, AccessLogMember
@@ -190,7 +190,13 @@ def access_log(
         )
         query = query.where(col(AccessLogEntry.id).in_(showed))
     rows, total = page_of(session, query, page, col(AccessLogEntry.id).desc())
-    members: dict[int, list[int]] = {row.id: [] for row in rows}
+    items = with_members(session, rows)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+def with_members(session: Session, rows: Sequence[AccessLogEntry]) -> list[AccessLogEntryPublic]:
+    """The entries, each with the ids of the members it showed."""
+    members: dict[int, list[int]] = {id_of(row): [] for row in rows}
     if members:
         found = session.execute(
             core_select(col(AccessLogMember.entry_id), col(AccessLogMember.member_id))
@@ -199,10 +205,20 @@ def access_log(
         )
         for entry_id, shown_id in found:
             members[entry_id].append(shown_id)
-    items = [
+    return [
         AccessLogEntryPublic(
-            **AccessRead.model_validate(row).model_dump(), member_ids=members[row.id]
+            **AccessRead.model_validate(row).model_dump(), member_ids=members[id_of(row)]
         )
         for row in rows
     ]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+def reads_of(engine: Engine, member_ids: Sequence[int]) -> list[AccessLogEntryPublic]:
+    """Every entry that showed any of these members, the latest first."""
+    showed = select(col(AccessLogMember.entry_id)).where(
+        col(AccessLogMember.member_id).in_(member_ids)
+    )
+    query = select(AccessLogEntry).where(col(AccessLogEntry.id).in_(showed))
+    with Session(engine) as session:
+        rows = session.exec(query.order_by(col(AccessLogEntry.id).desc())).all()
+        return with_members(session, rows)

@@ -34,6 +34,7 @@ from gateway.identity import bootstrap
 from gateway.keys import KeyStore
 from gateway.models import idempotency_keys
 from gateway.openapi_merge import MergedOpenAPI
+from gateway.personal_data import router as personal_data_router
 from gateway.proxy import PROXY_METHODS, Forwarder, ProxyMiddleware, proxy_endpoint
 from gateway.routes import admin_router, auth_router
 from gateway.settings import GatewaySettings
@@ -199,6 +200,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(webhooks_router)
     app.include_router(access_log_router)
+    app.include_router(personal_data_router)
     app.include_router(cursors_router(consumer_tables))
 
     @app.get("/openapi.json", include_in_schema=False)

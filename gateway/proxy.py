@@ -8,6 +8,7 @@ The client is aiohttp because it was measured fastest here (see bench/gateway.py
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from starlette.requests import Request
@@ -89,8 +90,9 @@ _RESPONSE_SKIP_RAW = frozenset(name.encode() for name in RESPONSE_SKIP)
 _SUBJECTS = SUBJECTS_HEADER.lower().encode()
 
 
-GATEWAY_OWN = re.compile(r"^/api/v1/members/[^/]+/access-log$")
-"""Paths under a proxied prefix that the gateway answers itself (gateway/access_log.py)."""
+GATEWAY_OWN = re.compile(r"^/api/v1/members/[^/]+/(access-log|personal-data)$")
+"""Paths under a proxied prefix that the gateway answers itself (gateway/access_log.py,
+gateway/personal_data.py)."""
 
 
 def route_for(path: str) -> tuple[str, Route]:
@@ -178,22 +180,29 @@ class Forwarder:
         if self._session is not None:
             await self._session.close()
 
-    async def may_read(self, request: Request, service: str, path: str) -> bool:
-        """Whether the caller's own token reads `path` from the service (its scope decides);
-        the answer is not passed on, nor logged as a read."""
+    async def ask(
+        self, request: Request, service: str, path: str, params: list[tuple[str, Any]] | None = None
+    ) -> tuple[int, bytes]:
+        """A GET to the service with the caller's own token (its scope decides): the status
+        and body, neither passed on nor logged as a read."""
         authorization = _header(request.scope, b"authorization") or ""
         try:
             async with self.session.get(
                 self.upstreams[service] + path,
+                params=params,
                 headers={"authorization": authorization},
                 timeout=self.timeout,
             ) as upstream:
-                await upstream.read()
-                return upstream.status == 200
+                return upstream.status, await upstream.read()
         except TimeoutError as exc:
             raise GatewayTimeout(f"The {service} service did not answer in time.") from exc
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
             raise ServiceUnavailable(f"The {service} service is not reachable.") from exc
+
+    async def may_read(self, request: Request, service: str, path: str) -> bool:
+        """Whether the caller's own token reads `path` from the service."""
+        status, _body = await self.ask(request, service, path)
+        return status == 200
 
     async def forward(self, request: Request, service: str, principal: Principal) -> Response:
         raw_path = request.scope.get("raw_path") or request.url.path.encode()

@@ -5,9 +5,8 @@ from pydantic_settings import SettingsConfigDict
 
 from common.settings import DEV_SECRET_MARKER, ComponentSettings, InsecureSettingsError
 
-CALLING_SERVICES = ("loans", "funding")
-"""The services that call the others' APIs, each with a client of its own (the clubs service
-calls none)."""
+CALLING_SERVICES = ("clubs", "loans", "funding")
+"""The services that call the others' APIs, each with a client of its own."""
 DEFAULT_SERVICE_CLIENTS = ",".join(
     f"svc-{name}:{DEV_SECRET_MARKER}{name}-secret" for name in CALLING_SERVICES
 )

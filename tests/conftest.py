@@ -44,6 +44,9 @@ TEST_SETTINGS = {
     "LOANS_EVENT_IDLE_POLL_SECONDS": "0.4",
     "GATEWAY_EVENT_IDLE_POLL_SECONDS": "0.4",
     "LOANS_OVERDUE_SCAN_SECONDS": "1",
+    # Tests write memberships that ended years ago; tests/test_personal_data_rights.py runs
+    # the retention pass itself.
+    "CLUBS_MEMBER_RETENTION_YEARS": "0",
     "GATEWAY_WEBHOOK_POLL_SECONDS": "0.2",
     "GATEWAY_WEBHOOK_RETRY_BASE_SECONDS": "0.3",
     "GATEWAY_WEBHOOK_MAX_ATTEMPTS": "4",

@@ -17,19 +17,14 @@ KEYS = {
 """Real personal-data keys, for the services that keep citizen IDs (tests/test_sealing.py)."""
 
 
-@pytest.mark.parametrize("settings_class", [LoansSettings, FundingSettings])
+@pytest.mark.parametrize("settings_class", [ClubsSettings, LoansSettings, FundingSettings])
 def test_a_calling_service_refuses_its_development_secret_in_production(settings_class) -> None:
-    keys = KEYS if settings_class is LoansSettings else {}
+    keys = {} if settings_class is FundingSettings else KEYS
     with pytest.raises(InsecureSettingsError, match="client_secret"):
         settings_class(environment="production", database_url=POSTGRES, **keys).check_production()
     settings_class(
         environment="production", database_url=POSTGRES, client_secret="a-real-secret", **keys
     ).check_production()
-
-
-def test_the_clubs_service_calls_no_other_so_it_has_no_secret() -> None:
-    assert "client_secret" not in ClubsSettings.model_fields
-    ClubsSettings(environment="production", database_url=POSTGRES, **KEYS).check_production()
 
 
 def test_the_gateway_refuses_development_service_secrets_in_production() -> None:
@@ -38,13 +33,13 @@ def test_the_gateway_refuses_development_service_secrets_in_production() -> None
     GatewaySettings(
         environment="production",
         database_url=POSTGRES,
-        service_clients="svc-loans:s2,svc-funding:s3",
+        service_clients="svc-clubs:s1,svc-loans:s2,svc-funding:s3",
     ).check_production()
 
 
 def test_production_refuses_sqlite() -> None:
     with pytest.raises(InsecureSettingsError, match="PostgreSQL"):
-        ClubsSettings(environment="production", **KEYS).check_production()
+        ClubsSettings(environment="production", client_secret="s1", **KEYS).check_production()
 
 
 def test_settings_come_from_prefixed_environment_variables(monkeypatch) -> None:

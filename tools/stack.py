@@ -75,6 +75,7 @@ class Stack:
         for service in SERVICES:
             env[f"GATEWAY_{ENV_PREFIX[service]}_URL"] = self.url(service)
             env[f"{ENV_PREFIX[service]}_GATEWAY_URL"] = self.gateway_url
+        env["CLUBS_LOANS_URL"] = self.url("loans")
         env["LOANS_CLUBS_URL"] = self.url("clubs")
         env["FUNDING_CLUBS_URL"] = self.url("clubs")
         env["FUNDING_LOANS_URL"] = self.url("loans")

@@ -9,6 +9,7 @@ class EventType(StrEnum):
     MEMBER_JOINED = "member.joined"
     MEMBER_LEFT = "member.left"
     MEMBER_CONSENT_CHANGED = "member.consent_changed"
+    MEMBER_ERASED = "member.erased"
     LOAN_DISBURSED = "loan.disbursed"
     LOAN_REPAID = "loan.repaid"
     LOAN_OVERDUE = "loan.overdue"
@@ -23,6 +24,8 @@ DESCRIPTIONS: dict[EventType, str] = {
     EventType.MEMBER_JOINED: "A member was registered in a club (clubs service).",
     EventType.MEMBER_LEFT: "A member left their club (clubs service).",
     EventType.MEMBER_CONSENT_CHANGED: "A member gave or withdrew a consent (clubs service).",
+    EventType.MEMBER_ERASED: "A member's personal data was erased, on request or after the "
+    "retention period; ids, amounts and dates stay (clubs service).",
     EventType.LOAN_DISBURSED: "A member loan was paid out of the club's fund (loans service).",
     EventType.LOAN_REPAID: "A repayment was recorded on a member loan (loans service).",
     EventType.LOAN_OVERDUE: "A member loan's instalment fell due unpaid (loans service).",

@@ -5,11 +5,13 @@ from fastapi import FastAPI
 from common.app import create_service_app
 from common.events.feed import feed_router
 from common.events.retention import retention_worker
+from common.service_client import ServiceClient, ServiceTokens
 from services.clubs.activities.routes import router as activities_router
 from services.clubs.consents.routes import router as consents_router
 from services.clubs.indicators import router as indicators_router
 from services.clubs.locations import units
 from services.clubs.locations.routes import router as locations_router
+from services.clubs.members.retention import retention_worker as member_retention
 from services.clubs.members.routes import router as members_router
 from services.clubs.models import idempotency_keys, outbox
 from services.clubs.quotas.composition import router as composition_router
@@ -23,9 +25,10 @@ def create_app(settings: ClubsSettings | None = None) -> FastAPI:
     # The official lists are read once here, not by the first request that needs them.
     units.provinces()
     units.communes()
-    return create_service_app(
+    settings = settings or ClubsSettings()
+    app = create_service_app(
         title="ISHC clubs service",
-        settings=settings or ClubsSettings(),
+        settings=settings,
         description="Club registry: locations, clubs, members, board, quotas, activities.",
         # The fixed paths (/clubs/composition, /clubs/indicators) go before /clubs/{id}.
         routers=[
@@ -41,5 +44,11 @@ def create_app(settings: ClubsSettings | None = None) -> FastAPI:
             feed_router(outbox),
         ],
         idempotency_keys=idempotency_keys,
-        workers=[retention_worker(outbox.prune)],
+        workers=[retention_worker(outbox.prune), member_retention],
     )
+    tokens = ServiceTokens(settings.gateway_url, settings.client_id, settings.client_secret)
+    app.state.service_tokens = tokens
+    app.state.loans = ServiceClient(
+        "loans", settings.loans_url, tokens, settings.upstream_timeout_seconds
+    )
+    return app

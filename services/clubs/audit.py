@@ -27,10 +27,11 @@ def snapshot(row: SQLModel) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who writes: the principal recorded in the audit, and the request whose id it keeps."""
+    """Who writes: the principal recorded in the audit, and the request whose id it keeps
+    (none for a scheduled job's change)."""
 
     principal: Principal
-    request: Request
+    request: Request | None = None
 
 
 def current_actor(request: Request, principal: CurrentPrincipal) -> Actor:
@@ -62,6 +63,8 @@ def record(
             actor=actor.principal.subject,
             before=before,
             after=after,
-            request_id=getattr(actor.request.state, "request_id", None),
+            request_id=None
+            if actor.request is None
+            else getattr(actor.request.state, "request_id", None),
         )
     )

@@ -1,5 +1,5 @@
 """The clubs service's events: clubs registered and changing status, members joining, leaving,
-and giving or withdrawing consent."""
+giving or withdrawing consent, and their personal data erased."""
 
 from common.events.catalogue import PERSONAL_DATA_KEY, EventType
 from common.events.outbox import Event, Scope
@@ -82,3 +82,16 @@ def member_left(club: Club, member: Member, reason: str) -> Event:
         "reason": reason,
     }
     return Event(EventType.MEMBER_LEFT, f"member:{member.id}", data, _scope(club))
+
+
+def member_erased(club: Club, member: Member) -> Event:
+    """Ids and the day only: what the other services need to erase their own copies."""
+    assert member.erased_on is not None
+    data = {
+        "member_id": member.id,
+        "club_id": club.id,
+        "province_code": club.province_code,
+        "commune_code": club.commune_code,
+        "on": member.erased_on.isoformat(),
+    }
+    return Event(EventType.MEMBER_ERASED, f"member:{member.id}", data, _scope(club))

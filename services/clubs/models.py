@@ -113,6 +113,13 @@ class Member(Timestamps, table=True):
             "household_status",
             "home_care_volunteer",
         ),
+        # The retention job's question: who left long ago and still holds personal data.
+        Index(
+            "ix_members_erasure_due",
+            "left_on",
+            sqlite_where=text("left_on IS NOT NULL AND erased_on IS NULL"),
+            postgresql_where=text("left_on IS NOT NULL AND erased_on IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -138,6 +145,9 @@ class Member(Timestamps, table=True):
     board_role: str | None = Field(default=None, max_length=20)
     home_care_volunteer: bool = False
     income_generation_volunteer: bool = False
+    erased_on: date | None = None
+    """The day the person's data was erased (on request or by retention): the row keeps only
+    what the counts need (`services/clubs/members/erasure.py`)."""
     version: int = 1
 
 

@@ -16,6 +16,7 @@ from services.loans.lending.overdue import watch_overdue
 from services.loans.lending.routes import router as loans_router
 from services.loans.lending.rules_routes import router as loan_rules_router
 from services.loans.models import consumer_tables, idempotency_keys, outbox
+from services.loans.personal_data import router as personal_data_router
 from services.loans.portfolio.indicators import router as indicators_router
 from services.loans.portfolio.routes import router as portfolio_router
 from services.loans.reconciliation import router as reconciliation_router
@@ -38,6 +39,7 @@ def create_app(settings: LoansSettings | None = None) -> FastAPI:
             indicators_router,
             loans_router,
             bank_loans_router,
+            personal_data_router,
             feed_router(outbox),
             cursors_router(consumer_tables),
         ],

@@ -7,6 +7,7 @@
   ID: they are matched to the membership (the bank often lends before the club registers).
 - A member who withdraws that consent has every bank loan matched to them unmatched, each
   with a row saying when and why (`BankLoanUnmatch`).
+- A member whose data is erased has the loans service's copies erased too (`personal_data.py`).
 """
 
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from services.loans.bank.rules import Membership
 from services.loans.ledger import service as ledger
 from services.loans.ledger.rules import FundKind
 from services.loans.models import ACTIVE_CLUB, KnownClub, consumer_tables
+from services.loans.personal_data import on_member_erased
 
 OPENED_BY = "service:loans (club activated)"
 BANK_MATCHING = "bank_matching"
@@ -107,6 +109,7 @@ def club_events(
             EventType.CLUB_STATUS_CHANGED: on_club_event,
             EventType.MEMBER_JOINED: match_waiting_bank_loans,
             EventType.MEMBER_CONSENT_CHANGED: on_consent_changed,
+            EventType.MEMBER_ERASED: on_member_erased,
         },
         poll_seconds=poll_seconds,
         idle_poll_seconds=idle_poll_seconds,

@@ -17,16 +17,19 @@ from common.auth import CurrentPrincipal, Role, Writer, require_roles
 from common.db import SessionDep, id_of
 from common.etag import IfMatch, set_etag
 from common.personal_data import shown
-from common.problems import NotFound, ValidationFailed, field_error
+from common.problems import Conflict, NotFound, ValidationFailed, field_error
 from common.schemas import IdPath, Page, PageDep
 from common.sealing import blind_index
 from common.spreadsheets import Upload
 from services.clubs.audit import Actor
 from services.clubs.domain import BoardRole, Gender, Household
-from services.clubs.members import importer, service
+from services.clubs.members import erasure, importer, service
+from services.clubs.members.holdings import ClubsHoldings, holdings
 from services.clubs.members.schemas import (
     ActiveMembership,
     Board,
+    ErasurePublic,
+    ErasureRequest,
     ImportReport,
     Leave,
     MemberCreate,
@@ -60,6 +63,11 @@ VisibleMember = Annotated[Member, Depends(visible_member)]
 
 
 def managed_member(member: VisibleMember, _writer: Writer) -> Member:
+    if member.erased_on is not None:
+        raise Conflict(
+            f"Member {member.id}'s data was erased on {member.erased_on.isoformat()}; "
+            "the record no longer changes."
+        )
     return member
 
 
@@ -260,6 +268,69 @@ def member_audit(
     return audit_page(session, "member", id_of(member), page)
 
 
+ERASERS = [Depends(require_roles(Role.ADMIN, Role.OFFICER))]
+
+
+def person(member: VisibleMember, session: SessionDep) -> list[Member]:
+    return erasure.person_of(session, member)
+
+
+Person = Annotated[list[Member], Depends(person)]
+
+
+async def settled(person: Person, request: Request) -> list[Member]:
+    """The person, once the loans service says none of their loans is still open (409 if)."""
+    ids = [id_of(member) for member in person if member.erased_on is None]
+    if ids:
+        erasure.refuse_outstanding(await erasure.outstanding_loans(request.app.state.loans, ids))
+    return person
+
+
+@members.post(
+    "/{member_id}/erasure",
+    response_model=ErasurePublic,
+    dependencies=ERASERS,
+    summary="Erase a person's data on their request (admins; officers in their area)",
+    description="Every membership of the person (same citizen ID) keeps its ids, club, gender, "
+    "household status, dates, attendance and consents' purposes, so funds and past figures "
+    "stay as they were; the name, citizen ID, phone, birth date, board seat and the consents' "
+    "references are removed here and from the audit trail, and the loans service unlinks the "
+    "bank's records and clears its free text. An active membership ends today. 409 while a "
+    "loan of the person's is applied, approved or being repaid, or when already erased.",
+)
+def erase_member(
+    person: Annotated[list[Member], Depends(settled)],
+    payload: ErasureRequest,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    request: Request,
+) -> ErasurePublic:
+    pending = [member for member in person if member.erased_on is None]
+    why = erasure.Erasure(payload.reason, payload.request_reference)
+    erasure.erase(session, Actor(principal, request), person, why)
+    return ErasurePublic(
+        member_ids=[id_of(member) for member in pending],
+        erased_on=clock.today(),
+        reason=payload.reason,
+        request_reference=payload.request_reference,
+    )
+
+
+internal = APIRouter(prefix="/internal/members", tags=["personal data"], dependencies=ERASERS)
+
+
+@internal.get(
+    "/{member_id}/personal-data",
+    response_model=ClubsHoldings,
+    summary="What this service holds about the member's person (the gateway's part)",
+)
+def personal_data(
+    member: VisibleMember, session: SessionDep, principal: CurrentPrincipal
+) -> ClubsHoldings:
+    return holdings(session, principal, member)
+
+
 router = APIRouter()
 router.include_router(club_members)
 router.include_router(members)
+router.include_router(internal)

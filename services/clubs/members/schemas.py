@@ -140,8 +140,36 @@ class MemberPublic(OutputModel):
     board_role: BoardRole | None
     home_care_volunteer: bool
     income_generation_volunteer: bool
+    erased_on: date | None = Field(
+        description="The day the person's data was erased: name, citizen ID, phone, birth date "
+        "and board seat are empty since, the birth year generalised."
+    )
     created_at: datetime
     updated_at: datetime
+
+
+class ErasureRequest(InputModel):
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Why: e.g. the person's request under Law 91/2025/QH15.",
+        examples=["Người dân yêu cầu xóa dữ liệu cá nhân"],
+    )
+    request_reference: str = Field(
+        min_length=1,
+        max_length=100,
+        description="The person's request: its letter's number, or the minutes that record it.",
+        examples=["Đơn số 12/2026"],
+    )
+
+
+class ErasurePublic(OutputModel):
+    member_ids: list[int] = Field(
+        description="Every membership of the person (same citizen ID) erased now."
+    )
+    erased_on: date
+    reason: str
+    request_reference: str
 
 
 class BoardSeat(OutputModel):
