@@ -6,8 +6,8 @@ ones too) and every ID and phone number the databases hold sealed (opened with t
 keys): each text cell of every table of the four databases, and every line of every
 component's log, is searched for 12-digit and 10-digit tokens that are one of them. The names
 (members' and borrowers') and birth dates (before 2000: every business date is later) the
-databases hold are looked for in every event of the four outboxes (what the feeds and the
-webhooks are made of) and every log line.
+databases hold are looked for in every event of the four outboxes (what the feeds are made
+of), every webhook body the gateway posted, and every log line.
 """
 
 import re
@@ -97,6 +97,9 @@ def _event_texts(tables: Dump) -> Iterator[tuple[str, str]]:
     for component, by_table in tables.items():
         for row in by_table.get("outbox_events", []):
             yield f"{component} event {row['event_id']}", str(row["data"])
+    # What was posted to subscribers, byte for byte (kept for retries and redelivery).
+    for row in tables["gateway"].get("webhook_deliveries", []):
+        yield f"webhook delivery {row['id']}", str(row["body"])
 
 
 def mentions(texts: Iterable[tuple[str, str]], values: set[str]) -> list[str]:
