@@ -19,6 +19,7 @@ from tests.factories import HA_NOI, make_club, member_payload, national_id
 from tests.support import Api, assert_problem, wait_until
 from tests.test_activities import add_meeting
 from tests.test_bank_loans import BANKS, record
+from tests.test_funding import allocate, line_of, make_funder, make_plan, receive
 from tests.test_loans import balance, disbursed_loan, make_lending_club, repay
 from tools.stack import Stack
 
@@ -275,3 +276,62 @@ def test_the_retention_job_erases_memberships_that_ended_long_ago_once(
         ]
         assert actions.count("erased") == 1
     assert admin.get(f"/api/v1/members/{recent}").json()["erased_on"] is None
+
+
+# Minimisation: what partners are answered ----------------------------------------------------
+
+PARTNER_NAME = "Hầu Thị Dính"
+PARTNER_PHONE = "0968445566"
+PARTNER_BIRTH = "1952-07-19"
+
+
+def _partner_readable_paths(api: Api, ids: dict[str, int]) -> list[str]:
+    """Every GET of the merged document whose path parameters this test can fill."""
+    document = httpx.get(f"{api.base_url}/openapi.json", timeout=30).json()
+    paths = []
+    for path, item in document["paths"].items():
+        if "get" not in item or not path.startswith("/api/v1/"):
+            continue
+        for name, value in ids.items():
+            path = path.replace("{" + name + "}", str(value))
+        if "{" not in path:
+            paths.append(path)
+    return paths
+
+
+def test_a_partner_s_answers_carry_no_personal_data(
+    admin: httpx.Client, api: Api, as_role: Callable[..., httpx.Client]
+) -> None:
+    """A partner reads every route it may about a club its money reached: no member's name,
+    citizen ID, phone or birth date is in any answer."""
+    club = make_club(admin)
+    nid = national_id(1952, "female")
+    added = admin.post(
+        f"/api/v1/clubs/{club['id']}/members",
+        json=member_payload(
+            full_name=PARTNER_NAME, phone=PARTNER_PHONE, birth_date=PARTNER_BIRTH, national_id=nid
+        ),
+    )
+    assert added.status_code == 201, added.text
+    funder, plan = make_funder(admin), make_plan(admin)
+    line = line_of(plan, "seed_capital")
+    receive(admin, funder, line, 10_000_000)
+    allocated = allocate(admin, funder, line, club, 5_000_000)
+    assert allocated.status_code == 201, allocated.text
+    partner = as_role("partner", funder_id=funder["id"])
+    ids = {
+        "club_id": club["id"],
+        "funder_id": funder["id"],
+        "plan_id": plan["id"],
+        "allocation_id": allocated.json()["id"],
+        "province_code": club["province_code"],
+    }
+    read = 0
+    for path in _partner_readable_paths(api, ids):
+        answer = partner.get(path)
+        assert answer.status_code < 500, (path, answer.status_code)
+        if answer.status_code == 200:
+            read += 1
+            for value in (PARTNER_NAME, nid, PARTNER_PHONE, PARTNER_BIRTH):
+                assert value not in answer.text, path
+    assert read >= 20, read
