@@ -3,8 +3,8 @@
 Starts its own platform (SQLite in a temporary directory, or PostgreSQL with `--postgres URL`
 of a server where it may create databases), adds a club of `--members` members, then in
 alternating rounds (so machine noise hits both) times:
-- a page of all those members read through the gateway, which logs it (one entry and one row
-  per member, written by the gateway before the answer leaves);
+- a page of all those members read through the gateway, which logs it (one entry with the
+  members' ids, written by the gateway before the answer leaves);
 - the log's own write of such an entry with as many members, on the gateway's database, made
   by the same code (`gateway.access_log.AccessLog`) in this process;
 and prints the medians and the write's share of the read:

@@ -5,6 +5,7 @@
 """
 
 import argparse
+from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
 from typing import Literal
@@ -49,6 +50,17 @@ def _render_item(type_: str, obj: object, autogen_context: AutogenContext) -> st
     return False
 
 
+def objects_of(dialect: str) -> Callable[..., bool]:
+    """Alembic's `include_object` for comparing a `dialect` database with the models: leaves
+    out what the models create only on another backend (`Index(...).ddl_if(dialect=...)`)."""
+
+    def include(obj: object, _name: object, _type: str, reflected: bool, _other: object) -> bool:
+        condition = getattr(obj, "_ddl_if", None)
+        return reflected or condition is None or condition.dialect in (None, dialect)
+
+    return include
+
+
 def run_env(metadata: MetaData) -> None:
     """The body of every component's `env.py`: online migrations in SQLite batch mode."""
     config = context.config
@@ -73,6 +85,7 @@ def run_env(metadata: MetaData) -> None:
             render_as_batch=is_sqlite,
             compare_type=True,
             render_item=_render_item,
+            include_object=objects_of(connection.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()

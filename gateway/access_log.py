@@ -4,8 +4,7 @@ The services name, in `X-Personal-Data-Subjects` (`common/personal_data.py`), th
 personal data an answer shows; the proxy strips the header and calls `AccessLog.record` before
 the answer leaves, so an answer that showed personal data and its entry go together. One
 entry per answer (who, role, client, when, method, path without its query, request id,
-service) with one row per member: a page of 200 members is two statements, in one
-transaction, in a worker thread.
+service, and the ids of the members it showed): one statement, in a worker thread.
 """
 
 from collections.abc import Sequence
@@ -14,17 +13,29 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
-from sqlalchemy import Engine, delete, insert, text
-from sqlalchemy import select as core_select
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Integer,
+    Select,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    literal_column,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from common import clock
 from common.auth import Principal, Role, require_roles
-from common.db import SessionDep, id_of, page_of
+from common.db import SessionDep, UTCDateTime, page_of
 from common.problems import NotFound, ValidationFailed, field_error
 from common.schemas import IdPath, OutputModel, Page, PageDep, ReportDate
-from gateway.models import AccessLogEntry, AccessLogMember
+from gateway.models import AccessLogEntry
 
 CLIENT_PREFIX = "client:"
 
@@ -53,38 +64,43 @@ class AccessLog:
         await run_in_threadpool(self.write, entry, member_ids)
 
     def write(self, entry: dict[str, Any], member_ids: Sequence[int]) -> None:
-        """The entry and its members: two statements, whatever the number of members (a
-        row per member made by the database from one array), in one transaction."""
+        """The entry with its members, one row whatever their number."""
+        # The ids as one string: psycopg builds an array parameter slowly, in Python.
+        ids = ",".join(map(str, member_ids))
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 # The answer waits for the entry to be written, not for it to reach the disk:
                 # a crash of the database server may lose the last fraction of a second of
                 # entries (never corrupt them), and each read saves a disk flush (~5 ms).
                 connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
-            entry_id = connection.execute(_ADD_ENTRY, entry).scalar_one()
-            # The ids as one string: psycopg builds an array parameter slowly, in Python.
-            ids = ",".join(map(str, member_ids))
-            connection.execute(_MEMBERS[connection.dialect.name], {"entry": entry_id, "ids": ids})
+            connection.execute(_ADD_ENTRY[connection.dialect.name], {**entry, "ids": ids})
 
 
-_ADD_ENTRY = insert(AccessLogEntry).returning(col(AccessLogEntry.id))
-_MEMBERS = {
+_COLUMNS = "at, principal, role, client, method, path, request_id, service, members"
+_VALUES = ":at, :principal, :role, :client, :method, :path, :request_id, :service, :members"
+_ADD_ENTRY = {
     "postgresql": text(
-        "INSERT INTO access_log_members (entry_id, member_id)"
-        " SELECT :entry, unnest(CAST(string_to_array(:ids, ',') AS integer[]))"
-    ),
+        f"INSERT INTO access_log ({_COLUMNS}, member_ids)"
+        f" VALUES ({_VALUES}, CAST(string_to_array(:ids, ',') AS integer[]))"
+    ).bindparams(bindparam("at", type_=UTCDateTime)),
     "sqlite": text(
-        "INSERT INTO access_log_members (entry_id, member_id)"
-        " SELECT :entry, value FROM json_each('[' || :ids || ']')"
-    ),
+        f"INSERT INTO access_log ({_COLUMNS}, member_ids) VALUES ({_VALUES}, '[' || :ids || ']')"
+    ).bindparams(bindparam("at", type_=UTCDateTime)),
 }
 
 
+def showed_any(dialect: str, member_ids: Sequence[int]) -> ColumnElement[bool]:
+    """Entries that showed any of these members: by the GIN index on PostgreSQL."""
+    column = col(AccessLogEntry.member_ids)
+    if dialect == "postgresql":
+        return column.op("&&")(cast(list(member_ids), ARRAY(Integer)))
+    listed: Select[Any] = select(literal_column("value")).select_from(func.json_each(column))
+    return exists(listed.where(literal_column("value").in_(list(member_ids))))
+
+
 def prune(engine: Engine, before: datetime) -> int:
-    """Drops the entries older than the retention period (their member rows first)."""
+    """Drops the entries older than the retention period."""
     with Session(engine) as session:
-        old = select(col(AccessLogEntry.id)).where(col(AccessLogEntry.at) < before)
-        session.execute(delete(AccessLogMember).where(col(AccessLogMember.entry_id).in_(old)))
         dropped = session.execute(delete(AccessLogEntry).where(col(AccessLogEntry.at) < before))
         session.commit()
         return int(dropped.rowcount or 0)  # type: ignore[attr-defined]  # a CursorResult
@@ -132,11 +148,7 @@ async def member_access_log(member_id: IdPath, request: Request, page: PageDep) 
 
 
 def _member_reads(engine: Engine, member_id: int, page: Any) -> Page[AccessRead]:
-    query = (
-        select(AccessLogEntry)
-        .join(AccessLogMember, col(AccessLogMember.entry_id) == col(AccessLogEntry.id))
-        .where(col(AccessLogMember.member_id) == member_id)
-    )
+    query = select(AccessLogEntry).where(showed_any(engine.dialect.name, [member_id]))
     with Session(engine) as session:
         rows, total = page_of(session, query, page, col(AccessLogEntry.id).desc())
         items = [AccessRead.model_validate(row) for row in rows]
@@ -185,40 +197,15 @@ def access_log(
     if before is not None:
         query = query.where(col(AccessLogEntry.at) < before)
     if member_id is not None:
-        showed = select(col(AccessLogMember.entry_id)).where(
-            col(AccessLogMember.member_id) == member_id
-        )
-        query = query.where(col(AccessLogEntry.id).in_(showed))
+        query = query.where(showed_any(session.get_bind().dialect.name, [member_id]))
     rows, total = page_of(session, query, page, col(AccessLogEntry.id).desc())
-    items = with_members(session, rows)
+    items = [AccessLogEntryPublic.model_validate(row) for row in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
-
-
-def with_members(session: Session, rows: Sequence[AccessLogEntry]) -> list[AccessLogEntryPublic]:
-    """The entries, each with the ids of the members it showed."""
-    members: dict[int, list[int]] = {id_of(row): [] for row in rows}
-    if members:
-        found = session.execute(
-            core_select(col(AccessLogMember.entry_id), col(AccessLogMember.member_id))
-            .where(col(AccessLogMember.entry_id).in_(list(members)))
-            .order_by(col(AccessLogMember.member_id))
-        )
-        for entry_id, shown_id in found:
-            members[entry_id].append(shown_id)
-    return [
-        AccessLogEntryPublic(
-            **AccessRead.model_validate(row).model_dump(), member_ids=members[id_of(row)]
-        )
-        for row in rows
-    ]
 
 
 def reads_of(engine: Engine, member_ids: Sequence[int]) -> list[AccessLogEntryPublic]:
     """Every entry that showed any of these members, the latest first."""
-    showed = select(col(AccessLogMember.entry_id)).where(
-        col(AccessLogMember.member_id).in_(member_ids)
-    )
-    query = select(AccessLogEntry).where(col(AccessLogEntry.id).in_(showed))
+    query = select(AccessLogEntry).where(showed_any(engine.dialect.name, member_ids))
     with Session(engine) as session:
         rows = session.exec(query.order_by(col(AccessLogEntry.id).desc())).all()
-        return with_members(session, rows)
+        return [AccessLogEntryPublic.model_validate(row) for row in rows]

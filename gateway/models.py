@@ -3,7 +3,8 @@ log of who read members' personal data."""
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Index
+from sqlalchemy import JSON, Column, Index, Integer
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
 from common.clock import utcnow
@@ -62,13 +63,28 @@ class LoginFailure(GatewayBase, table=True):
     blocked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+MEMBER_IDS_TYPE = JSON().with_variant(ARRAY(Integer), "postgresql")
+"""An integer array on PostgreSQL (searched through a GIN index), a JSON list on SQLite."""
+
+
 class AccessLogEntry(GatewayBase, table=True):
     """An answer that showed members' personal data: who asked, as which role and client,
-    when, on which route, in which request. Append-only (pruned after the retention period);
-    the members it showed are its `AccessLogMember` rows."""
+    when, on which route, in which request, and the members it showed. Append-only (pruned
+    after the retention period).
+
+    The members are an array in the entry, not a row each: a row per member cost a write to
+    as many places of a per-member index (200 for a page of a member list), the array one
+    row, and PostgreSQL's GIN index takes its ids in its pending list, merged later in bulk
+    (bench/access_log.py)."""
 
     __tablename__ = "access_log"
-    __table_args__ = (Index("ix_access_log_principal_at", "principal", "at"),)
+    __table_args__ = (
+        Index("ix_access_log_principal_at", "principal", "at"),
+        # Only PostgreSQL searches arrays by index; SQLite (embedded) reads the entries.
+        Index("ix_access_log_member_ids", "member_ids", postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
@@ -80,16 +96,6 @@ class AccessLogEntry(GatewayBase, table=True):
     request_id: str | None = Field(default=None, max_length=128)
     service: str = Field(max_length=20)
     members: int = Field(description="How many members the answer showed.")
-
-
-class AccessLogMember(GatewayBase, table=True):
-    """A member an access-log entry showed. `entry_id` is deliberately not a foreign key:
-    PostgreSQL checks one row by row, which cost 40 % of the write of a 200-member page
-    (bench/access_log.py); the rows are only ever written with their entry, in its
-    transaction, and pruned with it."""
-
-    __tablename__ = "access_log_members"
-    __table_args__ = (Index("ix_access_log_members_member_id_entry_id", "member_id", "entry_id"),)
-
-    entry_id: int = Field(primary_key=True)
-    member_id: int = Field(primary_key=True)
+    member_ids: list[int] = Field(
+        default_factory=list, sa_column=Column(MEMBER_IDS_TYPE, nullable=False)
+    )

@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData
 
 from common.db import make_engine
-from common.migrate import alembic_config
+from common.migrate import alembic_config, objects_of
 from gateway.tables import metadata as gateway_metadata
 from services.clubs.models import ClubsBase
 from services.funding.tables import metadata as funding_metadata
@@ -31,7 +31,8 @@ def test_the_migrated_schema_is_the_models_schema(stack: Stack, component: str) 
     engine = make_engine(stack.database_urls[component])
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            options = {"compare_type": True, "include_object": objects_of(connection.dialect.name)}
+            context = MigrationContext.configure(connection, opts=options)
             differences = compare_metadata(context, METADATA[component])
     finally:
         engine.dispose()
