@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import Table
 from starlette.concurrency import run_in_threadpool
 
@@ -24,6 +24,7 @@ from common.middleware import (
 )
 from common.openapi import problem_aware_openapi
 from common.problems import ServiceUnavailable, install_problem_handlers
+from common.query import refuse_unknown_query
 from common.service_client import ServiceTokens
 from common.settings import PersonalDataSettings, ServiceSettings
 
@@ -33,6 +34,8 @@ def install_plumbing(app: FastAPI, max_body_bytes: int, strict_json: bool = True
     reading of JSON bodies (the gateway adds that one itself, behind its proxy: the services
     read what it forwards)."""
     install_problem_handlers(app)
+    # Before any route is added: every route then refuses query parameters it does not take.
+    app.router.dependencies.append(Depends(refuse_unknown_query))
     app.add_exception_handler(IdempotentReplay, on_replay)
     if strict_json:
         app.add_middleware(StrictJsonMiddleware)
