@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import Table
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.gzip import GZipMiddleware
 
 from common import sealing
 from common.auth import JwksKeySource, TokenVerifier
@@ -19,6 +20,7 @@ from common.idempotency import IdempotentReplay, on_replay
 from common.middleware import (
     BodyLimitMiddleware,
     ContentTypeMiddleware,
+    GzipRequestMiddleware,
     RequestIdMiddleware,
     StrictJsonMiddleware,
 )
@@ -30,9 +32,9 @@ from common.settings import PersonalDataSettings, ServiceSettings
 
 
 def install_plumbing(app: FastAPI, max_body_bytes: int, strict_json: bool = True) -> None:
-    """Errors as problem+json, request ids, body limit, content-type checks and the strict
-    reading of JSON bodies (the gateway adds that one itself, behind its proxy: the services
-    read what it forwards)."""
+    """Errors as problem+json, request ids, body limit, gzip both ways, content-type checks and
+    the strict reading of JSON bodies (the gateway adds that one itself, behind its proxy: the
+    services read what it forwards)."""
     install_problem_handlers(app)
     # Before any route is added: every route then refuses query parameters it does not take.
     app.router.dependencies.append(Depends(refuse_unknown_query))
@@ -40,7 +42,11 @@ def install_plumbing(app: FastAPI, max_body_bytes: int, strict_json: bool = True
     if strict_json:
         app.add_middleware(StrictJsonMiddleware)
     app.add_middleware(ContentTypeMiddleware)
+    app.add_middleware(GzipRequestMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    # Answers of 1 KB and more are gzipped for clients that ask (`Accept-Encoding`); the
+    # gateway passes the services' compressed answers through as they are.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(RequestIdMiddleware)
     app.openapi = lambda: problem_aware_openapi(app)  # type: ignore[method-assign]
 

@@ -171,7 +171,9 @@ class Forwarder:
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 auto_decompress=False,
-                skip_auto_headers=("User-Agent",),
+                # A client that did not ask for compression gets none: only its own
+                # Accept-Encoding goes upstream (and none on the gateway's own questions).
+                skip_auto_headers=("User-Agent", "Accept-Encoding"),
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session

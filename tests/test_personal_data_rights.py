@@ -19,6 +19,7 @@ from tests.factories import HA_NOI, make_club, member_payload, national_id
 from tests.support import Api, assert_problem, wait_until
 from tests.test_activities import add_meeting
 from tests.test_bank_loans import BANKS, record
+from tests.test_events import Feeds
 from tests.test_funding import allocate, line_of, make_funder, make_plan, receive
 from tests.test_loans import balance, disbursed_loan, make_lending_club, repay
 from tools.stack import Stack
@@ -159,7 +160,10 @@ def _identifying(values: Any) -> list[str]:
 
 
 def test_erasure_waits_for_the_loan_then_removes_the_person_everywhere(
-    admin: httpx.Client, borrower: dict[str, Any]
+    admin: httpx.Client,
+    borrower: dict[str, Any],
+    stack: Stack,
+    token_for: Callable[..., str],
 ) -> None:
     member, loan, club = borrower["member"], borrower["loan"], borrower["club"]
     refused = assert_problem(erase(admin, member["id"]), 409)
@@ -203,6 +207,13 @@ def test_erasure_waits_for_the_loan_then_removes_the_person_everywhere(
     assert balance(admin, club["fund_id"]) == fund_before
     for on, counts in past.items():
         assert _composition(admin, club["id"], on) == counts, on
+
+    # Events still in the outbox keep their shape, emptied of the index and the reasons.
+    feeds = Feeds(stack, token_for("service"))
+    events = {e["type"]: e["data"] for e in feeds.about("clubs", f"member:{member['id']}")}
+    assert events["member.joined"]["personal"] == {"national_id_blind_index": None}
+    assert events["member.left"]["reason"] == ""
+    assert events["member.erased"]["on"] == clock.today().isoformat()
 
     held = personal_data(admin, member["id"]).json()
     assert not _identifying(held["memberships"]) and held["bank_loans"] == []

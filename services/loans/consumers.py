@@ -82,9 +82,10 @@ def on_consent_changed(session: Session, event: FeedEvent) -> None:
 
 def match_waiting_bank_loans(session: Session, event: FeedEvent) -> None:
     data = event.data
-    index = data[PERSONAL_DATA_KEY].get("national_id_blind_index")
+    index = (data.get(PERSONAL_DATA_KEY) or {}).get("national_id_blind_index")
     if index is None:
-        return  # a member without a citizen ID, or an event from before IDs were indexed
+        return  # no citizen ID, no consent to matching, an event from before IDs were indexed,
+        # or one emptied by the member's erasure
     waiting = session.exec(
         select(BankLoan.id).where(
             col(BankLoan.member_id).is_(None), BankLoan.borrower_blind_index == index

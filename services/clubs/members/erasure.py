@@ -5,7 +5,8 @@ person. Kept: the membership's ids, club, gender, household status, joining and 
 volunteering, meeting attendance and consents (purpose and days); money stays in the loans
 service as it was. Removed: the name, citizen ID (and so its blind index), phone, birth date,
 the board seat, the consents' form references, the same values in the audit trail's snapshots,
-and the blind index and free-text reasons in events still in the outbox. The birth is
+and the blind index and free-text reasons in events still in the outbox (emptied, so every
+event keeps its shape). The birth is
 generalised (`generalised_birth_key`) so that every count of older members on every date stays
 as it was. The loans service follows `member.erased` and erases its own copies.
 
@@ -145,6 +146,22 @@ def _scrub_audit(session: Session, member_id: int) -> None:
         session.add(entry)
 
 
+def _blanked(value: Any, names: frozenset[str]) -> Any:
+    """`value` with the values of the keys `names` emptied at any depth, the keys kept: an
+    event keeps the shape its consumers and subscribers read."""
+    if isinstance(value, dict):
+        return {k: _emptied(v) if k in names else _blanked(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_blanked(item, names) for item in value]
+    return value
+
+
+def _emptied(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: None for key in value}
+    return "" if isinstance(value, str) else None
+
+
 def _scrub_outbox(session: Session, member_id: int) -> None:
     """Events not yet pruned lose the blind index and the free-text reasons."""
     table = outbox.table
@@ -152,7 +169,7 @@ def _scrub_outbox(session: Session, member_id: int) -> None:
         select(table.c.id, table.c.data).where(table.c.subject == f"member:{member_id}")
     ).all()
     for row_id, data in rows:
-        kept = _without(data, IDENTIFYING | {PERSONAL_DATA_KEY})
+        kept = _blanked(data, IDENTIFYING | {PERSONAL_DATA_KEY})
         if kept != data:
             session.execute(update(table).where(table.c.id == row_id).values(data=kept))
 
