@@ -664,6 +664,7 @@ def test_only_bank_systems_post_and_boards_and_partners_read_nothing(
         ({"overdue_amount": -1}, "overdue_amount"),
         ({"status": "closed"}, "outstanding_principal"),
         ({"status": "overdue"}, "overdue_amount"),
+        ({"overdue_amount": 1_000_000}, "status"),
         ({"as_of": str(TODAY + timedelta(days=1))}, "as_of"),
         ({"as_of": "2024-01-01"}, "as_of"),
         ({"as_of": "30/06/2025"}, "as_of"),
@@ -727,6 +728,8 @@ def test_rates_are_taken_as_percent_and_kept_exactly() -> None:
         {"status": "closed"},
         {"status": "closed", "outstanding_principal": 0},
         {"status": "overdue"},
+        {"overdue_amount": 1_000_000},
+        {"overdue_amount": 1_000_000, "status": "overdue"},
         {"as_of": str(TODAY + timedelta(days=1))},
         {"as_of": "2024-03-14"},
     ],
@@ -792,3 +795,12 @@ def test_a_batch_the_quick_schema_refuses_is_judged_by_the_documented_one() -> N
     values = parsed.postings[1]
     assert values is not None and values.borrower_blind_index == blind_index("010158000001")
     assert keyring().open(values.borrower_national_id_sealed, BORROWER_ID) == "010158000001"
+
+
+def test_a_refused_record_echoes_its_loan_number_whole(bank: httpx.Client) -> None:
+    long_number = "VBSP-" + "7" * 53
+    answer = post_batch(bank, [record(loan_number=long_number), record()], mode="partial")
+    assert answer.status_code == 200, answer.text
+    refused = answer.json()["results"][0]
+    assert refused["loan_number"] == long_number and len(long_number) == 58
+    assert refused["outcome"] == "rejected"

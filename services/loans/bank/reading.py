@@ -24,7 +24,6 @@ from typing_extensions import TypedDict
 
 from common.national_id import WELL_FORMED_PATTERN
 from common.problems import BadRequest, ValidationFailed, field_error
-from services.loans.bank.models import LOAN_NUMBER_LENGTH
 from services.loans.bank.rules import (
     MAX_BATCH_RECORDS,
     BankLoanStatus,
@@ -149,8 +148,9 @@ def _as_posted(body: bytes) -> Any:
 
 
 def _posted_number(raw: Any) -> str | None:
+    """The loan number as posted, whole even when too long: the bank finds its record by it."""
     number = raw.get("loan_number") if isinstance(raw, dict) else None
-    return number.strip()[:LOAN_NUMBER_LENGTH] if isinstance(number, str) else None
+    return number.strip() if isinstance(number, str) else None
 
 
 def _revalidated(raw: list[Any], refused: Collection[int]) -> list[BankLoanRecord | None]:

@@ -71,6 +71,7 @@ APPLIED = frozenset({Outcome.CREATED, Outcome.UPDATED})
 _POOR_HOUSEHOLDS = Programme.POOR_HOUSEHOLDS.value
 _CLOSED = BankLoanStatus.CLOSED.value
 _OVERDUE = BankLoanStatus.OVERDUE.value
+_ACTIVE = BankLoanStatus.ACTIVE.value
 _CREATED, _UPDATED, _UNCHANGED, _STALE = (
     Outcome.CREATED,
     Outcome.UPDATED,
@@ -169,6 +170,7 @@ def checked_values(record: Mapping[str, Any], today: date) -> LoanValues | None:
         and (principal <= POOR_HOUSEHOLDS_MAX_PRINCIPAL or programme != _POOR_HOUSEHOLDS)
         and (status != _CLOSED or outstanding == 0)
         and (status != _OVERDUE or overdue > 0)
+        and (status != _ACTIVE or overdue == 0)
     ):
         # `tuple.__new__` rather than `LoanValues(…)`: the named tuple's own constructor is a
         # Python function, which costs twice as much, 10,000 times a batch.
@@ -240,6 +242,8 @@ def _balance_errors(record: Mapping[str, Any], principal: int | None) -> Reasons
         errors.append(("outstanding_principal", "must be 0 for a closed loan"))
     if status == BankLoanStatus.OVERDUE and overdue == 0:
         errors.append(("overdue_amount", "must be more than 0 for an overdue loan"))
+    if status == BankLoanStatus.ACTIVE and overdue:
+        errors.append(("status", "is active with an amount overdue: the loan is overdue"))
     return errors
 
 
