@@ -207,8 +207,11 @@ class BatchCounts(OutputModel):
     unchanged: int
     stale: int
     rejected: int
-    matched: int = Field(description="Stored records whose borrower is matched to a member.")
-    unmatched: int
+    matched: int = Field(
+        description="Records created, updated or unchanged whose borrower is matched to a "
+        "member (stale records count only as stale)."
+    )
+    unmatched: int = Field(description="Records created, updated or unchanged, not matched.")
 
 
 class BatchAnswer(OutputModel):

@@ -352,10 +352,13 @@ def batch_answer(
 ) -> dict[str, Any]:
     """The answer to a batch, as plain data (it is encoded once, with orjson)."""
     results: list[dict[str, Any] | None] = [None] * len(parsed.postings)
-    matched = 0
+    matched = unmatched = 0
     for index, loan, result in planned.results:
         is_matched = loan.membership is not None
-        matched += is_matched
+        # A stale posting changed nothing: it is counted as stale, not as (un)matched.
+        if result != Outcome.STALE:
+            matched += is_matched
+            unmatched += not is_matched
         results[index] = {
             "index": index,
             "loan_number": loan.loan_number,
@@ -378,7 +381,7 @@ def batch_answer(
         "counts": {
             **{result.value: outcomes[result] for result in Outcome},
             "matched": matched,
-            "unmatched": len(planned.results) - matched,
+            "unmatched": unmatched,
         },
         "matching_available": matching_available,
         "results": results,
