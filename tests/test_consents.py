@@ -9,7 +9,9 @@ import pytest
 from tests.factories import HA_NOI, LAO_CAI, consents, make_club, member_payload, national_id
 from tests.support import Api, assert_problem, wait_until
 from tests.test_bank_loans import BANKS, record
+from tests.test_events import Feeds
 from tests.test_members import CONSENT_VI, _import
+from tools.stack import Stack
 
 
 @pytest.fixture(scope="module")
@@ -228,3 +230,27 @@ def test_an_imported_row_without_its_consent_form_is_refused_naming_the_column(
     issue = body["report"]["issues"][0]
     assert issue["row"] == 2 and issue["column"] == "Số phiếu đồng ý"
     assert "consent to membership" in issue["reason"]
+
+
+def test_the_bank_hears_of_late_matches_and_unmatches(
+    admin: httpx.Client, bank: httpx.Client, stack: Stack, token_for: Callable[..., str]
+) -> None:
+    nid = national_id(1955, "female")
+    member = add_member(admin, national_id=nid, consents=consents("membership"))
+    loan = _post_record(bank, nid)
+    posted_at = bank.get(f"{BANKS}/{loan['id']}").json()["updated_at"]
+    consent = give(admin, member["id"], "bank_matching").json()
+    wait_until(lambda: _matched_to(admin, loan["id"]) == member["id"], "the match")
+    assert bank.get(f"{BANKS}/{loan['id']}").json()["updated_at"] > posted_at
+    assert withdraw(admin, member["id"], consent["id"], "2025-04-30").status_code == 200
+    wait_until(lambda: _matched_to(admin, loan["id"]) is None, "the unmatch")
+
+    feeds = Feeds(stack, token_for("service"))
+    changes = [
+        (item["matched"], item["member_id"], event["data"]["province_code"])
+        for event in feeds.about("loans", "bank:VBSP")
+        if event["type"] == "bank_loan.match_changed"
+        for item in event["data"]["loans"]
+        if item["bank_loan_id"] == loan["id"]
+    ]
+    assert changes == [(True, member["id"], LAO_CAI), (False, None, LAO_CAI)]

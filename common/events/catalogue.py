@@ -14,6 +14,7 @@ class EventType(StrEnum):
     LOAN_REPAID = "loan.repaid"
     LOAN_OVERDUE = "loan.overdue"
     BANK_LOAN_POSTED = "bank_loan.posted"
+    BANK_LOAN_MATCH_CHANGED = "bank_loan.match_changed"
     ALLOCATION_RECORDED = "allocation.recorded"
     PLAN_APPROVED = "plan.approved"
 
@@ -30,6 +31,8 @@ DESCRIPTIONS: dict[EventType, str] = {
     EventType.LOAN_REPAID: "A repayment was recorded on a member loan (loans service).",
     EventType.LOAN_OVERDUE: "A member loan's instalment fell due unpaid (loans service).",
     EventType.BANK_LOAN_POSTED: "The bank posted a new or changed loan record (loans service).",
+    EventType.BANK_LOAN_MATCH_CHANGED: "Bank loan records were matched to a member after their "
+    "posting, or unmatched (consent withdrawn, data erased) (loans service).",
     EventType.ALLOCATION_RECORDED: "A funder's allocation reached the club's fund (funding).",
     EventType.PLAN_APPROVED: "A province's annual plan was approved (funding service).",
 }

@@ -23,7 +23,7 @@ from common.db import id_of
 from common.events.catalogue import PERSONAL_DATA_KEY, EventType
 from common.events.consumer import EventConsumer, FeedEvent
 from common.service_client import ServiceClient
-from services.loans.bank import store
+from services.loans.bank import service as bank
 from services.loans.bank.models import BankLoan, BankLoanUnmatch
 from services.loans.bank.rules import Membership
 from services.loans.ledger import service as ledger
@@ -63,6 +63,7 @@ def on_consent_changed(session: Session, event: FeedEvent) -> None:
         return
     matched = session.exec(select(BankLoan).where(BankLoan.member_id == data["member_id"])).all()
     now = utcnow()
+    was = {}
     for loan in matched:
         session.add(
             BankLoanUnmatch(
@@ -75,9 +76,12 @@ def on_consent_changed(session: Session, event: FeedEvent) -> None:
                 unmatched_at=now,
             )
         )
+        was[id_of(loan)] = loan.province_code
         loan.member_id = loan.club_id = loan.province_code = loan.commune_code = None
         loan.matched_at, loan.updated_at = None, now
         session.add(loan)
+    session.flush()
+    bank.announce_unmatched(session, was)
 
 
 def match_waiting_bank_loans(session: Session, event: FeedEvent) -> None:
@@ -95,7 +99,7 @@ def match_waiting_bank_loans(session: Session, event: FeedEvent) -> None:
         data["member_id"], data["club_id"], data["province_code"], data["commune_code"]
     )
     loan_ids = cast(Sequence[int], waiting)  # ids of stored loans: never None
-    store.set_matches(session, [(loan_id, membership) for loan_id in loan_ids], utcnow())
+    bank.match_later(session, [(loan_id, membership) for loan_id in loan_ids], utcnow())
 
 
 def club_events(

@@ -111,6 +111,15 @@ def personal_data(
 
 def on_member_erased(session: Session, event: FeedEvent) -> None:
     member_id = event.data["member_id"]
+    was: dict[int, str | None] = {
+        loan_id: province
+        for loan_id, province in session.exec(
+            select(col(BankLoan.id), col(BankLoan.province_code)).where(
+                col(BankLoan.member_id) == member_id
+            )
+        ).all()
+        if loan_id is not None
+    }
     session.execute(
         update(BankLoan)
         .where(col(BankLoan.member_id) == member_id)
@@ -123,6 +132,7 @@ def on_member_erased(session: Session, event: FeedEvent) -> None:
             updated_at=utcnow(),
         )
     )
+    bank.announce_unmatched(session, was)
     session.execute(delete(BankLoanUnmatch).where(col(BankLoanUnmatch.member_id) == member_id))
     loan_ids = list(session.exec(select(Loan.id).where(Loan.member_id == member_id)).all())
     if not loan_ids:

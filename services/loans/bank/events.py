@@ -1,4 +1,5 @@
-"""`bank_loan.posted`: what a posting created or changed, one event per province.
+"""`bank_loan.posted`: what a posting created or changed, one event per province; and
+`bank_loan.match_changed`: records matched to a member after their posting, or unmatched.
 
 A batch changes up to 10,000 loans. One event per loan cost as much as writing the loans
 themselves (docs/benchmarks.md), so a posting announces its loans grouped by the
@@ -12,13 +13,16 @@ each event's list of loans encoded at once: writing them is then one copy of the
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import orjson
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from common.events.catalogue import EventType
 from common.events.outbox import Event, Scope
+from services.loans.bank.models import BankLoan
 from services.loans.bank.store import StoredLoan
 
 
@@ -58,4 +62,51 @@ def posted(bank_code: str, changed: Iterable[StoredLoan]) -> list[Event]:
             Scope(province_code=province, bank_code=bank_code),
         )
         for province, loans in sorted(by_province.items(), key=lambda item: item[0] or "")
+    ]
+
+
+def match_changed(
+    session: Session, loan_ids: Collection[int], was: dict[int, str | None]
+) -> list[Event]:
+    """`bank_loan.match_changed` for these loans as they now stand, one event per bank and
+    province (`was`: each loan's province before, so an unmatch reaches the officers who saw
+    the record until then)."""
+    if not loan_ids:
+        return []
+    rows = session.execute(
+        select(
+            col(BankLoan.id),
+            col(BankLoan.bank_code),
+            col(BankLoan.loan_number),
+            col(BankLoan.member_id),
+            col(BankLoan.club_id),
+            col(BankLoan.province_code),
+            col(BankLoan.commune_code),
+        )
+        .where(col(BankLoan.id).in_(list(loan_ids)))
+        .order_by(col(BankLoan.id))
+    ).all()
+    groups: dict[tuple[str, str | None], list[dict[str, Any]]] = defaultdict(list)
+    for loan_id, bank_code, number, member_id, club_id, province, commune in rows:
+        place = province if member_id is not None else was.get(loan_id)
+        groups[(bank_code, place)].append(
+            {
+                "bank_loan_id": loan_id,
+                "loan_number": number,
+                "matched": member_id is not None,
+                "member_id": member_id,
+                "club_id": club_id,
+                "commune_code": commune,
+            }
+        )
+    return [
+        Event(
+            EventType.BANK_LOAN_MATCH_CHANGED,
+            f"bank:{bank_code}",
+            {"bank_code": bank_code, "province_code": province, "loans": loans},
+            Scope(province_code=province, bank_code=bank_code),
+        )
+        for (bank_code, province), loans in sorted(
+            groups.items(), key=lambda i: (i[0][0], i[0][1] or "")
+        )
     ]

@@ -30,7 +30,7 @@ from common.clock import utcnow
 from common.db import make_engine, normalise_url
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient, ServiceTokens
-from services.loans.bank import store
+from services.loans.bank import service, store
 from services.loans.bank.rules import Membership
 from services.loans.settings import LoansSettings
 
@@ -120,9 +120,9 @@ async def match_unmatched(
     while chunk := await run_in_threadpool(store.unmatched_loans, session, after_id, chunk_size):
         found = await lookup.memberships({borrower for _, borrower in chunk})
         matches = [(loan_id, found[borrower]) for loan_id, borrower in chunk if borrower in found]
-        await run_in_threadpool(store.set_matches, session, matches, utcnow())
+        made = await run_in_threadpool(service.match_later, session, matches, utcnow())
         progress.examined += len(chunk)
-        progress.matched += len(matches)
+        progress.matched += made
         progress.chunks += 1
         after_id = chunk[-1][0]
         if after_chunk is not None:

@@ -388,6 +388,28 @@ def batch_answer(
     }
 
 
+# --- matches found or undone after the posting -----------------------------------------------
+
+
+def match_later(session: Session, matches: list[tuple[int, Membership]], now: datetime) -> int:
+    """Stores matches found after the posting (a loan matched meanwhile is left alone) and
+    announces those made, so the bank hears of them; how many were made."""
+    store.set_matches(session, matches, now)
+    made = session.exec(
+        select(col(BankLoan.id)).where(
+            col(BankLoan.id).in_([loan_id for loan_id, _ in matches]),
+            col(BankLoan.matched_at) == now,
+        )
+    ).all()
+    outbox.emit(session, *events.match_changed(session, [i for i in made if i is not None], {}))
+    return len(made)
+
+
+def announce_unmatched(session: Session, was: dict[int, str | None]) -> None:
+    """Announces loans just unmatched (`was`: each one's province until then)."""
+    outbox.emit(session, *events.match_changed(session, list(was), was))
+
+
 # --- reading ---------------------------------------------------------------------------------
 
 

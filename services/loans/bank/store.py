@@ -322,6 +322,7 @@ def set_matches(session: Session, matches: list[tuple[int, Membership]], now: da
             province_code=bindparam("new_province_code"),
             commune_code=bindparam("new_commune_code"),
             matched_at=now,
+            updated_at=now,
         )
         .execution_options(synchronize_session=False)
     )
