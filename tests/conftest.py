@@ -27,7 +27,12 @@ ADMIN_PASSWORD = "admin-" + secrets.token_hex(8)
 PERSONAL_DATA_KEYS = f"test-a:{sealing.new_key()},test-b:{sealing.new_key()}"
 """Two keys, as during a rotation: the first seals, both open."""
 PERSONAL_DATA_INDEX_KEY = sealing.new_key()
+TOKEN_MINUTES = 240
 TEST_SETTINGS = {
+    # A slow machine's run outlasts a 15-minute token (tests hold tokens for the session):
+    # the tests' tokens last longer; expiry itself is tested with tokens made to expire.
+    "GATEWAY_PERSON_TOKEN_MINUTES": str(TOKEN_MINUTES),
+    "GATEWAY_CLIENT_TOKEN_MINUTES": str(TOKEN_MINUTES),
     # Short waits keep the tests fast; the behaviour is the same as with the defaults.
     "GATEWAY_UPSTREAM_TIMEOUT_SECONDS": "3",
     # Below the gateway's, as in production: a slow service is a `missing` section, not a 504.

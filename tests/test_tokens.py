@@ -10,6 +10,7 @@ import pytest
 from jose import jwk as jose_jwk
 from jose import jwt
 
+from tests.conftest import TOKEN_MINUTES
 from tests.support import Api, assert_problem, forge, forge_hs256, now, token_parts
 from tools.stack import Stack
 
@@ -24,12 +25,12 @@ def test_password_grant_issues_a_15_minute_rs256_token_with_role_and_scope(api: 
     )
     assert response.status_code == 200
     body = response.json()
-    assert body["token_type"] == "bearer" and body["expires_in"] == 900
+    assert body["token_type"] == "bearer" and body["expires_in"] == TOKEN_MINUTES * 60
     header, claims, _ = token_parts(body["access_token"])
     assert header["alg"] == "RS256" and header["kid"]
     assert claims["sub"] == f"user:{username}" and claims["role"] == "officer"
     assert claims["provinces"] == ["15"] and claims["communes"] == ["02647"]
-    assert claims["exp"] - claims["iat"] == 900
+    assert claims["exp"] - claims["iat"] == TOKEN_MINUTES * 60
     assert claims["iss"] == "ishc-gateway" and claims["aud"] == "ishc-api"
 
 
