@@ -159,6 +159,37 @@ class ContentTypeMiddleware:
         await self.app(scope, receive, send)
 
 
+async def read_body(receive: Receive) -> bytes | None:
+    """The whole request body (None if the client went away first)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def with_body(
+    scope: Scope, receive: Receive, body: bytes, drop: bytes | None = None
+) -> tuple[Scope, Receive]:
+    """The request as the app should see it with `body` in place of the one read: its length
+    (and without the header `drop`)."""
+    headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-length", drop)]
+    headers.append((b"content-length", str(len(body)).encode()))
+    passed = False
+
+    async def passing_receive() -> Message:
+        nonlocal passed
+        if passed:
+            return await receive()
+        passed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return {**scope, "headers": headers}, passing_receive
+
+
 class StrictJsonMiddleware:
     """Every JSON body is read once strictly (`common.json_body`) before any route sees it:
     refused values answer 422 (400 for what is not JSON), and the route reads the body as
@@ -175,34 +206,17 @@ class StrictJsonMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, receive, send)  # the client went away
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        body = await read_body(receive)
+        if body is None:
+            await self.app(scope, receive, send)  # the client went away
+            return
         if body:
             try:
                 body = await run_in_threadpool(json_body.read, body)
             except Problem as problem:
                 await send_problem(send, problem)
                 return
-        passed = False
-
-        async def passing_receive() -> Message:
-            nonlocal passed
-            if passed:
-                return await receive()
-            passed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode()))
-        await self.app({**scope, "headers": headers}, passing_receive, send)
+        await self.app(*with_body(scope, receive, body), send)
 
 
 GZIP_ENCODINGS = frozenset({b"gzip", b"x-gzip"})
@@ -229,33 +243,16 @@ class GzipRequestMiddleware:
                 send, UnsupportedMediaType(f"Content-Encoding {shown} is not accepted; gzip is.")
             )
             return
-        compressed = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            compressed += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
+        compressed = await read_body(receive)
+        if compressed is None:
+            await self.app(scope, receive, send)  # the client went away
+            return
         try:
-            body = await run_in_threadpool(_gunzip, bytes(compressed), self.max_bytes)
+            body = await run_in_threadpool(_gunzip, compressed, self.max_bytes)
         except Problem as problem:
             await send_problem(send, problem)
             return
-        headers = [
-            (k, v) for k, v in scope["headers"] if k not in (b"content-encoding", b"content-length")
-        ]
-        headers.append((b"content-length", str(len(body)).encode()))
-        sent = False
-
-        async def plain_receive() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app({**scope, "headers": headers}, plain_receive, send)
+        await self.app(*with_body(scope, receive, body, drop=b"content-encoding"), send)
 
 
 def _gunzip(data: bytes, max_bytes: int) -> bytes:

@@ -40,13 +40,19 @@ def _matching(member: Member, purposes: set[str]) -> dict[str, object]:
     return {"national_id_blind_index": index}
 
 
-def member_joined(club: Club, member: Member, purposes: set[str]) -> Event:
-    """`purposes`: those the member consented to on joining."""
-    data = {
+def _membership(club: Club, member: Member) -> dict[str, object]:
+    return {
         "member_id": member.id,
         "club_id": club.id,
         "province_code": club.province_code,
         "commune_code": club.commune_code,
+    }
+
+
+def member_joined(club: Club, member: Member, purposes: set[str]) -> Event:
+    """`purposes`: those the member consented to on joining."""
+    data = {
+        **_membership(club, member),
         "joined_on": member.joined_on.isoformat(),
         "consents": sorted(purposes),
         PERSONAL_DATA_KEY: _matching(member, purposes),
@@ -58,10 +64,7 @@ def consent_changed(club: Club, member: Member, consent: Consent) -> Event:
     """A consent given (after joining) or withdrawn."""
     withdrawn = consent.withdrawn_on is not None
     data = {
-        "member_id": member.id,
-        "club_id": club.id,
-        "province_code": club.province_code,
-        "commune_code": club.commune_code,
+        **_membership(club, member),
         "consent_id": consent.id,
         "purpose": consent.purpose,
         "change": "withdrawn" if withdrawn else "given",
@@ -74,10 +77,7 @@ def consent_changed(club: Club, member: Member, consent: Consent) -> Event:
 def member_left(club: Club, member: Member, reason: str) -> Event:
     assert member.left_on is not None
     data = {
-        "member_id": member.id,
-        "club_id": club.id,
-        "province_code": club.province_code,
-        "commune_code": club.commune_code,
+        **_membership(club, member),
         "left_on": member.left_on.isoformat(),
         "reason": reason,
     }
@@ -88,10 +88,7 @@ def member_erased(club: Club, member: Member) -> Event:
     """Ids and the day only: what the other services need to erase their own copies."""
     assert member.erased_on is not None
     data = {
-        "member_id": member.id,
-        "club_id": club.id,
-        "province_code": club.province_code,
-        "commune_code": club.commune_code,
+        **_membership(club, member),
         "on": member.erased_on.isoformat(),
     }
     return Event(EventType.MEMBER_ERASED, f"member:{member.id}", data, _scope(club))
