@@ -232,7 +232,7 @@ def describe(client: httpx.Client, call: Call) -> None:
 
 def explain(url: str, page: PagePair) -> None:
     from common.auth import Principal, Role
-    from common.schemas import DEFAULT_PAGE_SIZE
+    from common.schemas import DEFAULT_PAGE_SIZE, PageParams
     from services.funding.plans import execution
     from services.funding.reports import funded_clubs
 
@@ -252,7 +252,8 @@ def explain(url: str, page: PagePair) -> None:
 
         def run(session: Session) -> object:
             visible = funded_clubs._conditions(principal, **filters, own_only=True)
-            rows = funded_clubs._page(session, visible, DEFAULT_PAGE_SIZE, 0)
+            first = PageParams(limit=DEFAULT_PAGE_SIZE)
+            rows, _, _ = funded_clubs._page(session, visible, first)
             return funded_clubs._query(session, principal, filters, visible, rows)
 
         return run

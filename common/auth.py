@@ -18,6 +18,7 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword
 from fastapi.security import OAuth2
 from jose import JWTError, jwt
 
+from common.problem_codes import Code
 from common.problems import Forbidden, ServiceUnavailable, Unauthorized
 
 ALGORITHM = "RS256"
@@ -85,7 +86,10 @@ class JwksKeySource:
             keys = response.json()["keys"]
         except (httpx.HTTPError, KeyError, ValueError) as exc:
             if not self._keys:
-                raise ServiceUnavailable("The token signing keys cannot be fetched.") from exc
+                raise ServiceUnavailable(
+                    "The token signing keys cannot be fetched.",
+                    code=Code.SIGNING_KEYS_UNAVAILABLE,
+                ) from exc
             return
         self._keys = {key["kid"]: key for key in keys if key.get("alg") == ALGORITHM}
         self._fetched_at = time.monotonic()
@@ -114,7 +118,7 @@ def _tuple_of(value: Any, kind: type) -> tuple[Any, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(item, kind) for item in value):
-        raise Unauthorized("The token's scope claims are malformed.")
+        raise Unauthorized("The token's scope claims are malformed.", code=Code.TOKEN_INVALID)
     return tuple(value)
 
 
@@ -122,13 +126,13 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     try:
         role = Role(str(claims.get("role")))
     except ValueError as exc:
-        raise Unauthorized("The token carries no known role.") from exc
+        raise Unauthorized("The token carries no known role.", code=Code.TOKEN_INVALID) from exc
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
-        raise Unauthorized("The token has no subject.")
+        raise Unauthorized("The token has no subject.", code=Code.TOKEN_INVALID)
     funder_id = claims.get("funder_id")
     if funder_id is not None and not isinstance(funder_id, int):
-        raise Unauthorized("The token's funder claim is malformed.")
+        raise Unauthorized("The token's funder claim is malformed.", code=Code.TOKEN_INVALID)
     return Principal(
         subject=subject,
         role=role,
@@ -164,7 +168,7 @@ class TokenVerifier:
             if cached.expires_at > time.time():
                 return cached
             self._memo.pop(token, None)
-            raise Unauthorized("The token has expired.")
+            raise Unauthorized("The token has expired.", code=Code.TOKEN_EXPIRED)
         principal = self._verify(token)
         self._memo[token] = principal
         if len(self._memo) > self.memo_size:
@@ -175,13 +179,13 @@ class TokenVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except JWTError as exc:
-            raise Unauthorized("The token is malformed.") from exc
+            raise Unauthorized("The token is malformed.", code=Code.TOKEN_INVALID) from exc
         if header.get("alg") != ALGORITHM:
-            raise Unauthorized(f"Only {ALGORITHM} tokens are accepted.")
+            raise Unauthorized(f"Only {ALGORITHM} tokens are accepted.", code=Code.TOKEN_INVALID)
         kid = header.get("kid")
         key = self.keys.key_for(kid) if isinstance(kid, str) else None
         if key is None:
-            raise Unauthorized("The token was signed with an unknown key.")
+            raise Unauthorized("The token was signed with an unknown key.", code=Code.TOKEN_INVALID)
         try:
             claims = jwt.decode(
                 token,
@@ -199,9 +203,9 @@ class TokenVerifier:
                 },
             )
         except jwt.ExpiredSignatureError as exc:
-            raise Unauthorized("The token has expired.") from exc
+            raise Unauthorized("The token has expired.", code=Code.TOKEN_EXPIRED) from exc
         except JWTError as exc:
-            raise Unauthorized(f"The token is invalid: {exc}.") from exc
+            raise Unauthorized(f"The token is invalid: {exc}.", code=Code.TOKEN_INVALID) from exc
         return principal_from_claims(claims)
 
 
@@ -219,10 +223,16 @@ oauth2_scheme = OAuth2(
 
 def bearer_token(authorization: str | None) -> str:
     if not authorization:
-        raise Unauthorized("An access token is required.", error="invalid_request")
+        raise Unauthorized(
+            "An access token is required.", code=Code.TOKEN_MISSING, error="invalid_request"
+        )
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Use the Bearer authorization scheme.", error="invalid_request")
+        raise Unauthorized(
+            "Use the Bearer authorization scheme.",
+            code=Code.TOKEN_SCHEME_UNSUPPORTED,
+            error="invalid_request",
+        )
     return token.strip()
 
 
@@ -242,7 +252,9 @@ def refuse_service_writes(principal: CurrentPrincipal) -> Principal:
     """Service tokens read (reconciliation, matching, figures); changes come from people and
     from the bank's and partners' systems."""
     if principal.role is Role.SERVICE:
-        raise Forbidden("Service tokens may read, not change anything.")
+        raise Forbidden(
+            "Service tokens may read, not change anything.", code=Code.SERVICE_TOKEN_READ_ONLY
+        )
     return principal
 
 
@@ -256,7 +268,9 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
 
     def dependency(principal: CurrentPrincipal) -> Principal:
         if principal.role not in allowed:
-            raise Forbidden(f"The role {principal.role.value} may not do this.")
+            raise Forbidden(
+                f"The role {principal.role.value} may not do this.", code=Code.ROLE_FORBIDDEN
+            )
         return principal
 
     return dependency

@@ -9,8 +9,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from common.problem_codes import Code
 from common.problems import ServiceUnavailable
-from common.schemas import MAX_PAGE_SIZE
+from common.schemas import MAX_IDS
 from common.service_client import ServiceClient
 
 DISSOLVED = "dissolved"
@@ -53,8 +54,8 @@ class ClubDirectory:
         """The clubs among `ids` that exist; a clubs service that is down gives a 503 problem."""
         wanted = sorted(ids)
         found: dict[int, ClubFacts] = {}
-        for start in range(0, len(wanted), MAX_PAGE_SIZE):
-            batch = wanted[start : start + MAX_PAGE_SIZE]
+        for start in range(0, len(wanted), MAX_IDS):
+            batch = wanted[start : start + MAX_IDS]
             page = await self.client.get_json(
                 "/api/v1/clubs", params={"ids": batch, "limit": len(batch)}
             )
@@ -75,7 +76,10 @@ class ClubDirectory:
             if response.status_code == 404:
                 return None
             if response.status_code != 200:
-                raise ServiceUnavailable(f"The clubs service answered {response.status_code}.")
+                raise ServiceUnavailable(
+                    f"The clubs service answered {response.status_code}.",
+                    code=Code.SERVICE_ERROR,
+                )
             self._provinces[code] = response.json()["name"]
         return self._provinces[code]
 

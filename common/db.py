@@ -7,14 +7,10 @@ from weakref import WeakKeyDictionary
 
 import orjson
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event, func, text
+from sqlalchemy import DateTime, MetaData, TypeDecorator, event, text
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.orm import registry
-from sqlalchemy.sql import Select as CoreSelect
-from sqlmodel import Session, create_engine, select
-from sqlmodel.sql.expression import Select, SelectOfScalar
-
-from common.schemas import PageParams
+from sqlmodel import Session, create_engine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -223,22 +219,3 @@ def prefer_lz4(session: Session) -> None:
 
 def report_timeout(request: Request) -> float:
     return float(request.app.state.settings.report_statement_timeout_seconds)
-
-
-def page_of(
-    session: Session,
-    query: Select[*tuple[Any, ...]] | SelectOfScalar[Any] | CoreSelect[Any],
-    page: PageParams,
-    *order: Any,
-) -> tuple[list[Any], int]:
-    """One page of a query's rows and how many rows the query has: every list's paging.
-
-    `order` ends with a unique column (usually the id), so rows in a tie keep one order and
-    pages neither skip nor repeat a row."""
-    total: int = session.exec(
-        select(func.count()).select_from(query.order_by(None).subquery())
-    ).one()
-    # `exec` gives entities for a select of one entity and rows otherwise; its overloads take
-    # one kind of select or the other, not the union
-    paged: Any = query.order_by(*order).offset(page.offset).limit(page.limit)
-    return list(session.exec(paged).all()), total

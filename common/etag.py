@@ -7,6 +7,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import object_mapper
 from sqlmodel import Session
 
+from common.problem_codes import Code
 from common.problems import PreconditionFailed
 
 IfMatch = Annotated[
@@ -45,7 +46,10 @@ def claim_version(session: Session, row: Versioned, if_match: str | None) -> Non
     """
     current = row.version
     if if_match is not None and not _matches(if_match, current):
-        raise PreconditionFailed(f"The resource has changed (now {etag(current)}); read it again.")
+        raise PreconditionFailed(
+            f"The resource has changed (now {etag(current)}); read it again.",
+            code=Code.ETAG_STALE,
+        )
     mapper = object_mapper(row)
     result = session.execute(
         update(mapper)
@@ -53,5 +57,8 @@ def claim_version(session: Session, row: Versioned, if_match: str | None) -> Non
         .values(version=current + 1)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result has a rowcount
-        raise PreconditionFailed("The resource was changed at the same moment; read it again.")
+        raise PreconditionFailed(
+            "The resource was changed at the same moment; read it again.",
+            code=Code.CONCURRENT_CHANGE,
+        )
     row.version = current + 1

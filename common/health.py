@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from common.db import reader
+from common.problem_codes import Code
 from common.problems import PROBLEM_MEDIA_TYPE, ServiceUnavailable
 
 ReadinessCheck = Callable[[Request], Awaitable[str | None]]
@@ -64,6 +65,7 @@ def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
             return Readiness(status="ready", components=components)
         problem = ServiceUnavailable(
             "A component is not reachable.",
+            code=Code.NOT_READY,
             components={k: v.model_dump() for k, v in components.items()},
         )
         return JSONResponse(

@@ -50,6 +50,7 @@ from common.clock import utcnow
 from common.db import SessionDep, UTCDateTime, prefer_lz4
 from common.json_body import is_json, media_type_of
 from common.openapi import REQUIRED_MARK
+from common.problem_codes import Code
 from common.problems import (
     PROBLEM_MEDIA_TYPE,
     PreconditionRequired,
@@ -100,7 +101,7 @@ class IdempotentReplay(Exception):
 
 
 class IdempotencyKeyReused(Problem):
-    status, title, slug = 422, "Idempotency-Key Reused", "idempotency-key-reused"
+    slug = "idempotency-key-reused"
 
 
 class IdempotentRequest:
@@ -193,7 +194,14 @@ def _reused(row: Row[Any]) -> IdempotencyKeyReused:
         )
     return IdempotencyKeyReused(
         detail,
-        errors=[field_error("Idempotency-Key", "was used for a different request", "header")],
+        errors=[
+            field_error(
+                "Idempotency-Key",
+                "was used for a different request",
+                "header",
+                code=Code.IDEMPOTENCY_KEY_REUSED,
+            )
+        ],
         first_request=first,
     )
 
@@ -234,9 +242,13 @@ def _claiming(*, required: bool) -> Any:
         table: Table = request.app.state.idempotency_keys
         if not idempotency_key:
             if required:
+                required_code = Code.IDEMPOTENCY_KEY_REQUIRED
                 raise PreconditionRequired(
                     "This operation requires an Idempotency-Key header.",
-                    errors=[field_error("Idempotency-Key", "required", "header")],
+                    code=required_code,
+                    errors=[
+                        field_error("Idempotency-Key", "required", "header", code=required_code)
+                    ],
                 )
             yield IdempotentRequest(table, None)
             return

@@ -19,6 +19,7 @@ from typing import Any
 
 import jiter
 
+from common.problem_codes import Code
 from common.problems import BadRequest, FieldError, ValidationFailed, field_error
 
 BOM = b"\xef\xbb\xbf"
@@ -79,7 +80,7 @@ def read(body: bytes) -> bytes:
     try:
         text = body.decode()
     except UnicodeDecodeError:
-        raise BadRequest("The request body is not valid UTF-8.") from None
+        raise BadRequest("The request body is not valid UTF-8.", code=Code.INVALID_UTF8) from None
     if not _suspect(body, text):
         return body
     if INTEGRAL_NUMBER.search(body) is not None:
@@ -111,10 +112,14 @@ def _suspect(body: bytes, text: str) -> bool:
 def _refusal(message: str) -> BadRequest | ValidationFailed:
     duplicate = _DUPLICATE.match(message)
     if duplicate is None:
-        return BadRequest(f"The request body is not valid JSON: {message}.")
+        return BadRequest(
+            f"The request body is not valid JSON: {message}.", code=Code.MALFORMED_JSON
+        )
     key, where = duplicate.groups()
     reason = f"appears twice in one object ({where}); send each key once"
-    return ValidationFailed(f"{key}: {reason}", errors=[field_error(key, reason)])
+    return ValidationFailed(
+        f"{key}: {reason}", errors=[field_error(key, reason, code=Code.DUPLICATE_KEY)]
+    )
 
 
 def _clean(value: Any, path: str, errors: list[FieldError]) -> Any:
@@ -123,7 +128,9 @@ def _clean(value: Any, path: str, errors: list[FieldError]) -> Any:
     if isinstance(value, jiter.LosslessFloat):
         value = _number(value)
     if isinstance(value, float) and not math.isfinite(value):
-        errors.append(field_error(path or "body", "is not a finite number"))
+        errors.append(
+            field_error(path or "body", "is not a finite number", code=Code.NOT_FINITE_NUMBER)
+        )
         return None
     if isinstance(value, list):
         return [_clean(item, _at(path, n), errors) for n, item in enumerate(value)]
@@ -152,8 +159,7 @@ def _at(path: str, step: str | int) -> str:
 def _text(value: str, path: str, errors: list[FieldError]) -> str:
     found = FORBIDDEN.search(value)
     if found is not None:
-        code = f"U+{ord(found.group()):04X}"
-        reason = f"holds a control or invisible character ({code})"
-        errors.append(field_error(path or "body", reason))
+        reason = f"holds a control or invisible character (U+{ord(found.group()):04X})"
+        errors.append(field_error(path or "body", reason, code=Code.FORBIDDEN_CHARACTER))
         return value
     return unicodedata.normalize("NFC", value)

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common import json_body
+from common.problem_codes import Code
 from common.problems import (
     PROBLEM_MEDIA_TYPE,
     BadRequest,
@@ -152,7 +153,8 @@ class ContentTypeMiddleware:
                     send,
                     UnsupportedMediaType(
                         f"Content-Type {shown} is not accepted; this API reads JSON, forms, "
-                        "multipart uploads, CSV and XLSX."
+                        "multipart uploads, CSV and XLSX.",
+                        code=Code.UNSUPPORTED_MEDIA_TYPE,
                     ),
                 )
                 return
@@ -239,9 +241,11 @@ class GzipRequestMiddleware:
             return
         if encoding.strip().lower() not in GZIP_ENCODINGS:
             shown = encoding.decode("latin-1")
-            await send_problem(
-                send, UnsupportedMediaType(f"Content-Encoding {shown} is not accepted; gzip is.")
+            refusal = UnsupportedMediaType(
+                f"Content-Encoding {shown} is not accepted; gzip is.",
+                code=Code.UNSUPPORTED_CONTENT_ENCODING,
             )
+            await send_problem(send, refusal)
             return
         compressed = await read_body(receive)
         if compressed is None:
@@ -260,9 +264,14 @@ def _gunzip(data: bytes, max_bytes: int) -> bytes:
     try:
         body = unpacker.decompress(data, max_bytes + 1)
     except zlib.error as exc:
-        raise BadRequest("The request body is not valid gzip.") from exc
+        raise BadRequest("The request body is not valid gzip.", code=Code.MALFORMED_GZIP) from exc
     if len(body) > max_bytes or unpacker.unconsumed_tail:
-        raise PayloadTooLarge(f"The request body unpacks to more than {max_bytes} bytes.")
+        raise PayloadTooLarge(
+            f"The request body unpacks to more than {max_bytes} bytes.",
+            code=Code.UNPACKED_BODY_TOO_LARGE,
+        )
     if not unpacker.eof:
-        raise BadRequest("The request body is not valid gzip: it ends too early.")
+        raise BadRequest(
+            "The request body is not valid gzip: it ends too early.", code=Code.MALFORMED_GZIP
+        )
     return body

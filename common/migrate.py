@@ -16,6 +16,7 @@ from alembic.config import Config
 from sqlalchemy import MetaData
 from sqlalchemy.engine import make_url
 
+from common import sync
 from common.db import UTCDateTime, make_engine, normalise_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -89,6 +90,8 @@ def run_env(metadata: MetaData) -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+    with engine.begin() as connection:
+        sync.install_triggers(connection)
     engine.dispose()
 
 

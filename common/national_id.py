@@ -6,6 +6,9 @@ both must refuse the same malformed numbers, so the rule lives here once.
 
 import re
 
+from common.problem_codes import Code
+from common.problems import rule_error
+
 NATIONAL_ID_REASON = "must be the 12 digits of the citizen ID (CCCD)"
 
 # Digits 1–3 of a citizen ID (CCCD): the 63 provinces as they were before the 2025 merger
@@ -30,17 +33,21 @@ _TWELVE_DIGITS = re.compile(r"[0-9]{12}")
 def check_national_id(raw: str) -> str:
     """A well-formed 12-digit citizen ID (spaces removed): province code, century/gender digit.
 
-    Raises `ValueError` with a reason a person can read.
+    Raises the validation error `invalid_national_id` (a `ValueError`) with a reason a person
+    can read.
     """
     if _WELL_FORMED.fullmatch(raw):
         return raw  # the usual case, in one step: thousands of IDs a batch
     value = raw.replace(" ", "")
     if not _TWELVE_DIGITS.fullmatch(value):
-        raise ValueError(NATIONAL_ID_REASON)
+        raise rule_error(Code.INVALID_NATIONAL_ID, NATIONAL_ID_REASON)
     if value[:3] not in CCCD_PROVINCE_CODES:
-        raise ValueError(f"digits 1–3 ({value[:3]}) are not a province code (001–096)")
+        raise rule_error(
+            Code.INVALID_NATIONAL_ID, f"digits 1–3 ({value[:3]}) are not a province code (001–096)"
+        )
     if value[3] not in "0123":
-        raise ValueError(
-            f"digit 4 ({value[3]}) must be 0–3 (century and gender of a birth in 1900–2099)"
+        raise rule_error(
+            Code.INVALID_NATIONAL_ID,
+            f"digit 4 ({value[3]}) must be 0–3 (century and gender of a birth in 1900–2099)",
         )
     return value

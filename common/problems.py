@@ -7,20 +7,32 @@ into `application/problem+json`, so no input ever yields an unstructured or 500 
 import logging
 import traceback
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg.errors import QueryCanceled
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from common import db_errors
+from common import db_errors, problem_codes
+from common.problem_codes import CATALOGUE, TYPES, Code
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE_URI = "/problems/"
+CODE_DESCRIPTION = (
+    "The reason as a stable snake_case code: never renamed or reused once published, and new "
+    "codes may appear (so read it as a string, not an enum). `/problems/<type>` on the "
+    "gateway, and this document's `x-problem-codes`, list every code with its meaning."
+)
+FIELD_CODE_DESCRIPTION = (
+    "The reason as a stable snake_case code: one of `x-problem-codes` (listed at "
+    "`/problems/validation-error`), or pydantic's error type for the input's shape "
+    "(`missing`, `string_too_long`, ...). Read it as a string: new codes may appear."
+)
 
 log = logging.getLogger("ishc.problems")
 
@@ -31,6 +43,7 @@ class FieldError(BaseModel):
     location: str
     field: str
     reason: str
+    code: str = Field(description=FIELD_CODE_DESCRIPTION)
 
 
 class ProblemDetails(BaseModel):
@@ -40,26 +53,42 @@ class ProblemDetails(BaseModel):
     title: str
     status: int
     detail: str
+    code: str = Field(description=CODE_DESCRIPTION)
     instance: str | None = None
     errors: list[FieldError] | None = None
 
 
 class Problem(Exception):
-    """Base of all domain errors; subclasses fix the status, the title and the type slug."""
+    """Base of all domain errors. A subclass names its problem type by `slug`; its status,
+    title and default code come from the catalogue (`common/problem_codes.py`). A raise site
+    with a specific reason passes its `code`, which must be one of the type's codes."""
 
+    slug: ClassVar[str] = "internal-error"
     status: int = 500
-    slug: str = "internal-error"
     title: str = "Internal Server Error"
+    default_code: ClassVar[Code] = Code.INTERNAL_ERROR
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        kind = TYPES[cls.slug]
+        cls.status, cls.title = kind.status, kind.title
+        cls.default_code = problem_codes.default_code(kind)
 
     def __init__(
         self,
         detail: str,
         *,
+        code: Code | None = None,
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
         **extensions: Any,
     ) -> None:
         super().__init__(detail)
+        code = self.default_code if code is None else code
+        assert code in CATALOGUE, f"{code!r} is not in the catalogue of codes"
+        self.code = Code(code)
+        assert CATALOGUE[self.code].type.slug == self.slug, f"{self.code} is no {self.slug}"
+        assert all(problem_codes.is_field_code(e.code) for e in errors or ()), errors
         self.detail = detail
         self.errors = errors
         self.headers = headers or {}
@@ -71,6 +100,7 @@ class Problem(Exception):
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
+            "code": self.code.value,
         }
         if instance:
             data["instance"] = instance
@@ -81,77 +111,101 @@ class Problem(Exception):
 
 
 class BadRequest(Problem):
-    status, title, slug = 400, "Bad Request", "bad-request"
+    slug = "bad-request"
 
 
 class Unauthorized(Problem):
-    status, title, slug = 401, "Unauthorized", "unauthorized"
+    slug = "unauthorized"
 
-    def __init__(self, detail: str, *, error: str = "invalid_token", **extensions: Any) -> None:
+    def __init__(
+        self, detail: str, *, code: Code, error: str = "invalid_token", **extensions: Any
+    ) -> None:
         challenge = f'Bearer realm="ishc", error="{error}", error_description="{detail}"'
-        super().__init__(detail, headers={"WWW-Authenticate": challenge}, error=error, **extensions)
+        super().__init__(
+            detail, code=code, headers={"WWW-Authenticate": challenge}, error=error, **extensions
+        )
 
 
 class Forbidden(Problem):
-    status, title, slug = 403, "Forbidden", "forbidden"
+    slug = "forbidden"
 
 
 class NotFound(Problem):
-    status, title, slug = 404, "Not Found", "not-found"
+    slug = "not-found"
 
 
 class Conflict(Problem):
-    status, title, slug = 409, "Conflict", "conflict"
+    slug = "conflict"
 
 
 class PreconditionFailed(Problem):
-    status, title, slug = 412, "Precondition Failed", "precondition-failed"
+    slug = "precondition-failed"
 
 
 class PreconditionRequired(Problem):
-    status, title, slug = 428, "Precondition Required", "precondition-required"
+    slug = "precondition-required"
 
 
 class PayloadTooLarge(Problem):
-    status, title, slug = 413, "Content Too Large", "payload-too-large"
+    slug = "payload-too-large"
 
 
 class UnsupportedMediaType(Problem):
-    status, title, slug = 415, "Unsupported Media Type", "unsupported-media-type"
+    slug = "unsupported-media-type"
 
 
 class ValidationFailed(Problem):
-    status, title, slug = 422, "Unprocessable Content", "validation-error"
+    slug = "validation-error"
 
 
 class DatabaseBusy(Problem):
     """Lock contention that outlasted the wait: the database is up, retrying soon succeeds."""
 
-    status, title, slug = 503, "Database Busy", "database-busy"
+    slug = "database-busy"
 
 
 class TooManyRequests(Problem):
-    status, title, slug = 429, "Too Many Requests", "too-many-requests"
+    slug = "too-many-requests"
 
-    def __init__(self, detail: str, *, retry_after: int) -> None:
-        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+    def __init__(self, detail: str, *, code: Code, retry_after: int) -> None:
+        super().__init__(detail, code=code, headers={"Retry-After": str(retry_after)})
+
+
+class Gone(Problem):
+    slug = "gone"
 
 
 class ServiceUnavailable(Problem):
-    status, title, slug = 503, "Service Unavailable", "service-unavailable"
+    slug = "service-unavailable"
 
 
 class GatewayTimeout(Problem):
-    status, title, slug = 504, "Gateway Timeout", "gateway-timeout"
+    slug = "gateway-timeout"
 
 
-def field_error(field: str, reason: str, location: str = "body") -> FieldError:
-    return FieldError(location=location, field=field, reason=reason)
+class MethodNotAllowed(Problem):
+    slug = "method-not-allowed"
 
 
-def invalid(field: str, reason: str, location: str = "body") -> ValidationFailed:
+def field_error(
+    field: str, reason: str, location: str = "body", *, code: Code = Code.INVALID
+) -> FieldError:
+    return FieldError(location=location, field=field, reason=reason, code=code.value)
+
+
+def invalid(
+    field: str, reason: str, location: str = "body", *, code: Code = Code.INVALID
+) -> ValidationFailed:
     """A 422 for one field, for rules that pydantic cannot express (they need the database)."""
-    return ValidationFailed(f"{field}: {reason}", errors=[field_error(field, reason, location)])
+    return ValidationFailed(
+        f"{field}: {reason}", errors=[field_error(field, reason, location, code=code)]
+    )
+
+
+def rule_error(code: Code, reason: str) -> PydanticCustomError:
+    """What a pydantic validator (or a rule it calls) raises: the field error's `code` and
+    its `reason` as given (no context is passed, so braces in it are kept as they are)."""
+    return PydanticCustomError(code.value, reason)
 
 
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
@@ -171,10 +225,13 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
         location = loc[0] if loc else "body"
         field = ".".join(loc[1:]) or location
         reason = error.get("msg", "invalid")
+        # pydantic's error type (`missing`, `string_too_long`) or a rule's own code
+        code = error.get("type", Code.INVALID.value)
         # A body shared by a route and its dependencies is validated once per declaration;
         # a dict keeps one of each (in order) without comparing every pair.
         errors.setdefault(
-            (location, field, reason), FieldError(location=location, field=field, reason=reason)
+            (location, field, reason),
+            FieldError(location=location, field=field, reason=reason, code=code),
         )
     return list(errors.values())
 
@@ -187,7 +244,8 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     if any(error.get("type") == "json_invalid" for error in exc.errors()):
-        return problem_response(BadRequest("The request body is not valid JSON."), request)
+        problem = BadRequest("The request body is not valid JSON.", code=Code.MALFORMED_JSON)
+        return problem_response(problem, request)
     errors = _field_errors(exc)
     summary = "; ".join(f"{e.field}: {e.reason}" for e in errors[:5])
     return problem_response(ValidationFailed(f"Invalid input: {summary}", errors=errors), request)
@@ -195,13 +253,24 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    status = HTTPStatus(exc.status_code)
-    problem = Problem(
-        str(exc.detail) if exc.detail else status.phrase, headers=dict(exc.headers or {})
-    )
-    problem.status, problem.title = status.value, status.phrase
-    problem.slug = status.phrase.lower().replace(" ", "-").replace("'", "")
+    detail = str(exc.detail) if exc.detail else HTTPStatus(exc.status_code).phrase
+    kind, code = _HTTP_PROBLEMS.get(exc.status_code, (Problem, None))
+    problem = kind(detail, code=code, headers=dict(exc.headers or {}))
     return problem_response(problem, request)
+
+
+_HTTP_PROBLEMS: dict[int, tuple[type[Problem], Code | None]] = {
+    400: (BadRequest, Code.MALFORMED_BODY),  # a form or multipart body that does not parse
+    404: (NotFound, None),  # no such path
+    405: (MethodNotAllowed, None),
+}
+"""The framework's own refusals (the only statuses it raises), as the platform's problems."""
+_INTEGRITY_CODES: dict[db_errors.IntegrityKind, Code] = {
+    "unique": Code.ALREADY_EXISTS,
+    "foreign_key": Code.UNKNOWN_REFERENCE,
+    "check": Code.CONSTRAINT_VIOLATED,
+    "not_null": Code.MISSING,
+}
 
 
 def _request_id(request: Request) -> str:
@@ -223,18 +292,22 @@ async def _on_integrity(request: Request, exc: Exception) -> JSONResponse:
     cause = db_errors.integrity_cause(exc)
     log.info("integrity error on %s: %s", request.url.path, cause.describe())
     fields = ", ".join(cause.fields) or "the record"
-    errors = [field_error(name, cause.reason) for name in cause.fields] or None
-    if cause.kind == "unique":
+    code = _INTEGRITY_CODES.get(cause.kind)
+    if code is None:
+        log.error(
+            "unclassified integrity error on %s (request %s): %s",
+            request.url.path, _request_id(request), cause.describe(),
+        )  # fmt: skip
+        return _unexpected(request, "a database constraint")
+    errors = [field_error(name, cause.reason, code=code) for name in cause.fields] or None
+    if code is Code.ALREADY_EXISTS:
         detail = f"{fields}: already taken by another record."
-        return problem_response(Conflict(detail, errors=errors), request)
-    if cause.kind in ("foreign_key", "check", "not_null"):
-        problem = ValidationFailed(f"{fields}: {cause.reason}.", errors=errors)
-        return problem_response(problem, request)
-    log.error(
-        "unclassified integrity error on %s (request %s): %s",
-        request.url.path, _request_id(request), cause.describe(),
-    )  # fmt: skip
-    return _unexpected(request, "a database constraint")
+        return problem_response(Conflict(detail, code=code, errors=errors), request)
+    # Without fields to name (SQLite names no column of a CHECK), the problem's code says it.
+    problem = ValidationFailed(
+        f"{fields}: {cause.reason}.", code=Code.VALIDATION_ERROR if errors else code, errors=errors
+    )
+    return problem_response(problem, request)
 
 
 async def _on_database_down(request: Request, exc: Exception) -> JSONResponse:
@@ -242,14 +315,16 @@ async def _on_database_down(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc.orig, QueryCanceled):
         log.warning("statement timeout on %s", request.url.path)
         detail = "The figures took longer than this service allows; ask for a smaller area."
-        return problem_response(ServiceUnavailable(detail), request)
+        problem = ServiceUnavailable(detail, code=Code.STATEMENT_TIMEOUT)
+        return problem_response(problem, request)
     lock = db_errors.lock_contention(exc)
     if lock is not None:
         log.warning("lock contention on %s: %s", request.url.path, lock)
         detail = "The database is busy with other changes to the same records; retry shortly."
         return problem_response(DatabaseBusy(detail, headers={"Retry-After": "1"}), request)
     log.error("database error on %s: %s", request.url.path, db_errors.describe(exc))
-    return problem_response(ServiceUnavailable("The database is not reachable."), request)
+    problem = ServiceUnavailable("The database is not reachable.", code=Code.DATABASE_UNREACHABLE)
+    return problem_response(problem, request)
 
 
 async def _on_out_of_range(request: Request, exc: Exception) -> JSONResponse:
@@ -257,7 +332,8 @@ async def _on_out_of_range(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DataError)
     log.warning("data error on %s: %s", request.url.path, db_errors.describe(exc))
     return problem_response(
-        ValidationFailed("A value is out of the range the database holds."), request
+        ValidationFailed("A value is out of the range the database holds.", code=Code.OUT_OF_RANGE),
+        request,
     )
 
 

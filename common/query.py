@@ -11,6 +11,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+from common.problem_codes import Code
 from common.problems import ValidationFailed, field_error
 
 UNKNOWN = "not a parameter of this operation"
@@ -53,5 +54,7 @@ async def refuse_unknown_query(request: Request) -> None:
     if unknown:
         raise ValidationFailed(
             f"{', '.join(unknown)}: {UNKNOWN}",
-            errors=[field_error(name, UNKNOWN, "query") for name in unknown],
+            errors=[
+                field_error(name, UNKNOWN, "query", code=Code.UNKNOWN_PARAMETER) for name in unknown
+            ],
         )

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from common.problem_codes import Code
 from common.problems import ServiceUnavailable
 
 REFRESH_MARGIN_SECONDS = 60
@@ -50,7 +51,10 @@ class ServiceTokens:
             response.raise_for_status()
             body = response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise ServiceUnavailable("This service cannot get a token from the gateway.") from exc
+            raise ServiceUnavailable(
+                "This service cannot get a token from the gateway.",
+                code=Code.SERVICE_TOKEN_UNAVAILABLE,
+            ) from exc
         self._token = body["access_token"]
         self._expires_at = time.monotonic() + int(body["expires_in"])
 
@@ -80,23 +84,30 @@ class ServiceClient:
             try:
                 response = await self._client.request(method, path, headers=headers, **kwargs)
             except httpx.HTTPError as exc:
-                raise ServiceUnavailable(f"The {self.name} service is not reachable.") from exc
+                raise ServiceUnavailable(
+                    f"The {self.name} service is not reachable.", code=Code.SERVICE_UNREACHABLE
+                ) from exc
             if response.status_code == 401 and attempt == 0 and on_behalf_of is None:
                 # The token may have been signed by a retired key: fetch a new one once.
                 self.tokens.forget()
                 continue
             if response.status_code >= 500 or response.status_code == 401:
                 raise ServiceUnavailable(
-                    f"The {self.name} service answered {response.status_code}."
+                    f"The {self.name} service answered {response.status_code}.",
+                    code=Code.SERVICE_ERROR,
                 )
             return response
-        raise ServiceUnavailable(f"The {self.name} service refused this service's token.")
+        raise ServiceUnavailable(
+            f"The {self.name} service refused this service's token.",
+            code=Code.SERVICE_TOKEN_UNAVAILABLE,
+        )
 
     async def get_json(self, path: str, on_behalf_of: str | None = None, **kwargs: Any) -> Any:
         response = await self.request("GET", path, on_behalf_of, **kwargs)
         if response.status_code >= 400:
             raise ServiceUnavailable(
-                f"The {self.name} service answered {response.status_code} for {path}."
+                f"The {self.name} service answered {response.status_code} for {path}.",
+                code=Code.SERVICE_ERROR,
             )
         return response.json()
 

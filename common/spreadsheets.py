@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from openpyxl import load_workbook
 
+from common.problem_codes import Code
 from common.problems import UnsupportedMediaType, ValidationFailed, field_error
 from common.text import fold
 
@@ -55,9 +56,9 @@ class SheetKind:
     """Lines of a CSV whose separators decide the delimiter."""
 
 
-def file_refused(reason: str) -> ValidationFailed:
+def file_refused(reason: str, code: Code = Code.UNREADABLE_FILE) -> ValidationFailed:
     """A 422 about the whole file."""
-    return ValidationFailed(f"file: {reason}", errors=[field_error("file", reason)])
+    return ValidationFailed(f"file: {reason}", errors=[field_error("file", reason, code=code)])
 
 
 def label_key(text: str) -> str:
@@ -86,10 +87,14 @@ def detect_format(upload: Upload, kind: SheetKind) -> Format:
         raise file_refused("is empty")
     if suffix == ".xls" or upload.data.startswith(b"\xd0\xcf\x11\xe0"):
         raise UnsupportedMediaType(
-            "Old .xls workbooks are not read; save the sheet as .xlsx or CSV."
+            "Old .xls workbooks are not read; save the sheet as .xlsx or CSV.",
+            code=Code.UNSUPPORTED_FILE_TYPE,
         )
     if suffix not in ("", ".csv", ".txt", ".xlsx", ".xlsm"):
-        raise UnsupportedMediaType(f"A {suffix} file is not read; send a .csv or .xlsx file.")
+        raise UnsupportedMediaType(
+            f"A {suffix} file is not read; send a .csv or .xlsx file.",
+            code=Code.UNSUPPORTED_FILE_TYPE,
+        )
     if upload.data.startswith(b"PK\x03\x04"):
         return "xlsx"
     if suffix in (".xlsx", ".xlsm"):
@@ -97,7 +102,9 @@ def detect_format(upload: Upload, kind: SheetKind) -> Format:
     media_type = (upload.content_type or "").split(";")[0].strip().lower()
     if suffix in (".csv", ".txt") or media_type.startswith("text/"):
         return "csv"
-    raise UnsupportedMediaType(f"Send the {kind.name} as a .csv or .xlsx file.")
+    raise UnsupportedMediaType(
+        f"Send the {kind.name} as a .csv or .xlsx file.", code=Code.UNSUPPORTED_FILE_TYPE
+    )
 
 
 def read_rows(upload: Upload, kind: SheetKind) -> tuple[Format, list[Row]]:
@@ -192,6 +199,6 @@ def _until_blank_tail(rows: Iterator[Row], kind: SheetKind) -> list[Row]:
             continue
         blanks = 0
         if len(kept) >= kind.max_rows:
-            raise file_refused(kind.too_many_rows)
+            raise file_refused(kind.too_many_rows, Code.TOO_MANY_ROWS)
         kept.append((number, cells))
     return kept

@@ -32,7 +32,9 @@ from starlette.concurrency import run_in_threadpool
 
 from common import clock
 from common.auth import Principal, Role, require_roles
-from common.db import SessionDep, UTCDateTime, page_of
+from common.db import SessionDep, UTCDateTime
+from common.paging import page_of
+from common.problem_codes import Code
 from common.problems import NotFound, ValidationFailed, field_error
 from common.schemas import IdPath, OutputModel, Page, PageDep, ReportDate
 from gateway.models import AccessLogEntry
@@ -150,16 +152,18 @@ async def member_access_log(member_id: IdPath, request: Request, page: PageDep) 
 def _member_reads(engine: Engine, member_id: int, page: Any) -> Page[AccessRead]:
     query = select(AccessLogEntry).where(showed_any(engine.dialect.name, [member_id]))
     with Session(engine) as session:
-        rows, total = page_of(session, query, page, col(AccessLogEntry.id).desc())
-        items = [AccessRead.model_validate(row) for row in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+        paged = page_of(session, query, page, col(AccessLogEntry.id).desc())
+        return paged.page([AccessRead.model_validate(row) for row in paged.rows])
 
 
 def _bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
     """Vietnam's days, inclusive, as instants."""
     if start is not None and end is not None and end < start:
         reason = "is before from"
-        raise ValidationFailed(f"to: {reason}", errors=[field_error("to", reason, "query")])
+        raise ValidationFailed(
+            f"to: {reason}",
+            errors=[field_error("to", reason, "query", code=Code.DATE_OUT_OF_ORDER)],
+        )
     after = clock.start_of(start) if start is not None else None
     before = clock.start_of(end.fromordinal(end.toordinal() + 1)) if end is not None else None
     return after, before
@@ -198,9 +202,8 @@ def access_log(
         query = query.where(col(AccessLogEntry.at) < before)
     if member_id is not None:
         query = query.where(showed_any(session.get_bind().dialect.name, [member_id]))
-    rows, total = page_of(session, query, page, col(AccessLogEntry.id).desc())
-    items = [AccessLogEntryPublic.model_validate(row) for row in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    paged = page_of(session, query, page, col(AccessLogEntry.id).desc())
+    return paged.page([AccessLogEntryPublic.model_validate(row) for row in paged.rows])
 
 
 def reads_of(engine: Engine, member_ids: Sequence[int]) -> list[AccessLogEntryPublic]:

@@ -21,7 +21,6 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from common.app import install_plumbing
-from common.auth import TokenVerifier
 from common.db import make_engine, normalise_url
 from common.events.feed import cursors_router
 from common.events.retention import retention_worker
@@ -30,11 +29,12 @@ from common.middleware import StrictJsonMiddleware
 from gateway.access_log import AccessLog
 from gateway.access_log import prune as prune_access
 from gateway.access_log import router as access_log_router
-from gateway.identity import bootstrap
+from gateway.identity import GatewayVerifier, Standing, bootstrap
 from gateway.keys import KeyStore
 from gateway.models import idempotency_keys
 from gateway.openapi_merge import MergedOpenAPI
 from gateway.personal_data import router as personal_data_router
+from gateway.problem_pages import router as problem_pages_router
 from gateway.proxy import PROXY_METHODS, Forwarder, ProxyMiddleware, proxy_endpoint
 from gateway.routes import admin_router, auth_router
 from gateway.settings import GatewaySettings
@@ -51,7 +51,8 @@ DESCRIPTION = """Public API of the Intergenerational Self-Help Club (ISHC) platf
 Get a token at `POST /auth/token` (form-encoded): `grant_type=password` with `username` and
 `password` for people, `grant_type=client_credentials` with `client_id` and `client_secret` (or
 HTTP Basic) for systems. Send it as `Authorization: Bearer <token>`. Errors are RFC 9457
-`application/problem+json`. Money is integer đồng. Writes that take an `Idempotency-Key`
+`application/problem+json` with a stable `code` (on each field error too), which `/problems`
+and `x-problem-codes` explain. Money is integer đồng. Writes that take an `Idempotency-Key`
 header say so, and whether it is required.
 
 Lists page with `limit` (1 to 200, default 50) and `offset` (rows to skip) and answer
@@ -183,7 +184,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.keys = keys
     app.state.engine = engine
     app.state.idempotency_keys = idempotency_keys
-    app.state.verifier = TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience)
+    app.state.verifier = GatewayVerifier(keys, settings, Standing(engine, settings))
     app.state.forwarder = forwarder
     app.state.webhook_sender = Sender(app.state.engine, settings)
     merged = MergedOpenAPI(settings.upstreams())
@@ -202,6 +203,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(access_log_router)
     app.include_router(personal_data_router)
     app.include_router(cursors_router(consumer_tables))
+    app.include_router(problem_pages_router)  # what every problem's `type` points at
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:

@@ -8,10 +8,15 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
-from common.auth import Role
+from common.auth import Principal, Role, TokenVerifier
 from common.clock import utcnow
+from common.db import reader
+from common.problem_codes import Code
 from common.problems import TooManyRequests, Unauthorized
 from gateway.keys import KeyStore
 from gateway.models import ApiClient, LoginFailure, ScopeColumns, User
@@ -35,34 +40,58 @@ def _matches(stored_hash: str, secret: str) -> bool:
 
 
 class LoginThrottle:
-    """Slows down guessing: after a few failures for one identity, each try waits longer."""
+    """Slows down guessing: after a few failures of one identity from one address, each try
+    from that address waits longer.
 
-    def __init__(self, settings: GatewaySettings) -> None:
+    By identity and address together: someone guessing a bank's client secret from elsewhere
+    slows down only their own tries, never the bank's nightly run from its own address.
+    """
+
+    def __init__(self, settings: GatewaySettings, address: str) -> None:
         self.free_failures = settings.login_free_failures
         self.base_delay = settings.login_base_delay_seconds
         self.max_delay = settings.login_max_delay_seconds
+        self.address = address
+
+    def _key(self, identity: str) -> str:
+        return f"{identity} from {self.address}"[:200]
 
     def check(self, session: Session, identity: str) -> None:
-        record = session.get(LoginFailure, identity)
+        record = session.get(LoginFailure, self._key(identity))
         if record and record.blocked_until and record.blocked_until > utcnow():
             wait = int((record.blocked_until - utcnow()).total_seconds()) + 1
             raise TooManyRequests(
-                f"Too many failed logins; try again in {wait} s.", retry_after=wait
+                f"Too many failed logins from this address; try again in {wait} s.",
+                code=Code.TOO_MANY_FAILED_LOGINS,
+                retry_after=wait,
             )
 
     def failed(self, session: Session, identity: str) -> None:
-        record = session.get(LoginFailure, identity) or LoginFailure(identity=identity)
-        record.failures += 1
-        excess = record.failures - self.free_failures
+        """Counts the failure in one statement (an upsert), so that replicas counting failures
+        of one identity at once lose none."""
+        key = self._key(identity)
+        table = LoginFailure.__table__  # type: ignore[attr-defined]
+        dialect = session.get_bind().dialect.name
+        upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(
+            identity=key, failures=1, blocked_until=None
+        )
+        failures = session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["identity"], set_={"failures": table.c.failures + 1}
+            ).returning(table.c.failures)
+        ).scalar_one()
+        excess = failures - self.free_failures
         if excess >= 0:
             delay = min(self.max_delay, self.base_delay * 2 ** min(excess, 16))
-            record.blocked_until = utcnow() + timedelta(seconds=delay)
-        session.add(record)
+            blocked = utcnow() + timedelta(seconds=delay)
+            session.execute(
+                update(table).where(table.c.identity == key).values(blocked_until=blocked)
+            )
         # Committed now: the login fails next, and the failing request's transaction is rolled back.
         session.commit()
 
     def succeeded(self, session: Session, identity: str) -> None:
-        record = session.get(LoginFailure, identity)
+        record = session.get(LoginFailure, self._key(identity))
         if record:
             session.delete(record)
 
@@ -76,7 +105,9 @@ def authenticate_user(
     valid = _matches(user.password_hash if user else _DUMMY_HASH, password)
     if not (user and valid and user.active):
         throttle.failed(session, identity)
-        raise Unauthorized("Wrong username or password.", error="invalid_grant")
+        raise Unauthorized(
+            "Wrong username or password.", code=Code.WRONG_CREDENTIALS, error="invalid_grant"
+        )
     throttle.succeeded(session, identity)
     return user
 
@@ -87,12 +118,86 @@ def authenticate_client(
     identity = f"client:{client_id}"
     throttle.check(session, identity)
     client = session.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first()
-    valid = _matches(client.secret_hash if client else _DUMMY_HASH, secret)
+    valid = _matches(client.secret_hash if client else _DUMMY_HASH, secret) or (
+        client is not None and _previous_secret_matches(client, secret)
+    )
     if not (client and valid and client.active):
         throttle.failed(session, identity)
-        raise Unauthorized("Wrong client id or secret.", error="invalid_client")
+        raise Unauthorized(
+            "Wrong client id or secret.", code=Code.WRONG_CLIENT_CREDENTIALS, error="invalid_client"
+        )
     throttle.succeeded(session, identity)
     return client
+
+
+def _previous_secret_matches(client: ApiClient, secret: str) -> bool:
+    """The secret replaced last still works until its overlap ends."""
+    until = client.previous_secret_expires_at
+    if client.previous_secret_hash is None or until is None or until <= utcnow():
+        return False
+    return _matches(client.previous_secret_hash, secret)
+
+
+def replace_secret(client: ApiClient, settings: GatewaySettings) -> str:
+    """A new secret for the client (returned, to be shown once); the old one keeps working for
+    `client_secret_overlap_hours`."""
+    secret = secrets.token_urlsafe(32)
+    now = utcnow()
+    client.previous_secret_hash = client.secret_hash
+    client.previous_secret_expires_at = now + timedelta(hours=settings.client_secret_overlap_hours)
+    client.secret_hash = hash_secret(secret)
+    client.updated_at = now
+    return secret
+
+
+class Standing:
+    """Whether a token's account is still enabled: disabling a user or a client stops its
+    tokens at once, on every replica (each asks its database, trusting an answer for at most
+    `standing_cache_seconds`), not when they expire."""
+
+    def __init__(self, engine: Engine, settings: GatewaySettings) -> None:
+        self.engine = engine
+        self.ttl = settings.standing_cache_seconds
+        self._known: dict[str, tuple[float, bool]] = {}
+
+    def check(self, principal: Principal) -> None:
+        subject = principal.subject
+        kind, _, name = subject.partition(":")
+        if kind not in ("user", "client"):
+            return
+        now = time.monotonic()
+        known = self._known.get(subject)
+        if known is None or known[0] < now:
+            known = (now + self.ttl, self._enabled(kind, name))
+            self._known[subject] = known
+            if len(self._known) > 50_000:
+                self._known.clear()
+        if not known[1]:
+            raise Unauthorized(
+                "The account of this token is disabled; its tokens no longer work.",
+                code=Code.TOKEN_REVOKED,
+            )
+
+    def _enabled(self, kind: str, name: str) -> bool:
+        model: Any = User if kind == "user" else ApiClient
+        column = User.username if kind == "user" else ApiClient.client_id
+        # A reader: on SQLite it takes no write lock, so it never waits behind a writer.
+        with Session(reader(self.engine)) as session:
+            active = session.exec(select(model.active).where(column == name)).first()
+        return bool(active)
+
+
+class GatewayVerifier(TokenVerifier):
+    """The gateway's token check: a valid signature, and an account still enabled."""
+
+    def __init__(self, keys: KeyStore, settings: GatewaySettings, standing: Standing) -> None:
+        super().__init__(keys, settings.jwt_issuer, settings.jwt_audience)
+        self.standing = standing
+
+    def verify(self, token: str) -> Principal:
+        principal = super().verify(token)
+        self.standing.check(principal)
+        return principal
 
 
 def scope_claims(holder: ScopeColumns) -> dict[str, Any]:

@@ -49,6 +49,9 @@ class ApiClient(ScopeColumns, table=True):
     client_id: str = Field(max_length=64, unique=True)
     name: str = Field(max_length=200)
     secret_hash: str = Field(max_length=200)
+    previous_secret_hash: str | None = Field(default=None, max_length=200)
+    """The secret replaced last, valid until `previous_secret_expires_at` (the overlap)."""
+    previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
@@ -58,7 +61,8 @@ class LoginFailure(GatewayBase, table=True):
 
     __tablename__ = "login_failures"
 
-    identity: str = Field(primary_key=True, max_length=100)
+    identity: str = Field(primary_key=True, max_length=200)
+    """`user:<name>` or `client:<id>`, and the address the tries came from."""
     failures: int = 0
     blocked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

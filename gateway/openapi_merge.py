@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from common import problem_codes
 from gateway.proxy import API_PREFIX, ROUTES
 
 CACHE_SECONDS = 30.0
@@ -57,6 +58,8 @@ def merge(
                 merged["paths"][path] = item
     merged["paths"] = dict(sorted(merged["paths"].items()))
     merged["servers"] = [{"url": "/", "description": "This gateway"}]
+    # Every code a problem (or a field error) can carry: code → type, status, meaning.
+    merged["x-problem-codes"] = problem_codes.openapi_extension()
     if missing:
         merged["info"]["description"] += (
             "\n\n**Not shown now (service unreachable):** " + ", ".join(sorted(missing)) + "."

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from common import clock
 from common.auth import CurrentPrincipal, Role, require_roles
+from common.problem_codes import Code
 from common.problems import NotFound, ServiceUnavailable
 from common.schemas import IdPath, OutputModel
 from gateway.access_log import AccessLogEntryPublic, reads_of
@@ -62,7 +63,9 @@ async def _part(
     forwarder: Forwarder = request.app.state.forwarder
     status, body = await forwarder.ask(request, service, path, params)
     if status != 200:
-        raise ServiceUnavailable(f"The {service} service answered {status} for its part.")
+        raise ServiceUnavailable(
+            f"The {service} service answered {status} for its part.", code=Code.SERVICE_ERROR
+        )
     return orjson.loads(body)
 
 
@@ -74,7 +77,9 @@ async def gather(request: Request, member_id: int) -> PersonalDataReport:
     if status == 404:
         raise NotFound(f"No member {member_id}.")
     if status != 200:
-        raise ServiceUnavailable(f"The clubs service answered {status} for its part.")
+        raise ServiceUnavailable(
+            f"The clubs service answered {status} for its part.", code=Code.SERVICE_ERROR
+        )
     memberships = orjson.loads(body)["memberships"]
     ids = [held["member"]["id"] for held in memberships]
     loans = await _part(

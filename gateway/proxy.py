@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from common.auth import Principal, Role, bearer_token
 from common.db import READ_METHODS
 from common.personal_data import SUBJECTS_HEADER, subjects
+from common.problem_codes import Code
 from common.problems import (
     Forbidden,
     GatewayTimeout,
@@ -116,9 +117,15 @@ def authorise(request: Request, route: Route, prefix: str) -> Principal:
         bearer_token(_header(request.scope, b"authorization"))
     )
     if principal.role not in route.roles:
-        raise Forbidden(f"The role {principal.role.value} may not use {API_PREFIX}{prefix}.")
+        raise Forbidden(
+            f"The role {principal.role.value} may not use {API_PREFIX}{prefix}.",
+            code=Code.ROLE_FORBIDDEN,
+        )
     if principal.role is Role.SERVICE and request.method not in READ_METHODS:
-        raise Forbidden("Service tokens may not make changes through the public gateway.")
+        raise Forbidden(
+            "Service tokens may not make changes through the public gateway.",
+            code=Code.SERVICE_TOKEN_READ_ONLY,
+        )
     return principal
 
 
@@ -199,7 +206,9 @@ class Forwarder:
         except TimeoutError as exc:
             raise GatewayTimeout(f"The {service} service did not answer in time.") from exc
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
-            raise ServiceUnavailable(f"The {service} service is not reachable.") from exc
+            raise ServiceUnavailable(
+                f"The {service} service is not reachable.", code=Code.SERVICE_UNREACHABLE
+            ) from exc
 
     async def may_read(self, request: Request, service: str, path: str) -> bool:
         """Whether the caller's own token reads `path` from the service."""
@@ -240,7 +249,9 @@ class Forwarder:
         except TimeoutError as exc:
             raise GatewayTimeout(f"The {service} service did not answer in time.") from exc
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
-            raise ServiceUnavailable(f"The {service} service is not reachable.") from exc
+            raise ServiceUnavailable(
+                f"The {service} service is not reachable.", code=Code.SERVICE_UNREACHABLE
+            ) from exc
         if request.method not in READ_METHODS and response.status_code < 400:
             self.changed(service)
         if shown and self.access_log is not None:

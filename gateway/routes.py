@@ -11,8 +11,10 @@ from sqlmodel import Session, col, select
 
 from common.auth import CurrentPrincipal, Role, require_roles
 from common.clock import utcnow
-from common.db import SessionDep, page_of
+from common.db import SessionDep
 from common.idempotency import Idempotency
+from common.paging import page_of
+from common.problem_codes import Code
 from common.problems import BadRequest, Conflict, NotFound, Unauthorized, invalid
 from common.schemas import IdPath, Page, PageDep
 from gateway import identity
@@ -55,10 +57,18 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError) as exc:
-        raise Unauthorized("Malformed Basic credentials.", error="invalid_client") from exc
+        raise Unauthorized(
+            "Malformed Basic credentials.",
+            code=Code.MALFORMED_BASIC_CREDENTIALS,
+            error="invalid_client",
+        ) from exc
     client_id, sep, secret = decoded.partition(":")
     if not sep:
-        raise Unauthorized("Malformed Basic credentials.", error="invalid_client")
+        raise Unauthorized(
+            "Malformed Basic credentials.",
+            code=Code.MALFORMED_BASIC_CREDENTIALS,
+            error="invalid_client",
+        )
     return client_id, secret
 
 
@@ -89,10 +99,12 @@ def token(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> TokenResponse:
     settings, keys = _settings(request), _keys(request)
-    throttle = identity.LoginThrottle(settings)
+    address = request.client.host if request.client else "unknown"
+    throttle = identity.LoginThrottle(settings, address)
     if grant_type == "password":
         if not username or not password:
-            raise invalid("username" if not username else "password", "required for this grant")
+            missing = "username" if not username else "password"
+            raise invalid(missing, "required for this grant", code=Code.MISSING)
         user = identity.authenticate_user(session, throttle, username, password)
         access, lifetime = identity.issue_token(
             keys, settings, identity.user_subject(user), user, settings.person_token_minutes
@@ -103,6 +115,7 @@ def token(
             raise invalid(
                 "client_id" if not given_id else "client_secret",
                 "required for this grant (in the form or as HTTP Basic)",
+                code=Code.MISSING,
             )
         client = identity.authenticate_client(session, throttle, given_id, given_secret)
         access, lifetime = identity.issue_token(
@@ -111,6 +124,7 @@ def token(
     else:
         raise BadRequest(
             f"Unsupported grant_type {grant_type!r}; use password or client_credentials.",
+            code=Code.UNSUPPORTED_GRANT_TYPE,
             error="unsupported_grant_type",
         )
     return TokenResponse(access_token=access, expires_in=lifetime)
@@ -150,20 +164,15 @@ def list_users(
         filters.append(col(User.active) == active)
     if q:
         filters.append(col(User.username).contains(q.lower()))
-    rows, total = page_of(session, select(User).where(*filters), page, col(User.id))
-    return Page(
-        items=[UserPublic.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    paged = page_of(session, select(User).where(*filters), page, col(User.id))
+    return paged.page([UserPublic.model_validate(row) for row in paged.rows])
 
 
 @admin_router.post("/users", response_model=UserPublic, status_code=201, summary="Create a person")
 def create_user(payload: UserCreate, session: SessionDep, idem: Idempotency) -> Any:
     username = payload.username.lower()
     if session.exec(select(User).where(User.username == username)).first():
-        raise Conflict(f"The username {username!r} is taken.")
+        raise Conflict(f"The username {username!r} is taken.", code=Code.ALREADY_EXISTS)
     user = User(
         **payload.model_dump(exclude={"password", "username", "role"}),
         username=username,
@@ -204,9 +213,11 @@ def update_user(user_id: IdPath, payload: UserUpdate, session: SessionDep) -> Us
     user = _user(session, user_id)
     changes = payload.model_dump(exclude_unset=True)
     if _would_remove_last_admin(session, user, changes):
-        raise Conflict("This is the last active admin; create another admin first.")
+        raise Conflict(
+            "This is the last active admin; create another admin first.", code=Code.LAST_ADMIN
+        )
     if changes.get("role") == Role.SERVICE:
-        raise invalid("role", "service is for API clients only")
+        raise invalid("role", "service is for API clients only", code=Code.ROLE_NOT_FOR_PEOPLE)
     password = changes.pop("password", None)
     if password:
         user.password_hash = identity.hash_secret(password)
@@ -229,13 +240,8 @@ def list_clients(
         filters.append(col(ApiClient.role) == role.value)
     if active is not None:
         filters.append(col(ApiClient.active) == active)
-    rows, total = page_of(session, select(ApiClient).where(*filters), page, col(ApiClient.id))
-    return Page(
-        items=[ClientPublic.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    paged = page_of(session, select(ApiClient).where(*filters), page, col(ApiClient.id))
+    return paged.page([ClientPublic.model_validate(row) for row in paged.rows])
 
 
 @admin_router.post(
@@ -247,7 +253,7 @@ def list_clients(
 def create_client(payload: ClientCreate, session: SessionDep, idem: Idempotency) -> Any:
     client_id = payload.client_id or "cli-" + secrets.token_hex(6)
     if session.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first():
-        raise Conflict(f"The client id {client_id!r} is taken.")
+        raise Conflict(f"The client id {client_id!r} is taken.", code=Code.ALREADY_EXISTS)
     secret = secrets.token_urlsafe(32)
     client = ApiClient(
         **payload.model_dump(exclude={"client_id", "role"}),
@@ -270,6 +276,7 @@ def _shown_once(client_id: str) -> Conflict:
         f"This request was carried out already: the API client {client_id!r} got a new secret, "
         "shown once in that answer. If it was lost, replace it with "
         f"POST /api/v1/clients/{client_id}/secret.",
+        code=Code.SECRET_SHOWN_ONCE,
         client_id=client_id,
     )
 
@@ -304,14 +311,21 @@ def update_client(client_id: str, payload: ClientUpdate, session: SessionDep) ->
     "/clients/{client_id}/secret",
     response_model=ClientWithSecret,
     summary="Replace an API client's secret; the new one is shown once",
+    description="The replaced secret keeps working for GATEWAY_CLIENT_SECRET_OVERLAP_HOURS (48 by "
+    "default; `previous_secret_expires_at` says until when), so a bank's nightly run or a "
+    "partner's pull goes on while its operators deploy the new one. Replacing again ends the "
+    "older secret at once.",
 )
-def rotate_client_secret(client_id: str, session: SessionDep, idem: Idempotency) -> Any:
+def rotate_client_secret(
+    client_id: str, request: Request, session: SessionDep, idem: Idempotency
+) -> Any:
     client = _client(session, client_id)
     if client.role == Role.SERVICE.value:
-        raise Conflict("Platform service clients take their secret from the gateway settings.")
-    secret = secrets.token_urlsafe(32)
-    client.secret_hash = identity.hash_secret(secret)
-    client.updated_at = utcnow()
+        raise Conflict(
+            "Platform service clients take their secret from the gateway settings.",
+            code=Code.SERVICE_CLIENT_SECRET,
+        )
+    secret = identity.replace_secret(client, _settings(request))
     session.add(client)
     session.flush()
     public = ClientPublic.model_validate(client).model_dump()

@@ -6,7 +6,8 @@ from typing import Annotated, Any, Self
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from common.auth import Role
-from common.problems import FieldError, ValidationFailed
+from common.problem_codes import Code
+from common.problems import FieldError, ValidationFailed, field_error
 from common.schemas import InputModel, OutputModel, PatchModel
 from common.scope import needed_scope
 
@@ -44,12 +45,12 @@ def scope_errors(
     }
     needed, allowed = needed_scope(role), allowed_scope(role)
     errors = [
-        FieldError(location="body", field=name, reason=f"required for the role {role.value}")
+        field_error(name, f"required for the role {role.value}", code=Code.REQUIRED_WITH)
         for name in sorted(needed)
         if not present[name]
     ]
     errors += [
-        FieldError(location="body", field=name, reason=f"not used by the role {role.value}")
+        field_error(name, f"not used by the role {role.value}", code=Code.NOT_ALLOWED_WITH)
         for name, is_set in sorted(present.items())
         if is_set and name not in allowed
     ]
@@ -136,8 +137,8 @@ class UserCreate(ScopedCreate):
             raise ValidationFailed(
                 "role: service is for API clients only",
                 errors=[
-                    FieldError(
-                        location="body", field="role", reason="service is for API clients only"
+                    field_error(
+                        "role", "service is for API clients only", code=Code.ROLE_NOT_FOR_PEOPLE
                     )
                 ],
             )
@@ -198,6 +199,11 @@ class ClientPublic(ScopePublic):
     name: str
     created_at: datetime
     updated_at: datetime
+    previous_secret_expires_at: datetime | None = Field(
+        default=None,
+        description="When the secret replaced last stops working (the overlap that lets the "
+        "client's operators deploy the new one); null when there is none.",
+    )
 
 
 class ClientWithSecret(ClientPublic):

@@ -27,6 +27,12 @@ class GatewaySettings(ComponentSettings):
     login_free_failures: int = 5
     login_base_delay_seconds: int = 15
     login_max_delay_seconds: int = 900
+    client_secret_overlap_hours: float = Field(default=48.0, ge=0)
+    """How long a client's replaced secret still works: the bank's nightly run and a partner's
+    scheduled pull keep working while their operators deploy the new one."""
+    standing_cache_seconds: float = Field(default=1.0, ge=0, le=10)
+    """How long a replica trusts that a token's account is still enabled before asking the
+    database again: a disabled account's tokens stop within this time on every replica."""
     event_poll_seconds: float = 0.5
     """How often the services' event feeds are asked for more (for the webhooks)."""
     event_idle_poll_seconds: float = 2.0

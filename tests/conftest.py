@@ -49,6 +49,7 @@ TEST_SETTINGS = {
     "LOANS_EVENT_IDLE_POLL_SECONDS": "0.4",
     "GATEWAY_EVENT_IDLE_POLL_SECONDS": "0.4",
     "LOANS_OVERDUE_SCAN_SECONDS": "1",
+    "LOANS_MATCHING_RETRY_SECONDS": "0.5",
     # Tests write memberships that ended years ago; tests/test_personal_data_rights.py runs
     # the retention pass itself.
     "CLUBS_MEMBER_RETENTION_YEARS": "0",

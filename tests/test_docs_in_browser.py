@@ -73,3 +73,15 @@ def test_redoc_renders_the_document_offline(page: Page, stack: Stack) -> None:
     page.goto(stack.gateway_url + "/redoc")
     page.get_by_text("ISHC Platform API").first.wait_for(timeout=30_000)
     page.get_by_text("Get a token at").first.wait_for(timeout=30_000)
+
+
+def test_a_problem_type_s_page_lists_its_codes_offline(page: Page, stack: Stack) -> None:
+    page.goto(stack.gateway_url + "/problems/conflict")
+    page.get_by_role("heading", name="Conflict", level=1).wait_for(timeout=15_000)
+    assert page.locator("html").get_attribute("lang") == "en"
+    table = page.get_by_role("table")
+    codes = table.locator("tbody th").all_inner_texts()
+    assert "fund_overdraft" in codes and "already_exists" in codes
+    assert table.get_by_role("row", name="club_dissolved").count() == 1
+    page.get_by_role("link", name="Every problem type").click()
+    page.get_by_role("link", name="Database Busy").wait_for(timeout=15_000)

@@ -181,7 +181,8 @@ def test_an_allocation_is_recorded_once(
 def test_an_allocation_id_needs_the_allocation_origin(
     fund: dict[str, Any], admin: httpx.Client
 ) -> None:
-    assert_problem(capital(admin, fund["id"], 1_000, allocation_id=5), 422)
+    refused = assert_problem(capital(admin, fund["id"], 1_000, allocation_id=5), 422)
+    assert [error["code"] for error in refused["errors"]] == ["not_allowed_with"]
 
 
 def test_an_expense_is_refused_when_the_fund_cannot_cover_it(
@@ -189,7 +190,7 @@ def test_an_expense_is_refused_when_the_fund_cannot_cover_it(
 ) -> None:
     assert expense(admin, fund["id"], 60_000).status_code == 201
     refused = assert_problem(expense(admin, fund["id"], 40_001), 409)
-    assert refused["balance"] == 40_000
+    assert refused["code"] == "fund_overdraft" and refused["balance"] == 40_000
     assert expense(admin, fund["id"], 40_000).status_code == 201
     assert balance(admin, fund["id"]) == 0
 
@@ -216,7 +217,7 @@ def test_no_back_dated_entry_takes_a_running_balance_below_zero(admin: httpx.Cli
 def test_expenses_come_from_the_activity_fund_only(admin: httpx.Client) -> None:
     revolving = open_fund(admin, make_club(admin)["id"], "income_generation")
     capital(admin, revolving["id"], 10_000)
-    assert_problem(expense(admin, revolving["id"], 1_000), 409)
+    assert assert_problem(expense(admin, revolving["id"], 1_000), 409)["code"] == "wrong_fund_kind"
 
 
 @pytest.mark.parametrize("amount", [0, -5, 1.5, 1000.5, "1000", 10**12 + 1, 10**30], ids=repr)
@@ -297,8 +298,11 @@ def test_a_mistake_is_corrected_by_a_reversing_entry_once(
         ("expenses", -30_000),
     ]
     assert balance(admin, fund["id"]) == 100_000
-    assert_problem(reversal(admin, fund["id"], spent["id"]), 409)
-    assert_problem(reversal(admin, fund["id"], body["id"]), 409)
+    again = assert_problem(reversal(admin, fund["id"], spent["id"]), 409)
+    assert again["code"] == "entry_already_reversed"
+    assert assert_problem(reversal(admin, fund["id"], body["id"]), 409)["code"] == (
+        "entry_is_reversal"
+    )
 
 
 def test_a_reversal_that_would_overdraw_the_fund_is_refused(admin: httpx.Client) -> None:

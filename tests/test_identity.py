@@ -1,6 +1,8 @@
 """People and API clients, managed by admins through /api/v1/users and /api/v1/clients."""
 
 import secrets
+import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -102,6 +104,14 @@ def test_client_secret_is_shown_once_and_can_be_replaced(api: Api, admin: httpx.
     assert rotated.status_code == 200
     new_secret = rotated.json()["client_secret"]
     assert api.client_token(client_id, new_secret)
+    # The replaced secret keeps working for the overlap, so the client's operators can deploy
+    # the new one without a gap (the default overlap is 48 hours).
+    overlap = datetime.fromisoformat(rotated.json()["previous_secret_expires_at"])
+    assert timedelta(hours=47) < overlap - datetime.now(UTC) <= timedelta(hours=48)
+    assert api.client_token(client_id, first_secret)
+    # Replacing again ends the older secret at once.
+    third = admin.post(f"/api/v1/clients/{client_id}/secret").json()["client_secret"]
+    assert api.client_token(client_id, third) and api.client_token(client_id, new_secret)
     refused = httpx.post(
         f"{api.base_url}/auth/token",
         data={
@@ -111,6 +121,27 @@ def test_client_secret_is_shown_once_and_can_be_replaced(api: Api, admin: httpx.
         },
     )
     assert_problem(refused, 401)
+
+
+def test_disabling_an_account_stops_its_tokens_at_once(api: Api, admin: httpx.Client) -> None:
+    client_id, secret = api.create_client("bank", bank_code="VBSP")
+    bank = api.client(api.client_token(client_id, secret))
+    username, password = api.create_user("officer", provinces=["15"])
+    officer = api.client(api.password_token(username, password))
+    assert bank.get("/api/v1/bank-loans").status_code == 200
+    assert officer.get("/api/v1/clubs").status_code == 200
+    assert admin.patch(f"/api/v1/clients/{client_id}", json={"active": False}).status_code == 200
+    users = admin.get("/api/v1/users", params={"limit": 1000}).json()["items"]
+    user_id = next(u["id"] for u in users if u["username"] == username)
+    assert admin.patch(f"/api/v1/users/{user_id}", json={"active": False}).status_code == 200
+    time.sleep(1.2)  # GATEWAY_STANDING_CACHE_SECONDS: what a replica may trust, at most
+    for client, path in ((bank, "/api/v1/bank-loans"), (officer, "/api/v1/clubs")):
+        problem = assert_problem(client.get(path), 401)
+        assert problem["code"] == "token_revoked"
+    assert_problem(officer.get("/auth/me"), 401)  # the gateway's own routes too
+    assert admin.patch(f"/api/v1/clients/{client_id}", json={"active": True}).status_code == 200
+    time.sleep(1.2)
+    assert bank.get("/api/v1/bank-loans").status_code == 200
 
 
 @pytest.mark.parametrize("issue", ["create", "rotate"])

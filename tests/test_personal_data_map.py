@@ -29,7 +29,16 @@ METADATA: dict[str, MetaData] = {
     "funding": funding_metadata,
     "gateway": gateway_metadata,
 }
-SHARED_TABLES = frozenset({"idempotency_keys", "outbox_events", "consumed_events", "event_cursors"})
+SHARED_TABLES = frozenset(
+    {
+        "idempotency_keys",
+        "outbox_events",
+        "consumed_events",
+        "event_cursors",
+        "sync_clock",
+        "sync_tombstones",
+    }
+)
 """Plumbing declared by `common/` in each database that needs it: one entry covers them all."""
 
 NAME = r"[a-z][a-z0-9_]*"

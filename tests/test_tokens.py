@@ -100,6 +100,22 @@ def test_repeated_failed_logins_are_slowed_down_with_retry_after(api: Api) -> No
     assert 1 <= int(response.headers["Retry-After"]) <= 900
 
 
+def test_guessing_from_elsewhere_never_locks_out_the_right_client(api: Api) -> None:
+    """Failures count per identity and address: a stranger guessing a bank's secret slows down
+    only their own tries, never the bank's nightly run from its own address."""
+    client_id, secret = api.create_client("bank", bank_code="VBSP")
+    guess = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": "x"}
+    elsewhere = {"X-Forwarded-For": "203.0.113.7"}  # the proxy's header, trusted from 127.0.0.1
+    statuses = [
+        httpx.post(f"{api.base_url}/auth/token", data=guess, headers=elsewhere).status_code
+        for _ in range(6)
+    ]
+    assert statuses[:5] == [401] * 5 and statuses[5] == 429
+    right = {**guess, "client_secret": secret}
+    assert_problem(httpx.post(f"{api.base_url}/auth/token", data=right, headers=elsewhere), 429)
+    assert httpx.post(f"{api.base_url}/auth/token", data=right).status_code == 200
+
+
 def test_deactivated_user_cannot_log_in(api: Api, admin: httpx.Client) -> None:
     username, password = api.create_user("officer", provinces=["15"])
     user = admin.get("/api/v1/users", params={"q": username}).json()["items"][0]

@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from common.clock import utcnow
 from common.db import UTCDateTime
+from common.problem_codes import Code
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient
 
@@ -224,7 +225,8 @@ class EventConsumer:
         response = await self.client.request("GET", FEED_PATH, params=params)
         if response.status_code != 200:
             raise ServiceUnavailable(
-                f"The {self.source} service answered {response.status_code} to its event feed."
+                f"The {self.source} service answered {response.status_code} to its event feed.",
+                code=Code.SERVICE_ERROR,
             )
         body = orjson.loads(response.content)
         if body["first_position"] > after + 1:

@@ -8,9 +8,11 @@ from sqlmodel import Session, col, select
 
 from common.auth import CurrentPrincipal, Principal, require_roles
 from common.clock import utcnow
-from common.db import SessionDep, page_of
+from common.db import SessionDep
 from common.events.catalogue import DESCRIPTIONS, EventType
 from common.idempotency import Idempotency
+from common.paging import page_of
+from common.problem_codes import Code
 from common.problems import NotFound, invalid
 from common.schemas import IdPath, Page, PageDep
 from gateway.webhooks.addresses import PrivateAddress, check_host
@@ -44,18 +46,20 @@ def _check_types(principal: Principal, event_types: list[EventType]) -> None:
         raise invalid(
             "event_types",
             f"the role {principal.role.value} may not receive {', '.join(refused)}",
+            code=Code.EVENT_TYPE_NOT_ALLOWED,
         )
 
 
 def _check_url(request: Request, url: str) -> None:
     settings = request.app.state.settings
     if settings.webhook_require_https and not url.startswith("https://"):
-        raise invalid("url", "must be an https address")
+        raise invalid("url", "must be an https address", code=Code.HTTPS_REQUIRED)
     if not settings.webhook_allow_private_addresses:
         try:
             check_host(url)
         except PrivateAddress as exc:
-            raise invalid("url", f"must be a public address ({exc})") from exc
+            reason = f"must be a public address ({exc})"
+            raise invalid("url", reason, code=Code.PRIVATE_ADDRESS) from exc
 
 
 def own_subscription(
@@ -122,11 +126,10 @@ def list_subscriptions(
     session: SessionDep, principal: CurrentPrincipal, page: PageDep
 ) -> Page[SubscriptionPublic]:
     filters = [] if principal.is_admin else [WebhookSubscription.owner == principal.subject]
-    rows, total = page_of(
+    paged = page_of(
         session, select(WebhookSubscription).where(*filters), page, col(WebhookSubscription.id)
     )
-    items = [SubscriptionPublic.model_validate(row) for row in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return paged.page([SubscriptionPublic.model_validate(row) for row in paged.rows])
 
 
 @router.get("/{subscription_id}", response_model=SubscriptionPublic, summary="One subscription")
@@ -198,9 +201,8 @@ def deliveries(
     if event_type is not None:
         filters.append(WebhookDelivery.event_type == event_type.value)
     newest_first = col(WebhookDelivery.id).desc()
-    rows, total = page_of(session, select(WebhookDelivery).where(*filters), page, newest_first)
-    items = [DeliveryPublic.model_validate(row) for row in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    paged = page_of(session, select(WebhookDelivery).where(*filters), page, newest_first)
+    return paged.page([DeliveryPublic.model_validate(row) for row in paged.rows])
 
 
 def _delivery(

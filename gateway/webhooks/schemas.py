@@ -7,15 +7,18 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field
 
 from common.events.catalogue import EventType
+from common.problem_codes import Code
+from common.problems import rule_error
 from common.schemas import InputModel, OutputModel, PatchModel
 
 
 def _web_address(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("an http or https address with a host")
+        raise rule_error(Code.INVALID_URL, "an http or https address with a host")
     if parts.username or parts.password:
-        raise ValueError("no credentials in the address; check the signature instead")
+        reason = "no credentials in the address; check the signature instead"
+        raise rule_error(Code.INVALID_URL, reason)
     return url
 
 

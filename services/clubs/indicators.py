@@ -16,6 +16,7 @@ from sqlmodel import Session, col
 from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.db import SessionDep, report_timeout, tune_for_report
+from common.problem_codes import Code
 from common.problems import NotFound, invalid
 from common.schemas import Id, InputModel, OutputModel, ReportDate
 from services.clubs.domain import ActivityArea, ClubStatus
@@ -52,7 +53,7 @@ class IndicatorsQuery(InputModel):
     @model_validator(mode="after")
     def _ordered(self) -> Self:
         if self.period_from > self.period_to:
-            raise invalid("from", "is after 'to'")
+            raise invalid("from", "is after 'to'", code=Code.DATE_OUT_OF_ORDER)
         return self
 
 

@@ -11,6 +11,7 @@ from common.db import UTCDateTime, own_registry
 from common.events.outbox import Outbox
 from common.idempotency import idempotency_table
 from common.sealing import BLIND_INDEX_LENGTH, SealedJSON, SealedString, blind_index
+from common.sync import SyncLog, stamp_field
 
 NATIONAL_ID = "members.national_id"
 PHONE = "members.phone"
@@ -23,6 +24,7 @@ class ClubsBase(SQLModel, registry=own_registry()):
 
 idempotency_keys = idempotency_table(ClubsBase.metadata, sealed=True)  # answers name members
 outbox = Outbox(ClubsBase.metadata)
+sync_log = SyncLog(ClubsBase.metadata)
 
 
 class Timestamps(ClubsBase):
@@ -59,6 +61,7 @@ class Club(Timestamps, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    sync_stamp: int | None = stamp_field()
     code: str = Field(max_length=40, unique=True)
     name: str = Field(max_length=200)
     name_folded: str = Field(max_length=200, index=True)
@@ -123,6 +126,7 @@ class Member(Timestamps, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    sync_stamp: int | None = stamp_field()
     club_id: int = Field(
         sa_column=Column(
             Integer, ForeignKey("clubs.id", name="fk_members_club_id_clubs"), nullable=False
@@ -201,6 +205,7 @@ class Activity(Timestamps, table=True):
     __table_args__ = (Index("ix_activities_club_id_held_on", "club_id", "held_on"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    sync_stamp: int | None = stamp_field()
     club_id: int = Field(
         sa_column=Column(
             Integer, ForeignKey("clubs.id", name="fk_activities_club_id_clubs"), nullable=False
@@ -220,6 +225,7 @@ class Meeting(Timestamps, table=True):
     __table_args__ = (Index("uq_meetings_club_id_held_on", "club_id", "held_on", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
+    sync_stamp: int | None = stamp_field()
     club_id: int = Field(
         sa_column=Column(
             Integer, ForeignKey("clubs.id", name="fk_meetings_club_id_clubs"), nullable=False

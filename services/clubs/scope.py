@@ -12,6 +12,7 @@ from sqlmodel import col
 from common import scope
 from common.auth import CurrentPrincipal, Principal, Writer
 from common.db import SessionDep
+from common.problem_codes import Code
 from common.problems import Forbidden, NotFound
 from common.schemas import IdPath
 from common.scope import PLACERS, Kind, Place, condition, readers
@@ -39,7 +40,10 @@ def may_see(principal: Principal, club: Club) -> bool:
 
 def require_personal_data_access(principal: Principal) -> None:
     if principal.role not in PERSONAL_DATA_ROLES:
-        raise Forbidden("Members' personal data is not available to this role.")
+        raise Forbidden(
+            "Members' personal data is not available to this role.",
+            code=Code.PERSONAL_DATA_FORBIDDEN,
+        )
 
 
 def visible_club(club_id: IdPath, session: SessionDep, principal: CurrentPrincipal) -> Club:

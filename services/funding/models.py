@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from common.db import own_registry
 from common.events.outbox import Outbox
 from common.idempotency import idempotency_table
+from common.sync import SyncLog
 
 
 class FundingBase(SQLModel, registry=own_registry()):
@@ -13,3 +14,4 @@ class FundingBase(SQLModel, registry=own_registry()):
 
 idempotency_keys = idempotency_table(FundingBase.metadata)
 outbox = Outbox(FundingBase.metadata)
+sync_log = SyncLog(FundingBase.metadata)

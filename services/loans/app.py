@@ -7,7 +7,7 @@ from common.club_directory import ClubDirectory
 from common.events.feed import cursors_router, feed_router
 from common.events.retention import retention_worker
 from common.service_client import ServiceClient, ServiceTokens
-from services.loans.bank.matching import MemberLookup
+from services.loans.bank.matching import MemberLookup, retry_matching
 from services.loans.bank.routes import router as bank_loans_router
 from services.loans.clubs import MemberDirectory
 from services.loans.consumers import club_events, follow_clubs
@@ -47,6 +47,7 @@ def create_app(settings: LoansSettings | None = None) -> FastAPI:
         workers=[
             follow_clubs,
             watch_overdue,
+            retry_matching,
             retention_worker(outbox.prune, consumer_tables.prune),
         ],
     )

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from common.problem_codes import Code
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient
 
@@ -36,7 +37,8 @@ class MemberDirectory:
             return None
         if response.status_code != 200:
             raise ServiceUnavailable(
-                f"The clubs service answered {response.status_code} for member {member_id}."
+                f"The clubs service answered {response.status_code} for member {member_id}.",
+                code=Code.SERVICE_ERROR,
             )
         body = response.json()
         left_on = body["left_on"]

@@ -13,6 +13,7 @@ from common.db import UTCDateTime, own_registry
 from common.events.consumer import ConsumerTables
 from common.events.outbox import Outbox
 from common.idempotency import idempotency_table
+from common.sync import SyncLog
 
 
 class LoansBase(SQLModel, registry=own_registry()):
@@ -21,6 +22,7 @@ class LoansBase(SQLModel, registry=own_registry()):
 
 idempotency_keys = idempotency_table(LoansBase.metadata, sealed=True)  # answers name borrowers
 outbox = Outbox(LoansBase.metadata)
+sync_log = SyncLog(LoansBase.metadata)
 consumer_tables = ConsumerTables(LoansBase.metadata)
 ACTIVE_CLUB = "active"
 

@@ -1,5 +1,6 @@
 """Loans service settings, from `LOANS_*` environment variables."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from common.settings import DEV_SECRET_MARKER, CallingServiceSettings, PersonalDataSettings
@@ -15,3 +16,5 @@ class LoansSettings(PersonalDataSettings, CallingServiceSettings):
     """The clubs service, asked directly (not through the gateway) for club facts."""
     overdue_scan_seconds: float = 3600.0
     """How often instalments that fell due unpaid are looked for and announced (0: never)."""
+    matching_retry_seconds: float = Field(default=30.0, gt=0)
+    """How often the loans stored while the clubs service could not answer are matched again."""

@@ -15,6 +15,7 @@ from common import clock
 from common.auth import CurrentPrincipal, require_roles
 from common.db import SessionDep
 from common.schemas import IdPath, Page, PageDep
+from common.sync import ChangedSince
 from services.clubs.activities import rules, service
 from services.clubs.activities.schemas import (
     ActivityCreate,
@@ -101,10 +102,10 @@ def list_activities(
     page: PageDep,
     period: PeriodDep,
     area: Annotated[ActivityArea | None, Query(description="Only this area.")] = None,
+    since: ChangedSince = None,
 ) -> Page[ActivityPublic]:
-    rows, total = service.find_activities(session, club, period.start, period.end, area, page)
-    items = [service.activity_public(row) for row in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    paged = service.find_activities(session, club, period.start, period.end, area, page, since)
+    return paged.page([service.activity_public(row) for row in paged.rows])
 
 
 @router.get("/activities/{activity_id}", response_model=ActivityPublic, summary="One activity")
@@ -166,10 +167,13 @@ def create_meeting(
     summary="A club's meetings, newest first (those who may see members)",
 )
 def list_meetings(
-    club: ClubWithMembers, session: SessionDep, page: PageDep, period: PeriodDep
+    club: ClubWithMembers,
+    session: SessionDep,
+    page: PageDep,
+    period: PeriodDep,
+    since: ChangedSince = None,
 ) -> Page[MeetingPublic]:
-    items, total = service.find_meetings(session, club, period.start, period.end, page)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return service.find_meetings(session, club, period.start, period.end, page, since)
 
 
 @router.get("/meetings/{meeting_id}", response_model=MeetingPublic, summary="One meeting")

@@ -9,7 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from common.problems import Conflict, ValidationFailed, field_error, invalid
+from common.problem_codes import Code
+from common.problems import Conflict, ValidationFailed, field_error, invalid, rule_error
 from services.clubs.domain import ActivityArea, ClubStatus
 from services.clubs.models import Club
 
@@ -18,28 +19,34 @@ def check_no_repeats(member_ids: list[int]) -> list[int]:
     """Each attending member is listed once; a repeat is a client's mistake, not a count."""
     repeated = sorted(i for i, times in Counter(member_ids).items() if times > 1)
     if repeated:
-        raise ValueError(f"lists members more than once: {', '.join(map(str, repeated))}")
+        listed = ", ".join(map(str, repeated))
+        raise rule_error(Code.DUPLICATE_VALUE, f"lists members more than once: {listed}")
     return member_ids
 
 
 def check_takes_new_records(club: Club) -> None:
     """A dissolved club keeps its history but records nothing new (409)."""
     if club.status == ClubStatus.DISSOLVED:
-        raise Conflict(f"Club {club.id} is dissolved; it records no new activities or meetings.")
+        raise Conflict(
+            f"Club {club.id} is dissolved; it records no new activities or meetings.",
+            code=Code.CLUB_DISSOLVED,
+        )
 
 
 def check_after_founding(club: Club, held_on: date) -> None:
     """Nothing happens in a club before the commune's founding decision."""
     founded = club.founding_decision_date
     if founded is not None and held_on < founded:
-        raise invalid("held_on", f"is before the club's founding decision ({founded.isoformat()})")
+        reason = f"is before the club's founding decision ({founded.isoformat()})"
+        raise invalid("held_on", reason, code=Code.DATE_OUT_OF_ORDER)
 
 
 def check_period(start: date | None, end: date | None) -> None:
     if start is not None and end is not None and start > end:
         reason = f"is after to ({end.isoformat()})"
         raise ValidationFailed(
-            f"from: {reason}", errors=[field_error("from", reason, location="query")]
+            f"from: {reason}",
+            errors=[field_error("from", reason, location="query", code=Code.DATE_OUT_OF_ORDER)],
         )
 
 
@@ -57,7 +64,8 @@ def coverage_period(start: date | None, end: date | None, today: date) -> tuple[
 def check_health_checks(health_checks: int, attendance: int) -> None:
     """Health checks are done on members at the meeting, so there are never more than came."""
     if health_checks > attendance:
-        raise invalid("health_checks", f"is {health_checks} but only {attendance} members attended")
+        reason = f"is {health_checks} but only {attendance} members attended"
+        raise invalid("health_checks", reason, code=Code.HEALTH_CHECKS_ABOVE_ATTENDANCE)
 
 
 def not_active_members(member_ids: Iterable[int], active_ids: Iterable[int], on: date) -> None:
@@ -68,7 +76,7 @@ def not_active_members(member_ids: Iterable[int], active_ids: Iterable[int], on:
         reason = f"not active members of this club on {on.isoformat()}: {listed}"
         raise ValidationFailed(
             f"attending_member_ids: {reason}",
-            errors=[field_error("attending_member_ids", reason)],
+            errors=[field_error("attending_member_ids", reason, code=Code.NOT_ACTIVE_MEMBER)],
             member_ids=offending,
         )
 

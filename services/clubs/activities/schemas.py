@@ -1,35 +1,19 @@
 """What goes over the wire for activities, meetings and the coverage of the eight areas."""
 
-from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
-from pydantic_core import PydanticCustomError
 
 from common.schemas import Id, InputModel, OutputModel, PastDate, PatchModel
 from services.clubs.activities import rules
 from services.clubs.domain import ActivityArea
-
-T = TypeVar("T")
 
 MAX_HEADCOUNT = 100_000
 """Far above any village event; a larger number is a typing mistake (and fits the column)."""
 MAX_TOPICS = 50
 MAX_ATTENDANCE = 1_000
 """Clubs have 50–70 members (a few hundred in the largest); a meeting lists at most this many."""
-
-
-def _rule(check: Callable[[T], T]) -> AfterValidator:
-    """A per-field rule of `rules.py` as a validator whose message is the rule's reason alone."""
-
-    def validate(value: T) -> T:
-        try:
-            return check(value)
-        except ValueError as exc:
-            raise PydanticCustomError("invalid_value", str(exc)) from None
-
-    return AfterValidator(validate)
 
 
 HeldOn = PastDate
@@ -44,7 +28,7 @@ AttendingIds = Annotated[
         max_length=MAX_ATTENDANCE,
         description="Members of this club, active on held_on, who attended; each once.",
     ),
-    _rule(rules.check_no_repeats),
+    AfterValidator(rules.check_no_repeats),
 ]
 HealthChecks = Annotated[
     int,

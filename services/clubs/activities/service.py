@@ -6,15 +6,19 @@ audit entry exist together or not at all.
 
 from collections.abc import Sequence
 from datetime import date
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, delete, func, update
 from sqlmodel import Session, col, select
 
 from common.clock import utcnow
-from common.db import id_of, page_of
+from common.db import id_of
+from common.paging import Paged, Synced, page_of
+from common.problem_codes import Code
 from common.problems import Conflict, NotFound
-from common.schemas import PageParams
+from common.schemas import Page, PageParams
+from common.sync import Token
 from services.clubs import audit
 from services.clubs.activities import rules
 from services.clubs.activities.schemas import (
@@ -29,8 +33,11 @@ from services.clubs.activities.schemas import (
 )
 from services.clubs.audit import Actor
 from services.clubs.domain import ActivityArea
-from services.clubs.models import Activity, Club, Meeting, MeetingAttendance, Member
+from services.clubs.models import Activity, Club, Meeting, MeetingAttendance, Member, sync_log
 from services.clubs.quotas.rules import active_on
+
+ACTIVITIES = "activities"
+"""The collection name of deleted activities' tombstones (`common.sync`)."""
 
 
 def lock_club(session: Session, club: Club) -> None:
@@ -114,6 +121,7 @@ def delete_activity(session: Session, actor: Actor, activity: Activity) -> None:
         session, actor, "activity", id_of(activity), "deleted", audit.snapshot(activity), None
     )
     session.delete(activity)
+    sync_log.tombstone(session, ACTIVITIES, id_of(activity), activity.club_id)
 
 
 def find_activities(
@@ -123,7 +131,8 @@ def find_activities(
     end: date | None,
     area: ActivityArea | None,
     page: PageParams,
-) -> tuple[Sequence[Activity], int]:
+    since: Token | None = None,
+) -> Paged:
     """One page of the club's activities, newest first, and the total."""
     conditions = [
         col(Activity.club_id) == club.id,
@@ -131,12 +140,14 @@ def find_activities(
     ]
     if area is not None:
         conditions.append(col(Activity.area) == area.value)
+    removed = partial(sync_log.removed, collection=ACTIVITIES, club_id=id_of(club))
     return page_of(
         session,
         select(Activity).where(*conditions),
         page,
         col(Activity.held_on).desc(),
         col(Activity.id).desc(),
+        synced=Synced(col(Activity.sync_stamp), since, removed),
     )
 
 
@@ -186,6 +197,7 @@ def _check_one_a_day(session: Session, club: Club, on: date, except_id: int | No
         raise Conflict(
             f"Club {club.id} already has meeting {other} on {on.isoformat()}; "
             "a club meets at most once a day.",
+            code=Code.MEETING_SAME_DAY,
             meeting_id=other,
         )
 
@@ -277,19 +289,25 @@ def update_meeting(
 
 
 def find_meetings(
-    session: Session, club: Club, start: date | None, end: date | None, page: PageParams
-) -> tuple[list[MeetingPublic], int]:
+    session: Session,
+    club: Club,
+    start: date | None,
+    end: date | None,
+    page: PageParams,
+    since: Token | None = None,
+) -> Page[MeetingPublic]:
     """One page of the club's meetings, newest first, with their attendance, and the total."""
     conditions = [col(Meeting.club_id) == club.id, *period_filter(col(Meeting.held_on), start, end)]
-    rows, total = page_of(
+    paged = page_of(
         session,
         select(Meeting).where(*conditions),
         page,
         col(Meeting.held_on).desc(),
         col(Meeting.id).desc(),
+        synced=Synced(col(Meeting.sync_stamp), since),
     )
-    attending = attendance_of(session, [id_of(meeting) for meeting in rows])
-    return [meeting_public(meeting, attending[id_of(meeting)]) for meeting in rows], total
+    attending = attendance_of(session, [id_of(meeting) for meeting in paged.rows])
+    return paged.page([meeting_public(m, attending[id_of(m)]) for m in paged.rows])
 
 
 # Coverage

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from common.clock import utcnow
 from common.db import id_of
+from common.problem_codes import Code
 from common.problems import Conflict, NotFound, ValidationFailed, field_error
 from services.clubs import audit, events
 from services.clubs.audit import Actor
@@ -80,7 +81,8 @@ def give(session: Session, actor: Actor, member: Member, given: ConsentGiven) ->
     if member.left_on is not None:
         raise Conflict(
             f"Member {member.id} left on {member.left_on.isoformat()}; a past membership "
-            "takes no new consent."
+            "takes no new consent.",
+            code=Code.MEMBER_LEFT,
         )
     current = session.exec(
         select(Consent).where(
@@ -93,6 +95,7 @@ def give(session: Session, actor: Actor, member: Member, given: ConsentGiven) ->
         raise Conflict(
             f"Member {member.id} already consents to {given.purpose.value} (consent "
             f"{current.id}, given on {current.given_on.isoformat()}).",
+            code=Code.CONSENT_ALREADY_GIVEN,
             consent_id=current.id,
         )
     (consent,) = record_given(session, actor, member, [given])
@@ -107,17 +110,22 @@ def withdraw(
     """Records the withdrawal: 409 if already withdrawn, or for the membership basis of a
     current member; 422 for a date before the consent was given."""
     if consent.withdrawn_on is not None:
-        raise Conflict(f"Consent {consent.id} was withdrawn on {consent.withdrawn_on.isoformat()}.")
+        raise Conflict(
+            f"Consent {consent.id} was withdrawn on {consent.withdrawn_on.isoformat()}.",
+            code=Code.CONSENT_ALREADY_WITHDRAWN,
+        )
     if consent.purpose == ConsentPurpose.MEMBERSHIP and member.left_on is None:
         raise Conflict(
             f"The consent to membership is the basis for keeping member {member.id}'s record: "
             f"record that the member left (POST /api/v1/members/{member.id}/leave) before "
-            "withdrawing it."
+            "withdrawing it.",
+            code=Code.MEMBERSHIP_CONSENT_IN_USE,
         )
     if withdrawal.withdrawn_on < consent.given_on:
         reason = f"is before the consent was given ({consent.given_on.isoformat()})"
         raise ValidationFailed(
-            f"withdrawn_on: {reason}", errors=[field_error("withdrawn_on", reason)]
+            f"withdrawn_on: {reason}",
+            errors=[field_error("withdrawn_on", reason, code=Code.DATE_OUT_OF_ORDER)],
         )
     before = facts(consent)
     consent.withdrawn_on = withdrawal.withdrawn_on

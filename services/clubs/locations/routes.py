@@ -6,6 +6,8 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from common.auth import Role, require_roles
+from common.paging import page_of_rows
+from common.problem_codes import Code
 from common.problems import NotFound, invalid
 from common.schemas import Page, PageDep
 from services.clubs.locations import legacy, units
@@ -23,13 +25,10 @@ UnitModel = TypeVar("UnitModel", bound=BaseModel)
 
 
 def _page(rows: list[units.Unit], page: PageDep, model: type[UnitModel]) -> Page[UnitModel]:
-    chosen = rows[page.offset : page.offset + page.limit]
-    return Page(
-        items=[model(**unit.__dict__) for unit in chosen],
-        total=len(rows),
-        limit=page.limit,
-        offset=page.offset,
+    paged = page_of_rows(
+        rows, page, "unit code", lambda unit: unit.code, lambda unit: int(unit.code)
     )
+    return paged.page([model(**unit.__dict__) for unit in paged.rows])
 
 
 @router.get(
@@ -78,7 +77,12 @@ def resolve_address(
 ) -> ResolvedAddress:
     found = legacy.resolve(address)
     if found.province_code is None:
-        raise invalid("address", "no province can be recognised in it", location="query")
+        raise invalid(
+            "address",
+            "no province can be recognised in it",
+            location="query",
+            code=Code.UNRECOGNISED_ADDRESS,
+        )
     province = units.provinces()[found.province_code]
     commune = units.communes().get(found.commune_code or "")
     return ResolvedAddress(

@@ -26,6 +26,7 @@ from common import clock
 from common.clock import utcnow
 from common.db import id_of
 from common.events.catalogue import PERSONAL_DATA_KEY
+from common.problem_codes import Code
 from common.problems import Conflict
 from common.service_client import ServiceClient
 from services.clubs import audit, events
@@ -96,6 +97,7 @@ def refuse_outstanding(owing: dict[int, list[int]]) -> None:
             "The person has loans from the club's fund that are not settled (applied, approved "
             f"or being repaid): {', '.join(map(str, loan_ids))}. Erase them once they are "
             "repaid, rejected or written off.",
+            code=Code.LOANS_OUTSTANDING,
             loan_ids=loan_ids,
         )
 
@@ -225,7 +227,9 @@ def erase(session: Session, actor: Actor, person: Sequence[Member], erasure: Era
     if not pending:
         erased_on = person[0].erased_on
         assert erased_on is not None
-        raise Conflict(f"The person's data was erased on {erased_on.isoformat()}.")
+        raise Conflict(
+            f"The person's data was erased on {erased_on.isoformat()}.", code=Code.MEMBER_ERASED
+        )
     ages = older_ages(session)
     for member in pending:
         _erase_one(session, actor, member, erasure, ages)

@@ -17,10 +17,12 @@ from common.auth import CurrentPrincipal, Role, Writer, require_roles
 from common.db import SessionDep, id_of
 from common.etag import IfMatch, set_etag
 from common.personal_data import shown
+from common.problem_codes import Code
 from common.problems import Conflict, NotFound, ValidationFailed, field_error
 from common.schemas import IdPath, Page, PageDep
 from common.sealing import blind_index
 from common.spreadsheets import Upload
+from common.sync import ChangedSince
 from services.clubs.audit import Actor
 from services.clubs.domain import BoardRole, Gender, Household
 from services.clubs.members import erasure, importer, service
@@ -66,7 +68,8 @@ def managed_member(member: VisibleMember, _writer: Writer) -> Member:
     if member.erased_on is not None:
         raise Conflict(
             f"Member {member.id}'s data was erased on {member.erased_on.isoformat()}; "
-            "the record no longer changes."
+            "the record no longer changes.",
+            code=Code.MEMBER_ERASED,
         )
     return member
 
@@ -124,25 +127,34 @@ def list_members(
         MemberSort,
         Query(description="name (full name), given_name (the Vietnamese order), or id."),
     ] = "name",
+    since: ChangedSince = None,
 ) -> Page[MemberPublic]:
     if include_left and active_on is not None:
         raise ValidationFailed(
             "include_left: lists every membership; leave out active_on",
-            errors=[field_error("include_left", "cannot be combined with active_on", "query")],
+            errors=[
+                field_error(
+                    "include_left",
+                    "cannot be combined with active_on",
+                    "query",
+                    code=Code.MUTUALLY_EXCLUSIVE,
+                )
+            ],
         )
-    conditions = [
-        col(Member.club_id) == club.id,
-        service.membership_filter(active_on, include_left),
-    ]
+    conditions = [col(Member.club_id) == club.id]
+    if since is None:
+        conditions.append(service.membership_filter(active_on, include_left))
+    else:  # a member who left since is a change to the app's list: it comes with its left_on
+        conditions.append(since.changed(col(Member.sync_stamp)))
     if board_role:
         conditions.append(col(Member.board_role) == board_role.value)
     if household_status:
         conditions.append(col(Member.household_status) == household_status.value)
     if gender:
         conditions.append(col(Member.gender) == gender.value)
-    rows, total = service.find_members(session, conditions, q, sort, page)
-    shown(response, (m.id for m in rows))
-    return Page(items=[public(m) for m in rows], total=total, limit=page.limit, offset=page.offset)
+    paged = service.find_members(session, conditions, q, sort, page)
+    shown(response, (m.id for m in paged.rows))
+    return paged.page([public(m) for m in paged.rows])
 
 
 @club_members.get(

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from common.problems import FieldError, field_error
+from common.problem_codes import Code
+from common.problems import FieldError, field_error, rule_error
 from common.schemas import EARLIEST_BIRTH
 from services.clubs.domain import BOARD_SIZES, MIN_HOME_CARE_VOLUNTEERS, BoardRole, Gender
 from services.clubs.quotas.schemas import RuleResult
@@ -38,13 +39,14 @@ def clean_name(raw: str) -> str:
     """
     name = " ".join(unicodedata.normalize("NFC", raw).split())
     if not name:
-        raise ValueError("is empty")
+        raise rule_error(Code.INVALID_NAME, "is empty")
     allowed = all(
         ch.isalpha() or ch in _NAME_PUNCTUATION or unicodedata.category(ch).startswith("M")
         for ch in name
     )
     if not allowed or not any(ch.isalpha() for ch in name):
-        raise ValueError("must be a person's name: letters, spaces, dots, hyphens, apostrophes")
+        reason = "must be a person's name: letters, spaces, dots, hyphens, apostrophes"
+        raise rule_error(Code.INVALID_NAME, reason)
     return name
 
 
@@ -57,7 +59,7 @@ def normalise_phone(raw: str) -> str:
         digits = "0" + digits[2:].removeprefix("0")
     if _MOBILE.match(digits) or _LANDLINE.match(digits):
         return digits
-    raise ValueError(PHONE_REASON)
+    raise rule_error(Code.INVALID_PHONE, PHONE_REASON)
 
 
 def id_gender(national_id: str) -> Gender:
@@ -112,20 +114,23 @@ def resolved_birth_year(facts: MemberFacts) -> int | None:
 def _birth_errors(facts: MemberFacts, today: date) -> list[FieldError]:
     errors = []
     if facts.birth_date is None and facts.birth_year is None:
-        errors.append(field_error("birth_date", "give the date of birth or at least birth_year"))
+        reason = "give the date of birth or at least birth_year"
+        errors.append(field_error("birth_date", reason, code=Code.MISSING))
     if facts.birth_date is not None:
         if facts.birth_date > today:
-            errors.append(field_error("birth_date", "is in the future"))
+            errors.append(field_error("birth_date", "is in the future", code=Code.DATE_IN_FUTURE))
         elif facts.birth_date.year < EARLIEST_BIRTH_YEAR:
-            errors.append(field_error("birth_date", f"is before {EARLIEST_BIRTH_YEAR}"))
+            reason = f"is before {EARLIEST_BIRTH_YEAR}"
+            errors.append(field_error("birth_date", reason, code=Code.DATE_TOO_EARLY))
     if facts.birth_year is not None:
         if facts.birth_year > today.year:
-            errors.append(field_error("birth_year", "is in the future"))
+            errors.append(field_error("birth_year", "is in the future", code=Code.DATE_IN_FUTURE))
         elif facts.birth_date is not None and facts.birth_date.year != facts.birth_year:
             errors.append(
                 field_error(
                     "birth_year",
                     f"is {facts.birth_year} but birth_date is in {facts.birth_date.year}",
+                    code=Code.INCONSISTENT,
                 )
             )
     return errors
@@ -133,10 +138,11 @@ def _birth_errors(facts: MemberFacts, today: date) -> list[FieldError]:
 
 def _joined_errors(facts: MemberFacts, today: date) -> list[FieldError]:
     if facts.joined_on > today:
-        return [field_error("joined_on", "is in the future")]
+        return [field_error("joined_on", "is in the future", code=Code.DATE_IN_FUTURE)]
     born = facts.birth_date or (date(facts.birth_year, 1, 1) if facts.birth_year else None)
     if born is not None and facts.joined_on < born:
-        return [field_error("joined_on", "is before the member was born")]
+        reason = "is before the member was born"
+        return [field_error("joined_on", reason, code=Code.DATE_OUT_OF_ORDER)]
     return []
 
 
@@ -148,7 +154,7 @@ def member_errors(facts: MemberFacts, today: date) -> list[FieldError]:
         # A birth already refused would only repeat itself as a disagreement with the ID.
         year = None if birth_errors else resolved_birth_year(facts)
         errors += [
-            field_error("national_id", reason)
+            field_error("national_id", reason, code=Code.NATIONAL_ID_DISAGREES)
             for reason in national_id_disagreements(facts.national_id, facts.gender, year)
         ]
     return errors
@@ -156,9 +162,10 @@ def member_errors(facts: MemberFacts, today: date) -> list[FieldError]:
 
 def leave_errors(joined_on: date, left_on: date, today: date) -> list[FieldError]:
     if left_on > today:
-        return [field_error("left_on", "is in the future")]
+        return [field_error("left_on", "is in the future", code=Code.DATE_IN_FUTURE)]
     if left_on < joined_on:
-        return [field_error("left_on", f"is before the member joined ({joined_on.isoformat()})")]
+        reason = f"is before the member joined ({joined_on.isoformat()})"
+        return [field_error("left_on", reason, code=Code.DATE_OUT_OF_ORDER)]
     return []
 
 

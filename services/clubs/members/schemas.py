@@ -1,12 +1,12 @@
 """What goes over the wire for members, the board and the import of member lists."""
 
-from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
+from common.problem_codes import Code
+from common.problems import rule_error
 from common.schemas import (
     EARLIEST_BIRTH,
     NOT_AFTER_TODAY,
@@ -22,20 +22,7 @@ from services.clubs.domain import BoardRole, ConsentPurpose, Gender, Household
 from services.clubs.members import rules
 from services.clubs.quotas.schemas import RuleResult
 
-
-def _rule(check: Callable[[str], str]) -> AfterValidator:
-    """A per-field rule of `rules.py` as a validator whose message is the rule's reason alone."""
-
-    def validate(value: str) -> str:
-        try:
-            return check(value)
-        except ValueError as exc:
-            raise PydanticCustomError("invalid_value", str(exc)) from None
-
-    return AfterValidator(validate)
-
-
-PersonName = Annotated[str, Field(min_length=1, max_length=200), _rule(rules.clean_name)]
+PersonName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(rules.clean_name)]
 MemberNationalId = Annotated[
     NationalId,
     Field(description="The 12-digit citizen ID (CCCD); must agree with gender and birth year."),
@@ -47,7 +34,7 @@ Phone = Annotated[
         description="Vietnamese mobile or landline; +84/84, spaces and dots are accepted and "
         "the number is stored as 0xxxxxxxxx.",
     ),
-    _rule(rules.normalise_phone),
+    AfterValidator(rules.normalise_phone),
 ]
 BirthYear = Annotated[int, Field(ge=rules.EARLIEST_BIRTH_YEAR, le=2100)]
 LifeDate = Annotated[date, Years(EARLIEST_BIRTH)]
@@ -88,11 +75,12 @@ class MemberCreate(InputModel):
     def _membership_is_the_basis(cls, consents: list[ConsentGiven]) -> list[ConsentGiven]:
         purposes = [consent.purpose for consent in consents]
         if len(set(purposes)) != len(purposes):
-            raise ValueError("a purpose is given twice")
+            raise rule_error(Code.DUPLICATE_VALUE, "a purpose is given twice")
         if ConsentPurpose.MEMBERSHIP not in purposes:
-            raise ValueError(
+            raise rule_error(
+                Code.MEMBERSHIP_CONSENT_REQUIRED,
                 "must include the consent to membership (purpose membership): the basis for "
-                "keeping a member's record"
+                "keeping a member's record",
             )
         return consents
 
@@ -242,7 +230,9 @@ class MemberLookup(InputModel):
     @model_validator(mode="after")
     def _one_way_of_asking(self) -> Self:
         if (self.national_ids is None) == (self.national_id_blind_indexes is None):
-            raise ValueError("send either national_ids or national_id_blind_indexes")
+            raise rule_error(
+                Code.MUTUALLY_EXCLUSIVE, "send either national_ids or national_id_blind_indexes"
+            )
         return self
 
 

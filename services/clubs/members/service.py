@@ -6,6 +6,7 @@ membership and its audit entry exist together or not at all. The partial unique 
 """
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import date
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,8 @@ from common.auth import Principal
 from common.clock import utcnow
 from common.db import id_of
 from common.etag import claim_version
+from common.paging import Paged, page_of_rows, sync_token
+from common.problem_codes import Code
 from common.problems import Conflict, FieldError, ValidationFailed, field_error
 from common.schemas import PageParams
 from common.sealing import blind_index
@@ -98,7 +101,9 @@ def prepare(
 
 def check_club_takes_members(club: Club) -> None:
     if club.status == ClubStatus.DISSOLVED:
-        raise Conflict(f"Club {club.id} is dissolved; it takes no new members.")
+        raise Conflict(
+            f"Club {club.id} is dissolved; it takes no new members.", code=Code.CLUB_DISSOLVED
+        )
 
 
 def _by_index(national_ids: Iterable[str]) -> dict[str, str]:
@@ -264,6 +269,7 @@ def second_chair_conflict(chair_id: int) -> Conflict:
     return Conflict(
         f"The club already has a chair: member {chair_id}. Change that member's board_role "
         "(or let them leave) first.",
+        code=Code.SECOND_CHAIR,
         chair_member_id=chair_id,
     )
 
@@ -282,12 +288,13 @@ def _check_person(
     other = active_memberships(session, [national_id], except_id).get(national_id)
     if other is not None:
         raise Conflict(
-            f"This person {already_active_reason(session, actor.principal, club, other)}."
+            f"This person {already_active_reason(session, actor.principal, club, other)}.",
+            code=Code.ALREADY_MEMBER,
         )
     last_left = last_ended_memberships(session, [national_id], except_id).get(national_id)
     reason = overlap_reason(joined_on, last_left)
     if reason is not None:
-        raise refused([field_error("joined_on", reason)])
+        raise refused([field_error("joined_on", reason, code=Code.MEMBERSHIP_OVERLAP)])
 
 
 def _check_chair(
@@ -346,7 +353,8 @@ def update_member(
     if member.left_on is not None:
         raise Conflict(
             f"Member {member.id} left on {member.left_on.isoformat()}; a past membership is "
-            "history and is not changed."
+            "history and is not changed.",
+            code=Code.MEMBER_LEFT,
         )
     changes = _plain(payload.model_dump(exclude_unset=True))
     values = _merged(member, changes)
@@ -405,6 +413,7 @@ def _check_attendance(
                     field,
                     f"the member attended the meeting of {attended.isoformat()}, which would fall "
                     "outside the membership",
+                    code=Code.ATTENDANCE_OUTSIDE_MEMBERSHIP,
                 )
             ]
         )
@@ -415,7 +424,10 @@ def leave(
 ) -> Member:
     """Ends a membership and keeps the record; a re-join is a new membership."""
     if member.left_on is not None:
-        raise Conflict(f"Member {member.id} already left on {member.left_on.isoformat()}.")
+        raise Conflict(
+            f"Member {member.id} already left on {member.left_on.isoformat()}.",
+            code=Code.MEMBER_LEFT,
+        )
     errors = rules.leave_errors(member.joined_on, payload.left_on, clock.today())
     if errors:
         raise refused(errors)
@@ -465,13 +477,14 @@ def find_members(
     q: str | None,
     sort: MemberSort,
     page: PageParams,
-) -> tuple[list[Member], int]:
+) -> Paged:
     """One page of a club's members and the total.
 
     Names are matched and sorted without diacritics, which neither SQLite nor PostgreSQL does
     alike; so ids and names of the matching rows (one club: at most a few thousand) are sorted
     here and only the page is loaded.
     """
+    token = sync_token(session, page)
     # Rows, whose columns are read by name (SQLModel's `exec` types them as plain tuples).
     pairs: Sequence[IdAndName] = session.execute(
         core_select(col(Member.id), col(Member.full_name)).where(*conditions)
@@ -479,10 +492,13 @@ def find_members(
     if q:
         folded = fold(q)
         pairs = [row for row in pairs if folded in fold(row.full_name)]
-    pairs = sorted(pairs, key=_sort_key(sort), reverse=sort.startswith("-"))
-    ids = [row.id for row in pairs[page.offset : page.offset + page.limit]]
+    chosen = page_of_rows(
+        list(pairs), page, f"member {sort.lstrip('-')}", _sort_key(sort), lambda row: row.id,
+        descending=sort.startswith("-"), token=token,
+    )  # fmt: skip
+    ids = [row.id for row in chosen.rows]
     rows = {m.id: m for m in session.exec(select(Member).where(col(Member.id).in_(ids))).all()}
-    return [rows[i] for i in ids], len(pairs)
+    return replace(chosen, rows=[rows[i] for i in ids])
 
 
 def _seat_order(seat: tuple[str, Member]) -> tuple[int, str, int | None]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from openpyxl.utils.datetime import from_excel
 
+from common.problem_codes import Code
 from common.problems import ValidationFailed, field_error
 from common.spreadsheets import (
     Format,
@@ -185,7 +186,7 @@ def read_sheet(upload: Upload) -> Sheet:
 
 
 def too_many_rows() -> ValidationFailed:
-    return file_refused(MEMBER_LIST.too_many_rows)
+    return file_refused(MEMBER_LIST.too_many_rows, Code.TOO_MANY_ROWS)
 
 
 def _recognised(cells: list[Any]) -> int:
@@ -219,17 +220,19 @@ def find_columns(sheet: Sheet) -> Columns:
         if label_key(header) in IGNORED_KEYS:
             columns.ignored.append(header)
         elif name is None:
-            errors.append(field_error(header, "unknown column", "file"))
+            errors.append(field_error(header, "unknown column", "file", code=Code.UNKNOWN_COLUMN))
         elif name in columns.by_field:
             first = headers[columns.by_field[name]]
-            errors.append(field_error(header, f"gives {name} like column {first!r}", "file"))
+            reason = f"gives {name} like column {first!r}"
+            errors.append(field_error(header, reason, "file", code=Code.DUPLICATE_COLUMN))
         else:
             columns.by_field[name] = index
     for name in REQUIRED_FIELDS:
         if name not in columns.by_field:
-            errors.append(field_error(name, _missing(name), "file"))
+            errors.append(field_error(name, _missing(name), "file", code=Code.MISSING_COLUMN))
     if "birth_date" not in columns.by_field and "birth_year" not in columns.by_field:
-        errors.append(field_error("birth_date", _missing("birth_date", "birth_year"), "file"))
+        reason = _missing("birth_date", "birth_year")
+        errors.append(field_error("birth_date", reason, "file", code=Code.MISSING_COLUMN))
     if errors:
         summary = "; ".join(f"{e.field}: {e.reason}" for e in errors)
         raise ValidationFailed(f"Columns of row {header_row}: {summary}", errors=errors)

@@ -8,9 +8,11 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import ColumnElement, Row, Select, case, func
 from sqlmodel import Session, col, select
 
-from common import clock
+from common import clock, cursor
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.cursor import SortKey
 from common.db import SessionDep
+from common.paging import Paged
 from common.problems import NotFound
 from common.schemas import Page, PageDep
 from services.clubs.domain import ClubStatus
@@ -144,16 +146,32 @@ def non_compliant(
     conditions = _area(principal, province)
     query, counts = _with_counts(select(Club, QuotaProfile), session, on, _members_of(*conditions))
     query = query.where(*conditions, ~compliant_condition(counts))
-    # One statement: the total rides along on every row instead of a second full count.
+    keys = [
+        SortKey.of(col(Club.province_code)),
+        SortKey.of(col(Club.code)),
+        SortKey.of(col(Club.id)),
+    ]
+    later = query
+    if page.cursor is not None:
+        later = query.where(cursor.after(keys, cursor.decode(keys, page.cursor)[0]))
+    # One statement: the count of the rows from here rides along on every row; a first page
+    # so has the total without a second full count.
     rows = session.execute(
-        query.add_columns(*counts.labelled(), func.count().over().label("total"))
-        .order_by(col(Club.province_code), col(Club.code))
+        later.add_columns(*counts.labelled(), func.count().over().label("total"))
+        .order_by(*(key.order() for key in keys))
         .offset(page.offset)
         .limit(page.limit)
     ).all()
-    total = rows[0].total if rows else _count(session, query) if page.offset else 0
+    if rows and page.cursor is None:
+        total = rows[0].total
+    else:
+        total = _count(session, query) if page.offset or page.cursor else 0
+    next_cursor = None
+    if rows and rows[0].total > page.offset + len(rows):
+        last = rows[-1][0]
+        next_cursor = cursor.encode(keys, (last.province_code, last.code, last.id))
     items = [_non_compliant(row) for row in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Paged(items, total, page, next_cursor).page(items)
 
 
 @router.get(

@@ -8,7 +8,9 @@ from sqlmodel import col, select
 
 from common.auth import Role, require_roles
 from common.clock import utcnow
-from common.db import SessionDep, page_of
+from common.db import SessionDep
+from common.paging import page_of
+from common.problem_codes import Code
 from common.problems import Conflict, NotFound
 from common.schemas import IdPath, Page, PageDep
 from services.clubs.models import Club, QuotaProfile
@@ -38,7 +40,10 @@ def get_profile(session: SessionDep, profile_id: int) -> QuotaProfile:
 def default_profile(session: SessionDep) -> QuotaProfile:
     profile = session.exec(select(QuotaProfile).where(QuotaProfile.is_default)).first()
     if profile is None:
-        raise Conflict("No default quota profile is set; choose one explicitly.")
+        raise Conflict(
+            "No default quota profile is set; choose one explicitly.",
+            code=Code.NO_DEFAULT_QUOTA_PROFILE,
+        )
     return profile
 
 
@@ -51,8 +56,8 @@ def _make_default(session: SessionDep, profile: QuotaProfile) -> None:
 
 @router.get("", response_model=Page[QuotaProfilePublic], summary="List quota profiles")
 def list_profiles(session: SessionDep, page: PageDep) -> Page[QuotaProfile]:
-    rows, total = page_of(session, select(QuotaProfile), page, col(QuotaProfile.id))
-    return Page(items=rows, total=total, limit=page.limit, offset=page.offset)
+    paged = page_of(session, select(QuotaProfile), page, col(QuotaProfile.id))
+    return paged.page(paged.rows)
 
 
 @router.get("/{profile_id}", response_model=QuotaProfilePublic, summary="One quota profile")
@@ -69,7 +74,9 @@ def read_profile(profile_id: IdPath, session: SessionDep) -> QuotaProfile:
 )
 def create_profile(payload: QuotaProfileCreate, session: SessionDep) -> QuotaProfile:
     if session.exec(select(QuotaProfile).where(QuotaProfile.code == payload.code)).first():
-        raise Conflict(f"The quota profile code {payload.code!r} is taken.")
+        raise Conflict(
+            f"The quota profile code {payload.code!r} is taken.", code=Code.ALREADY_EXISTS
+        )
     profile = QuotaProfile(**payload.model_dump())
     session.add(profile)
     session.flush()
@@ -89,7 +96,10 @@ def update_profile(
     changes: dict[str, Any] = payload.model_dump(exclude_unset=True)
     make_default = changes.pop("is_default", None)
     if make_default is False and profile.is_default:
-        raise Conflict("Make another profile the default instead of unsetting this one.")
+        raise Conflict(
+            "Make another profile the default instead of unsetting this one.",
+            code=Code.DEFAULT_QUOTA_PROFILE_REQUIRED,
+        )
     check_bounds({**profile.model_dump(), **changes})
     for name, value in changes.items():
         setattr(profile, name, value)
@@ -112,7 +122,12 @@ def delete_profile(profile_id: IdPath, session: SessionDep) -> None:
         select(func.count()).select_from(Club).where(Club.quota_profile_id == profile.id)
     ).one()
     if in_use:
-        raise Conflict(f"The quota profile is used by {in_use} club(s).")
+        raise Conflict(
+            f"The quota profile is used by {in_use} club(s).", code=Code.QUOTA_PROFILE_IN_USE
+        )
     if profile.is_default:
-        raise Conflict("The default quota profile cannot be deleted.")
+        raise Conflict(
+            "The default quota profile cannot be deleted.",
+            code=Code.DEFAULT_QUOTA_PROFILE_REQUIRED,
+        )
     session.delete(profile)

@@ -3,6 +3,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
+from common.problem_codes import Code
 from common.problems import ValidationFailed, field_error
 from common.schemas import InputModel, OutputModel, PatchModel
 
@@ -15,11 +16,13 @@ def check_bounds(values: dict[str, Any]) -> None:
     """Each minimum at most its maximum; raises 422 naming the fields."""
     errors = []
     if values["min_members"] > values["max_members"]:
-        errors.append(field_error("min_members", "must not exceed max_members"))
+        reason = "must not exceed max_members"
+        errors.append(field_error("min_members", reason, code=Code.INCONSISTENT))
     for share in SHARES:
         low, high = values.get(f"{share}_min_pct"), values.get(f"{share}_max_pct")
         if low is not None and high is not None and low > high:
-            errors.append(field_error(f"{share}_min_pct", f"must not exceed {share}_max_pct"))
+            reason = f"must not exceed {share}_max_pct"
+            errors.append(field_error(f"{share}_min_pct", reason, code=Code.INCONSISTENT))
     if errors:
         raise ValidationFailed("; ".join(f"{e.field} {e.reason}" for e in errors), errors=errors)
 

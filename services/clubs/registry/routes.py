@@ -10,11 +10,14 @@ from sqlmodel import Session, col, select
 from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.clock import utcnow
-from common.db import SessionDep, id_of, page_of
+from common.db import SessionDep, id_of
 from common.etag import IfMatch, claim_version, set_etag
+from common.paging import Synced, page_of
+from common.problem_codes import Code
 from common.problems import Conflict, NotFound, invalid
-from common.schemas import MAX_PAGE_SIZE, Id, Page, PageDep
+from common.schemas import MAX_IDS, Id, Page, PageDep
 from common.scope import covers_place
+from common.sync import ChangedSince
 from common.text import fold
 from services.clubs import audit, events
 from services.clubs.domain import ClubStatus
@@ -72,7 +75,9 @@ def _profile(session: Session, profile_id: int | None) -> QuotaProfile:
         return default_profile(session)
     profile = session.get(QuotaProfile, profile_id)
     if profile is None:
-        raise invalid("quota_profile_id", f"no quota profile {profile_id}")
+        raise invalid(
+            "quota_profile_id", f"no quota profile {profile_id}", code=Code.UNKNOWN_REFERENCE
+        )
     return profile
 
 
@@ -89,7 +94,7 @@ def create_club(
     _check_place(principal, payload.province_code, payload.commune_code)
     profile = _profile(session, payload.quota_profile_id)
     if session.exec(select(Club.id).where(Club.code == payload.code)).first():
-        raise Conflict(f"The club code {payload.code!r} is taken.")
+        raise Conflict(f"The club code {payload.code!r} is taken.", code=Code.ALREADY_EXISTS)
     club = Club(
         **payload.model_dump(exclude={"quota_profile_id", "status"}),
         quota_profile_id=id_of(profile),
@@ -142,8 +147,9 @@ def list_clubs(
     sort: ClubSort = "code",
     ids: Annotated[
         list[Id] | None,
-        Query(max_length=MAX_PAGE_SIZE, description="Only these clubs (a batched lookup)."),
+        Query(max_length=MAX_IDS, description="Only these clubs (a batched lookup)."),
     ] = None,
+    since: ChangedSince = None,
 ) -> Page[ClubPublic]:
     filters: list[ColumnElement[bool]] = [club_filter(principal)]
     if ids:
@@ -169,10 +175,9 @@ def list_clubs(
         query = compliance_join(query, session, on or clock.today(), compliant, *filters)
     column = getattr(Club, sort.lstrip("-"))
     order = column.desc() if sort.startswith("-") else column.asc()
-    rows, total = page_of(session, query, page, order, col(Club.id))
-    return Page(
-        items=[public(club) for club in rows], total=total, limit=page.limit, offset=page.offset
-    )
+    synced = Synced(col(Club.sync_stamp), since)
+    paged = page_of(session, query, page, order, col(Club.id), synced=synced)
+    return paged.page([public(club) for club in paged.rows])
 
 
 @router.get("/{club_id}", response_model=ClubPublic, summary="One club")
@@ -275,5 +280,5 @@ def club_audit(club: VisibleClub, session: SessionDep, page: PageDep) -> Page[Au
 
 def audit_page(session: Session, entity: str, entity_id: int, page: PageDep) -> Page[AuditEntry]:
     filters = [col(AuditEntry.entity) == entity, col(AuditEntry.entity_id) == entity_id]
-    rows, total = page_of(session, select(AuditEntry).where(*filters), page, col(AuditEntry.id))
-    return Page(items=rows, total=total, limit=page.limit, offset=page.offset)
+    paged = page_of(session, select(AuditEntry).where(*filters), page, col(AuditEntry.id))
+    return paged.page(paged.rows)

@@ -5,6 +5,7 @@ from datetime import date
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from common.problem_codes import Code
 from common.problems import Conflict, ValidationFailed, field_error
 from services.clubs.domain import STATUS_TRANSITIONS, ClubStatus
 from services.clubs.locations import units
@@ -16,18 +17,24 @@ def check_location(province_code: str, commune_code: str) -> None:
     if province_code not in units.provinces():
         raise ValidationFailed(
             f"province_code: no province {province_code}",
-            errors=[field_error("province_code", f"no province {province_code}")],
+            errors=[
+                field_error(
+                    "province_code", f"no province {province_code}", code=Code.UNKNOWN_REFERENCE
+                )
+            ],
         )
     commune = units.communes().get(commune_code)
     if commune is None or commune.province_code != province_code:
-        reason = (
-            f"no commune {commune_code}"
-            if commune is None
-            else f"commune {commune_code} is in province {commune.province_code}, "
-            f"not {province_code}"
-        )
+        if commune is None:
+            reason, code = f"no commune {commune_code}", Code.UNKNOWN_REFERENCE
+        else:
+            reason = (
+                f"commune {commune_code} is in province {commune.province_code}, "
+                f"not {province_code}"
+            )
+            code = Code.INCONSISTENT
         raise ValidationFailed(
-            f"commune_code: {reason}", errors=[field_error("commune_code", reason)]
+            f"commune_code: {reason}", errors=[field_error("commune_code", reason, code=code)]
         )
 
 
@@ -47,6 +54,7 @@ def check_founding_before_records(session: Session, club_id: int, founded: date 
                 field_error(
                     "founding_decision_date",
                     f"is after the club's first activity or meeting ({first.isoformat()})",
+                    code=Code.DATE_OUT_OF_ORDER,
                 )
             ],
         )
@@ -55,4 +63,7 @@ def check_founding_before_records(session: Session, club_id: int, founded: date 
 def check_transition(current: ClubStatus, wanted: ClubStatus) -> None:
     if wanted not in STATUS_TRANSITIONS[current]:
         allowed = ", ".join(sorted(STATUS_TRANSITIONS[current])) or "none (dissolved is final)"
-        raise Conflict(f"A {current.value} club cannot become {wanted.value}; allowed: {allowed}.")
+        raise Conflict(
+            f"A {current.value} club cannot become {wanted.value}; allowed: {allowed}.",
+            code=Code.CLUB_STATUS_TRANSITION,
+        )

@@ -6,8 +6,10 @@ from fastapi import APIRouter, Depends, Path, Query
 from sqlmodel import Session, col, select
 
 from common.auth import Principal, Role, require_roles
-from common.db import SessionDep, page_of
+from common.db import SessionDep, id_of
 from common.idempotency import Idempotency
+from common.paging import page_of, page_of_rows
+from common.problem_codes import Code
 from common.problems import Conflict, NotFound
 from common.schemas import IdPath, Page, PageDep
 from common.text import fold
@@ -43,7 +45,9 @@ def funder_or_404(session: Session, funder_id: int) -> Funder:
 def _refuse_taken_name(session: Session, name: str, funder_id: int | None = None) -> None:
     taken = session.exec(select(Funder.id).where(Funder.name == name)).first()
     if taken is not None and taken != funder_id:
-        raise Conflict(f"A funder named {name!r} exists already.", funder_id=taken)
+        raise Conflict(
+            f"A funder named {name!r} exists already.", code=Code.ALREADY_EXISTS, funder_id=taken
+        )
 
 
 @funders.post("", response_model=FunderPublic, status_code=201, summary="Register a funder")
@@ -79,13 +83,8 @@ def list_funders(
     if q:
         needle = fold(q)
         rows = [row for row in rows if needle in fold(row.name)]
-    chosen = rows[page.offset : page.offset + page.limit]
-    return Page(
-        items=[FunderPublic.model_validate(row) for row in chosen],
-        total=len(rows),
-        limit=page.limit,
-        offset=page.offset,
-    )
+    paged = page_of_rows(rows, page, "funder id", id_of, id_of)
+    return paged.page([FunderPublic.model_validate(row) for row in paged.rows])
 
 
 @funders.get("/{funder_id}", response_model=FunderPublic, summary="A funder")
@@ -113,15 +112,10 @@ def update_funder(
 
 @programmes.get("", response_model=Page[ProgrammePublic], summary="The programme phases")
 def list_programmes(session: SessionDep, page: PageDep) -> Any:
-    rows, total = page_of(
+    paged = page_of(
         session, select(Programme), page, col(Programme.start_year), col(Programme.code)
     )
-    return Page(
-        items=[ProgrammePublic.model_validate(row) for row in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return paged.page([ProgrammePublic.model_validate(row) for row in paged.rows])
 
 
 @programmes.get("/{code}", response_model=ProgrammePublic, summary="One programme phase")

@@ -11,6 +11,7 @@ from sqlmodel import Field
 
 from common.clock import utcnow
 from common.db import UTCDateTime
+from common.sync import stamp_field
 from services.funding.models import FundingBase
 
 
@@ -33,6 +34,7 @@ class Commitment(FundingBase, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    sync_stamp: int | None = stamp_field()
     funder_id: int = Field(sa_column=_fk("commitments", "funder_id", "funders"))
     plan_id: int = Field(sa_column=_fk("commitments", "plan_id", "plans"))
     plan_line_id: int = Field(sa_column=_fk("commitments", "plan_line_id", "plan_lines"))
@@ -59,6 +61,7 @@ class Receipt(FundingBase, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    sync_stamp: int | None = stamp_field()
     funder_id: int = Field(sa_column=_fk("receipts", "funder_id", "funders"))
     plan_id: int = Field(sa_column=_fk("receipts", "plan_id", "plans"))
     plan_line_id: int = Field(sa_column=_fk("receipts", "plan_line_id", "plan_lines"))
@@ -109,6 +112,7 @@ class Allocation(FundingBase, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    sync_stamp: int | None = stamp_field()
     funder_id: int = Field(sa_column=_fk("allocations", "funder_id", "funders"))
     plan_id: int = Field(sa_column=_fk("allocations", "plan_id", "plans"))
     plan_line_id: int = Field(sa_column=_fk("allocations", "plan_line_id", "plan_lines"))

@@ -14,10 +14,13 @@ from starlette.concurrency import run_in_threadpool
 
 from common.auth import CurrentPrincipal, Principal, Role, refuse_service_writes, require_roles
 from common.club_directory import ClubDirectoryDep
-from common.db import SessionDep, page_of
+from common.db import SessionDep
 from common.idempotency import Idempotency
+from common.paging import Synced, page_of
+from common.problem_codes import Code
 from common.problems import Conflict, NotFound, invalid
 from common.schemas import Id, IdPath, Page, PageDep, PageParams
+from common.sync import ChangedSince, Token
 from services.funding.flows import service
 from services.funding.flows.models import Allocation, Commitment, Receipt
 from services.funding.flows.schemas import (
@@ -72,6 +75,7 @@ class FlowQuery:
     province: str | None
     date_from: date | None
     date_to: date | None
+    since: Token | None
 
 
 def flow_query(
@@ -80,10 +84,11 @@ def flow_query(
     province: ProvinceCode | None = None,
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
+    since: ChangedSince = None,
 ) -> FlowQuery:
     if date_from and date_to and date_from > date_to:
-        raise invalid("from", "is after 'to'", "query")
-    return FlowQuery(funder_id, plan_id, province, date_from, date_to)
+        raise invalid("from", "is after 'to'", "query", code=Code.DATE_OUT_OF_ORDER)
+    return FlowQuery(funder_id, plan_id, province, date_from, date_to, since)
 
 
 FlowQueryDep = Annotated[FlowQuery, Depends(flow_query)]
@@ -122,11 +127,15 @@ def _page(
         conditions.append(moved_on >= query.date_from)
     if query.date_to:
         conditions.append(moved_on <= query.date_to)
-    rows, total = page_of(
-        session, select(model).where(*conditions), page, moved_on.desc(), col(model.id).desc()
+    paged = page_of(
+        session,
+        select(model).where(*conditions),
+        page,
+        moved_on.desc(),
+        col(model.id).desc(),
+        synced=Synced(col(model.sync_stamp), query.since),
     )
-    items = [public.model_validate(row) for row in rows]
-    return Page(items=items, total=int(total), limit=page.limit, offset=page.offset)
+    return paged.page([public.model_validate(row) for row in paged.rows])
 
 
 # Commitments ---------------------------------------------------------------------------------
@@ -235,7 +244,7 @@ async def create_allocation(
         found.series,
     )
     if club.dissolved:
-        raise invalid("club_id", f"club {club.id} is dissolved")
+        raise invalid("club_id", f"club {club.id} is dissolved", code=Code.CLUB_DISSOLVED)
 
     def write() -> Any:
         allocation = service.create_allocation(session, principal, found, club, payload)
@@ -285,7 +294,9 @@ async def retry_allocation(
     allocation = await run_in_threadpool(_visible, session, principal, Allocation, allocation_id)
     if allocation.status == TransferStatus.RECORDED.value:
         raise Conflict(
-            f"The allocation {allocation_id} is recorded already.", transfer_status="recorded"
+            f"The allocation {allocation_id} is recorded already.",
+            code=Code.ALLOCATION_ALREADY_RECORDED,
+            transfer_status="recorded",
         )
     # The relay writes in transactions of its own: this request's must not hold the database
     # meanwhile (on SQLite its write lock would make the relay wait for it, and it for the relay).

@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from common.auth import Principal, Role
 from common.club_directory import ClubFacts
+from common.problem_codes import Code
 from common.problems import Conflict, invalid
 from services.funding.catalogue.models import Funder
 from services.funding.flows.models import Allocation, Commitment, Receipt
@@ -43,12 +44,14 @@ def funder_id_of(principal: Principal, payload: FlowIn) -> int:
     """A partner's flows are always its own funder's; everyone else names the funder."""
     if principal.role is Role.PARTNER:
         if principal.funder_id is None:
-            raise invalid("funder_id", "your API client is bound to no funder")
+            reason = "your API client is bound to no funder"
+            raise invalid("funder_id", reason, code=Code.FUNDER_MISSING)
         if payload.funder_id not in (None, principal.funder_id):
-            raise invalid("funder_id", "a partner records only its own funder's money")
+            reason = "a partner records only its own funder's money"
+            raise invalid("funder_id", reason, code=Code.OUTSIDE_SCOPE)
         return principal.funder_id
     if payload.funder_id is None:
-        raise invalid("funder_id", "is required")
+        raise invalid("funder_id", "is required", code=Code.MISSING)
     return payload.funder_id
 
 
@@ -57,7 +60,7 @@ def target(session: Session, principal: Principal, payload: FlowIn) -> Target:
     may record money for, and that plan is the current approved version."""
     funder = session.get(Funder, funder_id_of(principal, payload))
     if funder is None:
-        raise invalid("funder_id", f"no funder {payload.funder_id}")
+        raise invalid("funder_id", f"no funder {payload.funder_id}", code=Code.UNKNOWN_REFERENCE)
     line = session.get(PlanLine, payload.plan_line_id)
     plan = session.get(Plan, line.plan_id) if line is not None else None
     series = plans.series_of(session, plan) if plan is not None else None
@@ -67,13 +70,18 @@ def target(session: Session, principal: Principal, payload: FlowIn) -> Target:
         or series is None
         or not plans.may_read(principal, series, plan)
     ):
-        raise invalid("plan_line_id", f"no plan line {payload.plan_line_id}")
+        reason = f"no plan line {payload.plan_line_id}"
+        raise invalid("plan_line_id", reason, code=Code.UNKNOWN_REFERENCE)
     if plan.status != PlanStatus.APPROVED.value:
-        raise Conflict(f"The plan {plan.id} is a draft; money is recorded once it is approved.")
+        raise Conflict(
+            f"The plan {plan.id} is a draft; money is recorded once it is approved.",
+            code=Code.PLAN_NOT_APPROVED,
+        )
     current = plans.current_version(session, plan.series_id)
     if current is None or current.id != plan.id:
         raise Conflict(
             f"The plan {plan.id} has a newer approved version; record money against its lines.",
+            code=Code.PLAN_SUPERSEDED,
             current_plan_id=current.id if current else None,
         )
     return Target(funder, plan, series, line)
@@ -85,12 +93,13 @@ def check_club(
     """A club the money may go to: it exists, is in the plan's province and, for an officer
     narrowed to some communes, in one of them."""
     if club is None:
-        raise invalid("club_id", f"no club {club_id}")
+        raise invalid("club_id", f"no club {club_id}", code=Code.UNKNOWN_REFERENCE)
     if club.province_code != series.province_code:
-        raise invalid("club_id", f"is in province {club.province_code}, not the plan's")
+        reason = f"is in province {club.province_code}, not the plan's"
+        raise invalid("club_id", reason, code=Code.INCONSISTENT)
     narrowed = principal.role is Role.OFFICER and principal.communes
     if narrowed and club.commune_code not in principal.communes:
-        raise invalid("club_id", "is outside your communes")
+        raise invalid("club_id", "is outside your communes", code=Code.OUTSIDE_SCOPE)
     return club
 
 
@@ -115,7 +124,8 @@ def create_receipt(
             found.series.id,
             found.line.number,
         ):
-            raise invalid("commitment_id", "is no commitment of this funder to this plan line")
+            reason = "is no commitment of this funder to this plan line"
+            raise invalid("commitment_id", reason, code=Code.UNKNOWN_REFERENCE)
     receipt = Receipt(
         **found.columns(),
         commitment_id=payload.commitment_id,
@@ -165,6 +175,7 @@ def create_allocation(
         raise Conflict(
             f"The funder's money received for this plan is {received} đồng, of which "
             f"{allocated} is allocated; {payload.amount} more does not fit.",
+            code=Code.ALLOCATION_EXCEEDS_RECEIPTS,
             received=received,
             allocated=allocated,
             available=received - allocated,

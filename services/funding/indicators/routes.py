@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, bearer_token, require_roles
 from common.db import SessionDep
+from common.problem_codes import Code
 from common.problems import Forbidden, NotFound, invalid
 from common.schemas import Id
 from services.funding.catalogue.models import Funder, Programme
@@ -54,12 +55,13 @@ class Scope:
 def _period(start: date | None, end: date | None, on: date | None) -> tuple[date, date]:
     if on is not None:
         if start is not None or end is not None:
-            raise invalid("on", "give a date or a period (from, to), not both", "query")
+            reason = "give a date or a period (from, to), not both"
+            raise invalid("on", reason, "query", code=Code.MUTUALLY_EXCLUSIVE)
         return on, on
     end = end or clock.today()
     start = start or date(end.year, 1, 1)
     if start > end:
-        raise invalid("from", "is after 'to'", "query")
+        raise invalid("from", "is after 'to'", "query", code=Code.DATE_OUT_OF_ORDER)
     return start, end
 
 
@@ -75,7 +77,7 @@ def _scope(
         raise NotFound(f"No province {province} in your area.")
     if principal.role is Role.PARTNER:
         if principal.funder_id is None:
-            raise Forbidden("This partner token names no funder.")
+            raise Forbidden("This partner token names no funder.", code=Code.FUNDER_MISSING)
         if funder_id is not None and funder_id != principal.funder_id:
             raise NotFound(f"No funder {funder_id}.")
         funder_id = principal.funder_id
@@ -86,7 +88,8 @@ def _scope(
     else:
         programme = session.get(Programme, programme_code)
         if programme is None:
-            raise invalid("programme", f"no programme {programme_code}", "query")
+            reason = f"no programme {programme_code}"
+            raise invalid("programme", reason, "query", code=Code.UNKNOWN_REFERENCE)
     return Scope(period[0], period[1], province, funder_id, programme)
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from common.problem_codes import Code
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient
 
@@ -63,7 +64,10 @@ async def _post(
         async with asyncio.timeout(deadline - time.monotonic()):
             response = await client.request("POST", path, on_behalf_of=ask.token, json=body)
         if response.status_code != 200:
-            raise ServiceUnavailable(f"The {client.name} service answered {response.status_code}.")
+            raise ServiceUnavailable(
+                f"The {client.name} service answered {response.status_code}.",
+                code=Code.SERVICE_ERROR,
+            )
         figures: dict[str, Any] = response.json()
         return figures
     except (ServiceUnavailable, ValueError, TimeoutError):

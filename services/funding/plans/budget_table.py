@@ -21,6 +21,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from pydantic import ValidationError
 
+from common.problem_codes import Code
 from common.problems import FieldError, ValidationFailed, field_error
 from common.spreadsheets import (
     Row,
@@ -321,7 +322,8 @@ def _find_columns(rows: list[Row], unit: Unit) -> _Columns:
     )
     if position is None:
         raise file_refused(
-            f"has no header row with {NUMBER} and {CONTENT} in its first {HEADER_SEARCH_ROWS} rows"
+            f"has no header row with {NUMBER} and {CONTENT} in its first {HEADER_SEARCH_ROWS} rows",
+            Code.MISSING_COLUMN,
         )
     header_row, cells = rows[position]
     headers = {i: (cell_text(c), header_row) for i, c in enumerate(cells) if cell_text(c)}
@@ -333,15 +335,19 @@ def _find_columns(rows: list[Row], unit: Unit) -> _Columns:
     for index, (text, row) in sorted(headers.items()):
         role = _role(text)
         if role is None:
-            errors.append(field_error(f"row {row}, {text}", "unknown column", "file"))
+            where = f"row {row}, {text}"
+            errors.append(field_error(where, "unknown column", "file", code=Code.UNKNOWN_COLUMN))
         elif role in roles:
             first = headers[roles[role]][0]
-            errors.append(field_error(f"row {row}, {text}", f'repeats column "{first}"', "file"))
+            reason = f'repeats column "{first}"'
+            errors.append(
+                field_error(f"row {row}, {text}", reason, "file", code=Code.DUPLICATE_COLUMN)
+            )
         else:
             roles[role] = index
     if not any(isinstance(role, Source) for role in roles):
         reason = "no source column (such as Ngân sách tỉnh, Quỹ CS NCT, Xã hội hóa)"
-        errors.append(field_error(f"row {header_row}", reason, "file"))
+        errors.append(field_error(f"row {header_row}", reason, "file", code=Code.MISSING_COLUMN))
     if errors:
         raise _problems(errors)
     named = {index: text for index, (text, _) in headers.items()}
@@ -374,7 +380,7 @@ def _unit_errors(title_rows: list[Row], unit: Unit) -> list[FieldError]:
                     f'says "{cell_text(cell)}", but the amounts were to be read in '
                     f"{UNIT_LABEL[unit]}"
                 )
-                errors.append(field_error(f"row {row}", reason, "file"))
+                errors.append(field_error(f"row {row}", reason, "file", code=Code.UNIT_MISMATCH))
     return errors
 
 
@@ -438,14 +444,17 @@ class _Reader:
     def _is_total_label(self, cells: list[Any]) -> bool:
         return label_key(self._text(cells, "content")) in TOTAL_ROW_LABELS
 
-    def _error(self, row: int, index: int | None, reason: str) -> None:
+    def _error(
+        self, row: int, index: int | None, reason: str, code: str = Code.INVALID.value
+    ) -> None:
+        """A cell's (or the row's) reason; `code` is a catalogue code or pydantic's type."""
         where = f"row {row}" if index is None else f"row {row}, {self.columns.name(index)}"
-        self.errors.append(field_error(where, reason, "file"))
+        self.errors.append(FieldError(location="file", field=where, reason=reason, code=code))
 
     def _read_line(self, row: int, cells: list[Any]) -> None:
         self.seen_lines += 1
         if self.seen_lines > MAX_LINES:
-            raise file_refused(BUDGET_TABLE.too_many_rows)
+            raise file_refused(BUDGET_TABLE.too_many_rows, Code.TOO_MANY_ROWS)
         errors_before = len(self.errors)
         self._check_stray_values(row, cells)
         number = self._line_number(row, cells)
@@ -462,14 +471,16 @@ class _Reader:
             )
         except ValidationError as exc:
             for error in exc.errors():
-                self._error(row, None, error["msg"])
+                self._error(row, None, error["msg"], error["type"])
             return
         self.lines.append(line)
 
     def _check_stray_values(self, row: int, cells: list[Any]) -> None:
         for index, cell in enumerate(cells):
             if index not in self.columns.headers and cell_text(cell):
-                self._error(row, index, f'"{cell_text(cell)}" is under no header')
+                self._error(
+                    row, index, f'"{cell_text(cell)}" is under no header', Code.UNKNOWN_COLUMN
+                )
 
     def _line_number(self, row: int, cells: list[Any]) -> int:
         index = self.columns.roles.get("number")
@@ -480,7 +491,9 @@ class _Reader:
             return self.seen_lines
         if number in self.rows_of_numbers:
             other = self.rows_of_numbers[number]
-            self._error(row, index, f"line number {number} is taken by row {other}")
+            self._error(
+                row, index, f"line number {number} is taken by row {other}", Code.DUPLICATE_VALUE
+            )
         self.rows_of_numbers.setdefault(number, row)
         return number
 
@@ -531,7 +544,7 @@ class _Reader:
             reason = (
                 f"the sources add up to {self._shown(added)}, not the total {self._shown(stated)}"
             )
-            self._error(row, index, reason)
+            self._error(row, index, reason, Code.SUM_MISMATCH)
         return stated
 
     def _stated(self, cells: list[Any], index: int) -> bool:
@@ -544,7 +557,8 @@ class _Reader:
         activity = _activity_in(text)
         if activity is None:
             known = ", ".join(Activity)
-            self._error(row, self.columns.roles["activity"], f'"{text}" is not one of {known}')
+            reason = f'"{text}" is not one of {known}'
+            self._error(row, self.columns.roles["activity"], reason, "enum")
         return activity
 
     def _check_total_row(self, row: int, cells: list[Any]) -> None:
@@ -560,7 +574,7 @@ class _Reader:
             name = self.columns.name(index)
             reason = f"total row: {name} is {self._shown(stated)}, "
             reason += f"the lines add up to {self._shown(added)}"
-            self._error(row, index, reason)
+            self._error(row, index, reason, Code.SUM_MISMATCH)
 
     def _shown(self, dong: int) -> str:
         """An amount in the table's unit, for messages: 400.0 (million) or 400,000,000 (đồng)."""

@@ -14,8 +14,10 @@ from starlette.concurrency import run_in_threadpool
 from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, refuse_service_writes, require_roles
 from common.club_directory import ClubDirectoryDep
-from common.db import SessionDep, page_of
+from common.db import SessionDep
 from common.idempotency import Idempotency
+from common.paging import page_of
+from common.problem_codes import Code
 from common.problems import NotFound, ServiceUnavailable, invalid
 from common.schemas import IdPath, Page, PageDep
 from common.scope import covers_place
@@ -69,11 +71,13 @@ async def _check_place_and_programme(
     session: Session, directory: ClubDirectoryDep, payload: PlanCreate, principal: Principal
 ) -> None:
     if await directory.province_name(payload.province_code) is None:
-        raise invalid("province_code", f"no province {payload.province_code}")
+        reason = f"no province {payload.province_code}"
+        raise invalid("province_code", reason, code=Code.UNKNOWN_REFERENCE)
     if not covers_place(principal, payload.province_code, None):
-        raise invalid("province_code", "is outside your provinces")
+        raise invalid("province_code", "is outside your provinces", code=Code.OUTSIDE_SCOPE)
     if await run_in_threadpool(session.get, Programme, payload.programme_code) is None:
-        raise invalid("programme_code", f"no programme {payload.programme_code!r}")
+        reason = f"no programme {payload.programme_code!r}"
+        raise invalid("programme_code", reason, code=Code.UNKNOWN_REFERENCE)
 
 
 @router.post("", response_model=PlanPublic, status_code=201, summary="Draft a province plan")
@@ -140,7 +144,7 @@ def list_plans(
         )
         filters.append(col(Plan.version) == newest)
     query = select(Plan, PlanSeries).join(PlanSeries, col(PlanSeries.id) == col(Plan.series_id))
-    rows, total = page_of(
+    paged = page_of(
         session,
         query.where(*filters),
         page,
@@ -148,12 +152,7 @@ def list_plans(
         col(PlanSeries.province_code),
         col(Plan.id),
     )
-    return Page(
-        items=service.summaries(session, [(plan, series) for plan, series in rows]),
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return paged.page(service.summaries(session, [(plan, series) for plan, series in paged.rows]))
 
 
 def _status_only(principal: Principal, status: PlanStatus | None) -> list[ColumnElement[bool]]:

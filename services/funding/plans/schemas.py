@@ -5,6 +5,8 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
+from common.problem_codes import Code
+from common.problems import rule_error
 from common.schemas import InputModel, OutputModel
 from services.funding.rules import MAX_AMOUNT, Activity, PlanStatus, Source
 
@@ -26,7 +28,7 @@ class Targets(InputModel):
     @model_validator(mode="after")
     def _older_among_members(self) -> Self:
         if self.older_members > self.members:
-            raise ValueError("older_members cannot exceed members")
+            raise rule_error(Code.INCONSISTENT, "older_members cannot exceed members")
         return self
 
 
@@ -51,7 +53,8 @@ class LineIn(InputModel):
     def _total_adds_up(self) -> Self:
         added = sum(self.amounts.values())
         if self.total is not None and self.total != added:
-            raise ValueError(f"the sources add up to {added} đồng, not the total {self.total}")
+            reason = f"the sources add up to {added} đồng, not the total {self.total}"
+            raise rule_error(Code.SUM_MISMATCH, reason)
         return self
 
 
@@ -59,7 +62,8 @@ def _check_lines(lines: list[LineIn]) -> list[LineIn]:
     numbers = [line.number or position for position, line in enumerate(lines, start=1)]
     repeated = sorted({n for n in numbers if numbers.count(n) > 1})
     if repeated:
-        raise ValueError(f"line numbers repeated: {', '.join(map(str, repeated))}")
+        listed = ", ".join(map(str, repeated))
+        raise rule_error(Code.DUPLICATE_VALUE, f"line numbers repeated: {listed}")
     return [
         line.model_copy(update={"number": number})
         for line, number in zip(lines, numbers, strict=True)
@@ -82,7 +86,8 @@ class PlanContent(InputModel):
         self.lines = _check_lines(self.lines)
         added = sum(sum(line.amounts.values()) for line in self.lines)
         if self.total is not None and self.total != added:
-            raise ValueError(f"the lines add up to {added} đồng, not the total {self.total}")
+            reason = f"the lines add up to {added} đồng, not the total {self.total}"
+            raise rule_error(Code.SUM_MISMATCH, reason)
         return self
 
 
@@ -96,9 +101,9 @@ class PlanCreate(PlanContent):
     def _period(self) -> Self:
         end = self.end_year if self.end_year is not None else self.start_year
         if end < self.start_year:
-            raise ValueError("end_year is before start_year")
+            raise rule_error(Code.DATE_OUT_OF_ORDER, "end_year is before start_year")
         if end - self.start_year > 15:
-            raise ValueError("a plan covers at most 16 years")
+            raise rule_error(Code.PERIOD_TOO_LONG, "a plan covers at most 16 years")
         self.end_year = end
         return self
 

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from common.auth import Principal
 from common.clock import utcnow
 from common.db import id_of
+from common.problem_codes import Code
 from common.problems import Conflict, NotFound
 from services.funding import events
 from services.funding.models import outbox
@@ -91,6 +92,7 @@ def create(session: Session, principal: Principal, payload: PlanCreate) -> Plan:
         latest = latest_version(session, existing.id)
         raise Conflict(
             "This province already has a plan for that programme and period; revise it instead.",
+            code=Code.ALREADY_EXISTS,
             plan_id=latest.id,
         )
     series = PlanSeries(
@@ -119,6 +121,7 @@ def _refuse_approved(plan: Plan) -> None:
     if plan.status != PlanStatus.DRAFT.value:
         raise Conflict(
             f"The plan {plan.id} is approved and cannot change; create a revision.",
+            code=Code.PLAN_APPROVED_IS_FIXED,
             plan_status=plan.status,
         )
 
@@ -155,7 +158,9 @@ def approve(session: Session, principal: Principal, plan: Plan) -> None:
     lock(session, plan)
     _refuse_approved(plan)
     if not session.exec(select(PlanLine.id).where(PlanLine.plan_id == plan.id)).first():
-        raise Conflict("A plan without budget lines cannot be approved.")
+        raise Conflict(
+            "A plan without budget lines cannot be approved.", code=Code.PLAN_WITHOUT_LINES
+        )
     plan.status = PlanStatus.APPROVED.value
     plan.approved_by = principal.subject
     plan.approved_at = utcnow()
@@ -186,6 +191,7 @@ def revise(session: Session, principal: Principal, plan: Plan) -> Plan:
     if latest.status == PlanStatus.DRAFT.value:
         raise Conflict(
             f"The plan already has a draft revision (plan {latest.id}); change that one.",
+            code=Code.DRAFT_REVISION_EXISTS,
             plan_id=latest.id,
         )
     revision = Plan(

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from common import clock
 from common.auth import Principal
+from common.problem_codes import Code
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient
 from services.funding.flows.models import Allocation
@@ -232,7 +233,9 @@ async def fund_ledgers(services: Services) -> CheckResult:
 async def _members(services: Services, ids: list[int]) -> dict[int, dict[str, Any]]:
     response = await services.clubs.request("POST", MEMBER_FACTS, json={"ids": ids})
     if response.status_code != 200:
-        raise ServiceUnavailable(f"The clubs service answered {response.status_code}.")
+        raise ServiceUnavailable(
+            f"The clubs service answered {response.status_code}.", code=Code.SERVICE_ERROR
+        )
     return {row["id"]: row for row in _rows(response.json())}
 
 

@@ -17,11 +17,16 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from common import cursor
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.club_directory import ClubDirectoryDep
+from common.cursor import SortKey
 from common.db import SessionDep
+from common.paging import sync_token
+from common.problem_codes import Code
 from common.problems import invalid
-from common.schemas import Id, PageDep
+from common.schemas import Id, PageDep, PageParams
+from common.sync import ChangedSince, Token
 from services.funding.catalogue.models import Funder
 from services.funding.flows.models import Allocation
 from services.funding.plans.schemas import ProvinceCode
@@ -91,11 +96,22 @@ def _conditions(
 
 
 def _page(
-    session: Session, conditions: list[ColumnElement[bool]], limit: int, offset: int
-) -> list[ClubRow]:
-    """One row per club, with the total number of clubs on every row."""
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    page: PageParams,
+    since: Token | None = None,
+) -> tuple[list[ClubRow], str | None, Token]:
+    """One row per club in club order, the cursor of the next page (None on the last) and the
+    sync token; with `since`, the clubs whose allocations changed after it."""
+    token = sync_token(session, page)
+    keys = [SortKey.of(col(Allocation.club_id))]
+    if page.cursor is not None:
+        conditions = [*conditions, cursor.after(keys, cursor.decode(keys, page.cursor)[0])]
+    if since is not None:
+        changed = select(col(Allocation.club_id)).where(since.changed(col(Allocation.sync_stamp)))
+        conditions = [*conditions, col(Allocation.club_id).in_(changed)]
     # SQLAlchemy's own `select`: SQLModel's is typed for at most four columns.
-    return list(
+    rows = list(
         session.execute(
             core_select(
                 col(Allocation.club_id),
@@ -109,10 +125,14 @@ def _page(
             .where(*conditions)
             .group_by(col(Allocation.club_id))
             .order_by(col(Allocation.club_id))
-            .limit(limit)
-            .offset(offset)
+            .limit(page.limit + 1)
+            .offset(page.offset)
         ).all()
     )
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    next_cursor = cursor.encode(keys, (rows[-1][0],), token.encode()) if more else None
+    return rows, next_cursor, token
 
 
 def _summary(
@@ -263,9 +283,10 @@ async def funded_clubs(
     ] = None,
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
+    since: ChangedSince = None,
 ) -> FundedClubsPage:
     if date_from and date_to and date_from > date_to:
-        raise invalid("from", "is after 'to'", "query")
+        raise invalid("from", "is after 'to'", "query", code=Code.DATE_OUT_OF_ORDER)
     filters: Filters = {
         "funder_id": funder_id,
         "province": province,
@@ -275,7 +296,7 @@ async def funded_clubs(
         "date_to": date_to,
     }
     visible = _conditions(principal, **filters, own_only=True)
-    rows = await run_in_threadpool(_page, session, visible, page.limit, page.offset)
+    rows, next_cursor, token = await run_in_threadpool(_page, session, visible, page, since)
     facts = None
     if rows:
         # The clubs service names the page's clubs while the database sums up the rest.
@@ -303,6 +324,8 @@ async def funded_clubs(
         total=summary.clubs,
         limit=page.limit,
         offset=page.offset,
+        next_cursor=next_cursor,
+        sync_token=token.encode(),
         summary=summary,
         missing=missing,
     )

@@ -4,7 +4,7 @@ from datetime import date
 
 from pydantic import Field
 
-from common.schemas import OutputModel
+from common.schemas import OutputModel, Page
 from services.funding.rules import FunderType, Source
 
 
@@ -47,11 +47,7 @@ class FundedSummary(OutputModel):
     )
 
 
-class FundedClubsPage(OutputModel):
-    items: list[FundedClub]
-    total: int
-    limit: int
-    offset: int
+class FundedClubsPage(Page[FundedClub]):
     summary: FundedSummary
     missing: list[str] = Field(
         description="Fields left empty because the service that knows them did not answer, "

@@ -18,16 +18,19 @@ import sys
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import orjson
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from common.clock import utcnow
-from common.db import make_engine, normalise_url
+from common.db import make_engine, normalise_url, reader
+from common.problem_codes import Code
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient, ServiceTokens
 from services.loans.bank import service, store
@@ -60,7 +63,8 @@ class MemberLookup:
             )
             if response.status_code != 200:
                 raise ServiceUnavailable(
-                    f"The clubs service answered {response.status_code} to the member lookup."
+                    f"The clubs service answered {response.status_code} to the member lookup.",
+                    code=Code.SERVICE_ERROR,
                 )
             for item in orjson.loads(response.content):
                 found[item["national_id_blind_index"]] = Membership(
@@ -128,6 +132,55 @@ async def match_unmatched(
         if after_chunk is not None:
             after_chunk(progress)
     return progress
+
+
+# --- the retry worker ------------------------------------------------------------------------
+
+
+async def retry_matching(app: FastAPI) -> None:
+    """The app's worker: loans stored while the clubs service could not answer are matched
+    once it answers again, with no one running matching by hand. Two copies may run: a loan
+    matched meanwhile is left alone, and a due row is dropped once it has been asked."""
+    interval = app.state.settings.matching_retry_seconds
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await retry_due(app.state.engine, app.state.member_lookup, interval)
+        except Exception:  # The worker must outlive a database hiccup; it tries again.
+            log.exception("matching retry failed")
+
+
+async def retry_due(engine: Engine, lookup: MemberLookup, postpone_seconds: float) -> int:
+    """Asks about the loans whose matching is due, stores the matches; how many were made."""
+    with Session(reader(engine)) as looking:  # most rounds find nothing: no write lock for them
+        due = await run_in_threadpool(store.matching_due, looking, utcnow(), MAX_LOOKUP_IDS)
+    if not due:
+        return 0
+    with Session(engine) as session:
+        loan_ids = [loan_id for loan_id, _ in due]
+        try:
+            found = await lookup.memberships({b for _, b in due if b is not None})
+        except ServiceUnavailable as exc:
+            later = utcnow() + timedelta(seconds=postpone_seconds)
+            await run_in_threadpool(_postpone, session, loan_ids, later)
+            log.info("%d loans still wait for matching: %s", len(due), exc.detail)
+            return 0
+        matches = [(loan_id, found[b]) for loan_id, b in due if b is not None and b in found]
+        made = await run_in_threadpool(_store, session, matches, loan_ids)
+    log.info("matching retried for %d loans: %d matched", len(due), made)
+    return made
+
+
+def _postpone(session: Session, loan_ids: list[int], later: datetime) -> None:
+    store.matching_postponed(session, loan_ids, later)
+    session.commit()
+
+
+def _store(session: Session, matches: list[tuple[int, Membership]], asked: list[int]) -> int:
+    made = service.match_later(session, matches, utcnow())
+    store.matching_done(session, asked)
+    session.commit()
+    return made
 
 
 # --- the command -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from sqlmodel import Field
 from common.clock import utcnow
 from common.db import UTCDateTime
 from common.sealing import BLIND_INDEX_LENGTH, SealedValues
+from common.sync import stamp_field
 from services.loans.models import LoansBase
 
 BANK_CODE_LENGTH = 20
@@ -95,6 +96,7 @@ class BankLoan(LoansBase, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    sync_stamp: int | None = stamp_field()
     bank_code: str = Field(max_length=BANK_CODE_LENGTH)
     loan_number: str = Field(max_length=LOAN_NUMBER_LENGTH)
     borrower_blind_index: str = Field(max_length=BLIND_INDEX_LENGTH)
@@ -171,3 +173,14 @@ class BankLoanUnmatch(LoansBase, table=True):
     reason: str = Field(max_length=200)
     effective_on: date = Field(description="The day the member withdrew the consent.")
     unmatched_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class BankMatchingDue(LoansBase, table=True):
+    """A loan stored while the clubs service could not say whose borrower it was: the retry
+    worker (`services.loans.bank.matching.retry_matching`) asks again when `due_at` comes."""
+
+    __tablename__ = "bank_matching_due"
+
+    loan_id: int = Field(primary_key=True)
+    due_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    attempts: int = 0

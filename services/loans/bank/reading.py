@@ -23,7 +23,8 @@ from pydantic_core import ErrorDetails
 from typing_extensions import TypedDict
 
 from common.national_id import WELL_FORMED_PATTERN
-from common.problems import BadRequest, ValidationFailed, field_error
+from common.problem_codes import Code
+from common.problems import BadRequest, FieldError, ValidationFailed, field_error
 from services.loans.bank.rules import (
     MAX_BATCH_RECORDS,
     BankLoanStatus,
@@ -97,20 +98,32 @@ def _reason(error: ErrorDetails) -> str:
     return error["msg"]
 
 
+def _found(field: str, error: ErrorDetails) -> tuple[str, str, str]:
+    """A field error as a reason: its field, its message and pydantic's type as its code."""
+    return field, _reason(error), error["type"]
+
+
+def _field_errors(reasons: Reasons, prefix: str = "") -> list[FieldError]:
+    return [
+        FieldError(location="body", field=prefix + field, reason=reason, code=code)
+        for field, reason, code in reasons
+    ]
+
+
 def _refuse_request(errors: list[ErrorDetails]) -> None:
     """Errors outside the records (not JSON, no list, too many records) refuse the request."""
     if any(error["type"] == "json_invalid" for error in errors):
-        raise BadRequest("The request body is not valid JSON.")
+        raise BadRequest("The request body is not valid JSON.", code=Code.MALFORMED_JSON)
     for error in errors:
         if error["loc"] == ("records",) and error["type"] == "too_long":
             given = error.get("ctx", {}).get("actual_length")
             reason = f"a batch holds at most {MAX_BATCH_RECORDS:,} records; this one has {given:,}"
             raise ValidationFailed(
                 f"Too many records: {reason}. Split the batch.",
-                errors=[field_error("records", reason)],
+                errors=[field_error("records", reason, code=Code.TOO_MANY_RECORDS)],
                 max_records=MAX_BATCH_RECORDS,
             )
-    found = [field_error(_field_name(error["loc"], "body"), _reason(error)) for error in errors]
+    found = _field_errors([_found(_field_name(error["loc"], "body"), error) for error in errors])
     raise ValidationFailed(
         "Invalid input: " + "; ".join(f"{error.field}: {error.reason}" for error in found),
         errors=found,
@@ -137,7 +150,7 @@ def _every_reason(raw: Any, field_errors: Reasons, today: date) -> Reasons:
     """A refused record's field errors and the rules across its valid fields."""
     if not isinstance(raw, dict):
         return field_errors
-    refused = {field.split(".", 1)[0] for field, _ in field_errors}
+    refused = {field.split(".", 1)[0] for field, _, _ in field_errors}
     return field_errors + record_errors(_valid_fields(raw, refused), today)
 
 
@@ -178,7 +191,7 @@ def _judged(
         _refuse_request([error for error in errors if len(error["loc"]) < 2])
     field_errors: dict[int, Reasons] = defaultdict(list)
     for error in errors:
-        field_errors[int(error["loc"][1])].append((_field_name(error["loc"][2:]), _reason(error)))
+        field_errors[int(error["loc"][1])].append(_found(_field_name(error["loc"][2:]), error))
     raw = _as_posted(body)["records"]
     return _revalidated(raw, field_errors.keys()), field_errors, raw
 
@@ -218,13 +231,13 @@ def parse_record(body: bytes, today: date) -> tuple[str, LoanValues]:
         errors = exc.errors(include_url=False, include_input=False)
         if any(error["type"] == "json_invalid" or not error["loc"] for error in errors):
             _refuse_request(errors)
-        found = [(_field_name(error["loc"]), _reason(error)) for error in errors]
+        found = [_found(_field_name(error["loc"]), error) for error in errors]
         reasons = _every_reason(_as_posted(body), found, today)
     if reasons:
-        summary = "; ".join(f"{field}: {reason}" for field, reason in reasons[:5])
+        summary = "; ".join(f"{field}: {reason}" for field, reason, _ in reasons[:5])
         raise ValidationFailed(
             f"Invalid bank loan record: {summary}",
-            errors=[field_error(field, reason) for field, reason in reasons],
+            errors=_field_errors(reasons),
         )
     values = checked_values(record, today)
     assert values is not None, "record_errors found no reason"
@@ -245,7 +258,9 @@ def refused_batch(parsed: ParsedBatch) -> ValidationFailed:
         {
             "index": index,
             "loan_number": parsed.loan_numbers[index],
-            "errors": [{"field": field, "reason": reason} for field, reason in reasons],
+            "errors": [
+                {"field": field, "reason": reason, "code": code} for field, reason, code in reasons
+            ],
         }
         for index, reasons in sorted(parsed.reasons.items())
     ]
@@ -253,9 +268,9 @@ def refused_batch(parsed: ParsedBatch) -> ValidationFailed:
         f"{len(invalid)} of {len(parsed.postings)} records are invalid; nothing was stored "
         "(send mode=partial to store the valid ones).",
         errors=[
-            field_error(f"records.{item['index']}.{error['field']}", error["reason"])
-            for item in invalid
-            for error in item["errors"]
+            error
+            for index, reasons in sorted(parsed.reasons.items())
+            for error in _field_errors(reasons, f"records.{index}.")
         ],
         invalid_records=invalid,
     )

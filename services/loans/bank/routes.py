@@ -23,8 +23,10 @@ from common.clock import utcnow
 from common.db import SessionDep, prefer_lz4
 from common.idempotency import IdempotentRequest, RequiredIdempotency
 from common.personal_data import shown
+from common.problem_codes import Code
 from common.problems import Forbidden
 from common.schemas import Id, IdPath, Page, PageDep
+from common.sync import ChangedSince
 from services.loans.bank import reading, schemas, service
 from services.loans.bank.gc_pause import collector_paused
 from services.loans.bank.matching import MemberLookup, MemberLookupDep, match_unmatched
@@ -50,7 +52,10 @@ router = APIRouter(
 def posting_bank(principal: Annotated[Principal, Depends(require_roles(Role.BANK))]) -> str:
     """The code of the bank that posts: only bank systems post, as themselves."""
     if not principal.bank_code:
-        raise Forbidden("This bank client has no bank_code; ask an admin to set it.")
+        raise Forbidden(
+            "This bank client has no bank_code; ask an admin to set it.",
+            code=Code.BANK_CODE_MISSING,
+        )
     return principal.bank_code
 
 
@@ -220,6 +225,7 @@ def list_bank_loans(
     matched: Annotated[bool | None, Query(description="Matched to a club member or not.")] = None,
     club_id: Id | None = None,
     member_id: Id | None = None,
+    since: ChangedSince = None,
 ) -> Page[BankLoanPublic]:
     conditions: list[ColumnElement[bool]] = [service.loan_filter(principal)]
     if loan_number is not None:
@@ -235,14 +241,9 @@ def list_bank_loans(
         conditions.append(col(BankLoan.club_id) == club_id)
     if member_id is not None:
         conditions.append(col(BankLoan.member_id) == member_id)
-    loans, total = service.find_loans(session, conditions, page)
-    shown(response, (loan.member_id for loan in loans))  # matched borrowers' records
-    return Page(
-        items=[service.public(loan) for loan in loans],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    paged = service.find_loans(session, conditions, page, since)
+    shown(response, (loan.member_id for loan in paged.rows))  # matched borrowers' records
+    return paged.page([service.public(loan) for loan in paged.rows])
 
 
 @router.post(
@@ -284,13 +285,7 @@ def bank_loan_history(
 ) -> Page[BankLoanVersionPublic]:
     loan = service.visible_loan(session, principal, loan_id)
     shown(response, [loan.member_id])
-    versions, total = service.history(session, loan, page)
-    return Page(
-        items=[service.version_public(version) for version in versions],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return service.history(session, loan, page)
 
 
 @router.get(

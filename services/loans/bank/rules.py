@@ -10,6 +10,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from common.problem_codes import Code
 from common.sealing import keyring
 from services.loans.bank.models import BORROWER_ID
 
@@ -131,8 +132,9 @@ class Membership(NamedTuple):
     commune_code: str
 
 
-Reasons = list[tuple[str, str]]
-"""(field, reason) pairs."""
+Reasons = list[tuple[str, str, str]]
+"""(field, reason, code) triples: the code is a catalogue code (`common/problem_codes.py`) or
+pydantic's error type."""
 
 
 def rate_basis_points(percent: float) -> int | None:
@@ -205,26 +207,25 @@ def record_errors(record: Mapping[str, Any], today: date) -> Reasons:
     errors: Reasons = []
     rate = record.get("annual_interest_rate")
     if rate is not None and rate_basis_points(rate) is None:
-        errors.append(("annual_interest_rate", "has more than 2 decimals"))
+        errors.append(("annual_interest_rate", "has more than 2 decimals", Code.TOO_MANY_DECIMALS))
     disbursed = record.get("disbursed_on")
     maturity = record.get("maturity_on")
     as_of = record.get("as_of")
     if disbursed is not None and maturity is not None and maturity <= disbursed:
-        errors.append(("maturity_on", "is not after disbursed_on"))
+        errors.append(("maturity_on", "is not after disbursed_on", Code.DATE_OUT_OF_ORDER))
     if as_of is not None:
         if as_of > today:
-            errors.append(("as_of", "is in the future"))
+            errors.append(("as_of", "is in the future", Code.DATE_IN_FUTURE))
         if disbursed is not None and as_of < disbursed:
-            errors.append(("as_of", "is before disbursed_on"))
+            errors.append(("as_of", "is before disbursed_on", Code.DATE_OUT_OF_ORDER))
     principal = record.get("principal")
     if (
         principal is not None
         and record.get("programme") == Programme.POOR_HOUSEHOLDS
         and principal > POOR_HOUSEHOLDS_MAX_PRINCIPAL
     ):
-        errors.append(
-            ("principal", f"is over {POOR_HOUSEHOLDS_MAX_PRINCIPAL:,} đồng for poor households")
-        )
+        reason = f"is over {POOR_HOUSEHOLDS_MAX_PRINCIPAL:,} đồng for poor households"
+        errors.append(("principal", reason, Code.ABOVE_PROGRAMME_LIMIT))
     errors += _balance_errors(record, principal)
     return errors
 
@@ -235,15 +236,18 @@ def _balance_errors(record: Mapping[str, Any], principal: int | None) -> Reasons
     overdue = record.get("overdue_amount")
     status = record.get("status")
     if outstanding is not None and principal is not None and outstanding > principal:
-        errors.append(("outstanding_principal", "is more than the principal"))
+        errors.append(("outstanding_principal", "is more than the principal", Code.INCONSISTENT))
     if overdue is not None and outstanding is not None and overdue > outstanding:
-        errors.append(("overdue_amount", "is more than the outstanding principal"))
+        reason = "is more than the outstanding principal"
+        errors.append(("overdue_amount", reason, Code.INCONSISTENT))
     if status == BankLoanStatus.CLOSED and outstanding:
-        errors.append(("outstanding_principal", "must be 0 for a closed loan"))
+        errors.append(("outstanding_principal", "must be 0 for a closed loan", Code.INCONSISTENT))
     if status == BankLoanStatus.OVERDUE and overdue == 0:
-        errors.append(("overdue_amount", "must be more than 0 for an overdue loan"))
+        reason = "must be more than 0 for an overdue loan"
+        errors.append(("overdue_amount", reason, Code.INCONSISTENT))
     if status == BankLoanStatus.ACTIVE and overdue:
-        errors.append(("status", "is active with an amount overdue: the loan is overdue"))
+        reason = "is active with an amount overdue: the loan is overdue"
+        errors.append(("status", reason, Code.INCONSISTENT))
     return errors
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
+from common.problems import FIELD_CODE_DESCRIPTION
 from common.schemas import NOT_AFTER_TODAY, NationalId, OutputModel, Years
 from services.loans.bank.models import LOAN_NUMBER_LENGTH
 from services.loans.bank.rules import (
@@ -123,6 +124,7 @@ def request_body_schema(adapter: TypeAdapter[Any]) -> dict[str, Any]:
 class RecordError(OutputModel):
     field: str
     reason: str
+    code: str = Field(description=FIELD_CODE_DESCRIPTION)
 
 
 class BankLoanPublic(OutputModel):

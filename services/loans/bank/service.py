@@ -23,18 +23,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, func, union_all
+from sqlalchemy import ColumnElement, union_all
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
 
 from common.auth import Principal
 from common.clock import utcnow
-from common.db import page_of
 from common.db_errors import integrity_cause
+from common.paging import Paged, Synced, page_of
+from common.problem_codes import Code
 from common.problems import NotFound
-from common.schemas import PageParams
+from common.schemas import Page, PageParams
 from common.scope import Kind, Place, condition, readers
 from common.sealing import keyring
+from common.sync import Token
 from services.loans.bank import events, store
 from services.loans.bank.models import BORROWER_ID, BankLoan, BankLoanUnmatch, BankLoanVersion
 from services.loans.bank.reading import ParsedBatch
@@ -184,6 +186,9 @@ def posting(
         announced = events.posted(planned.bank_code, changed)
         yield Posted(planned, found is not None)
     outbox.emit(session, *announced)
+    if found is None:  # the retry worker asks the clubs service again (`matching.retry_matching`)
+        unmatched = [loan.id for loan in changed if loan.membership is None and loan.id]
+        store.mark_matching_due(session, unmatched, now)
 
 
 def write_each_refusal_alone(
@@ -242,13 +247,15 @@ def _refused_records(
     }
 
 
-def _refusal(exc: DBAPIError) -> tuple[str, str]:
-    """(field, reason) of a record the database refused, without its values."""
+def _refusal(exc: DBAPIError) -> tuple[str, str, str]:
+    """(field, reason, code) of a record the database refused, without its values."""
     if isinstance(exc, IntegrityError):
         cause = integrity_cause(exc)
         field = cause.fields[0] if cause.fields else RECORD_FIELD
-        return field, f"refused by the database: {cause.reason}"
-    return RECORD_FIELD, "refused by the database: a value is out of the range it holds"
+        code = Code.ALREADY_EXISTS if cause.kind == "unique" else Code.CONSTRAINT_VIOLATED
+        return field, f"refused by the database: {cause.reason}", code
+    reason = "refused by the database: a value is out of the range it holds"
+    return RECORD_FIELD, reason, Code.OUT_OF_RANGE
 
 
 def _rematch(loan: StoredLoan, memberships: dict[str, Membership] | None, now: datetime) -> None:
@@ -371,7 +378,9 @@ def batch_answer(
             "index": index,
             "loan_number": parsed.loan_numbers[index],
             "outcome": Outcome.REJECTED,
-            "errors": [{"field": field, "reason": reason} for field, reason in reasons],
+            "errors": [
+                {"field": field, "reason": reason, "code": code} for field, reason, code in reasons
+            ],
         }
     outcomes = Counter(result for _, _, result in planned.results)
     outcomes[Outcome.REJECTED] = parsed.rejected
@@ -458,15 +467,19 @@ def version_public(version: BankLoanVersion) -> BankLoanVersionPublic:
 
 
 def find_loans(
-    session: Session, conditions: list[ColumnElement[bool]], page: PageParams
-) -> tuple[list[BankLoan], int]:
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    page: PageParams,
+    since: Token | None = None,
+) -> Paged:
     """One page of loans in id order, and how many match."""
-    return page_of(session, select(BankLoan).where(*conditions), page, col(BankLoan.id))
+    synced = Synced(col(BankLoan.sync_stamp), since)
+    return page_of(
+        session, select(BankLoan).where(*conditions), page, col(BankLoan.id), synced=synced
+    )
 
 
-def history(
-    session: Session, loan: BankLoan, page: PageParams
-) -> tuple[list[BankLoanVersion], int]:
+def history(session: Session, loan: BankLoan, page: PageParams) -> Page[BankLoanVersionPublic]:
     """The loan's postings, the latest posted first (stale ones included): its history rows
     and its current posting, which is the newest applied one but not always the newest (a
     stale posting may follow it)."""
@@ -483,11 +496,10 @@ def history(
     both = union_all(
         select(*kept).where(condition), select(*current).where(BankLoan.id == loan.id)
     ).subquery("postings")
-    rows = session.execute(
-        both.select().order_by(both.c.id.desc()).limit(page.limit).offset(page.offset)
-    )
-    total = session.exec(select(func.count()).select_from(BankLoanVersion).where(condition)).one()
-    return [BankLoanVersion(**row._mapping) for row in rows], int(total) + 1
+    paged = page_of(session, both.select(), page, both.c.id.desc())
+    names = list(both.c.keys())
+    versions = [BankLoanVersion(**dict(zip(names, row, strict=True))) for row in paged.rows]
+    return paged.page([version_public(version) for version in versions])
 
 
 def unmatches(session: Session, loan: BankLoan) -> list[BankLoanUnmatch]:

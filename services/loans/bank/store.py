@@ -13,13 +13,13 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import Result, bindparam, func, insert, select, text, update
+from sqlalchemy import Result, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, col
 
-from services.loans.bank.models import Bank, BankLoan, BankLoanVersion
+from services.loans.bank.models import Bank, BankLoan, BankLoanVersion, BankMatchingDue
 from services.loans.bank.rules import VALUE_FIELDS, LoanValues, Membership
 
 MATCH_FIELDS = ("member_id", "club_id", "province_code", "commune_code", "matched_at")
@@ -338,4 +338,46 @@ def set_matches(session: Session, matches: list[tuple[int, Membership]], now: da
             }
             for loan_id, found in matches
         ],
+    )
+
+
+def mark_matching_due(session: Session, loan_ids: Sequence[int], due_at: datetime) -> None:
+    """Loans stored unmatched because the clubs service could not answer: asked again later."""
+    if not loan_ids:
+        return
+    table = BankMatchingDue.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    upsert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    session.execute(
+        upsert.on_conflict_do_nothing(index_elements=["loan_id"]),
+        [{"loan_id": loan_id, "due_at": due_at, "attempts": 0} for loan_id in loan_ids],
+    )
+
+
+def matching_due(session: Session, now: datetime, limit: int) -> list[tuple[int, str | None]]:
+    """(loan id, borrower's blind index) of loans whose matching is due, the oldest first; a
+    loan matched meanwhile has None (nothing to ask)."""
+    rows = session.execute(
+        select(
+            col(BankMatchingDue.loan_id),
+            col(BankLoan.borrower_blind_index),
+            col(BankLoan.member_id),
+        )
+        .join(BankLoan, col(BankLoan.id) == col(BankMatchingDue.loan_id), isouter=True)
+        .where(col(BankMatchingDue.due_at) <= now)
+        .order_by(col(BankMatchingDue.due_at), col(BankMatchingDue.loan_id))
+        .limit(limit)
+    )
+    return [(row[0], row[1] if row[2] is None else None) for row in rows]
+
+
+def matching_done(session: Session, loan_ids: Sequence[int]) -> None:
+    session.execute(delete(BankMatchingDue).where(col(BankMatchingDue.loan_id).in_(loan_ids)))
+
+
+def matching_postponed(session: Session, loan_ids: Sequence[int], due_at: datetime) -> None:
+    session.execute(
+        update(BankMatchingDue)
+        .where(col(BankMatchingDue.loan_id).in_(loan_ids))
+        .values(due_at=due_at, attempts=BankMatchingDue.attempts + 1)
     )

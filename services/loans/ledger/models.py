@@ -7,6 +7,7 @@ from sqlmodel import Field
 
 from common.clock import utcnow
 from common.db import UTCDateTime
+from common.sync import stamp_field
 from services.loans.models import LoansBase
 
 
@@ -48,6 +49,7 @@ class LedgerEntry(LoansBase, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    sync_stamp: int | None = stamp_field()
     fund_id: int = Field(
         sa_column=Column(
             Integer, ForeignKey("funds.id", name="fk_ledger_entries_fund_id_funds"), nullable=False

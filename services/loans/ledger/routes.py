@@ -11,10 +11,13 @@ from starlette.concurrency import run_in_threadpool
 
 from common.auth import CurrentPrincipal, Principal, Role, Writer, require_roles
 from common.club_directory import ClubDirectoryDep, ClubFacts
-from common.db import SessionDep, page_of
+from common.db import SessionDep
 from common.idempotency import Idempotency
+from common.paging import page_of
+from common.problem_codes import Code
 from common.problems import Conflict, NotFound, invalid
 from common.schemas import Id, IdPath, Page, PageDep
+from common.sync import ChangedSince
 from services.loans.ledger import service
 from services.loans.ledger.models import Fund
 from services.loans.ledger.rules import EntryType, FundKind
@@ -66,9 +69,11 @@ async def club_for_fund(
     """The club a fund is opened for: it exists, is in the caller's area and is not dissolved."""
     club = (await directory.facts({payload.club_id})).get(payload.club_id)
     if club is None or not covers(principal, club.id, club.province_code, club.commune_code):
-        raise invalid("club_id", f"no club {payload.club_id}")
+        raise invalid("club_id", f"no club {payload.club_id}", code=Code.UNKNOWN_REFERENCE)
     if club.dissolved:
-        raise Conflict(f"The club {club.id} is dissolved; it gets no new fund.")
+        raise Conflict(
+            f"The club {club.id} is dissolved; it gets no new fund.", code=Code.CLUB_DISSOLVED
+        )
     return club
 
 
@@ -113,9 +118,12 @@ async def record_allocation(
         return JSONResponse(jsonable_encoder(recorded), status_code=200)
     club = (await directory.facts({payload.club_id})).get(payload.club_id)
     if club is None:
-        raise invalid("club_id", f"no club {payload.club_id}")
+        raise invalid("club_id", f"no club {payload.club_id}", code=Code.UNKNOWN_REFERENCE)
     if club.dissolved:
-        raise Conflict(f"The club {club.id} is dissolved; it takes no new allocation.")
+        raise Conflict(
+            f"The club {club.id} is dissolved; it takes no new allocation.",
+            code=Code.CLUB_DISSOLVED,
+        )
     entry, created = await run_in_threadpool(
         service.record_allocation, session, payload, club, principal
     )
@@ -148,13 +156,8 @@ def list_funds(
         filters.append(Fund.club_id == club_id)
     if kind is not None:
         filters.append(Fund.kind == kind.value)
-    funds, total = page_of(session, select(Fund).where(*filters), page, col(Fund.id))
-    return Page(
-        items=[public(session, fund) for fund in funds],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    paged = page_of(session, select(Fund).where(*filters), page, col(Fund.id))
+    return paged.page([public(session, fund) for fund in paged.rows])
 
 
 @router.get("/{fund_id}", response_model=FundPublic, summary="A fund and its balance")
@@ -205,7 +208,7 @@ def add_expense(
     idem: Idempotency,
 ) -> Any:
     if fund.kind != FundKind.ACTIVITY.value:
-        raise Conflict("Expenses are paid from the activity fund only.")
+        raise Conflict("Expenses are paid from the activity fund only.", code=Code.WRONG_FUND_KIND)
     entry = service.spend(
         session,
         fund,
@@ -247,8 +250,8 @@ def fund_statement(
     page: PageDep,
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
+    since: ChangedSince = None,
 ) -> Page[StatementLine]:
     if date_from and date_to and date_from > date_to:
-        raise invalid("from", "is after 'to'", "query")
-    lines, total = service.statement(session, fund, date_from, date_to, page.limit, page.offset)
-    return Page(items=lines, total=total, limit=page.limit, offset=page.offset)
+        raise invalid("from", "is after 'to'", "query", code=Code.DATE_OUT_OF_ORDER)
+    return service.statement(session, fund, date_from, date_to, page, since)

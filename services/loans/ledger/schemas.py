@@ -5,6 +5,8 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
+from common.problem_codes import Code
+from common.problems import rule_error
 from common.schemas import Id, InputModel, OutputModel, PastDate
 from services.loans.ledger.rules import MAX_AMOUNT, Account, CapitalOrigin, EntryType, FundKind
 
@@ -42,7 +44,7 @@ class CapitalIn(InputModel):
     @model_validator(mode="after")
     def _allocation_only_for_allocations(self) -> Self:
         if self.allocation_id is not None and self.origin is not CapitalOrigin.ALLOCATION:
-            raise ValueError("allocation_id is only for origin 'allocation'")
+            raise rule_error(Code.NOT_ALLOWED_WITH, "allocation_id is only for origin 'allocation'")
         return self
 
 

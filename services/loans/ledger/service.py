@@ -9,9 +9,11 @@ from sqlmodel import Session, col, select
 
 from common.auth import Principal
 from common.club_directory import ClubFacts
-from common.db import page_of
+from common.paging import Synced, page_of
+from common.problem_codes import Code
 from common.problems import Conflict, NotFound
-from common.schemas import PageParams
+from common.schemas import Page, PageParams
+from common.sync import Token
 from services.loans.ledger.models import Fund, LedgerEntry, Posting
 from services.loans.ledger.rules import (
     Account,
@@ -141,6 +143,7 @@ def _refuse_overdraft(session: Session, fund: Fund, change: int, on: date) -> No
         raise Conflict(
             f"The fund's cash from {on.isoformat()} on is at the lowest {lowest} đồng; this "
             f"needs {-change}.",
+            code=Code.FUND_OVERDRAFT,
             balance=lowest,
             required=-change,
             on=on.isoformat(),
@@ -199,7 +202,10 @@ def allocation_entry(session: Session, fund: Fund | None, allocation_id: int) ->
         select(LedgerEntry).where(LedgerEntry.allocation_id == allocation_id)
     ).first()
     if entry is not None and fund is not None and entry.fund_id != fund.id:
-        raise Conflict(f"The allocation {allocation_id} was recorded in another fund.")
+        raise Conflict(
+            f"The allocation {allocation_id} was recorded in another fund.",
+            code=Code.ALLOCATION_MISMATCH,
+        )
     return entry
 
 
@@ -304,17 +310,22 @@ def reverse(
     if original is None or original.fund_id != fund.id:
         raise NotFound(f"No entry {entry_id} in fund {fund.id}.")
     if original.entry_type == EntryType.REVERSAL.value:
-        raise Conflict("A reversal is not reversed; record a new entry instead.")
+        raise Conflict(
+            "A reversal is not reversed; record a new entry instead.", code=Code.ENTRY_IS_REVERSAL
+        )
     if original.loan_id is not None:
         # Its loan's schedule, repayments and status would no longer match the ledger.
         raise Conflict(
-            f"The entry {entry_id} belongs to loan {original.loan_id}; it cannot be reversed."
+            f"The entry {entry_id} belongs to loan {original.loan_id}; it cannot be reversed.",
+            code=Code.ENTRY_OF_LOAN,
         )
     lock_fund(session, fund)
     if session.exec(
         select(LedgerEntry.id).where(LedgerEntry.reverses_entry_id == entry_id)
     ).first():
-        raise Conflict(f"The entry {entry_id} is already reversed.")
+        raise Conflict(
+            f"The entry {entry_id} is already reversed.", code=Code.ENTRY_ALREADY_REVERSED
+        )
     postings = reversal_of(
         (Account(p.account), p.amount)
         for p in session.exec(select(Posting).where(Posting.entry_id == entry_id))
@@ -358,6 +369,7 @@ def recorded_allocation(session: Session, payload: AllocationCapital) -> EntryPu
         raise Conflict(
             f"The allocation {payload.allocation_id} was recorded with another club, fund or "
             "amount.",
+            code=Code.ALLOCATION_MISMATCH,
             entry_id=recorded.id,
         )
     return recorded
@@ -395,9 +407,9 @@ def statement(
     fund: Fund,
     date_from: date | None,
     date_to: date | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[StatementLine], int]:
+    page: PageParams,
+    since: Token | None = None,
+) -> Page[StatementLine]:
     """The fund's entries in date order with the cash balance after each one.
 
     The running balance is taken over the fund's whole history, so a date range starts from the
@@ -410,15 +422,17 @@ def statement(
         filters.append(running.c.occurred_on >= date_from)
     if date_to is not None:
         filters.append(running.c.occurred_on <= date_to)
-    rows, total = page_of(
+    paged = page_of(
         session,
         select(LedgerEntry, running.c.cash_change, running.c.running_balance)
         .join(running, running.c.entry_id == col(LedgerEntry.id))
         .where(*filters),
-        PageParams(limit=limit, offset=offset),
+        page,
         running.c.occurred_on,
         running.c.entry_id,
+        synced=Synced(col(LedgerEntry.sync_stamp), since),
     )
+    rows = paged.rows
     postings = _postings_of(session, [entry.id for entry, _, _ in rows if entry.id is not None])
     lines = [
         StatementLine(
@@ -431,4 +445,4 @@ def statement(
         for entry, change, running_balance in rows
         if entry.id is not None
     ]
-    return lines, int(total)
+    return paged.page(lines)

@@ -24,6 +24,7 @@ from sqlmodel import Field
 
 from common.clock import utcnow
 from common.db import UTCDateTime
+from common.sync import stamp_field
 from services.loans.ledger.models import LedgerEntry
 from services.loans.models import LoansBase
 
@@ -134,6 +135,7 @@ class Loan(LoansBase, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    sync_stamp: int | None = stamp_field()
     fund_id: int = Field(sa_column=_fund_id())
     club_id: int
     member_id: int
@@ -217,6 +219,7 @@ class LoanRepayment(LoansBase, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    sync_stamp: int | None = stamp_field()
     loan_id: int = Field(sa_column=_loan_id())
     paid_on: date
     amount: int = Field(sa_type=BigInteger)

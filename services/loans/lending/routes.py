@@ -18,10 +18,13 @@ from sqlmodel import Session, col, select
 from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, Writer, require_roles
 from common.club_directory import ClubDirectoryDep, ClubFacts
-from common.db import SessionDep, page_of
+from common.db import SessionDep
 from common.idempotency import Idempotency
+from common.paging import Synced, page_of
+from common.problem_codes import Code
 from common.problems import Conflict, NotFound, invalid
 from common.schemas import Id, IdPath, Page, PageDep
+from common.sync import ChangedSince
 from services.loans.clubs import MemberDirectoryDep, MemberFacts
 from services.loans.ledger.models import Fund
 from services.loans.lending import service
@@ -104,12 +107,17 @@ def lending_fund(
         principal, club.id, club.province_code, club.commune_code
     )
     if not in_scope or (fund is not None and not may_see(principal, fund)):
-        raise invalid("club_id", f"no club {club_id}")
+        raise invalid("club_id", f"no club {club_id}", code=Code.UNKNOWN_REFERENCE)
     assert club is not None
     if club.dissolved:
-        raise Conflict(f"The club {club_id} is dissolved; it makes no new loans.")
+        raise Conflict(
+            f"The club {club_id} is dissolved; it makes no new loans.", code=Code.CLUB_DISSOLVED
+        )
     if fund is None:
-        raise Conflict(f"The club {club_id} has no income_generation fund to lend from.")
+        raise Conflict(
+            f"The club {club_id} has no income_generation fund to lend from.",
+            code=Code.NO_LENDING_FUND,
+        )
     return fund
 
 
@@ -136,7 +144,8 @@ def apply_for_loan(
     if found is None:
         raise Conflict(
             f"The club {payload.club_id}'s income_generation fund {fund.id} has no loan rules "
-            "yet; set them first."
+            "yet; set them first.",
+            code=Code.NO_LOAN_RULES,
         )
     terms = service.terms_within(found, payload)
     service.check_borrower(facts.member, payload.club_id, payload.applied_on)
@@ -155,6 +164,7 @@ def list_loans(
     member_id: Id | None = None,
     status: LoanStatus | None = None,
     sort: LoanSort = "id",
+    since: ChangedSince = None,
 ) -> Page[LoanPublic]:
     filters: list[Any] = [loan_filter(principal)]
     if club_id is not None:
@@ -164,13 +174,9 @@ def list_loans(
     if status is not None:
         filters.append(Loan.status == status.value)
     order = col(Loan.id).desc() if sort == "-id" else col(Loan.id)
-    loans, total = page_of(session, select(Loan).where(*filters), page, order)
-    return Page(
-        items=[service.public(loan) for loan in loans],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    synced = Synced(col(Loan.sync_stamp), since)
+    paged = page_of(session, select(Loan).where(*filters), page, order, synced=synced)
+    return paged.page([service.public(loan) for loan in paged.rows])
 
 
 @router.get("/{loan_id}", response_model=LoanDetail, summary="A loan and its figures on a date")
@@ -266,6 +272,7 @@ def record_repayment(
     response_model=Page[RepaymentPublic],
     summary="The loan's repayments in date order",
 )
-def list_repayments(loan: VisibleLoan, session: SessionDep, page: PageDep) -> Page[RepaymentPublic]:
-    items, total = service.repayments_page(session, loan, page.limit, page.offset)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+def list_repayments(
+    loan: VisibleLoan, session: SessionDep, page: PageDep, since: ChangedSince = None
+) -> Page[RepaymentPublic]:
+    return service.repayments_page(session, loan, page, since)

@@ -7,6 +7,8 @@ from typing import Annotated, Literal, Self
 from pydantic import ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 from pydantic.config import JsonDict
 
+from common.problem_codes import Code
+from common.problems import rule_error
 from common.schemas import Id, InputModel, OutputModel, PastDate
 from services.loans.ledger.schemas import Amount, Reference
 from services.loans.lending.rules import (
@@ -50,7 +52,10 @@ class LoanRulesUpdate(InputModel):
     @model_validator(mode="after")
     def _quarterly_terms_are_whole_quarters(self) -> Self:
         if not term_fits_frequency(self.repayment_frequency, self.max_term_months):
-            raise ValueError("max_term_months must be a multiple of 3 for quarterly repayment")
+            raise rule_error(
+                Code.TERM_NOT_WHOLE_QUARTERS,
+                "max_term_months must be a multiple of 3 for quarterly repayment",
+            )
         return self
 
 
@@ -99,9 +104,9 @@ class LoanApplication(InputModel):
     @model_validator(mode="after")
     def _in_kind_is_described(self) -> Self:
         if self.form is LoanForm.IN_KIND and not self.in_kind_description:
-            raise ValueError("a loan in kind needs in_kind_description")
+            raise rule_error(Code.REQUIRED_WITH, "a loan in kind needs in_kind_description")
         if self.form is LoanForm.CASH and self.in_kind_description:
-            raise ValueError("in_kind_description is only for loans in kind")
+            raise rule_error(Code.NOT_ALLOWED_WITH, "in_kind_description is only for loans in kind")
         return self
 
 

@@ -13,9 +13,11 @@ from sqlmodel import Session, col, select
 
 from common.auth import Principal
 from common.clock import utcnow
-from common.db import page_of
+from common.paging import Synced, page_of
+from common.problem_codes import Code
 from common.problems import Conflict, ValidationFailed, field_error, invalid
-from common.schemas import PageParams
+from common.schemas import Page, PageParams
+from common.sync import Token
 from services.loans import events
 from services.loans.clubs import MemberFacts
 from services.loans.ledger import service as ledger
@@ -55,7 +57,8 @@ def require_income_generation(fund: Fund) -> None:
     if fund.kind != FundKind.INCOME_GENERATION.value:
         raise Conflict(
             f"The fund {fund.id} is an {fund.kind} fund; loans come from the "
-            "income_generation fund only."
+            "income_generation fund only.",
+            code=Code.WRONG_FUND_KIND,
         )
 
 
@@ -122,18 +125,22 @@ def terms_within(found: LoanRules, payload: LoanApplication) -> Terms:
     """The loan's terms: the rules' unless the application asks for less (422 if for more)."""
     frequency = RepaymentFrequency(found.repayment_frequency)
     if payload.amount > found.max_amount:
-        raise invalid("amount", f"above the club's maximum of {found.max_amount} đồng")
+        reason = f"above the club's maximum of {found.max_amount} đồng"
+        raise invalid("amount", reason, code=Code.ABOVE_LOAN_RULES)
     term = found.max_term_months if payload.term_months is None else payload.term_months
     if term > found.max_term_months:
-        raise invalid("term_months", f"above the club's maximum of {found.max_term_months}")
+        reason = f"above the club's maximum of {found.max_term_months}"
+        raise invalid("term_months", reason, code=Code.ABOVE_LOAN_RULES)
     if not rules.term_fits_frequency(frequency, term):
-        raise invalid("term_months", "must be a multiple of 3 for quarterly repayment")
+        reason = "must be a multiple of 3 for quarterly repayment"
+        raise invalid("term_months", reason, code=Code.TERM_NOT_WHOLE_QUARTERS)
     rate = found.monthly_rate_ppm
     if payload.monthly_interest_rate is not None:
         rate = rules.rate_to_ppm(payload.monthly_interest_rate)
         if rate > found.monthly_rate_ppm:
             limit = rules.ppm_to_rate(found.monthly_rate_ppm)
-            raise invalid("monthly_interest_rate", f"above the club's rate of {limit} %")
+            reason = f"above the club's rate of {limit} %"
+            raise invalid("monthly_interest_rate", reason, code=Code.ABOVE_LOAN_RULES)
     return Terms(
         principal=payload.amount,
         monthly_rate_ppm=rate,
@@ -146,13 +153,15 @@ def terms_within(found: LoanRules, payload: LoanApplication) -> Terms:
 def check_borrower(member: MemberFacts | None, club_id: int, applied_on: date) -> None:
     """The borrower is a current member of the lending club who had joined by `applied_on`."""
     if member is None:
-        raise invalid("member_id", "no such member")
+        raise invalid("member_id", "no such member", code=Code.UNKNOWN_REFERENCE)
     if member.club_id != club_id:
-        raise invalid("member_id", f"not a member of club {club_id}")
+        raise invalid("member_id", f"not a member of club {club_id}", code=Code.NOT_ACTIVE_MEMBER)
     if not member.active:
-        raise invalid("member_id", f"left the club on {member.left_on}")
+        reason = f"left the club on {member.left_on}"
+        raise invalid("member_id", reason, code=Code.NOT_ACTIVE_MEMBER)
     if member.joined_on > applied_on:
-        raise invalid("member_id", f"joined the club on {member.joined_on}, after applied_on")
+        reason = f"joined the club on {member.joined_on}, after applied_on"
+        raise invalid("member_id", reason, code=Code.DATE_OUT_OF_ORDER)
 
 
 def apply(
@@ -208,6 +217,7 @@ def _require_status(loan: Loan, wanted: LoanStatus, action: str) -> None:
     if loan.status != wanted.value:
         raise Conflict(
             f"The loan {loan.id} is {loan.status}; it can be {action} only when {wanted.value}.",
+            code=Code.LOAN_STATUS_FORBIDS,
             loan_status=loan.status,
         )
 
@@ -252,7 +262,8 @@ def disburse(session: Session, loan: Loan, principal: Principal, disbursed_on: d
     assert loan.id is not None  # a stored loan
     _require_status(loan, LoanStatus.APPROVED, "disbursed")
     if disbursed_on < loan.applied_on:
-        raise invalid("disbursed_on", f"before the application on {loan.applied_on}")
+        reason = f"before the application on {loan.applied_on}"
+        raise invalid("disbursed_on", reason, code=Code.DATE_OUT_OF_ORDER)
     ledger.spend(
         session,
         _fund_of(session, loan),
@@ -287,6 +298,7 @@ def _not_before_last_repayment(session: Session, loan: Loan, on: date, what: str
     if last is not None and on < last.paid_on:
         raise Conflict(
             f"The loan {loan.id} has a repayment on {last.paid_on}; {what} cannot be earlier.",
+            code=Code.BEFORE_LAST_REPAYMENT,
             last_paid_on=last.paid_on.isoformat(),
         )
 
@@ -325,7 +337,8 @@ def repay(
     assert loan.id is not None  # a stored loan
     assert loan.disbursed_on is not None
     if paid_on < loan.disbursed_on:
-        raise invalid("paid_on", f"before the disbursement on {loan.disbursed_on}")
+        reason = f"before the disbursement on {loan.disbursed_on}"
+        raise invalid("paid_on", reason, code=Code.DATE_OUT_OF_ORDER)
     _not_before_last_repayment(session, loan, paid_on, "a new one")
     schedule = instalments_of(session, loan.id)
     owed = rules.owed_on(schedule, paid_on, loan.principal_repaid, loan.interest_paid)
@@ -333,7 +346,7 @@ def repay(
         reason = f"above the {owed.total} đồng owed on {paid_on}"
         raise ValidationFailed(
             f"amount: {reason}",
-            errors=[field_error("amount", reason)],
+            errors=[field_error("amount", reason, code=Code.ABOVE_AMOUNT_OWED)],
             owed=owed.total,
             owed_interest=owed.interest,
             owed_principal=owed.principal,
@@ -383,7 +396,8 @@ def write_off(
     assert loan.id is not None  # a stored loan
     assert loan.disbursed_on is not None
     if written_off_on < loan.disbursed_on:
-        raise invalid("written_off_on", f"before the disbursement on {loan.disbursed_on}")
+        reason = f"before the disbursement on {loan.disbursed_on}"
+        raise invalid("written_off_on", reason, code=Code.DATE_OUT_OF_ORDER)
     _not_before_last_repayment(session, loan, written_off_on, "the write-off")
     outstanding = loan.principal - loan.principal_repaid
     ledger.record_for_loan(
@@ -456,6 +470,7 @@ def schedule_public(session: Session, loan: Loan) -> SchedulePublic:
     if loan.disbursed_on is None:
         raise Conflict(
             f"The loan {loan.id} is {loan.status}; its schedule is fixed when it is disbursed.",
+            code=Code.LOAN_STATUS_FORBIDS,
             loan_status=loan.status,
         )
     assert loan.id is not None  # a stored loan
@@ -477,14 +492,15 @@ def public_repayment(repayment: LoanRepayment, loan: Loan) -> RepaymentPublic:
 
 
 def repayments_page(
-    session: Session, loan: Loan, limit: int, offset: int
-) -> tuple[list[RepaymentPublic], int]:
+    session: Session, loan: Loan, page: PageParams, since: Token | None = None
+) -> Page[RepaymentPublic]:
     filters = [LoanRepayment.loan_id == loan.id]
-    rows, total = page_of(
+    paged = page_of(
         session,
         select(LoanRepayment).where(*filters),
-        PageParams(limit=limit, offset=offset),
+        page,
         col(LoanRepayment.paid_on),
         col(LoanRepayment.id),
+        synced=Synced(col(LoanRepayment.sync_stamp), since),
     )
-    return [public_repayment(row, loan) for row in rows], total
+    return paged.page([public_repayment(row, loan) for row in paged.rows])

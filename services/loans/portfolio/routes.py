@@ -12,6 +12,7 @@ from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, bearer_token, require_roles
 from common.club_directory import ClubDirectoryDep
 from common.db import SessionDep, report_timeout, tune_for_report
+from common.problem_codes import Code
 from common.problems import NotFound, invalid
 from common.schemas import Id
 from services.loans.bank.models import BankLoan
@@ -80,9 +81,11 @@ async def portfolio_scope(
     club_id: Annotated[Id | None, Query(description="One club's figures.")] = None,
 ) -> Scope:
     if province is not None and club_id is not None:
-        raise invalid("club_id", "give a club or a province, not both", "query")
+        reason = "give a club or a province, not both"
+        raise invalid("club_id", reason, "query", code=Code.MUTUALLY_EXCLUSIVE)
     if province is not None and principal.role is Role.CLUB_MANAGER:
-        raise invalid("province", "club boards ask for their club (club_id)", "query")
+        reason = "club boards ask for their club (club_id)"
+        raise invalid("province", reason, "query", code=Code.OUTSIDE_SCOPE)
     if (
         province is not None
         and principal.role is Role.OFFICER
