@@ -30,7 +30,7 @@ lint: install
 # most of the time, so CI takes about the longer pass's time, not the sum.
 test: install lint
 ifdef TEST_POSTGRES_URL
-	$(UV) run --frozen python -m tools.test_passes \
+	$(PYTHON) -m tools.test_passes \
 		"$(MAKE) --no-print-directory test-sqlite" "$(MAKE) --no-print-directory test-postgres"
 else
 	$(MAKE) --no-print-directory test-sqlite test-postgres

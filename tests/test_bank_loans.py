@@ -814,3 +814,32 @@ def test_a_refused_record_echoes_its_loan_number_whole(bank: httpx.Client) -> No
     refused = answer.json()["results"][0]
     assert refused["loan_number"] == long_number and len(long_number) == 58
     assert refused["outcome"] == "rejected"
+
+
+def test_the_bank_reads_in_bulk_by_loan_numbers_and_by_borrowers(
+    api: Api, bank: httpx.Client
+) -> None:
+    hoa, lan = national_id(1958, "female"), national_id(1961, "female")
+    records = [record(borrower_national_id=hoa), record(borrower_national_id=hoa),
+               record(borrower_national_id=lan)]  # fmt: skip
+    answer = post_batch(bank, records).json()
+    numbers = [r["loan_number"] for r in records]
+    by_numbers = listed(bank, loan_number=numbers[:2])
+    assert sorted(item["loan_number"] for item in by_numbers["items"]) == sorted(numbers[:2])
+    searched = bank.post(f"{BANKS}/search", json={"borrower_national_ids": [hoa]})
+    assert searched.status_code == 200, searched.text
+    assert {item["loan_number"] for item in searched.json()["items"]} == set(numbers[:2])
+    either = bank.post(f"{BANKS}/search", params={"limit": 2},
+                       json={"loan_numbers": [numbers[2]], "borrower_national_ids": [hoa]})  # fmt: skip
+    page = either.json()
+    assert page["total"] == 3 and len(page["items"]) == 2 and page["next_cursor"]
+    rest = bank.post(f"{BANKS}/search", params={"limit": 2, "cursor": page["next_cursor"]},
+                     json={"loan_numbers": [numbers[2]], "borrower_national_ids": [hoa]})  # fmt: skip
+    ids = [item["id"] for item in page["items"] + rest.json()["items"]]
+    assert sorted(ids) == ids == sorted(result["id"] for result in answer["results"])
+    # Another bank's search finds nothing of these; an empty search is refused.
+    other = new_bank(api, "OTHERBANK2")
+    assert other.post(f"{BANKS}/search", json={"borrower_national_ids": [hoa]}).json()["total"] == 0
+    problem = assert_problem(bank.post(f"{BANKS}/search", json={}), 422)
+    assert problem["errors"][0]["code"] == "missing"
+    assert_problem(bank.post(f"{BANKS}/search", json={"borrower_national_ids": ["12"]}), 422)

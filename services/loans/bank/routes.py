@@ -13,7 +13,7 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, col
 from starlette.concurrency import run_in_threadpool
 
@@ -25,19 +25,22 @@ from common.idempotency import IdempotentRequest, RequiredIdempotency
 from common.personal_data import shown
 from common.problem_codes import Code
 from common.problems import Forbidden
-from common.schemas import Id, IdPath, Page, PageDep
+from common.schemas import MAX_IDS, Id, IdPath, Page, PageDep
+from common.sealing import blind_index
 from common.sync import ChangedSince
 from services.loans.bank import reading, schemas, service
 from services.loans.bank.gc_pause import collector_paused
 from services.loans.bank.matching import MemberLookup, MemberLookupDep, match_unmatched
-from services.loans.bank.models import LOAN_NUMBER_LENGTH, BankLoan, BankLoanUnmatch
+from services.loans.bank.models import BankLoan, BankLoanUnmatch
 from services.loans.bank.rules import BankLoanStatus, BatchMode, LoanValues, Outcome, Programme
 from services.loans.bank.schemas import (
     BankLoanPosted,
     BankLoanPublic,
+    BankLoanSearch,
     BankLoanUnmatchPublic,
     BankLoanVersionPublic,
     BatchAnswer,
+    LoanNumber,
     MatchingRun,
 )
 from services.loans.bank.service import Memberships
@@ -219,7 +222,14 @@ def list_bank_loans(
     principal: CurrentPrincipal,
     page: PageDep,
     response: Response,
-    loan_number: Annotated[str | None, Query(max_length=LOAN_NUMBER_LENGTH)] = None,
+    loan_number: Annotated[
+        list[LoanNumber] | None,
+        Query(
+            max_length=MAX_IDS,
+            description=f"One or more loan numbers (repeat the parameter, up to {MAX_IDS}); for "
+            "more, or by borrower, POST /api/v1/bank-loans/search.",
+        ),
+    ] = None,
     programme: Programme | None = None,
     status: BankLoanStatus | None = None,
     matched: Annotated[bool | None, Query(description="Matched to a club member or not.")] = None,
@@ -228,8 +238,8 @@ def list_bank_loans(
     since: ChangedSince = None,
 ) -> Page[BankLoanPublic]:
     conditions: list[ColumnElement[bool]] = [service.loan_filter(principal)]
-    if loan_number is not None:
-        conditions.append(col(BankLoan.loan_number) == loan_number)
+    if loan_number:
+        conditions.append(col(BankLoan.loan_number).in_(loan_number))
     if programme is not None:
         conditions.append(col(BankLoan.programme) == programme.value)
     if status is not None:
@@ -243,6 +253,34 @@ def list_bank_loans(
         conditions.append(col(BankLoan.member_id) == member_id)
     paged = service.find_loans(session, conditions, page, since)
     shown(response, (loan.member_id for loan in paged.rows))  # matched borrowers' records
+    return paged.page([service.public(loan) for loan in paged.rows])
+
+
+@router.post(
+    "/search",
+    response_model=Page[BankLoanPublic],
+    summary="Read records by loan numbers or borrowers' citizen IDs, in bulk",
+    description="The records in the caller's scope (a bank: its own) whose loan number is one "
+    "of `loan_numbers` or whose borrower is one of `borrower_national_ids` (compared by their "
+    "blind index: a citizen ID is never searched in plain text), in id order, paged like every "
+    "list. It reads; it changes nothing, and a retry is harmless.",
+)
+def search_bank_loans(
+    payload: BankLoanSearch,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    response: Response,
+) -> Page[BankLoanPublic]:
+    asked = []
+    if payload.loan_numbers:
+        asked.append(col(BankLoan.loan_number).in_(payload.loan_numbers))
+    if payload.borrower_national_ids:
+        indexes = {blind_index(national_id) for national_id in payload.borrower_national_ids}
+        asked.append(col(BankLoan.borrower_blind_index).in_(sorted(indexes)))
+    conditions = [service.loan_filter(principal), or_(*asked)]
+    paged = service.find_loans(session, conditions, page)
+    shown(response, (loan.member_id for loan in paged.rows))
     return paged.page([service.public(loan) for loan in paged.rows])
 
 

@@ -2,13 +2,14 @@
 `reading.py`) and the answers."""
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import ConfigDict, Field, TypeAdapter, with_config
+from pydantic import ConfigDict, Field, TypeAdapter, model_validator, with_config
 from typing_extensions import TypedDict
 
-from common.problems import FIELD_CODE_DESCRIPTION
-from common.schemas import NOT_AFTER_TODAY, NationalId, OutputModel, Years
+from common.problem_codes import Code
+from common.problems import FIELD_CODE_DESCRIPTION, rule_error
+from common.schemas import NOT_AFTER_TODAY, InputModel, NationalId, OutputModel, Years
 from services.loans.bank.models import LOAN_NUMBER_LENGTH
 from services.loans.bank.rules import (
     MAX_BATCH_RECORDS,
@@ -229,3 +230,23 @@ class MatchingRun(OutputModel):
     matched: int
     unmatched: int
     chunks: int
+
+
+MAX_SEARCH = 1_000
+"""Loan numbers or borrowers asked for at once: a bank's reconciliation reads in pages."""
+LoanNumber = Annotated[str, Field(min_length=1, max_length=LOAN_NUMBER_LENGTH)]
+
+
+class BankLoanSearch(InputModel):
+    """Which records to read: by loan numbers, by borrowers' citizen IDs, or both (records
+    that match either). Citizen IDs travel in a body, never in an address (addresses are
+    logged); they are compared by their blind index."""
+
+    loan_numbers: list[LoanNumber] = Field(default_factory=list, max_length=MAX_SEARCH)
+    borrower_national_ids: list[NationalId] = Field(default_factory=list, max_length=MAX_SEARCH)
+
+    @model_validator(mode="after")
+    def _something_asked(self) -> Self:
+        if not self.loan_numbers and not self.borrower_national_ids:
+            raise rule_error(Code.MISSING, "give loan_numbers, borrower_national_ids or both")
+        return self
