@@ -829,12 +829,11 @@ def test_the_bank_reads_in_bulk_by_loan_numbers_and_by_borrowers(
     searched = bank.post(f"{BANKS}/search", json={"borrower_national_ids": [hoa]})
     assert searched.status_code == 200, searched.text
     assert {item["loan_number"] for item in searched.json()["items"]} == set(numbers[:2])
-    either = bank.post(f"{BANKS}/search", params={"limit": 2},
-                       json={"loan_numbers": [numbers[2]], "borrower_national_ids": [hoa]})  # fmt: skip
-    page = either.json()
+    asked = {"loan_numbers": [numbers[2]], "borrower_national_ids": [hoa]}
+    page = bank.post(f"{BANKS}/search", params={"limit": 2}, json=asked).json()
     assert page["total"] == 3 and len(page["items"]) == 2 and page["next_cursor"]
-    rest = bank.post(f"{BANKS}/search", params={"limit": 2, "cursor": page["next_cursor"]},
-                     json={"loan_numbers": [numbers[2]], "borrower_national_ids": [hoa]})  # fmt: skip
+    later = {"limit": 2, "cursor": page["next_cursor"]}
+    rest = bank.post(f"{BANKS}/search", params=later, json=asked)
     ids = [item["id"] for item in page["items"] + rest.json()["items"]]
     assert sorted(ids) == ids == sorted(result["id"] for result in answer["results"])
     # Another bank's search finds nothing of these; an empty search is refused.
