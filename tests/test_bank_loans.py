@@ -285,6 +285,17 @@ def test_a_batch_announces_each_loan_it_created_or_changed_once(
     assert by_number[first["loan_number"]]["outstanding_principal"] == 39_000_000
     assert by_number[second["loan_number"]]["club_id"] == club["id"]
     assert {item["outcome"] for item in items} == {"created"}
+    # The answer and the events name the same posting.
+    assert {event["batch_id"] for event in ours} == {answer["batch_id"]}
+
+
+def test_a_replayed_batch_answers_its_batch_id_again(bank: httpx.Client) -> None:
+    headers, records = key(), [record()]
+    first = post_batch(bank, records, **headers).json()
+    replay = post_batch(bank, records, **headers).json()
+    assert first["batch_id"] and replay["batch_id"] == first["batch_id"]
+    assert post_batch(bank, [record()]).json()["batch_id"] != first["batch_id"]
+    assert post(bank, record()).json()["batch_id"]
 
 
 # Atomic and partial batches

@@ -44,7 +44,7 @@ def _item(loan: StoredLoan) -> dict[str, Any]:
     }
 
 
-def posted(bank_code: str, changed: Iterable[StoredLoan]) -> list[Event]:
+def posted(bank_code: str, changed: Iterable[StoredLoan], batch_id: str) -> list[Event]:
     """The `bank_loan.posted` events of a posting's created and changed loans."""
     by_province: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
     for loan in sorted(changed, key=lambda loan: loan.id or 0):
@@ -56,6 +56,7 @@ def posted(bank_code: str, changed: Iterable[StoredLoan]) -> list[Event]:
             f"bank:{bank_code}",
             {
                 "bank_code": bank_code,
+                "batch_id": batch_id,
                 "province_code": province,
                 "loans": orjson.Fragment(orjson.dumps(loans)),
             },

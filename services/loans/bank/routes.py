@@ -123,6 +123,7 @@ async def post_record(
     loan = await run_in_threadpool(session.get, BankLoan, stored.id)
     assert loan is not None  # written in this transaction
     answer = BankLoanPosted(
+        batch_id=posted.plan.batch_id,
         outcome=result,
         matching_available=posted.matching_available,
         bank_loan=service.public(loan),

@@ -186,7 +186,14 @@ class BankLoanVersionPublic(OutputModel):
     posted_at: datetime
 
 
+BATCH_ID = Field(
+    description="Names the posting: the same in its answer (and a replay of it with the same "
+    "Idempotency-Key) and in the bank_loan.posted events it raised."
+)
+
+
 class BankLoanPosted(OutputModel):
+    batch_id: str = BATCH_ID
     outcome: Outcome
     matching_available: bool = Field(
         description="False when the clubs service could not be asked; the record is stored "
@@ -218,6 +225,7 @@ class BatchCounts(OutputModel):
 
 
 class BatchAnswer(OutputModel):
+    batch_id: str = BATCH_ID
     mode: BatchMode
     records: int
     counts: BatchCounts

@@ -16,10 +16,11 @@ A batch is 10,000 records, so the steps run once per record are kept lean: no mo
 one tuple per row written, the loans themselves (not their numbers) in the plan's lists.
 """
 
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
@@ -92,6 +93,8 @@ class Plan:
     history: list[tuple[StoredLoan, Posting]]
     """(loan, posting) of each posting that goes to the history: the current postings this
     posting replaced, and the stale ones."""
+    batch_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    """Names this posting in its answer and its events, so the bank can tie them together."""
 
 
 def borrowers(postings: Iterable[LoanValues | None]) -> set[str]:
@@ -183,7 +186,7 @@ def posting(
     found = memberships()
     with applying(session, planned, found, now):
         changed = [loan for loan in planned.loans.values() if loan.changed]
-        announced = events.posted(planned.bank_code, changed)
+        announced = events.posted(planned.bank_code, changed, planned.batch_id)
         yield Posted(planned, found is not None)
     outbox.emit(session, *announced)
     if found is None:  # the retry worker asks the clubs service again (`matching.retry_matching`)
@@ -385,6 +388,7 @@ def batch_answer(
     outcomes = Counter(result for _, _, result in planned.results)
     outcomes[Outcome.REJECTED] = parsed.rejected
     return {
+        "batch_id": planned.batch_id,
         "mode": mode,
         "records": len(parsed.postings),
         "counts": {
