@@ -72,6 +72,7 @@ class Code(StrEnum):
 
     CONFLICT = "conflict"
     ALREADY_EXISTS = "already_exists"
+    LOAN_IDENTITY_CHANGED = "loan_identity_changed"
     CLUB_DISSOLVED = "club_dissolved"
     CLUB_STATUS_TRANSITION = "club_status_transition"
     NO_DEFAULT_QUOTA_PROFILE = "no_default_quota_profile"
@@ -350,6 +351,10 @@ CATALOGUE: dict[Code, CodeInfo] = {
     }),
     **_of(CONFLICT, {
         Code.CONFLICT: "The stored data does not allow this request.",
+        Code.LOAN_IDENTITY_CHANGED: "A posting names a known loan number with another "
+        "borrower, disbursement day or programme (or a batch names one loan number with two): "
+        "a loan number keeps its identity. If the earlier posting was wrong, post the record "
+        "again with correction: true; the earlier figures stay in the loan's history.",
         Code.ALREADY_EXISTS: "Another record already has this unique value (a code, a name, a "
         "username, a client id, a plan for the same province, programme and period); the "
         "errors name the fields. Read the existing record, or choose another value.",

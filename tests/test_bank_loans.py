@@ -154,6 +154,7 @@ def test_a_loans_history_is_every_kept_posting_newest_first(
     ones, newest first, with the outcome each had (the current one is kept on the loan, the
     others in the history table)."""
     number = f"VBSP-H{secrets.token_hex(5).upper()}"
+    borrower = national_id(1958, "female")  # a loan number keeps its borrower
     stored: rules.LoanValues | None = None
     kept: list[tuple[str, str, int]] = []
     loan_id = None
@@ -161,6 +162,7 @@ def test_a_loans_history_is_every_kept_posting_newest_first(
         records = [
             record(
                 loan_number=number,
+                borrower_national_id=borrower,
                 as_of=(date(2025, 1, 31) + timedelta(days=days)).isoformat(),
                 outstanding_principal=millions * 1_000_000,
             )
@@ -853,3 +855,37 @@ def test_the_bank_reads_in_bulk_by_loan_numbers_and_by_borrowers(
     problem = assert_problem(bank.post(f"{BANKS}/search", json={}), 422)
     assert problem["errors"][0]["code"] == "missing"
     assert_problem(bank.post(f"{BANKS}/search", json={"borrower_national_ids": ["12"]}), 422)
+
+
+def test_a_loan_number_keeps_its_borrower_day_and_programme_unless_corrected(
+    bank: httpx.Client,
+) -> None:
+    first = record()
+    assert post(bank, first).status_code == 201
+    other_borrower = {**first, "borrower_national_id": national_id(1960, "female")}
+    problem = assert_problem(post(bank, other_borrower), 409, "borrower_national_id")
+    assert problem["code"] == "loan_identity_changed"
+    for change in ({"disbursed_on": "2024-03-16"}, {"programme": "poor_households"}):
+        assert_problem(post(bank, {**first, **change}), 409)
+    corrected = post(bank, {**other_borrower, "correction": True})
+    assert corrected.status_code == 200 and corrected.json()["outcome"] == "updated"
+    loan_id = corrected.json()["bank_loan"]["id"]
+    assert (
+        corrected.json()["bank_loan"]["borrower_national_id"]
+        == other_borrower["borrower_national_id"]
+    )
+    history = bank.get(f"{BANKS}/{loan_id}/history").json()["items"]
+    assert history[-1]["borrower_national_id"] == first["borrower_national_id"]
+
+
+def test_one_loan_number_with_two_borrowers_in_a_batch_is_refused(bank: httpx.Client) -> None:
+    first = record()
+    twin = {**first, "borrower_national_id": national_id(1962, "female")}
+    refused = post_batch(bank, [first, twin])
+    problem = assert_problem(refused, 422)
+    assert [e["code"] for e in problem["errors"]] == ["loan_identity_changed"]
+    assert listed(bank, loan_number=first["loan_number"])["total"] == 0  # atomic: nothing
+    partial = post_batch(bank, [first, twin], mode="partial").json()
+    assert [r["outcome"] for r in partial["results"]] == ["created", "rejected"]
+    assert partial["results"][1]["errors"][0]["code"] == "loan_identity_changed"
+    assert partial["counts"]["rejected"] == 1

@@ -67,7 +67,7 @@ QUICK_BATCH = _quick_batch()
 FIELDS: dict[str, TypeAdapter[Any]] = {
     name: TypeAdapter(annotation)
     for name, annotation in BankLoanRecord.__annotations__.items()
-    if name not in ("loan_number", "borrower_national_id", "borrower_name")
+    if name not in ("loan_number", "borrower_national_id", "borrower_name", "correction")
 }
 """The fields that rules across fields look at, each checkable on its own."""
 
@@ -79,6 +79,8 @@ class ParsedBatch(NamedTuple):
     reasons: dict[int, Reasons]
     loan_numbers: list[str | None]
     """Validated for the valid records, as posted for the others (to report them too)."""
+    corrections: frozenset[int] = frozenset()
+    """The records that say they correct a loan number's identity (`correction: true`)."""
 
     @property
     def rejected(self) -> int:
@@ -89,7 +91,8 @@ class ParsedBatch(NamedTuple):
         postings = [
             None if index in refused else values for index, values in enumerate(self.postings)
         ]
-        return ParsedBatch(postings, {**self.reasons, **refused}, self.loan_numbers)
+        reasons = {**self.reasons, **refused}
+        return ParsedBatch(postings, reasons, self.loan_numbers, self.corrections)
 
 
 def _reason(error: ErrorDetails) -> str:
@@ -209,6 +212,9 @@ def parse_batch(body: bytes, today: date) -> ParsedBatch:
     }
     postings: list[LoanValues | None] = []
     loan_numbers: list[str | None] = []
+    corrections = frozenset(
+        index for index, record in enumerate(valid) if record and record.get("correction")
+    )
     for index, record in enumerate(valid):
         if record is None:
             postings.append(None)
@@ -219,11 +225,12 @@ def parse_batch(body: bytes, today: date) -> ParsedBatch:
             reasons[index] = record_errors(record, today)
         postings.append(values)
         loan_numbers.append(record["loan_number"])
-    return ParsedBatch(postings, reasons, loan_numbers)
+    return ParsedBatch(postings, reasons, loan_numbers, corrections)
 
 
-def parse_record(body: bytes, today: date) -> tuple[str, LoanValues]:
-    """One posted record's loan number and figures; 422 with every reason when it is invalid."""
+def parse_record(body: bytes, today: date) -> tuple[str, LoanValues, bool]:
+    """One posted record's loan number, figures and whether it is a correction; 422 with every
+    reason when it is invalid."""
     try:
         record = RECORD.validate_json(body)
         reasons = record_errors(record, today)
@@ -241,7 +248,7 @@ def parse_record(body: bytes, today: date) -> tuple[str, LoanValues]:
         )
     values = checked_values(record, today)
     assert values is not None, "record_errors found no reason"
-    return record["loan_number"], values
+    return record["loan_number"], values, bool(record.get("correction"))
 
 
 class _InvalidRecord(TypedDict):

@@ -24,7 +24,7 @@ from common.db import SessionDep, prefer_lz4
 from common.idempotency import IdempotentRequest, RequiredIdempotency
 from common.personal_data import shown
 from common.problem_codes import Code
-from common.problems import Forbidden
+from common.problems import Conflict, Forbidden, field_error
 from common.schemas import MAX_IDS, Id, IdPath, Page, PageDep
 from common.sealing import blind_index
 from common.sync import ChangedSince
@@ -86,15 +86,25 @@ def _store_record(
     bank_code: str,
     number: str,
     values: LoanValues,
+    correction: bool,
     lookup: MemberLookup,
     loop: asyncio.AbstractEventLoop,
 ) -> service.Posted:
+    corrections = [0] if correction else []
     with (
         _memberships(lookup, [values], loop) as memberships,
         service.posting(
-            session, bank_code, principal.subject, [number], [values], memberships, utcnow()
+            session, bank_code, principal.subject, [number], [values], memberships, utcnow(),
+            corrections,
         ) as posted,
-    ):
+    ):  # fmt: skip
+        if posted.plan.refused:
+            ((field_name, reason, _),) = posted.plan.refused[0]
+            raise Conflict(
+                f"The loan {number}: {field_name} {reason}.",
+                code=Code.LOAN_IDENTITY_CHANGED,
+                errors=[field_error(field_name, reason, code=Code.LOAN_IDENTITY_CHANGED)],
+            )
         return posted
 
 
@@ -114,10 +124,10 @@ async def post_record(
     idem: RequiredIdempotency,
     lookup: MemberLookupDep,
 ) -> Response:
-    number, values = reading.parse_record(await request.body(), clock.today())
+    number, values, correction = reading.parse_record(await request.body(), clock.today())
     loop = asyncio.get_running_loop()
     posted = await run_in_threadpool(
-        _store_record, session, principal, bank_code, number, values, lookup, loop
+        _store_record, session, principal, bank_code, number, values, correction, lookup, loop
     )
     _, stored, result = posted.plan.results[0]
     loan = await run_in_threadpool(session.get, BankLoan, stored.id)
@@ -202,8 +212,13 @@ def _write_batch(
                 batch.postings,
                 memberships,
                 utcnow(),
+                batch.corrections,
             ) as posted,
         ):
+            if posted.plan.refused:
+                if mode is BatchMode.ATOMIC:  # nothing is written: the transaction rolls back
+                    raise reading.refused_batch(batch.rejecting(posted.plan.refused))
+                batch = batch.rejecting(posted.plan.refused)
             # made while PostgreSQL stores the new loans
             content = service.batch_answer(mode, batch, posted.plan, posted.matching_available)
         return Response(orjson.dumps(content), media_type="application/json")

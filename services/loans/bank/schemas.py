@@ -2,7 +2,7 @@
 `reading.py`) and the answers."""
 
 from datetime import date, datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, NotRequired, Self
 
 from pydantic import ConfigDict, Field, TypeAdapter, model_validator, with_config
 from typing_extensions import TypedDict
@@ -87,6 +87,17 @@ class BankLoanRecord(TypedDict):
               "disbursement. " + NOT_AFTER_TODAY),
         Years(EARLIEST_DAY),
     ]  # fmt: skip
+    correction: NotRequired[
+        Annotated[
+            bool,
+            Field(
+                strict=True,
+                description="True when this posting corrects the loan number's borrower, "
+                "disbursement day or programme as posted before (which are otherwise refused, "
+                "loan_identity_changed); the earlier figures stay in the loan's history.",
+            ),
+        ]
+    ]
 
 
 @with_config(BATCH_CONFIG)

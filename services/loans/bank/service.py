@@ -18,7 +18,7 @@ one tuple per row written, the loans themselves (not their numbers) in the plan'
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -93,6 +93,9 @@ class Plan:
     history: list[tuple[StoredLoan, Posting]]
     """(loan, posting) of each posting that goes to the history: the current postings this
     posting replaced, and the stale ones."""
+    refused: dict[int, Reasons] = field(default_factory=dict)
+    """Valid records refused against the stored loan: another borrower, disbursement date or
+    programme under a known loan number, without `correction`. Nothing of them is written."""
     batch_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     """Names this posting in its answer and its events, so the bank can tie them together."""
 
@@ -109,11 +112,12 @@ def plan(
     postings: Sequence[LoanValues | None],
     posted_by: str,
     now: datetime,
+    corrections: Collection[int] = (),
 ) -> Plan:
     """Each valid record's outcome against the stored loan (or the batch's earlier record).
 
     `postings` are the records' figures in order (None for an invalid record), `loan_numbers`
-    their loan numbers.
+    their loan numbers, `corrections` the records that say they correct a loan's identity.
     """
     store.lock_bank(session, bank_code, now)
     # Only the valid records' numbers are read here, and those are validated strings (None
@@ -130,6 +134,7 @@ def plan(
     results: list[tuple[int, StoredLoan, Outcome]] = []
     kept: list[Posting] = []
     history: list[tuple[StoredLoan, Posting]] = []
+    refused: dict[int, Reasons] = {}
     # Read once, not per record.
     created, updated, stale = Outcome.CREATED, Outcome.UPDATED, Outcome.STALE
     for index, values in enumerate(postings):
@@ -143,6 +148,10 @@ def plan(
             loan = loans[number] = StoredLoan(number, None, posting, None, None, None, True)
             result = created
         else:
+            changed_identity = identity_change(loan.values, values)
+            if changed_identity and index not in corrections:
+                refused[index] = [changed_identity]
+                continue
             result = outcome(loan.values, values)
             if result is updated:
                 history.append((loan, loan.posting))
@@ -156,7 +165,22 @@ def plan(
         results.append((index, loan, result))
     # Every valid record's number now has its loan, in the order of `numbers`.
     loans_in_order = {number: loans[number] for number in numbers}
-    return Plan(bank_code, loans_in_order, results, kept, history)
+    return Plan(bank_code, loans_in_order, results, kept, history, refused)
+
+
+def identity_change(stored: LoanValues, posted: LoanValues) -> tuple[str, str, str] | None:
+    """Why a posting would change who and what a loan number is (the borrower, the day it was
+    disbursed, the programme), or None: such a change is a correction, never an update."""
+    for name in ("borrower_blind_index", "disbursed_on", "programme"):
+        if getattr(stored, name) != getattr(posted, name):
+            field_name = "borrower_national_id" if name == "borrower_blind_index" else name
+            reason = (
+                f"differs from the loan number's {field_name} as posted before; a loan number "
+                "keeps its borrower, disbursement day and programme: send correction: true if "
+                "the earlier posting was wrong"
+            )
+            return field_name, reason, Code.LOAN_IDENTITY_CHANGED
+    return None
 
 
 @dataclass(frozen=True)
@@ -176,12 +200,13 @@ def posting(
     postings: Sequence[LoanValues | None],
     memberships: Callable[[], Memberships],
     now: datetime,
+    corrections: Collection[int] = (),
 ) -> Iterator[Posted]:
     """Plans and writes a posting, in the caller's thread (a worker: it waits on the database
     and on `memberships`, the clubs service's answer asked meanwhile). The history is written
     before the memberships are waited for; the body of the `with` (the caller's answer) and the
     posting's events are made while PostgreSQL stores the new loans."""
-    planned = plan(session, bank_code, loan_numbers, postings, posted_by, now)
+    planned = plan(session, bank_code, loan_numbers, postings, posted_by, now, corrections)
     record_history(session, planned)
     found = memberships()
     with applying(session, planned, found, now):
