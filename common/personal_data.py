@@ -9,8 +9,13 @@ to each other do not pass the gateway and carry no citizen ID (they match by bli
 """
 
 from collections.abc import Iterable
+from typing import TypeVar
 
+from pydantic import BaseModel
 from starlette.responses import Response
+
+from common.auth import Principal, Role
+from common.schemas import Page
 
 SUBJECTS_HEADER = "X-Personal-Data-Subjects"
 
@@ -25,3 +30,19 @@ def shown(response: Response, member_ids: Iterable[int | None]) -> None:
 def subjects(header: bytes) -> list[int]:
     """The member ids of the header as a service wrote it (anything else is left out)."""
     return [int(part) for part in header.split(b",") if part.strip().isdigit()]
+
+
+Answer = TypeVar("Answer", bound=BaseModel)
+
+
+def as_seen_by(principal: Principal, answer: Answer) -> Answer:
+    """An answer as `principal` may see it: a partner gets the fields its model lists in
+    `partner_hidden` as null (free text that may name members, staff usernames), in the model
+    and in each item of a page."""
+    if principal.role is not Role.PARTNER:
+        return answer
+    if isinstance(answer, Page):
+        items = [as_seen_by(principal, item) for item in answer.items]
+        return answer.model_copy(update={"items": items})
+    hidden: frozenset[str] = getattr(type(answer), "partner_hidden", frozenset())
+    return answer.model_copy(update=dict.fromkeys(hidden)) if hidden else answer

@@ -17,7 +17,7 @@ from common.service_client import ServiceClient, ServiceTokens
 from services.clubs.members import retention
 from tests.factories import HA_NOI, make_club, member_payload, national_id
 from tests.support import Api, assert_problem, wait_until
-from tests.test_activities import add_meeting
+from tests.test_activities import add_activity, add_meeting
 from tests.test_bank_loans import BANKS, record
 from tests.test_events import Feeds
 from tests.test_funding import allocate, line_of, make_funder, make_plan, receive
@@ -346,3 +346,29 @@ def test_a_partner_s_answers_carry_no_personal_data(
             for value in (PARTNER_NAME, nid, PARTNER_PHONE, PARTNER_BIRTH):
                 assert value not in answer.text, path
     assert read >= 20, read
+
+
+def test_partners_get_no_free_text_and_no_staff_usernames(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client]
+) -> None:
+    """What a board writes about an activity may name a member, and staff usernames are ours:
+    a partner gets both as null; the others as written."""
+    club = make_club(admin)
+    notes = f"Bà {PARTNER_NAME}, thôn Cốc Lếu, được hỗ trợ"
+    activity = add_activity(admin, club, notes=notes)
+    funder, plan = make_funder(admin), make_plan(admin)
+    line = line_of(plan, "seed_capital")
+    receive(admin, funder, line, 10_000_000)
+    allocation = allocate(admin, funder, line, club, 5_000_000).json()
+    partner = as_role("partner", funder_id=funder["id"])
+    activities = f"/api/v1/clubs/{club['id']}/activities"
+    for answer in (partner.get(activities).json()["items"][0],
+                   partner.get(f"{activities}/{activity['id']}").json()):  # fmt: skip
+        assert answer["notes"] is None and answer["area"] == activity["area"]
+    assert admin.get(f"{activities}/{activity['id']}").json()["notes"] == notes
+    one = partner.get(f"/api/v1/allocations/{allocation['id']}").json()
+    listed = partner.get("/api/v1/allocations", params={"funder_id": funder["id"]}).json()
+    assert one["created_by"] is None and listed["items"][0]["created_by"] is None
+    assert admin.get(f"/api/v1/allocations/{allocation['id']}").json()["created_by"]
+    shown = partner.get(f"/api/v1/plans/{plan['id']}").json()
+    assert shown["created_by"] is None and shown["approved_by"] is None

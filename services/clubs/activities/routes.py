@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from common import clock
 from common.auth import CurrentPrincipal, require_roles
 from common.db import SessionDep
+from common.personal_data import as_seen_by
 from common.schemas import IdPath, Page, PageDep
 from common.sync import ChangedSince
 from services.clubs.activities import rules, service
@@ -98,6 +99,7 @@ def create_activity(
 )
 def list_activities(
     club: VisibleClub,
+    principal: CurrentPrincipal,
     session: SessionDep,
     page: PageDep,
     period: PeriodDep,
@@ -105,12 +107,12 @@ def list_activities(
     since: ChangedSince = None,
 ) -> Page[ActivityPublic]:
     paged = service.find_activities(session, club, period.start, period.end, area, page, since)
-    return paged.page([service.activity_public(row) for row in paged.rows])
+    return as_seen_by(principal, paged.page([service.activity_public(row) for row in paged.rows]))
 
 
 @router.get("/activities/{activity_id}", response_model=ActivityPublic, summary="One activity")
-def read_activity(activity: ClubActivity) -> ActivityPublic:
-    return service.activity_public(activity)
+def read_activity(activity: ClubActivity, principal: CurrentPrincipal) -> ActivityPublic:
+    return as_seen_by(principal, service.activity_public(activity))
 
 
 @router.patch(

@@ -1,7 +1,7 @@
 """What goes over the wire for activities, meetings and the coverage of the eight areas."""
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -55,6 +55,8 @@ class ActivityUpdate(PatchModel):
 
 
 class ActivityPublic(OutputModel):
+    partner_hidden: ClassVar[frozenset[str]] = frozenset({"notes"})
+
     id: int
     club_id: int
     held_on: date
@@ -62,7 +64,9 @@ class ActivityPublic(OutputModel):
     title: str
     participants: int
     beneficiaries: int
-    notes: str
+    notes: str | None = Field(
+        description="What the board wrote; null for partners (free text may name members)."
+    )
     created_at: datetime
     updated_at: datetime
 

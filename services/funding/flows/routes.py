@@ -17,6 +17,7 @@ from common.club_directory import ClubDirectoryDep
 from common.db import SessionDep
 from common.idempotency import Idempotency
 from common.paging import Synced, page_of
+from common.personal_data import as_seen_by
 from common.problem_codes import Code
 from common.problems import Conflict, NotFound, invalid
 from common.schemas import Id, IdPath, Page, PageDep, PageParams
@@ -135,7 +136,7 @@ def _page(
         col(model.id).desc(),
         synced=Synced(col(model.sync_stamp), query.since),
     )
-    return paged.page([public.model_validate(row) for row in paged.rows])
+    return as_seen_by(principal, paged.page([public.model_validate(row) for row in paged.rows]))
 
 
 # Commitments ---------------------------------------------------------------------------------
@@ -186,7 +187,8 @@ def list_commitments(
 def get_commitment(
     commitment_id: IdPath, session: SessionDep, principal: CurrentPrincipal
 ) -> CommitmentPublic:
-    return CommitmentPublic.model_validate(_visible(session, principal, Commitment, commitment_id))
+    found = _visible(session, principal, Commitment, commitment_id)
+    return as_seen_by(principal, CommitmentPublic.model_validate(found))
 
 
 # Receipts ------------------------------------------------------------------------------------
@@ -211,7 +213,8 @@ def list_receipts(
 
 @receipts.get("/{receipt_id}", response_model=ReceiptPublic, summary="A receipt")
 def get_receipt(receipt_id: IdPath, session: SessionDep, principal: CurrentPrincipal) -> Any:
-    return ReceiptPublic.model_validate(_visible(session, principal, Receipt, receipt_id))
+    found = _visible(session, principal, Receipt, receipt_id)
+    return as_seen_by(principal, ReceiptPublic.model_validate(found))
 
 
 # Allocations ---------------------------------------------------------------------------------
@@ -279,7 +282,8 @@ def list_allocations(
 
 @allocations.get("/{allocation_id}", response_model=AllocationPublic, summary="An allocation")
 def get_allocation(allocation_id: IdPath, session: SessionDep, principal: CurrentPrincipal) -> Any:
-    return AllocationPublic.model_validate(_visible(session, principal, Allocation, allocation_id))
+    found = _visible(session, principal, Allocation, allocation_id)
+    return as_seen_by(principal, AllocationPublic.model_validate(found))
 
 
 @allocations.post(

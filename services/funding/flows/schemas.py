@@ -1,7 +1,7 @@
 """What goes over the wire for commitments, receipts and allocations."""
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field
 
@@ -42,6 +42,8 @@ class AllocationCreate(FlowIn):
 
 
 class FlowPublic(OutputModel):
+    partner_hidden: ClassVar[frozenset[str]] = frozenset({"created_by"})
+
     id: int
     funder_id: int
     plan_id: int
@@ -52,7 +54,7 @@ class FlowPublic(OutputModel):
     province_code: str
     amount: int
     reference: str
-    created_by: str
+    created_by: str | None = Field(description="Who recorded it; null for partners.")
     created_at: datetime
 
 

@@ -17,6 +17,7 @@ from common.club_directory import ClubDirectoryDep
 from common.db import SessionDep
 from common.idempotency import Idempotency
 from common.paging import page_of
+from common.personal_data import as_seen_by
 from common.problem_codes import Code
 from common.problems import NotFound, ServiceUnavailable, invalid
 from common.schemas import IdPath, Page, PageDep
@@ -180,9 +181,9 @@ def area_execution(
 
 
 @router.get("/{plan_id}", response_model=PlanPublic, summary="A plan version with its lines")
-def get_plan(found: ReadablePlan, session: SessionDep) -> PlanPublic:
+def get_plan(found: ReadablePlan, session: SessionDep, principal: CurrentPrincipal) -> PlanPublic:
     plan, series = found
-    return service.public(session, plan, series)
+    return as_seen_by(principal, service.public(session, plan, series))
 
 
 @router.put("/{plan_id}", response_model=PlanPublic, summary="Change a draft plan")

@@ -1,7 +1,7 @@
 """What goes over the wire for plans, their budget lines and their execution."""
 
 from datetime import date, datetime
-from typing import Annotated, Self
+from typing import Annotated, ClassVar, Self
 
 from pydantic import Field, model_validator
 
@@ -118,6 +118,8 @@ class LinePublic(OutputModel):
 
 
 class PlanPublic(OutputModel):
+    partner_hidden: ClassVar[frozenset[str]] = frozenset({"created_by", "approved_by"})
+
     id: int
     series_id: int
     version: int
@@ -133,10 +135,10 @@ class PlanPublic(OutputModel):
     lines: list[LinePublic]
     totals_by_source: dict[Source, int]
     total: int
-    created_by: str
+    created_by: str | None = Field(description="Who wrote it; null for partners.")
     created_at: datetime
     updated_at: datetime
-    approved_by: str | None
+    approved_by: str | None = Field(description="Who approved it; null for partners.")
     approved_at: datetime | None
 
 
