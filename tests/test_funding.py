@@ -418,8 +418,8 @@ def test_a_partner_sees_its_own_funders_money_and_only_counts_of_the_rest(
     assert partner.get(f"/api/v1/allocations/{mine['id']}").status_code == 200
     for flow in (not_mine, also_theirs):
         assert_problem(partner.get(f"/api/v1/allocations/{flow['id']}"), 404)
-    listed = partner.get("/api/v1/allocations", params={"funder_id": theirs["id"]}).json()
-    assert listed["items"] == [] and listed["total"] == 0
+    # Another funder is answered like no funder (404), on every route.
+    assert_problem(partner.get("/api/v1/allocations", params={"funder_id": theirs["id"]}), 404)
     own = partner.get("/api/v1/allocations").json()["items"]
     assert {item["funder_id"] for item in own} == {ours["id"]}
     receipts = partner.get("/api/v1/receipts", params={"plan_id": plan["id"]}).json()["items"]
@@ -433,7 +433,7 @@ def test_a_partner_sees_its_own_funders_money_and_only_counts_of_the_rest(
     assert item["club_name"] == club["name"] and page["missing"] == []
     assert page["summary"]["other_clubs"] >= 1
     asked_for_theirs = partner.get("/api/v1/funded-clubs", params={"funder_id": theirs["id"]})
-    assert asked_for_theirs.json()["items"] == []
+    assert_problem(asked_for_theirs, 404)
 
     everything = admin.get("/api/v1/funded-clubs", params={"funder_id": theirs["id"]}).json()
     by_club = {item["club_id"]: item for item in everything["items"]}
@@ -620,3 +620,21 @@ def test_a_retried_allocation_with_the_same_key_is_made_once(
     assert listed["total"] == 1
     other = admin.post("/api/v1/allocations", json={**body, "amount": 1}, headers=headers)
     assert_problem(other, 422)
+
+
+def test_another_funder_is_answered_like_no_funder_on_every_route(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client]
+) -> None:
+    """A partner asking about another funder's money gets what it gets for a funder that does
+    not exist: 404, on every route that takes a funder, never a 200 with an empty list."""
+    mine, theirs = make_funder(admin), make_funder(admin)
+    partner = as_role("partner", funder_id=mine["id"])
+    routes = ["/api/v1/allocations", "/api/v1/commitments", "/api/v1/receipts",
+              "/api/v1/funded-clubs", "/api/v1/reports/indicators"]  # fmt: skip
+    for path in routes:
+        assert partner.get(path, params={"funder_id": mine["id"]}).status_code == 200, path
+        other = assert_problem(partner.get(path, params={"funder_id": theirs["id"]}), 404)
+        missing = assert_problem(partner.get(path, params={"funder_id": 99_999_999}), 404)
+        assert (other["code"], other["title"]) == (missing["code"], missing["title"]), path
+        assert_problem(admin.get(path, params={"funder_id": 99_999_999}), 404)
+    assert_problem(admin.get("/api/v1/funded-clubs", params={"programme": "NONE"}), 422)

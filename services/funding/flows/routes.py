@@ -36,7 +36,7 @@ from services.funding.flows.transfer import transfers
 from services.funding.plans.models import Plan
 from services.funding.plans.schemas import ProvinceCode
 from services.funding.rules import TransferStatus
-from services.funding.scope import PLANNERS, READERS, flow_filter, may_see_flow
+from services.funding.scope import PLANNERS, READERS, asked_funder, flow_filter, may_see_flow
 
 Recorder = Annotated[Principal, Depends(require_roles(*PLANNERS))]
 Pledger = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.OFFICER, Role.PARTNER))]
@@ -113,6 +113,7 @@ def _page(
     **equal: Any,
 ) -> Page[Any]:
     """One page of a flow table in the caller's scope, newest first."""
+    asked_funder(session, principal, query.funder_id)
     moved_on = MOVED_ON[model]
     commune = getattr(model, "commune_code", None)
     conditions = [flow_filter(principal, model.funder_id, model.province_code, commune)]

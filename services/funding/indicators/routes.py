@@ -22,13 +22,13 @@ from common.db import SessionDep
 from common.problem_codes import Code
 from common.problems import Forbidden, NotFound, invalid
 from common.schemas import Id
-from services.funding.catalogue.models import Funder, Programme
+from services.funding.catalogue.models import Programme
 from services.funding.indicators import export, report
 from services.funding.indicators.schemas import IndicatorReport
 from services.funding.indicators.sources import Ask, IndicatorSources, IndicatorSourcesDep
 from services.funding.plans.schemas import Figures, ProvinceCode
 from services.funding.rules import Source
-from services.funding.scope import READERS
+from services.funding.scope import READERS, asked_funder, asked_programme
 
 router = APIRouter(
     prefix="/api/v1/reports",
@@ -78,18 +78,14 @@ def _scope(
     if principal.role is Role.PARTNER:
         if principal.funder_id is None:
             raise Forbidden("This partner token names no funder.", code=Code.FUNDER_MISSING)
-        if funder_id is not None and funder_id != principal.funder_id:
-            raise NotFound(f"No funder {funder_id}.")
+        asked_funder(session, principal, funder_id)
         funder_id = principal.funder_id
-    if funder_id is not None and session.get(Funder, funder_id) is None:
-        raise NotFound(f"No funder {funder_id}.")
+    asked_funder(session, principal, funder_id)
     if programme_code is None:
         programme = report.programme_in_force(session, period[1].year)
     else:
+        asked_programme(session, programme_code)
         programme = session.get(Programme, programme_code)
-        if programme is None:
-            reason = f"no programme {programme_code}"
-            raise invalid("programme", reason, "query", code=Code.UNKNOWN_REFERENCE)
     return Scope(period[0], period[1], province, funder_id, programme)
 
 

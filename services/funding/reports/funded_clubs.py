@@ -32,7 +32,7 @@ from services.funding.flows.models import Allocation
 from services.funding.plans.schemas import ProvinceCode
 from services.funding.reports.schemas import FundedClub, FundedClubsPage, FundedSummary, FunderShare
 from services.funding.rules import Source
-from services.funding.scope import READERS, flow_filter
+from services.funding.scope import READERS, asked_funder, asked_programme, flow_filter
 
 router = APIRouter(
     prefix="/api/v1/funded-clubs",
@@ -93,6 +93,13 @@ def _conditions(
     if date_to is not None:
         conditions.append(col(Allocation.allocated_on) <= date_to)
     return conditions
+
+
+def _asked(
+    session: Session, principal: Principal, funder_id: int | None, programme: str | None
+) -> None:
+    asked_funder(session, principal, funder_id)
+    asked_programme(session, programme)
 
 
 def _page(
@@ -295,6 +302,7 @@ async def funded_clubs(
         "date_from": date_from,
         "date_to": date_to,
     }
+    await run_in_threadpool(_asked, session, principal, funder_id, programme)
     visible = _conditions(principal, **filters, own_only=True)
     rows, next_cursor, token = await run_in_threadpool(_page, session, visible, page, since)
     facts = None
