@@ -73,6 +73,8 @@ class Code(StrEnum):
     CONFLICT = "conflict"
     ALREADY_EXISTS = "already_exists"
     LOAN_IDENTITY_CHANGED = "loan_identity_changed"
+    COMMITMENT_WITHDRAWN = "commitment_withdrawn"
+    COMMITMENT_RECEIVED = "commitment_received"
     CLUB_DISSOLVED = "club_dissolved"
     CLUB_STATUS_TRANSITION = "club_status_transition"
     NO_DEFAULT_QUOTA_PROFILE = "no_default_quota_profile"
@@ -169,6 +171,7 @@ class Code(StrEnum):
     MISSING_COLUMN = "missing_column"
     UNIT_MISMATCH = "unit_mismatch"
     INVALID_CURSOR = "invalid_cursor"
+    SOURCE_NOT_IN_LINE = "source_not_in_line"
     CURSOR_ROW_GONE = "cursor_row_gone"
     INVALID_SYNC_TOKEN = "invalid_sync_token"
 
@@ -351,6 +354,10 @@ CATALOGUE: dict[Code, CodeInfo] = {
     }),
     **_of(CONFLICT, {
         Code.CONFLICT: "The stored data does not allow this request.",
+        Code.COMMITMENT_WITHDRAWN: "The pledge was withdrawn: it takes no receipt and is not "
+        "withdrawn twice.",
+        Code.COMMITMENT_RECEIVED: "Money was received against the pledge: it is kept; record "
+        "the facts as they are instead of withdrawing it.",
         Code.LOAN_IDENTITY_CHANGED: "A posting names a known loan number with another "
         "borrower, disbursement day or programme (or a batch names one loan number with two): "
         "a loan number keeps its identity. If the earlier posting was wrong, post the record "
@@ -475,6 +482,8 @@ CATALOGUE: dict[Code, CodeInfo] = {
         "(a minimum above its maximum, a commune of another province).",
         Code.SUM_MISMATCH: "The parts do not add up to the total given.",
         Code.DUPLICATE_VALUE: "A list names the same thing more than once.",
+        Code.SOURCE_NOT_IN_LINE: "A partner pledges only to plan lines that expect money from "
+        "its funder's source (the line's amounts by source); choose such a line.",
         Code.INVALID_CURSOR: "The cursor is not one this list gave in this sort order: pass "
         "the previous page's next_cursor with the same filters and sort.",
         Code.CURSOR_ROW_GONE: "The row the cursor follows has left the list (a list sorted in "

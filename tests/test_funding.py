@@ -444,7 +444,7 @@ def test_a_partner_sees_its_own_funders_money_and_only_counts_of_the_rest(
 def test_partners_record_only_their_own_pledges(
     admin: httpx.Client, as_role: Callable[..., httpx.Client], funded: dict
 ) -> None:
-    ours = make_funder(admin, "international_donor")
+    ours = make_funder(admin)  # an elderly care fund: the seed-capital line expects its money
     partner = as_role("partner", funder_id=ours["id"])
     pledge = {
         "plan_line_id": funded["line"]["id"],
@@ -638,3 +638,39 @@ def test_another_funder_is_answered_like_no_funder_on_every_route(
         assert (other["code"], other["title"]) == (missing["code"], missing["title"]), path
         assert_problem(admin.get(path, params={"funder_id": 99_999_999}), 404)
     assert_problem(admin.get("/api/v1/funded-clubs", params={"programme": "NONE"}), 422)
+
+
+def test_a_partner_pledges_to_lines_of_its_source_and_withdraws_a_mistaken_pledge(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client]
+) -> None:
+    plan = make_plan(admin)
+    funder = make_funder(admin)  # an elderly care fund: the plan's lines name that source
+    partner = as_role("partner", funder_id=funder["id"])
+    expecting = next(line for line in plan["lines"] if line["amounts"].get(funder["source"], 0) > 0)
+    other = next((line for line in plan["lines"] if funder["source"] not in line["amounts"]), None)
+    body = {"plan_line_id": expecting["id"], "amount": 5 * MILLION, "committed_on": "2024-02-01"}
+    pledge = partner.post("/api/v1/commitments", json=body)
+    assert pledge.status_code == 201, pledge.text
+    if other is not None:
+        refused = partner.post("/api/v1/commitments", json={**body, "plan_line_id": other["id"]})
+        assert assert_problem(refused, 422, "plan_line_id")["errors"][0]["code"] == (
+            "source_not_in_line"
+        )
+    execution = f"/api/v1/plans/{plan['id']}/execution"
+    committed = admin.get(execution).json()["total"]["committed"]
+    withdrawn = partner.post(
+        f"/api/v1/commitments/{pledge.json()['id']}/withdrawal", json={"reason": "sent twice"}
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["withdrawn_at"] and withdrawn.json()["withdrawn_by"] is None
+    seen = admin.get(f"/api/v1/commitments/{pledge.json()['id']}").json()
+    assert seen["withdrawn_by"].startswith("user:") and seen["withdrawal_reason"] == "sent twice"
+    assert admin.get(execution).json()["total"]["committed"] == committed - 5 * MILLION
+    again = partner.post(
+        f"/api/v1/commitments/{pledge.json()['id']}/withdrawal", json={"reason": "again"}
+    )
+    assert assert_problem(again, 409)["code"] == "commitment_withdrawn"
+    stranger = as_role("partner", funder_id=make_funder(admin)["id"])
+    assert_problem(
+        stranger.post(f"/api/v1/commitments/{pledge.json()['id']}/withdrawal",
+                      json={"reason": "not mine"}), 404)  # fmt: skip

@@ -48,6 +48,10 @@ class Commitment(FundingBase, table=True):
     reference: str = Field(default="", max_length=200)
     created_by: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """A pledge made by mistake is withdrawn, never deleted: it then counts nowhere."""
+    withdrawn_by: str | None = Field(default=None, max_length=200)
+    withdrawal_reason: str | None = Field(default=None, max_length=500)
 
 
 class Receipt(FundingBase, table=True):

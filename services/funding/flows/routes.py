@@ -29,6 +29,7 @@ from services.funding.flows.schemas import (
     AllocationPublic,
     CommitmentCreate,
     CommitmentPublic,
+    CommitmentWithdrawal,
     ReceiptCreate,
     ReceiptPublic,
 )
@@ -154,6 +155,7 @@ async def create_commitment(
     idem: Idempotency,
 ) -> Any:
     found = await run_in_threadpool(service.target, session, principal, payload)
+    await run_in_threadpool(service.check_pledge_source, session, principal, found)
     if payload.club_id is not None:
         club = (await directory.facts({payload.club_id})).get(payload.club_id)
         service.check_club(principal, club, payload.club_id, found.series)
@@ -190,6 +192,29 @@ def get_commitment(
 ) -> CommitmentPublic:
     found = _visible(session, principal, Commitment, commitment_id)
     return as_seen_by(principal, CommitmentPublic.model_validate(found))
+
+
+@commitments.post(
+    "/{commitment_id}/withdrawal",
+    response_model=CommitmentPublic,
+    summary="Withdraw a pledge made by mistake",
+    description="The pledge is kept with who withdrew it, when and why, and counts in no plan's "
+    "execution from then on. A partner withdraws its own funder's pledges; admins and officers "
+    "those in their scope. 409 when it was withdrawn already, or when money was received "
+    "against it.",
+)
+def withdraw_commitment(
+    commitment_id: IdPath,
+    payload: CommitmentWithdrawal,
+    session: SessionDep,
+    principal: Pledger,
+    idem: Idempotency,
+) -> Any:
+    refuse_service_writes(principal)
+    pledge = _visible(session, principal, Commitment, commitment_id)
+    service.withdraw(session, principal, pledge, payload.reason)
+    answer = as_seen_by(principal, CommitmentPublic.model_validate(pledge))
+    return idem.respond(session, answer, 200)
 
 
 # Receipts ------------------------------------------------------------------------------------

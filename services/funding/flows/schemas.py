@@ -59,8 +59,23 @@ class FlowPublic(OutputModel):
 
 
 class CommitmentPublic(FlowPublic):
+    partner_hidden: ClassVar[frozenset[str]] = frozenset({"created_by", "withdrawn_by"})
+
     club_id: int | None
     committed_on: date
+    withdrawn_at: datetime | None = Field(
+        default=None, description="When the pledge was withdrawn; it then counts nowhere."
+    )
+    withdrawn_by: str | None = Field(
+        default=None, description="Who withdrew it; null for partners."
+    )
+    withdrawal_reason: str | None = None
+
+
+class CommitmentWithdrawal(InputModel):
+    reason: Annotated[str, Field(min_length=1, max_length=500)] = Field(
+        description="Why the pledge is withdrawn (made by mistake, twice, for another line)."
+    )
 
 
 class ReceiptPublic(FlowPublic):

@@ -7,6 +7,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from common.auth import Principal, Role
+from common.clock import utcnow
 from common.club_directory import ClubFacts
 from common.problem_codes import Code
 from common.problems import Conflict, invalid
@@ -14,7 +15,7 @@ from services.funding.catalogue.models import Funder
 from services.funding.flows.models import Allocation, Commitment, Receipt
 from services.funding.flows.schemas import AllocationCreate, FlowIn, ReceiptCreate
 from services.funding.plans import service as plans
-from services.funding.plans.models import Plan, PlanLine, PlanSeries
+from services.funding.plans.models import Plan, PlanLine, PlanLineAmount, PlanSeries
 from services.funding.rules import PlanStatus, TransferStatus
 
 
@@ -87,6 +88,39 @@ def target(session: Session, principal: Principal, payload: FlowIn) -> Target:
     return Target(funder, plan, series, line)
 
 
+def check_pledge_source(session: Session, principal: Principal, found: Target) -> None:
+    """A partner pledges only to a line that expects money from its funder's source."""
+    if principal.role is not Role.PARTNER:
+        return
+    expected = session.exec(
+        select(PlanLineAmount.id).where(
+            PlanLineAmount.line_id == found.line.id, PlanLineAmount.source == found.funder.source
+        )
+    ).first()
+    if expected is None:
+        reason = f"expects no money from the source {found.funder.source} of the partner's funder"
+        raise invalid("plan_line_id", reason, code=Code.SOURCE_NOT_IN_LINE)
+
+
+def withdraw(session: Session, principal: Principal, pledge: Commitment, reason: str) -> None:
+    """A pledge made by mistake is withdrawn (kept, with who, when and why): it then counts in
+    no plan's execution. One that money was received against is kept."""
+    if pledge.withdrawn_at is not None:
+        raise Conflict(
+            f"The commitment {pledge.id} was withdrawn on {pledge.withdrawn_at.date()}.",
+            code=Code.COMMITMENT_WITHDRAWN,
+        )
+    received = session.exec(select(Receipt.id).where(Receipt.commitment_id == pledge.id)).first()
+    if received is not None:
+        raise Conflict(
+            f"Money was received against the commitment {pledge.id} (receipt {received}).",
+            code=Code.COMMITMENT_RECEIVED,
+        )
+    pledge.withdrawn_at, pledge.withdrawn_by = utcnow(), principal.subject
+    pledge.withdrawal_reason = reason
+    session.add(pledge)
+
+
 def check_club(
     principal: Principal, club: ClubFacts | None, club_id: int, series: PlanSeries
 ) -> ClubFacts:
@@ -126,6 +160,11 @@ def create_receipt(
         ):
             reason = "is no commitment of this funder to this plan line"
             raise invalid("commitment_id", reason, code=Code.UNKNOWN_REFERENCE)
+        if pledge.withdrawn_at is not None:
+            raise Conflict(
+                f"The commitment {pledge.id} was withdrawn; it takes no receipt.",
+                code=Code.COMMITMENT_WITHDRAWN,
+            )
     receipt = Receipt(
         **found.columns(),
         commitment_id=payload.commitment_id,

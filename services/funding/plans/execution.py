@@ -76,6 +76,11 @@ def _flow_scope(principal: Principal, model: FlowModel) -> ColumnElement[bool]:
     return flow_filter(principal, col(model.funder_id), col(model.province_code), commune)
 
 
+def counted(model: FlowModel) -> list[ColumnElement[bool]]:
+    """A withdrawn pledge counts nowhere."""
+    return [col(Commitment.withdrawn_at).is_(None)] if model is Commitment else []
+
+
 def _add_flows(
     session: Session, cells: Cells, principal: Principal, series_ids: list[int], on: date
 ) -> None:
@@ -91,6 +96,7 @@ def _add_flows(
                 col(model.series_id).in_(series_ids),
                 moved_on <= on,
                 _flow_scope(principal, model),
+                *counted(model),
             )
             .group_by(col(model.series_id), col(model.line_number), col(model.source))
         )

@@ -445,7 +445,9 @@ def _money_flows(session: Session, principal: Principal, found: Findings) -> Non
     recorded = {
         name: int(
             session.exec(
-                select(func.coalesce(func.sum(model.amount), 0)).where(moved_on <= today)
+                select(func.coalesce(func.sum(model.amount), 0)).where(
+                    moved_on <= today, *execution.counted(model)
+                )
             ).one()
         )
         for name, model, moved_on in execution.FLOWS
