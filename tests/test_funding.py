@@ -1,6 +1,8 @@
 """The funding service through the gateway: funders, plans and their versions, money flows,
 the transfer of allocations to the clubs' funds, plan against actual, funded clubs, scope."""
 
+import csv
+import io
 import itertools
 import secrets
 import time
@@ -9,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 
 from tests.factories import HA_NOI, HA_NOI_COMMUNE, LAO_CAI, make_club
 from tests.support import assert_problem
@@ -674,3 +677,33 @@ def test_a_partner_pledges_to_lines_of_its_source_and_withdraws_a_mistaken_pledg
     assert_problem(
         stranger.post(f"/api/v1/commitments/{pledge.json()['id']}/withdrawal",
                       json={"reason": "not mine"}), 404)  # fmt: skip
+
+
+def test_money_lists_come_as_flat_files_with_the_period_and_the_funder(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client]
+) -> None:
+    funder, plan = make_funder(admin), make_plan(admin)
+    line = line_of(plan, "seed_capital")
+    receive(admin, funder, line, 8 * MILLION)
+    club = make_club(admin)
+    allocate(admin, funder, line, club, 3 * MILLION)
+    partner = as_role("partner", funder_id=funder["id"])
+    window = {"from": "2024-01-01", "to": "2024-12-31"}
+    answer = partner.get("/api/v1/allocations", params={**window, "format": "csv"})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert 'filename="allocations.csv"' in answer.headers["content-disposition"]
+    header, *rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert header[:3] == ["period_from", "period_to", "funder_name"]
+    row = dict(zip(header, rows[0], strict=True))
+    assert (row["period_from"], row["period_to"]) == ("2024-01-01", "2024-12-31")
+    assert row["funder_name"] == funder["name"] and row["amount"] == str(3 * MILLION)
+    assert row["created_by"] == ""  # a partner gets no staff username in a file either
+    workbook = admin.get("/api/v1/receipts", params={"funder_id": funder["id"], "format": "xlsx"})
+    assert workbook.status_code == 200
+    sheet = load_workbook(io.BytesIO(workbook.content)).active
+    assert sheet is not None
+    header = [cell.value for cell in sheet[2]]
+    amount = sheet.cell(3, header.index("amount") + 1).value
+    assert amount == 8 * MILLION and isinstance(amount, int)  # numbers stay numbers
+    assert_problem(admin.get("/api/v1/receipts", params={"format": "pdf"}), 422, "format")

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from common.auth import CurrentPrincipal, Principal, Role, refuse_service_writes, require_roles
 from common.club_directory import ClubDirectoryDep
 from common.db import SessionDep
+from common.export import FILE_ANSWERS, FileFormat
 from common.idempotency import Idempotency
 from common.paging import Synced, page_of
 from common.personal_data import as_seen_by
@@ -22,7 +23,7 @@ from common.problem_codes import Code
 from common.problems import Conflict, NotFound, invalid
 from common.schemas import Id, IdPath, Page, PageDep, PageParams
 from common.sync import ChangedSince, Token
-from services.funding.flows import service
+from services.funding.flows import money_file, service
 from services.funding.flows.models import Allocation, Commitment, Receipt
 from services.funding.flows.schemas import (
     AllocationCreate,
@@ -104,16 +105,10 @@ def _series_of_plan(session: Session, plan_id: int | None) -> int | None:
     return plan.series_id if plan is not None else -1
 
 
-def _page(
-    session: Session,
-    principal: Principal,
-    model: Any,
-    public: Any,
-    page: PageParams,
-    query: FlowQuery,
-    **equal: Any,
-) -> Page[Any]:
-    """One page of a flow table in the caller's scope, newest first."""
+def _conditions(
+    session: Session, principal: Principal, model: Any, query: FlowQuery, **equal: Any
+) -> list[Any]:
+    """A flow table's rows in the caller's scope that the query asks for."""
     asked_funder(session, principal, query.funder_id)
     moved_on = MOVED_ON[model]
     commune = getattr(model, "commune_code", None)
@@ -130,12 +125,34 @@ def _page(
         conditions.append(moved_on >= query.date_from)
     if query.date_to:
         conditions.append(moved_on <= query.date_to)
+    return conditions
+
+
+def _list(
+    session: Session,
+    principal: Principal,
+    model: Any,
+    public: Any,
+    page: PageParams,
+    query: FlowQuery,
+    file_format: FileFormat,
+    **equal: Any,
+) -> Any:
+    """One page of a flow table in the caller's scope, newest first; or, as a file, every row
+    the query asks for (`format=csv|xlsx`)."""
+    conditions = _conditions(session, principal, model, query, **equal)
+    newest_first = (MOVED_ON[model].desc(), col(model.id).desc())
+    if file_format != "json":
+        if query.since is not None:
+            conditions.append(query.since.changed(col(model.sync_stamp)))
+        rows = money_file.rows_of(session, select(model).where(*conditions).order_by(*newest_first))
+        items = [as_seen_by(principal, public.model_validate(row)) for row in rows]
+        return money_file.answer(session, public, items, query, file_format)
     paged = page_of(
         session,
         select(model).where(*conditions),
         page,
-        moved_on.desc(),
-        col(model.id).desc(),
+        *newest_first,
         synced=Synced(col(model.sync_stamp), query.since),
     )
     return as_seen_by(principal, paged.page([public.model_validate(row) for row in paged.rows]))
@@ -175,15 +192,23 @@ async def create_commitment(
     return await run_in_threadpool(write)
 
 
-@commitments.get("", response_model=Page[CommitmentPublic], summary="List commitments in scope")
+@commitments.get(
+    "",
+    response_model=Page[CommitmentPublic],
+    responses=FILE_ANSWERS,
+    summary="List commitments in scope (or all of them as CSV or XLSX)",
+)
 def list_commitments(
     session: SessionDep,
     principal: CurrentPrincipal,
     page: PageDep,
     query: FlowQueryDep,
     club_id: Id | None = None,
+    format: FileFormat = "json",
 ) -> Any:
-    return _page(session, principal, Commitment, CommitmentPublic, page, query, club_id=club_id)
+    return _list(
+        session, principal, Commitment, CommitmentPublic, page, query, format, club_id=club_id
+    )
 
 
 @commitments.get("/{commitment_id}", response_model=CommitmentPublic, summary="A commitment")
@@ -230,11 +255,20 @@ def create_receipt(
     return idem.respond(session, ReceiptPublic.model_validate(receipt))
 
 
-@receipts.get("", response_model=Page[ReceiptPublic], summary="List receipts in scope")
+@receipts.get(
+    "",
+    response_model=Page[ReceiptPublic],
+    responses=FILE_ANSWERS,
+    summary="List receipts in scope (or all of them as CSV or XLSX)",
+)
 def list_receipts(
-    session: SessionDep, principal: CurrentPrincipal, page: PageDep, query: FlowQueryDep
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    query: FlowQueryDep,
+    format: FileFormat = "json",
 ) -> Any:
-    return _page(session, principal, Receipt, ReceiptPublic, page, query)
+    return _list(session, principal, Receipt, ReceiptPublic, page, query, format)
 
 
 @receipts.get("/{receipt_id}", response_model=ReceiptPublic, summary="A receipt")
@@ -285,7 +319,12 @@ async def create_allocation(
     return answer
 
 
-@allocations.get("", response_model=Page[AllocationPublic], summary="List allocations in scope")
+@allocations.get(
+    "",
+    response_model=Page[AllocationPublic],
+    responses=FILE_ANSWERS,
+    summary="List allocations in scope (or all of them as CSV or XLSX)",
+)
 def list_allocations(
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -293,14 +332,16 @@ def list_allocations(
     query: FlowQueryDep,
     club_id: Id | None = None,
     status: TransferStatus | None = None,
+    format: FileFormat = "json",
 ) -> Any:
-    return _page(
+    return _list(
         session,
         principal,
         Allocation,
         AllocationPublic,
         page,
         query,
+        format,
         club_id=club_id,
         status=status.value if status else None,
     )

@@ -1,22 +1,11 @@
 """The indicators as a spreadsheet: one row per indicator (section, indicator, value, share %,
 target, met), in XLSX or CSV."""
 
-import csv
-import io
-from typing import Literal
-
-from openpyxl import Workbook
-from openpyxl.styles import Font
-
+from common import export
+from common.export import Cell
 from services.funding.indicators.schemas import IndicatorReport, TargetUnit
 
-FileFormat = Literal["json", "xlsx", "csv"]
-MEDIA_TYPES = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv; charset=utf-8",
-}
 HEADER = ["section", "indicator", "value", "share %", "target", "met"]
-Cell = str | int | float | None
 
 
 def _target(target: int | None, unit: TargetUnit | None, source: str | None) -> str:
@@ -59,32 +48,11 @@ def title(report: IndicatorReport) -> str:
 
 
 def to_csv(report: IndicatorReport) -> bytes:
-    buffer = io.StringIO()
-    # Excel on Windows expects CRLF and recognises UTF-8 only by its BOM.
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(HEADER)
-    for row in rows(report):
-        writer.writerow(["" if cell is None else cell for cell in row])
-    return buffer.getvalue().encode("utf-8-sig")
+    return export.to_csv(HEADER, rows(report))
 
 
 def to_xlsx(report: IndicatorReport) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None  # a new workbook always has its first sheet
-    sheet.title = "Indicators"
-    sheet.append([title(report)])
-    sheet.cell(1, 1).font = Font(bold=True, size=13)
-    sheet.append(HEADER)
-    for cell in sheet[2]:
-        cell.font = Font(bold=True)
-    for row in rows(report):
-        sheet.append(row)
-    for column, width in zip("ABCDEF", (12, 36, 18, 10, 28, 10), strict=True):
-        sheet.column_dimensions[column].width = width
-    for (cell,) in sheet.iter_rows(min_row=3, min_col=3, max_col=3):
-        cell.number_format = "#,##0"
-    sheet.freeze_panes = "A3"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    workbook = export.to_xlsx(
+        title(report), "Indicators", HEADER, rows(report), widths=(12, 36, 18, 10, 28, 10)
+    )
+    return workbook

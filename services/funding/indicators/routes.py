@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, bearer_token, require_roles
 from common.db import SessionDep
+from common.export import FILE_ANSWERS, FileFormat, file_answer
 from common.problem_codes import Code
 from common.problems import Forbidden, NotFound, invalid
 from common.schemas import Id
@@ -163,7 +164,7 @@ async def build(
     "/indicators",
     response_model=IndicatorReport,
     summary="Programme indicators against their targets (JSON, XLSX or CSV)",
-    responses={200: {"content": {media: {} for media in export.MEDIA_TYPES.values()}}},
+    responses=FILE_ANSWERS,
 )
 async def indicators(
     request: Request,
@@ -184,7 +185,7 @@ async def indicators(
         str | None,
         Query(max_length=30, description="Targets of this programme; default: in force."),
     ] = None,
-    format: export.FileFormat = "json",
+    format: FileFormat = "json",
 ) -> IndicatorReport | Response:
     deadline = sources.deadline(time.monotonic())
     period = _period(date_from, date_to, on)
@@ -195,9 +196,6 @@ async def indicators(
     if format == "json":
         return result
     data = export.to_xlsx(result) if format == "xlsx" else export.to_csv(result)
-    name = f"indicators-{scope.start.isoformat()}-{scope.end.isoformat()}.{format}"
-    return Response(
-        data,
-        media_type=export.MEDIA_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    return file_answer(
+        data, format, f"indicators-{scope.start.isoformat()}-{scope.end.isoformat()}"
     )
