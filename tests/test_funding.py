@@ -8,6 +8,7 @@ import secrets
 import time
 from collections.abc import Callable
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -707,3 +708,40 @@ def test_money_lists_come_as_flat_files_with_the_period_and_the_funder(
     amount = sheet.cell(3, header.index("amount") + 1).value
     assert amount == 8 * MILLION and isinstance(amount, int)  # numbers stay numbers
     assert_problem(admin.get("/api/v1/receipts", params={"format": "pdf"}), 422, "format")
+
+
+def test_a_funder_s_money_as_iati_activities(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client]
+) -> None:
+    funder = make_funder(admin, iati_org_id="GB-CHC-288180")
+    assert funder["iati_org_id"] == "GB-CHC-288180"
+    plan = make_plan(admin)
+    line = line_of(plan, "seed_capital")
+    pledge = {"funder_id": funder["id"], "plan_line_id": line["id"], "amount": 9 * MILLION,
+              "committed_on": "2024-02-01"}  # fmt: skip
+    assert admin.post("/api/v1/commitments", json=pledge).status_code == 201
+    receive(admin, funder, line, 8 * MILLION)
+    club = make_club(admin)
+    allocate(admin, funder, line, club, 3 * MILLION)
+    partner = as_role("partner", funder_id=funder["id"])
+    path = f"/api/v1/funders/{funder['id']}/iati-activities"
+    answer = partner.get(path, params={"from": "2024-01-01", "to": "2024-12-31"})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/xml")
+    root = ElementTree.fromstring(answer.content)
+    assert root.tag == "iati-activities" and root.get("version") == "2.03"
+    (activity,) = root.findall("iati-activity")
+    assert activity.findtext("iati-identifier", "").startswith("GB-CHC-288180-PLAN-")
+    assert activity.get("default-currency") == "VND"
+    moved = sorted(
+        (t.find("transaction-type").get("code"), int(t.findtext("value", "0")))  # type: ignore[union-attr]
+        for t in activity.findall("transaction")
+    )
+    assert moved == [("2", 9 * MILLION), ("3", 8 * MILLION), ("4", 3 * MILLION)]
+    receivers = [t.findtext("receiver-org/narrative") for t in activity.findall("transaction")]
+    assert any(club["code"] in (text or "") for text in receivers)
+    stranger = as_role("partner", funder_id=make_funder(admin)["id"])
+    assert_problem(stranger.get(path), 404)
+    bad = admin.post("/api/v1/funders", json={"name": "X", "funder_type": "ngo",
+                                              "iati_org_id": "not an id"})  # fmt: skip
+    assert_problem(bad, 422, "iati_org_id")

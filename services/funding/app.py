@@ -18,6 +18,7 @@ from services.funding.plans.routes import router as plans_router
 from services.funding.reconciliation.routes import reconciliation_services
 from services.funding.reconciliation.routes import router as reconciliation_router
 from services.funding.reports.funded_clubs import router as funded_clubs_router
+from services.funding.reports.iati import router as iati_router
 from services.funding.settings import FundingSettings
 
 
@@ -35,6 +36,7 @@ def create_app(settings: FundingSettings | None = None) -> FastAPI:
             receipts,
             allocations,
             funded_clubs_router,
+            iati_router,
             indicators_router,
             reconciliation_router,
             feed_router(outbox),

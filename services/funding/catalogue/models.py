@@ -26,6 +26,8 @@ class Funder(FundingBase, table=True):
     source: str = Field(max_length=30)
     province_code: str | None = Field(default=None, max_length=2)
     country: str | None = Field(default=None, max_length=100)
+    iati_org_id: str | None = Field(default=None, max_length=100)
+    """The funder's IATI organisation identifier (`GB-CHC-288180`), for its IATI export."""
     notes: str = Field(default="", max_length=2000)
     created_by: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -12,6 +12,18 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 ProvinceCode = Annotated[str, Field(pattern=r"^\d{2}$", description="2-digit province code.")]
 
 
+IatiOrgId = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9]{2,}-[A-Za-z0-9._-]+(-[A-Za-z0-9._-]+)*$",
+        description="The funder's IATI organisation identifier (registration agency, then "
+        "number: `GB-CHC-288180`, `XM-DAC-41304`), used by its IATI export.",
+    ),
+]
+
+
 class FunderCreate(InputModel):
     name: Name
     funder_type: FunderType
@@ -19,15 +31,17 @@ class FunderCreate(InputModel):
         default=None, description="For provincial and commune budgets: whose budget it is."
     )
     country: Annotated[str, Field(max_length=100)] | None = None
+    iati_org_id: IatiOrgId | None = None
     notes: Annotated[str, Field(max_length=2000)] = ""
 
 
 class FunderUpdate(PatchModel):
-    nullable: ClassVar[frozenset[str]] = frozenset({"province_code", "country"})
+    nullable: ClassVar[frozenset[str]] = frozenset({"province_code", "country", "iati_org_id"})
 
     name: Name | None = None
     province_code: ProvinceCode | None = None
     country: Annotated[str, Field(max_length=100)] | None = None
+    iati_org_id: IatiOrgId | None = None
     notes: Annotated[str, Field(max_length=2000)] | None = None
 
 
@@ -38,6 +52,7 @@ class FunderPublic(OutputModel):
     source: Source = Field(description="The plan column this funder's money counts in.")
     province_code: str | None
     country: str | None
+    iati_org_id: str | None = None
     notes: str
     created_at: datetime
 
