@@ -109,16 +109,18 @@ def targets(
 
 
 def funding_by_source(
-    session: Session, view: Principal, provinces: list[str | None], year: int
+    session: Session, view: Principal, provinces: list[str | None], period: tuple[date, date]
 ) -> dict[Source, Figures]:
-    """Planned, received and allocated by source of the current plans covering `year` (money to
-    date), as `view` may see it: a funder's view counts only that funder's money."""
+    """By source: planned by the current plans covering the period's last year, and the money
+    committed, received and allocated that is dated in the period, under every plan, as `view`
+    may see it (a funder's view counts only that funder's money)."""
     totals: dict[Source, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FUNDING_FIGURES, 0))
     for province in provinces:
-        area = execution.for_area(session, view, province, None, year)
+        area = execution.for_area(session, view, province, None, period[1].year)
         for source, figures in area.by_source.items():
-            for name in FUNDING_FIGURES:
-                totals[source][name] += getattr(figures, name)
+            totals[source]["planned"] += figures.planned
+        for name, source, amount in _moved_in(session, view, province, period):
+            totals[source][name] += amount
     return {
         source: Figures(
             **sums,
@@ -127,6 +129,30 @@ def funding_by_source(
         )
         for source, sums in sorted(totals.items(), key=lambda item: list(Source).index(item[0]))
     }
+
+
+def _moved_in(
+    session: Session, view: Principal, province: str | None, period: tuple[date, date]
+) -> list[tuple[str, Source, int]]:
+    """(figure, source, đồng) of the money flows dated in the period, whatever their plan."""
+    found = []
+    for name, model, moved_on in execution.FLOWS:
+        commune = getattr(model, "commune_code", None)
+        conditions = [
+            moved_on >= period[0],
+            moved_on <= period[1],
+            flow_filter(view, col(model.funder_id), col(model.province_code), commune),
+            *execution.counted(model),
+        ]
+        if province is not None:
+            conditions.append(col(model.province_code) == province)
+        rows = session.exec(
+            select(col(model.source), func.sum(col(model.amount)))
+            .where(*conditions)
+            .group_by(col(model.source))
+        )
+        found += [(name, Source(source), int(amount)) for source, amount in rows]
+    return found
 
 
 def funder_view(principal: Principal, funder_id: int) -> Principal:
@@ -224,9 +250,14 @@ def club_rows(rows: Rows, clubs: dict[str, Any] | None, goals: Targets) -> None:
 
 
 def money_rows(
-    rows: Rows, money: dict[str, Any] | None, clubs: dict[str, Any] | None, goals: Targets
+    rows: Rows,
+    money: dict[str, Any] | None,
+    clubs: dict[str, Any] | None,
+    goals: Targets,
+    amounts: bool = True,
 ) -> None:
-    """The money section; its shares divide by the clubs service's active clubs and members."""
+    """The money section; its shares divide by the clubs service's active clubs and members.
+    Without `amounts`, only counts and shares (what a partner gets)."""
     programme = f"programme {goals.programme_code}"
     money = money or {}
     active_clubs = (clubs or {}).get("clubs", {}).get("active")
@@ -240,10 +271,11 @@ def money_rows(
         TargetUnit.PERCENT,
         programme,
     )
-    rows.add(Section.MONEY, "fund_capital", money.get("fund_capital"))
-    outstanding = money.get("outstanding_principal")
-    rows.add(Section.MONEY, "member_loans_outstanding", outstanding)
-    rows.add(Section.MONEY, "par30", money.get("par30_principal"), outstanding)
+    if amounts:
+        rows.add(Section.MONEY, "fund_capital", money.get("fund_capital"))
+        outstanding = money.get("outstanding_principal")
+        rows.add(Section.MONEY, "member_loans_outstanding", outstanding)
+        rows.add(Section.MONEY, "par30", money.get("par30_principal"), outstanding)
     rows.add(
         Section.MONEY,
         "members_with_loan",

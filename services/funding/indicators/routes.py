@@ -119,7 +119,8 @@ def _own_figures(session: Session, principal: Principal, scope: Scope) -> OwnFig
     goals = report.targets(
         session, principal, scope.programme, scope.province, year, scope.funder_id is None
     )
-    return OwnFigures(goals, report.funding_by_source(session, view, provinces, year))
+    period = (scope.start, scope.end)
+    return OwnFigures(goals, report.funding_by_source(session, view, provinces, period))
 
 
 async def build(
@@ -145,7 +146,10 @@ async def build(
     clubs, money = await asked
     rows = report.Rows()
     report.club_rows(rows, clubs, own.targets)
-    report.money_rows(rows, money, clubs, own.targets)
+    # A partner's figures are about its own money: the clubs' fund capital and loans hold
+    # other funders' money too, so their amounts would tell what the others gave.
+    amounts = principal.role is not Role.PARTNER
+    report.money_rows(rows, money, clubs, own.targets, amounts)
     report.funding_rows(rows, own.by_source)
     missing = (CLUB_SECTIONS if clubs is None else []) + (MONEY_SECTIONS if money is None else [])
     return IndicatorReport(
