@@ -745,3 +745,33 @@ def test_a_funder_s_money_as_iati_activities(
     bad = admin.post("/api/v1/funders", json={"name": "X", "funder_type": "ngo",
                                               "iati_org_id": "not an id"})  # fmt: skip
     assert_problem(bad, 422, "iati_org_id")
+
+
+def test_a_partner_s_other_clubs_are_counted_in_the_window_asked_for(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client]
+) -> None:
+    ours, theirs = make_funder(admin), make_funder(admin)
+    plan = make_plan(admin)
+    line = line_of(plan, "seed_capital")
+    for funder in (ours, theirs):
+        receive(admin, funder, line, 20 * MILLION)
+    shared_club, their_club = make_club(admin), make_club(admin)
+
+    def give(funder: dict, club: dict, on: str) -> None:
+        body = {"funder_id": funder["id"], "plan_line_id": line["id"], "club_id": club["id"],
+                "amount": MILLION, "allocated_on": on}  # fmt: skip
+        assert admin.post("/api/v1/allocations", json=body).status_code == 201
+
+    give(ours, shared_club, "2023-09-10")
+    give(theirs, shared_club, "2023-11-10")
+    give(theirs, their_club, "2023-11-11")
+    partner = as_role("partner", funder_id=ours["id"])
+    window = {"from": "2023-11-01", "to": "2023-11-30", "programme": plan["programme_code"]}
+    page = partner.get("/api/v1/funded-clubs", params=window).json()
+    mine_in_window = [item["club_id"] for item in page["items"]]
+    assert shared_club["id"] not in mine_in_window
+    # In November only the other funder's money moved, to both clubs (no other test gives
+    # money in that month).
+    assert page["summary"]["other_clubs"] == 2
+    whole = partner.get("/api/v1/funded-clubs", params={"programme": plan["programme_code"]})
+    assert shared_club["id"] in [item["club_id"] for item in whole.json()["items"]]

@@ -158,9 +158,11 @@ def _summary(
     return int(clubs), int(amount), int(count), int(others)
 
 
-def _other_clubs(principal: Principal, shared: list[ColumnElement[bool]]) -> ScalarSelect[int]:
-    """Clubs funded (under the same filters) only by funders other than the partner's, as a
-    scalar subquery.
+def _other_clubs(
+    principal: Principal, shared: list[ColumnElement[bool]], filters: Filters
+) -> ScalarSelect[int]:
+    """Clubs funded (under the same filters, in the same window) only by funders other than
+    the partner's, as a scalar subquery.
 
     The clubs are listed first, then each is probed once for an allocation of the partner's
     funder (index on club and funder). A NOT EXISTS let PostgreSQL hash all of the funder's
@@ -170,10 +172,19 @@ def _other_clubs(principal: Principal, shared: list[ColumnElement[bool]]) -> Sca
         select(col(Allocation.club_id)).where(*shared).group_by(col(Allocation.club_id)).subquery()
     )
     own = aliased(Allocation)
+    in_window = []
+    if filters["date_from"] is not None:
+        in_window.append(col(own.allocated_on) >= filters["date_from"])
+    if filters["date_to"] is not None:
+        in_window.append(col(own.allocated_on) <= filters["date_to"])
     # A scalar subquery is never turned into a join, so it stays one probe per club.
     own_allocation = (
         select(col(own.club_id))
-        .where(col(own.club_id) == clubs.c.club_id, col(own.funder_id) == principal.funder_id)
+        .where(
+            col(own.club_id) == clubs.c.club_id,
+            col(own.funder_id) == principal.funder_id,
+            *in_window,
+        )
         .limit(1)
         .scalar_subquery()
     )
@@ -266,7 +277,7 @@ def _query(
         )
         for club_id, province, commune, amount, count, first, last in rows
     ]
-    other_clubs = _other_clubs(principal, shared) if partner else literal(0)
+    other_clubs = _other_clubs(principal, shared, filters) if partner else literal(0)
     clubs, amount, count, others_only = _summary(session, visible, other_clubs)
     summary = FundedSummary(clubs=clubs, amount=amount, allocations=count, other_clubs=others_only)
     return items, summary
