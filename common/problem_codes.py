@@ -185,6 +185,7 @@ class Code(StrEnum):
 
     TOO_MANY_REQUESTS = "too_many_requests"
     TOO_MANY_FAILED_LOGINS = "too_many_failed_logins"
+    RATE_LIMITED = "rate_limited"
 
     SERVICE_UNAVAILABLE = "service_unavailable"
     SERVICE_UNREACHABLE = "service_unreachable"
@@ -549,6 +550,9 @@ CATALOGUE: dict[Code, CodeInfo] = {
     }),
     **_of(TOO_MANY_REQUESTS, {
         Code.TOO_MANY_REQUESTS: "Wait the Retry-After seconds.",
+        Code.RATE_LIMITED: "More calls a minute than the role's fair use allows "
+        "(GATEWAY_RATE_LIMITS; the RateLimit headers of every answer say what is left): wait "
+        "the Retry-After seconds.",
         Code.TOO_MANY_FAILED_LOGINS: "Too many failed logins for this username or client id; "
         "wait the Retry-After seconds.",
     }),

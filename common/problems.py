@@ -167,8 +167,11 @@ class DatabaseBusy(Problem):
 class TooManyRequests(Problem):
     slug = "too-many-requests"
 
-    def __init__(self, detail: str, *, code: Code, retry_after: int) -> None:
-        super().__init__(detail, code=code, headers={"Retry-After": str(retry_after)})
+    def __init__(
+        self, detail: str, *, code: Code, retry_after: int, headers: dict[str, str] | None = None
+    ) -> None:
+        every = {**(headers or {}), "Retry-After": str(retry_after)}
+        super().__init__(detail, code=code, headers=every)
 
 
 class Gone(Problem):

@@ -29,6 +29,7 @@ from common.middleware import StrictJsonMiddleware
 from gateway.access_log import AccessLog
 from gateway.access_log import prune as prune_access
 from gateway.access_log import router as access_log_router
+from gateway.fair_use import FairUse, parse_limits
 from gateway.identity import GatewayVerifier, Standing, bootstrap
 from gateway.keys import KeyStore
 from gateway.models import idempotency_keys
@@ -68,7 +69,16 @@ CORS_REQUEST_HEADERS = [
     "If-Match",
     "Accept-Language",
 ]
-CORS_EXPOSED_HEADERS = ["ETag", "Location", "X-Request-Id", "Retry-After", "Idempotent-Replayed"]
+CORS_EXPOSED_HEADERS = [
+    "ETag",
+    "Location",
+    "X-Request-Id",
+    "Retry-After",
+    "Idempotent-Replayed",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+]
 
 
 class ListedOriginsOnly(CORSMiddleware):
@@ -186,6 +196,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.idempotency_keys = idempotency_keys
     app.state.verifier = GatewayVerifier(keys, settings, Standing(engine, settings))
     app.state.forwarder = forwarder
+    app.state.fair_use = FairUse(parse_limits(settings.rate_limits))
     app.state.webhook_sender = Sender(app.state.engine, settings)
     merged = MergedOpenAPI(settings.upstreams())
     # Added first, so it sits inside the plumbing's middleware (see ProxyMiddleware).

@@ -126,6 +126,7 @@ def authorise(request: Request, route: Route, prefix: str) -> Principal:
             "Service tokens may not make changes through the public gateway.",
             code=Code.SERVICE_TOKEN_READ_ONLY,
         )
+    request.state.allowance = request.app.state.fair_use.take(principal)
     return principal
 
 
@@ -244,6 +245,9 @@ class Forwarder:
                     elif name not in _RESPONSE_SKIP_RAW:
                         raw_headers.append((name, v))
                 raw_headers.append((b"content-length", str(len(content)).encode()))
+                allowance = getattr(request.state, "allowance", None)
+                if allowance is not None:
+                    raw_headers += allowance.headers()
                 response = Response(content, status_code=upstream.status)
                 response.raw_headers = raw_headers
         except TimeoutError as exc:

@@ -30,6 +30,8 @@ class GatewaySettings(ComponentSettings):
     client_secret_overlap_hours: float = Field(default=48.0, ge=0)
     """How long a client's replaced secret still works: the bank's nightly run and a partner's
     scheduled pull keep working while their operators deploy the new one."""
+    rate_limits: str = "admin:0,service:0,officer:600,club_manager:300,partner:300,bank:1200"
+    """Fair use: calls a minute per token holder, by role (0: no limit), per replica."""
     standing_cache_seconds: float = Field(default=1.0, ge=0, le=10)
     """How long a replica trusts that a token's account is still enabled before asking the
     database again: a disabled account's tokens stop within this time on every replica."""

@@ -245,3 +245,28 @@ def test_a_random_bearer_string_never_causes_a_server_error(stack: Stack) -> Non
                 headers={"Authorization": f"Bearer {token}{dots}{token}"},
             )
             assert response.status_code == 401
+
+
+def test_fair_use_limits_each_holder_by_role_with_ratelimit_headers(api: Api) -> None:
+    """A partner may make 300 calls a minute (GATEWAY_RATE_LIMITS): each answer says what is
+    left; the call over it gets 429 with Retry-After; another holder is not slowed."""
+    partner = api.client(api.token_for("partner", funder_id=31))
+    path = "/api/v1/locations/provinces"
+    first = partner.get(path)
+    assert first.status_code == 200
+    assert first.headers["RateLimit-Limit"] == "300"
+    assert int(first.headers["RateLimit-Remaining"]) == 299
+    served = 1
+    for _ in range(1000):  # the bucket refills 5 calls a second meanwhile
+        over = partner.get(path, params={"limit": 1})
+        if over.status_code == 429:
+            break
+        served += 1
+    assert served >= 300
+    problem = assert_problem(over, 429)
+    assert problem["code"] == "rate_limited" and int(over.headers["Retry-After"]) >= 1
+    assert over.headers["RateLimit-Remaining"] == "0"
+    other = api.client(api.token_for("partner", funder_id=32))
+    assert other.get(path).status_code == 200
+    admin = api.client(api.admin_token)
+    assert admin.get(path).status_code == 200 and "RateLimit-Limit" not in admin.get(path).headers
