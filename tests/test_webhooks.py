@@ -192,8 +192,11 @@ def test_a_partner_hears_of_its_own_money_and_the_clubs_it_funds(
     for funder in (ours, theirs):
         receive(admin, funder, line, 50_000_000)
     partner = as_role("partner", funder_id=ours["id"])
-    _, inbox = subscribe(partner, "allocation.recorded", "club.status_changed")
+    _, inbox = subscribe(partner, "allocation.recorded", "club.status_changed", "club.created")
     funded, other = make_club(admin), make_club(admin)
+    # A new club is news to every partner (one it may fund); its other events are not.
+    for club in (funded, other):
+        inbox.wait_for(f"club:{club['id']}")
     mine = allocate(admin, ours, line, funded, 5_000_000).json()
     not_mine = allocate(admin, theirs, line, other, 5_000_000).json()
     for allocation in (mine, not_mine):
@@ -202,8 +205,9 @@ def test_a_partner_hears_of_its_own_money_and_the_clubs_it_funds(
     for club in (other, funded):  # the funded club last: its event comes after the other's
         changed = admin.post(f"/api/v1/clubs/{club['id']}/status", json={"status": "suspended"})
         assert changed.status_code == 200, changed.text
-    inbox.wait_for(f"club:{funded['id']}")
-    assert inbox.of(f"allocation:{not_mine['id']}") == [] and inbox.of(f"club:{other['id']}") == []
+    inbox.wait_for(f"club:{funded['id']}", count=2)  # created, then its change
+    assert inbox.of(f"allocation:{not_mine['id']}") == []
+    assert [event["type"] for event in inbox.of(f"club:{other['id']}")] == ["club.created"]
 
 
 def test_each_role_subscribes_only_to_what_it_may_read(

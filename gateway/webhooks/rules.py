@@ -41,8 +41,9 @@ FundedBy = Callable[[int, int], bool]
 def may_receive(owner: ScopeColumns, event: FeedEvent, funded_by: FundedBy) -> bool:
     """Would the owner, with its role and scope as they are now, see this event's object?
 
-    Partners read every club, but receive the events of the clubs their funder's money
-    reached: the others' news is not theirs to follow."""
+    Partners read every club: a new club (`club.created`) is news to each of them (one they
+    may fund), but they follow the other events of the clubs their funder's money reached
+    only: the others' news is not theirs to follow."""
     if not owner.active:
         return False
     role = Role(owner.role)
@@ -68,7 +69,7 @@ def may_receive(owner: ScopeColumns, event: FeedEvent, funded_by: FundedBy) -> b
     kind = KIND_OF[EventType(event.type)]
     if not may_see(principal, kind, place):
         return False
-    if role is Role.PARTNER and kind is Kind.CLUB:
+    if role is Role.PARTNER and kind is Kind.CLUB and event.type != E.CLUB_CREATED:
         club_id = facts.get("club_id")
         return (
             owner.funder_id is not None
