@@ -286,3 +286,29 @@ def test_a_public_address_passes_and_a_post_to_a_private_one_is_not_sent() -> No
     due = Due(1, "http://127.0.0.1:9/hook", "whsec_x", "event-1", "{}", 0)
     attempt = asyncio.run(sender._post(due))
     assert attempt.status_code is None and attempt.error and "not sent" in attempt.error
+
+
+def test_a_partner_hears_of_its_own_pledges_and_receipts_only(
+    admin: httpx.Client,
+    as_role: Callable[..., httpx.Client],
+    subscribe: Callable[..., tuple[dict, Inbox]],
+) -> None:
+    plan = make_plan(admin)
+    line = line_of(plan, "seed_capital")
+    ours, theirs = make_funder(admin), make_funder(admin)
+    partner = as_role("partner", funder_id=ours["id"])
+    _, inbox = subscribe(partner, "commitment.recorded", "commitment.withdrawn", "receipt.recorded")
+    pledge = {"plan_line_id": line["id"], "amount": 4_000_000, "committed_on": "2024-02-01"}
+    mine = admin.post("/api/v1/commitments", json={**pledge, "funder_id": ours["id"]}).json()
+    other = admin.post("/api/v1/commitments", json={**pledge, "funder_id": theirs["id"]}).json()
+    received = receive(admin, ours, line, 4_000_000)
+    withdrawn = partner.post(
+        f"/api/v1/commitments/{mine['id']}/withdrawal", json={"reason": "twice"}
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    events = inbox.wait_for(f"commitment:{mine['id']}", count=2)
+    assert [e["type"] for e in events] == ["commitment.recorded", "commitment.withdrawn"]
+    assert events[1]["data"]["withdrawal_reason"] == "twice"
+    (got,) = inbox.wait_for(f"receipt:{received['id']}")
+    assert got["data"]["amount"] == 4_000_000
+    assert inbox.of(f"commitment:{other['id']}") == []

@@ -16,6 +16,9 @@ class EventType(StrEnum):
     BANK_LOAN_POSTED = "bank_loan.posted"
     BANK_LOAN_MATCH_CHANGED = "bank_loan.match_changed"
     ALLOCATION_RECORDED = "allocation.recorded"
+    COMMITMENT_RECORDED = "commitment.recorded"
+    COMMITMENT_WITHDRAWN = "commitment.withdrawn"
+    RECEIPT_RECORDED = "receipt.recorded"
     PLAN_APPROVED = "plan.approved"
 
 
@@ -34,6 +37,9 @@ DESCRIPTIONS: dict[EventType, str] = {
     EventType.BANK_LOAN_MATCH_CHANGED: "Bank loan records were matched to a member after their "
     "posting, or unmatched (consent withdrawn, data erased) (loans service).",
     EventType.ALLOCATION_RECORDED: "A funder's allocation reached the club's fund (funding).",
+    EventType.COMMITMENT_RECORDED: "A funder's pledge to a plan line was recorded (funding).",
+    EventType.COMMITMENT_WITHDRAWN: "A pledge made by mistake was withdrawn (funding).",
+    EventType.RECEIPT_RECORDED: "Money from a funder was received for a plan line (funding).",
     EventType.PLAN_APPROVED: "A province's annual plan was approved (funding service).",
 }
 

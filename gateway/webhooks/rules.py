@@ -23,6 +23,9 @@ KIND_OF: dict[EventType, Kind] = {
     E.BANK_LOAN_POSTED: Kind.BANK_LOAN,
     E.BANK_LOAN_MATCH_CHANGED: Kind.BANK_LOAN,
     E.ALLOCATION_RECORDED: Kind.FLOW,
+    E.COMMITMENT_RECORDED: Kind.FLOW,
+    E.COMMITMENT_WITHDRAWN: Kind.FLOW,
+    E.RECEIPT_RECORDED: Kind.FLOW,
     E.PLAN_APPROVED: Kind.PLAN,
 }
 """The kind of object each event is about: who may receive it is who may read that object."""

@@ -2,7 +2,7 @@
 
 from common.events.catalogue import EventType
 from common.events.outbox import Event, Scope
-from services.funding.flows.models import Allocation
+from services.funding.flows.models import Allocation, Commitment, Receipt
 from services.funding.plans.models import Plan, PlanSeries
 
 
@@ -29,6 +29,42 @@ def allocation_recorded(allocation: Allocation, fund_id: int, entry_id: int) -> 
         funder_id=allocation.funder_id,
     )
     return Event(EventType.ALLOCATION_RECORDED, f"allocation:{allocation.id}", data, scope)
+
+
+def _flow(flow: Commitment | Receipt) -> dict[str, object]:
+    return {
+        "funder_id": flow.funder_id,
+        "plan_id": flow.plan_id,
+        "plan_line_id": flow.plan_line_id,
+        "source": flow.source,
+        "province_code": flow.province_code,
+        "amount": flow.amount,
+    }
+
+
+def commitment_recorded(commitment: Commitment, withdrawn: bool = False) -> Event:
+    data = {
+        "commitment_id": commitment.id,
+        **_flow(commitment),
+        "club_id": commitment.club_id,
+        "committed_on": commitment.committed_on.isoformat(),
+    }
+    kind = EventType.COMMITMENT_WITHDRAWN if withdrawn else EventType.COMMITMENT_RECORDED
+    if withdrawn:
+        data["withdrawal_reason"] = commitment.withdrawal_reason
+    scope = Scope(province_code=commitment.province_code, funder_id=commitment.funder_id)
+    return Event(kind, f"commitment:{commitment.id}", data, scope)
+
+
+def receipt_recorded(receipt: Receipt) -> Event:
+    data = {
+        "receipt_id": receipt.id,
+        **_flow(receipt),
+        "commitment_id": receipt.commitment_id,
+        "received_on": receipt.received_on.isoformat(),
+    }
+    scope = Scope(province_code=receipt.province_code, funder_id=receipt.funder_id)
+    return Event(EventType.RECEIPT_RECORDED, f"receipt:{receipt.id}", data, scope)
 
 
 def plan_approved(plan: Plan, series: PlanSeries) -> Event:

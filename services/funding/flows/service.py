@@ -11,9 +11,11 @@ from common.clock import utcnow
 from common.club_directory import ClubFacts
 from common.problem_codes import Code
 from common.problems import Conflict, invalid
+from services.funding import events
 from services.funding.catalogue.models import Funder
 from services.funding.flows.models import Allocation, Commitment, Receipt
 from services.funding.flows.schemas import AllocationCreate, FlowIn, ReceiptCreate
+from services.funding.models import outbox
 from services.funding.plans import service as plans
 from services.funding.plans.models import Plan, PlanLine, PlanLineAmount, PlanSeries
 from services.funding.rules import PlanStatus, TransferStatus
@@ -119,6 +121,7 @@ def withdraw(session: Session, principal: Principal, pledge: Commitment, reason:
     pledge.withdrawn_at, pledge.withdrawn_by = utcnow(), principal.subject
     pledge.withdrawal_reason = reason
     session.add(pledge)
+    outbox.emit(session, events.commitment_recorded(pledge, withdrawn=True))
 
 
 def check_club(
@@ -144,7 +147,8 @@ def create_commitment(
         **found.columns(), club_id=club_id, created_by=principal.subject, **values
     )
     session.add(commitment)
-    session.flush()
+    session.flush()  # its id, for the event
+    outbox.emit(session, events.commitment_recorded(commitment))
     return commitment
 
 
@@ -174,7 +178,8 @@ def create_receipt(
         created_by=principal.subject,
     )
     session.add(receipt)
-    session.flush()
+    session.flush()  # its id, for the event
+    outbox.emit(session, events.receipt_recorded(receipt))
     return receipt
 
 
