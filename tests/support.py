@@ -183,7 +183,7 @@ FOLLOWERS = {"loans": ("clubs",), "gateway": ("clubs", "loans", "funding")}
 """Which component follows which services' events."""
 
 
-def settle_events(urls: dict[str, str], service_token: str, seconds: float = 20.0) -> None:
+def settle_events(urls: dict[str, str], service_token: str, seconds: float = 60.0) -> None:
     """Waits until every follower has applied every event committed so far (events arrive
     within a second; a test that reads what they cause waits for them here)."""
     headers = {"Authorization": f"Bearer {service_token}"}
@@ -206,8 +206,9 @@ def settle_events(urls: dict[str, str], service_token: str, seconds: float = 20.
             time.sleep(0.1)
 
 
-def wait_until(check: Callable[[], Any], what: str, seconds: float = 20) -> Any:
-    """`check()`'s first truthy answer (what events cause arrives within a second or two)."""
+def wait_until(check: Callable[[], Any], what: str, seconds: float = 60) -> Any:
+    """`check()`'s first truthy answer. What events cause arrives within a second or two; the
+    wait allows a minute, for a machine running both test passes at once."""
     deadline = time.monotonic() + seconds
     while not (found := check()):
         assert time.monotonic() < deadline, f"still waiting for {what}"

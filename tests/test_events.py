@@ -58,7 +58,7 @@ class Feeds:
         return [e for e in self.events(component) if e["subject"] == subject]
 
     def wait(
-        self, component: str, subject: str, event_type: str, count: int = 1, seconds: float = 20
+        self, component: str, subject: str, event_type: str, count: int = 1, seconds: float = 60
     ) -> list[dict[str, Any]]:
         deadline = time.monotonic() + seconds
         while True:

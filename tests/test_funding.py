@@ -727,7 +727,7 @@ def test_a_funder_s_money_as_iati_activities(
     path = f"/api/v1/funders/{funder['id']}/iati-activities"
     answer = partner.get(path, params={"from": "2024-01-01", "to": "2024-12-31"})
     assert answer.status_code == 200, answer.text
-    assert answer.headers["content-type"].startswith("application/xml")
+    assert answer.headers["content-type"].startswith("text/xml")
     root = ElementTree.fromstring(answer.content)
     assert root.tag == "iati-activities" and root.get("version") == "2.03"
     (activity,) = root.findall("iati-activity")

@@ -48,7 +48,7 @@ class Inbox:
     def of(self, subject: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["subject"] == subject]
 
-    def wait_for(self, subject: str, count: int = 1, seconds: float = 20) -> list[dict[str, Any]]:
+    def wait_for(self, subject: str, count: int = 1, seconds: float = 60) -> list[dict[str, Any]]:
         deadline = time.monotonic() + seconds
         while len(self.of(subject)) < count:
             assert time.monotonic() < deadline, (subject, self.events)

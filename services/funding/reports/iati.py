@@ -34,7 +34,8 @@ router = APIRouter(
     prefix="/api/v1/funders", tags=["funders"], dependencies=[Depends(require_roles(*READERS))]
 )
 IATI_VERSION = "2.03"
-MEDIA_TYPE = "application/xml"
+MEDIA_TYPE = "text/xml"
+"""RFC 7303's XML type that every client generator reads as text (the XML declares UTF-8)."""
 LOCAL_PREFIX = "XI-ISHC"
 """The identifier prefix of a funder without an IATI organisation identifier."""
 # IATI codes: transaction types, organisation roles, activity dates.
