@@ -93,6 +93,12 @@ def deliveries(client: httpx.Client, subscription: dict, **params: Any) -> list[
     return response.json()["items"]
 
 
+def two_funders(admin: httpx.Client) -> tuple[dict, dict, dict]:
+    """A plan's seed-capital line and two funders: ours and theirs."""
+    line = line_of(make_plan(admin), "seed_capital")
+    return line, make_funder(admin), make_funder(admin)
+
+
 def wait_for_delivery(client: httpx.Client, subscription: dict, status: str) -> dict:
     found = wait_until(lambda: deliveries(client, subscription, status=status), f"a {status} one")
     return found[0]
@@ -186,9 +192,7 @@ def test_a_partner_hears_of_its_own_money_and_the_clubs_it_funds(
     as_role: Callable[..., httpx.Client],
     subscribe: Callable[..., tuple[dict, Inbox]],
 ) -> None:
-    plan = make_plan(admin)
-    line = line_of(plan, "seed_capital")
-    ours, theirs = make_funder(admin), make_funder(admin)
+    line, ours, theirs = two_funders(admin)
     for funder in (ours, theirs):
         receive(admin, funder, line, 50_000_000)
     partner = as_role("partner", funder_id=ours["id"])
@@ -293,9 +297,7 @@ def test_a_partner_hears_of_its_own_pledges_and_receipts_only(
     as_role: Callable[..., httpx.Client],
     subscribe: Callable[..., tuple[dict, Inbox]],
 ) -> None:
-    plan = make_plan(admin)
-    line = line_of(plan, "seed_capital")
-    ours, theirs = make_funder(admin), make_funder(admin)
+    line, ours, theirs = two_funders(admin)
     partner = as_role("partner", funder_id=ours["id"])
     _, inbox = subscribe(partner, "commitment.recorded", "commitment.withdrawn", "receipt.recorded")
     pledge = {"plan_line_id": line["id"], "amount": 4_000_000, "committed_on": "2024-02-01"}
