@@ -65,15 +65,10 @@ def page_of(
     whatever was added or removed before it meanwhile. A synced list reads its token before
     its rows (or takes it from the cursor, for the later pages of one sync)."""
     keys = [SortKey.of(item) for item in order]
-    after: list[Any] | None = None
-    token: sync.Token | None = None
-    if page.cursor is not None:
-        after, carried = cursor.decode(keys, page.cursor)
-        token = sync.decode(carried, "cursor") if synced and carried else None
-    if synced is not None:
-        token = token or sync.now(session)
-        if synced.since is not None:
-            query = query.where(synced.since.changed(synced.stamp))
+    after = cursor.decode(keys, page.cursor)[0] if page.cursor is not None else None
+    token = sync_token(session, page) if synced is not None else None
+    if synced is not None and synced.since is not None:
+        query = query.where(synced.since.changed(synced.stamp))
     total: int = session.exec(
         select(func.count()).select_from(query.order_by(None).subquery())
     ).one()
@@ -95,8 +90,8 @@ def page_of(
 
 
 def sync_token(session: Session, page: PageParams) -> sync.Token:
-    """The token of a synced list sorted in memory (`page_of_rows`), read before its rows: the
-    one the cursor carries through the pages of one sync, or now."""
+    """The token of a synced list, read before its rows (`page_of`, or its caller for
+    `page_of_rows`): the one the cursor carries through the pages of one sync, or now."""
     carried = cursor.carried(page.cursor) if page.cursor is not None else None
     return sync.decode(carried, "cursor") if carried else sync.now(session)
 
