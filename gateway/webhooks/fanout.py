@@ -1,6 +1,7 @@
 """From the services' events to deliveries: one per subscription that may see the event."""
 
 from collections.abc import Iterable
+from datetime import datetime
 
 import orjson
 from sqlalchemy import Engine, insert
@@ -68,9 +69,14 @@ def fan_out(session: Session, events: list[FeedEvent]) -> list[FeedEvent]:
     rows = []
     for event in events:
         bodies: dict[str, str | None] = {}  # by owner: a bank posting is cut to each area
+        occurred = datetime.fromisoformat(event.occurred_at)
         for subscription in subscriptions:
             owner = owners[subscription.owner]
             if event.type not in subscription.event_types or owner is None:
+                continue
+            # A subscription hears what happens from its creation on, however late the feed
+            # brings an earlier event to the gateway.
+            if occurred < subscription.created_at:
                 continue
             if not may_receive(owner, event, funded_by):
                 continue
