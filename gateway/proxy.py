@@ -28,6 +28,7 @@ from common.problems import (
     problem_response,
 )
 from common.scope import Kind, readers
+from common.serving import SERVER_KEEPALIVE_SECONDS
 from gateway.access_log import AccessLog
 
 API_PREFIX = "/api/v1/"
@@ -89,6 +90,18 @@ RESPONSE_SKIP = frozenset(
 )
 _RESPONSE_SKIP_RAW = frozenset(name.encode() for name in RESPONSE_SKIP)
 _SUBJECTS = SUBJECTS_HEADER.lower().encode()
+
+
+UPSTREAM_KEEPALIVE_SECONDS = SERVER_KEEPALIVE_SECONDS // 2
+"""How long an idle connection to a service is kept for reuse: well under the time the service
+keeps it (`common.serving`), so the gateway never sends on one the service is closing."""
+REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+def replayable(request: Request) -> bool:
+    """Whether sending the request twice does what sending it once does: an idempotent method,
+    or a write that carries an `Idempotency-Key`."""
+    return request.method in REPLAYABLE_METHODS or "idempotency-key" in request.headers
 
 
 GATEWAY_OWN = re.compile(r"^/api/v1/members/[^/]+/(access-log|personal-data)$")
@@ -173,7 +186,9 @@ class Forwarder:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=200, ttl_dns_cache=300, keepalive_timeout=30)
+            connector = aiohttp.TCPConnector(
+                limit=200, ttl_dns_cache=300, keepalive_timeout=UPSTREAM_KEEPALIVE_SECONDS
+            )
             # Bodies pass through as the service encoded them. No cookie jar: the session is
             # shared by every client, so a cookie one upstream answer set must not reach others.
             self._session = aiohttp.ClientSession(
@@ -216,6 +231,34 @@ class Forwarder:
         status, _body = await self.ask(request, service, path)
         return status == 200
 
+    async def _send(self, request: Request, url: str, body: bytes) -> tuple[Response, list[int]]:
+        """The service's answer to the request, and the members it showed."""
+        async with self.session.request(
+            request.method,
+            url,
+            headers=upstream_headers(request),
+            data=body or None,
+            timeout=self.timeout,
+            allow_redirects=False,
+        ) as upstream:
+            content = await upstream.read()
+            # The raw header bytes pass through as the service sent them.
+            raw_headers = []
+            shown: list[int] = []
+            for k, v in upstream.raw_headers:
+                name = k.lower()
+                if name == _SUBJECTS:
+                    shown = subjects(v)
+                elif name not in _RESPONSE_SKIP_RAW:
+                    raw_headers.append((name, v))
+            raw_headers.append((b"content-length", str(len(content)).encode()))
+            allowance = getattr(request.state, "allowance", None)
+            if allowance is not None:
+                raw_headers += allowance.headers()
+            response = Response(content, status_code=upstream.status)
+            response.raw_headers = raw_headers
+            return response, shown
+
     async def forward(self, request: Request, service: str, principal: Principal) -> Response:
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         query = request.scope.get("query_string", b"")
@@ -226,30 +269,15 @@ class Forwarder:
         )
         body = await request.body()
         try:
-            async with self.session.request(
-                request.method,
-                url,
-                headers=upstream_headers(request),
-                data=body or None,
-                timeout=self.timeout,
-                allow_redirects=False,
-            ) as upstream:
-                content = await upstream.read()
-                # The raw header bytes pass through as the service sent them.
-                raw_headers = []
-                shown: list[int] = []
-                for k, v in upstream.raw_headers:
-                    name = k.lower()
-                    if name == _SUBJECTS:
-                        shown = subjects(v)
-                    elif name not in _RESPONSE_SKIP_RAW:
-                        raw_headers.append((name, v))
-                raw_headers.append((b"content-length", str(len(content)).encode()))
-                allowance = getattr(request.state, "allowance", None)
-                if allowance is not None:
-                    raw_headers += allowance.headers()
-                response = Response(content, status_code=upstream.status)
-                response.raw_headers = raw_headers
+            try:
+                response, shown = await self._send(request, url, body)
+            except aiohttp.ServerDisconnectedError:
+                # The service closed a pooled connection as the request went out on it (a
+                # restart, or an idle connection reaped at that moment): a request that may be
+                # replayed goes once more, on a fresh connection.
+                if not replayable(request):
+                    raise
+                response, shown = await self._send(request, url, body)
         except TimeoutError as exc:
             raise GatewayTimeout(f"The {service} service did not answer in time.") from exc
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:

@@ -26,7 +26,9 @@ from pydantic_settings import BaseSettings
 from sqlalchemy.engine import make_url
 
 from common.migrate import COMPONENTS
+from common.serving import SERVER_ENVIRONMENT, SERVER_KEEPALIVE_SECONDS
 from common.settings import DEV_SECRET_MARKER
+from gateway.proxy import UPSTREAM_KEEPALIVE_SECONDS
 from gateway.settings import CALLING_SERVICES
 from tools.stack import FACTORIES, SERVICES
 
@@ -382,6 +384,16 @@ def test_image_runs_the_gateway_as_an_unprivileged_user() -> None:
     cmd = [args for keyword, args in instructions if keyword == "CMD"][-1]
     argv = json.loads(cmd)
     assert option(argv, "--factory") == FACTORIES["gateway"]
+
+
+def test_image_servers_keep_idle_connections_longer_than_their_clients() -> None:
+    env_lines = [args for keyword, args in dockerfile_instructions() if keyword == "ENV"]
+    variables = dict(
+        pair.split("=", 1) for line in env_lines for pair in shlex.split(line) if "=" in pair
+    )
+    for name, value in SERVER_ENVIRONMENT.items():
+        assert variables.get(name) == value, name
+    assert UPSTREAM_KEEPALIVE_SECONDS < SERVER_KEEPALIVE_SECONDS
 
 
 def test_docker_compose_accepts_the_file() -> None:

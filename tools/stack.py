@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from common.serving import SERVER_ENVIRONMENT
+
 ROOT = Path(__file__).resolve().parent.parent
 FACTORIES = {
     "gateway": "gateway.app:create_app",
@@ -68,6 +70,7 @@ class Stack:
             **os.environ,
             "ISHC_ADMIN_PASSWORD": self.admin_password,
             "GATEWAY_KEYS_DIR": str(self.var_dir / "keys"),
+            **SERVER_ENVIRONMENT,
         }
         for component, prefix in ENV_PREFIX.items():
             env[f"{prefix}_DATABASE_URL"] = self.database_urls[component]
