@@ -73,6 +73,8 @@ class Code(StrEnum):
     CONFLICT = "conflict"
     ALREADY_EXISTS = "already_exists"
     LOAN_IDENTITY_CHANGED = "loan_identity_changed"
+    BANK_LOAN_RETRACTED = "bank_loan_retracted"
+    BANK_LOAN_NOT_RETRACTED = "bank_loan_not_retracted"
     COMMITMENT_WITHDRAWN = "commitment_withdrawn"
     COMMITMENT_RECEIVED = "commitment_received"
     CLUB_DISSOLVED = "club_dissolved"
@@ -363,6 +365,11 @@ CATALOGUE: dict[Code, CodeInfo] = {
         "borrower, disbursement day or programme (or a batch names one loan number with two): "
         "a loan number keeps its identity. If the earlier posting was wrong, post the record "
         "again with correction: true; the earlier figures stay in the loan's history.",
+        Code.BANK_LOAN_RETRACTED: "The bank retracted this loan record: it takes no posting "
+        "and is not retracted twice. Reinstate it first (POST /api/v1/bank-loans/{id}/"
+        "reinstatement) if the retraction was the mistake.",
+        Code.BANK_LOAN_NOT_RETRACTED: "The loan record is not retracted: there is nothing to "
+        "reinstate.",
         Code.ALREADY_EXISTS: "Another record already has this unique value (a code, a name, a "
         "username, a client id, a plan for the same province, programme and period); the "
         "errors name the fields. Read the existing record, or choose another value.",

@@ -15,6 +15,8 @@ class EventType(StrEnum):
     LOAN_OVERDUE = "loan.overdue"
     BANK_LOAN_POSTED = "bank_loan.posted"
     BANK_LOAN_MATCH_CHANGED = "bank_loan.match_changed"
+    BANK_LOAN_RETRACTED = "bank_loan.retracted"
+    BANK_LOAN_REINSTATED = "bank_loan.reinstated"
     ALLOCATION_RECORDED = "allocation.recorded"
     COMMITMENT_RECORDED = "commitment.recorded"
     COMMITMENT_WITHDRAWN = "commitment.withdrawn"
@@ -36,6 +38,10 @@ DESCRIPTIONS: dict[EventType, str] = {
     EventType.BANK_LOAN_POSTED: "The bank posted a new or changed loan record (loans service).",
     EventType.BANK_LOAN_MATCH_CHANGED: "Bank loan records were matched to a member after their "
     "posting, or unmatched (consent withdrawn, data erased) (loans service).",
+    EventType.BANK_LOAN_RETRACTED: "The bank took back a record it posted by mistake: it is "
+    "kept, unmatched, out of every figure (loans service).",
+    EventType.BANK_LOAN_REINSTATED: "A retracted bank record was restored; it is matched again "
+    "shortly (loans service).",
     EventType.ALLOCATION_RECORDED: "A funder's allocation reached the club's fund (funding).",
     EventType.COMMITMENT_RECORDED: "A funder's pledge to a plan line was recorded (funding).",
     EventType.COMMITMENT_WITHDRAWN: "A pledge made by mistake was withdrawn (funding).",

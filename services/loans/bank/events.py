@@ -1,5 +1,6 @@
-"""`bank_loan.posted`: what a posting created or changed, one event per province; and
-`bank_loan.match_changed`: records matched to a member after their posting, or unmatched.
+"""`bank_loan.posted`: what a posting created or changed, one event per province;
+`bank_loan.match_changed`: records matched to a member after their posting, or unmatched; and
+`bank_loan.retracted` / `bank_loan.reinstated`: a record taken back, or restored.
 
 A batch changes up to 10,000 loans. One event per loan cost as much as writing the loans
 themselves (docs/benchmarks.md), so a posting announces its loans grouped by the
@@ -64,6 +65,25 @@ def posted(bank_code: str, changed: Iterable[StoredLoan], batch_id: str) -> list
         )
         for province, loans in sorted(by_province.items(), key=lambda item: item[0] or "")
     ]
+
+
+def retraction(loan: BankLoan, retracted: bool) -> Event:
+    """A record retracted (`loan` as it was, so the officers of the area it leaves hear of it)
+    or reinstated (unmatched until matching runs again). Never the reason: free text."""
+    kind = EventType.BANK_LOAN_RETRACTED if retracted else EventType.BANK_LOAN_REINSTATED
+    return Event(
+        kind,
+        f"bank:{loan.bank_code}",
+        {
+            "bank_code": loan.bank_code,
+            "bank_loan_id": loan.id,
+            "loan_number": loan.loan_number,
+            "province_code": loan.province_code,
+            "club_id": loan.club_id,
+            "member_id": loan.member_id,
+        },
+        Scope(province_code=loan.province_code, bank_code=loan.bank_code),
+    )
 
 
 def match_changed(

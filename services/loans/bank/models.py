@@ -121,6 +121,9 @@ class BankLoan(LoansBase, table=True):
     province_code: str | None = Field(default=None, max_length=2)
     commune_code: str | None = Field(default=None, max_length=5)
     matched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    retracted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """Set while the bank has retracted the record (`BankLoanRetraction`): it stays, unmatched,
+    out of every figure, and its loan number takes no posting."""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
@@ -173,6 +176,22 @@ class BankLoanUnmatch(LoansBase, table=True):
     reason: str = Field(max_length=200)
     effective_on: date = Field(description="The day the member withdrew the consent.")
     unmatched_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class BankLoanRetraction(LoansBase, table=True):
+    """A record the bank posted by mistake, taken back: who took it back, when and why, and
+    who reinstated it if that was a mistake too. The record itself is never deleted."""
+
+    __tablename__ = "bank_loan_retractions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    bank_loan_id: int = Field(index=True)
+    reason: str = Field(max_length=500)
+    member_id: int | None = Field(default=None, description="The member it was matched to.")
+    retracted_by: str = Field(max_length=200)
+    retracted_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    reinstated_by: str | None = Field(default=None, max_length=200)
+    reinstated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class BankMatchingDue(LoansBase, table=True):

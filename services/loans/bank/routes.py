@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 from starlette.concurrency import run_in_threadpool
 
 from common import clock
-from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.auth import CurrentPrincipal, Principal, Role, refuse_service_writes, require_roles
 from common.clock import utcnow
 from common.db import SessionDep, prefer_lz4
 from common.idempotency import IdempotentRequest, RequiredIdempotency
@@ -28,14 +28,16 @@ from common.problems import Conflict, Forbidden, field_error
 from common.schemas import MAX_IDS, Id, IdPath, Page, PageDep
 from common.sealing import blind_index
 from common.sync import ChangedSince
-from services.loans.bank import reading, schemas, service
+from services.loans.bank import reading, retraction, schemas, service
 from services.loans.bank.gc_pause import collector_paused
 from services.loans.bank.matching import MemberLookup, MemberLookupDep, match_unmatched
-from services.loans.bank.models import BankLoan, BankLoanUnmatch
+from services.loans.bank.models import BankLoan, BankLoanRetraction, BankLoanUnmatch
 from services.loans.bank.rules import BankLoanStatus, BatchMode, LoanValues, Outcome, Programme
 from services.loans.bank.schemas import (
     BankLoanPosted,
     BankLoanPublic,
+    BankLoanRetractionCreate,
+    BankLoanRetractionPublic,
     BankLoanSearch,
     BankLoanUnmatchPublic,
     BankLoanVersionPublic,
@@ -99,11 +101,11 @@ def _store_record(
         ) as posted,
     ):  # fmt: skip
         if posted.plan.refused:
-            ((field_name, reason, _),) = posted.plan.refused[0]
+            ((field_name, reason, code),) = posted.plan.refused[0]
             raise Conflict(
                 f"The loan {number}: {field_name} {reason}.",
-                code=Code.LOAN_IDENTITY_CHANGED,
-                errors=[field_error(field_name, reason, code=Code.LOAN_IDENTITY_CHANGED)],
+                code=Code(code),
+                errors=[field_error(field_name, reason, code=Code(code))],
             )
         return posted
 
@@ -340,6 +342,63 @@ def bank_loan_history(
     loan = service.visible_loan(session, principal, loan_id)
     shown(response, [loan.member_id])
     return service.history(session, loan, page)
+
+
+@router.post(
+    "/{loan_id}/retraction",
+    response_model=BankLoanPublic,
+    summary="Retract a record posted by mistake (kept, out of every figure; audited)",
+    description="The bank that posted the record, or an admin. The record stays readable with "
+    "`retracted_at` set, unmatched, out of every report and list of an area, and its loan number "
+    "takes no posting (`bank_loan_retracted`) until it is reinstated. Raises "
+    "`bank_loan.retracted`.",
+)
+def retract_bank_loan(
+    loan_id: IdPath,
+    payload: BankLoanRetractionCreate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    idem: RequiredIdempotency,
+) -> Response:
+    refuse_service_writes(principal)
+    loan = retraction.retract(session, principal, loan_id, payload.reason)
+    return idem.respond(session, service.public(loan), 200)
+
+
+@router.post(
+    "/{loan_id}/reinstatement",
+    response_model=BankLoanPublic,
+    summary="Reinstate a record retracted by mistake (audited; matched again)",
+    description="The bank that posted the record, or an admin. The retraction stays in "
+    "…/retractions with who reinstated it; the record is matched to its member again at once "
+    "(or by the matching worker, if the clubs service cannot answer now). Raises "
+    "`bank_loan.reinstated` (and `bank_loan.match_changed` when it is matched).",
+)
+async def reinstate_bank_loan(
+    loan_id: IdPath,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    idem: RequiredIdempotency,
+    lookup: MemberLookupDep,
+) -> Response:
+    refuse_service_writes(principal)
+    loan = await run_in_threadpool(service.visible_loan, session, principal, loan_id)
+    found = await lookup.memberships_if_available({loan.borrower_blind_index})
+    loan = await run_in_threadpool(retraction.reinstate, session, principal, loan_id, found)
+    return await run_in_threadpool(idem.respond, session, service.public(loan), 200)
+
+
+@router.get(
+    "/{loan_id}/retractions",
+    response_model=list[BankLoanRetractionPublic],
+    dependencies=[Depends(require_roles(Role.ADMIN, Role.BANK))],
+    summary="A record's retractions and reinstatements, the latest first (the bank, admins)",
+)
+def bank_loan_retractions(
+    loan_id: IdPath, session: SessionDep, principal: CurrentPrincipal
+) -> list[BankLoanRetraction]:
+    loan = service.visible_loan(session, principal, loan_id)
+    return retraction.retractions(session, loan)
 
 
 @router.get(

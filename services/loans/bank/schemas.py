@@ -160,8 +160,32 @@ class BankLoanPublic(OutputModel):
     province_code: str | None
     commune_code: str | None
     matched_at: datetime | None
+    retracted_at: datetime | None = Field(
+        description="Set while the bank has retracted the record (posted by mistake): it is "
+        "kept, unmatched and out of every figure; see …/retractions for who, when and why."
+    )
     created_at: datetime
     updated_at: datetime
+
+
+class BankLoanRetractionCreate(InputModel):
+    reason: Annotated[str, Field(min_length=1, max_length=500)] = Field(
+        description="Why the record is taken back (posted by mistake, for the wrong bank…). "
+        "Shown to the bank and admins only; write no personal data in it."
+    )
+
+
+class BankLoanRetractionPublic(OutputModel):
+    """A retraction of a bank record: who took it back, when and why, and its reinstatement."""
+
+    id: int
+    bank_loan_id: int
+    reason: str
+    member_id: int | None = Field(description="The member the record was matched to then.")
+    retracted_by: str
+    retracted_at: datetime
+    reinstated_by: str | None
+    reinstated_at: datetime | None
 
 
 class BankLoanUnmatchPublic(OutputModel):

@@ -147,6 +147,9 @@ def plan(
             posting = Posting(values, OUTCOME_VALUES[created], posted_by, now)
             loan = loans[number] = StoredLoan(number, None, posting, None, None, None, True)
             result = created
+        elif loan.retracted:
+            refused[index] = [RETRACTED]
+            continue
         else:
             changed_identity = identity_change(loan.values, values)
             if changed_identity and index not in corrections:
@@ -166,6 +169,14 @@ def plan(
     # Every valid record's number now has its loan, in the order of `numbers`.
     loans_in_order = {number: loans[number] for number in numbers}
     return Plan(bank_code, loans_in_order, results, kept, history, refused)
+
+
+RETRACTED = (
+    "loan_number",
+    "was retracted by the bank: reinstate the record (POST /api/v1/bank-loans/{id}/"
+    "reinstatement) before posting it again",
+    Code.BANK_LOAN_RETRACTED,
+)
 
 
 def identity_change(stored: LoanValues, posted: LoanValues) -> tuple[str, str, str] | None:

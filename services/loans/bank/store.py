@@ -101,6 +101,8 @@ class StoredLoan:
     """The borrower's blind index as stored before this batch (None for a loan the batch
     creates)."""
     changed: bool = False
+    retracted: bool = False
+    """The bank retracted the loan: its number takes no posting until it is reinstated."""
 
     @property
     def is_new(self) -> bool:
@@ -139,21 +141,25 @@ def current_loans(
             values = LoanValues(*row[2:value_end])
             posting_id, outcome, posted_by, posted_at = row[value_end:posting_end]
             posting = Posting(values, outcome, posted_by, posted_at, posting_id)
-            member_id, club_id, province, commune, matched_at = row[posting_end:]
+            member_id, club_id, province, commune, matched_at, retracted_at = row[posting_end:]
             membership = (
                 Membership(member_id, club_id, province, commune) if member_id is not None else None
             )
-            found[row[0]] = StoredLoan(row[0], row[1], posting, membership, matched_at, values[0])
+            found[row[0]] = StoredLoan(
+                row[0], row[1], posting, membership, matched_at, values[0],
+                retracted=retracted_at is not None,
+            )  # fmt: skip
     return found
 
 
+_READ_FIELDS = (*VALUE_FIELDS, *POSTING_FIELDS, *MATCH_FIELDS, "retracted_at")
 _CURRENT_COLUMNS = [col(BankLoan.loan_number), col(BankLoan.id)] + [
-    getattr(BankLoan, name) for name in (*VALUE_FIELDS, *POSTING_FIELDS, *MATCH_FIELDS)
+    getattr(BankLoan, name) for name in _READ_FIELDS
 ]
 _PROBE = f"""
 SELECT loan.* FROM unnest(string_to_array(:numbers, ' ')) AS wanted(loan_number)
 CROSS JOIN LATERAL (
-    SELECT {", ".join(("loan_number", "id", *VALUE_FIELDS, *POSTING_FIELDS, *MATCH_FIELDS))}
+    SELECT {", ".join(("loan_number", "id", *_READ_FIELDS))}
     FROM bank_loans
     WHERE bank_code = :bank_code AND loan_number = wanted.loan_number LIMIT 1
 ) AS loan
@@ -302,7 +308,11 @@ def unmatched_loans(session: Session, after_id: int, limit: int) -> list[tuple[i
     """(id, borrower's blind index) of unmatched loans after `after_id`, in id order."""
     rows = session.execute(
         select(col(BankLoan.id), col(BankLoan.borrower_blind_index))
-        .where(col(BankLoan.member_id).is_(None), col(BankLoan.id) > after_id)
+        .where(
+            col(BankLoan.member_id).is_(None),
+            col(BankLoan.retracted_at).is_(None),
+            col(BankLoan.id) > after_id,
+        )
         .order_by(col(BankLoan.id))
         .limit(limit)
     )
@@ -310,12 +320,17 @@ def unmatched_loans(session: Session, after_id: int, limit: int) -> list[tuple[i
 
 
 def set_matches(session: Session, matches: list[tuple[int, Membership]], now: datetime) -> None:
-    """Matches found later; a loan matched meanwhile (by a newer posting) is left alone."""
+    """Matches found later; a loan matched meanwhile (by a newer posting) or retracted is left
+    alone."""
     if not matches:
         return
     statement = (
         update(BankLoan)
-        .where(col(BankLoan.id) == bindparam("loan_id"), col(BankLoan.member_id).is_(None))
+        .where(
+            col(BankLoan.id) == bindparam("loan_id"),
+            col(BankLoan.member_id).is_(None),
+            col(BankLoan.retracted_at).is_(None),
+        )
         .values(
             member_id=bindparam("new_member_id"),
             club_id=bindparam("new_club_id"),
@@ -356,19 +371,19 @@ def mark_matching_due(session: Session, loan_ids: Sequence[int], due_at: datetim
 
 def matching_due(session: Session, now: datetime, limit: int) -> list[tuple[int, str | None]]:
     """(loan id, borrower's blind index) of loans whose matching is due, the oldest first; a
-    loan matched meanwhile has None (nothing to ask)."""
+    loan matched or retracted meanwhile has None (nothing to ask)."""
     rows = session.execute(
         select(
             col(BankMatchingDue.loan_id),
             col(BankLoan.borrower_blind_index),
-            col(BankLoan.member_id),
+            col(BankLoan.member_id).is_(None) & col(BankLoan.retracted_at).is_(None),
         )
         .join(BankLoan, col(BankLoan.id) == col(BankMatchingDue.loan_id), isouter=True)
         .where(col(BankMatchingDue.due_at) <= now)
         .order_by(col(BankMatchingDue.due_at), col(BankMatchingDue.loan_id))
         .limit(limit)
     )
-    return [(row[0], row[1] if row[2] is None else None) for row in rows]
+    return [(row[0], row[1] if row[2] else None) for row in rows]
 
 
 def matching_done(session: Session, loan_ids: Sequence[int]) -> None:
