@@ -251,10 +251,10 @@ def explain(url: str, page: PagePair) -> None:
         """The route's statements: the page's rows, then its items and summary."""
 
         def run(session: Session) -> object:
-            visible = funded_clubs._conditions(principal, **filters, own_only=True)
+            visible = funded_clubs.allocation_conditions(principal, **filters, own_only=True)
             first = PageParams(limit=DEFAULT_PAGE_SIZE)
             rows, _, _ = funded_clubs._page(session, visible, first)
-            return funded_clubs._query(session, principal, filters, visible, rows)
+            return funded_clubs.club_items(session, principal, filters, visible, rows)
 
         return run
 

@@ -78,6 +78,10 @@ class ClubIndicators(OutputModel):
         description="Active clubs with activities in all eight areas in the period."
     )
     meetings_held: int = Field(description="Meetings of the clubs in the period.")
+    activities_by_area: dict[ActivityArea, int] = Field(
+        description="Activities the clubs held in the period, by activity area (every area, "
+        "0 for none)."
+    )
 
 
 def _ids_in(column: SQLColumnExpression[int | None], ids: list[int]) -> ColumnElement[bool]:
@@ -223,6 +227,21 @@ def _activity_counts(
     return int(clubs), int(held)
 
 
+def _activities_by_area(
+    session: Session, area: list[ColumnElement[bool]], start: date, end: date
+) -> dict[ActivityArea, int]:
+    rows = session.execute(
+        select(col(Activity.area), func.count())
+        .where(
+            col(Activity.club_id).in_(select(col(Club.id)).where(*area)),
+            col(Activity.held_on).between(start, end),
+        )
+        .group_by(col(Activity.area))
+    )
+    held = {ActivityArea(name): int(count) for name, count in rows}
+    return {kind: held.get(kind, 0) for kind in ActivityArea}
+
+
 def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -> ClubIndicators:
     start, end = query.period_from, query.period_to
     area = _area(principal, query)
@@ -237,6 +256,7 @@ def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -
         clubs_compliant=compliant,
         clubs_running_all_eight=all_eight,
         meetings_held=meetings,
+        activities_by_area=_activities_by_area(session, area, start, end),
     )
 
 

@@ -17,6 +17,7 @@ from services.funding.models import idempotency_keys, outbox
 from services.funding.plans.routes import router as plans_router
 from services.funding.reconciliation.routes import reconciliation_services
 from services.funding.reconciliation.routes import router as reconciliation_router
+from services.funding.reports.funded_club import router as funded_club_router
 from services.funding.reports.funded_clubs import router as funded_clubs_router
 from services.funding.reports.iati import router as iati_router
 from services.funding.settings import FundingSettings
@@ -36,6 +37,7 @@ def create_app(settings: FundingSettings | None = None) -> FastAPI:
             receipts,
             allocations,
             funded_clubs_router,
+            funded_club_router,
             iati_router,
             indicators_router,
             reconciliation_router,

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Annotated, TypedDict
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import ColumnElement, Row, ScalarSelect, func, literal
+from sqlalchemy import ColumnElement, Row, ScalarSelect, Select, func, literal
 from sqlalchemy import select as core_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -43,7 +43,7 @@ CLUB_FIELDS = ("items.club_code", "items.club_name", "items.club_status")
 
 
 class Filters(TypedDict):
-    """The filters a caller asked for (`_conditions` adds the caller's scope)."""
+    """The filters a caller asked for (`allocation_conditions` adds the caller's scope)."""
 
     funder_id: int | None
     province: str | None
@@ -57,7 +57,7 @@ ClubRow = Row[int, str, str, int, int, date, date]
 """A club's allocations: club id, province, commune, amount, count, first and last day."""
 
 
-def _conditions(
+def allocation_conditions(
     principal: Principal,
     funder_id: int | None,
     province: str | None,
@@ -102,6 +102,26 @@ def _asked(
     asked_programme(session, programme)
 
 
+def club_totals(
+    conditions: list[ColumnElement[bool]],
+) -> Select[int, str, str, int, int, date, date]:
+    """One `ClubRow` per club of the allocations that meet `conditions`."""
+    # SQLAlchemy's own `select`: SQLModel's is typed for at most four columns.
+    return (
+        core_select(
+            col(Allocation.club_id),
+            func.min(col(Allocation.province_code)),
+            func.min(col(Allocation.commune_code)),
+            func.sum(col(Allocation.amount)),
+            func.count(),
+            func.min(col(Allocation.allocated_on)),
+            func.max(col(Allocation.allocated_on)),
+        )
+        .where(*conditions)
+        .group_by(col(Allocation.club_id))
+    )
+
+
 def _page(
     session: Session,
     conditions: list[ColumnElement[bool]],
@@ -117,20 +137,9 @@ def _page(
     if since is not None:
         changed = select(col(Allocation.club_id)).where(since.changed(col(Allocation.sync_stamp)))
         conditions = [*conditions, col(Allocation.club_id).in_(changed)]
-    # SQLAlchemy's own `select`: SQLModel's is typed for at most four columns.
     rows = list(
         session.execute(
-            core_select(
-                col(Allocation.club_id),
-                func.min(col(Allocation.province_code)),
-                func.min(col(Allocation.commune_code)),
-                func.sum(col(Allocation.amount)),
-                func.count(),
-                func.min(col(Allocation.allocated_on)),
-                func.max(col(Allocation.allocated_on)),
-            )
-            .where(*conditions)
-            .group_by(col(Allocation.club_id))
+            club_totals(conditions)
             .order_by(col(Allocation.club_id))
             .limit(page.limit + 1)
             .offset(page.offset)
@@ -244,7 +253,7 @@ def _other_funders(
     return {club_id: int(count) for club_id, count in rows}
 
 
-def _query(
+def club_items(
     session: Session,
     principal: Principal,
     filters: Filters,
@@ -258,7 +267,7 @@ def _query(
     # What a partner may count: the same filters, any funder, but never another funder's
     # amounts.
     any_funder: Filters = {**filters, "funder_id": None}
-    shared = _conditions(principal, **any_funder, own_only=False)
+    shared = allocation_conditions(principal, **any_funder, own_only=False)
     others = _other_funders(session, principal, shared, club_ids) if partner else {}
     items = [
         FundedClub(
@@ -314,17 +323,19 @@ async def funded_clubs(
         "date_to": date_to,
     }
     await run_in_threadpool(_asked, session, principal, funder_id, programme)
-    visible = _conditions(principal, **filters, own_only=True)
+    visible = allocation_conditions(principal, **filters, own_only=True)
     rows, next_cursor, token = await run_in_threadpool(_page, session, visible, page, since)
     facts = None
     if rows:
         # The clubs service names the page's clubs while the database sums up the rest.
         (items, summary), facts = await asyncio.gather(
-            run_in_threadpool(_query, session, principal, filters, visible, rows),
+            run_in_threadpool(club_items, session, principal, filters, visible, rows),
             directory.facts_if_available({row[0] for row in rows}),
         )
     else:
-        items, summary = await run_in_threadpool(_query, session, principal, filters, visible, rows)
+        items, summary = await run_in_threadpool(
+            club_items, session, principal, filters, visible, rows
+        )
     missing: list[str] = []
     if items:
         if facts is None:

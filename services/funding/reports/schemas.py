@@ -53,3 +53,50 @@ class FundedClubsPage(Page[FundedClub]):
         description="Fields left empty because the service that knows them did not answer, "
         'e.g. ["items.club_name", "items.club_code", "items.club_status"].'
     )
+
+
+class ClubMembers(OutputModel):
+    """The club's active members on the day (while the club is active), as counts and shares."""
+
+    members: int
+    women: int
+    older: int = Field(description="Older by the club's quota profile's age threshold.")
+    younger: int
+    priority: int = Field(description="Poor, near-poor or disadvantaged.")
+    home_care_volunteers: int
+    women_pct: float | None
+    older_pct: float | None
+    younger_pct: float | None
+    priority_pct: float | None
+
+
+class ClubBorrowing(OutputModel):
+    """Members with a loan outstanding on the day: counts only, never an amount."""
+
+    members_with_club_loan: int = Field(description="From the club's revolving fund.")
+    members_with_bank_loan: int = Field(description="From the Social Policy Bank.")
+    members_with_loan: int = Field(description="From either (each member once).")
+    share_pct: float | None = Field(description="Of the club's members on the day, %.")
+
+
+class ClubActivities(OutputModel):
+    by_area: dict[str, int] = Field(description="Activities held in the period, by area.")
+    held: int
+    all_eight_areas: bool = Field(description="Activities in every one of the eight areas.")
+    meetings_held: int
+
+
+class FundedClubProfile(OutputModel):
+    club: FundedClub = Field(description="The club and the money you may see that it got.")
+    on: date
+    period_from: date = Field(description="The activities counted are from this day to `on`.")
+    members: ClubMembers | None
+    meets_profile: bool | None = Field(
+        description="The club's composition meets its quota profile on the day."
+    )
+    borrowing: ClubBorrowing | None
+    activities: ClubActivities | None
+    missing: list[str] = Field(
+        description='Sections left empty because a service did not answer, e.g. ["members", '
+        '"activities"] without the clubs service, ["borrowing"] without the loans service.'
+    )
