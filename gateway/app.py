@@ -39,6 +39,7 @@ from gateway.problem_pages import router as problem_pages_router
 from gateway.proxy import PROXY_METHODS, Forwarder, ProxyMiddleware, proxy_endpoint
 from gateway.routes import admin_router, auth_router
 from gateway.settings import GatewaySettings
+from gateway.webhooks.backfill import run_backfills
 from gateway.webhooks.delivery import Sender, prune_log
 from gateway.webhooks.feeds import event_consumers
 from gateway.webhooks.models import consumer_tables
@@ -166,6 +167,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         # The webhooks: follow every service's events, and post what subscribers may see.
         workers = [consumer.run(app) for consumer in followers.values()]
         workers.append(app.state.webhook_sender.run())
+        workers.append(
+            run_backfills(
+                app.state.engine, followers, app.state.backfill_wake, settings.webhook_poll_seconds
+            )
+        )
         workers.append(retention_worker(consumer_tables.prune)(app))
         workers.append(retention_worker(prune_log, days_setting="webhook_log_retention_days")(app))
         workers.append(
@@ -198,6 +204,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.forwarder = forwarder
     app.state.fair_use = FairUse(parse_limits(settings.rate_limits))
     app.state.webhook_sender = Sender(app.state.engine, settings)
+    app.state.backfill_wake = asyncio.Event()
     merged = MergedOpenAPI(settings.upstreams())
     # Added first, so it sits inside the plumbing's middleware (see ProxyMiddleware).
     app.add_middleware(StrictJsonMiddleware)  # the gateway's own routes; services check theirs

@@ -4,11 +4,13 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from common import clock
 from gateway.settings import GatewaySettings
 from gateway.webhooks import signing
 from gateway.webhooks.addresses import PrivateAddress, check_host, check_resolved
@@ -314,3 +316,52 @@ def test_a_partner_hears_of_its_own_pledges_and_receipts_only(
     (got,) = inbox.wait_for(f"receipt:{received['id']}")
     assert got["data"]["amount"] == 4_000_000
     assert inbox.of(f"commitment:{other['id']}") == []
+
+
+def test_a_new_subscription_gets_the_events_since_the_day_it_asks_for_in_order(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client]
+) -> None:
+    line, ours, _theirs = two_funders(admin)
+    receive(admin, ours, line, 50_000_000)
+    partner = as_role("partner", funder_id=ours["id"])
+    club = make_club(admin)
+    mine = allocate(admin, ours, line, club, 5_000_000).json()
+    wait_for_status(admin, mine["id"], "recorded")
+    suspended = admin.post(f"/api/v1/clubs/{club['id']}/status", json={"status": "suspended"})
+    assert suspended.status_code == 200, suspended.text
+
+    today = clock.today().isoformat()
+    types = ["club.created", "club.status_changed", "allocation.recorded"]
+    body = {"url": "http://127.0.0.1:9/hook", "event_types": types, "backfill_from": today}
+    made = partner.post(HOOKS, json=body)
+    assert made.status_code == 201, made.text
+    subscription = made.json()
+    assert subscription["backfilling"] is True
+    since = datetime.fromisoformat(subscription["backfill_from"])
+    assert since == clock.start_of(clock.today())
+    inbox = Inbox()
+    inbox.start(subscription["secret"])
+    try:
+        assert partner.patch(f"{HOOKS}/{subscription['id']}", json={"url": inbox.url}).is_success
+        inbox.wait_for(f"allocation:{mine['id']}")
+        events = inbox.wait_for(f"club:{club['id']}", count=2)
+        assert [e["type"] for e in events] == ["club.created", "club.status_changed"]
+        again = admin.post(f"/api/v1/clubs/{club['id']}/status", json={"status": "active"})
+        assert again.status_code == 200, again.text
+        events = inbox.wait_for(f"club:{club['id']}", count=3)
+        assert events[2]["data"]["status"] == "active"
+        shown = partner.get(f"{HOOKS}/{subscription['id']}").json()
+        assert shown["backfilling"] is False
+        logged = deliveries(partner, subscription)
+        assert len({d["event_id"] for d in logged}) == len(logged)  # each event once
+    finally:
+        partner.delete(f"{HOOKS}/{subscription['id']}")
+        assert inbox.server is not None
+        inbox.server.shutdown()
+
+
+def test_a_backfill_from_a_day_to_come_is_refused(admin: httpx.Client) -> None:
+    later = (clock.today() + timedelta(days=1)).isoformat()
+    body = {"url": "http://127.0.0.1:9/hook", "event_types": ["club.created"]}
+    refused = admin.post(HOOKS, json={**body, "backfill_from": later})
+    assert_problem(refused, 422, "backfill_from")

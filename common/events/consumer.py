@@ -198,7 +198,7 @@ class EventConsumer:
         read = 0
         while True:
             after = await run_in_threadpool(self._cursor, engine)
-            page, through, last = await self._page(
+            page, through, last = await self.read(
                 after, await run_in_threadpool(self._types, engine)
             )
             if through > after:
@@ -216,9 +216,11 @@ class EventConsumer:
             return self.types(engine)
         return None if self.page_handler is not None else self.handlers.keys()
 
-    async def _page(
+    async def read(
         self, after: int, types: Collection[str] | None
     ) -> tuple[list[FeedEvent], int, int]:
+        """The feed's events after `after` (of `types`, if given), the position read through and
+        the feed's last position."""
         params: dict[str, Any] = {"after": after, "limit": self.page_size}
         if types is not None:
             params["types"] = ",".join(sorted(types))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import Engine, and_, delete, exists, update
+from sqlalchemy import Engine, and_, delete, exists, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -18,7 +18,7 @@ from gateway.settings import GatewaySettings
 from gateway.webhooks import signing
 from gateway.webhooks.addresses import PrivateAddress, check_resolved
 from gateway.webhooks.fanout import PENDING
-from gateway.webhooks.models import WebhookDelivery, WebhookSubscription
+from gateway.webhooks.models import WebhookBackfill, WebhookDelivery, WebhookSubscription
 
 DELIVERED = "delivered"
 FAILED = "failed"
@@ -49,16 +49,27 @@ class Attempt:
 
 
 def due_deliveries(session: Session, now: datetime, limit: int = BATCH) -> list[Due]:
-    """Pending deliveries whose time has come and that no older pending delivery of the same
-    subscription and object is waiting before (events of one object arrive in order)."""
+    """Pending deliveries whose time has come and that no pending delivery of an earlier event
+    of the same subscription and object is waiting before (events of one object arrive in the
+    order they occurred); none of a subscription whose backfill is still reading."""
     earlier = aliased(WebhookDelivery)
     waiting_before = exists().where(
         and_(
             col(earlier.subscription_id) == col(WebhookDelivery.subscription_id),
             col(earlier.subject) == col(WebhookDelivery.subject),
             col(earlier.status) == PENDING,
-            col(earlier.id) < col(WebhookDelivery.id),
+            or_(
+                col(earlier.occurred_at) < col(WebhookDelivery.occurred_at),
+                and_(
+                    col(earlier.occurred_at) == col(WebhookDelivery.occurred_at),
+                    col(earlier.id) < col(WebhookDelivery.id),
+                ),
+            ),
         )
+    )
+    backfilling = exists().where(
+        col(WebhookBackfill.subscription_id) == col(WebhookSubscription.id),
+        col(WebhookBackfill.done) == False,  # noqa: E712
     )
     rows = session.exec(
         select(WebhookDelivery, WebhookSubscription)
@@ -71,6 +82,7 @@ def due_deliveries(session: Session, now: datetime, limit: int = BATCH) -> list[
             col(WebhookDelivery.next_attempt_at) <= now,
             WebhookSubscription.active == True,  # noqa: E712
             ~waiting_before,
+            ~backfilling,
         )
         .order_by(col(WebhookDelivery.id))
         .limit(limit)

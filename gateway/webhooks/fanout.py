@@ -1,7 +1,8 @@
 """From the services' events to deliveries: one per subscription that may see the event."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 import orjson
 from sqlalchemy import Engine, insert
@@ -27,7 +28,7 @@ def owner_of(session: Session, subject: str) -> ScopeColumns | None:
     return None
 
 
-def _remember_funded_clubs(session: Session, events: Iterable[FeedEvent]) -> list[FeedEvent]:
+def remember_funded_clubs(session: Session, events: Iterable[FeedEvent]) -> list[FeedEvent]:
     allocations = [e for e in events if e.type == EventType.ALLOCATION_RECORDED]
     for funder_id, club_id in {(e.data["funder_id"], e.data["club_id"]) for e in allocations}:
         if session.get(FundedClub, (funder_id, club_id)) is None:
@@ -47,15 +48,40 @@ def wanted_types(engine: Engine) -> set[str]:
     return {EventType.ALLOCATION_RECORDED.value}.union(*rows)
 
 
+InWindow = Callable[[WebhookSubscription, datetime], bool]
+"""Whether an event that occurred then is one the subscription gets from this reader."""
+
+
+def from_creation(subscription: WebhookSubscription, occurred: datetime) -> bool:
+    """The live feed's window: a subscription hears what happens from its creation on, however
+    late the feed brings an earlier event to the gateway (earlier ones are its backfill's)."""
+    return occurred >= subscription.created_at
+
+
 def fan_out(session: Session, events: list[FeedEvent]) -> list[FeedEvent]:
     """The consumer's page handler: deliveries for every subscriber that may see each event.
     Answers the events it used (most, e.g. a bank batch's, concern no subscriber)."""
-    used = _remember_funded_clubs(session, events)
+    used = remember_funded_clubs(session, events)
     subscriptions = session.exec(
         select(WebhookSubscription).where(WebhookSubscription.active == True)  # noqa: E712
     ).all()
     if not subscriptions or not events:
         return used
+    rows, shown = deliveries(session, events, subscriptions, from_creation)
+    used += [e for e in events if e.id in shown and e.type != EventType.ALLOCATION_RECORDED]
+    if rows:
+        session.execute(insert(WebhookDelivery), rows)
+    return used
+
+
+def deliveries(
+    session: Session,
+    events: list[FeedEvent],
+    subscriptions: Sequence[WebhookSubscription],
+    in_window: InWindow,
+) -> tuple[list[dict[str, Any]], set[str]]:
+    """The delivery rows of these events for the subscriptions whose owner may see them, and
+    the ids of the events that went to someone."""
     owners = {s.owner: owner_of(session, s.owner) for s in subscriptions}
     funded: dict[tuple[int, int], bool] = {}
 
@@ -66,7 +92,8 @@ def fan_out(session: Session, events: list[FeedEvent]) -> list[FeedEvent]:
         return funded[key]
 
     now = utcnow()
-    rows = []
+    rows: list[dict[str, Any]] = []
+    shown: set[str] = set()
     for event in events:
         bodies: dict[str, str | None] = {}  # by owner: a bank posting is cut to each area
         occurred = datetime.fromisoformat(event.occurred_at)
@@ -74,9 +101,7 @@ def fan_out(session: Session, events: list[FeedEvent]) -> list[FeedEvent]:
             owner = owners[subscription.owner]
             if event.type not in subscription.event_types or owner is None:
                 continue
-            # A subscription hears what happens from its creation on, however late the feed
-            # brings an earlier event to the gateway.
-            if occurred < subscription.created_at:
+            if not in_window(subscription, occurred):
                 continue
             if not may_receive(owner, event, funded_by):
                 continue
@@ -92,6 +117,7 @@ def fan_out(session: Session, events: list[FeedEvent]) -> list[FeedEvent]:
                     "event_id": event.id,
                     "event_type": event.type,
                     "subject": event.subject,
+                    "occurred_at": occurred,
                     "body": body,
                     "status": PENDING,
                     "attempts": 0,
@@ -99,8 +125,5 @@ def fan_out(session: Session, events: list[FeedEvent]) -> list[FeedEvent]:
                     "created_at": now,
                 }
             )
-        if any(bodies.values()) and event.type != EventType.ALLOCATION_RECORDED:
-            used.append(event)
-    if rows:
-        session.execute(insert(WebhookDelivery), rows)
-    return used
+            shown.add(event.id)
+    return rows, shown

@@ -25,8 +25,30 @@ class WebhookSubscription(GatewayBase, table=True):
     secret: str = Field(max_length=100)
     """Kept readable: the gateway signs with it (shown to the subscriber once)."""
     active: bool = True
+    backfill_from: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """The subscription also gets the events that occurred from then until its creation
+    (`WebhookBackfill`); its deliveries wait until they are all found."""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class WebhookBackfill(GatewayBase, table=True):
+    """How far a subscription's backfill has read one service's feed. A worker holds it by a
+    lease (`leased_until`), so two copies of the worker never read the same page at once."""
+
+    __tablename__ = "webhook_backfills"
+
+    subscription_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+            primary_key=True,
+        )
+    )
+    service: str = Field(primary_key=True, max_length=20)
+    after_position: int = 0
+    done: bool = False
+    leased_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class WebhookDelivery(GatewayBase, table=True):
@@ -54,6 +76,9 @@ class WebhookDelivery(GatewayBase, table=True):
     event_id: str = Field(max_length=36)
     event_type: str = Field(max_length=40)
     subject: str = Field(max_length=80)
+    occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    """When the event occurred: one object's events are posted in this order (a backfill adds
+    older events after newer ones)."""
     body: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(max_length=20)
     attempts: int = 0

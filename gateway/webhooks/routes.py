@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlmodel import Session, col, select
 
+from common import clock
 from common.auth import CurrentPrincipal, Principal, require_roles
 from common.clock import utcnow
 from common.db import SessionDep
@@ -17,7 +18,7 @@ from common.problems import NotFound, invalid
 from common.schemas import IdPath, Page, PageDep
 from gateway.webhooks.addresses import PrivateAddress, check_host
 from gateway.webhooks.fanout import PENDING
-from gateway.webhooks.models import WebhookDelivery, WebhookSubscription
+from gateway.webhooks.models import WebhookBackfill, WebhookDelivery, WebhookSubscription
 from gateway.webhooks.rules import SUBSCRIBABLE, SUBSCRIBERS
 from gateway.webhooks.schemas import (
     DeliveryPublic,
@@ -107,18 +108,42 @@ def subscribe(
 ) -> Any:
     _check_types(principal, payload.event_types)
     _check_url(request, payload.url)
+    start = None if payload.backfill_from is None else clock.start_of(payload.backfill_from)
     subscription = WebhookSubscription(
         owner=principal.subject,
         url=payload.url,
         event_types=sorted({t.value for t in payload.event_types}),
         description=payload.description,
         secret=_secret(),
+        backfill_from=start,
     )
     session.add(subscription)
     session.flush()
-    public = SubscriptionPublic.model_validate(subscription).model_dump()
-    answer = SubscriptionWithSecret(**public, secret=subscription.secret)
+    if start is not None:
+        assert subscription.id is not None
+        services = request.app.state.settings.upstreams()
+        session.add_all(
+            WebhookBackfill(subscription_id=subscription.id, service=name) for name in services
+        )
+        session.flush()
+        request.app.state.backfill_wake.set()
+    answer = SubscriptionWithSecret(
+        **public(session, subscription).model_dump(), secret=subscription.secret
+    )
     return idem.respond(session, answer)
+
+
+def public(session: Session, subscription: WebhookSubscription) -> SubscriptionPublic:
+    """The subscription as its owner sees it, with whether its backfill is still reading."""
+    reading = session.exec(
+        select(WebhookBackfill.service).where(
+            WebhookBackfill.subscription_id == subscription.id,
+            WebhookBackfill.done == False,  # noqa: E712
+        )
+    ).first()
+    answer = SubscriptionPublic.model_validate(subscription)
+    answer.backfilling = reading is not None
+    return answer
 
 
 @router.get("", response_model=Page[SubscriptionPublic], summary="The caller's subscriptions")
@@ -129,12 +154,12 @@ def list_subscriptions(
     paged = page_of(
         session, select(WebhookSubscription).where(*filters), page, col(WebhookSubscription.id)
     )
-    return paged.page([SubscriptionPublic.model_validate(row) for row in paged.rows])
+    return paged.page([public(session, row) for row in paged.rows])
 
 
 @router.get("/{subscription_id}", response_model=SubscriptionPublic, summary="One subscription")
-def get_subscription(subscription: OwnSubscription) -> WebhookSubscription:
-    return subscription
+def get_subscription(subscription: OwnSubscription, session: SessionDep) -> SubscriptionPublic:
+    return public(session, subscription)
 
 
 @router.patch(
@@ -148,7 +173,7 @@ def update_subscription(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
-) -> WebhookSubscription:
+) -> SubscriptionPublic:
     changes = payload.model_dump(exclude_unset=True)
     if payload.event_types is not None:
         _check_types(principal, payload.event_types)
@@ -161,7 +186,7 @@ def update_subscription(
     session.add(subscription)
     if payload.active:
         request.app.state.webhook_sender.wake()
-    return subscription
+    return public(session, subscription)
 
 
 @router.delete("/{subscription_id}", status_code=204, summary="Unsubscribe (and drop the log)")
@@ -179,8 +204,9 @@ def rotate_secret(subscription: OwnSubscription, session: SessionDep) -> Subscri
     subscription.secret = _secret()
     subscription.updated_at = utcnow()
     session.add(subscription)
-    public = SubscriptionPublic.model_validate(subscription).model_dump()
-    return SubscriptionWithSecret(**public, secret=subscription.secret)
+    return SubscriptionWithSecret(
+        **public(session, subscription).model_dump(), secret=subscription.secret
+    )
 
 
 @router.get(

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field
 from common.events.catalogue import EventType
 from common.problem_codes import Code
 from common.problems import rule_error
-from common.schemas import InputModel, OutputModel, PatchModel
+from common.schemas import InputModel, OutputModel, PastDate, PatchModel
 
 
 def _web_address(url: str) -> str:
@@ -45,6 +45,13 @@ class SubscriptionCreate(InputModel):
     url: WebhookUrl = Field(description="Where the events are posted (HTTPS in production).")
     event_types: EventTypes
     description: str = Field(default="", max_length=500)
+    backfill_from: PastDate | None = Field(
+        default=None,
+        description="Also send the events that occurred from this day (Vietnam's calendar) "
+        "until the subscription was made, as far back as the services keep their events (30 "
+        "days by default). Nothing is sent until they are all found (`backfilling`); then "
+        "every event goes out, each object's in the order they occurred.",
+    )
 
 
 class SubscriptionUpdate(PatchModel):
@@ -61,6 +68,13 @@ class SubscriptionPublic(OutputModel):
     event_types: list[str]
     description: str
     active: bool
+    backfill_from: datetime | None = Field(
+        description="The moment from which past events were asked for (null: none)."
+    )
+    backfilling: bool = Field(
+        default=False,
+        description="The past events are still being read; deliveries wait until they are.",
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -75,6 +89,7 @@ class DeliveryPublic(OutputModel):
     event_id: str
     event_type: str
     subject: str
+    occurred_at: datetime = Field(description="When the event occurred.")
     status: str = Field(description="pending, delivered, or failed (after the last attempt).")
     attempts: int
     next_attempt_at: datetime | None
