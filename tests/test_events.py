@@ -116,9 +116,15 @@ def test_a_club_and_its_members_are_announced_in_order(admin: httpx.Client, feed
     assert suspended.status_code == 200, suspended.text
 
     club_events = feeds.about("clubs", f"club:{club['id']}")
-    assert [e["type"] for e in club_events] == ["club.created", "club.status_changed"]
-    assert club_events[1]["data"]["previous_status"] == "active"
-    assert club_events[1]["data"]["status"] == "suspended"
+    assert [e["type"] for e in club_events] == [
+        "club.created",
+        "club.membership_changed",  # joined
+        "club.membership_changed",  # left
+        "club.status_changed",
+    ]
+    assert [e["data"]["members"] for e in club_events[1:3]] == [1, 0]
+    assert club_events[3]["data"]["previous_status"] == "active"
+    assert club_events[3]["data"]["status"] == "suspended"
     assert club_events[0]["scope"]["province_code"] == club["province_code"]
     member_events = feeds.about("clubs", f"member:{member['id']}")
     assert [e["type"] for e in member_events] == ["member.joined", "member.left"]

@@ -365,3 +365,51 @@ def test_a_backfill_from_a_day_to_come_is_refused(admin: httpx.Client) -> None:
     body = {"url": "http://127.0.0.1:9/hook", "event_types": ["club.created"]}
     refused = admin.post(HOOKS, json={**body, "backfill_from": later})
     assert_problem(refused, 422, "backfill_from")
+
+
+def test_a_partner_follows_its_clubs_membership_counts_and_activities(
+    admin: httpx.Client,
+    as_role: Callable[..., httpx.Client],
+    subscribe: Callable[..., tuple[dict, Inbox]],
+) -> None:
+    line, ours, _theirs = two_funders(admin)
+    receive(admin, ours, line, 50_000_000)
+    funded, other = make_club(admin), make_club(admin)
+    partner = as_role("partner", funder_id=ours["id"])
+    types = ("allocation.recorded", "club.membership_changed", "activity.recorded")
+    subscription, inbox = subscribe(partner, *types, "activity.changed")
+    mine = allocate(admin, ours, line, funded, 5_000_000).json()
+    wait_for_status(admin, mine["id"], "recorded")
+    inbox.wait_for(f"allocation:{mine['id']}")  # the gateway knows the club is ours
+    for club in (other, funded):
+        member = admin.post(f"/api/v1/clubs/{club['id']}/members", json=member_payload())
+        assert member.status_code == 201, member.text
+    (counted,) = inbox.wait_for(f"club:{funded['id']}")
+    assert counted["type"] == "club.membership_changed"
+    data = counted["data"]
+    assert (data["club_id"], data["members"], data["women"], data["older"]) == (
+        funded["id"], 1, 1, 1,
+    )  # fmt: skip
+    assert "full_name" not in data and "national_id" not in data
+    activity = admin.post(
+        f"/api/v1/clubs/{funded['id']}/activities",
+        json={"held_on": "2024-03-05", "area": "health_care", "title": "Khám cho bà Hoa",
+              "participants": 40, "notes": "Bà Nguyễn Thị Hoa, CCCD 001158000001"},
+    )  # fmt: skip
+    assert activity.status_code == 201, activity.text
+    (recorded,) = inbox.wait_for(f"activity:{activity.json()['id']}")
+    assert recorded["type"] == "activity.recorded" and recorded["data"]["area"] == "health_care"
+    assert recorded["data"]["participants"] == 40
+    assert "Hoa" not in str(recorded) and "001158000001" not in str(recorded)
+    removed = admin.delete(f"/api/v1/clubs/{funded['id']}/activities/{activity.json()['id']}")
+    assert removed.status_code == 204, removed.text
+    events = inbox.wait_for(f"activity:{activity.json()['id']}", count=2)
+    assert (events[1]["type"], events[1]["data"]["change"]) == ("activity.changed", "deleted")
+    elsewhere = admin.post(
+        f"/api/v1/clubs/{other['id']}/activities",
+        json={"held_on": "2024-03-05", "area": "health_care", "title": "Khám", "participants": 4},
+    )
+    assert elsewhere.status_code == 201
+    # Fanned out in feed order: the other club's events came before the funded club's.
+    logged = {delivery["subject"] for delivery in deliveries(partner, subscription, limit=200)}
+    assert f"club:{other['id']}" not in logged and f"club:{funded['id']}" in logged

@@ -13,6 +13,9 @@ class EventType(StrEnum):
     LOAN_DISBURSED = "loan.disbursed"
     LOAN_REPAID = "loan.repaid"
     LOAN_OVERDUE = "loan.overdue"
+    CLUB_MEMBERSHIP_CHANGED = "club.membership_changed"
+    ACTIVITY_RECORDED = "activity.recorded"
+    ACTIVITY_CHANGED = "activity.changed"
     BANK_LOAN_POSTED = "bank_loan.posted"
     BANK_LOAN_MATCH_CHANGED = "bank_loan.match_changed"
     BANK_LOAN_RETRACTED = "bank_loan.retracted"
@@ -35,6 +38,13 @@ DESCRIPTIONS: dict[EventType, str] = {
     EventType.LOAN_DISBURSED: "A member loan was paid out of the club's fund (loans service).",
     EventType.LOAN_REPAID: "A repayment was recorded on a member loan (loans service).",
     EventType.LOAN_OVERDUE: "A member loan's instalment fell due unpaid (loans service).",
+    EventType.CLUB_MEMBERSHIP_CHANGED: "A club's membership counts after members joined, left, "
+    "changed or were erased: total, women, older, younger, priority, volunteers, whether it "
+    "meets its profile (clubs service).",
+    EventType.ACTIVITY_RECORDED: "A club recorded an activity: its area, day and numbers, never "
+    "its title or notes (clubs service).",
+    EventType.ACTIVITY_CHANGED: "A club's activity was corrected or removed (`change`) (clubs "
+    "service).",
     EventType.BANK_LOAN_POSTED: "The bank posted a new or changed loan record (loans service).",
     EventType.BANK_LOAN_MATCH_CHANGED: "Bank loan records were matched to a member after their "
     "posting, or unmatched (consent withdrawn, data erased) (loans service).",

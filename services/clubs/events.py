@@ -1,10 +1,12 @@
-"""The clubs service's events: clubs registered and changing status, members joining, leaving,
-giving or withdrawing consent, and their personal data erased."""
+"""The clubs service's events: clubs registered and changing status, their membership counts,
+members joining, leaving, giving or withdrawing consent, and their personal data erased, and
+activities recorded, corrected or removed."""
 
 from common.events.catalogue import PERSONAL_DATA_KEY, EventType
 from common.events.outbox import Event, Scope
 from services.clubs.domain import ConsentPurpose
-from services.clubs.models import Club, Consent, Member
+from services.clubs.models import Activity, Club, Consent, Member
+from services.clubs.quotas.schemas import Composition
 
 
 def _scope(club: Club) -> Scope:
@@ -29,6 +31,38 @@ def club_created(club: Club) -> Event:
 def club_status_changed(club: Club, before: str, reason: str) -> Event:
     data = {**_club_facts(club), "previous_status": before, "reason": reason}
     return Event(EventType.CLUB_STATUS_CHANGED, f"club:{club.id}", data, _scope(club))
+
+
+def membership_changed(club: Club, composition: Composition) -> Event:
+    """The club's membership counts after members joined, left, changed or were erased: what
+    a funder follows of its clubs without reading a member."""
+    data = {
+        "club_id": club.id,
+        "province_code": club.province_code,
+        "commune_code": club.commune_code,
+        "on": composition.on.isoformat(),
+        **composition.counts.model_dump(),
+        "compliant": composition.compliant,
+    }
+    return Event(EventType.CLUB_MEMBERSHIP_CHANGED, f"club:{club.id}", data, _scope(club))
+
+
+def activity_changed(club: Club, activity: Activity, change: str) -> Event:
+    """An activity recorded (`created`), corrected (`updated`) or removed (`deleted`). Never
+    its title or notes: free text, which may name people."""
+    kind = EventType.ACTIVITY_RECORDED if change == "created" else EventType.ACTIVITY_CHANGED
+    data = {
+        "activity_id": activity.id,
+        "club_id": club.id,
+        "province_code": club.province_code,
+        "commune_code": club.commune_code,
+        "change": change,
+        "area": activity.area,
+        "held_on": activity.held_on.isoformat(),
+        "participants": activity.participants,
+        "beneficiaries": activity.beneficiaries,
+    }
+    return Event(kind, f"activity:{activity.id}", data, _scope(club))
 
 
 def _matching(member: Member, purposes: set[str]) -> dict[str, object]:

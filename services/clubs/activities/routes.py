@@ -138,7 +138,7 @@ def update_activity(
 def delete_activity(
     club: ManagedClub, activity: ClubActivity, session: SessionDep, writer: ActorDep
 ) -> Response:
-    service.delete_activity(session, writer, activity)
+    service.delete_activity(session, writer, club, activity)
     return Response(status_code=204)
 
 

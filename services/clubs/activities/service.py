@@ -19,7 +19,7 @@ from common.problem_codes import Code
 from common.problems import Conflict, NotFound
 from common.schemas import Page, PageParams
 from common.sync import Token
-from services.clubs import audit
+from services.clubs import audit, events
 from services.clubs.activities import rules
 from services.clubs.activities.schemas import (
     ActivityCreate,
@@ -33,7 +33,15 @@ from services.clubs.activities.schemas import (
 )
 from services.clubs.audit import Actor
 from services.clubs.domain import ActivityArea
-from services.clubs.models import Activity, Club, Meeting, MeetingAttendance, Member, sync_log
+from services.clubs.models import (
+    Activity,
+    Club,
+    Meeting,
+    MeetingAttendance,
+    Member,
+    outbox,
+    sync_log,
+)
 from services.clubs.quotas.rules import active_on
 
 ACTIVITIES = "activities"
@@ -87,6 +95,7 @@ def add_activity(session: Session, actor: Actor, club: Club, payload: ActivityCr
     audit.record(
         session, actor, "activity", id_of(activity), "created", None, audit.snapshot(activity)
     )
+    outbox.emit(session, events.activity_changed(club, activity, "created"))
     return activity
 
 
@@ -112,14 +121,16 @@ def update_activity(
     audit.record(
         session, actor, "activity", id_of(activity), "updated", before, audit.snapshot(activity)
     )
+    outbox.emit(session, events.activity_changed(club, activity, "updated"))
     return activity
 
 
-def delete_activity(session: Session, actor: Actor, activity: Activity) -> None:
+def delete_activity(session: Session, actor: Actor, club: Club, activity: Activity) -> None:
     """Removes an activity recorded by mistake; the audit keeps what it was."""
     audit.record(
         session, actor, "activity", id_of(activity), "deleted", audit.snapshot(activity), None
     )
+    outbox.emit(session, events.activity_changed(club, activity, "deleted"))
     session.delete(activity)
     sync_log.tombstone(session, ACTIVITIES, id_of(activity), activity.club_id)
 

@@ -32,6 +32,7 @@ from common.service_client import ServiceClient
 from services.clubs import audit, events
 from services.clubs.audit import Actor
 from services.clubs.domain import age_threshold_key
+from services.clubs.members.service import announce_membership
 from services.clubs.models import AuditEntry, Club, Consent, Member, outbox
 from services.clubs.quotas.rules import older_ages
 
@@ -219,6 +220,8 @@ def _erase_one(
     if was_active:
         outbox.emit(session, events.member_left(club, member, ""))
     outbox.emit(session, events.member_erased(club, member))
+    if was_active:
+        announce_membership(session, club)
 
 
 def erase(session: Session, actor: Actor, person: Sequence[Member], erasure: Erasure) -> None:

@@ -258,6 +258,8 @@ def _write(
             ),
         )
         _report_progress(progress, "writing", start + len(chunk), len(candidates))
+    if candidates:
+        service.announce_membership(session, club)
     session.flush()
     return [id_of(c.member) for c in candidates]
 

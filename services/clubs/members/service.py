@@ -42,6 +42,7 @@ from services.clubs.members.schemas import (
     MemberUpdate,
 )
 from services.clubs.models import Club, Consent, Meeting, MeetingAttendance, Member, outbox
+from services.clubs.quotas.composition import club_composition
 from services.clubs.quotas.rules import active_on
 from services.clubs.scope import may_see
 
@@ -329,7 +330,15 @@ def add_member(session: Session, actor: Actor, club: Club, payload: MemberCreate
     )
     purposes = {consent.purpose.value for consent in payload.consents}
     outbox.emit(session, events.member_joined(club, member, purposes))
+    announce_membership(session, club)
     return member
+
+
+def announce_membership(session: Session, club: Club) -> None:
+    """`club.membership_changed`: the club's counts as the transaction leaves them."""
+    session.flush()
+    composition = club_composition(session, club, clock.today())
+    outbox.emit(session, events.membership_changed(club, composition))
 
 
 def _merged(member: Member, changes: dict[str, Any]) -> dict[str, Any]:
@@ -383,6 +392,7 @@ def update_member(
         before,
         audit.snapshot(member),
     )
+    announce_membership(session, club)
     return member
 
 
@@ -448,6 +458,7 @@ def leave(
     club = session.get(Club, member.club_id)
     assert club is not None
     outbox.emit(session, events.member_left(club, member, payload.reason))
+    announce_membership(session, club)
     return member
 
 
