@@ -163,8 +163,17 @@ def get_session(request: Request) -> Iterator[Session]:
     a commit that fails becomes an error answer, never a success the database does not hold.
     """
     engine: Engine = request.app.state.engine
-    if request.method in READ_METHODS:
-        engine = reader(engine)
+    yield from _committed(reader(engine) if request.method in READ_METHODS else engine)
+
+
+def get_writing_session(request: Request) -> Iterator[Session]:
+    """As `get_session`, writing whatever the method: for the few GETs that change something
+    because a standard says they are GETs (the OAuth login page issues codes, logout ends a
+    session)."""
+    yield from _committed(request.app.state.engine)
+
+
+def _committed(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
@@ -175,6 +184,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+WritingSessionDep = Annotated[Session, Depends(get_writing_session, scope="function")]
 
 
 def tune_for_report(session: Session, timeout_seconds: float) -> bool:

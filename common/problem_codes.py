@@ -48,6 +48,10 @@ class Code(StrEnum):
     MALFORMED_GZIP = "malformed_gzip"
     MALFORMED_BODY = "malformed_body"
     UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
+    INVALID_GRANT = "invalid_grant"
+    REFRESH_TOKEN_REUSED = "refresh_token_reused"
+    PASSWORD_GRANT_DISABLED = "password_grant_disabled"
+    UNKNOWN_APP_CLIENT = "unknown_app_client"
 
     UNAUTHORIZED = "unauthorized"
     TOKEN_MISSING = "token_missing"
@@ -316,8 +320,21 @@ CATALOGUE: dict[Code, CodeInfo] = {
         "too early; send the whole compressed body, or send it uncompressed.",
         Code.MALFORMED_BODY: "The form or multipart body cannot be parsed; check its encoding "
         "against its Content-Type.",
-        Code.UNSUPPORTED_GRANT_TYPE: "POST /auth/token takes grant_type password or "
-        "client_credentials only (OAuth 2.0's unsupported_grant_type).",
+        Code.UNSUPPORTED_GRANT_TYPE: "POST /auth/token takes grant_type authorization_code, "
+        "refresh_token, client_credentials or (legacy) password only (OAuth 2.0's "
+        "unsupported_grant_type).",
+        Code.INVALID_GRANT: "The authorization code or refresh token is unknown, expired, used "
+        "already, revoked, or was issued to another client or redirect URI, or the "
+        "code_verifier does not match the code's challenge (OAuth 2.0's invalid_grant): log in "
+        "again through /oauth/authorize.",
+        Code.REFRESH_TOKEN_REUSED: "A refresh token that was already exchanged came again: "
+        "someone may hold a copy, so every token of its login is revoked (OAuth 2.0's "
+        "invalid_grant). Log in again through /oauth/authorize.",
+        Code.PASSWORD_GRANT_DISABLED: "The password grant is turned off here "
+        "(GATEWAY_PASSWORD_GRANT): log in through /oauth/authorize with the authorization code "
+        "and PKCE (OAuth 2.0's unsupported_grant_type).",
+        Code.UNKNOWN_APP_CLIENT: "No active app client has this client_id (OAuth 2.0's "
+        "invalid_client): an administrator registers apps at /api/v1/app-clients.",
     }),
     **_of(UNAUTHORIZED, {
         Code.UNAUTHORIZED: "The request is not authenticated.",

@@ -33,6 +33,9 @@ from gateway.fair_use import FairUse, parse_limits
 from gateway.identity import GatewayVerifier, Standing, bootstrap
 from gateway.keys import KeyStore
 from gateway.models import idempotency_keys
+from gateway.oauth.clients import router as app_clients_router
+from gateway.oauth.grants import prune_expired
+from gateway.oauth.routes import router as oauth_router
 from gateway.openapi_merge import MergedOpenAPI
 from gateway.personal_data import router as personal_data_router
 from gateway.problem_pages import router as problem_pages_router
@@ -177,6 +180,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         workers.append(
             retention_worker(prune_access, days_setting="access_log_retention_days")(app)
         )
+        workers.append(retention_worker(prune_expired, days_setting="login_retention_days")(app))
         tasks = [asyncio.create_task(worker) for worker in workers]
         yield
         for task in tasks:
@@ -216,6 +220,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     checks.update({name: _service_check(name, url) for name, url in settings.upstreams().items()})
     app.include_router(health_router(checks))
     app.include_router(auth_router)
+    app.include_router(oauth_router)
+    app.include_router(app_clients_router)
     app.include_router(admin_router)
     app.include_router(webhooks_router)
     app.include_router(access_log_router)

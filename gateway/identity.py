@@ -213,11 +213,11 @@ def scope_claims(holder: ScopeColumns) -> dict[str, Any]:
 
 
 def issue_token(
-    keys: KeyStore, settings: GatewaySettings, subject: str, holder: ScopeColumns, minutes: int
+    keys: KeyStore, settings: GatewaySettings, subject: str, holder: ScopeColumns, minutes: float
 ) -> tuple[str, int]:
     """Signs an access token for the holder's role and scope; returns it with its lifetime."""
     now = int(time.time())
-    lifetime = minutes * 60
+    lifetime = max(1, round(minutes * 60))
     claims = {
         "sub": subject,
         "iss": settings.jwt_issuer,

@@ -64,8 +64,8 @@ ROUTES: dict[str, Route] = {
     "funded-clubs": _route("funding", Kind.FLOW),
     "reports": _route("funding", Kind.FLOW),
 }
-LOCAL_PREFIXES = frozenset({"users", "clients", "webhooks", "personal-data"})
-"""Served by the gateway itself: people and API clients (admin only), webhook subscriptions,
+LOCAL_PREFIXES = frozenset({"users", "clients", "app-clients", "webhooks", "personal-data"})
+"""Served by the gateway itself: people, API clients and apps (admin only), webhook subscriptions,
 the access log of personal data (with `GATEWAY_OWN`)."""
 
 PROXY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

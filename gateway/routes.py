@@ -20,6 +20,7 @@ from common.schemas import IdPath, Page, PageDep
 from gateway import identity
 from gateway.keys import KeyStore
 from gateway.models import ApiClient, User
+from gateway.oauth import grants
 from gateway.schemas import (
     ClientCreate,
     ClientPublic,
@@ -35,6 +36,7 @@ from gateway.schemas import (
 from gateway.settings import GatewaySettings
 
 auth_router = APIRouter(tags=["auth"])
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", "password")
 admin_router = APIRouter(
     prefix="/api/v1", tags=["identity"], dependencies=[Depends(require_roles(Role.ADMIN))]
 )
@@ -75,8 +77,16 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
 @auth_router.post(
     "/auth/token",
     response_model=TokenResponse,
-    summary="Get an access token (OAuth2 password or client_credentials grant)",
+    response_model_exclude_none=True,
+    summary="Get tokens: an app's code or refresh token, a machine's client credentials",
+    description="`authorization_code` (an app, after the login page: `code`, `redirect_uri`, "
+    "`client_id`, `code_verifier`) and `refresh_token` (`refresh_token`, `client_id`) answer "
+    "an access token and a new refresh token (the one sent is used up; sending it again "
+    "revokes the login). `client_credentials` (a machine client's id and secret, in the form "
+    "or as HTTP Basic) answers an access token. `password` is the legacy grant for "
+    "first-party tools and tests, off where GATEWAY_PASSWORD_GRANT is false.",
     responses={
+        400: {"description": "An unknown grant type, or a code or refresh token refused"},
         401: {"description": "Unknown user or client, or a wrong password or secret"},
         429: {"description": "Too many failed logins: wait the Retry-After seconds"},
     },
@@ -87,12 +97,16 @@ def token(
     grant_type: Annotated[
         str,
         # an unknown grant is answered as OAuth 2.0 says (400 unsupported_grant_type)
-        Form(max_length=40, json_schema_extra={"enum": ["password", "client_credentials"]}),
+        Form(max_length=40, json_schema_extra={"enum": list(GRANT_TYPES)}),
     ],
     username: Annotated[str | None, Form(max_length=64)] = None,
     password: Annotated[str | None, Form(max_length=128)] = None,
     client_id: Annotated[str | None, Form(max_length=64)] = None,
     client_secret: Annotated[str | None, Form(max_length=200)] = None,
+    code: Annotated[str | None, Form(max_length=200)] = None,
+    redirect_uri: Annotated[str | None, Form(max_length=2000)] = None,
+    code_verifier: Annotated[str | None, Form(max_length=128)] = None,
+    refresh_token: Annotated[str | None, Form(max_length=200)] = None,
     scope: Annotated[
         str | None, Form(max_length=200, description="Ignored: the scope comes from the account.")
     ] = None,
@@ -101,7 +115,29 @@ def token(
     settings, keys = _settings(request), _keys(request)
     address = request.client.host if request.client else "unknown"
     throttle = identity.LoginThrottle(settings, address)
+    if grant_type in ("authorization_code", "refresh_token"):
+        app = grants.require_app_client(session, client_id)
+        if grant_type == "authorization_code":
+            if not code:
+                raise invalid("code", "required for this grant", code=Code.MISSING)
+            user, redeemed = grants.redeem_code(session, app, code, redirect_uri, code_verifier)
+            renewal = grants.start_family(session, settings, app, user, redeemed)
+        else:
+            if not refresh_token:
+                raise invalid("refresh_token", "required for this grant", code=Code.MISSING)
+            issued = grants.rotate(session, settings, app, refresh_token)
+            user, renewal = issued.user, issued.token
+        access, lifetime = identity.issue_token(
+            keys, settings, identity.user_subject(user), user, settings.person_token_minutes
+        )
+        return TokenResponse(access_token=access, expires_in=lifetime, refresh_token=renewal)
     if grant_type == "password":
+        if not settings.password_grant:
+            raise BadRequest(
+                "The password grant is turned off; log in through /oauth/authorize.",
+                code=Code.PASSWORD_GRANT_DISABLED,
+                error="unsupported_grant_type",
+            )
         if not username or not password:
             missing = "username" if not username else "password"
             raise invalid(missing, "required for this grant", code=Code.MISSING)
@@ -123,7 +159,7 @@ def token(
         )
     else:
         raise BadRequest(
-            f"Unsupported grant_type {grant_type!r}; use password or client_credentials.",
+            f"Unsupported grant_type {grant_type!r}; use one of {', '.join(GRANT_TYPES)}.",
             code=Code.UNSUPPORTED_GRANT_TYPE,
             error="unsupported_grant_type",
         )

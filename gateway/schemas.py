@@ -214,6 +214,11 @@ class TokenResponse(OutputModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int
+    refresh_token: str | None = Field(
+        default=None,
+        description="For apps (the authorization_code and refresh_token grants): exchange it "
+        "for new tokens before its login ends; it works once.",
+    )
 
 
 class Me(OutputModel):

@@ -22,8 +22,24 @@ class GatewaySettings(ComponentSettings):
     funding_url: str = "http://127.0.0.1:8003"
     connect_timeout_seconds: float = 2.0
     upstream_timeout_seconds: float = 10.0
-    person_token_minutes: int = 15
+    person_token_minutes: float = Field(default=15, gt=0)
+    """An access token's life for a person (a fraction for tests: 0.1 is six seconds)."""
     client_token_minutes: int = 30
+    public_url: str = ""
+    """The gateway's address as clients reach it (`https://api.example.vn`), for the OAuth
+    metadata; by default the address each request came to."""
+    password_grant: bool = True
+    """The legacy password grant, for first-party tools and tests; turn it off in production,
+    where people log in through the login page (the authorization code with PKCE)."""
+    authorization_code_seconds: int = Field(default=60, ge=5, le=600)
+    refresh_token_idle_hours: float = Field(default=14 * 24, gt=0)
+    """A refresh token not used for this long expires (a phone offline two weeks logs in again)."""
+    refresh_token_absolute_days: float = Field(default=90, gt=0)
+    """No refresh token lives longer after the login its family follows."""
+    login_retention_days: int = 1
+    """Expired codes, refresh tokens and login sessions are dropped this long after (hourly)."""
+    login_session_hours: float = Field(default=12, gt=0)
+    """How long the login page remembers a person who logged in (until they log out)."""
     login_free_failures: int = 5
     login_base_delay_seconds: int = 15
     login_max_delay_seconds: int = 900

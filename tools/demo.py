@@ -40,6 +40,14 @@ DEMO_CLIENTS: list[dict[str, Any]] = [
 ]
 
 
+DEMO_APP = {
+    "client_id": "demo-web",
+    "name": "Ứng dụng web mẫu (demo web app)",
+    "redirect_uris": ["http://localhost:5173/callback", "http://127.0.0.1:5173/callback"],
+}
+"""A public client for a front end under development (docs/front-ends.md)."""
+
+
 class Demo:
     def __init__(
         self, gateway_url: str, admin_username: str, admin_password: str, var_dir: Path
@@ -85,6 +93,17 @@ class Demo:
             secrets[client_id] = response.json()["client_secret"]
         self.credentials_file.write_text(json.dumps(secrets, indent=2))
         return secrets
+
+    def app(self) -> dict[str, Any]:
+        """The demo web app, registered once."""
+        found = self.client.get(f"/api/v1/app-clients/{DEMO_APP['client_id']}")
+        if found.status_code == 200:
+            answer: dict[str, Any] = found.json()
+            return answer
+        created = self.client.post("/api/v1/app-clients", json=DEMO_APP)
+        created.raise_for_status()
+        made: dict[str, Any] = created.json()
+        return made
 
     def clubs(self, funding: DemoFunding, progress: bool = True) -> list[str]:
         """The Lào Cai 2018 clubs, their old addresses resolved to today's communes, with their
@@ -177,6 +196,7 @@ class Demo:
         return {
             "users": self.users(funding),
             "clients": clients,
+            "app": self.app(),
             "clubs": self.clubs(funding),
             "bank_records": self.bank_records(clients),
         }

@@ -5,6 +5,7 @@ import secrets
 import signal
 import sys
 import time
+from typing import Any
 
 from gateway.settings import GatewaySettings
 from tools.demo import DEMO_PASSWORD, DEMO_USERS, Demo
@@ -53,7 +54,7 @@ def main() -> None:
         step("loading demo data")
         admin = GatewaySettings().admin_username  # ISHC_ADMIN_USERNAME, as the gateway reads it
         loaded = Demo(stack.gateway_url, admin, stack.admin_password, VAR).load()
-        print_welcome(stack, admin, loaded["clients"])
+        print_welcome(stack, admin, loaded["clients"], loaded["app"])
         while all(p.poll() is None for p in stack.processes.values()):
             time.sleep(0.5)
         dead = [name for name, p in stack.processes.items() if p.poll() is not None]
@@ -68,7 +69,9 @@ def main() -> None:
         stack.stop()
 
 
-def print_welcome(stack: Stack, admin: str, client_secrets: dict[str, str]) -> None:
+def print_welcome(
+    stack: Stack, admin: str, client_secrets: dict[str, str], app: dict[str, Any]
+) -> None:
     url = stack.gateway_url
     officer, partner = DEMO_USERS[0]["username"], DEMO_USERS[1]["username"]
     print(
@@ -88,6 +91,11 @@ Demo partner (the enterprise that co-funded the seed capital): {partner} / {DEMO
     )
     for client_id, secret in client_secrets.items():
         print(f"Demo bank client: {client_id} / {secret}  (grant_type=client_credentials)")
+    print(
+        f"Demo web app (public client, PKCE): client_id {app['client_id']}, redirect URI "
+        f"{app['redirect_uris'][0]}\n  login page: {url}/oauth/authorize  "
+        "(docs/front-ends.md walks through it)"
+    )
     print("\nPress Ctrl-C to stop.", flush=True)
 
 
