@@ -3,6 +3,7 @@ elsewhere, in Vietnamese or English (`ui_locales`, else `Accept-Language`; Vietn
 
 from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.responses import HTMLResponse
 
@@ -54,7 +55,9 @@ def language(ui_locales: str | None, accept_language: str | None) -> str:
     return "vi"
 
 
-def _page(lang: str, body: str, status: int) -> HTMLResponse:
+def _page(lang: str, body: str, status: int, sends_to: str = "") -> HTMLResponse:
+    """`sends_to`: where the form's answer may redirect (browsers hold a redirect after a
+    form's post to `form-action` too)."""
     text = TEXT[lang]
     html = (
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
@@ -66,7 +69,7 @@ def _page(lang: str, body: str, status: int) -> HTMLResponse:
         "Cache-Control": "no-store",
         # The page runs no script and loads nothing; it may not be framed (clickjacking).
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        f"form-action 'self' {sends_to}".rstrip() + "; frame-ancestors 'none'; base-uri 'none'",
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "no-referrer",
     }
@@ -76,7 +79,8 @@ def _page(lang: str, body: str, status: int) -> HTMLResponse:
 def login_form(
     lang: str, app: str, fields: dict[str, Any], message: str | None = None, status: int = 200
 ) -> HTMLResponse:
-    """The form; `fields` travel back hidden (the app's request, the form's CSRF token)."""
+    """The form; `fields` travel back hidden (the app's request, the form's CSRF token). Its
+    answer redirects to the app's redirect URI, which the page's policy names."""
     text = TEXT[lang]
     other = "en" if lang == "vi" else "vi"
     hidden = "".join(
@@ -100,7 +104,15 @@ def login_form(
         f'<button type="submit" name="action" value="login">{escape(text["submit"])}</button>'
         "</form>"
     )
-    return _page(lang, body, status)
+    return _page(lang, body, status, _source(str(fields.get("redirect_uri") or "")))
+
+
+def _source(uri: str) -> str:
+    """The redirect URI as a CSP source: its origin, or its scheme for an app's own scheme."""
+    parts = urlsplit(uri)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}"
+    return f"{parts.scheme}:" if parts.scheme else ""
 
 
 def error_page(lang: str, detail: str, status: int = 400) -> HTMLResponse:
