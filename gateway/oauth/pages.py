@@ -69,7 +69,8 @@ def _page(lang: str, body: str, status: int, sends_to: str = "") -> HTMLResponse
         "Cache-Control": "no-store",
         # The page runs no script and loads nothing; it may not be framed (clickjacking).
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-        f"form-action 'self' {sends_to}".rstrip() + "; frame-ancestors 'none'; base-uri 'none'",
+        f"form-action 'self' {sends_to}".rstrip()
+        + "; frame-ancestors 'none'; base-uri 'none'",
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "no-referrer",
     }
