@@ -193,6 +193,7 @@ def test_the_programme_end_to_end(
         {
             "club.created": 1,
             "member.joined": 3,
+            "club.membership_changed": 3,  # the club's counts after each member joined
             "plan.approved": 1,
             "allocation.recorded": 1,
             "loan.disbursed": 1,
