@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import GZipMiddleware
 
 from common import sealing
-from common.auth import JwksKeySource, TokenVerifier
+from common.auth import JwksKeySource, TokenVerifier, trusted_issuer
 from common.db import make_engine, normalise_url
 from common.health import ReadinessCheck, database_check, health_router
 from common.idempotency import IdempotentReplay, on_replay
@@ -111,7 +111,9 @@ def create_service_app(
     app.state.engine = make_engine(normalise_url(settings.database_url))
     app.state.idempotency_keys = idempotency_keys
     app.state.keys = keys
-    app.state.verifier = TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience)
+    app.state.verifier = TokenVerifier(
+        keys, settings.jwt_issuer, settings.jwt_audience, external=trusted_issuer(settings)
+    )
     install_plumbing(app, settings.max_body_bytes)
 
     async def keys_check(_request: Request) -> str | None:

@@ -91,7 +91,15 @@ class JwksKeySource:
                     code=Code.SIGNING_KEYS_UNAVAILABLE,
                 ) from exc
             return
-        self._keys = {key["kid"]: key for key in keys if key.get("alg") == ALGORITHM}
+        # A provider may leave `alg` out of its keys (RFC 7517 makes it optional).
+        self._keys = {
+            key["kid"]: key
+            for key in keys
+            if "kid" in key
+            and key.get("kty") == "RSA"
+            and key.get("alg", ALGORITHM) == ALGORITHM
+            and key.get("use", "sig") == "sig"
+        }
         self._fetched_at = time.monotonic()
 
     def key_for(self, kid: str) -> dict[str, Any] | None:
@@ -146,20 +154,65 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     )
 
 
+SCOPE_CLAIMS = ("role", "provinces", "communes", "clubs", "funder_id", "bank_code")
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """An external OpenID Connect provider (Keycloak is the usual one in government) whose
+    access tokens are accepted by its issuer and keys, with our role and scope in its claims
+    under a prefix. Its subjects are `oidc:<sub>`; it never grants the `service` role, which
+    belongs to the platform's own components."""
+
+    issuer: str
+    keys: KeySource
+    audience: str
+    claim_prefix: str = "ishc_"
+
+    def principal(self, claims: dict[str, Any]) -> Principal:
+        mapped = {name: claims.get(self.claim_prefix + name) for name in SCOPE_CLAIMS}
+        mapped.update(sub=f"oidc:{claims['sub']}", exp=claims["exp"])
+        principal = principal_from_claims(mapped)
+        if principal.role is Role.SERVICE:
+            raise Unauthorized(
+                "An external provider may not grant the service role.", code=Code.TOKEN_INVALID
+            )
+        return principal
+
+
+def trusted_issuer(settings: Any) -> TrustedIssuer | None:
+    """The external provider a component's settings name (`ISHC_OIDC_*`), if any."""
+    if not settings.oidc_issuer:
+        return None
+    return TrustedIssuer(
+        settings.oidc_issuer,
+        JwksKeySource(settings.oidc_jwks_url),
+        settings.oidc_audience,
+        settings.oidc_claim_prefix,
+    )
+
+
 class TokenVerifier:
     """Verifies access tokens and remembers the verified ones until they expire.
 
     The memo keeps RSA verification off the hot path for a client that sends the same token
-    many times; a cached entry is still refused once its `exp` has passed.
+    many times; a cached entry is still refused once its `exp` has passed. Tokens are the
+    gateway's, or an external provider's (`external`), told apart by their `iss`.
     """
 
     def __init__(
-        self, keys: KeySource, issuer: str, audience: str, memo_size: int = 10_000
+        self,
+        keys: KeySource,
+        issuer: str,
+        audience: str,
+        memo_size: int = 10_000,
+        external: TrustedIssuer | None = None,
     ) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
         self.memo_size = memo_size
+        self.external = external
         self._memo: OrderedDict[str, Principal] = OrderedDict()
 
     def verify(self, token: str) -> Principal:
@@ -178,21 +231,35 @@ class TokenVerifier:
     def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
+            claimed = jwt.get_unverified_claims(token)
         except JWTError as exc:
             raise Unauthorized("The token is malformed.", code=Code.TOKEN_INVALID) from exc
         if header.get("alg") != ALGORITHM:
             raise Unauthorized(f"Only {ALGORITHM} tokens are accepted.", code=Code.TOKEN_INVALID)
+        # Which issuer's keys to try is read from the token; the signature and the verified
+        # `iss` then decide. An unknown issuer is tried against our keys, and fails there.
+        external = self.external
+        if external is not None and claimed.get("iss") == external.issuer:
+            claims = self._decode(token, header, external.keys, external.issuer, external.audience)
+            return external.principal(claims)
+        return principal_from_claims(
+            self._decode(token, header, self.keys, self.issuer, self.audience)
+        )
+
+    def _decode(
+        self, token: str, header: dict[str, Any], keys: KeySource, issuer: str, audience: str
+    ) -> dict[str, Any]:
         kid = header.get("kid")
-        key = self.keys.key_for(kid) if isinstance(kid, str) else None
+        key = keys.key_for(kid) if isinstance(kid, str) else None
         if key is None:
             raise Unauthorized("The token was signed with an unknown key.", code=Code.TOKEN_INVALID)
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
                 algorithms=[ALGORITHM],
-                audience=self.audience,
-                issuer=self.issuer,
+                audience=audience,
+                issuer=issuer,
                 options={
                     "require_exp": True,
                     "require_iat": True,
@@ -206,7 +273,7 @@ class TokenVerifier:
             raise Unauthorized("The token has expired.", code=Code.TOKEN_EXPIRED) from exc
         except JWTError as exc:
             raise Unauthorized(f"The token is invalid: {exc}.", code=Code.TOKEN_INVALID) from exc
-        return principal_from_claims(claims)
+        return claims
 
 
 oauth2_scheme = OAuth2(

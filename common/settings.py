@@ -7,6 +7,7 @@ production (`<PREFIX>ENVIRONMENT=production`) a start with a default secret is r
 
 from typing import Literal
 
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common import clock
@@ -30,6 +31,20 @@ class ComponentSettings(BaseSettings):
     database_url: str = "sqlite:///var/ishc.db"
     jwt_issuer: str = JWT_ISSUER
     jwt_audience: str = JWT_AUDIENCE
+    oidc_issuer: str = Field(default="", validation_alias=AliasChoices("ISHC_OIDC_ISSUER"))
+    """An external OpenID Connect provider (Keycloak…) whose access tokens every component
+    accepts besides the gateway's: its `iss`, exactly (one setting for the whole platform)."""
+    oidc_jwks_url: str = Field(default="", validation_alias=AliasChoices("ISHC_OIDC_JWKS_URL"))
+    """Where its signing keys are (Keycloak: `<issuer>/protocol/openid-connect/certs`)."""
+    oidc_audience: str = Field(
+        default=JWT_AUDIENCE, validation_alias=AliasChoices("ISHC_OIDC_AUDIENCE")
+    )
+    """The `aud` its tokens for this platform carry."""
+    oidc_claim_prefix: str = Field(
+        default="ishc_", validation_alias=AliasChoices("ISHC_OIDC_CLAIM_PREFIX")
+    )
+    """Its tokens carry our role and scope in claims with this prefix: `ishc_role`,
+    `ishc_provinces`, `ishc_communes`, `ishc_clubs`, `ishc_funder_id`, `ishc_bank_code`."""
     max_body_bytes: int = 16 * 1024 * 1024
     event_retention_days: int = 30
     """Events (and the record of consumed ones) older than this are dropped hourly; 0 keeps all."""

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
-from common.auth import Principal, Role, TokenVerifier
+from common.auth import Principal, Role, TokenVerifier, trusted_issuer
 from common.clock import utcnow
 from common.db import reader
 from common.problem_codes import Code
@@ -191,7 +191,9 @@ class GatewayVerifier(TokenVerifier):
     """The gateway's token check: a valid signature, and an account still enabled."""
 
     def __init__(self, keys: KeyStore, settings: GatewaySettings, standing: Standing) -> None:
-        super().__init__(keys, settings.jwt_issuer, settings.jwt_audience)
+        super().__init__(
+            keys, settings.jwt_issuer, settings.jwt_audience, external=trusted_issuer(settings)
+        )
         self.standing = standing
 
     def verify(self, token: str) -> Principal:
