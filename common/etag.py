@@ -46,9 +46,14 @@ def claim_version(session: Session, row: Versioned, if_match: str | None) -> Non
     """
     current = row.version
     if if_match is not None and not _matches(if_match, current):
+        # The version the app's copy conflicts with, in the problem and as the ETag: the app
+        # reads the record again to show both (never the record itself: a member's problem
+        # would carry personal data).
         raise PreconditionFailed(
             f"The resource has changed (now {etag(current)}); read it again.",
             code=Code.ETAG_STALE,
+            headers={"ETag": etag(current)},
+            current_etag=etag(current),
         )
     mapper = object_mapper(row)
     result = session.execute(

@@ -256,7 +256,9 @@ def test_a_stale_if_match_gets_412_and_changes_nothing(admin: httpx.Client) -> N
     first = admin.patch(path, json={"name": "CLB thôn Cốc Lếu mới"}, headers={"If-Match": etag})
     assert first.status_code == 200 and first.headers["ETag"] != etag
     stale = admin.patch(path, json={"village": "Kim Tân"}, headers={"If-Match": etag})
-    assert_problem(stale, 412)
+    problem = assert_problem(stale, 412)
+    # The version the app's copy conflicts with, so it can show the conflict.
+    assert problem["current_etag"] == stale.headers["ETag"] == first.headers["ETag"]
     after = admin.get(path).json()
     assert after["village"] == club["village"] and after["name"] == "CLB thôn Cốc Lếu mới"
 
