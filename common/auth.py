@@ -14,7 +14,12 @@ from typing import Annotated, Any, Protocol
 
 import httpx
 from fastapi import Depends, Request
-from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
+from fastapi.openapi.models import (
+    OAuthFlowAuthorizationCode,
+    OAuthFlowClientCredentials,
+    OAuthFlowPassword,
+    OAuthFlows,
+)
 from fastapi.security import OAuth2
 from jose import JWTError, jwt
 
@@ -23,6 +28,7 @@ from common.problems import Forbidden, ServiceUnavailable, Unauthorized
 
 ALGORITHM = "RS256"
 TOKEN_URL = "/auth/token"
+AUTHORIZE_URL = "/oauth/authorize"
 
 
 class Role(StrEnum):
@@ -280,11 +286,16 @@ oauth2_scheme = OAuth2(
     flows=OAuthFlows(
         password=OAuthFlowPassword(tokenUrl=TOKEN_URL),
         clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_URL),
+        authorizationCode=OAuthFlowAuthorizationCode(
+            authorizationUrl=AUTHORIZE_URL, tokenUrl=TOKEN_URL, refreshUrl=TOKEN_URL
+        ),
     ),
     scheme_name="OAuth2",
     auto_error=False,
-    description="Access tokens from POST /auth/token (password grant for people, "
-    "client_credentials for systems).",
+    description="Access tokens from POST /auth/token: apps log people in with the "
+    "authorization code and PKCE (S256) through /oauth/authorize and refresh with refresh "
+    "tokens (docs/front-ends.md); systems use client_credentials; the password grant is "
+    "legacy, for tools and tests.",
 )
 
 

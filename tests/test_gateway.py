@@ -263,7 +263,8 @@ def test_merged_openapi_has_every_service_under_public_paths(stack: Stack) -> No
         for p in paths
     )
     flows = document["components"]["securitySchemes"]["OAuth2"]["flows"]
-    assert set(flows) == {"password", "clientCredentials"}
+    assert set(flows) == {"authorizationCode", "password", "clientCredentials"}
+    assert flows["authorizationCode"]["authorizationUrl"] == "/oauth/authorize"
     assert flows["password"]["tokenUrl"] == "/auth/token"
     problem = {"$ref": "#/components/schemas/ProblemDetails"}
     operation = paths["/api/v1/locations/provinces"]["get"]
