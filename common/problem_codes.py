@@ -333,8 +333,6 @@ CATALOGUE: dict[Code, CodeInfo] = {
         Code.PASSWORD_GRANT_DISABLED: "The password grant is turned off here "
         "(GATEWAY_PASSWORD_GRANT): log in through /oauth/authorize with the authorization code "
         "and PKCE (OAuth 2.0's unsupported_grant_type).",
-        Code.UNKNOWN_APP_CLIENT: "No active app client has this client_id (OAuth 2.0's "
-        "invalid_client): an administrator registers apps at /api/v1/app-clients.",
     }),
     **_of(UNAUTHORIZED, {
         Code.UNAUTHORIZED: "The request is not authenticated.",
@@ -347,6 +345,8 @@ CATALOGUE: dict[Code, CodeInfo] = {
         "its claims are wrong; get a new token at POST /auth/token.",
         Code.TOKEN_REVOKED: "The account the token was issued to has been disabled: its tokens "
         "stop at once, before they expire. An administrator must enable it again.",
+        Code.UNKNOWN_APP_CLIENT: "No active app client has this client_id (OAuth 2.0's "
+        "invalid_client): an administrator registers apps at /api/v1/app-clients.",
         Code.WRONG_CREDENTIALS: "Wrong username or password, or a disabled account "
         "(OAuth 2.0's invalid_grant); repeated failures are slowed down.",
         Code.WRONG_CLIENT_CREDENTIALS: "Wrong client id or secret, or a disabled API client "

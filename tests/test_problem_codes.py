@@ -89,6 +89,39 @@ def test_every_specific_refusal_names_its_reason() -> None:
     assert not unnamed, f"raised without code=: {unnamed}"
 
 
+def _problem_classes() -> dict[str, type[Problem]]:
+    found: dict[str, type[Problem]] = {}
+    pending = [Problem]
+    while pending:
+        cls = pending.pop()
+        found[cls.__name__] = cls
+        pending += cls.__subclasses__()
+    return found
+
+
+def test_every_raise_site_gives_a_code_of_its_problem_s_type() -> None:
+    """`Unauthorized(..., code=Code.X)` with an X of another type fails only when raised (an
+    assertion, a 500): found here, at every literal raise site, instead."""
+    classes = _problem_classes()
+    wrong = []
+    for place, call in _calls():
+        cls = classes.get(_name(call) or "")
+        if cls is None or cls is Problem:
+            continue
+        for keyword in call.keywords:
+            value = keyword.value
+            if (
+                keyword.arg == "code"
+                and isinstance(value, ast.Attribute)
+                and isinstance(value.value, ast.Name)
+                and value.value.id == "Code"
+            ):
+                slug = CATALOGUE[Code[value.attr]].type.slug
+                if slug != cls.slug:
+                    wrong.append(f"{place} {cls.__name__}(code=Code.{value.attr}) is {slug}")
+    assert not wrong, wrong
+
+
 def test_every_code_of_the_catalogue_is_given_somewhere() -> None:
     used = _codes_given()
     defaults = {problem_codes.default_code(kind) for kind in TYPES.values()}
