@@ -114,13 +114,20 @@ class BadRequest(Problem):
     slug = "bad-request"
 
 
+def _quotable(text: str) -> str:
+    """RFC 6750 §3: an error_description is printable ASCII without `"` or `\\`; the detail
+    may quote what the client sent (a client id in any script), which a header cannot carry."""
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in text)
+
+
 class Unauthorized(Problem):
     slug = "unauthorized"
 
     def __init__(
         self, detail: str, *, code: Code, error: str = "invalid_token", **extensions: Any
     ) -> None:
-        challenge = f'Bearer realm="ishc", error="{error}", error_description="{detail}"'
+        description = _quotable(detail)
+        challenge = f'Bearer realm="ishc", error="{error}", error_description="{description}"'
         super().__init__(
             detail, code=code, headers={"WWW-Authenticate": challenge}, error=error, **extensions
         )

@@ -102,6 +102,10 @@ def test_revocation_and_logout(api: Api, app_id: str, person: tuple[str, str]) -
     assert httpx.post(f"{api.base_url}/auth/revoke", data=revoke).status_code == 200  # again
     unknown = {"token": "never-issued", "client_id": app_id}
     assert httpx.post(f"{api.base_url}/auth/revoke", data=unknown).status_code == 200
+    stranger = {"token": "x", "client_id": 'ứng-dụng "lạ"'}  # quoted back in a header: no 500
+    refused = httpx.post(f"{api.base_url}/auth/revoke", data=stranger)
+    assert assert_problem(refused, 401)["error"] == "invalid_client"
+    assert refused.headers["www-authenticate"].isascii()
     assert assert_problem(login.refresh(tokens["refresh_token"]), 400)["error"] == "invalid_grant"
     # The page remembers the person: the next login needs no password ...
     quick = login.authorize()

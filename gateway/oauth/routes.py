@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Cookie, Form, Header, Query, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from sqlmodel import Session
 
 from common.clock import utcnow
@@ -267,7 +267,7 @@ def log_out(
     "A refresh token revokes its whole family; an unknown token, or an access token (they "
     "expire within minutes; disabling the account stops them at once), is answered the same "
     "200, as RFC 7009 asks.",
-    responses={200: {"description": "Revoked, or nothing to revoke"}},
+    responses={200: {"description": "Revoked, or nothing to revoke: an empty JSON object"}},
 )
 def revoke(
     session: SessionDep,
@@ -277,7 +277,7 @@ def revoke(
 ) -> Response:
     grants.require_app_client(session, client_id)
     grants.revoke(session, token, client_id)
-    return Response(status_code=200, headers={"Cache-Control": "no-store"})
+    return JSONResponse({}, headers={"Cache-Control": "no-store"})
 
 
 @router.get(
