@@ -17,9 +17,10 @@ from common.auth import Principal, Role, TokenVerifier, trusted_issuer
 from common.clock import utcnow
 from common.db import reader
 from common.problem_codes import Code
-from common.problems import TooManyRequests, Unauthorized
+from common.problems import Conflict, TooManyRequests, Unauthorized
 from gateway.keys import KeyStore
 from gateway.models import ApiClient, LoginFailure, ScopeColumns, User
+from gateway.oauth.models import AppClient
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger("ishc.gateway.identity")
@@ -231,6 +232,19 @@ def issue_token(
         **scope_claims(holder),
     }
     return keys.sign(claims), lifetime
+
+
+def free_client_id(session: Session, given: str | None, prefix: str) -> str:
+    """The id a new client (a machine's or an app's) takes: `given`, or a made-up one with the
+    prefix. One namespace for both kinds, so an id always names one client; 409 if taken."""
+    client_id = given or f"{prefix}-{secrets.token_hex(6)}"
+    taken = session.exec(select(ApiClient.id).where(ApiClient.client_id == client_id)).first()
+    taken = (
+        taken or session.exec(select(AppClient.id).where(AppClient.client_id == client_id)).first()
+    )
+    if taken is not None:
+        raise Conflict(f"The client id {client_id!r} is taken.", code=Code.ALREADY_EXISTS)
+    return client_id
 
 
 def user_subject(user: User) -> str:

@@ -287,9 +287,7 @@ def list_clients(
     summary="Register an API client; its secret is shown once",
 )
 def create_client(payload: ClientCreate, session: SessionDep, idem: Idempotency) -> Any:
-    client_id = payload.client_id or "cli-" + secrets.token_hex(6)
-    if session.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first():
-        raise Conflict(f"The client id {client_id!r} is taken.", code=Code.ALREADY_EXISTS)
+    client_id = identity.free_client_id(session, payload.client_id, "cli")
     secret = secrets.token_urlsafe(32)
     client = ApiClient(
         **payload.model_dump(exclude={"client_id", "role"}),

@@ -190,6 +190,11 @@ def test_admins_register_apps_with_exact_redirect_uris(
     )
     made = admin.post("/api/v1/app-clients", json={"name": "Bảng tin", "redirect_uris": [REDIRECT]})
     assert made.status_code == 201 and "client_secret" not in made.json()
+    # One namespace for machines and apps: an id names one client.
+    taken = {"name": "x", "client_id": made.json()["client_id"], "role": "bank", "bank_code": "XB"}
+    assert assert_problem(admin.post("/api/v1/clients", json=taken), 409)["code"] == (
+        "already_exists"
+    )
 
 
 def test_the_password_grant_can_be_turned_off(

@@ -4,7 +4,6 @@ Apart from the machine clients of `/api/v1/clients`: an app holds no secret and 
 scope of its own (the person who logs in through it brings theirs), only redirect URIs.
 """
 
-import secrets
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -15,9 +14,9 @@ from common.clock import utcnow
 from common.db import SessionDep
 from common.idempotency import Idempotency
 from common.paging import page_of
-from common.problem_codes import Code
-from common.problems import Conflict, NotFound
+from common.problems import NotFound
 from common.schemas import Page, PageDep
+from gateway import identity
 from gateway.oauth.models import AppClient
 from gateway.oauth.schemas import AppClientCreate, AppClientPublic, AppClientUpdate
 
@@ -48,9 +47,7 @@ def list_app_clients(session: SessionDep, page: PageDep) -> Page[AppClientPublic
     summary="Register an app that logs people in through the login page (no secret)",
 )
 def create_app_client(payload: AppClientCreate, session: SessionDep, idem: Idempotency) -> Any:
-    client_id = payload.client_id or "app-" + secrets.token_hex(6)
-    if session.exec(select(AppClient).where(AppClient.client_id == client_id)).first():
-        raise Conflict(f"The client id {client_id!r} is taken.", code=Code.ALREADY_EXISTS)
+    client_id = identity.free_client_id(session, payload.client_id, "app")
     client = AppClient(name=payload.name, client_id=client_id, redirect_uris=payload.redirect_uris)
     session.add(client)
     session.flush()

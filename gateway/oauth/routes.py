@@ -25,22 +25,14 @@ from gateway import identity
 from gateway.models import User
 from gateway.oauth import grants, pages
 from gateway.oauth.models import AppClient, LoginSession
+from gateway.oauth.schemas import Authorize, LoginForm
 from gateway.settings import GatewaySettings
 
 router = APIRouter(tags=["auth"])
 SESSION_COOKIE = "ishc_login"
 CSRF_COOKIE = "ishc_login_form"
 COOKIE_PATH = "/oauth"
-AUTHORIZE_FIELDS = (
-    "response_type",
-    "client_id",
-    "redirect_uri",
-    "code_challenge",
-    "code_challenge_method",
-    "state",
-)
 Text = Annotated[str | None, Query(max_length=2000)]
-FormText = Annotated[str | None, Form(max_length=2000)]
 
 
 def _settings(request: Request) -> GatewaySettings:
@@ -131,31 +123,17 @@ def _form(asked: AskedFor, message: str | None = None, status: int = 200) -> Res
 def authorize(
     request: Request,
     session: WritingSessionDep,
-    response_type: Text = None,
-    client_id: Text = None,
-    redirect_uri: Text = None,
-    code_challenge: Text = None,
-    code_challenge_method: Text = None,
-    state: Text = None,
-    ui_locales: Text = None,
-    prompt: Text = None,
+    asking: Annotated[Authorize, Query()],
     accept_language: Annotated[str | None, Header()] = None,
     login: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None,
 ) -> Response:
     """The login page: a code at once for a person the page's session knows (unless the app
-    asks `prompt=login`), else the form. Parameters it does not know are ignored (RFC 6749)."""
-    fields = {
-        "response_type": response_type,
-        "client_id": client_id,
-        "redirect_uri": redirect_uri,
-        "code_challenge": code_challenge,
-        "code_challenge_method": code_challenge_method,
-        "state": state,
-    }
-    asked = AskedFor(session, fields, pages.language(ui_locales, accept_language))
+    asks `prompt=login`), else the form."""
+    lang = pages.language(asking.ui_locales, accept_language)
+    asked = AskedFor(session, asking.fields(), lang)
     if (refused := asked.refusal()) is not None:
         return refused
-    user = None if prompt == "login" else _session_user(session, login)
+    user = None if asking.prompt == "login" else _session_user(session, login)
     if user is not None:
         return asked.code_for(session, _settings(request), user)
     return _form(asked)
@@ -165,40 +143,25 @@ def authorize(
 def log_in(
     request: Request,
     session: SessionDep,
-    response_type: FormText = None,
-    client_id: FormText = None,
-    redirect_uri: FormText = None,
-    code_challenge: FormText = None,
-    code_challenge_method: FormText = None,
-    state: FormText = None,
-    ui_locales: FormText = None,
-    csrf: FormText = None,
-    action: FormText = None,
-    username: Annotated[str | None, Form(max_length=64)] = None,
-    password: Annotated[str | None, Form(max_length=128)] = None,
+    form: Annotated[LoginForm, Form()],
     form_token: Annotated[str | None, Cookie(alias=CSRF_COOKIE)] = None,
 ) -> Response:
-    fields = {
-        "response_type": response_type,
-        "client_id": client_id,
-        "redirect_uri": redirect_uri,
-        "code_challenge": code_challenge,
-        "code_challenge_method": code_challenge_method,
-        "state": state,
-    }
-    lang = pages.language(ui_locales, None)
-    asked = AskedFor(session, fields, lang)
+    lang = pages.language(form.ui_locales, None)
+    asked = AskedFor(session, form.fields(), lang)
     if (refused := asked.refusal()) is not None:
         return refused
-    if action != "login":  # the language switch
+    if form.action != "login":  # the language switch
         return _form(asked)
+    csrf = form.csrf
     if not csrf or not form_token or not secrets.compare_digest(csrf, form_token):
         return _form(asked, pages.TEXT[lang]["stale"], 400)
     settings = _settings(request)
     address = request.client.host if request.client else "unknown"
     throttle = identity.LoginThrottle(settings, address)
     try:
-        user = identity.authenticate_user(session, throttle, username or "", password or "")
+        user = identity.authenticate_user(
+            session, throttle, form.username or "", form.password or ""
+        )
     except TooManyRequests as exc:
         wait = exc.headers.get("Retry-After", "60") if exc.headers else "60"
         answer = _form(asked, pages.TEXT[lang]["throttled"].format(wait=wait), 429)

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from common.problem_codes import Code
 from common.problems import rule_error
@@ -66,3 +66,42 @@ class AppClientPublic(OutputModel):
     active: bool
     created_at: datetime
     updated_at: datetime
+
+
+AUTHORIZE_FIELDS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "code_challenge",
+    "code_challenge_method",
+    "state",
+)
+
+
+class AppRequest(BaseModel):
+    """What an app sends the login page (RFC 6749 §4.1.1, RFC 7636 §4.3); parameters the page
+    does not know are ignored, as OAuth asks."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    response_type: str | None = Field(default=None, max_length=40)
+    client_id: str | None = Field(default=None, max_length=64)
+    redirect_uri: str | None = Field(default=None, max_length=2000)
+    code_challenge: str | None = Field(default=None, max_length=128)
+    code_challenge_method: str | None = Field(default=None, max_length=10)
+    state: str | None = Field(default=None, max_length=500)
+    ui_locales: str | None = Field(default=None, max_length=100)
+
+    def fields(self) -> dict[str, str | None]:
+        return self.model_dump(include=set(AUTHORIZE_FIELDS))
+
+
+class Authorize(AppRequest):
+    prompt: str | None = Field(default=None, max_length=40)
+
+
+class LoginForm(AppRequest):
+    csrf: str | None = Field(default=None, max_length=100)
+    action: str | None = Field(default=None, max_length=20)
+    username: str | None = Field(default=None, max_length=64)
+    password: str | None = Field(default=None, max_length=128)
