@@ -5,10 +5,11 @@ The upstream is chosen only from the first path segment after `/api/v1/`, looked
 The client is aiohttp because it was measured fastest here (see bench/gateway.py).
 """
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from starlette.requests import Request
@@ -32,6 +33,7 @@ from common.serving import SERVER_KEEPALIVE_SECONDS
 from gateway.access_log import AccessLog
 
 API_PREFIX = "/api/v1/"
+AnswerT = TypeVar("AnswerT")
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,32 @@ def upstream_headers(request: Request) -> list[tuple[str, str]]:
     return headers
 
 
+@contextlib.contextmanager
+def _upstream_failures(service: str) -> Iterator[None]:
+    """A service that does not answer in time is a 504 problem; one that cannot be reached,
+    or breaks off its answer, a 503."""
+    try:
+        yield
+    except TimeoutError as exc:
+        raise GatewayTimeout(f"The {service} service did not answer in time.") from exc
+    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
+        raise ServiceUnavailable(
+            f"The {service} service is not reachable.", code=Code.SERVICE_UNREACHABLE
+        ) from exc
+
+
+async def _once_more_if_dropped(send: Callable[[], Awaitable[AnswerT]], replay: bool) -> AnswerT:
+    """`send()`, and once more on a fresh connection when the service closed a pooled one as
+    the request went out on it (a restart, or an idle connection reaped at that moment), if
+    the request may be replayed."""
+    try:
+        return await send()
+    except aiohttp.ServerDisconnectedError:
+        if not replay:
+            raise
+        return await send()
+
+
 class Forwarder:
     """Sends one request upstream and turns every failure into a 503 or 504 problem.
 
@@ -211,7 +239,8 @@ class Forwarder:
         """A GET to the service with the caller's own token (its scope decides): the status
         and body, neither passed on nor logged as a read."""
         authorization = _header(request.scope, b"authorization") or ""
-        try:
+
+        async def get() -> tuple[int, bytes]:
             async with self.session.get(
                 self.upstreams[service] + path,
                 params=params,
@@ -219,12 +248,9 @@ class Forwarder:
                 timeout=self.timeout,
             ) as upstream:
                 return upstream.status, await upstream.read()
-        except TimeoutError as exc:
-            raise GatewayTimeout(f"The {service} service did not answer in time.") from exc
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
-            raise ServiceUnavailable(
-                f"The {service} service is not reachable.", code=Code.SERVICE_UNREACHABLE
-            ) from exc
+
+        with _upstream_failures(service):
+            return await _once_more_if_dropped(get, replay=True)
 
     async def may_read(self, request: Request, service: str, path: str) -> bool:
         """Whether the caller's own token reads `path` from the service."""
@@ -268,22 +294,10 @@ class Forwarder:
             + ("?" + query.decode("latin-1") if query else "")
         )
         body = await request.body()
-        try:
-            try:
-                response, shown = await self._send(request, url, body)
-            except aiohttp.ServerDisconnectedError:
-                # The service closed a pooled connection as the request went out on it (a
-                # restart, or an idle connection reaped at that moment): a request that may be
-                # replayed goes once more, on a fresh connection.
-                if not replayable(request):
-                    raise
-                response, shown = await self._send(request, url, body)
-        except TimeoutError as exc:
-            raise GatewayTimeout(f"The {service} service did not answer in time.") from exc
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
-            raise ServiceUnavailable(
-                f"The {service} service is not reachable.", code=Code.SERVICE_UNREACHABLE
-            ) from exc
+        with _upstream_failures(service):
+            response, shown = await _once_more_if_dropped(
+                lambda: self._send(request, url, body), replay=replayable(request)
+            )
         if request.method not in READ_METHODS and response.status_code < 400:
             self.changed(service)
         if shown and self.access_log is not None:
