@@ -14,6 +14,9 @@ import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
+from common.service_client import ServiceClient
+from tools.stack import free_port
+
 PROBLEM = "application/problem+json"
 
 
@@ -214,3 +217,18 @@ def wait_until(check: Callable[[], Any], what: str, seconds: float = 60) -> Any:
         assert time.monotonic() < deadline, f"still waiting for {what}"
         time.sleep(0.2)
     return found
+
+
+class _FixedToken:
+    """A service token source that always has one (the service it is for is not there)."""
+
+    async def token(self) -> str:
+        return "token"
+
+    def forget(self) -> None:
+        pass
+
+
+def unreachable_service(name: str) -> ServiceClient:
+    """A client of a service that listens nowhere: every call fails to connect."""
+    return ServiceClient(name, f"http://127.0.0.1:{free_port()}", _FixedToken())  # type: ignore[arg-type]

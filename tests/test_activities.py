@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from common import clock
+from services.clubs.domain import ActivityArea
 from tests.factories import (
     HA_NOI,
     LAO_CAI,
@@ -20,16 +21,8 @@ from tests.factories import (
 from tests.support import assert_problem
 from tools.stack import Stack
 
-AREAS = [
-    "income_generation",
-    "health_care",
-    "home_care",
-    "rights_entitlements",
-    "lifelong_learning",
-    "culture_sports",
-    "community_support",
-    "resource_mobilisation",
-]
+AREAS = [area.value for area in ActivityArea]
+"""The eight areas, in the order the coverage report lists them."""
 TOMORROW = str(clock.today() + timedelta(days=1))
 
 

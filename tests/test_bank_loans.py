@@ -20,13 +20,12 @@ from common import clock
 from common.db import make_engine, normalise_url
 from common.problems import ServiceUnavailable
 from common.sealing import blind_index, keyring
-from common.service_client import ServiceClient
 from services.loans.bank import reading, rules, schemas
 from services.loans.bank.matching import MemberLookup
 from services.loans.bank.models import BORROWER_ID
 from tests.factories import HA_NOI, HA_NOI_COMMUNE, LAO_CAI, make_club, member_payload, national_id
-from tests.support import Api, assert_problem, wait_until
-from tools.stack import Stack, free_port
+from tests.support import Api, assert_problem, unreachable_service, wait_until
+from tools.stack import Stack
 
 TODAY = clock.today()
 BANKS = "/api/v1/bank-loans"
@@ -592,14 +591,7 @@ def test_records_are_stored_unmatched_while_the_clubs_service_is_down(
 
 
 def test_the_lookup_reports_a_clubs_service_that_cannot_answer() -> None:
-    class FixedToken:
-        async def token(self) -> str:
-            return "token"
-
-        def forget(self) -> None:
-            pass
-
-    client = ServiceClient("clubs", f"http://127.0.0.1:{free_port()}", FixedToken())  # type: ignore[arg-type]
+    client = unreachable_service("clubs")
     lookup = MemberLookup(client)
     assert asyncio.run(lookup.memberships_if_available({"010158000001"})) is None
     with pytest.raises(ServiceUnavailable):

@@ -17,14 +17,12 @@ from common.auth import Principal, Role
 from common.club_directory import ClubDirectory
 from common.db import make_engine
 from common.problems import Conflict, ServiceUnavailable
-from common.service_client import ServiceClient
 from services.loans.ledger import rules, service
 from services.loans.ledger.models import Fund, LedgerEntry, Posting
 from services.loans.ledger.rules import Account, CapitalOrigin, EntryType
 from services.loans.models import LoansBase
 from tests.factories import HA_NOI, HA_NOI_COMMUNE, LAO_CAI, make_club
-from tests.support import assert_problem
-from tools.stack import free_port
+from tests.support import assert_problem, unreachable_service
 
 TODAY = clock.today().isoformat()
 LAST_YEAR = (clock.today() - timedelta(days=365)).isoformat()
@@ -129,14 +127,7 @@ def test_a_club_board_cannot_open_funds(
 
 
 def test_a_clubs_service_that_is_down_is_a_503() -> None:
-    class FixedToken:
-        async def token(self) -> str:
-            return "token"
-
-        def forget(self) -> None:
-            pass
-
-    client = ServiceClient("clubs", f"http://127.0.0.1:{free_port()}", FixedToken())  # type: ignore[arg-type]
+    client = unreachable_service("clubs")
     with pytest.raises(ServiceUnavailable):
         asyncio.run(ClubDirectory(client).facts({1, 2}))
 

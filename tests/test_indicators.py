@@ -21,6 +21,7 @@ from openpyxl import load_workbook
 
 from common import clock
 from common.service_client import ServiceClient, ServiceTokens
+from services.clubs.domain import ActivityArea
 from services.funding.indicators.sources import Ask, IndicatorSources
 from tests.factories import HA_NOI, LAO_CAI, make_club, member_payload
 from tests.support import assert_problem, settle_events
@@ -32,16 +33,7 @@ REPORT = "/api/v1/reports/indicators"
 MILLION = 1_000_000
 TODAY = clock.today()
 START = TODAY - timedelta(days=200)
-AREAS = (
-    "income_generation",
-    "health_care",
-    "home_care",
-    "rights_entitlements",
-    "lifelong_learning",
-    "culture_sports",
-    "community_support",
-    "resource_mobilisation",
-)
+AREAS = tuple(area.value for area in ActivityArea)
 
 
 def day(days_ago: int) -> str:
