@@ -126,7 +126,7 @@ def test_an_app_logs_in_with_pkce_edits_refreshes_and_logs_out(
 
     page.wait_for_timeout(7_000)  # the six-second access token expires
     assert page.evaluate("listClubs()")["status"] == 200
-    assert page.evaluate("window.refreshes") == 1
+    assert page.evaluate("window.refreshes") >= 1  # more on a machine slower than the token
 
     assert page.evaluate("logOut()") == 200
     status(page, "logged out")
