@@ -1,9 +1,11 @@
 """Helpers shared by the benchmarks: progress output and PostgreSQL database handling."""
 
 import re
+import secrets
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import httpx
@@ -13,7 +15,7 @@ from sqlalchemy.engine import Connection, ExecutionContext, make_url
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlmodel import Session
 
-from tools.stack import Stack
+from tools.stack import Stack, free_port
 
 _SAFE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 RowT = TypeVar("RowT")
@@ -112,6 +114,22 @@ def recreate_database(server_url: str, database: str) -> None:
     with psycopg.connect(libpq_url(server_url), autocommit=True, connect_timeout=5) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+
+def migrated_stack(urls: Mapping[str, str], var_dir: Path, token_minutes: int = 600) -> Stack:
+    """A platform on these databases (one per component), migrated, not started yet. Its
+    admin's one token lasts `token_minutes`: it must outlive the whole run, however long the
+    slow calls take."""
+    stack = Stack(
+        database_urls=dict(urls),
+        ports={component: free_port() for component in urls},
+        var_dir=var_dir,
+        admin_password=secrets.token_urlsafe(16),
+        extra_env={"GATEWAY_PERSON_TOKEN_MINUTES": str(token_minutes)},
+    )
+    progress("migrating the databases")
+    stack.migrate()
+    return stack
 
 
 def get_token(stack: Stack) -> str:

@@ -31,7 +31,6 @@ import argparse
 import contextlib
 import os
 import random
-import secrets
 import signal
 import statistics
 import subprocess
@@ -54,6 +53,7 @@ from bench._common import (
     database_url,
     get_token,
     libpq_url,
+    migrated_stack,
     one_row,
     progress,
     recreate_database,
@@ -67,7 +67,7 @@ from services.clubs.settings import ClubsSettings
 from services.loans.bank.models import BORROWER_ID
 from services.loans.bank.rules import MAX_BATCH_RECORDS, VALUE_FIELDS, Membership, Programme
 from services.loans.bank.store import LOAN_COLUMNS
-from tools.stack import Stack, free_port
+from tools.stack import Stack
 
 COMPONENTS = ("gateway", "clubs", "loans", "funding")
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -476,14 +476,7 @@ def prepare(args: argparse.Namespace, urls: dict[str, str], var_dir: Path) -> St
     for component in COMPONENTS:
         progress(f"creating database {args.prefix}_{component}")
         recreate_database(args.server_url, f"{args.prefix}_{component}")
-    stack = Stack(
-        database_urls=urls,
-        ports={c: free_port() for c in COMPONENTS},
-        var_dir=var_dir,
-        admin_password=secrets.token_urlsafe(16),
-    )
-    progress("migrating the databases")
-    stack.migrate()
+    stack = migrated_stack(urls, var_dir)
     progress(f"generating {args.clubs:,} clubs into {args.prefix}_clubs")
     stats = generate(urls["clubs"], clubs=args.clubs, seed=args.seed, replace=True, log=progress)
     progress(f"registry: {stats.describe()}")

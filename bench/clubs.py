@@ -28,7 +28,6 @@ import argparse
 import math
 import os
 import random
-import secrets
 import signal
 import statistics
 import subprocess
@@ -49,6 +48,7 @@ from bench._common import (
     explain_endpoints,
     get_token,
     libpq_url,
+    migrated_stack,
     one_row,
     progress,
     recreate_database,
@@ -56,7 +56,7 @@ from bench._common import (
 from bench.generate_registry import DEFAULT_MEMBERS, DEFAULT_SEED, generate
 from common import clock
 from common.text import fold
-from tools.stack import Stack, free_port
+from tools.stack import Stack
 
 COMPONENTS = ("gateway", "clubs", "loans", "funding")
 SCALES = {"full": 25_000, "small": 2_000}
@@ -124,16 +124,7 @@ def prepare(args: argparse.Namespace, urls: dict[str, str], names: dict[str, str
         if not (reuse and component == "clubs"):
             progress(f"creating database {name} for {component}")
             recreate_database(args.server_url, name)
-    stack = Stack(
-        database_urls=urls,
-        ports={c: free_port() for c in COMPONENTS},
-        var_dir=args.var_dir,
-        admin_password=secrets.token_urlsafe(16),
-        # One token for the whole run, however long the slow calls take.
-        extra_env={"GATEWAY_PERSON_TOKEN_MINUTES": "600"},
-    )
-    progress("migrating the databases")
-    stack.migrate()
+    stack = migrated_stack(urls, args.var_dir)
     existing = club_count(urls["clubs"])
     if reuse and existing:
         progress(f"--reuse: {existing:,} clubs already in {names['clubs']}, no generation")

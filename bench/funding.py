@@ -45,6 +45,7 @@ from bench._common import (
     explain_endpoints,
     get_token,
     libpq_url,
+    migrated_stack,
     one_row,
     progress,
     recreate_database,
@@ -61,7 +62,7 @@ from bench.generate_funding import generate as generate_flows
 from bench.generate_registry import DEFAULT_MEMBERS, DEFAULT_SEED
 from bench.generate_registry import generate as generate_registry
 from common import clock
-from tools.stack import Stack, free_port
+from tools.stack import Stack
 
 COMPONENTS = ("gateway", "clubs", "loans", "funding")
 DATABASES = {
@@ -117,16 +118,7 @@ def prepare(args: argparse.Namespace, urls: dict[str, str]) -> Stack:
         if component not in keep:
             progress(f"creating database {name} for {component}")
             recreate_database(args.server_url, name)
-    stack = Stack(
-        database_urls=urls,
-        ports={c: free_port() for c in COMPONENTS},
-        var_dir=args.var_dir,
-        admin_password=secrets.token_urlsafe(16),
-        # One token for the whole run, however long the slow calls take.
-        extra_env={"GATEWAY_PERSON_TOKEN_MINUTES": "600"},
-    )
-    progress("migrating the databases")
-    stack.migrate()
+    stack = migrated_stack(urls, args.var_dir)
     if not registry:
         progress(f"generating the national registry: {REGISTRY_CLUBS:,} clubs")
         generate_registry(

@@ -18,7 +18,6 @@ Exit code: 0 when every target is met, 1 when one is missed, 2 when the run fail
 
 import argparse
 import random
-import secrets
 import sys
 import tempfile
 from pathlib import Path
@@ -31,6 +30,7 @@ from bench._common import (
     database_url,
     get_token,
     libpq_url,
+    migrated_stack,
     one_row,
     progress,
     recreate_database,
@@ -47,7 +47,7 @@ from bench.generate_loans import generate as generate_loan_book
 from bench.generate_registry import DEFAULT_MEMBERS, DEFAULT_SEED
 from bench.generate_registry import generate as generate_registry
 from common import clock
-from tools.stack import Stack, free_port
+from tools.stack import Stack
 
 COMPONENTS = ("gateway", "clubs", "loans", "funding")
 DATABASES = {
@@ -81,15 +81,7 @@ def prepare(args: argparse.Namespace, urls: dict[str, str]) -> Stack:
         if component not in keep:
             progress(f"creating database {name} for {component}")
             recreate_database(args.server_url, name)
-    stack = Stack(
-        database_urls=urls,
-        ports={c: free_port() for c in COMPONENTS},
-        var_dir=args.var_dir,
-        admin_password=secrets.token_urlsafe(16),
-        extra_env={"GATEWAY_PERSON_TOKEN_MINUTES": "600"},
-    )
-    progress("migrating the databases")
-    stack.migrate()
+    stack = migrated_stack(urls, args.var_dir)
     if not club_count(urls["clubs"]):
         progress(f"generating the national registry: {REGISTRY_CLUBS:,} clubs")
         generate_registry(

@@ -145,6 +145,10 @@ def _service_check(name: str, url: str) -> ReadinessCheck:
     return check
 
 
+BACKFILL_POLL_SECONDS = 10.0
+"""A backfill is woken when its subscription is made; the poll only finds another replica's."""
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     settings.check_production()
@@ -170,11 +174,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         # The webhooks: follow every service's events, and post what subscribers may see.
         workers = [consumer.run(app) for consumer in followers.values()]
         workers.append(app.state.webhook_sender.run())
-        workers.append(
-            run_backfills(
-                app.state.engine, followers, app.state.backfill_wake, settings.webhook_poll_seconds
-            )
-        )
+        wake = app.state.backfill_wake
+        workers.append(run_backfills(app.state.engine, followers, wake, BACKFILL_POLL_SECONDS))
         workers.append(retention_worker(consumer_tables.prune)(app))
         workers.append(retention_worker(prune_log, days_setting="webhook_log_retention_days")(app))
         workers.append(

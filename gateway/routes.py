@@ -5,7 +5,7 @@ import binascii
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Header, Query, Request
+from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response
 from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
@@ -93,6 +93,7 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
 )
 def token(
     request: Request,
+    response: Response,
     session: SessionDep,
     grant_type: Annotated[
         str,
@@ -115,6 +116,7 @@ def token(
     settings, keys = _settings(request), _keys(request)
     address = request.client.host if request.client else "unknown"
     throttle = identity.LoginThrottle(settings, address)
+    response.headers["Cache-Control"] = "no-store"  # RFC 6749 §5.1: tokens are never cached
     if grant_type in ("authorization_code", "refresh_token"):
         app = grants.require_app_client(session, client_id)
         if grant_type == "authorization_code":

@@ -43,7 +43,9 @@ def test_a_person_logs_in_through_the_page_and_the_app_gets_tokens(
     )  # nothing loaded from elsewhere
     assert "Đăng nhập" in page.text and "Sổ tay CLB" in page.text
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
-    tokens = login.exchange(login.log_in(*person)).json()
+    exchanged = login.exchange(login.log_in(*person))
+    assert exchanged.headers["cache-control"] == "no-store"
+    tokens = exchanged.json()
     assert tokens["token_type"] == "bearer" and tokens["refresh_token"]
     assert me(api.base_url, tokens["access_token"]).json()["subject"] == f"user:{person[0]}"
 

@@ -30,6 +30,8 @@ from gateway.webhooks.fanout import deliveries, remember_funded_clubs
 from gateway.webhooks.models import WebhookBackfill, WebhookDelivery, WebhookSubscription
 
 LEASE_SECONDS = 60
+AFTER_WAKE_SECONDS = 0.3
+LOOKS_AFTER_WAKE = 3
 FUNDING = "funding"
 log = logging.getLogger("ishc.webhooks")
 
@@ -156,7 +158,10 @@ async def run_backfills(
     engine: Engine, feeds: Mapping[str, EventConsumer], wake: asyncio.Event, poll: float
 ) -> None:
     """The backfill worker: reads while there is something to read, then waits to be woken
-    (a subscription made with `backfill_from`) or for `poll` seconds."""
+    (a subscription made with `backfill_from`) or for `poll` seconds (another replica's).
+    A wake comes before the subscription's transaction commits: a woken worker that finds
+    nothing looks again a few times, shortly after."""
+    soon = 0
     while True:
         wake.clear()
         try:
@@ -164,6 +169,11 @@ async def run_backfills(
         except Exception:
             log.exception("webhook backfill failed; trying again")
             busy = False
-        if not busy:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), poll)
+        if busy:
+            soon = 0
+            continue
+        pause = AFTER_WAKE_SECONDS if soon > 0 else poll
+        soon = max(0, soon - 1)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), pause)
+            soon = LOOKS_AFTER_WAKE
