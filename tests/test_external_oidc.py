@@ -20,7 +20,7 @@ from tests.factories import HA_NOI, make_club
 from tests.support import Api, assert_problem
 from tests.test_generated_client import _without_tool
 from tests.test_typescript_client import _run
-from tools.stack import SERVICES, Stack, free_port
+from tools.stack import Stack, free_port
 
 PROVIDER = Path(__file__).resolve().parent.parent / "clients" / "oidc-provider"
 
@@ -62,10 +62,11 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def trusting(stack: Stack, api: Api, provider: str) -> Iterator[Stack]:
-    """A second platform on the test databases that trusts the provider."""
+    """A second gateway and clubs service on the test databases that trust the provider (the
+    calls here reach no other service)."""
     second = Stack(
         database_urls=stack.database_urls,
-        ports={component: free_port() for component in ("gateway", *SERVICES)},
+        ports={**stack.ports, "gateway": free_port(), "clubs": free_port()},
         var_dir=stack.var_dir,
         admin_password=api.admin_password,
         extra_env={
@@ -75,7 +76,7 @@ def trusting(stack: Stack, api: Api, provider: str) -> Iterator[Stack]:
             "ISHC_OIDC_AUDIENCE": "ishc-api",
         },
     )
-    second.start()
+    second.start(["clubs", "gateway"])
     try:
         yield second
     finally:
