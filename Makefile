@@ -37,12 +37,12 @@ else
 endif
 
 # Both passes fuzz the API; with both, each draws fewer examples per operation (the slowest
-# test), 20 between them, which keeps CI short.
+# test), 18 between them, which keeps CI short.
 # The two passes run in two process time zones, west of UTC and UTC: business dates are Vietnam's
 # whatever the server's zone (tests/test_business_dates.py runs the platform at 06:30 in Hà Nội).
 test-sqlite:
 	TZ=America/Los_Angeles TEST_DATABASE=sqlite \
-		SCHEMATHESIS_MAX_EXAMPLES=$(if $(TEST_POSTGRES_URL),12,20) \
+		SCHEMATHESIS_MAX_EXAMPLES=$(if $(TEST_POSTGRES_URL),10,20) \
 		$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 test-postgres:
