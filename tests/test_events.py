@@ -104,6 +104,22 @@ def test_positions_follow_one_another_without_gaps(admin: httpx.Client, feeds: F
     assert [event["position"] for event in tail] == [positions[-1]]
 
 
+def test_a_change_that_moves_no_count_announces_no_membership(
+    admin: httpx.Client, feeds: Feeds
+) -> None:
+    club = make_club(admin)
+    member = admin.post(f"/api/v1/clubs/{club['id']}/members", json=member_payload()).json()
+    path = f"/api/v1/members/{member['id']}"
+    assert admin.patch(path, json={"phone": "0987654321"}).status_code == 200
+    assert admin.patch(path, json={"household_status": "near_poor"}).status_code == 200
+    counted = [
+        e["data"]["priority"]
+        for e in feeds.about("clubs", f"club:{club['id']}")
+        if e["type"] == "club.membership_changed"
+    ]
+    assert counted == [1, 1]  # joined (poor), then near-poor: still a priority household
+
+
 def test_a_club_and_its_members_are_announced_in_order(admin: httpx.Client, feeds: Feeds) -> None:
     club = make_club(admin)
     member = admin.post(f"/api/v1/clubs/{club['id']}/members", json=member_payload()).json()

@@ -334,6 +334,13 @@ def add_member(session: Session, actor: Actor, club: Club, payload: MemberCreate
     return member
 
 
+COUNTED_FIELDS = frozenset(
+    {"gender", "birth_date", "birth_year", "household_status", "home_care_volunteer", "joined_on"}
+)
+"""The member's fields the club's counts read (`quotas.rules.counts_by_club`): a change to
+another (a phone, a board role) changes no count and announces none."""
+
+
 def announce_membership(session: Session, club: Club) -> None:
     """`club.membership_changed`: the club's counts as the transaction leaves them."""
     session.flush()
@@ -392,7 +399,8 @@ def update_member(
         before,
         audit.snapshot(member),
     )
-    announce_membership(session, club)
+    if COUNTED_FIELDS & changes.keys():
+        announce_membership(session, club)
     return member
 
 
