@@ -34,6 +34,7 @@ from services.funding.reports.schemas import (
     FundedClub,
     FundedClubProfile,
 )
+from services.funding.rules import percent
 from services.funding.scope import READERS
 
 router = APIRouter(
@@ -41,6 +42,8 @@ router = APIRouter(
     tags=["funded clubs"],
     dependencies=[Depends(require_roles(*READERS))],
 )
+SHARED = ("women", "older", "younger", "priority")
+"""The member counts also given as a share of the members."""
 NO_FILTERS: funded_clubs.Filters = {
     "funder_id": None,
     "province": None,
@@ -67,16 +70,9 @@ def _funding(session: Session, principal: Principal, club_id: int) -> FundedClub
 def _members(figures: dict[str, Any]) -> tuple[ClubMembers, bool]:
     counts = figures["members"]
     whole = counts["members"]
-
-    def share(part: int) -> float | None:
-        return round(100 * part / whole, 1) if whole else None
-
     members = ClubMembers(
         **counts,
-        women_pct=share(counts["women"]),
-        older_pct=share(counts["older"]),
-        younger_pct=share(counts["younger"]),
-        priority_pct=share(counts["priority"]),
+        **{f"{name}_pct": percent(counts[name], whole) for name in SHARED},
     )
     return members, figures["clubs_compliant"] == 1
 
@@ -87,7 +83,7 @@ def _borrowing(money: dict[str, Any], members: int | None) -> ClubBorrowing:
         members_with_club_loan=money["members_with_club_loan"],
         members_with_bank_loan=money["members_with_bank_loan"],
         members_with_loan=borrowers,
-        share_pct=round(100 * borrowers / members, 1) if members else None,
+        share_pct=percent(borrowers, members) if members is not None else None,
     )
 
 
