@@ -100,6 +100,8 @@ def test_a_reinstated_record_is_matched_again_and_takes_postings(
     answer = reinstate(bank, loan["id"])
     assert answer.status_code == 200 and answer.json()["retracted_at"] is None, answer.text
     assert answer.json()["member_id"] == matched["member"]["id"]  # matched again at once
+    reads = admin.get(f"/api/v1/members/{matched['member']['id']}/access-log").json()["items"]
+    assert any(entry["path"].endswith("/reinstatement") for entry in reads)  # who saw it
     assert bank_loans_of(admin, club["id"]) == 1
     (audit,) = bank.get(f"{BANKS}/{loan['id']}/retractions").json()
     assert audit["reinstated_by"] and audit["reinstated_at"]

@@ -385,7 +385,9 @@ async def reinstate_bank_loan(
     loan = await run_in_threadpool(service.visible_loan, session, principal, loan_id)
     found = await lookup.memberships_if_available({loan.borrower_blind_index})
     loan = await run_in_threadpool(retraction.reinstate, session, principal, loan_id, found)
-    return await run_in_threadpool(idem.respond, session, service.public(loan), 200)
+    answer = await run_in_threadpool(idem.respond, session, service.public(loan), 200)
+    shown(answer, [loan.member_id])  # matched again: a member's bank record, in the access log
+    return answer
 
 
 @router.get(
