@@ -9,7 +9,6 @@ service role, for another audience, or where the provider is not trusted.
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import httpx
 import pytest
 
 from tests.factories import HA_NOI, make_club
-from tests.support import Api, assert_problem
+from tests.support import Api, assert_problem, wait_until
 from tests.test_generated_client import _without_tool
 from tests.test_typescript_client import _run
 from tools.stack import Stack, free_port
@@ -44,16 +43,15 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+    def started() -> bool:
+        try:
+            return httpx.get(f"{issuer}/.well-known/openid-configuration").status_code == 200
+        except httpx.TransportError:
+            return False
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{issuer}/.well-known/openid-configuration").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the OpenID provider did not start"
-            time.sleep(0.2)
+        wait_until(started, "the OpenID provider to start", seconds=30)
         yield issuer
     finally:
         process.terminate()
