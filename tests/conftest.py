@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from common import sealing
+from common import clock, sealing
 from services.clubs.settings import ClubsSettings
 from tests import personal_data_scan
 from tests.support import Api, postgres_databases
@@ -28,6 +29,37 @@ PERSONAL_DATA_KEYS = f"test-a:{sealing.new_key()},test-b:{sealing.new_key()}"
 """Two keys, as during a rotation: the first seals, both open."""
 PERSONAL_DATA_INDEX_KEY = sealing.new_key()
 TOKEN_MINUTES = 240
+
+
+def _session_calendar() -> str:
+    """The calendar of this session's business dates: one that stays on one day for hours.
+
+    Test modules take today's date once (`TODAY = clock.today()`) and the platform takes it at
+    every request; a run that crossed midnight in Hà Nội (17:00 UTC) saw the two disagree. So a
+    run that starts in Hà Nội's evening (18:00 or later, hours from midnight) keeps UTC's
+    calendar, which is on the same date there and 7 hours from its own midnight; every other
+    run keeps Vietnam's, at least 6 hours from its midnight. Every process of the session
+    (this one and every platform it starts) reads the same setting. The tests that are about
+    Vietnam's calendar itself name it (`vietnam_calendar`).
+    """
+    vietnam_hour = clock.utcnow().astimezone(ZoneInfo(clock.DEFAULT_TIME_ZONE)).hour
+    return clock.DEFAULT_TIME_ZONE if vietnam_hour < 18 else "UTC"
+
+
+os.environ.setdefault(clock.TIME_ZONE_SETTING, _session_calendar())
+clock.business_zone.cache_clear()
+
+
+@pytest.fixture
+def vietnam_calendar(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process reads Vietnam's calendar for one test (whatever the session's is)."""
+    monkeypatch.setenv(clock.TIME_ZONE_SETTING, clock.DEFAULT_TIME_ZONE)
+    clock.business_zone.cache_clear()
+    yield
+    monkeypatch.undo()
+    clock.business_zone.cache_clear()
+
+
 TEST_SETTINGS = {
     # A slow machine's run outlasts a 15-minute token (tests hold tokens for the session):
     # the tests' tokens last longer; expiry itself is tested with tokens made to expire.

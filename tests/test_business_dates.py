@@ -40,7 +40,7 @@ def early_morning(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp: Path = tmp_path_factory.mktemp("early-morning")
     shift = MOMENT.timestamp() - time.time()
     launcher = [sys.executable, "-m", "tests.clock_travel", str(shift)]
-    settings = {"ISHC_ADMIN_USERNAME": ADMIN}
+    settings = {"ISHC_ADMIN_USERNAME": ADMIN, clock.TIME_ZONE_SETTING: clock.DEFAULT_TIME_ZONE}
     for urls in _database_urls(tmp, "early"):
         yield from _stack(tmp, urls, extra_env=settings, launcher=launcher)
 
@@ -61,7 +61,7 @@ def club(admin: httpx.Client) -> dict:
     return make_lending_club(admin)
 
 
-def test_the_moment_is_the_vietnamese_morning_of_the_next_day() -> None:
+def test_the_moment_is_the_vietnamese_morning_of_the_next_day(vietnam_calendar: None) -> None:
     assert clock.business_date(MOMENT) == VIETNAM_DAY
     assert MOMENT.date() == VIETNAM_DAY - timedelta(days=1)
     assert clock.start_of(VIETNAM_DAY) == datetime(2026, 12, 5, 17, tzinfo=UTC)
