@@ -18,39 +18,37 @@ import argparse
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 from sqlalchemy import Engine
 
-from bench._common import database_url, get_token, progress, recreate_database
+from bench._common import (
+    admin_client,
+    component_databases,
+    database_urls,
+    make_stack,
+    progress,
+    recreate_database,
+    sqlite_urls,
+)
+from bench._guard import guarded_run
 from common import clock
 from common.auth import Role
 from common.db import make_engine, normalise_url
 from gateway.access_log import AccessLog
-from tools.stack import Stack, free_port
-
-COMPONENTS = ("gateway", "clubs", "loans", "funding")
+from tools.stack import Stack
 
 
-def _stack(directory: Path, postgres: str | None) -> Stack:
-    if postgres:
-        urls = {}
-        for component in COMPONENTS:
-            name = f"ishc_bench_access_{component}"
-            recreate_database(postgres, name)
-            urls[component] = database_url(postgres, name)
-    else:
-        urls = {c: f"sqlite:///{directory / f'{c}.db'}" for c in COMPONENTS}
-    return Stack(
-        database_urls=urls,
-        ports={c: free_port() for c in COMPONENTS},
-        var_dir=directory,
-        admin_password=secrets.token_urlsafe(16),
-        extra_env={"GATEWAY_PERSON_TOKEN_MINUTES": "120"},
-    )
+def _databases(directory: Path, postgres: str | None) -> dict[str, str]:
+    """SQLite in `directory`, or new databases on the `postgres` server."""
+    if not postgres:
+        return sqlite_urls(directory)
+    names = component_databases("ishc_bench_access")
+    for name in names.values():
+        recreate_database(postgres, name)
+    return database_urls(postgres, names)
 
 
 def _club_of(client: httpx.Client, members: int) -> int:
@@ -112,9 +110,7 @@ def _write(log: AccessLog, members: int) -> float:
 
 
 def measure(stack: Stack, engine: Engine, args: argparse.Namespace) -> tuple[float, float]:
-    token = get_token(stack)
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=60.0) as client:
+    with admin_client(stack) as client:
         progress(f"adding a club of {args.members} members")
         club_id = _club_of(client, args.members)
         log = AccessLog(engine)
@@ -138,20 +134,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", help="a server URL (the databases are recreated)")
     parser.add_argument("--max-share", type=float, help="fail above this share (e.g. 0.05)")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="ishc-bench-access-") as tmp:
-        stack = _stack(Path(tmp), args.postgres)
-        try:
-            progress("migrating and starting the platform")
-            stack.migrate()
-            stack.start(log_dir=Path(tmp) / "logs")
-            engine = make_engine(normalise_url(stack.database_urls["gateway"]))
-            read, write = measure(stack, engine, args)
-            engine.dispose()
-        except (httpx.HTTPError, RuntimeError, OSError) as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr)
-            return 2
-        finally:
-            stack.stop()
+    with guarded_run("ishc-bench-access-") as guard:
+        stack = make_stack(
+            _databases(guard.var_dir, args.postgres), guard.var_dir, token_minutes=120
+        )
+        progress("migrating and starting the platform")
+        stack.migrate()
+        guard.stack = stack
+        stack.start(log_dir=guard.log_dir)
+        engine = make_engine(normalise_url(stack.database_urls["gateway"]))
+        read, write = measure(stack, engine, args)
+        engine.dispose()
+    if guard.exit_code is not None:
+        return guard.exit_code
     database = "PostgreSQL" if args.postgres else "SQLite"
     share = write / read
     print(f"{database}, a page of {args.members} members through the gateway:")

@@ -31,11 +31,8 @@ import argparse
 import contextlib
 import os
 import random
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -49,8 +46,7 @@ import psycopg
 
 from bench._common import (
     ProgressBar,
-    check_name,
-    database_url,
+    database_urls,
     get_token,
     libpq_url,
     migrated_stack,
@@ -58,7 +54,9 @@ from bench._common import (
     progress,
     recreate_database,
 )
-from bench.generate_registry import DEFAULT_SEED, generate
+from bench._guard import guarded_run
+from bench._options import add_seed, add_server, prefixed_databases
+from bench.generate_registry import generate
 from common import clock, sealing
 from common.national_id import CCCD_PROVINCE_CODES
 from common.sealing import keyring
@@ -69,11 +67,9 @@ from services.loans.bank.rules import MAX_BATCH_RECORDS, VALUE_FIELDS, Membershi
 from services.loans.bank.store import LOAN_COLUMNS
 from tools.stack import Stack
 
-COMPONENTS = ("gateway", "clubs", "loans", "funding")
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGET_RATIO = 0.20
 BANK_CODE = "VBSP"
-REQUEST_TIMEOUT = 120.0
+BATCH_TIMEOUT = 120.0
 SCRATCH_TABLE = "bench_bank_loans_copy"
 INDEXED_TABLE = "bench_bank_loans_indexed"
 RECORD_FIELDS = (
@@ -254,7 +250,7 @@ def bank_client(stack: Stack) -> httpx.Client:
             "Authorization": f"Bearer {token.json()['access_token']}",
             "Content-Type": "application/json",
         },
-        timeout=REQUEST_TIMEOUT,
+        timeout=BATCH_TIMEOUT,
     )
 
 
@@ -446,13 +442,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--min-ratio", type=float, default=TARGET_RATIO, help="API / COPY to pass (0.2)"
     )
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (1336)")
-    parser.add_argument(
-        "--server-url", default=DEFAULT_SERVER, help=f"a database to connect to ({DEFAULT_SERVER})"
-    )
-    parser.add_argument(
-        "--prefix", default="ishc_bench_bank", help="database names: PREFIX_<component>"
-    )
+    add_seed(parser)
+    add_server(parser, prefix="ishc_bench_bank")
     args = parser.parse_args(argv)
     if not 1 <= args.records <= 10_000_000:
         parser.error("--records must be within 1..10,000,000")
@@ -460,24 +451,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--batch must be within 1..{MAX_BATCH_RECORDS:,}")
     if not 1 <= args.clubs <= 100_000 or not 0 <= args.member_share <= 1:
         parser.error("--clubs must be within 1..100,000 and --member-share within 0..1")
-    try:
-        for component in COMPONENTS:
-            check_name(f"{args.prefix}_{component}")
-    except ValueError as exc:
-        parser.error(f"--prefix: {exc}")
+    args.databases = prefixed_databases(parser, args.prefix)
     return args
 
 
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def prepare(args: argparse.Namespace, urls: dict[str, str], var_dir: Path) -> Stack:
-    for component in COMPONENTS:
-        progress(f"creating database {args.prefix}_{component}")
-        recreate_database(args.server_url, f"{args.prefix}_{component}")
+    for name in args.databases.values():
+        progress(f"creating database {name}")
+        recreate_database(args.server_url, name)
     stack = migrated_stack(urls, var_dir)
-    progress(f"generating {args.clubs:,} clubs into {args.prefix}_clubs")
+    progress(f"generating {args.clubs:,} clubs into {args.databases['clubs']}")
     stats = generate(urls["clubs"], clubs=args.clubs, seed=args.seed, replace=True, log=progress)
     progress(f"registry: {stats.describe()}")
     return stack
@@ -485,58 +468,33 @@ def prepare(args: argparse.Namespace, urls: dict[str, str], var_dir: Path) -> St
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
     sealing.configure(ClubsSettings())  # the services' keys: both take the defaults here
-    urls = {c: database_url(args.server_url, f"{args.prefix}_{c}") for c in COMPONENTS}
-    with tempfile.TemporaryDirectory(prefix="ishc-bench-bank-") as tmp:
-        var_dir = Path(tmp)
-        stack: Stack | None = None
-        try:
-            stack = prepare(args, urls, var_dir)
-            members = active_members(
-                urls["clubs"], int(args.records * args.member_share), args.seed
-            )
-            progress(f"building {args.records:,} records ({len(members):,} borrowers are members)")
-            records = make_records(args.records, list(members), args.seed)
-            by_index = {keyring().blind_index(i): found for i, found in members.items()}
-            batches = []
-            for start in range(0, len(records), args.batch):
-                chunk = records[start : start + args.batch]
-                rows = copy_rows(chunk)
-                stored = stored_rows(rows, by_index, start + 1, "client:bench")
-                batches.append(Batch(len(chunk), orjson.dumps({"records": chunk}), rows, stored))
-            progress("starting clubs, loans, funding and the gateway")
-            stack.start(log_dir=var_dir / "logs")
-            with bank_client(stack) as client:
-                warm = make_records(min(args.batch, 1_000), [], args.seed + 1)
-                post_batch(client, len(warm), orjson.dumps({"records": warm}), Run())
-                runs = side_by_side(client, batches, urls["loans"])
-            stack.stop()
-            loans, matched, versions = stored_counts(urls["loans"])
-            progress(
-                f"stored: {loans:,} loans ({matched:,} matched), {versions:,} postings in the"
-                " history (replaced or stale)"
-            )
-        except KeyboardInterrupt:
-            print("\ninterrupted: stopping the platform", file=sys.stderr, flush=True)
-            return 130
-        except (RuntimeError, OSError, subprocess.SubprocessError, httpx.HTTPError) as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr, flush=True)
-            for log in sorted((var_dir / "logs").glob("*.log")):
-                tail = log.read_text(errors="replace").splitlines()[-20:]
-                if tail:
-                    print(f"--- {log.name} (last lines)\n" + "\n".join(tail), file=sys.stderr)
-            return 2
-        except psycopg.Error as exc:
-            print(f"benchmark failed in PostgreSQL: {exc}", file=sys.stderr, flush=True)
-            return 2
-        finally:
-            if stack is not None:
-                previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-                try:
-                    stack.stop()
-                finally:
-                    signal.signal(signal.SIGINT, previous)
+    urls = database_urls(args.server_url, args.databases)
+    with guarded_run("ishc-bench-bank-") as guard:
+        stack = prepare(args, urls, guard.var_dir)
+        members = active_members(urls["clubs"], int(args.records * args.member_share), args.seed)
+        progress(f"building {args.records:,} records ({len(members):,} borrowers are members)")
+        records = make_records(args.records, list(members), args.seed)
+        by_index = {keyring().blind_index(i): found for i, found in members.items()}
+        batches = []
+        for start in range(0, len(records), args.batch):
+            chunk = records[start : start + args.batch]
+            rows = copy_rows(chunk)
+            stored = stored_rows(rows, by_index, start + 1, "client:bench")
+            batches.append(Batch(len(chunk), orjson.dumps({"records": chunk}), rows, stored))
+        guard.start(stack)
+        with bank_client(stack) as client:
+            warm = make_records(min(args.batch, 1_000), [], args.seed + 1)
+            post_batch(client, len(warm), orjson.dumps({"records": warm}), Run())
+            runs = side_by_side(client, batches, urls["loans"])
+        stack.stop()
+        loans, matched, versions = stored_counts(urls["loans"])
+        progress(
+            f"stored: {loans:,} loans ({matched:,} matched), {versions:,} postings in the"
+            " history (replaced or stale)"
+        )
+    if guard.exit_code is not None:
+        return guard.exit_code
     return 0 if report(runs, args) else 1
 
 

@@ -25,107 +25,53 @@ Ctrl-C. The platform is always stopped; the databases are kept for `--reuse` and
 """
 
 import argparse
-import math
-import os
 import random
-import signal
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import psycopg
 
+from bench._calls import BUDGET_SECONDS, Call, first_answer, print_table, time_as_admin
 from bench._common import (
-    check_name,
     database_exists,
-    database_url,
+    database_urls,
     explain_endpoints,
-    get_token,
     libpq_url,
     migrated_stack,
     one_row,
     progress,
-    recreate_database,
+    recreate_databases,
+    table_rows,
 )
-from bench.generate_registry import DEFAULT_MEMBERS, DEFAULT_SEED, generate
+from bench._guard import guarded_run
+from bench._options import add_seed, add_server, add_timing, prefixed_databases
+from bench.generate_registry import DEFAULT_CLUBS, DEFAULT_MEMBERS, generate
 from common import clock
 from common.text import fold
 from tools.stack import Stack
 
-COMPONENTS = ("gateway", "clubs", "loans", "funding")
-SCALES = {"full": 25_000, "small": 2_000}
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+SCALES = {"full": DEFAULT_CLUBS, "small": 2_000}
 PROVINCE = "15"
 """The province of the aggregate: Lào Cai, the plan of 2018."""
 PAGE_LIMIT = 20
-REQUEST_TIMEOUT = 60.0
-
-
-@dataclass
-class Call:
-    name: str
-    target_ms: float
-    paths: list[str]
-    """Cycled through, so a call is not always the same club or the same search."""
-    timings_ms: list[float] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    runs_wanted: int = 0
-
-    def path(self, number: int) -> str:
-        return self.paths[number % len(self.paths)]
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.timings_ms) if self.timings_ms else math.nan
-
-    @property
-    def p95(self) -> float:
-        if len(self.timings_ms) < 2:
-            return self.timings_ms[0] if self.timings_ms else math.nan
-        return statistics.quantiles(self.timings_ms, n=20, method="inclusive")[18]
-
-    @property
-    def passed(self) -> bool:
-        return not self.errors and bool(self.timings_ms) and self.median < self.target_ms
 
 
 # --- the databases and the platform -----------------------------------------------------------
 
 
-def database_names(prefix: str) -> dict[str, str]:
-    return {c: check_name(f"{prefix}_{c}") for c in COMPONENTS}
-
-
-def club_count(url: str) -> int:
-    with psycopg.connect(libpq_url(url), connect_timeout=5) as conn:
-        row = one_row(
-            conn.execute(
-                "SELECT CASE WHEN to_regclass('clubs') IS NULL THEN 0"
-                " ELSE (SELECT count(*) FROM clubs) END"
-            )
-        )
-    return int(row[0])
-
-
-def prepare(args: argparse.Namespace, urls: dict[str, str], names: dict[str, str]) -> Stack:
+def prepare(args: argparse.Namespace, urls: dict[str, str], var_dir: Path) -> Stack:
     """Databases created (or reused), migrated and filled; the stack not yet started."""
+    names = args.databases
     reuse = args.reuse and database_exists(args.server_url, names["clubs"])
     if args.reuse and not reuse:
         progress(f"--reuse: no database {names['clubs']} yet, creating it")
-    for component, name in names.items():
-        # Only the registry is worth keeping: the gateway's admin user must get this run's
-        # password, and the other services hold nothing the bench reads.
-        if not (reuse and component == "clubs"):
-            progress(f"creating database {name} for {component}")
-            recreate_database(args.server_url, name)
-    stack = migrated_stack(urls, args.var_dir)
-    existing = club_count(urls["clubs"])
+    # Only the registry is worth keeping: the gateway's admin user must get this run's
+    # password, and the other services hold nothing the bench reads.
+    recreate_databases(args.server_url, names, keep={"clubs"} if reuse else ())
+    stack = migrated_stack(urls, var_dir)
+    existing = table_rows(urls["clubs"], "clubs")
     if reuse and existing:
         progress(f"--reuse: {existing:,} clubs already in {names['clubs']}, no generation")
         return stack
@@ -193,83 +139,30 @@ def make_calls(searches: list[tuple[str, str]], club_ids: list[int]) -> list[Cal
     ]
 
 
-def describe_answers(client: httpx.Client, calls: list[Call]) -> None:
-    """What the calls answer on this data: sizes, totals, the share of failing clubs."""
-    for call in calls:
-        response = client.get(call.path(0))
-        if response.status_code != 200:
-            raise RuntimeError(
-                f"{call.name}: {call.path(0)} answered {response.status_code}: "
-                f"{response.text[:500]}"
-            )
-        body = response.json()
-        size = len(response.content)
-        if "items" in body:
-            facts = f"total {body['total']:,}, {len(body['items'])} items"
-            if body["items"] and "failures" in body["items"][0]:
-                facts += f"; first: {body['items'][0]['code']} {body['items'][0]['failures']}"
-        elif "clubs_compliant" in body:
-            facts = (
-                f"{body['clubs']:,} active clubs, {body['clubs_compliant_pct']} % compliant, "
-                f"{body['counts']['members']:,} members, shares {body['shares']}"
-            )
-        else:
-            facts = f"compliant {body.get('compliant')}, failures {body.get('failures')}"
-        progress(f"{call.name}: {call.path(0)} -> {size:,} bytes; {facts}")
-
-
-def time_calls(
-    client: httpx.Client, calls: list[Call], runs: int, warmup: int, budget: float
-) -> None:
-    for call in calls:
-        call.runs_wanted = runs
-        for number in range(warmup):
-            client.get(call.path(number))
-        started = time.monotonic()
-        for number in range(runs):
-            if time.monotonic() - started > budget:
-                progress(f"{call.name}: time budget of {budget:.0f} s spent after {number} runs")
-                break
-            sent = time.perf_counter()
-            try:
-                response = client.get(call.path(warmup + number))
-            except httpx.HTTPError as exc:
-                call.errors.append(f"{type(exc).__name__}: {exc}")
-                continue
-            elapsed = (time.perf_counter() - sent) * 1000.0
-            if response.status_code != 200:
-                call.errors.append(f"HTTP {response.status_code}")
-                continue
-            call.timings_ms.append(elapsed)
-        progress(
-            f"{call.name}: {len(call.timings_ms)} runs, median {call.median:.1f} ms, "
-            f"p95 {call.p95:.1f} ms"
+def describe_answer(client: httpx.Client, call: Call) -> None:
+    """What the call answers on this data: size, totals, the share of failing clubs."""
+    response = first_answer(client, call)
+    body = response.json()
+    size = len(response.content)
+    if "items" in body:
+        facts = f"total {body['total']:,}, {len(body['items'])} items"
+        if body["items"] and "failures" in body["items"][0]:
+            facts += f"; first: {body['items'][0]['code']} {body['items'][0]['failures']}"
+    elif "clubs_compliant" in body:
+        facts = (
+            f"{body['clubs']:,} active clubs, {body['clubs_compliant_pct']} % compliant, "
+            f"{body['counts']['members']:,} members, shares {body['shares']}"
         )
-
-
-def load_average() -> str:
-    """The machine's load (1, 5, 15 min): on a shared 2-core box it explains noisy figures."""
-    try:
-        return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "load average unknown"
+    else:
+        facts = f"compliant {body.get('compliant')}, failures {body.get('failures')}"
+    progress(f"{call.name}: {call.path(0)} -> {size:,} bytes; {facts}")
 
 
 def report(calls: list[Call], args: argparse.Namespace) -> None:
     print()
     scale = f"{args.clubs_found:,} clubs, {args.members_found:,} members"
     print(f"PostgreSQL, through the gateway, {scale}; {args.runs} runs after {args.warmup} warm-up")
-    print(f"{os.cpu_count()} CPUs; {args.load_before} before the timing, {args.load_after} after")
-    print(f"{'call':34} {'runs':>4} {'median':>10} {'p95':>10} {'min':>10} {'max':>10} target")
-    for call in calls:
-        timings = call.timings_ms or [math.nan]
-        verdict = "PASS" if call.passed else "FAIL"
-        errors = f"  errors: {len(call.errors)} ({call.errors[0]})" if call.errors else ""
-        print(
-            f"{call.name:34} {len(call.timings_ms):>4} {call.median:>7.1f} ms {call.p95:>7.1f} ms"
-            f" {min(timings):>7.1f} ms {max(timings):>7.1f} ms < {call.target_ms:,.0f} ms "
-            f"median: {verdict}{errors}"
-        )
+    print_table(calls, 34, args.load_before, args.load_after)
 
 
 def registry_size(url: str) -> tuple[int, int]:
@@ -335,11 +228,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--members-per-club", type=int, default=DEFAULT_MEMBERS, help="mean per club (60)"
     )
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (1336)")
-    parser.add_argument("--runs", type=int, default=30, help="timed calls per endpoint (30)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed calls first (3)")
+    add_seed(parser)
+    add_timing(parser, runs=30, warmup=3)
     parser.add_argument(
-        "--budget", type=float, default=300.0, help="seconds at most per endpoint's runs (300)"
+        "--budget",
+        type=float,
+        default=BUDGET_SECONDS,
+        help="seconds at most per endpoint's runs (300)",
     )
     parser.add_argument(
         "--reuse", action="store_true", help="keep the clubs database and its data if present"
@@ -347,12 +242,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--explain", action="store_true", help="print EXPLAIN (ANALYZE, BUFFERS) of each call"
     )
-    parser.add_argument(
-        "--server-url", default=DEFAULT_SERVER, help=f"a database to connect to ({DEFAULT_SERVER})"
-    )
-    parser.add_argument(
-        "--prefix", default="ishc_bench", help="database names: PREFIX_<component> (ishc_bench)"
-    )
+    add_server(parser, prefix="ishc_bench")
     args = parser.parse_args(argv)
     args.clubs = args.clubs if args.clubs is not None else SCALES[args.scale]
     if not 1 <= args.clubs <= 1_000_000:
@@ -363,69 +253,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--runs must be within 0..10,000 and --warmup within 0..1,000")
     if args.budget <= 0:
         parser.error("--budget must be positive")
-    try:
-        database_names(args.prefix)
-    except ValueError as exc:
-        parser.error(f"--prefix: {exc}")
+    args.databases = prefixed_databases(parser, args.prefix)
     args.generation = None
     return args
 
 
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    names = database_names(args.prefix)
-    urls = {c: database_url(args.server_url, n) for c, n in names.items()}
+    urls = database_urls(args.server_url, args.databases)
     progress(f"bench of the club registry on {clock.today()}: {args.clubs:,} clubs wanted")
     calls: list[Call] = []
-    with tempfile.TemporaryDirectory(prefix="ishc-bench-clubs-") as tmp:
-        args.var_dir = Path(tmp)
-        stack: Stack | None = None
-        try:
-            stack = prepare(args, urls, names)
-            args.clubs_found, args.members_found = registry_size(urls["clubs"])
-            searches, club_ids = choose_inputs(urls["clubs"], args.seed, max(args.runs, 10))
-            calls = make_calls(searches, club_ids)
-            if args.runs:
-                progress("starting clubs, loans, funding and the gateway")
-                stack.start(log_dir=args.var_dir / "logs")
-                token = get_token(stack)
-                headers = {"Authorization": f"Bearer {token}"}
-                with httpx.Client(
-                    base_url=stack.gateway_url, headers=headers, timeout=REQUEST_TIMEOUT
-                ) as client:
-                    describe_answers(client, calls)
-                    args.load_before = load_average()
-                    progress(f"timing, {args.load_before}")
-                    time_calls(client, calls, args.runs, args.warmup, args.budget)
-                    args.load_after = load_average()
-                stack.stop()
-            if args.explain:
-                explain(urls["clubs"], searches, club_ids[0])
-        except KeyboardInterrupt:
-            print("\ninterrupted: stopping the platform", file=sys.stderr, flush=True)
-            return 130
-        except (RuntimeError, OSError, subprocess.SubprocessError, httpx.HTTPError) as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr, flush=True)
-            for log in sorted((args.var_dir / "logs").glob("*.log")):
-                tail = log.read_text(errors="replace").splitlines()[-20:]
-                if tail:
-                    print(f"--- {log.name} (last lines)\n" + "\n".join(tail), file=sys.stderr)
-            return 2
-        except psycopg.Error as exc:
-            print(f"benchmark failed in PostgreSQL: {exc}", file=sys.stderr, flush=True)
-            return 2
-        finally:
-            if stack is not None:
-                previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-                try:
-                    stack.stop()
-                finally:
-                    signal.signal(signal.SIGINT, previous)
+    with guarded_run("ishc-bench-clubs-") as guard:
+        stack = prepare(args, urls, guard.var_dir)
+        args.clubs_found, args.members_found = registry_size(urls["clubs"])
+        searches, club_ids = choose_inputs(urls["clubs"], args.seed, max(args.runs, 10))
+        calls = make_calls(searches, club_ids)
+        if args.runs:
+            args.load_before, args.load_after = time_as_admin(
+                guard, stack, calls, describe_answer, args.runs, args.warmup, args.budget
+            )
+            stack.stop()
+        if args.explain:
+            explain(urls["clubs"], searches, club_ids[0])
+    if guard.exit_code is not None:
+        return guard.exit_code
     if args.generation is not None:
         seconds = args.generation.seconds
         print(

@@ -24,13 +24,8 @@ Ctrl-C. The platform is always stopped; the databases are kept for `--reuse` and
 """
 
 import argparse
-import math
-import os
 import secrets
-import signal
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,39 +34,35 @@ import httpx
 import psycopg
 from sqlmodel import Session
 
+from bench._calls import BUDGET_SECONDS, Call, first_answer, print_table, time_calls
 from bench._common import (
+    REQUEST_TIMEOUT,
+    admin_client,
     database_exists,
-    database_url,
+    database_urls,
     explain_endpoints,
     get_token,
     libpq_url,
+    load_average,
     migrated_stack,
     one_row,
     progress,
-    recreate_database,
+    recreate_databases,
+    table_rows,
 )
-from bench.clubs import (
-    DEFAULT_SERVER,
-    REQUEST_TIMEOUT,
-    Call,
-    club_count,
-    load_average,
-    time_calls,
-)
+from bench._guard import guarded_run
+from bench._options import add_seed, add_server, add_timing
 from bench.generate_funding import generate as generate_flows
-from bench.generate_registry import DEFAULT_MEMBERS, DEFAULT_SEED
-from bench.generate_registry import generate as generate_registry
+from bench.generate_registry import DEFAULT_CLUBS, generate_national
 from common import clock
 from tools.stack import Stack
 
-COMPONENTS = ("gateway", "clubs", "loans", "funding")
 DATABASES = {
     "gateway": "ishc_bench_flows_gateway",
     "clubs": "ishc_bench_clubs",
     "loans": "ishc_bench_flows_loans",
     "funding": "ishc_bench_flows",
 }
-REGISTRY_CLUBS = 25_000
 PAGE_TARGET_MS = 100.0
 NATIONAL_TARGET_MS = 1000.0
 PARTNER_TYPES = ("ngo", "international_donor", "enterprise")
@@ -92,44 +83,21 @@ class PagePair:
         return f"/api/v1/funded-clubs?funder_id={self.funder_id}&province={self.province_code}"
 
 
-def row_count(url: str, table: str) -> int:
-    """Rows in `table`, 0 when the database or the table does not exist yet."""
-    with psycopg.connect(libpq_url(url), connect_timeout=5) as conn:
-        row = one_row(
-            conn.execute(
-                f"SELECT CASE WHEN to_regclass('{table}') IS NULL THEN 0"
-                f" ELSE (SELECT count(*) FROM {table}) END"
-            )
-        )
-    return int(row[0])
-
-
-def prepare(args: argparse.Namespace, urls: dict[str, str]) -> Stack:
+def prepare(args: argparse.Namespace, urls: dict[str, str], var_dir: Path) -> Stack:
     """Databases created (or kept), migrated and filled; the stack not yet started."""
     # The registry takes minutes to make and other benches share it: kept whenever it is the
     # full national one. The flows name its club ids, so they are only kept along with it.
     registry = database_exists(args.server_url, DATABASES["clubs"]) and (
-        club_count(urls["clubs"]) == REGISTRY_CLUBS
+        table_rows(urls["clubs"], "clubs") == DEFAULT_CLUBS
     )
     keep = {"clubs"} if registry else set()
     if registry and args.reuse and database_exists(args.server_url, DATABASES["funding"]):
         keep.add("funding")
-    for component, name in DATABASES.items():
-        if component not in keep:
-            progress(f"creating database {name} for {component}")
-            recreate_database(args.server_url, name)
-    stack = migrated_stack(urls, args.var_dir)
+    recreate_databases(args.server_url, DATABASES, keep)
+    stack = migrated_stack(urls, var_dir)
     if not registry:
-        progress(f"generating the national registry: {REGISTRY_CLUBS:,} clubs")
-        generate_registry(
-            urls["clubs"],
-            clubs=REGISTRY_CLUBS,
-            members_per_club=DEFAULT_MEMBERS,
-            seed=DEFAULT_SEED,
-            replace=True,
-            log=progress,
-        )
-    existing = row_count(urls["funding"], "allocations")
+        generate_national(urls["clubs"], progress)
+    existing = table_rows(urls["funding"], "allocations")
     if existing:
         progress(f"--reuse: {existing:,} allocations already in {DATABASES['funding']}")
         return stack
@@ -186,23 +154,12 @@ def partner_token(stack: Stack, admin: httpx.Client, funder_id: int) -> str:
     )
     if created.status_code != 201:
         raise RuntimeError(f"creating the partner user: {created.status_code} {created.text}")
-    answer = httpx.post(
-        stack.gateway_url + "/auth/token",
-        data={"grant_type": "password", "username": username, "password": password},
-        timeout=30.0,
-    )
-    answer.raise_for_status()
-    token: str = answer.json()["access_token"]
-    return token
+    return get_token(stack, username, password)
 
 
 def describe(client: httpx.Client, call: Call) -> None:
     """What the call answers on this data, and that it answers at all."""
-    response = client.get(call.path(0))
-    if response.status_code != 200:
-        raise RuntimeError(
-            f"{call.name}: {call.path(0)} answered {response.status_code}: {response.text[:500]}"
-        )
+    response = first_answer(client, call)
     body = response.json()
     size = f"{len(response.content):,} bytes"
     if "summary" in body:
@@ -267,11 +224,8 @@ def measure(args: argparse.Namespace, stack: Stack, page: PagePair) -> list[Call
     admin_call = Call("funded clubs, admin", PAGE_TARGET_MS, [page.path])
     partner_call = Call("funded clubs, partner", PAGE_TARGET_MS, [page.path])
     national = Call("national plan-against-actual", NATIONAL_TARGET_MS, ["/api/v1/plans/execution"])
-    admin_headers = {"Authorization": f"Bearer {get_token(stack)}"}
     with (
-        httpx.Client(
-            base_url=stack.gateway_url, headers=admin_headers, timeout=REQUEST_TIMEOUT
-        ) as admin,
+        admin_client(stack) as admin,
         httpx.Client(base_url=stack.gateway_url, timeout=REQUEST_TIMEOUT) as partner,
     ):
         partner.headers["Authorization"] = f"Bearer {partner_token(stack, admin, page.funder_id)}"
@@ -294,17 +248,7 @@ def report(calls: list[Call], args: argparse.Namespace, page: PagePair) -> None:
         f"page: funder {page.funder_id} ({page.funder_name}) in province {page.province_code}:"
         f" {page.clubs:,} clubs, {page.allocations:,} allocations"
     )
-    print(f"{os.cpu_count()} CPUs; {args.load_before} before the timing, {args.load_after} after")
-    print(f"{'call':30} {'runs':>4} {'median':>10} {'p95':>10} {'min':>10} {'max':>10} target")
-    for call in calls:
-        timings = call.timings_ms or [math.nan]
-        verdict = "PASS" if call.passed else "FAIL"
-        errors = f"  errors: {len(call.errors)} ({call.errors[0]})" if call.errors else ""
-        print(
-            f"{call.name:30} {len(call.timings_ms):>4} {call.median:>7.1f} ms {call.p95:>7.1f} ms"
-            f" {min(timings):>7.1f} ms {max(timings):>7.1f} ms < {call.target_ms:,.0f} ms "
-            f"median: {verdict}{errors}"
-        )
+    print_table(calls, 30, args.load_before, args.load_after)
     if args.generation is not None:
         print(f"generation: {args.generation.seconds['total']:.1f} s")
 
@@ -312,20 +256,17 @@ def report(calls: list[Call], args: argparse.Namespace, page: PagePair) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--allocations", type=int, default=200_000, help="(200,000)")
-    parser.add_argument("--runs", type=int, default=30, help="timed pages per token (30)")
+    add_timing(parser, runs=30, warmup=3, what="pages per token")
     parser.add_argument("--national-runs", type=int, default=10, help="timed national reports (10)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed calls first (3)")
     parser.add_argument(
-        "--budget", type=float, default=300.0, help="seconds at most per call's runs (300)"
+        "--budget", type=float, default=BUDGET_SECONDS, help="seconds at most per call's runs (300)"
     )
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (1336)")
+    add_seed(parser)
     parser.add_argument("--reuse", action="store_true", help="keep the money flows if present")
     parser.add_argument(
         "--explain", action="store_true", help="print EXPLAIN (ANALYZE, BUFFERS) of the reports"
     )
-    parser.add_argument(
-        "--server-url", default=DEFAULT_SERVER, help=f"a database to connect to ({DEFAULT_SERVER})"
-    )
+    add_server(parser)
     args = parser.parse_args(argv)
     if not 1 <= args.allocations <= 10_000_000:
         parser.error("--allocations must be within 1..10,000,000")
@@ -337,53 +278,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    urls = {c: database_url(args.server_url, n) for c, n in DATABASES.items()}
+    urls = database_urls(args.server_url, DATABASES)
     progress(f"bench of the funding reports on {clock.today()}")
-    with tempfile.TemporaryDirectory(prefix="ishc-bench-funding-") as tmp:
-        args.var_dir = Path(tmp)
-        stack: Stack | None = None
-        try:
-            stack = prepare(args, urls)
-            args.size = data_size(urls["funding"])
-            progress(args.size)
-            page = choose_page(urls["funding"])
-            progress(
-                f"page: funder {page.funder_id} ({page.funder_name}), province "
-                f"{page.province_code}: {page.clubs:,} clubs, {page.allocations:,} allocations"
-            )
-            progress("starting clubs, loans, funding and the gateway")
-            stack.start(log_dir=args.var_dir / "logs")
-            calls = measure(args, stack, page)
-            stack.stop()
-            if args.explain:
-                explain(urls["funding"], page)
-        except KeyboardInterrupt:
-            print("\ninterrupted: stopping the platform", file=sys.stderr, flush=True)
-            return 130
-        except (RuntimeError, OSError, subprocess.SubprocessError, httpx.HTTPError) as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr, flush=True)
-            for log in sorted((args.var_dir / "logs").glob("*.log")):
-                tail = log.read_text(errors="replace").splitlines()[-20:]
-                if tail:
-                    print(f"--- {log.name} (last lines)\n" + "\n".join(tail), file=sys.stderr)
-            return 2
-        except psycopg.Error as exc:
-            print(f"benchmark failed in PostgreSQL: {exc}", file=sys.stderr, flush=True)
-            return 2
-        finally:
-            if stack is not None:
-                previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-                try:
-                    stack.stop()
-                finally:
-                    signal.signal(signal.SIGINT, previous)
+    with guarded_run("ishc-bench-funding-") as guard:
+        stack = prepare(args, urls, guard.var_dir)
+        args.size = data_size(urls["funding"])
+        progress(args.size)
+        page = choose_page(urls["funding"])
+        progress(
+            f"page: funder {page.funder_id} ({page.funder_name}), province "
+            f"{page.province_code}: {page.clubs:,} clubs, {page.allocations:,} allocations"
+        )
+        guard.start(stack)
+        calls = measure(args, stack, page)
+        stack.stop()
+        if args.explain:
+            explain(urls["funding"], page)
+    if guard.exit_code is not None:
+        return guard.exit_code
     report(calls, args, page)
     return 0 if all(call.passed for call in calls) else 1
 

@@ -22,13 +22,10 @@ import importlib.util
 import math
 import os
 import re
-import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,10 +33,9 @@ from pathlib import Path
 
 import httpx
 
-from bench._common import get_token
-from tools.stack import Stack, free_port
+from bench._common import get_token, make_stack, progress, sqlite_urls
+from bench._guard import guarded_run
 
-COMPONENTS = ("gateway", "clubs", "loans", "funding")
 DEFAULT_PATH = "/api/v1/locations/provinces?limit=5"
 PERCENTILES = (50, 90, 99)
 MAX_ERROR_SHARE = 0.01
@@ -75,10 +71,6 @@ class Target:
 
 LoadGenerator = Callable[[str, str, int, int, int], Result]
 """(url, token, seconds, connections, threads) -> Result; `target` is filled in by the caller."""
-
-
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 # --- wrk -------------------------------------------------------------------------------------
@@ -186,17 +178,6 @@ def choose_generator(name: str) -> tuple[str, LoadGenerator]:
 # --- the platform --------------------------------------------------------------------------------
 
 
-def make_stack(directory: Path, minutes_needed: int) -> Stack:
-    return Stack(
-        database_urls={c: f"sqlite:///{directory / f'{c}.db'}" for c in COMPONENTS},
-        ports={c: free_port() for c in COMPONENTS},
-        var_dir=directory,
-        admin_password=secrets.token_urlsafe(16),
-        # The one token must outlive the whole run.
-        extra_env={"GATEWAY_PERSON_TOKEN_MINUTES": str(minutes_needed)},
-    )
-
-
 def check_targets(targets: list[Target], token: str) -> None:
     """Both targets must answer 200 with the same body, or the comparison means nothing."""
     bodies = set()
@@ -218,14 +199,6 @@ def cpu_seconds(pid: int) -> float | None:
     except (OSError, IndexError):
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def show_logs(directory: Path) -> None:
-    for log in sorted((directory / "logs").glob("*.log")):
-        lines = log.read_text(errors="replace").splitlines()[-20:]
-        if lines:
-            print(f"--- {log.name} (last lines)", file=sys.stderr)
-            print("\n".join(lines), file=sys.stderr)
 
 
 def server_setup() -> str:
@@ -349,10 +322,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     generator_name, generator = choose_generator(args.load_generator)
@@ -363,43 +332,29 @@ def main(argv: list[str] | None = None) -> int:
         f"{server_setup()}"
     )
     total_seconds = 2 * (args.warmup + args.rounds * args.seconds) + 120
-    signal.signal(signal.SIGTERM, _interrupt)
-    with tempfile.TemporaryDirectory(prefix="ishc-bench-") as tmp:
-        directory = Path(tmp)
-        stack = make_stack(directory, minutes_needed=max(15, math.ceil(total_seconds / 60) + 5))
-        try:
-            progress(f"migrating SQLite databases in {directory}")
-            stack.migrate()
-            progress("starting clubs, loans, funding and the gateway")
-            stack.start(log_dir=directory / "logs")
-            token = get_token(stack)
-            pids = {c: stack.processes[c].pid for c in ("clubs", "gateway")}
-            targets = [
-                Target("direct", stack.url("clubs") + args.path, {"clubs": pids["clubs"]}),
-                Target("gateway", stack.gateway_url + args.path, pids),
-            ]
-            check_targets(targets, token)
+    token_minutes = max(15, math.ceil(total_seconds / 60) + 5)
+    with guarded_run("ishc-bench-") as guard:
+        directory = guard.var_dir
+        stack = make_stack(sqlite_urls(directory), directory, token_minutes)
+        progress(f"migrating SQLite databases in {directory}")
+        stack.migrate()
+        guard.start(stack)
+        token = get_token(stack)
+        pids = {c: stack.processes[c].pid for c in ("clubs", "gateway")}
+        targets = [
+            Target("direct", stack.url("clubs") + args.path, {"clubs": pids["clubs"]}),
+            Target("gateway", stack.gateway_url + args.path, pids),
+        ]
+        check_targets(targets, token)
+        for target in targets:
+            progress(f"{target.name}: {target.url}")
+        if args.warmup:
             for target in targets:
-                progress(f"{target.name}: {target.url}")
-            if args.warmup:
-                for target in targets:
-                    progress(f"warming up {target.name} for {args.warmup} s")
-                    load(generator, target, token, args.warmup, args)
-            results = measure(generator, targets, token, args)
-        except KeyboardInterrupt:
-            print("\ninterrupted: stopping the platform", file=sys.stderr, flush=True)
-            return 130
-        except (RuntimeError, OSError, subprocess.SubprocessError, httpx.HTTPError) as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr, flush=True)
-            show_logs(directory)
-            return 2
-        finally:
-            # A second Ctrl-C must not leave servers running.
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-            try:
-                stack.stop()
-            finally:
-                signal.signal(signal.SIGINT, previous)
+                progress(f"warming up {target.name} for {args.warmup} s")
+                load(generator, target, token, args.warmup, args)
+        results = measure(generator, targets, token, args)
+    if guard.exit_code is not None:
+        return guard.exit_code
     ratio, valid = summarise(results, args)
     print(f"load generator: {generator_name}; {args.connections} connections")
     if not valid:

@@ -28,13 +28,13 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
 
-from bench._common import ProgressBar, libpq_url, one_row
+from bench._common import GenerationStats, ProgressBar, libpq_url, one_row
 from common import clock
 from services.funding.rules import MILLION, SOURCE_OF, Activity, FunderType
 
@@ -147,15 +147,6 @@ class Club:
     commune_code: str
     founded_on: date
     status: str
-
-
-@dataclass
-class FundingStats:
-    rows: dict[str, int] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        return ", ".join(f"{count:,} {table}" for table, count in self.rows.items())
 
 
 @dataclass
@@ -446,16 +437,20 @@ class Generator:
             pledged = -(-received * self.rng.randint(100, 110) // 100 // MILLION) * MILLION
             committed_on = _day(self.rng, date(series.year, 1, 6), date(series.year, 1, 31))
             commitment_id = len(commitments) + 1
+            # The plan line the commitment and its receipts are booked against, and the source.
+            line = (
+                series.plan_ids[0],
+                series.line_ids[0][number],
+                series_id,
+                number,
+                source,
+                series.province_code,
+            )
             commitments.append(
                 (
                     commitment_id,
                     funder_id,
-                    series.plan_ids[0],
-                    series.line_ids[0][number],
-                    series_id,
-                    number,
-                    source,
-                    series.province_code,
+                    *line,
                     None,
                     pledged,
                     committed_on,
@@ -474,12 +469,7 @@ class Generator:
                     (
                         len(receipts) + 1,
                         funder_id,
-                        series.plan_ids[0],
-                        series.line_ids[0][number],
-                        series_id,
-                        number,
-                        source,
-                        series.province_code,
+                        *line,
                         commitment_id,
                         amount_now,
                         received_on,
@@ -535,11 +525,11 @@ def generate(
     seed: int,
     log: Callable[[str], None],
     today: date | None = None,
-) -> FundingStats:
+) -> GenerationStats:
     """Fills an empty, migrated funding database for the clubs of the registry in `clubs_url`."""
     from services.clubs.locations import units
 
-    stats = FundingStats()
+    stats = GenerationStats()
     started = time.monotonic()
     clubs = read_clubs(clubs_url)
     if not clubs:

@@ -20,11 +20,10 @@ Secondary indexes are dropped during the load and built again afterwards (much f
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import psycopg
 
-from bench._common import ProgressBar, libpq_url, one_row
+from bench._common import GenerationStats, ProgressBar, libpq_url, one_row
 from common import sealing
 from common.sealing import keyring
 from services.clubs.models import NATIONAL_ID
@@ -45,15 +44,6 @@ LOADED_TABLES = (
     "bank_loans",
     "bank_loan_versions",
 )
-
-
-@dataclass
-class LoanBookStats:
-    rows: dict[str, int] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        return ", ".join(f"{count:,} {table}" for table, count in self.rows.items())
 
 
 def _hash(expression: str, salt: int, modulo: int) -> str:
@@ -238,10 +228,10 @@ def generate(
     bank_loans: int,
     seed: int,
     log: Callable[[str], None],
-) -> LoanBookStats:
+) -> GenerationStats:
     """Fills an empty, migrated loans database from the registry in `clubs_url`."""
     sealing.configure(LoansSettings())  # the same keys as the service (and the registry's)
-    stats = LoanBookStats()
+    stats = GenerationStats()
     started = time.monotonic()
     with psycopg.connect(libpq_url(loans_url), autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_members")

@@ -683,6 +683,13 @@ def generate(
     return stats
 
 
+def generate_national(database_url: str, log: Callable[[str], None]) -> Stats:
+    """The national registry the benchmarks share (`DEFAULT_CLUBS` clubs, the default seed),
+    in place of what the clubs database holds."""
+    log(f"generating the national registry: {DEFAULT_CLUBS:,} clubs")
+    return generate(database_url, replace=True, log=log)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Generate a national registry of clubs and members into a clubs database."

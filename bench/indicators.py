@@ -18,16 +18,14 @@ Exit code: 0 when every target is met, 1 when one is missed, 2 when the run fail
 
 import argparse
 import sys
-import tempfile
-from pathlib import Path
 
 import httpx
-import psycopg
 
 from bench import portfolio
-from bench._common import database_exists, database_url, get_token, progress, recreate_database
-from bench.clubs import DEFAULT_SERVER, REQUEST_TIMEOUT, Call, load_average, time_calls
-from bench.generate_registry import DEFAULT_SEED
+from bench._calls import Call, first_answer, print_verdicts, time_as_admin
+from bench._common import database_exists, database_urls, progress, recreate_database
+from bench._guard import guarded_run
+from bench._options import add_seed, add_server, add_timing
 from common import clock
 
 REPORT = "/api/v1/reports/indicators"
@@ -45,15 +43,12 @@ def databases(server_url: str) -> dict[str, str]:
         "loans": portfolio.DATABASES["loans"],
         "funding": funding,
     }
-    return {component: database_url(server_url, name) for component, name in names.items()}
+    return database_urls(server_url, names)
 
 
 def check(client: httpx.Client, call: Call) -> None:
     """One answer, shown: the headline figures, and refused if a section is missing."""
-    response = client.get(call.path(0))
-    if response.status_code != 200:
-        raise RuntimeError(f"{call.path(0)}: {response.status_code} {response.text}")
-    body = response.json()
+    body = first_answer(client, call).json()
     if body["missing"]:
         raise RuntimeError(f"{call.name}: missing {body['missing']}")
     shown = ("clubs.total", "members.total", "money.members_with_loan", "money.par30")
@@ -66,16 +61,23 @@ def check(client: httpx.Client, call: Call) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> list[Call]:
-    urls = databases(args.server_url)
-    with tempfile.TemporaryDirectory(prefix="ishc-bench-indicators-") as tmp:
-        args.var_dir = Path(tmp)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_timing(parser, runs=10, warmup=2)
+    portfolio.add_loan_book_options(parser)
+    add_seed(parser)
+    parser.add_argument("--reuse", action="store_true", help="keep the registry and loan book")
+    add_server(parser)
+    args = parser.parse_args(argv)
+    progress(f"bench of the programme indicators on {clock.today()}")
+    with guarded_run("ishc-bench-indicators-") as guard:
+        urls = databases(args.server_url)
         recreate_database(args.server_url, GATEWAY)
         if urls["funding"].endswith(OWN_FUNDING):
             recreate_database(args.server_url, OWN_FUNDING)
         else:
             progress(f"money flows from {FLOWS} (read only)")
-        stack = portfolio.prepare(args, urls)
+        stack = portfolio.prepare(args, urls, guard.var_dir)
         progress(portfolio.book_size(urls["loans"]))
         calls = [
             Call("national report", TARGET_MS, [REPORT]),
@@ -85,47 +87,11 @@ def run(args: argparse.Namespace) -> list[Call]:
                 [f"{REPORT}?province={portfolio.PROVINCE}"],
             ),
         ]
-        progress("starting clubs, loans, funding and the gateway")
-        stack.start(log_dir=args.var_dir / "logs")
-        try:
-            headers = {"Authorization": f"Bearer {get_token(stack)}"}
-            with httpx.Client(
-                base_url=stack.gateway_url, headers=headers, timeout=REQUEST_TIMEOUT
-            ) as client:
-                for call in calls:
-                    check(client, call)
-                progress(f"timing, {load_average()}")
-                time_calls(client, calls, args.runs, args.warmup, budget=300.0)
-        finally:
-            stack.stop()
-    return calls
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--club-loans", type=int, default=1_000_000)
-    parser.add_argument("--bank-loans", type=int, default=10_000_000)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--reuse", action="store_true", help="keep the registry and loan book")
-    parser.add_argument("--server-url", default=DEFAULT_SERVER)
-    args = parser.parse_args(argv)
-    progress(f"bench of the programme indicators on {clock.today()}")
-    try:
-        calls = run(args)
-    except (RuntimeError, OSError, httpx.HTTPError, psycopg.Error) as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr, flush=True)
-        return 2
+        time_as_admin(guard, stack, calls, check, args.runs, args.warmup)
+    if guard.exit_code is not None:
+        return guard.exit_code
     print()
-    print(f"{'call':30} {'runs':>4} {'median':>10} {'p95':>10} target")
-    for call in calls:
-        verdict = "PASS" if call.passed else "FAIL"
-        print(
-            f"{call.name:30} {len(call.timings_ms):>4} {call.median:>7.1f} ms {call.p95:>7.1f} ms"
-            f" < {call.target_ms:,.0f} ms: {verdict}"
-            + (f" ({len(call.errors)} errors: {call.errors[0]})" if call.errors else "")
-        )
+    print_verdicts(calls)
     return 0 if all(call.passed for call in calls) else 1
 
 

@@ -19,37 +19,29 @@ Exit code: 0 when every target is met, 1 when one is missed, 2 when the run fail
 import argparse
 import random
 import sys
-import tempfile
 from pathlib import Path
 
 import httpx
 import psycopg
 
+from bench._calls import Call, first_answer, print_verdicts, time_as_admin
 from bench._common import (
     database_exists,
-    database_url,
-    get_token,
+    database_urls,
     libpq_url,
     migrated_stack,
     one_row,
     progress,
-    recreate_database,
+    recreate_databases,
+    table_rows,
 )
-from bench.clubs import (
-    DEFAULT_SERVER,
-    REQUEST_TIMEOUT,
-    Call,
-    club_count,
-    load_average,
-    time_calls,
-)
+from bench._guard import guarded_run
+from bench._options import add_seed, add_server, add_timing
 from bench.generate_loans import generate as generate_loan_book
-from bench.generate_registry import DEFAULT_MEMBERS, DEFAULT_SEED
-from bench.generate_registry import generate as generate_registry
+from bench.generate_registry import generate_national
 from common import clock
 from tools.stack import Stack
 
-COMPONENTS = ("gateway", "clubs", "loans", "funding")
 DATABASES = {
     "gateway": "ishc_bench_portfolio_gateway",
     "clubs": "ishc_bench_clubs",
@@ -57,42 +49,27 @@ DATABASES = {
     "funding": "ishc_bench_portfolio_funding",
 }
 PROVINCE = "15"
-REGISTRY_CLUBS = 25_000
 
 
-def loan_count(url: str) -> int:
-    with psycopg.connect(libpq_url(url), connect_timeout=5) as conn:
-        row = one_row(
-            conn.execute(
-                "SELECT CASE WHEN to_regclass('loans') IS NULL THEN 0"
-                " ELSE (SELECT count(*) FROM loans) END"
-            )
-        )
-    return int(row[0])
+def add_loan_book_options(parser: argparse.ArgumentParser) -> None:
+    """The loan book's size, which `prepare` generates when there is none to reuse."""
+    parser.add_argument("--club-loans", type=int, default=1_000_000)
+    parser.add_argument("--bank-loans", type=int, default=10_000_000)
 
 
-def prepare(args: argparse.Namespace, urls: dict[str, str]) -> Stack:
+def prepare(args: argparse.Namespace, urls: dict[str, str], var_dir: Path) -> Stack:
+    """The registry and the loan book made, or kept with `--reuse`, and the platform's databases
+    migrated; the stack not yet started."""
     keep = {
         component
         for component in ("clubs", "loans")
         if args.reuse and database_exists(args.server_url, DATABASES[component])
     }
-    for component, name in DATABASES.items():
-        if component not in keep:
-            progress(f"creating database {name} for {component}")
-            recreate_database(args.server_url, name)
-    stack = migrated_stack(urls, args.var_dir)
-    if not club_count(urls["clubs"]):
-        progress(f"generating the national registry: {REGISTRY_CLUBS:,} clubs")
-        generate_registry(
-            urls["clubs"],
-            clubs=REGISTRY_CLUBS,
-            members_per_club=DEFAULT_MEMBERS,
-            seed=DEFAULT_SEED,
-            replace=True,
-            log=progress,
-        )
-    existing = loan_count(urls["loans"])
+    recreate_databases(args.server_url, DATABASES, keep)
+    stack = migrated_stack(urls, var_dir)
+    if not table_rows(urls["clubs"], "clubs"):
+        generate_national(urls["clubs"], progress)
+    existing = table_rows(urls["loans"], "loans")
     if existing:
         progress(f"--reuse: {existing:,} member loans already in {DATABASES['loans']}")
         return stack
@@ -133,11 +110,29 @@ def some_club(url: str, seed: int) -> int:
     return random.Random(seed).choice(ids)
 
 
-def run(args: argparse.Namespace) -> list[Call]:
-    urls = {c: database_url(args.server_url, n) for c, n in DATABASES.items()}
-    with tempfile.TemporaryDirectory(prefix="ishc-bench-portfolio-") as tmp:
-        args.var_dir = Path(tmp)
-        stack = prepare(args, urls)
+def show_figures(client: httpx.Client, call: Call) -> None:
+    body = first_answer(client, call).json()
+    progress(
+        f"{call.name}: club loans {body['club_loans']}, bank loans "
+        f"{body['bank_loans']}, borrowing {body['borrowing']}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_loan_book_options(parser)
+    add_timing(parser, runs=10, warmup=2)
+    add_seed(parser)
+    parser.add_argument("--reuse", action="store_true", help="keep the registry and loan book")
+    parser.add_argument(
+        "--national", action="store_true", help="also time the national portfolio (slow)"
+    )
+    add_server(parser)
+    args = parser.parse_args(argv)
+    progress(f"bench of the loan portfolio on {clock.today()}")
+    urls = database_urls(args.server_url, DATABASES)
+    with guarded_run("ishc-bench-portfolio-") as guard:
+        stack = prepare(args, urls, guard.var_dir)
         progress(book_size(urls["loans"]))
         calls = [
             Call(
@@ -153,56 +148,11 @@ def run(args: argparse.Namespace) -> list[Call]:
         ]
         if args.national:
             calls.append(Call("national portfolio", 2000.0, ["/api/v1/loans/portfolio"]))
-        progress("starting clubs, loans, funding and the gateway")
-        stack.start(log_dir=args.var_dir / "logs")
-        try:
-            headers = {"Authorization": f"Bearer {get_token(stack)}"}
-            with httpx.Client(
-                base_url=stack.gateway_url, headers=headers, timeout=REQUEST_TIMEOUT
-            ) as client:
-                for call in calls:
-                    answer = client.get(call.path(0))
-                    if answer.status_code != 200:
-                        raise RuntimeError(f"{call.path(0)}: {answer.status_code} {answer.text}")
-                    body = answer.json()
-                    progress(
-                        f"{call.name}: club loans {body['club_loans']}, bank loans "
-                        f"{body['bank_loans']}, borrowing {body['borrowing']}"
-                    )
-                progress(f"timing, {load_average()}")
-                time_calls(client, calls, args.runs, args.warmup, budget=300.0)
-        finally:
-            stack.stop()
-    return calls
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--club-loans", type=int, default=1_000_000)
-    parser.add_argument("--bank-loans", type=int, default=10_000_000)
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--reuse", action="store_true", help="keep the registry and loan book")
-    parser.add_argument(
-        "--national", action="store_true", help="also time the national portfolio (slow)"
-    )
-    parser.add_argument("--server-url", default=DEFAULT_SERVER)
-    args = parser.parse_args(argv)
-    progress(f"bench of the loan portfolio on {clock.today()}")
-    try:
-        calls = run(args)
-    except (RuntimeError, OSError, httpx.HTTPError, psycopg.Error) as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr, flush=True)
-        return 2
+        time_as_admin(guard, stack, calls, show_figures, args.runs, args.warmup)
+    if guard.exit_code is not None:
+        return guard.exit_code
     print()
-    print(f"{'call':30} {'runs':>4} {'median':>10} {'p95':>10} target")
-    for call in calls:
-        verdict = "PASS" if call.passed else "FAIL"
-        print(
-            f"{call.name:30} {len(call.timings_ms):>4} {call.median:>7.1f} ms {call.p95:>7.1f} ms"
-            f" < {call.target_ms:,.0f} ms: {verdict}"
-        )
+    print_verdicts(calls)
     return 0 if all(call.passed for call in calls) else 1
 
 
