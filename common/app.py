@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import Table
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import GZipMiddleware
@@ -15,7 +15,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from common import sealing
 from common.auth import JwksKeySource, TokenVerifier, trusted_issuer
 from common.db import make_engine, normalise_url
-from common.health import ReadinessCheck, database_check, health_router
+from common.health import database_check, health_router
 from common.idempotency import IdempotentReplay, on_replay
 from common.middleware import (
     BodyLimitMiddleware,
@@ -24,6 +24,7 @@ from common.middleware import (
     RequestIdMiddleware,
     StrictJsonMiddleware,
 )
+from common.observability import configure_logging, install_observability
 from common.openapi import problem_aware_openapi
 from common.problems import ServiceUnavailable, install_problem_handlers
 from common.query import refuse_unknown_query
@@ -85,12 +86,13 @@ def create_service_app(
 ) -> FastAPI:
     """A service app: its database (with its table of idempotency keys), token verification
     against the gateway's keys, health, and its background workers (started with the app,
-    cancelled when it stops)."""
-    workers = list(workers)
+    cancelled when it stops). `settings.process` chooses what the process runs: the API, the
+    workers, or both (see `common.worker`)."""
+    workers = list(workers) if settings.runs_workers else []
     settings.check_production()
     if isinstance(settings, PersonalDataSettings):
         sealing.configure(settings)  # malformed keys stop the start, not the first member read
-    logging.basicConfig(level=settings.log_level.upper())
+    configure_logging(settings)
     keys = JwksKeySource(
         settings.gateway_url.rstrip("/") + "/.well-known/jwks.json",
         cache_seconds=settings.jwks_cache_seconds,
@@ -115,13 +117,14 @@ def create_service_app(
         keys, settings.jwt_issuer, settings.jwt_audience, external=trusted_issuer(settings)
     )
     install_plumbing(app, settings.max_body_bytes)
+    install_observability(app, settings)
 
-    async def keys_check(_request: Request) -> str | None:
-        ready = await run_in_threadpool(keys.ready)
-        return None if ready else "gateway signing keys unreachable"
-
-    checks: dict[str, ReadinessCheck] = {"database": database_check, "signing_keys": keys_check}
-    app.include_router(health_router(checks))
-    for router in routers:
-        app.include_router(router)
+    # Readiness is the process's own dependencies only: the gateway's keys are fetched when a
+    # token needs them (a gateway that is down answers no request to wait for anyway), and a
+    # service ready only with the gateway up, beside a gateway ready only with the services
+    # up, would be a cycle that keeps a whole platform out of its load balancers.
+    app.include_router(health_router({"database": database_check}))
+    if settings.serves_api:
+        for router in routers:
+            app.include_router(router)
     return app

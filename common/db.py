@@ -7,7 +7,11 @@ from weakref import WeakKeyDictionary
 
 import orjson
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event, text
+from sqlalchemy import DateTime, MetaData, Table, TypeDecorator, event, text
+from sqlalchemy.dialects.postgresql import Insert as pg_insert_type
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as sqlite_insert_type
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.orm import registry
 from sqlmodel import Session, create_engine
@@ -55,6 +59,17 @@ def id_of(row: Identified) -> int:
     if row.id is None:
         raise RuntimeError(f"{type(row).__name__} has no id: it was never flushed")
     return row.id
+
+
+ConflictInsert = pg_insert_type | sqlite_insert_type
+"""An INSERT that says what a conflict does (`on_conflict_do_nothing` / `_do_update`)."""
+
+
+def conflict_insert(bind: Session | Connection, table: Table) -> ConflictInsert:
+    """An INSERT into `table` in the dialect of `bind` (PostgreSQL or SQLite: both take
+    `ON CONFLICT`), for a write that must be one atomic statement across replicas."""
+    dialect = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+    return pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
 
 
 def own_registry() -> registry:

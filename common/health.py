@@ -57,19 +57,24 @@ def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
         },
     )
     async def readyz(request: Request) -> Any:
-        components = {}
-        for name, check in checks.items():
-            failure = await check(request)
-            components[name] = ComponentStatus(status="down" if failure else "up", detail=failure)
-        if all(c.status == "up" for c in components.values()):
-            return Readiness(status="ready", components=components)
-        problem = ServiceUnavailable(
-            "A component is not reachable.",
-            code=Code.NOT_READY,
-            components={k: v.model_dump() for k, v in components.items()},
-        )
-        return JSONResponse(
-            problem.body(request.url.path), status_code=503, media_type=PROBLEM_MEDIA_TYPE
-        )
+        return await readiness(request, checks)
 
     return router
+
+
+async def readiness(request: Request, checks: dict[str, ReadinessCheck]) -> Any:
+    """Every check's answer: 200 when all are up, else 503 naming the ones down."""
+    components = {}
+    for name, check in checks.items():
+        failure = await check(request)
+        components[name] = ComponentStatus(status="down" if failure else "up", detail=failure)
+    if all(c.status == "up" for c in components.values()):
+        return Readiness(status="ready", components=components)
+    problem = ServiceUnavailable(
+        "A component is not reachable.",
+        code=Code.NOT_READY,
+        components={k: v.model_dump() for k, v in components.items()},
+    )
+    return JSONResponse(
+        problem.body(request.url.path), status_code=503, media_type=PROBLEM_MEDIA_TYPE
+    )

@@ -9,6 +9,7 @@ import re
 import uuid
 import zlib
 from collections.abc import Iterable
+from contextvars import ContextVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -35,6 +36,15 @@ DEFAULT_MEDIA_TYPES = (
 )
 
 
+_current_request_id: ContextVar[str | None] = ContextVar("ishc_request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    """The `X-Request-ID` of the request being served (None outside one, e.g. in a background
+    worker): passed on with every call to another service and written in every log line."""
+    return _current_request_id.get()
+
+
 def header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope["headers"]:
         if key == name:
@@ -57,7 +67,8 @@ async def send_problem(
 
 
 class RequestIdMiddleware:
-    """Keeps a well-formed `X-Request-ID` or makes one, and returns it on the response."""
+    """Keeps a well-formed `X-Request-ID` or makes one, and returns it on the response; while
+    the request is served, `current_request_id()` answers it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -81,7 +92,11 @@ class RequestIdMiddleware:
                 message["headers"] = [*headers, (REQUEST_ID_HEADER, request_id)]
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        token = _current_request_id.set(request_id.decode())
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            _current_request_id.reset(token)
 
 
 class BodyLimitMiddleware:

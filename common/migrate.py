@@ -1,11 +1,15 @@
 """Alembic, one history per component database, run from code or the command line.
 
-`python -m common.migrate` upgrades every component's database to head;
-`python -m common.migrate clubs` only that one.
+`python -m common.migrate` upgrades every component's database to head, then gives it what
+it needs besides its schema (the gateway: the first admin, our services' clients, the first
+signing key); `python -m common.migrate clubs` only that one. Runs started at once on one
+database (two replicas' start steps) take turns.
 """
 
 import argparse
-from collections.abc import Callable
+import fcntl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import import_module
 from pathlib import Path
 from typing import Literal
@@ -13,7 +17,7 @@ from typing import Literal
 from alembic import command, context
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, func, select
 from sqlalchemy.engine import make_url
 
 from common import sync
@@ -26,6 +30,10 @@ COMPONENTS = {
     "loans": "services.loans.settings:LoansSettings",
     "funding": "services.funding.settings:FundingSettings",
 }
+BOOTSTRAPS = {"gateway": "gateway.identity:bootstrap"}
+"""What runs after a component's migrations, in the same turn (a function of no arguments)."""
+MIGRATION_LOCK = 7_415_032_211
+"""The PostgreSQL advisory lock that runs on one database take turns on."""
 
 
 def database_url(component: str) -> str:
@@ -42,6 +50,43 @@ def alembic_config(component: str, url: str | None = None) -> Config:
 
 def upgrade(component: str, url: str | None = None, revision: str = "head") -> None:
     command.upgrade(alembic_config(component, url), revision)
+
+
+@contextmanager
+def one_at_a_time(url: str) -> Iterator[None]:
+    """Holds the database's migration lock: a PostgreSQL advisory lock, or a lock on a file
+    beside a SQLite database. A second run waits for the first to finish, then finds its
+    database at head (and bootstrapped)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            yield
+            return
+        lock_file = Path(f"{parsed.database}.migrate-lock")
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        with lock_file.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released as the file closes
+            yield
+        return
+    engine = make_engine(url)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(select(func.pg_advisory_lock(MIGRATION_LOCK)))
+            try:
+                yield
+            finally:
+                connection.execute(select(func.pg_advisory_unlock(MIGRATION_LOCK)))
+    finally:
+        engine.dispose()
+
+
+def migrate(component: str) -> None:
+    """Upgrades the component's database to head and bootstraps it, in its turn."""
+    with one_at_a_time(database_url(component)):
+        upgrade(component)
+        if component in BOOTSTRAPS:
+            module, name = BOOTSTRAPS[component].split(":")
+            getattr(import_module(module), name)()
 
 
 def _render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | Literal[False]:
@@ -109,7 +154,7 @@ def main() -> None:
         parser.error(f"unknown component(s): {', '.join(sorted(unknown))}")
     for component in components:
         print(f"migrating {component} ...", flush=True)
-        upgrade(component)
+        migrate(component)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,8 @@ class Code(StrEnum):
     LOAN_IDENTITY_CHANGED = "loan_identity_changed"
     BANK_LOAN_RETRACTED = "bank_loan_retracted"
     BANK_LOAN_NOT_RETRACTED = "bank_loan_not_retracted"
+    DEAD_LETTER_REPLAYED = "dead_letter_replayed"
+    DEAD_LETTER_STILL_FAILING = "dead_letter_still_failing"
     COMMITMENT_WITHDRAWN = "commitment_withdrawn"
     COMMITMENT_RECEIVED = "commitment_received"
     CLUB_DISSOLVED = "club_dissolved"
@@ -387,6 +389,11 @@ CATALOGUE: dict[Code, CodeInfo] = {
         "reinstatement) if the retraction was the mistake.",
         Code.BANK_LOAN_NOT_RETRACTED: "The loan record is not retracted: there is nothing to "
         "reinstate.",
+        Code.DEAD_LETTER_REPLAYED: "The event set aside was applied already (its replay says "
+        "when and by whom): it is not applied twice.",
+        Code.DEAD_LETTER_STILL_FAILING: "Applying the event set aside failed again, and nothing "
+        "was written; the detail says how. Fix the cause (often data the event refers to) and "
+        "replay it again.",
         Code.ALREADY_EXISTS: "Another record already has this unique value (a code, a name, a "
         "username, a client id, a plan for the same province, programme and period); the "
         "errors name the fields. Read the existing record, or choose another value.",

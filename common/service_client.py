@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from common.middleware import current_request_id
 from common.problem_codes import Code
 from common.problems import ServiceUnavailable
 
@@ -77,10 +78,14 @@ class ServiceClient:
         self, method: str, path: str, on_behalf_of: str | None = None, **kwargs: Any
     ) -> Any:
         """`on_behalf_of`: the caller's own token, so the other service applies the caller's
-        scope instead of this service's."""
+        scope instead of this service's. A call made while serving a request carries its
+        `X-Request-ID`, so both services' logs show one request id."""
+        request_id = current_request_id()
         for attempt in range(2):
             token = on_behalf_of or await self.tokens.token()
             headers = {"Authorization": f"Bearer {token}"}
+            if request_id is not None:
+                headers["X-Request-ID"] = request_id
             try:
                 response = await self._client.request(method, path, headers=headers, **kwargs)
             except httpx.HTTPError as exc:

@@ -48,7 +48,39 @@ class ComponentSettings(BaseSettings):
     max_body_bytes: int = 16 * 1024 * 1024
     event_retention_days: int = 30
     """Events (and the record of consumed ones) older than this are dropped hourly; 0 keeps all."""
+    event_max_attempts: int = Field(default=5, ge=1)
+    """Tries of an event another service's feed brought that fails to apply, before it is put
+    aside as a dead letter for an admin to replay (`/api/v1/dead-letters`)."""
     log_level: str = "info"
+    log_format: Literal["text", "json"] = Field(
+        default="text", validation_alias=AliasChoices("ISHC_LOG_FORMAT")
+    )
+    """`text` for a person at a terminal, `json` (one object a line) for production's log
+    collector; one setting for the whole platform (docs/observability.md)."""
+    event_transport: Literal["http", "jetstream"] = Field(
+        default="http", validation_alias=AliasChoices("ISHC_EVENT_TRANSPORT")
+    )
+    """How events travel between the components: `http`, each service's feed read by the
+    others (the embedded default); `jetstream`, each service's outbox relayed to NATS JetStream
+    and read from there (docs/events-and-webhooks.md). One setting for the whole platform."""
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222", validation_alias=AliasChoices("ISHC_NATS_URL")
+    )
+    """The NATS server (with JetStream) that `jetstream` uses."""
+    process: Literal["all", "web", "worker"] = "all"
+    """What this process runs: `all` serves the API and does the background work (one process
+    per component, as `make run` starts them); `web` serves the API only (production's replicas,
+    any number); `worker` does the background work only (relays, consumers, webhooks,
+    retention, scheduled jobs), with `/healthz`, `/readyz` and `/metrics` to probe
+    (`python -m <component>.worker`; any number of copies share the work safely)."""
+
+    @property
+    def serves_api(self) -> bool:
+        return self.process != "worker"
+
+    @property
+    def runs_workers(self) -> bool:
+        return self.process != "web"
 
     def secret_fields(self) -> dict[str, str]:
         """The settings that must never keep their development default in production."""
@@ -84,6 +116,9 @@ class ServiceSettings(ComponentSettings):
     """How often a caught-up consumer asks another service's event feed for more."""
     event_idle_poll_seconds: float = 2.0
     """How often, at the least, while that feed has had nothing for it."""
+    event_page_max_bytes: int = 1024 * 1024
+    """A page of this service's event feed holds events up to this many bytes (and always at
+    least one), besides the `limit` on their number."""
 
 
 class CallingServiceSettings(ServiceSettings):

@@ -2,8 +2,7 @@
 
 import asyncio
 import contextlib
-import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -15,22 +14,24 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlmodel import Session
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from common.app import install_plumbing
 from common.db import make_engine, normalise_url
+from common.events.consumer import EventConsumer
 from common.events.feed import cursors_router
 from common.events.retention import retention_worker
-from common.health import ReadinessCheck, database_check, health_router
+from common.health import ReadinessCheck, database_check, health_router, readiness
 from common.middleware import StrictJsonMiddleware
+from common.observability import configure_logging, install_observability
 from gateway.access_log import AccessLog
 from gateway.access_log import prune as prune_access
 from gateway.access_log import router as access_log_router
+from gateway.dead_letters import router as dead_letters_router
 from gateway.fair_use import FairUse, parse_limits
-from gateway.identity import GatewayVerifier, Standing, bootstrap
+from gateway.identity import GatewayVerifier, Standing
 from gateway.keys import KeyStore
 from gateway.models import idempotency_keys
 from gateway.oauth.clients import router as app_clients_router
@@ -45,6 +46,7 @@ from gateway.settings import GatewaySettings
 from gateway.webhooks.backfill import run_backfills
 from gateway.webhooks.delivery import Sender, prune_log
 from gateway.webhooks.feeds import event_consumers
+from gateway.webhooks.metrics import watch_deliveries
 from gateway.webhooks.models import consumer_tables
 from gateway.webhooks.routes import router as webhooks_router
 
@@ -149,16 +151,35 @@ BACKFILL_POLL_SECONDS = 10.0
 """A backfill is woken when its subscription is made; the poll only finds another replica's."""
 
 
+def _background_work(
+    app: FastAPI, followers: Mapping[str, EventConsumer]
+) -> list[Coroutine[Any, Any, None]]:
+    """The gateway's loops (none in a web-only process): follow every service's events, send
+    and backfill the webhooks subscribers may see, prune the logs."""
+    settings: GatewaySettings = app.state.settings
+    if not settings.runs_workers:
+        return []
+    return [
+        *(consumer.run(app) for consumer in followers.values()),
+        app.state.webhook_sender.run(),
+        run_backfills(app.state.engine, followers, app.state.backfill_wake, BACKFILL_POLL_SECONDS),
+        retention_worker(consumer_tables.prune)(app),
+        retention_worker(prune_log, days_setting="webhook_log_retention_days")(app),
+        retention_worker(prune_access, days_setting="access_log_retention_days")(app),
+        retention_worker(prune_expired, days_setting="login_retention_days")(app),
+    ]
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     settings.check_production()
-    logging.basicConfig(level=settings.log_level.upper())
-    keys = KeyStore(settings.keys_dir)
-    keys.ensure_key()
+    configure_logging(settings)
+    engine = make_engine(normalise_url(settings.database_url))
+    # Every replica's keys are the database's (made by `python -m common.migrate`).
+    keys = KeyStore(engine, settings)
     # The webhooks follow every service's events; a change forwarded to a service has its
     # feed asked at once.
     followers = event_consumers(settings, keys)
-    engine = make_engine(normalise_url(settings.database_url))
     forwarder = Forwarder(
         settings.upstreams(),
         settings.connect_timeout_seconds,
@@ -169,20 +190,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        with Session(app.state.engine) as session:
-            bootstrap(session, settings)
-        # The webhooks: follow every service's events, and post what subscribers may see.
-        workers = [consumer.run(app) for consumer in followers.values()]
-        workers.append(app.state.webhook_sender.run())
-        wake = app.state.backfill_wake
-        workers.append(run_backfills(app.state.engine, followers, wake, BACKFILL_POLL_SECONDS))
-        workers.append(retention_worker(consumer_tables.prune)(app))
-        workers.append(retention_worker(prune_log, days_setting="webhook_log_retention_days")(app))
-        workers.append(
-            retention_worker(prune_access, days_setting="access_log_retention_days")(app)
-        )
-        workers.append(retention_worker(prune_expired, days_setting="login_retention_days")(app))
-        tasks = [asyncio.create_task(worker) for worker in workers]
+        tasks = [asyncio.create_task(work) for work in _background_work(app, followers)]
         yield
         for task in tasks:
             task.cancel()
@@ -210,16 +218,33 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.fair_use = FairUse(parse_limits(settings.rate_limits))
     app.state.webhook_sender = Sender(app.state.engine, settings)
     app.state.backfill_wake = asyncio.Event()
-    merged = MergedOpenAPI(settings.upstreams())
-    # Added first, so it sits inside the plumbing's middleware (see ProxyMiddleware).
-    app.add_middleware(StrictJsonMiddleware)  # the gateway's own routes; services check theirs
-    app.add_middleware(ProxyMiddleware)
+    app.state.event_consumers = followers
+    if settings.serves_api:
+        # Added first, so it sits inside the plumbing's middleware (see ProxyMiddleware).
+        app.add_middleware(StrictJsonMiddleware)  # the gateway's own routes; services check theirs
+        app.add_middleware(ProxyMiddleware)
     install_plumbing(app, settings.max_body_bytes, strict_json=False)
-    _allow_browsers(app, settings)  # outermost: a preflight is answered before authentication
+    # Ready when its own database is: a gateway ready only with the services up, beside
+    # services that need the gateway's keys, is a cycle (the services' state is /statusz).
+    app.include_router(health_router({"database": database_check}))
+    if settings.serves_api:
+        _allow_browsers(app, settings)  # outermost: a preflight is answered before authentication
+        _serve_api(app, settings)
+    install_observability(app, settings, announce_route=False)  # outermost: times it all
+    watch_deliveries(app)
+    return app
 
-    checks: dict[str, ReadinessCheck] = {"database": database_check}
-    checks.update({name: _service_check(name, url) for name, url in settings.upstreams().items()})
-    app.include_router(health_router(checks))
+
+def _serve_api(app: FastAPI, settings: GatewaySettings) -> None:
+    """The gateway's own routes, the documents and pages, and the proxy to the services."""
+    upstreams = {name: _service_check(name, url) for name, url in settings.upstreams().items()}
+
+    @app.get("/statusz", include_in_schema=False)
+    async def statusz(request: Request) -> Any:
+        """Whether each service is ready, seen from here: for monitoring, not for probes."""
+        return await readiness(request, upstreams)
+
+    merged = MergedOpenAPI(settings.upstreams())
     app.include_router(auth_router)
     app.include_router(oauth_router)
     app.include_router(app_clients_router)
@@ -227,6 +252,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(webhooks_router)
     app.include_router(access_log_router)
     app.include_router(personal_data_router)
+    app.include_router(dead_letters_router)
     app.include_router(cursors_router(consumer_tables))
     app.include_router(problem_pages_router)  # what every problem's `type` points at
 
@@ -265,4 +291,3 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         include_in_schema=False,
         methods=sorted(PROXY_METHODS),
     )
-    return app

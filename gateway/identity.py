@@ -1,32 +1,35 @@
-"""People and machine clients: passwords, login throttling, tokens, first-start bootstrap."""
+"""People and machine clients: passwords, login throttling, tokens, and the bootstrap that
+`python -m common.migrate` runs (the first admin, our services' clients, the first key)."""
 
-import logging
 import secrets
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, case, delete, func, literal, null
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from common.auth import Principal, Role, TokenVerifier, trusted_issuer
 from common.clock import utcnow
-from common.db import reader
+from common.db import make_engine, normalise_url, reader
 from common.problem_codes import Code
 from common.problems import Conflict, TooManyRequests, Unauthorized
-from gateway.keys import KeyStore
+from gateway.keys import KeyEncryption, KeyStore, ensure_first_key
 from gateway.models import ApiClient, LoginFailure, ScopeColumns, User
 from gateway.oauth.models import AppClient
 from gateway.settings import GatewaySettings
 
-log = logging.getLogger("ishc.gateway.identity")
 hasher = PasswordHasher()
 # Verified against when the name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = hasher.hash(secrets.token_urlsafe(16))
+MAX_DOUBLINGS = 16
+"""A throttled identity's wait doubles at most this many times (and never beyond the maximum)."""
+BOOTSTRAP_LOCK = 7_415_032_212
+"""The PostgreSQL advisory lock that two bootstraps at once take turns on."""
 
 
 def hash_secret(secret: str) -> str:
@@ -67,42 +70,66 @@ class LoginThrottle:
                 retry_after=wait,
             )
 
+    def _blocked_until(self, failures: int, now: datetime) -> datetime | None:
+        excess = failures - self.free_failures
+        if excess < 0:
+            return None
+        delay = min(self.max_delay, self.base_delay * 2 ** min(excess, MAX_DOUBLINGS))
+        return now + timedelta(seconds=delay)
+
     def failed(self, session: Session, identity: str) -> None:
-        """Counts the failure in one statement (an upsert), so that replicas counting failures
-        of one identity at once lose none."""
+        """Counts the failure and sets the wait it earns in one statement (an upsert that adds
+        one), so that replicas counting failures of one identity at once lose none and never
+        set a wait from a count another has passed."""
         key = self._key(identity)
         table = LoginFailure.__table__  # type: ignore[attr-defined]
+        now = utcnow()
+        counted = table.c.failures + 1
+        # The wait each count earns, computed here: up to the count from which it stops growing.
+        steps = []
+        for excess in range(MAX_DOUBLINGS + 1):
+            failures = self.free_failures + excess
+            until = self._blocked_until(failures, now)
+            steps.append((counted == failures, literal(until, table.c.blocked_until.type)))
+            if until is not None and until - now >= timedelta(seconds=self.max_delay):
+                break
+        blocked_until = case(
+            (counted < self.free_failures, null()), *steps[:-1], else_=steps[-1][1]
+        )
         dialect = session.get_bind().dialect.name
         upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(
-            identity=key, failures=1, blocked_until=None
+            identity=key, failures=1, blocked_until=self._blocked_until(1, now)
         )
-        failures = session.execute(
+        session.execute(
             upsert.on_conflict_do_update(
-                index_elements=["identity"], set_={"failures": table.c.failures + 1}
-            ).returning(table.c.failures)
-        ).scalar_one()
-        excess = failures - self.free_failures
-        if excess >= 0:
-            delay = min(self.max_delay, self.base_delay * 2 ** min(excess, 16))
-            blocked = utcnow() + timedelta(seconds=delay)
-            session.execute(
-                update(table).where(table.c.identity == key).values(blocked_until=blocked)
+                index_elements=["identity"],
+                set_={"failures": counted, "blocked_until": blocked_until},
             )
+        )
         # Committed now: the login fails next, and the failing request's transaction is rolled back.
         session.commit()
 
     def succeeded(self, session: Session, identity: str) -> None:
-        record = session.get(LoginFailure, self._key(identity))
-        if record:
-            session.delete(record)
+        table = LoginFailure.__table__  # type: ignore[attr-defined]
+        session.execute(delete(table).where(table.c.identity == self._key(identity)))
+
+
+def _reading(session: Session) -> Session:
+    """A session beside the request's that only reads. A login checks its throttle and finds
+    the account there, so that on SQLite it holds no write lock while it hashes the password:
+    only a failure, counted after, writes (and commits at once)."""
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    return Session(reader(engine))
 
 
 def authenticate_user(
     session: Session, throttle: LoginThrottle, username: str, password: str
 ) -> User:
     identity = f"user:{username.lower()}"
-    throttle.check(session, identity)
-    user = session.exec(select(User).where(User.username == username.lower())).first()
+    with _reading(session) as reading:
+        throttle.check(reading, identity)
+        user = reading.exec(select(User).where(User.username == username.lower())).first()
     valid = _matches(user.password_hash if user else _DUMMY_HASH, password)
     if not (user and valid and user.active):
         throttle.failed(session, identity)
@@ -117,8 +144,10 @@ def authenticate_client(
     session: Session, throttle: LoginThrottle, client_id: str, secret: str
 ) -> ApiClient:
     identity = f"client:{client_id}"
-    throttle.check(session, identity)
-    client = session.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first()
+    with _reading(session) as reading:
+        throttle.check(reading, identity)
+        found = reading.exec(select(ApiClient).where(ApiClient.client_id == client_id))
+        client = found.first()
     valid = _matches(client.secret_hash if client else _DUMMY_HASH, secret) or (
         client is not None and _previous_secret_matches(client, secret)
     )
@@ -195,9 +224,16 @@ class GatewayVerifier(TokenVerifier):
         super().__init__(
             keys, settings.jwt_issuer, settings.jwt_audience, external=trusted_issuer(settings)
         )
+        self.signing_keys = keys
         self.standing = standing
+        self._retirements = 0
 
     def verify(self, token: str) -> Principal:
+        retirements = self.signing_keys.retirements()
+        if retirements != self._retirements:
+            # A key was retired: the tokens it signed must not pass as remembered.
+            self._memo.clear()
+            self._retirements = retirements
         principal = super().verify(token)
         self.standing.check(principal)
         return principal
@@ -255,27 +291,29 @@ def client_subject(client: ApiClient) -> str:
     return f"client:{client.client_id}"
 
 
-def bootstrap(session: Session, settings: GatewaySettings) -> None:
-    """First start: an admin if there is none, and our own services' clients in step."""
-    has_admin = session.exec(select(User).where(User.role == Role.ADMIN.value)).first()
-    if not has_admin:
-        password = settings.admin_password or secrets.token_urlsafe(12)
-        session.add(
-            User(
-                username=settings.admin_username.lower(),
-                full_name="Administrator",
-                password_hash=hash_secret(password),
-                role=Role.ADMIN.value,
-            )
+def _first_admin(session: Session, settings: GatewaySettings) -> str | None:
+    """An admin if there is none; what to tell of it (its password when made up here)."""
+    if session.exec(select(User.id).where(User.role == Role.ADMIN.value)).first() is not None:
+        return None
+    password = settings.admin_password or secrets.token_urlsafe(12)
+    session.add(
+        User(
+            username=settings.admin_username.lower(),
+            full_name="Administrator",
+            password_hash=hash_secret(password),
+            role=Role.ADMIN.value,
         )
-        if settings.admin_password:
-            log.warning("created the admin user %r", settings.admin_username)
-        else:
-            print(
-                f"Created the admin user {settings.admin_username!r} with the password "
-                f"{password!r}; it is shown only once.",
-                flush=True,
-            )
+    )
+    if settings.admin_password:
+        return f"Created the admin user {settings.admin_username!r}."
+    return (
+        f"Created the admin user {settings.admin_username!r} with the password {password!r}; "
+        "it is shown only once."
+    )
+
+
+def _service_clients(session: Session, settings: GatewaySettings) -> None:
+    """Our own services' clients, in step with `GATEWAY_SERVICE_CLIENTS`."""
     for client_id, secret in settings.service_credentials().items():
         client = session.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first()
         if client is None:
@@ -289,4 +327,29 @@ def bootstrap(session: Session, settings: GatewaySettings) -> None:
             client.secret_hash = hash_secret(secret)
             client.updated_at = utcnow()
         session.add(client)
-    session.commit()
+
+
+def bootstrap(settings: GatewaySettings | None = None) -> None:
+    """What the gateway's database needs besides its schema: an admin if there is none, our
+    services' clients in step with the settings, and the first signing key. `python -m
+    common.migrate` runs it after the gateway's migrations; no web replica does.
+
+    Two runs at once take turns (one transaction, serialised: an advisory lock on PostgreSQL,
+    the write lock SQLite's transactions take as they begin), so one admin and one first key
+    are made. A made-up password is printed only after the admin that has it is committed."""
+    settings = settings or GatewaySettings()
+    engine = make_engine(normalise_url(settings.database_url))
+    try:
+        with Session(engine) as session:
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(select(func.pg_advisory_xact_lock(BOOTSTRAP_LOCK)))
+            admin_made = _first_admin(session, settings)
+            _service_clients(session, settings)
+            kid = ensure_first_key(session, KeyEncryption(settings.keys_encryption_key))
+            session.commit()
+    finally:
+        engine.dispose()
+    if kid is not None:
+        print(f"Created the first token signing key {kid}.", flush=True)
+    if admin_made is not None:
+        print(admin_made, flush=True)

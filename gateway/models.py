@@ -1,9 +1,9 @@
-"""The gateway's own tables: people, machine clients, failed logins, idempotency keys, and the
-log of who read members' personal data."""
+"""The gateway's own tables: people, machine clients, failed logins, token signing keys,
+idempotency keys, and the log of who read members' personal data."""
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index, Integer
+from sqlalchemy import JSON, Column, Index, Integer, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
@@ -65,6 +65,22 @@ class LoginFailure(GatewayBase, table=True):
     """`user:<name>` or `client:<id>`, and the address the tries came from."""
     failures: int = 0
     blocked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SigningKey(GatewayBase, table=True):
+    """An RS256 key that signs access tokens, shared by every gateway replica (`gateway.keys`).
+
+    Every key is published in the JWKS; the one with the latest `signs_from` that has come
+    signs. The private key is stored encrypted (`GATEWAY_KEYS_ENCRYPTION_KEY`)."""
+
+    __tablename__ = "signing_keys"
+
+    kid: str = Field(primary_key=True, max_length=64)
+    private_key: str = Field(sa_type=Text)
+    """The PKCS#8 PEM, sealed: `<encryption key id>.<nonce, ciphertext and tag in base64url>`."""
+    signs_from: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    """A rotated key is published first and signs only once every replica publishes it."""
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 MEMBER_IDS_TYPE = JSON().with_variant(ARRAY(Integer), "postgresql")

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from common.auth import Principal, Role, bearer_token
 from common.db import READ_METHODS
+from common.observability.access import ROUTE_HEADER
 from common.personal_data import SUBJECTS_HEADER, subjects
 from common.problem_codes import Code
 from common.problems import (
@@ -66,9 +67,11 @@ ROUTES: dict[str, Route] = {
     "funded-clubs": _route("funding", Kind.FLOW),
     "reports": _route("funding", Kind.FLOW),
 }
-LOCAL_PREFIXES = frozenset({"users", "clients", "app-clients", "webhooks", "personal-data"})
+LOCAL_PREFIXES = frozenset(
+    {"users", "clients", "app-clients", "webhooks", "personal-data", "dead-letters"}
+)
 """Served by the gateway itself: people, API clients and apps (admin only), webhook subscriptions,
-the access log of personal data (with `GATEWAY_OWN`)."""
+the access log of personal data (with `GATEWAY_OWN`), the events put aside (admin only)."""
 
 PROXY_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 HOP_BY_HOP = frozenset(
@@ -142,6 +145,7 @@ def authorise(request: Request, route: Route, prefix: str) -> Principal:
             code=Code.SERVICE_TOKEN_READ_ONLY,
         )
     request.state.allowance = request.app.state.fair_use.take(principal)
+    request.state.principal = principal  # for the access line
     return principal
 
 
@@ -234,23 +238,31 @@ class Forwarder:
             await self._session.close()
 
     async def ask(
-        self, request: Request, service: str, path: str, params: list[tuple[str, Any]] | None = None
+        self,
+        request: Request,
+        service: str,
+        path: str,
+        params: list[tuple[str, Any]] | None = None,
+        method: str = "GET",
     ) -> tuple[int, bytes]:
-        """A GET to the service with the caller's own token (its scope decides): the status
-        and body, neither passed on nor logged as a read."""
+        """A request without a body (a GET unless said) to the service with the caller's own
+        token (its scope decides): the status and body, neither passed on nor logged as a read.
+        A POST is not sent again on a dropped connection."""
         authorization = _header(request.scope, b"authorization") or ""
+        request_id = _header(request.scope, b"x-request-id") or ""
 
         async def get() -> tuple[int, bytes]:
-            async with self.session.get(
+            async with self.session.request(
+                method,
                 self.upstreams[service] + path,
                 params=params,
-                headers={"authorization": authorization},
+                headers={"authorization": authorization, "x-request-id": request_id},
                 timeout=self.timeout,
             ) as upstream:
                 return upstream.status, await upstream.read()
 
         with _upstream_failures(service):
-            return await _once_more_if_dropped(get, replay=True)
+            return await _once_more_if_dropped(get, replay=method in REPLAYABLE_METHODS)
 
     async def may_read(self, request: Request, service: str, path: str) -> bool:
         """Whether the caller's own token reads `path` from the service."""
@@ -275,6 +287,8 @@ class Forwarder:
                 name = k.lower()
                 if name == _SUBJECTS:
                     shown = subjects(v)
+                elif name == ROUTE_HEADER:  # the service's route template, for the access line
+                    request.state.route_template = v.decode("latin-1")
                 elif name not in _RESPONSE_SKIP_RAW:
                     raw_headers.append((name, v))
             raw_headers.append((b"content-length", str(len(content)).encode()))

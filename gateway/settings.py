@@ -16,7 +16,13 @@ class GatewaySettings(ComponentSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
 
     database_url: str = "sqlite:///var/gateway.db"
-    keys_dir: str = "var/keys"
+    keys_encryption_key: str = DEV_SECRET_MARKER + "gateway-keys-encryption-key"
+    """What encrypts the signing keys' private halves in the database: `id:base64key` (32 bytes;
+    a bare base64 key is id `main`), or several, `new:…,old:…`: the first encrypts new keys,
+    every one listed decrypts (`gateway.keys`). Every replica and `common.migrate` need it."""
+    keys_refresh_seconds: float = Field(default=10.0, gt=0, le=300)
+    """How often a replica reads the signing keys again: a rotated key is published by every
+    replica within this time (and signs a little after), a retired one is dropped within it."""
     clubs_url: str = "http://127.0.0.1:8001"
     loans_url: str = "http://127.0.0.1:8002"
     funding_url: str = "http://127.0.0.1:8003"
@@ -95,7 +101,11 @@ class GatewaySettings(ComponentSettings):
 
     def secret_fields(self) -> dict[str, str]:
         return {
-            f"service_clients[{cid}]": secret for cid, secret in self.service_credentials().items()
+            "keys_encryption_key": self.keys_encryption_key,
+            **{
+                f"service_clients[{cid}]": secret
+                for cid, secret in self.service_credentials().items()
+            },
         }
 
     def allowed_origins(self) -> list[str]:

@@ -70,6 +70,7 @@ TEST_SETTINGS = {
     # Below the gateway's, as in production: a slow service is a `missing` section, not a 504.
     "FUNDING_REPORT_TIMEOUT_SECONDS": "2.5",
     "GATEWAY_CONNECT_TIMEOUT_SECONDS": "1",
+    "GATEWAY_KEYS_REFRESH_SECONDS": "1",
     "GATEWAY_LOGIN_BASE_DELAY_SECONDS": "30",
     "GATEWAY_ENVIRONMENT": "test",
     "GATEWAY_CORS_ORIGINS": "https://dashboard.example.vn",

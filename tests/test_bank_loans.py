@@ -257,7 +257,7 @@ def test_a_loan_number_written_with_spaces_or_escapes_finds_its_stored_loan(
     assert [r["id"] for r in results[:3]] == [r["id"] for r in first]
 
 
-def test_a_batch_announces_each_loan_it_created_or_changed_once(
+def test_a_batch_announces_its_counts_per_province_and_its_loans_are_fetched(
     admin: httpx.Client, bank: httpx.Client, stack: Stack
 ) -> None:
     club = make_club(admin)
@@ -277,17 +277,23 @@ def test_a_batch_announces_each_loan_it_created_or_changed_once(
     finally:
         engine.dispose()
     announced = [orjson.loads(data) if isinstance(data, str) else data for (data,) in rows]
-    # One event per province of the matched members, one for the loans matched to nobody.
-    ours = [event for event in announced if {i["bank_loan_id"] for i in event["loans"]} & set(ids)]
+    # One small event per province of the matched members, one for the loans matched to
+    # nobody: the batch's id and counts, never the loans themselves.
+    ours = [event for event in announced if event["batch_id"] == answer["batch_id"]]
     assert sorted(event["province_code"] or "" for event in ours) == ["", LAO_CAI]
-    items = [item for event in ours for item in event["loans"] if item["bank_loan_id"] in ids]
-    assert sorted(item["bank_loan_id"] for item in items) == ids
-    by_number = {item["loan_number"]: item for item in items}
+    by_province = {event["province_code"]: event for event in ours}
+    assert (by_province[None]["created"], by_province[None]["updated"]) == (1, 0)
+    assert by_province[None]["communes"] == {}
+    matched = by_province[LAO_CAI]
+    assert (matched["created"], matched["updated"]) == (1, 0)
+    assert matched["communes"] == {club["commune_code"]: {"created": 1, "updated": 0}}
+    assert all("loans" not in event and len(orjson.dumps(event)) < 1000 for event in ours)
+    # The loans are fetched, in the reader's scope, from the event's sync token.
+    since = listed(bank, changed_since=matched["changed_since"])["items"]
+    assert set(ids) <= {loan["id"] for loan in since}
+    by_number = {loan["loan_number"]: loan for loan in since}
     assert by_number[first["loan_number"]]["outstanding_principal"] == 39_000_000
     assert by_number[second["loan_number"]]["club_id"] == club["id"]
-    assert {item["outcome"] for item in items} == {"created"}
-    # The answer and the events name the same posting.
-    assert {event["batch_id"] for event in ours} == {answer["batch_id"]}
 
 
 def test_a_replayed_batch_answers_its_batch_id_again(bank: httpx.Client) -> None:

@@ -11,17 +11,21 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from common import clock
-from common.db import normalise_url
+from common.db import make_engine, normalise_url
 from common.events.catalogue import EventType
 from common.events.consumer import ConsumerTables, EventConsumer, FeedEvent
+from common.events.dead_letters import replay
 from common.events.outbox import Event, Outbox
+from common.problem_codes import Code
+from common.problems import Conflict
 from common.sealing import blind_index
 from gateway.tables import metadata as gateway_metadata
-from gateway.webhooks.delivery import prune_log
+from gateway.webhooks.delivery import claim, prune_log
 from gateway.webhooks.models import WebhookDelivery, WebhookSubscription
 from tests.factories import consents, make_club, member_payload, national_id
 from tests.support import Api, assert_problem, postgres_databases, wait_until
@@ -352,8 +356,8 @@ def test_a_consumer_applies_each_event_once_and_resumes_after_its_cursor(
         FeedEvent(f"id-{n}", n, "club.created", f"club:{n}", "2026-01-01T00:00:00", {}, {})
         for n in (1, 2, 3)
     ]
-    consumer._apply(scratch_engine, page, 3)
-    consumer._apply(scratch_engine, page[1:], 3)  # a feed that repeats itself
+    consumer._apply(scratch_engine, page, 0, 3)
+    consumer._apply(scratch_engine, page[1:], 3, 3)  # a feed that repeats itself
     assert applied == ["club:1", "club:2", "club:3"]
     assert consumer._cursor(scratch_engine) == 3
 
@@ -363,9 +367,71 @@ def test_a_consumer_applies_each_event_once_and_resumes_after_its_cursor(
     consumer.handlers = {"club.created": failing}
     with pytest.raises(RuntimeError):
         consumer._apply(
-            scratch_engine, [FeedEvent("id-4", 4, "club.created", "club:4", "", {}, {})], 4
+            scratch_engine, [FeedEvent("id-4", 4, "club.created", "club:4", "", {}, {})], 3, 4
         )
     assert consumer._cursor(scratch_engine) == 3  # the page is tried again, nothing half-applied
+
+
+def _pages(*bounds: tuple[int, int]) -> list[list[FeedEvent]]:
+    return [
+        [
+            FeedEvent(f"id-{n}", n, "club.created", f"club:{n}", "2026-01-01T00:00:00", {}, {})
+            for n in range(first, last + 1)
+        ]
+        for first, last in bounds
+    ]
+
+
+def test_two_copies_of_a_consumer_apply_a_page_once_and_never_move_the_cursor_back(
+    scratch_engine: Any,
+) -> None:
+    _, tables = _tables(scratch_engine)
+    applied: list[str] = []
+    handlers = {"club.created": lambda _session, event: applied.append(event.subject)}
+    first, second = (EventConsumer("clubs", None, tables, handlers) for _ in range(2))  # type: ignore[arg-type]
+    early, late = _pages((1, 3), (4, 6))
+    first._apply(scratch_engine, early, 0, 3)
+    second._apply(scratch_engine, early, 0, 3)  # it read the same page before the first stored it
+    first._apply(scratch_engine, late, 3, 6)
+    second._apply(scratch_engine, early, 0, 3)  # a copy far behind
+    assert applied == [f"club:{n}" for n in range(1, 7)]
+    assert second._cursor(scratch_engine) == 6
+
+
+def test_many_workers_at_once_apply_each_page_once(scratch_engine: Any) -> None:
+    """Eight copies of a consumer, each in a thread with its own connections, read the same
+    pages at the same moment: every event is applied once, whoever wins each page."""
+    engine = make_engine(scratch_engine.url.render_as_string(hide_password=False))
+    _, tables = _tables(engine)
+    applied: list[str] = []
+    lock = threading.Lock()
+
+    def handle(_session: Session, event: FeedEvent) -> None:
+        with lock:
+            applied.append(event.subject)
+
+    pages = _pages((1, 50), (51, 100), (101, 150))
+    bounds = [(0, 50), (50, 100), (100, 150)]
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        consumer = EventConsumer("clubs", None, tables, {"club.created": handle})  # type: ignore[arg-type]
+        try:
+            start.wait()
+            for page, (after, through) in zip(pages, bounds, strict=True):
+                consumer._apply(engine, page, after, through)
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    assert errors == []
+    assert sorted(applied) == sorted(f"club:{n}" for n in range(1, 151))
 
 
 def test_a_quiet_feed_is_asked_less_often_until_the_consumer_is_woken() -> None:
@@ -503,3 +569,136 @@ def test_the_delivery_log_keeps_what_is_still_to_be_sent(scratch_engine: Any) ->
             select(WebhookDelivery.event_id).order_by(WebhookDelivery.event_id)
         ).all()
     assert kept == ["e2", "e3"]
+
+
+def test_two_webhook_senders_take_each_due_delivery_once(scratch_engine: Any) -> None:
+    """Two gateway workers read the same due deliveries; each is claimed (and so posted) by
+    one of them, and a claim held by a sender that died is free again after its lease."""
+    gateway_metadata.create_all(scratch_engine)
+    now = datetime.now(UTC)
+    with Session(scratch_engine) as session:
+        hook = WebhookSubscription(
+            owner="user:x", url="https://x.example/", event_types=["club.created"], secret="s"
+        )
+        session.add(hook)
+        session.flush()
+        for n in range(6):
+            session.add(
+                WebhookDelivery(
+                    subscription_id=hook.id,  # type: ignore[arg-type]
+                    event_id=f"e{n}",
+                    event_type="club.created",
+                    subject=f"club:{n}",
+                    body="{}",
+                    status="pending",
+                    next_attempt_at=now - timedelta(seconds=1),
+                )
+            )
+        session.commit()
+        ids = [d.id for d in session.exec(select(WebhookDelivery)).all()]
+    lease = timedelta(seconds=40)
+    with Session(scratch_engine) as first, Session(scratch_engine) as second:
+        taken = claim(first, ids, now, lease)
+        first.commit()
+        again = claim(second, ids, now, lease)
+        second.commit()
+    assert taken == set(ids)
+    assert again == set()
+    with Session(scratch_engine) as later:
+        assert claim(later, ids, now + lease + timedelta(seconds=1), lease) == set(ids)
+
+
+def _feed_of(events: list[FeedEvent]) -> Callable[..., Any]:
+    """A feed that serves `events` (the consumer's `read`)."""
+
+    async def read(after: int, _types: Any, limit: int | None = None) -> Any:
+        page = [e for e in events if e.position > after][: limit or 500]
+        return page, (page[-1].position if page else after), events[-1].position
+
+    return read
+
+
+def _catch_up_until_done(consumer: EventConsumer, engine: Any, last: int) -> int:
+    """Catches up as the worker loop would, without its pauses; answers how many tries failed."""
+    failed = 0
+    while consumer._cursor(engine) < last:
+        try:
+            asyncio.run(consumer.catch_up(engine))
+        except Exception:
+            failed += 1
+        assert failed < 50, "the consumer never got past the failing event"
+    return failed
+
+
+def test_an_event_that_keeps_failing_is_put_aside_and_replayed_once_fixed(
+    scratch_engine: Any,
+) -> None:
+    _, tables = _tables(scratch_engine)
+    done_table = Table("applied", MetaData(), Column("position", Integer, nullable=False))
+    done_table.create(scratch_engine)
+    (events,) = _pages((1, 6))
+    broken = {4}
+
+    def handle(session: Session, event: FeedEvent) -> None:
+        if event.position in broken:
+            raise ValueError(f"club {event.position} is not known here")
+        session.execute(done_table.insert().values(position=event.position))
+
+    def applied() -> list[int]:
+        with Session(scratch_engine) as session:
+            return list(session.execute(select(done_table.c.position)).scalars())
+
+    consumer = EventConsumer("clubs", None, tables, {"club.created": handle}, max_attempts=3)  # type: ignore[arg-type]
+    consumer.read = _feed_of(events)  # type: ignore[method-assign]
+    # The page fails 3 times; read one at a time, 1-3 pass and 4 fails 3 times, then is put
+    # aside (its last failure raises nothing) and 5-6 pass.
+    assert _catch_up_until_done(consumer, scratch_engine, 6) == 5
+    assert applied() == [1, 2, 3, 5, 6]
+    with Session(scratch_engine) as session:
+        (letter,) = session.execute(select(tables.dead_letters)).all()
+    assert (letter.position, letter.attempts, letter.replayed_at) == (4, 3, None)
+    assert letter.error == "ValueError: club 4 is not known here"
+
+    with pytest.raises(Conflict) as still:
+        replay(scratch_engine, tables, {"clubs": consumer}, letter.id, "user:admin")
+    assert still.value.code == Code.DEAD_LETTER_STILL_FAILING
+    broken.clear()
+    done = replay(scratch_engine, tables, {"clubs": consumer}, letter.id, "user:admin")
+    assert (done.replayed_by, applied()[-1]) == ("user:admin", 4)
+    with pytest.raises(Conflict) as twice:
+        replay(scratch_engine, tables, {"clubs": consumer}, letter.id, "user:admin")
+    assert twice.value.code == Code.DEAD_LETTER_REPLAYED
+    assert applied().count(4) == 1
+
+
+def test_an_outage_puts_no_event_aside(scratch_engine: Any) -> None:
+    """Failures of reaching the database or a service are not the event's: tried for ever."""
+    _, tables = _tables(scratch_engine)
+    (events,) = _pages((1, 2))
+
+    def unreachable(_session: Session, _event: FeedEvent) -> None:
+        raise OperationalError("SELECT 1", {}, ConnectionError("server closed the connection"))
+
+    consumer = EventConsumer("clubs", None, tables, {"club.created": unreachable}, max_attempts=2)  # type: ignore[arg-type]
+    consumer.read = _feed_of(events)  # type: ignore[method-assign]
+    for _ in range(8):
+        with pytest.raises(OperationalError):
+            asyncio.run(consumer.catch_up(scratch_engine))
+    assert consumer._cursor(scratch_engine) == 0
+    with Session(scratch_engine) as session:
+        assert session.execute(select(tables.dead_letters)).all() == []
+
+
+def test_an_erasure_reaches_the_events_put_aside(scratch_engine: Any) -> None:
+    _, tables = _tables(scratch_engine)
+    joined = FeedEvent(
+        "id-9", 9, "member.joined", "member:7", "2026-01-01T00:00:00", {},
+        {"member_id": 7, "personal": {"national_id_blind_index": "abc"}},
+    )  # fmt: skip
+    tables.set_aside(scratch_engine, "clubs", joined, (0, 9), "KeyError: 'club_id'", 5)
+    with Session(scratch_engine) as session, session.begin():
+        tables.forget_personal(session, "member:7")
+    with Session(scratch_engine) as session:
+        (event,) = session.execute(select(tables.dead_letters.c.event)).scalars()
+    assert event["data"] == {"member_id": 7}
+    assert event["subject"] == "member:7"

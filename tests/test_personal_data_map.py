@@ -33,7 +33,9 @@ SHARED_TABLES = frozenset(
     {
         "idempotency_keys",
         "outbox_events",
+        "outbox_relays",
         "consumed_events",
+        "dead_letters",
         "event_cursors",
         "sync_clock",
         "sync_tombstones",

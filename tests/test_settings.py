@@ -27,13 +27,20 @@ def test_a_calling_service_refuses_its_development_secret_in_production(settings
     ).check_production()
 
 
-def test_the_gateway_refuses_development_service_secrets_in_production() -> None:
-    with pytest.raises(InsecureSettingsError, match="service_clients"):
+def test_the_gateway_refuses_development_secrets_in_production() -> None:
+    with pytest.raises(InsecureSettingsError, match="keys_encryption_key, service_clients"):
         GatewaySettings(environment="production", database_url=POSTGRES).check_production()
+    with pytest.raises(InsecureSettingsError, match="keys_encryption_key"):
+        GatewaySettings(
+            environment="production",
+            database_url=POSTGRES,
+            service_clients="svc-clubs:s1,svc-loans:s2,svc-funding:s3",
+        ).check_production()
     GatewaySettings(
         environment="production",
         database_url=POSTGRES,
         service_clients="svc-clubs:s1,svc-loans:s2,svc-funding:s3",
+        keys_encryption_key=f"k1:{new_key()}",
     ).check_production()
 
 

@@ -11,7 +11,15 @@ from jose import jwk as jose_jwk
 from jose import jwt
 
 from tests.conftest import TOKEN_MINUTES
-from tests.support import Api, assert_problem, forge, forge_hs256, now, token_parts
+from tests.support import (
+    Api,
+    assert_problem,
+    forge,
+    forge_hs256,
+    now,
+    token_parts,
+    wait_until,
+)
 from tools.stack import Stack
 
 PROVINCES = "/api/v1/locations/provinces"
@@ -214,17 +222,23 @@ def test_rotated_key_signs_new_tokens_while_old_tokens_stay_valid(api: Api, stac
 
     old_token = api.password_token("admin", api.admin_password)
     old_kid = token_parts(old_token)[0]["kid"]
-    subprocess.run(
+    rotated = subprocess.run(
         [sys.executable, "-m", "gateway.keys", "rotate"],
         env=stack.env(),
         check=True,
         capture_output=True,
+        text=True,
     )
-    new_token = api.password_token("admin", api.admin_password)
-    new_kid = token_parts(new_token)[0]["kid"]
-    assert new_kid != old_kid
-    kids = {k["kid"] for k in httpx.get(f"{api.base_url}/.well-known/jwks.json").json()["keys"]}
-    assert {old_kid, new_kid} <= kids
+    rotated_kid = rotated.stdout.split()[0]
+    # Published at once (within GATEWAY_KEYS_REFRESH_SECONDS), signing a little later.
+    wait_until(lambda: rotated_kid in jwks_kids(api.base_url), "the new key's publication", 30)
+    assert old_kid in jwks_kids(api.base_url)
+
+    def signed_with_the_new_key() -> str | None:
+        token = api.password_token("admin", api.admin_password)
+        return token if token_parts(token)[0]["kid"] == rotated_kid else None
+
+    new_token = wait_until(signed_with_the_new_key, "the new key to sign", 30)
     # A service refetches the keys on an unknown kid, at most once a second.
     time.sleep(1.1)
     for token in (old_token, new_token):
@@ -234,6 +248,10 @@ def test_rotated_key_signs_new_tokens_while_old_tokens_stay_valid(api: Api, stac
             stack.url("clubs") + PROVINCES, headers={"Authorization": f"Bearer {token}"}
         )
         assert direct.status_code == 200, direct.text
+
+
+def jwks_kids(base_url: str) -> set[str]:
+    return {key["kid"] for key in httpx.get(f"{base_url}/.well-known/jwks.json").json()["keys"]}
 
 
 def test_a_random_bearer_string_never_causes_a_server_error(stack: Stack) -> None:

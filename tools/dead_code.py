@@ -33,12 +33,14 @@ CALLED_BY_FRAMEWORKS = [
 CALLED_BY_NAME = [
     "create_app",  # uvicorn's factory
     "run_env",  # every migration history's env.py
+    "bootstrap",  # common.migrate's BOOTSTRAPS, after a component's migrations
     "upgrade",
     "downgrade",
     "do_POST",  # http.server
     "log_message",
     "process_bind_param",  # SQLAlchemy's TypeDecorator
     "process_result_value",
+    "collect",  # prometheus_client's collectors, at every scrape
 ]
 
 

@@ -57,6 +57,9 @@ class Stack:
     launcher: list[str] = field(default_factory=lambda: [sys.executable, "-m", "uvicorn"])
     """The command that runs uvicorn, before its arguments (a test runs it at another hour)."""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    reached_at: dict[str, str] = field(default_factory=dict)
+    """Where the other components reach a component, when not at its own port (a balancer
+    in front of its replicas)."""
 
     def url(self, component: str) -> str:
         return f"http://127.0.0.1:{self.ports[component]}"
@@ -65,23 +68,25 @@ class Stack:
     def gateway_url(self) -> str:
         return self.url("gateway")
 
+    def reached(self, component: str) -> str:
+        return self.reached_at.get(component) or self.url(component)
+
     def env(self) -> dict[str, str]:
         env = {
             **os.environ,
             "ISHC_ADMIN_PASSWORD": self.admin_password,
-            "GATEWAY_KEYS_DIR": str(self.var_dir / "keys"),
             **SERVER_ENVIRONMENT,
         }
         for component, prefix in ENV_PREFIX.items():
             env[f"{prefix}_DATABASE_URL"] = self.database_urls[component]
             env[f"{prefix}_LOG_LEVEL"] = self.log_level
         for service in SERVICES:
-            env[f"GATEWAY_{ENV_PREFIX[service]}_URL"] = self.url(service)
-            env[f"{ENV_PREFIX[service]}_GATEWAY_URL"] = self.gateway_url
-        env["CLUBS_LOANS_URL"] = self.url("loans")
-        env["LOANS_CLUBS_URL"] = self.url("clubs")
-        env["FUNDING_CLUBS_URL"] = self.url("clubs")
-        env["FUNDING_LOANS_URL"] = self.url("loans")
+            env[f"GATEWAY_{ENV_PREFIX[service]}_URL"] = self.reached(service)
+            env[f"{ENV_PREFIX[service]}_GATEWAY_URL"] = self.reached("gateway")
+        env["CLUBS_LOANS_URL"] = self.reached("loans")
+        env["LOANS_CLUBS_URL"] = self.reached("clubs")
+        env["FUNDING_CLUBS_URL"] = self.reached("clubs")
+        env["FUNDING_LOANS_URL"] = self.reached("loans")
         env.update(self.extra_env)
         return env
 

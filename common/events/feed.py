@@ -23,7 +23,9 @@ def feed_router(outbox: Outbox) -> APIRouter:
     router = APIRouter(prefix="/internal/events", include_in_schema=False)
     services_only = Depends(require_roles(Role.SERVICE))
 
-    def page(engine: Engine, after: int, limit: int, types: set[str] | None) -> dict[str, Any]:
+    def page(
+        engine: Engine, after: int, limit: int, types: set[str] | None, max_bytes: int
+    ) -> bytes:
         outbox.sequence(engine)
         with reader(engine).connect() as connection:
             # Positions up to `last` are given and never change: a page read below it sees
@@ -31,13 +33,16 @@ def feed_router(outbox: Outbox) -> APIRouter:
             last = outbox.last_position(connection)
             first = outbox.first_position(connection)
             events = outbox.read(connection, after, limit, last, types)
-        through = events[-1]["position"] if len(events) == limit else max(last, after)
-        return {
-            "events": events,
+        encoded = within(events, max_bytes)
+        full = len(encoded) < len(events) or len(events) == limit
+        through = events[len(encoded) - 1]["position"] if full else max(last, after)
+        body = {
+            "events": [orjson.Fragment(event) for event in encoded],
             "through": through,
             "first_position": first,
             "last_position": last,
         }
+        return orjson.dumps(body)
 
     @router.get("")
     async def events(
@@ -48,13 +53,31 @@ def feed_router(outbox: Outbox) -> APIRouter:
         types: Annotated[str | None, Query(max_length=1000)] = None,
     ) -> Response:
         """The events after position `after`, oldest first, only of `types` (comma-separated)
-        if given; `through`: the position the reader has now examined (skipped types
-        included), `first_position` / `last_position`: what the feed still holds."""
+        if given, at most `limit` and `<SERVICE>_EVENT_PAGE_MAX_BYTES` of them; `through`: the
+        position the reader has now examined (skipped types included), `first_position` /
+        `last_position`: what the feed still holds."""
         wanted = {t for t in types.split(",") if t} if types is not None else None
-        body = await run_in_threadpool(page, request.app.state.engine, after, limit, wanted)
-        return Response(orjson.dumps(body), media_type="application/json")
+        max_bytes = request.app.state.settings.event_page_max_bytes
+        body = await run_in_threadpool(
+            page, request.app.state.engine, after, limit, wanted, max_bytes
+        )
+        return Response(body, media_type="application/json")
 
     return router
+
+
+def within(events: list[dict[str, Any]], max_bytes: int) -> list[bytes]:
+    """The events encoded, as many of the first as fit in `max_bytes` (the first always: a
+    reader must be able to move on)."""
+    encoded: list[bytes] = []
+    size = 0
+    for event in events:
+        one = orjson.dumps(event)
+        size += len(one) + 1
+        if encoded and size > max_bytes:
+            break
+        encoded.append(one)
+    return encoded
 
 
 def cursors_router(tables: ConsumerTables) -> APIRouter:

@@ -78,6 +78,17 @@ class Outbox:
             postgresql_where=self.table.c.position.is_(None),
             sqlite_where=self.table.c.position.is_(None),
         )
+        self.relays = Table(
+            "outbox_relays",
+            metadata,
+            Column("stream", String(40), primary_key=True),
+            Column("position", BigInteger, nullable=False),
+            Column("holder", String(40), nullable=True),
+            Column("leased_until", UTCDateTime, nullable=True),
+            Column("updated_at", UTCDateTime, nullable=False),
+        )
+        """How far the outbox is relayed to a broker's stream (`common.events.jetstream`), and
+        which relay may publish until when: one at a time, so the stream is in position order."""
 
     def emit(self, session: Session, *events: Event) -> None:
         """Writes events in the caller's transaction: they exist exactly if the change does.

@@ -2,11 +2,11 @@
 
 The live fan-out (`fanout.fan_out`) gives a subscription what occurs from its creation on; a
 subscription made with `backfill_from` also has one `WebhookBackfill` per service, which this
-worker reads through that service's feed from its start (the feeds keep each service's
-`<PREFIX>_EVENT_RETENTION_DAYS`), making the deliveries of the events in the window. Its
-deliveries wait until every backfill is done (`delivery.due_deliveries`), then go out in the
-order their events occurred. Any number of copies may run: each takes a backfill by a lease,
-and a page's deliveries are written only while the lease is still its own.
+worker reads through that service's feed, or its stream with JetStream, from its start (both
+keep each service's `<PREFIX>_EVENT_RETENTION_DAYS`), making the deliveries of the events in
+the window. Its deliveries wait until every backfill is done (`delivery.due_deliveries`), then
+go out in the order their events occurred. Any number of copies may run: each takes a
+backfill by a lease, and a page's deliveries are written only while the lease is still its own.
 """
 
 import asyncio
@@ -147,7 +147,7 @@ async def backfill_once(engine: Engine, feeds: Mapping[str, EventConsumer]) -> b
     lease = await run_in_threadpool(take, engine, set(feeds))
     if lease is None:
         return False
-    events, through, last = await feeds[lease.service].read(lease.after, lease.types)
+    events, through, last = await feeds[lease.service].read_from(lease.after, lease.types)
     done = through >= last
     if not await run_in_threadpool(record, engine, lease, events, through, done):
         log.info("backfill of subscription %d taken over; page dropped", lease.subscription_id)

@@ -93,6 +93,26 @@ def due_deliveries(session: Session, now: datetime, limit: int = BATCH) -> list[
     ]
 
 
+def claim(session: Session, ids: list[int], now: datetime, lease: timedelta) -> set[int]:
+    """The deliveries among `ids` that this sender takes: those still due, moved out of every
+    other sender's reach until `now + lease` by one conditional update. Two senders that read
+    the same due deliveries post each one once: on PostgreSQL the second waits on the rows and
+    then finds them no longer due (SQLite writes one at a time)."""
+    if not ids:
+        return set()
+    taken = session.execute(
+        update(WebhookDelivery)
+        .where(
+            col(WebhookDelivery.id).in_(ids),
+            col(WebhookDelivery.status) == PENDING,
+            col(WebhookDelivery.next_attempt_at) <= now,
+        )
+        .values(next_attempt_at=now + lease)
+        .returning(col(WebhookDelivery.id))
+    )
+    return set(taken.scalars())
+
+
 class Sender:
     def __init__(self, engine: Engine, settings: GatewaySettings) -> None:
         self.engine = engine
@@ -124,8 +144,17 @@ class Sender:
         return len(attempts)
 
     def _due(self) -> list[Due]:
+        now = utcnow()
         with Session(self.engine) as session:
-            return due_deliveries(session, utcnow())
+            due = due_deliveries(session, now)
+            claimed = claim(session, [item.delivery_id for item in due], now, self._lease())
+            session.commit()
+        return [item for item in due if item.delivery_id in claimed]
+
+    def _lease(self) -> timedelta:
+        """How long a claimed delivery is this sender's: its post and the save after it. A
+        sender that dies holding one leaves it to the others when the lease runs out."""
+        return timedelta(seconds=2 * self.settings.webhook_timeout_seconds + 30)
 
     async def _post(self, due: Due) -> Attempt:
         if not self.settings.webhook_allow_private_addresses:

@@ -12,7 +12,12 @@ from common.clock import utcnow
 from common.events.catalogue import EventType
 from common.events.consumer import FeedEvent
 from gateway.models import ApiClient, ScopeColumns, User
-from gateway.webhooks.models import FundedClub, WebhookDelivery, WebhookSubscription
+from gateway.webhooks.models import (
+    FundedClub,
+    WebhookDelivery,
+    WebhookSubscription,
+    consumer_tables,
+)
 from gateway.webhooks.rules import may_receive, payload
 
 PENDING = "pending"
@@ -62,6 +67,8 @@ def fan_out(session: Session, events: list[FeedEvent]) -> list[FeedEvent]:
     """The consumer's page handler: deliveries for every subscriber that may see each event.
     Answers the events it used (most, e.g. a bank batch's, concern no subscriber)."""
     used = remember_funded_clubs(session, events)
+    for erased in (e for e in events if e.type == EventType.MEMBER_ERASED):
+        consumer_tables.forget_personal(session, erased.subject)
     subscriptions = session.exec(
         select(WebhookSubscription).where(WebhookSubscription.active == True)  # noqa: E712
     ).all()

@@ -3,6 +3,7 @@
 import time
 
 from common.events.consumer import EventConsumer
+from common.events.jetstream import source_feed
 from common.service_client import ServiceClient
 from gateway.identity import issue_token
 from gateway.keys import KeyStore
@@ -44,13 +45,19 @@ def event_consumers(settings: GatewaySettings, keys: KeyStore) -> dict[str, Even
     return {
         service: EventConsumer(
             service,
-            ServiceClient(service, url, tokens, settings.upstream_timeout_seconds),  # type: ignore[arg-type]
+            source_feed(
+                settings,
+                service,
+                ServiceClient(service, url, tokens, settings.upstream_timeout_seconds),  # type: ignore[arg-type]
+                reader="gateway",
+            ),
             consumer_tables,
             {},
             page_handler=fan_out,
             types=wanted_types,
             poll_seconds=settings.event_poll_seconds,
             idle_poll_seconds=settings.event_idle_poll_seconds,
+            max_attempts=settings.event_max_attempts,
         )
         for service, url in settings.upstreams().items()
     }

@@ -89,13 +89,17 @@ def may_receive(owner: ScopeColumns, event: FeedEvent, funded_by: FundedBy) -> b
 
 def payload(event: FeedEvent, owner: ScopeColumns) -> dict[str, Any] | None:
     """What this subscriber receives: the event without the members' personal data, and of a
-    bank posting only the loans in the officer's communes (None: nothing of it is theirs)."""
+    bank posting only the counts of the officer's communes (None: nothing of it is theirs)."""
     data = {key: value for key, value in event.data.items() if key != PERSONAL_DATA_KEY}
     if event.type == E.BANK_LOAN_POSTED and Role(owner.role) is Role.OFFICER and owner.communes:
-        loans = [item for item in data["loans"] if item["commune_code"] in owner.communes]
-        if not loans:
+        communes = {
+            code: counts for code, counts in data["communes"].items() if code in owner.communes
+        }
+        if not communes:
             return None
-        data["loans"] = loans
+        data["communes"] = communes
+        for outcome in ("created", "updated"):
+            data[outcome] = sum(counts[outcome] for counts in communes.values())
     return {
         "id": event.id,
         "type": event.type,

@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from common.app import create_service_app
 from common.events.feed import feed_router
+from common.events.jetstream import outbox_relays
 from common.events.retention import retention_worker
 from common.service_client import ServiceClient, ServiceTokens
 from services.clubs.activities.routes import router as activities_router
@@ -44,7 +45,11 @@ def create_app(settings: ClubsSettings | None = None) -> FastAPI:
             feed_router(outbox),
         ],
         idempotency_keys=idempotency_keys,
-        workers=[retention_worker(outbox.prune), member_retention],
+        workers=[
+            *outbox_relays(settings, "clubs", outbox),
+            retention_worker(outbox.prune),
+            member_retention,
+        ],
     )
     tokens = ServiceTokens(settings.gateway_url, settings.client_id, settings.client_secret)
     app.state.service_tokens = tokens

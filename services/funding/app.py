@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from common.app import create_service_app
 from common.club_directory import ClubDirectory
 from common.events.feed import feed_router
+from common.events.jetstream import outbox_relays
 from common.events.retention import retention_worker
 from common.service_client import ServiceClient, ServiceTokens
 from services.funding.catalogue.routes import funders, programmes
@@ -44,7 +45,11 @@ def create_app(settings: FundingSettings | None = None) -> FastAPI:
             feed_router(outbox),
         ],
         idempotency_keys=idempotency_keys,
-        workers=[relay, retention_worker(outbox.prune)],
+        workers=[
+            *outbox_relays(settings, "funding", outbox),
+            relay,
+            retention_worker(outbox.prune),
+        ],
     )
     tokens = ServiceTokens(settings.gateway_url, settings.client_id, settings.client_secret)
     app.state.service_tokens = tokens

@@ -4,7 +4,9 @@ from fastapi import FastAPI
 
 from common.app import create_service_app
 from common.club_directory import ClubDirectory
+from common.events.dead_letters import router as dead_letters_router
 from common.events.feed import cursors_router, feed_router
+from common.events.jetstream import outbox_relays
 from common.events.retention import retention_worker
 from common.service_client import ServiceClient, ServiceTokens
 from services.loans.bank.matching import MemberLookup, retry_matching
@@ -42,9 +44,11 @@ def create_app(settings: LoansSettings | None = None) -> FastAPI:
             personal_data_router,
             feed_router(outbox),
             cursors_router(consumer_tables),
+            dead_letters_router(consumer_tables),
         ],
         idempotency_keys=idempotency_keys,
         workers=[
+            *outbox_relays(settings, "loans", outbox),
             follow_clubs,
             watch_overdue,
             retry_matching,
@@ -57,7 +61,6 @@ def create_app(settings: LoansSettings | None = None) -> FastAPI:
     app.state.club_directory = ClubDirectory(clubs)
     app.state.member_directory = MemberDirectory(clubs)
     app.state.member_lookup = MemberLookup(clubs)
-    app.state.club_events = club_events(
-        clubs, settings.event_poll_seconds, settings.event_idle_poll_seconds
-    )
+    app.state.club_events = club_events(clubs, settings)
+    app.state.event_consumers = {"clubs": app.state.club_events}
     return app

@@ -22,7 +22,9 @@ from common.club_directory import ClubFacts
 from common.db import id_of
 from common.events.catalogue import PERSONAL_DATA_KEY, EventType
 from common.events.consumer import EventConsumer, FeedEvent
+from common.events.jetstream import source_feed
 from common.service_client import ServiceClient
+from common.settings import ServiceSettings
 from services.loans.bank import service as bank
 from services.loans.bank.models import BankLoan, BankLoanUnmatch
 from services.loans.bank.rules import Membership
@@ -102,12 +104,10 @@ def match_waiting_bank_loans(session: Session, event: FeedEvent) -> None:
     bank.match_later(session, [(loan_id, membership) for loan_id in loan_ids], utcnow())
 
 
-def club_events(
-    clubs: ServiceClient, poll_seconds: float, idle_poll_seconds: float
-) -> EventConsumer:
+def club_events(clubs: ServiceClient, settings: ServiceSettings) -> EventConsumer:
     return EventConsumer(
         "clubs",
-        clubs,
+        source_feed(settings, "clubs", clubs, reader="loans"),
         consumer_tables,
         {
             EventType.CLUB_CREATED: on_club_event,
@@ -116,8 +116,9 @@ def club_events(
             EventType.MEMBER_CONSENT_CHANGED: on_consent_changed,
             EventType.MEMBER_ERASED: on_member_erased,
         },
-        poll_seconds=poll_seconds,
-        idle_poll_seconds=idle_poll_seconds,
+        poll_seconds=settings.event_poll_seconds,
+        idle_poll_seconds=settings.event_idle_poll_seconds,
+        max_attempts=settings.event_max_attempts,
     )
 
 

@@ -33,6 +33,7 @@ from services.loans.lending import service as lending
 from services.loans.lending.models import Loan, LoanRepayment
 from services.loans.lending.routes import loan_filter
 from services.loans.lending.schemas import InstalmentPublic, LoanDetail, RepaymentPublic
+from services.loans.models import consumer_tables
 
 MAX_MEMBERSHIPS = 100
 
@@ -111,6 +112,7 @@ def personal_data(
 
 def on_member_erased(session: Session, event: FeedEvent) -> None:
     member_id = event.data["member_id"]
+    consumer_tables.forget_personal(session, event.subject)
     was: dict[int, str | None] = {
         loan_id: province
         for loan_id, province in session.exec(

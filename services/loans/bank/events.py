@@ -1,23 +1,22 @@
-"""`bank_loan.posted`: what a posting created or changed, one event per province;
+"""`bank_loan.posted`: what a posting created or changed, counted per province;
 `bank_loan.match_changed`: records matched to a member after their posting, or unmatched; and
 `bank_loan.retracted` / `bank_loan.reinstated`: a record taken back, or restored.
 
 A batch changes up to 10,000 loans. One event per loan cost as much as writing the loans
-themselves (docs/benchmarks.md), so a posting announces its loans grouped by the
-province of the member each is matched to (one more event for the loans matched to nobody):
-each subscriber still gets only the loans of its area, in a few events. Unchanged and stale
+themselves (docs/benchmarks.md), and one event listing them was megabytes, more than a broker
+takes in a message and more than a page of a feed should be. So a posting announces, per
+province of the members its loans are matched to (and once for the loans matched to nobody),
+only its batch id and counts, per commune too, so that each subscriber hears of what is in its
+area; the loans themselves are fetched, in the reader's scope, with
+`GET /api/v1/bank-loans?changed_since=<the event's changed_since>`. Unchanged and stale
 postings announce nothing. Events of one bank have one subject, `bank:<code>`: the bank's
 postings are applied one after another, so its events are in posting order.
-
-The events are made while PostgreSQL stores the posting's loans (Python is idle then), with
-each event's list of loans encoded at once: writing them is then one copy of their bytes.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from typing import Any
 
-import orjson
 from sqlalchemy import select
 from sqlmodel import Session, col
 
@@ -27,30 +26,21 @@ from services.loans.bank.models import BankLoan
 from services.loans.bank.store import StoredLoan
 
 
-def _item(loan: StoredLoan) -> dict[str, Any]:
-    values, member = loan.values, loan.membership
-    return {
-        "bank_loan_id": loan.id,
-        "loan_number": loan.loan_number,
-        "outcome": "created" if loan.is_new else "updated",
-        "programme": values.programme,
-        "principal": values.principal,
-        "outstanding_principal": values.outstanding_principal,
-        "overdue_amount": values.overdue_amount,
-        "status": values.status,
-        "as_of": values.as_of.isoformat(),
-        "member_id": member.member_id if member else None,
-        "club_id": member.club_id if member else None,
-        "commune_code": member.commune_code if member else None,
-    }
-
-
-def posted(bank_code: str, changed: Iterable[StoredLoan], batch_id: str) -> list[Event]:
-    """The `bank_loan.posted` events of a posting's created and changed loans."""
-    by_province: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
-    for loan in sorted(changed, key=lambda loan: loan.id or 0):
-        province = loan.membership.province_code if loan.membership else None
-        by_province[province].append(_item(loan))
+def posted(
+    bank_code: str, changed: Iterable[StoredLoan], batch_id: str, changed_since: str
+) -> list[Event]:
+    """The `bank_loan.posted` events of a posting's created and changed loans: per province,
+    how many were created and updated, in all and per commune (`changed_since`: a sync token
+    from before the posting, from which a reader lists them)."""
+    provinces: dict[str | None, Counter[str]] = defaultdict(Counter)
+    communes: dict[str | None, dict[str, Counter[str]]] = defaultdict(dict)
+    for loan in changed:
+        member = loan.membership
+        province = member.province_code if member else None
+        outcome = "created" if loan.is_new else "updated"
+        provinces[province][outcome] += 1
+        if member is not None and member.commune_code is not None:
+            communes[province].setdefault(member.commune_code, Counter())[outcome] += 1
     return [
         Event(
             EventType.BANK_LOAN_POSTED,
@@ -59,12 +49,20 @@ def posted(bank_code: str, changed: Iterable[StoredLoan], batch_id: str) -> list
                 "bank_code": bank_code,
                 "batch_id": batch_id,
                 "province_code": province,
-                "loans": orjson.Fragment(orjson.dumps(loans)),
+                **posted_counts(counts),
+                "communes": {
+                    code: posted_counts(found) for code, found in sorted(communes[province].items())
+                },
+                "changed_since": changed_since,
             },
             Scope(province_code=province, bank_code=bank_code),
         )
-        for province, loans in sorted(by_province.items(), key=lambda item: item[0] or "")
+        for province, counts in sorted(provinces.items(), key=lambda item: item[0] or "")
     ]
+
+
+def posted_counts(counts: Counter[str]) -> dict[str, int]:
+    return {"created": counts["created"], "updated": counts["updated"]}
 
 
 def retraction(loan: BankLoan, retracted: bool) -> Event:

@@ -28,6 +28,7 @@ from sqlalchemy import ColumnElement, union_all
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
 
+from common import sync
 from common.auth import Principal
 from common.clock import utcnow
 from common.db_errors import integrity_cause
@@ -217,12 +218,14 @@ def posting(
     and on `memberships`, the clubs service's answer asked meanwhile). The history is written
     before the memberships are waited for; the body of the `with` (the caller's answer) and the
     posting's events are made while PostgreSQL stores the new loans."""
+    # Before the posting writes: its loans are those the reader lists as changed since it.
+    changed_since = sync.now(session).encode()
     planned = plan(session, bank_code, loan_numbers, postings, posted_by, now, corrections)
     record_history(session, planned)
     found = memberships()
     with applying(session, planned, found, now):
         changed = [loan for loan in planned.loans.values() if loan.changed]
-        announced = events.posted(planned.bank_code, changed, planned.batch_id)
+        announced = events.posted(planned.bank_code, changed, planned.batch_id, changed_since)
         yield Posted(planned, found is not None)
     outbox.emit(session, *announced)
     if found is None:  # the retry worker asks the clubs service again (`matching.retry_matching`)
