@@ -14,7 +14,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from common import sealing
 from common.auth import JwksKeySource, TokenVerifier, trusted_issuer
-from common.db import make_engine, normalise_url
+from common.db import make_engine, normalise_url, report_engine
 from common.health import database_check, health_router
 from common.idempotency import IdempotentReplay, on_replay
 from common.middleware import (
@@ -107,10 +107,13 @@ def create_service_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         app.state.engine.dispose()
+        if app.state.report_engine is not None:
+            app.state.report_engine.dispose()
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
-    app.state.engine = make_engine(normalise_url(settings.database_url))
+    app.state.engine = make_engine(normalise_url(settings.database_url), settings)
+    app.state.report_engine = report_engine(settings)
     app.state.idempotency_keys = idempotency_keys
     app.state.keys = keys
     app.state.verifier = TokenVerifier(

@@ -129,10 +129,28 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def make_engine(url: str) -> Engine:
+class EngineOptions(Protocol):
+    """The settings of a process's connections (`ComponentSettings` has them)."""
+
+    @property
+    def db_pool_size(self) -> int: ...
+    @property
+    def db_max_overflow(self) -> int: ...
+    @property
+    def db_pool_timeout_seconds(self) -> float: ...
+    @property
+    def db_connect_timeout_seconds(self) -> int: ...
+    @property
+    def db_pgbouncer(self) -> bool: ...
+    @property
+    def report_database_url(self) -> str: ...
+
+
+def make_engine(url: str, options: EngineOptions | None = None) -> Engine:
     """An engine tuned for the backend: SQLite gets foreign keys, WAL, a busy timeout and the
-    write lock taken as a transaction begins. Statements' values never appear in its errors
-    (they may be personal data, and errors are logged)."""
+    write lock taken as a transaction begins; PostgreSQL the pool `options` say (defaults for
+    the command-line tools). Statements' values never appear in its errors (they may be
+    personal data, and errors are logged)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -149,15 +167,28 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    connect_args: dict[str, Any] = {
+        "connect_timeout": options.db_connect_timeout_seconds if options else 3
+    }
+    if options is not None and options.db_pgbouncer:
+        connect_args["prepare_threshold"] = None  # psycopg: never prepare on the server
     return create_engine(
         url,
-        pool_size=10,
-        max_overflow=20,
+        pool_size=options.db_pool_size if options else 10,
+        max_overflow=options.db_max_overflow if options else 20,
+        pool_timeout=options.db_pool_timeout_seconds if options else 30.0,
         pool_pre_ping=True,
-        connect_args={"connect_timeout": 3},
+        connect_args=connect_args,
         json_serializer=_json_text,
         hide_parameters=True,
     )
+
+
+def report_engine(options: EngineOptions) -> Engine | None:
+    """The engine of the reports' read replica, if one is configured."""
+    if not options.report_database_url:
+        return None
+    return make_engine(normalise_url(options.report_database_url), options)
 
 
 def normalise_url(url: str) -> str:
@@ -198,7 +229,15 @@ def _committed(engine: Engine) -> Iterator[Session]:
             raise
 
 
+def get_report_session(request: Request) -> Iterator[Session]:
+    """A report's session: read-only, on the reports' read replica when one is configured
+    (`<PREFIX>_REPORT_DATABASE_URL`), else on the component's database."""
+    engine: Engine = getattr(request.app.state, "report_engine", None) or request.app.state.engine
+    yield from _committed(reader(engine))
+
+
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReportSessionDep = Annotated[Session, Depends(get_report_session, scope="function")]
 WritingSessionDep = Annotated[Session, Depends(get_writing_session, scope="function")]
 
 

@@ -52,6 +52,23 @@ class ComponentSettings(BaseSettings):
     """Tries of an event another service's feed brought that fails to apply, before it is put
     aside as a dead letter for an admin to replay (`/api/v1/dead-letters`)."""
     log_level: str = "info"
+    db_pool_size: int = Field(default=10, ge=1)
+    """PostgreSQL connections a process keeps open (each web replica and worker has its own)."""
+    db_max_overflow: int = Field(default=20, ge=0)
+    """Connections it may open beyond the pool at a peak, closed again after."""
+    db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    """How long a request waits for a free connection before it is answered 503."""
+    db_connect_timeout_seconds: int = Field(default=3, ge=1)
+    db_pgbouncer: bool = False
+    """Connections go through PgBouncer in transaction mode: no server-side prepared
+    statements (a statement prepared on one server connection is unknown on the next). The
+    platform keeps no other session state between transactions (its settings are `SET
+    LOCAL`, its locks transaction-scoped), except `common.migrate`, which must reach the
+    database directly."""
+    report_database_url: str = ""
+    """A read replica for the reports (indicators, portfolio): the large reads leave the
+    primary to the writes. Empty: the reports read the primary. A replica lags the primary by
+    its replication delay, so a report may not count a change made a moment before."""
     log_format: Literal["text", "json"] = Field(
         default="text", validation_alias=AliasChoices("ISHC_LOG_FORMAT")
     )

@@ -174,7 +174,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     settings.check_production()
     configure_logging(settings)
-    engine = make_engine(normalise_url(settings.database_url))
+    engine = make_engine(normalise_url(settings.database_url), settings)
     # Every replica's keys are the database's (made by `python -m common.migrate`).
     keys = KeyStore(engine, settings)
     # The webhooks follow every service's events; a change forwarded to a service has its

@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 
 from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
-from common.db import SessionDep, report_timeout, tune_for_report
+from common.db import ReportSessionDep, report_timeout, tune_for_report
 from common.problem_codes import Code
 from common.problems import NotFound, invalid
 from common.schemas import Id, InputModel, OutputModel, ReportDate
@@ -266,7 +266,7 @@ def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -
     summary="Programme indicators of the registry for an area or a set of clubs (counts only)",
 )
 def read_indicators(
-    query: IndicatorsQuery, session: SessionDep, principal: CurrentPrincipal, request: Request
+    query: IndicatorsQuery, session: ReportSessionDep, principal: CurrentPrincipal, request: Request
 ) -> ClubIndicators:
     # No JIT: compiling the national club counts takes far longer than running them.
     tune_for_report(session, report_timeout(request))

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
-from common.db import SessionDep, report_timeout, tune_for_report
+from common.db import ReportSessionDep, report_timeout, tune_for_report
 from common.problems import NotFound
 from common.schemas import Id, InputModel, OutputModel, ReportDate
 from services.loans.bank.models import BankLoan
@@ -168,7 +168,10 @@ def indicators(
     summary="Funds, capital, outstanding, PAR30 and borrowing members of an area or clubs",
 )
 def read_indicators(
-    query: MoneyIndicatorsQuery, session: SessionDep, principal: CurrentPrincipal, request: Request
+    query: MoneyIndicatorsQuery,
+    session: ReportSessionDep,
+    principal: CurrentPrincipal,
+    request: Request,
 ) -> MoneyIndicators:
     tune_for_report(session, report_timeout(request))
     return indicators(session, principal, query)

@@ -11,7 +11,7 @@ from sqlmodel import Session, col
 from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, bearer_token, require_roles
 from common.club_directory import ClubDirectoryDep
-from common.db import SessionDep, report_timeout, tune_for_report
+from common.db import ReportSessionDep, report_timeout, tune_for_report
 from common.problem_codes import Code
 from common.problems import NotFound, invalid
 from common.schemas import Id
@@ -166,7 +166,7 @@ def build(session: Session, scope: Scope) -> Portfolio:
 
 @router.get("", response_model=Portfolio, summary="Loan portfolio of a club, a province or all")
 def read_portfolio(
-    scope: Annotated[Scope, Depends(portfolio_scope)], session: SessionDep, request: Request
+    scope: Annotated[Scope, Depends(portfolio_scope)], session: ReportSessionDep, request: Request
 ) -> Portfolio:
     tune_for_report(session, report_timeout(request))
     return build(session, scope)
