@@ -4,6 +4,7 @@ import asyncio
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -27,7 +28,7 @@ from common.sealing import blind_index
 from gateway.tables import metadata as gateway_metadata
 from gateway.webhooks.delivery import claim, prune_log
 from gateway.webhooks.models import WebhookDelivery, WebhookSubscription
-from tests.factories import consents, make_club, member_payload, national_id
+from tests.factories import club_payload, consents, make_club, member_payload, national_id
 from tests.support import Api, assert_problem, postgres_databases, wait_until
 from tests.test_funding import allocate, line_of, make_funder, make_plan, receive, wait_for_status
 from tests.test_loans import RULES, act, approved_loan, repay
@@ -702,3 +703,13 @@ def test_an_erasure_reaches_the_events_put_aside(scratch_engine: Any) -> None:
         (event,) = session.execute(select(tables.dead_letters.c.event)).scalars()
     assert event["data"] == {"member_id": 7}
     assert event["subject"] == "member:7"
+
+
+def test_an_event_keeps_the_id_of_the_request_that_caused_it(
+    admin: httpx.Client, feeds: Feeds
+) -> None:
+    request_id = f"follow-{uuid.uuid4().hex[:12]}"
+    answer = admin.post("/api/v1/clubs", json=club_payload(), headers={"X-Request-ID": request_id})
+    assert answer.status_code == 201, answer.text
+    (created,) = feeds.wait("clubs", f"club:{answer.json()['id']}", "club.created")
+    assert created["request_id"] == request_id

@@ -57,10 +57,13 @@ class FeedEvent:
     occurred_at: str
     scope: dict[str, Any]
     data: dict[str, Any]
+    request_id: str | None = None
+    """The request that caused the event (`X-Request-ID`), if a request did."""
 
     @classmethod
     def of(cls, item: dict[str, Any]) -> "FeedEvent":
-        return cls(**{name: item[name] for name in cls.__dataclass_fields__})
+        fields: dict[str, Any] = {name: item.get(name) for name in cls.__dataclass_fields__}
+        return cls(**fields)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

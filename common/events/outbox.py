@@ -28,6 +28,7 @@ from sqlmodel import Session
 from common.clock import utcnow
 from common.db import UTCDateTime
 from common.events.catalogue import EventType
+from common.middleware import current_request_id
 
 SEQUENCER_LOCK = 7_243_001
 """PostgreSQL advisory lock key: one sequencer at a time, so positions never collide."""
@@ -71,6 +72,7 @@ class Outbox:
             Column("data", JSON, nullable=False),
             Column("occurred_at", UTCDateTime, nullable=False),
             Column("position", BigInteger, nullable=True, unique=True),
+            Column("request_id", String(64), nullable=True),
         )
         Index(
             "ix_outbox_events_unsequenced",
@@ -165,6 +167,9 @@ def _row(event: Event, moment: datetime) -> dict[str, Any]:
         "scope": event.scope.as_dict(),
         "data": event.data,
         "occurred_at": moment,
+        # The request that caused it, for following it from the log line into every service
+        # that applies it (none for what a background loop does on its own).
+        "request_id": current_request_id(),
     }
 
 
@@ -177,4 +182,5 @@ def _published(row: Any) -> dict[str, Any]:
         "occurred_at": row["occurred_at"].isoformat(),
         "scope": row["scope"],
         "data": row["data"],
+        "request_id": row["request_id"],
     }
