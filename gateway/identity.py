@@ -9,15 +9,14 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, case, delete, func, literal, null
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from common.auth import Principal, Role, TokenVerifier, trusted_issuer
 from common.clock import utcnow
-from common.db import make_engine, normalise_url, reader
+from common.db import conflict_insert, make_engine, normalise_url, reader
 from common.problem_codes import Code
 from common.problems import Conflict, TooManyRequests, Unauthorized
+from common.schemas import PatchModel
 from gateway.keys import KeyEncryption, KeyStore, ensure_first_key
 from gateway.models import ApiClient, LoginFailure, ScopeColumns, User
 from gateway.oauth.models import AppClient
@@ -96,8 +95,7 @@ class LoginThrottle:
         blocked_until = case(
             (counted < self.free_failures, null()), *steps[:-1], else_=steps[-1][1]
         )
-        dialect = session.get_bind().dialect.name
-        upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(
+        upsert = conflict_insert(session, table).values(
             identity=key, failures=1, blocked_until=self._blocked_until(1, now)
         )
         session.execute(
@@ -281,6 +279,14 @@ def free_client_id(session: Session, given: str | None, prefix: str) -> str:
     if taken is not None:
         raise Conflict(f"The client id {client_id!r} is taken.", code=Code.ALREADY_EXISTS)
     return client_id
+
+
+def update_client(session: Session, client: ApiClient | AppClient, payload: PatchModel) -> None:
+    """Applies an admin's change to a machine or an app client: the fields sent, and no other."""
+    for name, value in payload.model_dump(exclude_unset=True).items():
+        setattr(client, name, value)
+    client.updated_at = utcnow()
+    session.add(client)
 
 
 def user_subject(user: User) -> str:

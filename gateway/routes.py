@@ -336,10 +336,7 @@ def get_client(client_id: str, session: SessionDep) -> ApiClient:
 )
 def update_client(client_id: str, payload: ClientUpdate, session: SessionDep) -> ApiClient:
     client = _client(session, client_id)
-    for name, value in payload.model_dump(exclude_unset=True).items():
-        setattr(client, name, value)
-    client.updated_at = utcnow()
-    session.add(client)
+    identity.update_client(session, client, payload)
     return client
 
 

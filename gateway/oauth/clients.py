@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends
 from sqlmodel import Session, col, select
 
 from common.auth import Role, require_roles
-from common.clock import utcnow
 from common.db import SessionDep
 from common.idempotency import Idempotency
 from common.paging import page_of
@@ -68,8 +67,5 @@ def get_app_client(client_id: str, session: SessionDep) -> AppClient:
 )
 def update_app_client(client_id: str, payload: AppClientUpdate, session: SessionDep) -> AppClient:
     client = _client(session, client_id)
-    for name, value in payload.model_dump(exclude_unset=True).items():
-        setattr(client, name, value)
-    client.updated_at = utcnow()
-    session.add(client)
+    identity.update_client(session, client, payload)
     return client

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Engine, exists, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from common.clock import utcnow
+from common.db import conflict_insert
 from common.events.catalogue import EventType
 from common.events.consumer import EventConsumer, FeedEvent
 from gateway.webhooks.fanout import deliveries, remember_funded_clubs
@@ -133,10 +132,10 @@ def record(engine: Engine, lease: Lease, events: list[FeedEvent], through: int, 
         rows, _shown = deliveries(session, events, [subscription], in_window)
         if rows:
             table = WebhookDelivery.__table__  # type: ignore[attr-defined]
-            dialect = session.get_bind().dialect.name
-            statement = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
             session.execute(
-                statement.on_conflict_do_nothing(index_elements=["subscription_id", "event_id"]),
+                conflict_insert(session, table).on_conflict_do_nothing(
+                    index_elements=["subscription_id", "event_id"]
+                ),
                 rows,
             )
         return True

@@ -5,7 +5,7 @@ membership and its audit entry exist together or not at all. The partial unique 
 `members` stay the last guard against a race the checks below cannot see.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 from enum import Enum
@@ -112,16 +112,22 @@ def _by_index(national_ids: Iterable[str]) -> dict[str, str]:
     return {blind_index(national_id): national_id for national_id in set(national_ids)}
 
 
+def _in_batches(wanted: dict[str, str]) -> Iterator[list[str]]:
+    """The blind indexes, sorted, in batches small enough for one `IN (…)` each."""
+    indexes = sorted(wanted)
+    for start in range(0, len(indexes), 500):
+        yield indexes[start : start + 500]
+
+
 def active_memberships(
     session: Session, national_ids: Iterable[str], except_id: int | None = None
 ) -> dict[str, Member]:
     """The current membership of each of these people, by national ID."""
     found: dict[str, Member] = {}
     wanted = _by_index(national_ids)
-    indexes = sorted(wanted)
-    for start in range(0, len(indexes), 500):
+    for batch in _in_batches(wanted):
         query = select(Member).where(
-            col(Member.national_id_blind_index).in_(indexes[start : start + 500]),
+            col(Member.national_id_blind_index).in_(batch),
             col(Member.left_on).is_(None),
         )
         if except_id is not None:
@@ -226,12 +232,11 @@ def last_ended_memberships(
     """When each of these people last left a club (a new membership may not start earlier)."""
     ended: dict[str, date] = {}
     wanted = _by_index(national_ids)
-    indexes = sorted(wanted)
-    for start in range(0, len(indexes), 500):
+    for batch in _in_batches(wanted):
         query = (
             select(col(Member.national_id_blind_index), func.max(col(Member.left_on)))
             .where(
-                col(Member.national_id_blind_index).in_(indexes[start : start + 500]),
+                col(Member.national_id_blind_index).in_(batch),
                 col(Member.left_on).is_not(None),
             )
             .group_by(col(Member.national_id_blind_index))

@@ -1,7 +1,7 @@
 """`/api/v1/clubs`: the registry of clubs."""
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import ColumnElement, func
@@ -180,6 +180,20 @@ def list_clubs(
     return paged.page([public(club) for club in paged.rows])
 
 
+def _save(
+    session: Session,
+    club: Club,
+    actor: audit.Actor,
+    action: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    """Stamps a changed club and audits the change in the same transaction."""
+    club.updated_at = utcnow()
+    session.add(club)
+    audit.record(session, actor, "club", id_of(club), action, before, after)
+
+
 @router.get("/{club_id}", response_model=ClubPublic, summary="One club")
 def read_club(club: VisibleClub, response: Response) -> ClubPublic:
     set_etag(response, club.version)
@@ -218,17 +232,7 @@ def update_club(
         setattr(club, name, value)
     if "name" in changes:
         club.name_folded = fold(club.name)
-    club.updated_at = utcnow()
-    session.add(club)
-    audit.record(
-        session,
-        audit.Actor(principal, request),
-        "club",
-        id_of(club),
-        "updated",
-        before,
-        audit.snapshot(club),
-    )
+    _save(session, club, audit.Actor(principal, request), "updated", before, audit.snapshot(club))
     set_etag(response, club.version)
     return public(club)
 
@@ -252,17 +256,8 @@ def change_status(
     before = {"status": club.status}
     claim_version(session, club, if_match)
     club.status = payload.status.value
-    club.updated_at = utcnow()
-    session.add(club)
-    audit.record(
-        session,
-        audit.Actor(principal, request),
-        "club",
-        id_of(club),
-        "status_changed",
-        before,
-        {"status": club.status, "reason": payload.reason},
-    )
+    after = {"status": club.status, "reason": payload.reason}
+    _save(session, club, audit.Actor(principal, request), "status_changed", before, after)
     outbox.emit(session, events.club_status_changed(club, before["status"], payload.reason))
     set_etag(response, club.version)
     return public(club)

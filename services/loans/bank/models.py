@@ -1,6 +1,7 @@
 """Tables of the bank's loan records: the current figures, every posted version, the banks."""
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, Index, text
 from sqlmodel import Field
@@ -25,6 +26,11 @@ PORTFOLIO_COLUMNS = [
     "outstanding_principal",
     "overdue_amount",
 ]
+
+
+def _partial_index(name: str, *columns: str, where: str, **options: Any) -> Index:
+    """An index of the rows that meet `where`, on PostgreSQL and on SQLite alike."""
+    return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where), **options)
 
 
 class Bank(LoansBase, table=True):
@@ -59,34 +65,20 @@ class BankLoan(LoansBase, table=True):
         # `ix_bank_loans_unmatched`, which keeps bulk inserts cheap (most borrowers are no
         # club members).
         # Covering: an area's portfolio reads its matched loans from the index alone.
-        Index(
+        _partial_index(
             "ix_bank_loans_province_code_commune_code",
             "province_code",
             "commune_code",
+            where="province_code IS NOT NULL",
             postgresql_include=PORTFOLIO_COLUMNS,
-            postgresql_where=text("province_code IS NOT NULL"),
-            sqlite_where=text("province_code IS NOT NULL"),
         ),
-        Index(
-            "ix_bank_loans_club_id",
-            "club_id",
-            postgresql_where=text("club_id IS NOT NULL"),
-            sqlite_where=text("club_id IS NOT NULL"),
-        ),
-        Index(
-            "ix_bank_loans_member_id",
-            "member_id",
-            postgresql_where=text("member_id IS NOT NULL"),
-            sqlite_where=text("member_id IS NOT NULL"),
-        ),
+        _partial_index("ix_bank_loans_club_id", "club_id", where="club_id IS NOT NULL"),
+        _partial_index("ix_bank_loans_member_id", "member_id", where="member_id IS NOT NULL"),
         # A member who joins finds the bank's loans waiting for them by their citizen ID's
         # blind index (the matching run walks the unmatched loans in id order, along the
         # primary key).
-        Index(
-            "ix_bank_loans_unmatched",
-            "borrower_blind_index",
-            postgresql_where=text("member_id IS NULL"),
-            sqlite_where=text("member_id IS NULL"),
+        _partial_index(
+            "ix_bank_loans_unmatched", "borrower_blind_index", where="member_id IS NULL"
         ),
         CheckConstraint(
             "principal > 0 AND outstanding_principal BETWEEN 0 AND principal"

@@ -14,11 +14,10 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import Result, bindparam, delete, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, col
 
+from common.db import conflict_insert
 from services.loans.bank.models import Bank, BankLoan, BankLoanVersion, BankMatchingDue
 from services.loans.bank.rules import VALUE_FIELDS, LoanValues, Membership
 
@@ -119,8 +118,10 @@ def _is_postgres(session: Session) -> bool:
 
 def lock_bank(session: Session, bank_code: str, now: datetime) -> None:
     """Serialise this bank's postings until the transaction ends (see `Bank`)."""
-    dialect_insert = pg_insert if _is_postgres(session) else sqlite_insert
-    statement = dialect_insert(Bank).values(code=bank_code, postings=1, last_posted_at=now)
+    table = Bank.__table__  # type: ignore[attr-defined]
+    statement = conflict_insert(session, table).values(
+        code=bank_code, postings=1, last_posted_at=now
+    )
     session.execute(
         statement.on_conflict_do_update(
             index_elements=[col(Bank.code)],
@@ -361,10 +362,8 @@ def mark_matching_due(session: Session, loan_ids: Sequence[int], due_at: datetim
     if not loan_ids:
         return
     table = BankMatchingDue.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    upsert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
     session.execute(
-        upsert.on_conflict_do_nothing(index_elements=["loan_id"]),
+        conflict_insert(session, table).on_conflict_do_nothing(index_elements=["loan_id"]),
         [{"loan_id": loan_id, "due_at": due_at, "attempts": 0} for loan_id in loan_ids],
     )
 
