@@ -8,6 +8,7 @@ What a browser would do is played here with the headers it sends.
 import httpx
 import pytest
 
+from common.sealing import new_key
 from common.settings import InsecureSettingsError
 from gateway.settings import GatewaySettings
 from tests.support import Api
@@ -79,6 +80,7 @@ def test_production_refuses_local_origins() -> None:
         environment="production",
         database_url="postgresql://ishc:secret@db:5432/ishc",
         service_clients="svc-loans:s2,svc-funding:s3",
+        keys_encryption_key=new_key(),
         cors_local_origins=True,
     )
     with pytest.raises(InsecureSettingsError, match="cors_local_origins"):

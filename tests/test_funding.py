@@ -3,10 +3,9 @@ the transfer of allocations to the clubs' funds, plan against actual, funded clu
 
 import csv
 import io
-import itertools
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from xml.etree import ElementTree
 
@@ -19,9 +18,18 @@ from tests.support import assert_problem
 from tools.demo_funding import MILLION, lao_cai_2018_plan
 
 pytestmark = pytest.mark.usefixtures("stack")
-# A province has one plan per programme and period: each test plans a year of its own, far
-# from today so that the indicator tests, which read the plans of this year, meet none of them.
-YEARS = itertools.count(2040)
+
+
+# Far from today, so that the indicator tests, which read the plans of this year, meet none.
+def _periods() -> Iterator[dict[str, int]]:
+    """Plan periods no two plans of a session share (a province has one plan per programme and
+    period): single years from 2040 first, then longer spans, within the years a plan may state."""
+    for span in range(61):
+        for start in range(2040, 2101 - span):
+            yield {"start_year": start, "end_year": start + span}
+
+
+PERIODS = _periods()
 
 
 def make_funder(client: httpx.Client, funder_type: str = "elderly_care_fund", **extra: Any) -> dict:
@@ -33,8 +41,7 @@ def make_funder(client: httpx.Client, funder_type: str = "elderly_care_fund", **
 
 def make_plan(client: httpx.Client, approve: bool = True, **overrides: Any) -> dict:
     # Each test gets a period of its own, since a province has one plan per programme and period.
-    payload = {**lao_cai_2018_plan(), "start_year": next(YEARS), **overrides}
-    payload.pop("end_year", None)
+    payload = {**lao_cai_2018_plan(), **next(PERIODS), **overrides}
     response = client.post("/api/v1/plans", json=payload)
     assert response.status_code == 201, response.text
     plan = response.json()
@@ -193,7 +200,7 @@ def test_the_lao_cai_2018_plan_adds_up_line_by_line(admin: httpx.Client) -> None
 def test_bad_plans_are_refused_with_the_field(
     admin: httpx.Client, change: dict, field: str
 ) -> None:
-    payload = {**lao_cai_2018_plan(), "start_year": next(YEARS), **change}
+    payload = {**lao_cai_2018_plan(), **next(PERIODS), **change}
     body = assert_problem(admin.post("/api/v1/plans", json=payload), 422)
     fields = [error["field"] for error in body["errors"]]
     assert any(f.startswith(field) for f in fields), body
@@ -206,7 +213,7 @@ def test_a_line_whose_sources_do_not_add_up_says_so(admin: httpx.Client) -> None
         "total": 400 * MILLION,
         "amounts": {"elderly_care_fund": 320 * MILLION, "socialisation": 70 * MILLION},
     }
-    payload = {**lao_cai_2018_plan(), "start_year": next(YEARS), "lines": [line]}
+    payload = {**lao_cai_2018_plan(), **next(PERIODS), "lines": [line]}
     body = assert_problem(admin.post("/api/v1/plans", json=payload), 422)
     assert "390000000" in body["detail"] and "400000000" in body["detail"], body
 
@@ -245,8 +252,8 @@ def test_an_approved_plan_is_immutable_and_a_revision_keeps_it(admin: httpx.Clie
 
 def test_a_second_plan_for_the_same_period_is_a_conflict(admin: httpx.Client) -> None:
     plan = make_plan(admin, approve=False)
-    payload = {**lao_cai_2018_plan(), "start_year": plan["start_year"]}
-    body = assert_problem(admin.post("/api/v1/plans", json=payload), 409)
+    period = {"start_year": plan["start_year"], "end_year": plan["end_year"]}
+    body = assert_problem(admin.post("/api/v1/plans", json={**lao_cai_2018_plan(), **period}), 409)
     assert body["plan_id"] == plan["id"]
 
 
@@ -262,7 +269,7 @@ def test_plans_are_scoped_to_the_officers_province(
     ha_noi = as_role("officer", provinces=[HA_NOI])
     assert_problem(ha_noi.get(f"/api/v1/plans/{plan['id']}"), 404)
     assert_problem(ha_noi.post(f"/api/v1/plans/{plan['id']}/approve"), 404)
-    payload = {**lao_cai_2018_plan(), "start_year": next(YEARS)}
+    payload = {**lao_cai_2018_plan(), **next(PERIODS)}
     assert_problem(ha_noi.post("/api/v1/plans", json=payload), 422, "province_code")
     lao_cai = as_role("officer", provinces=[LAO_CAI])
     assert lao_cai.get(f"/api/v1/plans/{plan['id']}").status_code == 200
@@ -280,7 +287,7 @@ def test_partners_read_approved_plans_only_and_never_write_them(
     approved = make_plan(admin)
     assert partner.get(f"/api/v1/plans/{approved['id']}").status_code == 200
     assert_problem(partner.post(f"/api/v1/plans/{approved['id']}/revisions"), 403)
-    payload = {**lao_cai_2018_plan(), "start_year": next(YEARS)}
+    payload = {**lao_cai_2018_plan(), **next(PERIODS)}
     assert_problem(partner.post("/api/v1/plans", json=payload), 403)
     bank = as_role("bank")
     assert_problem(bank.get(f"/api/v1/plans/{approved['id']}"), 403)

@@ -8,7 +8,6 @@ in CI (`ISHC_REQUIRE_TOOLS`), where it must be there.
 """
 
 import asyncio
-import contextlib
 import os
 import time
 import uuid
@@ -144,15 +143,22 @@ def test_events_reach_their_stream_with_their_ids_as_message_ids(
     assert message["event"].data["club_id"] == club["id"]
     messages = stream(nats_url, "clubs")
     assert_once_in_order(messages)
-    # The same events, ids and positions as the service's own feed.
-    feed = httpx.get(
-        platform.url("clubs") + "/internal/events",
-        params={"after": 0, "limit": 1000},
-        headers={"Authorization": f"Bearer {api.token_for('service')}"},
-    ).json()["events"]
-    assert [(e["id"], e["position"]) for e in feed[: len(messages)]] == [
+    # The same events, ids and positions as the service's own feed (read page by page: this
+    # platform's pages hold PAGE_BYTES at most).
+    feed: dict[int, str] = {}
+    after = 0
+    while after < messages[-1]["position"]:
+        page = httpx.get(
+            platform.url("clubs") + "/internal/events",
+            params={"after": after, "limit": 1000},
+            headers={"Authorization": f"Bearer {api.token_for('service')}"},
+        ).json()
+        feed.update({e["position"]: e["id"] for e in page["events"]})
+        after = page["through"]
+    assert [(feed[m["position"]], m["position"]) for m in messages] == [
         (m["msg_id"], m["position"]) for m in messages
     ]
+    assert sorted(feed)[: len(messages)] == [m["position"] for m in messages]
 
 
 def test_the_loans_service_applies_club_events_read_from_jetstream(
@@ -401,19 +407,11 @@ async def _published(url: str) -> int:
 
 
 @pytest.fixture
-def fresh_stream(nats_url: str) -> Iterator[str]:
-    """The module's server without the clubs stream (each in-process test relays its own)."""
-
-    async def drop() -> None:
-        broker = Broker(nats_url)
-        js = await broker.jetstream()
-        with contextlib.suppress(nats.js.errors.NotFoundError):
-            await js.delete_stream(stream_name("clubs"))
-        await broker.close()
-
-    asyncio.run(drop())
-    yield nats_url
-    asyncio.run(drop())
+def fresh_stream(tmp_path: Path) -> Iterator[str]:
+    """A NATS server of the test's own, for the in-process relays: they publish a clubs stream
+    of their own, which must not replace the module's platform's (tests run in random order)."""
+    with nats_server(tmp_path) as url:
+        yield url
 
 
 def test_two_relays_at_once_publish_each_event_once_in_position_order(
