@@ -152,9 +152,10 @@ class Sender:
         return [item for item in due if item.delivery_id in claimed]
 
     def _lease(self) -> timedelta:
-        """How long a claimed delivery is this sender's: its post and the save after it. A
-        sender that dies holding one leaves it to the others when the lease runs out."""
-        return timedelta(seconds=2 * self.settings.webhook_timeout_seconds + 30)
+        """How long a claimed delivery is this sender's: its post (connecting, sending and
+        reading, each within the timeout) and the save after it. A sender that dies holding one
+        (a restart) leaves it to the others when the lease runs out, so it is kept short."""
+        return timedelta(seconds=3 * self.settings.webhook_timeout_seconds + 5)
 
     async def _post(self, due: Due) -> Attempt:
         if not self.settings.webhook_allow_private_addresses:
