@@ -83,6 +83,7 @@ def idempotency_table(metadata: MetaData, *, sealed: bool = False) -> Table:
         Column("state", String(20), nullable=False),
         Column("status_code", Integer),
         Column("response_body", SealedText("idempotency_keys.response_body") if sealed else Text),
+        Column("response_location", String(500)),
         Column("created_at", UTCDateTime, nullable=False),
         UniqueConstraint("client", "key"),
     )
@@ -91,12 +92,15 @@ def idempotency_table(metadata: MetaData, *, sealed: bool = False) -> Table:
 class IdempotentReplay(Exception):
     """Raised to short-circuit a retried request with the answer stored the first time."""
 
-    def __init__(self, status_code: int, body: str) -> None:
+    def __init__(self, status_code: int, body: str, location: str | None = None) -> None:
+        headers = {REPLAY_HEADER: "true"}
+        if location is not None:  # where the first answer sent the client (a new object)
+            headers["Location"] = location
         self.response = Response(
             body,
             status_code=status_code,
             media_type=PROBLEM_MEDIA_TYPE if status_code >= 400 else "application/json",
-            headers={REPLAY_HEADER: "true"},
+            headers=headers,
         )
 
 
@@ -141,6 +145,7 @@ class IdempotentRequest:
                     state=COMPLETED,
                     status_code=response.status_code,
                     response_body=bytes(response.body).decode(),
+                    response_location=response.headers.get("location"),
                 )
             )
         return response
@@ -170,7 +175,7 @@ def _claim(session: Session, table: Table, client: str, key: str, request_hash: 
     if row.request_hash != request_hash:
         raise _reused(row)
     if row.state == COMPLETED:
-        raise IdempotentReplay(row.status_code, row.response_body)
+        raise IdempotentReplay(row.status_code, row.response_body, row.response_location)
     # Claims committed before their answer were left by an earlier version of this code, whose
     # requests are long gone: the key is free.
     session.execute(update(table).where(table.c.id == row.id).values(created_at=utcnow()))

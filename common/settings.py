@@ -133,6 +133,12 @@ class ServiceSettings(ComponentSettings):
     """How often a caught-up consumer asks another service's event feed for more."""
     event_idle_poll_seconds: float = 2.0
     """How often, at the least, while that feed has had nothing for it."""
+    job_poll_seconds: float = Field(default=1.0, gt=0)
+    """How often an idle worker looks for a job to carry out (`common.jobs`)."""
+    job_lease_seconds: float = Field(default=60.0, gt=0)
+    """How long a job stays with a worker that stopped renewing it before another takes it."""
+    job_max_attempts: int = Field(default=3, ge=1)
+    """Times a job is started (after an outage, or after its worker died) before it fails."""
     event_page_max_bytes: int = 1024 * 1024
     """A page of this service's event feed holds events up to this many bytes (and always at
     least one), besides the `limit` on their number."""

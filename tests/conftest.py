@@ -83,6 +83,8 @@ TEST_SETTINGS = {
     "GATEWAY_EVENT_IDLE_POLL_SECONDS": "0.4",
     "LOANS_OVERDUE_SCAN_SECONDS": "1",
     "LOANS_MATCHING_RETRY_SECONDS": "0.5",
+    "LOANS_JOB_POLL_SECONDS": "0.2",
+    "FUNDING_JOB_POLL_SECONDS": "0.2",
     # Tests write memberships that ended years ago; tests/test_personal_data_rights.py runs
     # the retention pass itself.
     "CLUBS_MEMBER_RETENTION_YEARS": "0",
@@ -182,11 +184,10 @@ def deliberate_break(request: pytest.FixtureRequest) -> Callable[..., None]:
 def reconcile_after_all_tests(platform: Stack) -> None:
     """Runs the reconciliation against the session's platform, with everything the tests
     wrote, and fails the run with the printed breaks if anything breaks (or cannot be
-    checked), apart from the breaks tests made on purpose. It asks the funding service
-    directly: the tests' gateway waits only 3 s."""
+    checked), apart from the breaks tests made on purpose."""
     out = io.StringIO()
     try:
-        results = fetch(platform.gateway_url, ADMIN_PASSWORD, funding_url=platform.url("funding"))
+        results = fetch(platform.gateway_url, ADMIN_PASSWORD)
     except CannotRun as exc:
         pytest.fail(f"The reconciliation after the integration tests could not run: {exc}")
     found: set[int] = set()

@@ -219,6 +219,21 @@ def wait_until(check: Callable[[], Any], what: str, seconds: float = 60) -> Any:
     return found
 
 
+def finished_job(client: httpx.Client, path: str, body: Any = None) -> dict[str, Any]:
+    """Starts a job at `path` (`202 Accepted` and its address) and follows it until it has
+    succeeded or failed; the job as it ended."""
+    started = client.post(path, json=body)
+    assert started.status_code == 202, started.text
+    address = started.headers["location"]
+
+    def ended() -> dict[str, Any] | None:
+        job: dict[str, Any] = client.get(address).json()
+        return job if job["status"] in ("succeeded", "failed") else None
+
+    found: dict[str, Any] = wait_until(ended, f"the job at {address}")
+    return found
+
+
 class _FixedToken:
     """A service token source that always has one (the service it is for is not there)."""
 

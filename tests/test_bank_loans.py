@@ -24,7 +24,7 @@ from services.loans.bank import reading, rules, schemas
 from services.loans.bank.matching import MemberLookup
 from services.loans.bank.models import BORROWER_ID
 from tests.factories import HA_NOI, HA_NOI_COMMUNE, LAO_CAI, make_club, member_payload, national_id
-from tests.support import Api, assert_problem, unreachable_service, wait_until
+from tests.support import Api, assert_problem, finished_job, unreachable_service, wait_until
 from tools.stack import Stack
 
 TODAY = clock.today()
@@ -564,15 +564,22 @@ def test_the_matching_run_looks_up_every_unmatched_loan(
     admin: httpx.Client, bank: httpx.Client
 ) -> None:
     post(bank, record())
-    run = admin.post(f"{BANKS}/matching")
-    assert run.status_code == 200, run.text
-    counts = run.json()
+    run = finished_job(admin, f"{BANKS}/matching-runs")
+    assert run["status"] == "succeeded" and run["kind"] == "bank_matching", run
+    counts = run["result"]
     assert counts["examined"] >= 1 and counts["examined"] == counts["matched"] + counts["unmatched"]
+    assert run["progress"] == {"done": counts["examined"], "total": counts["examined"]}
+    listed_runs = admin.get(f"{BANKS}/matching-runs")
+    assert listed_runs.status_code == 200, listed_runs.text
+    assert listed_runs.json()["items"][0]["id"] == run["id"]
 
 
 def test_matching_is_for_admins_only(bank: httpx.Client, as_role: Callable) -> None:
-    assert_problem(bank.post(f"{BANKS}/matching"), 403)
-    assert_problem(as_role("officer", provinces=[LAO_CAI]).post(f"{BANKS}/matching"), 403)
+    officer = as_role("officer", provinces=[LAO_CAI])
+    for client in (bank, officer):
+        assert_problem(client.post(f"{BANKS}/matching-runs"), 403)
+        assert_problem(client.get(f"{BANKS}/matching-runs"), 403)
+        assert_problem(client.get(f"{BANKS}/matching-runs/1"), 403)
 
 
 def test_records_are_stored_unmatched_while_the_clubs_service_is_down(

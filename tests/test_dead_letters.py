@@ -24,6 +24,14 @@ from tools.stack import Stack
 LETTERS = "/api/v1/dead-letters"
 
 
+def waiting_in_metrics(stack: Stack) -> float:
+    """The loans service's `ishc_dead_letters` of the clubs' feed."""
+    metrics = httpx.get(stack.url("loans") + "/metrics").text
+    line = next(line for line in metrics.splitlines() if line.startswith("ishc_dead_letters{"))
+    assert 'source="clubs"' in line, line
+    return float(line.split()[-1])
+
+
 def _put_aside(stack: Stack, event: dict[str, Any]) -> int:
     engine = make_engine(normalise_url(stack.database_urls["loans"]))
     table = consumer_tables.dead_letters
@@ -71,6 +79,7 @@ def test_an_admin_sees_and_replays_the_events_put_aside(
     assert {good, bad} <= set(by_id)
     assert by_id[good]["type"] == "club.created"
     assert by_id[good]["subject"] == f"club:{club['id']}"
+    assert waiting_in_metrics(stack) >= 2
 
     failing = assert_problem(admin.post(f"{LETTERS}/loans/{bad}/replay"), 409)
     assert failing["code"] == "dead_letter_still_failing"

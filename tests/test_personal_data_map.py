@@ -37,6 +37,7 @@ SHARED_TABLES = frozenset(
         "consumed_events",
         "dead_letters",
         "event_cursors",
+        "jobs",
         "sync_clock",
         "sync_tombstones",
     }

@@ -23,7 +23,7 @@ from services.funding.reconciliation import checks
 from services.funding.reconciliation.schemas import CheckName
 from tests.conftest import ADMIN_PASSWORD, _database_urls, _stack
 from tests.factories import LAO_CAI, make_club
-from tests.support import Api, assert_problem
+from tests.support import Api, assert_problem, finished_job
 from tests.test_bank_loans import key, record
 from tests.test_funding import (
     allocate,
@@ -38,7 +38,7 @@ from tools.demo_funding import MILLION
 from tools.reconcile import reconcile
 from tools.stack import Stack
 
-RECONCILIATION = "/api/v1/reports/reconciliation"
+RECONCILIATION = "/api/v1/reports/reconciliation-runs"
 
 
 @pytest.fixture(scope="module")
@@ -114,10 +114,17 @@ def world(admin: httpx.Client, api: Api) -> dict[str, Any]:
     }
 
 
+def reconciliation(admin: httpx.Client, *names: CheckName) -> dict[str, Any]:
+    """A run's result (every check unless some are named)."""
+    body = {"checks": [name.value for name in names]} if names else None
+    job = finished_job(admin, RECONCILIATION, body)
+    assert job["status"] == "succeeded", job
+    result: dict[str, Any] = job["result"]
+    return result
+
+
 def reconciled(admin: httpx.Client, *names: CheckName) -> dict[str, dict[str, Any]]:
-    response = admin.get(RECONCILIATION, params={"check": [name.value for name in names]})
-    assert response.status_code == 200, response.text
-    return {check["name"]: check for check in response.json()["checks"]}
+    return {check["name"]: check for check in reconciliation(admin, *names)["checks"]}
 
 
 def reasons(check: dict[str, Any]) -> str:
@@ -132,9 +139,7 @@ def one(admin: httpx.Client, name: CheckName) -> dict[str, Any]:
 
 
 def test_a_clean_platform_reconciles(world: dict, admin: httpx.Client) -> None:
-    response = admin.get(RECONCILIATION)
-    assert response.status_code == 200, response.text
-    body = response.json()
+    body = reconciliation(admin)
     by_name = {check["name"]: check for check in body["checks"]}
     assert list(by_name) == [name.value for name in CheckName]
     for check in by_name.values():
@@ -166,6 +171,8 @@ def test_only_admins_reconcile(admin: httpx.Client, api: Api) -> None:
     ]
     for client in callers:
         assert_problem(client.get(RECONCILIATION), 403)
+        assert_problem(client.post(RECONCILIATION), 403)
+        assert_problem(client.get(f"{RECONCILIATION}/1"), 403)
 
 
 def test_the_facts_it_gathers_are_for_our_services_only(
@@ -607,9 +614,7 @@ def test_a_service_that_is_down_is_missing_not_a_failure(
 ) -> None:
     platform.stop_one("loans")
     try:
-        response = admin.get(RECONCILIATION)
-        assert response.status_code == 200, response.text
-        body = response.json()
+        body = reconciliation(admin)
         assert body["ok"] is False
         by_name = {check["name"]: check for check in body["checks"]}
         for name in ("allocations", "fund_ledgers", "bank_matches"):
@@ -620,4 +625,4 @@ def test_a_service_that_is_down_is_missing_not_a_failure(
         assert "INCOMPLETE" in out.getvalue()
     finally:
         platform.start(["loans"])
-    assert admin.get(RECONCILIATION).json()["ok"] is True
+    assert reconciliation(admin)["ok"] is True

@@ -3,23 +3,24 @@
     python -m tools.reconcile [--gateway URL] [--username admin] [--check NAME …]
 
 Logs in at the gateway as an admin (`ISHC_ADMIN_PASSWORD`, or `var/admin-password` as written by
-`make run`) and asks `GET /api/v1/reports/reconciliation` once per check, so each fits within
-the gateway's wait; `--funding-url` asks the funding service directly instead (with the same
-token), for a national registry whose checks take longer than that. Exit status: 0 nothing
-breaks, 1 something breaks, 2 the reconciliation could not run completely (login failed, a
-service did not answer).
+`make run`), starts a reconciliation run per check (`POST /api/v1/reports/reconciliation-runs`,
+a job the funding worker carries out) and follows each to its end, so each check is printed as
+soon as it is done. Exit status: 0 nothing breaks, 1 something breaks, 2 the reconciliation
+could not run completely (login failed, a service did not answer).
 """
 
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
 
 CHECKS = ("allocations", "fund_ledgers", "bank_matches", "indicators")
-PATH = "/api/v1/reports/reconciliation"
+PATH = "/api/v1/reports/reconciliation-runs"
+POLL_SECONDS = 0.5
 VAR = Path(__file__).resolve().parent.parent / "var"
 OK, BROKEN, NOT_RUN = 0, 1, 2
 
@@ -52,20 +53,35 @@ def login(gateway_url: str, username: str, password: str) -> str:
     return str(response.json()["access_token"])
 
 
-def ask(base_url: str, token: str, check: str, timeout: float) -> dict[str, Any]:
-    """One check's result, as the endpoint answers it."""
-    try:
-        response = httpx.get(
-            base_url.rstrip("/") + PATH,
-            params={"check": check},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout,
-        )
-    except httpx.HTTPError as exc:
-        raise CannotRun(f"{check}: {base_url} did not answer: {exc!r}") from exc
-    if response.status_code != 200:
+def ask(gateway_url: str, token: str, check: str, timeout: float) -> dict[str, Any]:
+    """One check's result: a run started, then followed until it is done."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(
+        base_url=gateway_url.rstrip("/"),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60.0,
+    ) as client:
+        try:
+            job = _answer(check, client.post(PATH, json={"checks": [check]}), 202)
+            address = f"{PATH}/{job['id']}"
+            while job["status"] in ("queued", "running"):
+                if time.monotonic() > deadline:
+                    raise CannotRun(f"{check}: run {job['id']} did not finish in {timeout:.0f} s")
+                time.sleep(POLL_SECONDS)
+                job = _answer(check, client.get(address), 200)
+        except httpx.HTTPError as exc:
+            raise CannotRun(f"{check}: the gateway did not answer: {exc!r}") from exc
+    if job["status"] != "succeeded":
+        reasons = "; ".join(error["detail"] for error in job["errors"]) or "no reason given"
+        raise CannotRun(f"{check}: run {job['id']} failed: {reasons}")
+    found: dict[str, Any] = job["result"]["checks"][0]
+    return found
+
+
+def _answer(check: str, response: httpx.Response, status: int) -> dict[str, Any]:
+    if response.status_code != status:
         raise CannotRun(f"{check}: {response.status_code} {response.text}")
-    found: dict[str, Any] = response.json()["checks"][0]
+    found: dict[str, Any] = response.json()
     return found
 
 
@@ -96,7 +112,6 @@ def fetch(
     password: str,
     *,
     username: str = "admin",
-    funding_url: str | None = None,
     checks: tuple[str, ...] = CHECKS,
     timeout: float = 600.0,
     out: TextIO | None = None,
@@ -106,7 +121,7 @@ def fetch(
     token = login(gateway_url, username, password)
     results = []
     for check in checks:
-        result = ask(funding_url or gateway_url, token, check, timeout)
+        result = ask(gateway_url, token, check, timeout)
         if out is not None:
             show(result, out)
         results.append(result)
@@ -130,7 +145,6 @@ def reconcile(
     password: str,
     *,
     username: str = "admin",
-    funding_url: str | None = None,
     checks: tuple[str, ...] = CHECKS,
     timeout: float = 600.0,
     out: TextIO = sys.stdout,
@@ -141,7 +155,6 @@ def reconcile(
             gateway_url,
             password,
             username=username,
-            funding_url=funding_url,
             checks=checks,
             timeout=timeout,
             out=out,
@@ -159,10 +172,6 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("ISHC_GATEWAY_URL", "http://127.0.0.1:8000"),
         help="where to log in and ask (default: $ISHC_GATEWAY_URL or http://127.0.0.1:8000)",
     )
-    parser.add_argument(
-        "--funding-url",
-        help="ask the funding service here directly instead of through the gateway",
-    )
     parser.add_argument("--username", default=os.environ.get("ISHC_ADMIN_USERNAME", "admin"))
     parser.add_argument("--password", help="default: $ISHC_ADMIN_PASSWORD or var/admin-password")
     parser.add_argument(
@@ -179,7 +188,6 @@ def main(argv: list[str] | None = None) -> int:
         args.gateway,
         password,
         username=args.username,
-        funding_url=args.funding_url,
         checks=tuple(args.check or CHECKS),
         timeout=args.timeout,
     )

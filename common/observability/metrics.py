@@ -43,6 +43,7 @@ _OUTBOX = table(
     column("occurred_at", UTCDateTime),
 )
 _CURSORS = table("event_cursors", column("source"), column("position"))
+_DEAD_LETTERS = table("dead_letters", column("source"), column("replayed_at"))
 
 
 class FollowedFeed(Protocol):
@@ -249,6 +250,18 @@ def _consumers(engine: Engine, tables: _Tables, metrics: Metrics) -> list[Scrape
             if feed.feed_last_position is not None
         }
 
+    def dead_letters() -> Reading:
+        if not tables.has("dead_letters"):
+            return None
+        table = _DEAD_LETTERS
+        with reader(engine).connect() as connection:
+            rows = connection.execute(
+                select(table.c.source, func.count())
+                .where(table.c.replayed_at.is_(None))
+                .group_by(table.c.source)
+            )
+            return {(str(source),): float(count) for source, count in rows}
+
     def last_read() -> Reading:
         return {
             (feed.source,): feed.last_read_at
@@ -261,6 +274,13 @@ def _consumers(engine: Engine, tables: _Tables, metrics: Metrics) -> list[Scrape
             "ishc_event_consumer_position",
             "How far this component has applied each source's event feed (its stored cursor).",
             position,
+            ["source"],
+        ),
+        ScrapeGauge(
+            "ishc_dead_letters",
+            "Events of each source put aside because they kept failing, not replayed yet "
+            "(an admin replays them at /api/v1/dead-letters).",
+            dead_letters,
             ["source"],
         ),
         ScrapeGauge(

@@ -8,15 +8,20 @@ from common.club_directory import ClubDirectory
 from common.events.feed import feed_router
 from common.events.jetstream import outbox_relays
 from common.events.retention import retention_worker
+from common.jobs import job_worker
 from common.service_client import ServiceClient, ServiceTokens
 from services.funding.catalogue.routes import funders, programmes
 from services.funding.flows.routes import allocations, commitments, receipts
 from services.funding.flows.transfer import Transfers, relay
 from services.funding.indicators.routes import router as indicators_router
 from services.funding.indicators.sources import IndicatorSources
-from services.funding.models import idempotency_keys, outbox
+from services.funding.models import idempotency_keys, jobs, outbox
 from services.funding.plans.routes import router as plans_router
-from services.funding.reconciliation.routes import reconciliation_services
+from services.funding.reconciliation.routes import (
+    RECONCILIATION_JOB,
+    reconciliation_job,
+    reconciliation_services,
+)
 from services.funding.reconciliation.routes import router as reconciliation_router
 from services.funding.reports.funded_club import router as funded_club_router
 from services.funding.reports.funded_clubs import router as funded_clubs_router
@@ -49,6 +54,7 @@ def create_app(settings: FundingSettings | None = None) -> FastAPI:
             *outbox_relays(settings, "funding", outbox),
             relay,
             retention_worker(outbox.prune),
+            job_worker(jobs, {RECONCILIATION_JOB: reconciliation_job}),
         ],
     )
     tokens = ServiceTokens(settings.gateway_url, settings.client_id, settings.client_secret)

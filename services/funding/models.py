@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from common.db import own_registry
 from common.events.outbox import Outbox
 from common.idempotency import idempotency_table
+from common.jobs import JobTable
 from common.sync import SyncLog
 
 
@@ -15,3 +16,4 @@ class FundingBase(SQLModel, registry=own_registry()):
 idempotency_keys = idempotency_table(FundingBase.metadata)
 outbox = Outbox(FundingBase.metadata)
 sync_log = SyncLog(FundingBase.metadata)
+jobs = JobTable(FundingBase.metadata)

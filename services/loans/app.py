@@ -8,8 +8,10 @@ from common.events.dead_letters import router as dead_letters_router
 from common.events.feed import cursors_router, feed_router
 from common.events.jetstream import outbox_relays
 from common.events.retention import retention_worker
+from common.jobs import job_worker
 from common.service_client import ServiceClient, ServiceTokens
-from services.loans.bank.matching import MemberLookup, retry_matching
+from services.loans.bank.matching import MATCHING_JOB, MemberLookup, matching_job, retry_matching
+from services.loans.bank.routes import matching_runs
 from services.loans.bank.routes import router as bank_loans_router
 from services.loans.clubs import MemberDirectory
 from services.loans.consumers import club_events, follow_clubs
@@ -17,7 +19,7 @@ from services.loans.ledger.routes import router as funds_router
 from services.loans.lending.overdue import watch_overdue
 from services.loans.lending.routes import router as loans_router
 from services.loans.lending.rules_routes import router as loan_rules_router
-from services.loans.models import consumer_tables, idempotency_keys, outbox
+from services.loans.models import consumer_tables, idempotency_keys, jobs, outbox
 from services.loans.personal_data import router as personal_data_router
 from services.loans.portfolio.indicators import router as indicators_router
 from services.loans.portfolio.routes import router as portfolio_router
@@ -40,6 +42,7 @@ def create_app(settings: LoansSettings | None = None) -> FastAPI:
             portfolio_router,
             indicators_router,
             loans_router,
+            matching_runs,
             bank_loans_router,
             personal_data_router,
             feed_router(outbox),
@@ -52,6 +55,7 @@ def create_app(settings: LoansSettings | None = None) -> FastAPI:
             follow_clubs,
             watch_overdue,
             retry_matching,
+            job_worker(jobs, {MATCHING_JOB: matching_job}),
             retention_worker(outbox.prune, consumer_tables.prune),
         ],
     )

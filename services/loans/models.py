@@ -13,6 +13,7 @@ from common.db import UTCDateTime, own_registry
 from common.events.consumer import ConsumerTables
 from common.events.outbox import Outbox
 from common.idempotency import idempotency_table
+from common.jobs import JobTable
 from common.sync import SyncLog
 
 
@@ -24,6 +25,7 @@ idempotency_keys = idempotency_table(LoansBase.metadata, sealed=True)  # answers
 outbox = Outbox(LoansBase.metadata)
 sync_log = SyncLog(LoansBase.metadata)
 consumer_tables = ConsumerTables(LoansBase.metadata)
+jobs = JobTable(LoansBase.metadata)
 ACTIVE_CLUB = "active"
 
 

@@ -98,7 +98,7 @@ class OwnFigures:
     by_source: dict[Source, Figures]
 
 
-def _ask(session: Session, principal: Principal, scope: Scope, token: str) -> Ask:
+def _ask(session: Session, principal: Principal, scope: Scope, token: str | None) -> Ask:
     """Which clubs the other services count, and with whose token."""
     if scope.funder_id is None:
         # The other services apply the caller's own scope (an officer's communes too).
@@ -124,14 +124,15 @@ def _own_figures(session: Session, principal: Principal, scope: Scope) -> OwnFig
 
 
 async def build(
-    request: Request,
+    token: str | None,
     session: Session,
     principal: Principal,
     sources: IndicatorSources,
     scope: Scope,
     deadline: float,
 ) -> IndicatorReport:
-    token = bearer_token(request.headers.get("authorization"))
+    """The report as `principal` asks it; `token` is theirs, so the other services apply their
+    scope (None: this service's own token, for an admin's report made by a worker)."""
     ask = await run_in_threadpool(_ask, session, principal, scope, token)
     # The other services count while this one reads its plans and money.
     asked = asyncio.gather(
@@ -164,6 +165,17 @@ async def build(
     )
 
 
+async def report_this_year(
+    session: Session, principal: Principal, sources: IndicatorSources, province: str | None
+) -> IndicatorReport:
+    """The report of this year so far for the country or a province, as an admin's worker
+    makes it (the reconciliation compares them)."""
+    scope = await run_in_threadpool(
+        _scope, session, principal, _period(None, None, None), province, None, None
+    )
+    return await build(None, session, principal, sources, scope, sources.deadline(time.monotonic()))
+
+
 @router.get(
     "/indicators",
     response_model=IndicatorReport,
@@ -191,12 +203,14 @@ async def indicators(
     ] = None,
     format: FileFormat = "json",
 ) -> IndicatorReport | Response:
-    deadline = sources.deadline(time.monotonic())
+    token = bearer_token(request.headers.get("authorization"))
     period = _period(date_from, date_to, on)
     scope = await run_in_threadpool(
         _scope, session, principal, period, province, funder_id, programme
     )
-    result = await build(request, session, principal, sources, scope, deadline)
+    result = await build(
+        token, session, principal, sources, scope, sources.deadline(time.monotonic())
+    )
     if format == "json":
         return result
     data = export.to_xlsx(result) if format == "xlsx" else export.to_csv(result)

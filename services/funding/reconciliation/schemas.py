@@ -5,7 +5,8 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from common.schemas import OutputModel
+from common.jobs import Job
+from common.schemas import InputModel, OutputModel
 
 MAX_LISTED = 100
 """Breaks listed per check; every one is counted in `breaks_total`."""
@@ -58,3 +59,13 @@ class Reconciliation(OutputModel):
     checked_at: datetime
     ok: bool = Field(description="Every check ran completely and found no break.")
     checks: list[CheckResult]
+
+
+class ReconciliationOrder(InputModel):
+    checks: list[CheckName] | None = Field(
+        default=None, min_length=1, description="Only these checks; every check by default."
+    )
+
+
+class ReconciliationJob(Job[Reconciliation]):
+    """A reconciliation run; progress counts the checks done."""

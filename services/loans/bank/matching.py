@@ -4,7 +4,8 @@ The clubs service answers which of a set of blind indexes belong to active membe
 (`POST /api/v1/members/lookup`, called directly with the loans service's own token): the
 loans service never sends or receives a member's citizen ID. A batch
 asks once; loans left unmatched (the borrower was not a member yet, or the clubs service was
-down) are matched later by `POST /api/v1/bank-loans/matching` or by this module's command:
+down) are matched later by a matching run (`POST /api/v1/bank-loans/matching-runs`, a job the
+worker carries out) or by this module's command:
 
     python -m services.loans.bank.matching [--chunk 5000]
 
@@ -16,7 +17,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -30,11 +31,13 @@ from starlette.concurrency import run_in_threadpool
 
 from common.clock import utcnow
 from common.db import make_engine, normalise_url, reader
+from common.jobs import JobRun
 from common.problem_codes import Code
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient, ServiceTokens
 from services.loans.bank import service, store
 from services.loans.bank.rules import Membership
+from services.loans.bank.schemas import MatchingRun
 from services.loans.settings import LoansSettings
 
 LOOKUP_PATH = "/api/v1/members/lookup"
@@ -112,12 +115,12 @@ async def match_unmatched(
     session: Session,
     lookup: MemberLookup,
     chunk_size: int = DEFAULT_CHUNK,
-    after_chunk: Callable[[MatchingProgress], None] | None = None,
+    after_chunk: Callable[[MatchingProgress], Awaitable[None]] | None = None,
 ) -> MatchingProgress:
     """Looks up every unmatched loan's borrower, a chunk at a time, and stores the matches.
 
-    A clubs service that is down stops the run with a 503 problem; `after_chunk` (the command
-    commits there) sees the progress after each chunk.
+    A clubs service that is down stops the run with a 503 problem; `after_chunk` (which
+    commits) sees the progress after each chunk.
     """
     progress = MatchingProgress()
     after_id = 0
@@ -130,8 +133,31 @@ async def match_unmatched(
         progress.chunks += 1
         after_id = chunk[-1][0]
         if after_chunk is not None:
-            after_chunk(progress)
+            await after_chunk(progress)
     return progress
+
+
+MATCHING_JOB = "bank_matching"
+
+
+async def matching_job(app: FastAPI, run: JobRun) -> MatchingRun:
+    """A matching run as a job: each chunk is committed with the run's progress, so a run
+    the clubs service stops (queued again later) goes on from the loans still unmatched."""
+    with Session(app.state.engine, expire_on_commit=False) as session:
+        total = await run_in_threadpool(store.count_unmatched, session)
+
+        async def committed(progress: MatchingProgress) -> None:
+            await run_in_threadpool(session.commit)
+            await run.progress(progress.examined, total)
+
+        progress = await match_unmatched(session, app.state.member_lookup, after_chunk=committed)
+        await run_in_threadpool(session.commit)
+    return MatchingRun(
+        examined=progress.examined,
+        matched=progress.matched,
+        unmatched=progress.unmatched,
+        chunks=progress.chunks,
+    )
 
 
 # --- the retry worker ------------------------------------------------------------------------
@@ -209,7 +235,7 @@ async def _run(session: Session, chunk_size: int) -> MatchingProgress:
     client = ServiceClient("clubs", settings.clubs_url, tokens, settings.upstream_timeout_seconds)
     started = time.monotonic()
 
-    def committed(progress: MatchingProgress) -> None:
+    async def committed(progress: MatchingProgress) -> None:
         session.commit()
         print(
             f"chunk {progress.chunks}: {progress.examined:,} loans examined, "

@@ -22,6 +22,7 @@ from common.auth import CurrentPrincipal, Principal, Role, refuse_service_writes
 from common.clock import utcnow
 from common.db import SessionDep, prefer_lz4
 from common.idempotency import IdempotentRequest, RequiredIdempotency
+from common.jobs import job_router
 from common.personal_data import shown
 from common.problem_codes import Code
 from common.problems import Conflict, Forbidden, field_error
@@ -30,7 +31,7 @@ from common.sealing import blind_index
 from common.sync import ChangedSince
 from services.loans.bank import reading, retraction, schemas, service
 from services.loans.bank.gc_pause import collector_paused
-from services.loans.bank.matching import MemberLookup, MemberLookupDep, match_unmatched
+from services.loans.bank.matching import MATCHING_JOB, MemberLookup, MemberLookupDep
 from services.loans.bank.models import BankLoan, BankLoanRetraction, BankLoanUnmatch
 from services.loans.bank.rules import BankLoanStatus, BatchMode, LoanValues, Outcome, Programme
 from services.loans.bank.schemas import (
@@ -43,14 +44,26 @@ from services.loans.bank.schemas import (
     BankLoanVersionPublic,
     BatchAnswer,
     LoanNumber,
-    MatchingRun,
+    MatchingJob,
+    MatchingOrder,
 )
 from services.loans.bank.service import Memberships
+from services.loans.models import jobs
 
 router = APIRouter(
     prefix="/api/v1/bank-loans",
     tags=["bank loans"],
     dependencies=[Depends(require_roles(*service.READERS))],
+)
+# Before `router`, whose `/{loan_id}` would take the path.
+matching_runs = job_router(
+    jobs=jobs,
+    kind=MATCHING_JOB,
+    path="/api/v1/bank-loans/matching-runs",
+    model=MatchingJob,
+    parameters=MatchingOrder,
+    noun="matching the unmatched bank loans to club members (admins)",
+    tags=["bank loans"],
 )
 
 
@@ -300,22 +313,6 @@ def search_bank_loans(
     paged = service.find_loans(session, conditions, page)
     shown(response, (loan.member_id for loan in paged.rows))
     return paged.page([service.public(loan) for loan in paged.rows])
-
-
-@router.post(
-    "/matching",
-    response_model=MatchingRun,
-    dependencies=[Depends(require_roles(Role.ADMIN))],
-    summary="Match unmatched loans to club members again (admins)",
-)
-async def run_matching(session: SessionDep, lookup: MemberLookupDep) -> MatchingRun:
-    progress = await match_unmatched(session, lookup)
-    return MatchingRun(
-        examined=progress.examined,
-        matched=progress.matched,
-        unmatched=progress.unmatched,
-        chunks=progress.chunks,
-    )
 
 
 @router.get("/{loan_id}", response_model=BankLoanPublic, summary="One bank loan")

@@ -7,6 +7,7 @@ from typing import Annotated, Any, NotRequired, Self
 from pydantic import ConfigDict, Field, TypeAdapter, model_validator, with_config
 from typing_extensions import TypedDict
 
+from common.jobs import Job
 from common.problem_codes import Code
 from common.problems import FIELD_CODE_DESCRIPTION, rule_error
 from common.schemas import NOT_AFTER_TODAY, InputModel, NationalId, OutputModel, Years
@@ -273,6 +274,14 @@ class MatchingRun(OutputModel):
     matched: int
     unmatched: int
     chunks: int
+
+
+class MatchingOrder(InputModel):
+    """A matching run takes no parameters: it looks up every loan still unmatched."""
+
+
+class MatchingJob(Job[MatchingRun]):
+    """A run of matching unmatched bank loans to members; progress counts loans examined."""
 
 
 MAX_SEARCH = 1_000

@@ -305,15 +305,19 @@ def insert_versions(session: Session, rows: Iterable[tuple[Any, ...]]) -> None:
     )
 
 
+def _unmatched() -> list[Any]:
+    return [col(BankLoan.member_id).is_(None), col(BankLoan.retracted_at).is_(None)]
+
+
+def count_unmatched(session: Session) -> int:
+    return int(session.execute(select(func.count()).where(*_unmatched())).scalar_one())
+
+
 def unmatched_loans(session: Session, after_id: int, limit: int) -> list[tuple[int, str]]:
     """(id, borrower's blind index) of unmatched loans after `after_id`, in id order."""
     rows = session.execute(
         select(col(BankLoan.id), col(BankLoan.borrower_blind_index))
-        .where(
-            col(BankLoan.member_id).is_(None),
-            col(BankLoan.retracted_at).is_(None),
-            col(BankLoan.id) > after_id,
-        )
+        .where(*_unmatched(), col(BankLoan.id) > after_id)
         .order_by(col(BankLoan.id))
         .limit(limit)
     )
