@@ -98,8 +98,8 @@ def _event_texts(tables: Dump) -> Iterator[tuple[str, str]]:
         for row in by_table.get("outbox_events", []):
             yield f"{component} event {row['event_id']}", str(row["data"])
     # What was posted to subscribers, byte for byte (kept for retries and redelivery).
-    for row in tables["gateway"].get("webhook_deliveries", []):
-        yield f"webhook delivery {row['id']}", str(row["body"])
+    for row in tables["gateway"].get("webhook_event_bodies", []):
+        yield f"webhook body {row['id']}", str(row["body"])
 
 
 def mentions(texts: Iterable[tuple[str, str]], values: set[str]) -> list[str]:

@@ -12,12 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, text
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, delete, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from common import clock
-from common.db import make_engine, normalise_url
+from common.db import id_of, make_engine, normalise_url
 from common.events.catalogue import EventType
 from common.events.consumer import ConsumerTables, EventConsumer, FeedEvent
 from common.events.dead_letters import replay
@@ -27,7 +27,8 @@ from common.problems import Conflict
 from common.sealing import blind_index
 from gateway.tables import metadata as gateway_metadata
 from gateway.webhooks.delivery import claim, prune_log
-from gateway.webhooks.models import WebhookDelivery, WebhookSubscription
+from gateway.webhooks.fanout import store_bodies
+from gateway.webhooks.models import WebhookDelivery, WebhookEventBody, WebhookSubscription
 from tests.factories import club_payload, consents, make_club, member_payload, national_id
 from tests.support import Api, assert_problem, postgres_databases, wait_until
 from tests.test_funding import allocate, line_of, make_funder, make_plan, receive, wait_for_status
@@ -535,15 +536,27 @@ def test_old_events_and_finished_deliveries_are_dropped(scratch_engine: Any) -> 
         assert outbox.first_position(connection) == 2
 
 
+def _body(session: Session, event_id: str) -> int:
+    """A stored body of the event, for its deliveries to refer to."""
+    body = WebhookEventBody(event_id=event_id, digest=event_id, body="{}")
+    session.add(body)
+    session.flush()
+    return id_of(body)
+
+
 def test_the_delivery_log_keeps_what_is_still_to_be_sent(scratch_engine: Any) -> None:
     gateway_metadata.create_all(scratch_engine)
     old = datetime.now(UTC) - timedelta(days=40)
     with Session(scratch_engine) as session:
-        hook = WebhookSubscription(
-            owner="user:x", url="https://x.example/", event_types=["club.created"], secret="s"
+        hook, other = (
+            WebhookSubscription(
+                owner="user:x", url="https://x.example/", event_types=["club.created"], secret="s"
+            )
+            for _ in range(2)
         )
-        session.add(hook)
+        session.add_all([hook, other])
         session.flush()
+        bodies = [_body(session, f"e{n}") for n in range(4)]
         for n, (status, made) in enumerate(
             [
                 ("delivered", old),
@@ -558,18 +571,57 @@ def test_the_delivery_log_keeps_what_is_still_to_be_sent(scratch_engine: Any) ->
                     event_id=f"e{n}",
                     event_type="club.created",
                     subject="club:1",
-                    body="{}",
+                    body_id=bodies[n],
                     status=status,
                     created_at=made,
                 )
             )
+        session.add(  # the other subscription's, of the same body, still to be sent
+            WebhookDelivery(
+                subscription_id=other.id,  # type: ignore[arg-type]
+                event_id="e0",
+                event_type="club.created",
+                subject="club:1",
+                body_id=bodies[0],
+                status="pending",
+                created_at=old,
+            )
+        )
         session.commit()
+        other_id = other.id
+
+    def kept() -> tuple[list[str], list[str]]:
+        with Session(scratch_engine) as session:
+            sent = select(WebhookDelivery.event_id).order_by(WebhookDelivery.event_id)
+            bodies = select(WebhookEventBody.event_id).order_by(WebhookEventBody.event_id)
+            return list(session.exec(sent).all()), list(session.exec(bodies).all())
+
     assert prune_log(scratch_engine, datetime.now(UTC) - timedelta(days=30)) == 2
-    with Session(scratch_engine) as session:
-        kept = session.exec(
-            select(WebhookDelivery.event_id).order_by(WebhookDelivery.event_id)
-        ).all()
-    assert kept == ["e2", "e3"]
+    assert kept() == (["e0", "e2", "e3"], ["e0", "e2", "e3"])
+    with Session(scratch_engine) as session:  # as removing the subscription does (cascade)
+        session.execute(delete(WebhookDelivery).where(WebhookDelivery.subscription_id == other_id))
+        session.commit()
+    assert prune_log(scratch_engine, datetime.now(UTC) - timedelta(days=30)) == 0
+    assert kept() == (["e2", "e3"], ["e2", "e3"])
+
+
+def test_an_events_body_is_stored_once_however_often_it_is_fanned_out(
+    scratch_engine: Any,
+) -> None:
+    """Two workers fanning out the same events (or a backfill after the live feed) find the
+    bodies stored by the first."""
+    gateway_metadata.create_all(scratch_engine)
+    now = datetime.now(UTC)
+    bodies = {("e1", "d1"): "{}", ("e1", "d2"): "[]", ("e2", "d1"): "{}"}
+    with Session(scratch_engine) as first:
+        stored = store_bodies(first, bodies, now)
+        first.commit()
+    with Session(scratch_engine) as second:
+        again = store_bodies(second, {("e1", "d2"): "[]", ("e3", "d3"): "1"}, now)
+        second.commit()
+        count = len(second.exec(select(WebhookEventBody.id)).all())
+    assert set(stored) == set(bodies) and len(set(stored.values())) == 3
+    assert again[("e1", "d2")] == stored[("e1", "d2")] and count == 4
 
 
 def test_two_webhook_senders_take_each_due_delivery_once(scratch_engine: Any) -> None:
@@ -590,7 +642,7 @@ def test_two_webhook_senders_take_each_due_delivery_once(scratch_engine: Any) ->
                     event_id=f"e{n}",
                     event_type="club.created",
                     subject=f"club:{n}",
-                    body="{}",
+                    body_id=_body(session, f"e{n}"),
                     status="pending",
                     next_attempt_at=now - timedelta(seconds=1),
                 )
@@ -694,14 +746,19 @@ def test_an_erasure_reaches_the_events_put_aside(scratch_engine: Any) -> None:
     _, tables = _tables(scratch_engine)
     joined = FeedEvent(
         "id-9", 9, "member.joined", "member:7", "2026-01-01T00:00:00", {},
-        {"member_id": 7, "personal": {"national_id_blind_index": "abc"}},
+        {"member_id": 7, "reason": "Chuyển đi Hà Nội",
+         "personal": {"national_id_blind_index": "abc"}},
     )  # fmt: skip
     tables.set_aside(scratch_engine, "clubs", joined, (0, 9), "KeyError: 'club_id'", 5)
     with Session(scratch_engine) as session, session.begin():
         tables.forget_personal(session, "member:7")
     with Session(scratch_engine) as session:
         (event,) = session.execute(select(tables.dead_letters.c.event)).scalars()
-    assert event["data"] == {"member_id": 7}
+    assert event["data"] == {
+        "member_id": 7,
+        "reason": "",
+        "personal": {"national_id_blind_index": None},
+    }
     assert event["subject"] == "member:7"
 
 

@@ -94,6 +94,7 @@ def stream(url: str, service: str) -> list[dict[str, Any]]:
                     "msg_id": headers[jetstream.MSG_ID],
                     "position": int(headers[jetstream.POSITION]),
                     "previous": int(headers[jetstream.PREVIOUS]),
+                    "redacted": headers.get(jetstream.REDACTED) == "1",
                     "event": FeedEvent.of(orjson.loads(message.data or b"{}")),
                 }
             )
@@ -189,6 +190,29 @@ def test_the_loans_service_applies_club_events_read_from_jetstream(
     )
     assert consumer.config.ack_policy == "explicit"
     assert consumer.delivered.stream_seq >= joined
+    # The match needed the citizen ID's blind index, which the stream never held (a stream
+    # cannot be edited, and an erasure must reach it): the loans service asked the clubs
+    # service for it.
+    (message,) = [
+        m
+        for m in stream(nats_url, "clubs")
+        if m["event"].type == "member.joined" and m["event"].subject == f"member:{member['id']}"
+    ]
+    assert message["redacted"]
+    assert message["event"].data["personal"] == {"national_id_blind_index": None}
+    kept = httpx.post(
+        platform.url("clubs") + "/internal/events/data",
+        json={"ids": [message["msg_id"], "no-such-event"]},
+        headers={"Authorization": f"Bearer {api.token_for('service')}"},
+    )
+    assert kept.status_code == 200, kept.text
+    (data,) = kept.json()["data"].values()
+    assert data["personal"]["national_id_blind_index"]
+    assert not [
+        m["msg_id"]
+        for m in stream(nats_url, "clubs")
+        if (m["event"].data.get("personal") or {}).get("national_id_blind_index")
+    ]
 
 
 def test_the_gateway_posts_webhooks_of_events_read_from_jetstream(

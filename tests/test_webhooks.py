@@ -4,21 +4,25 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import orjson
 import pytest
+from sqlmodel import Session, col, select
 
 from common import clock
+from common.db import make_engine
 from gateway.settings import GatewaySettings
 from gateway.webhooks import signing
 from gateway.webhooks.addresses import PrivateAddress, check_host, check_resolved
-from gateway.webhooks.delivery import Due, Sender
+from gateway.webhooks.delivery import Due, Sender, prune_log
+from gateway.webhooks.models import WebhookDelivery, WebhookEventBody
 from tests.factories import HA_NOI, HA_NOI_COMMUNE, LAO_CAI, make_club, member_payload
 from tests.support import assert_problem, wait_until
 from tests.test_funding import allocate, line_of, make_funder, make_plan, receive, wait_for_status
-from tools.stack import free_port
+from tools.stack import Stack, free_port
 from tools.webhook_receiver import WebhookReceiver, authentic
 
 HOOKS = "/api/v1/webhooks"
@@ -167,6 +171,39 @@ def test_a_delivery_that_kept_failing_can_be_sent_again_by_hand(
     assert again.json()["status"] == "pending"
     inbox.wait_for(f"club:{club['id']}")
     assert wait_for_delivery(admin, subscription, "delivered")["id"] == failed["id"]
+
+
+def test_subscribers_shown_the_same_event_share_its_stored_body(
+    admin: httpx.Client, stack: Stack, subscribe: Callable[..., tuple[dict, Inbox]]
+) -> None:
+    first, first_inbox = subscribe(admin, "club.created")
+    second, second_inbox = subscribe(admin, "club.created")
+    club = make_club(admin)
+    (posted,) = first_inbox.wait_for(f"club:{club['id']}")
+    # Each receiver checked the signature made with its own secret over the same body.
+    assert second_inbox.wait_for(f"club:{club['id']}") == [posted]
+    engine = make_engine(stack.database_urls["gateway"])
+    try:
+        with Session(engine) as session:
+            sent = session.exec(
+                select(WebhookDelivery).where(
+                    WebhookDelivery.event_id == posted["id"],
+                    col(WebhookDelivery.subscription_id).in_([first["id"], second["id"]]),
+                )
+            ).all()
+            (body_id,) = {delivery.body_id for delivery in sent}
+            body = session.get_one(WebhookEventBody, body_id)
+        assert len(sent) == 2 and orjson.loads(body.body) == posted
+        # Removing the subscriptions takes their deliveries; the next pruning of the log drops
+        # the body nothing refers to (a cut-off long past keeps every delivery of other tests).
+        for subscription in (first, second):
+            removed = admin.delete(f"{HOOKS}/{subscription['id']}")
+            assert removed.status_code == 204, removed.text
+        prune_log(engine, datetime.now(UTC) - timedelta(days=3650))
+        with Session(engine) as session:
+            assert session.get(WebhookEventBody, body_id) is None
+    finally:
+        engine.dispose()
 
 
 # Only what the subscriber may see --------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The platform's event types: what each one announces and which service writes it."""
 
 from enum import StrEnum
+from typing import Any
 
 
 class EventType(StrEnum):
@@ -62,3 +63,38 @@ DESCRIPTIONS: dict[EventType, str] = {
 PERSONAL_DATA_KEY = "personal"
 """What the services match members by (a citizen ID's blind index, never the ID) travels only
 under this key; webhooks never deliver it."""
+
+IDENTIFYING = frozenset(
+    {
+        "full_name",
+        "national_id",
+        "phone",
+        "birth_date",
+        "birth_year",
+        "board_role",
+        "reason",
+        "form_reference",
+        "withdrawal_reference",
+        "reference",
+    }
+)
+"""What an audit snapshot or an event may hold that names or singles out a person (the
+consents' references name the paper form the person signed): what a member's erasure empties."""
+ERASABLE = IDENTIFYING | {PERSONAL_DATA_KEY}
+"""The keys of an event's data that a member's erasure empties in the outbox that keeps it."""
+
+
+def blanked(value: Any, names: frozenset[str] = ERASABLE) -> Any:
+    """`value` with the values of the keys `names` emptied at any depth, the keys kept: an
+    event keeps the shape its consumers and subscribers read."""
+    if isinstance(value, dict):
+        return {k: _emptied(v) if k in names else blanked(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [blanked(item, names) for item in value]
+    return value
+
+
+def _emptied(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: None for key in value}
+    return "" if isinstance(value, str) else None

@@ -33,13 +33,14 @@ from starlette.concurrency import run_in_threadpool
 
 from common.clock import utcnow
 from common.db import UTCDateTime, conflict_insert
-from common.events.catalogue import PERSONAL_DATA_KEY
+from common.events.catalogue import blanked
 from common.observability.metrics import watch_feed
 from common.problem_codes import Code
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient
 
 FEED_PATH = "/internal/events"
+DATA_PATH = "/internal/events/data"
 LATEST = 10**15
 """A position after any event (a feed's page after it holds none, only the last position)."""
 UNREACHABLE = (OperationalError, InterfaceError, ServiceUnavailable, OSError, TimeoutError)
@@ -128,6 +129,18 @@ class HttpFeed:
     async def last_position(self) -> int:
         """The last position the service has numbered (a page asked after every event)."""
         return (await self.page_after(LATEST, None, 1)).last
+
+    async def data_of(self, event_ids: Collection[str]) -> dict[str, Any]:
+        """The data of these events as the service keeps it now, by id (`DATA_PATH`)."""
+        response = await self.client.request("POST", DATA_PATH, json={"ids": sorted(event_ids)})
+        if response.status_code != 200:
+            raise ServiceUnavailable(
+                f"The {self.source} service answered {response.status_code} to the data of "
+                "its events.",
+                code=Code.SERVICE_ERROR,
+            )
+        found: dict[str, Any] = orjson.loads(response.content)["data"]
+        return found
 
 
 Handler = Callable[[Session, FeedEvent], None]
@@ -246,14 +259,14 @@ class ConsumerTables:
             )
 
     def forget_personal(self, session: Session, subject: str) -> None:
-        """Drops what identifies a person from the events put aside about `subject` (their
-        erasure): the events' `personal` part, as the source's outbox does."""
+        """Empties what identifies a person in the events put aside about `subject` (their
+        erasure), as the source's outbox does: `personal`, names, reasons, references."""
         table = self.dead_letters
         kept = session.execute(
             select(table.c.id, table.c.event).where(table.c.subject == subject)
         ).all()
         for letter_id, event in kept:
-            data = {k: v for k, v in event["data"].items() if k != PERSONAL_DATA_KEY}
+            data = blanked(event["data"])
             session.execute(
                 update(table).where(table.c.id == letter_id).values(event={**event, "data": data})
             )

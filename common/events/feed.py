@@ -8,15 +8,21 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import Field
 from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
 from common.auth import Principal, Role, require_roles
 from common.db import reader
-from common.events.consumer import ConsumerTables
+from common.events.consumer import DATA_PATH, ConsumerTables
 from common.events.outbox import Outbox
+from common.schemas import InputModel
 
 MAX_PAGE = 1_000
+
+
+class EventIds(InputModel):
+    ids: Annotated[list[Annotated[str, Field(max_length=36)]], Field(max_length=MAX_PAGE)]
 
 
 def feed_router(outbox: Outbox) -> APIRouter:
@@ -61,6 +67,21 @@ def feed_router(outbox: Outbox) -> APIRouter:
         body = await run_in_threadpool(
             page, request.app.state.engine, after, limit, wanted, max_bytes
         )
+        return Response(body, media_type="application/json")
+
+    def data_of(engine: Engine, ids: list[str]) -> bytes:
+        with reader(engine).connect() as connection:
+            return orjson.dumps({"data": outbox.data_of(connection, ids)})
+
+    @router.post(DATA_PATH.removeprefix("/internal/events"))
+    async def event_data(
+        request: Request,
+        _principal: Annotated[Principal, services_only],
+        asked: EventIds,
+    ) -> Response:
+        """The data of these events as kept now: what the NATS stream does not carry (the
+        parts a member's erasure empties), asked for by its readers (`JetStreamFeed`)."""
+        body = await run_in_threadpool(data_of, request.app.state.engine, asked.ids)
         return Response(body, media_type="application/json")
 
     return router

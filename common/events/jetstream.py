@@ -5,7 +5,11 @@ The HTTP feed (`common.events.feed`) is the embedded default. With
 stream of its own, `ISHC_<SERVICE>`, one message per event on `ishc.<service>.<event type>`:
 the body is the event as the feed gives it, `Nats-Msg-Id` is its id (the stream drops a second
 publication of an id within `DUPLICATE_WINDOW_SECONDS`), `Ishc-Position` its position and
-`Ishc-Previous-Position` the position published just before it. The consumers then read the
+`Ishc-Previous-Position` the position published just before it. What a member's erasure would
+empty in the outbox (`common.events.catalogue.ERASABLE`: the blind index under `personal`,
+names, reasons, references) is emptied in the message too (`Ishc-Redacted: 1`), and its readers
+ask the source's `POST /internal/events/data` for those events' data as kept now: a stream
+cannot be edited, so it never holds what an erasure must reach. The consumers then read the
 streams (`JetStreamFeed`) and apply what they read with the same code as from the feed
 (`EventConsumer`): only the reading of a page differs.
 
@@ -40,6 +44,7 @@ from starlette.concurrency import run_in_threadpool
 from common.app import Worker
 from common.clock import utcnow
 from common.db import conflict_insert
+from common.events.catalogue import blanked
 from common.events.consumer import Feed, FeedEvent, FeedPage, HttpFeed
 from common.events.outbox import Outbox
 from common.problem_codes import Code
@@ -50,6 +55,7 @@ from common.settings import ComponentSettings, ServiceSettings
 MSG_ID = "Nats-Msg-Id"
 POSITION = "Ishc-Position"
 PREVIOUS = "Ishc-Previous-Position"
+REDACTED = "Ishc-Redacted"
 DUPLICATE_WINDOW_SECONDS = 15 * 60.0
 """Far longer than a relay's lease: what a relay that took over publishes again is dropped."""
 RELAY_LEASE_SECONDS = 20.0
@@ -330,15 +336,19 @@ class Relay:
         for event in events:
             if loop.time() > deadline:
                 break
+            headers = {
+                MSG_ID: event["id"],
+                POSITION: str(event["position"]),
+                PREVIOUS: str(previous),
+            }
+            kept = blanked(event["data"])
+            if kept != event["data"]:
+                headers[REDACTED] = "1"
             await js.publish(
                 subject(self.service, event["type"]),
-                orjson.dumps(event),
+                orjson.dumps({**event, "data": kept}),
                 stream=self.stream,
-                headers={
-                    MSG_ID: event["id"],
-                    POSITION: str(event["position"]),
-                    PREVIOUS: str(previous),
-                },
+                headers=headers,
             )
             previous = event["position"]
         return previous
@@ -383,7 +393,7 @@ class JetStreamFeed:
             chain = await self._following(after, limit)
         if not chain:  # asked again after the consumer's pause
             return FeedPage([], after, after)
-        events, through = self._page(chain, after, types, limit)
+        events, through = await self._page(chain, after, types, limit)
         return FeedPage(events, through, max(through, self._last_seen))
 
     async def page_after(self, after: int, types: Collection[str] | None, limit: int) -> FeedPage:
@@ -402,7 +412,7 @@ class JetStreamFeed:
             if through < numbered:  # the relay has yet to publish them: within its poll
                 await asyncio.sleep(FETCH_SECONDS)
             return FeedPage([], through, max(through, numbered))
-        events, through = self._page(messages, after, types, limit)
+        events, through = await self._page(messages, after, types, limit)
         return FeedPage(events, through, max(through, numbered))
 
     async def close(self) -> None:
@@ -532,22 +542,29 @@ class JetStreamFeed:
         info = await subscription.consumer_info()
         return (info.num_ack_pending or 0) > len(self._held)
 
-    @staticmethod
-    def _page(
-        messages: list[Msg], after: int, types: Collection[str] | None, limit: int
+    async def _page(
+        self, messages: list[Msg], after: int, types: Collection[str] | None, limit: int
     ) -> tuple[list[FeedEvent], int]:
-        """At most `limit` events of `types` from these messages, and the position of the last
-        message examined."""
-        events: list[FeedEvent] = []
+        """At most `limit` events of `types` from these messages, with their data as the
+        source keeps it where the message's was redacted, and the position of the last message
+        examined."""
+        events: list[dict[str, Any]] = []
+        redacted: set[str] = set()
         through = after
         for message in messages:
-            event = FeedEvent.of(orjson.loads(message.data))
-            through = event.position
-            if types is None or event.type in types:
+            event = orjson.loads(message.data)
+            through = event["position"]
+            if types is None or event["type"] in types:
                 events.append(event)
+                if (message.headers or {}).get(REDACTED):
+                    redacted.add(event["id"])
                 if len(events) == limit:
                     break
-        return events, through
+        if redacted:
+            # An event the source no longer keeps (its retention) stays as the stream has it.
+            kept = await self.numbered.data_of(redacted)
+            events = [{**e, "data": kept.get(e["id"], e["data"])} for e in events]
+        return [FeedEvent.of(event) for event in events], through
 
 
 def source_feed(

@@ -138,6 +138,15 @@ class Outbox:
         rows = connection.execute(query.order_by(table.c.position).limit(limit))
         return [_published(row._mapping) for row in rows]
 
+    def data_of(self, connection: Connection, event_ids: Collection[str]) -> dict[str, Any]:
+        """The data of these events as the outbox keeps it now (emptied where a member's
+        erasure reached them), by id; ids it no longer keeps are not in the answer."""
+        table = self.table
+        rows = connection.execute(
+            select(table.c.event_id, table.c.data).where(table.c.event_id.in_(sorted(event_ids)))
+        )
+        return {str(event_id): data for event_id, data in rows}
+
     def last_position(self, connection: Connection) -> int:
         found = connection.execute(text("SELECT MAX(position) FROM outbox_events")).scalar()
         return int(found or 0)

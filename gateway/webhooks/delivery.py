@@ -18,7 +18,12 @@ from gateway.settings import GatewaySettings
 from gateway.webhooks import signing
 from gateway.webhooks.addresses import PrivateAddress, check_resolved
 from gateway.webhooks.fanout import PENDING
-from gateway.webhooks.models import WebhookBackfill, WebhookDelivery, WebhookSubscription
+from gateway.webhooks.models import (
+    WebhookBackfill,
+    WebhookDelivery,
+    WebhookEventBody,
+    WebhookSubscription,
+)
 
 DELIVERED = "delivered"
 FAILED = "failed"
@@ -72,11 +77,12 @@ def due_deliveries(session: Session, now: datetime, limit: int = BATCH) -> list[
         col(WebhookBackfill.done) == False,  # noqa: E712
     )
     rows = session.exec(
-        select(WebhookDelivery, WebhookSubscription)
+        select(WebhookDelivery, WebhookSubscription, WebhookEventBody.body)
         .join(
             WebhookSubscription,
             col(WebhookSubscription.id) == col(WebhookDelivery.subscription_id),
         )
+        .join(WebhookEventBody, col(WebhookEventBody.id) == col(WebhookDelivery.body_id))
         .where(
             WebhookDelivery.status == PENDING,
             col(WebhookDelivery.next_attempt_at) <= now,
@@ -88,8 +94,8 @@ def due_deliveries(session: Session, now: datetime, limit: int = BATCH) -> list[
         .limit(limit)
     ).all()
     return [
-        Due(d.id, s.url, s.secret, d.event_id, d.body, d.attempts)  # type: ignore[arg-type]
-        for d, s in rows
+        Due(d.id, s.url, s.secret, d.event_id, body, d.attempts)  # type: ignore[arg-type]
+        for d, s, body in rows
     ]
 
 
@@ -210,7 +216,9 @@ class Sender:
 
 
 def prune_log(engine: Engine, before: datetime) -> int:
-    """Drops the delivery log's finished entries (delivered or failed) made before `before`."""
+    """Drops the delivery log's finished entries (delivered or failed) made before `before`,
+    and the bodies no delivery refers to any more (also those of removed subscriptions, whose
+    deliveries went with them); answers how many deliveries it dropped."""
     with Session(engine) as session:
         result = session.execute(
             delete(WebhookDelivery).where(
@@ -218,5 +226,11 @@ def prune_log(engine: Engine, before: datetime) -> int:
                 col(WebhookDelivery.created_at) < before,
             )
         )
+        referred = exists().where(col(WebhookDelivery.body_id) == col(WebhookEventBody.id))
+        # A body locked by a fan-out (`fanout.store_bodies`) is about to be referred to: it is
+        # skipped, and dropped by a later prune if it stays unused (SQLite has no row locks,
+        # and needs none: it writes one transaction at a time).
+        unused = select(col(WebhookEventBody.id)).where(~referred).with_for_update(skip_locked=True)
+        session.execute(delete(WebhookEventBody).where(col(WebhookEventBody.id).in_(unused)))
         session.commit()
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,5 +1,6 @@
 """From the services' events to deliveries: one per subscription that may see the event."""
 
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -9,12 +10,14 @@ from sqlalchemy import Engine, insert
 from sqlmodel import Session, select
 
 from common.clock import utcnow
+from common.db import conflict_insert
 from common.events.catalogue import EventType
 from common.events.consumer import FeedEvent
 from gateway.models import ApiClient, ScopeColumns, User
 from gateway.webhooks.models import (
     FundedClub,
     WebhookDelivery,
+    WebhookEventBody,
     WebhookSubscription,
     consumer_tables,
 )
@@ -88,7 +91,8 @@ def deliveries(
     in_window: InWindow,
 ) -> tuple[list[dict[str, Any]], set[str]]:
     """The delivery rows of these events for the subscriptions whose owner may see them, and
-    the ids of the events that went to someone."""
+    the ids of the events that went to someone. Their bodies are stored here, each of an event
+    once (`store_bodies`), and the rows refer to them."""
     owners = {s.owner: owner_of(session, s.owner) for s in subscriptions}
     funded: dict[tuple[int, int], bool] = {}
 
@@ -99,10 +103,12 @@ def deliveries(
         return funded[key]
 
     now = utcnow()
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[dict[str, Any], str]] = []  # with the digest of the row's body
+    bodies: dict[tuple[str, str], str] = {}  # by event id and digest
     shown: set[str] = set()
     for event in events:
-        bodies: dict[str, str | None] = {}  # by owner: a bank posting is cut to each area
+        # The digest of each owner's view (None: nothing): a bank posting is cut to each area.
+        views: dict[str, str | None] = {}
         occurred = datetime.fromisoformat(event.occurred_at)
         for subscription in subscriptions:
             owner = owners[subscription.owner]
@@ -112,25 +118,57 @@ def deliveries(
                 continue
             if not may_receive(owner, event, funded_by):
                 continue
-            if subscription.owner not in bodies:
+            if subscription.owner not in views:
                 view = payload(event, owner)
-                bodies[subscription.owner] = None if view is None else orjson.dumps(view).decode()
-            body = bodies[subscription.owner]
-            if body is None:
+                views[subscription.owner] = None if view is None else keep(bodies, event, view)
+            digest = views[subscription.owner]
+            if digest is None:
                 continue
-            rows.append(
-                {
-                    "subscription_id": subscription.id,
-                    "event_id": event.id,
-                    "event_type": event.type,
-                    "subject": event.subject,
-                    "occurred_at": occurred,
-                    "body": body,
-                    "status": PENDING,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-            )
+            row = {
+                "subscription_id": subscription.id,
+                "event_id": event.id,
+                "event_type": event.type,
+                "subject": event.subject,
+                "occurred_at": occurred,
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            rows.append((row, digest))
             shown.add(event.id)
-    return rows, shown
+    ids = store_bodies(session, bodies, now)
+    return [row | {"body_id": ids[row["event_id"], digest]} for row, digest in rows], shown
+
+
+def keep(bodies: dict[tuple[str, str], str], event: FeedEvent, view: dict[str, Any]) -> str:
+    """Adds the JSON of this view of the event to `bodies`; answers its SHA-256 in hex."""
+    body = orjson.dumps(view).decode()
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    bodies[event.id, digest] = body
+    return digest
+
+
+def store_bodies(
+    session: Session, bodies: dict[tuple[str, str], str], now: datetime
+) -> dict[tuple[str, str], int]:
+    """The ids of these bodies (by event id and digest), inserted unless stored already (by
+    another worker fanning out the same events, or a backfill after the live feed).
+
+    One upsert that answers every id, new or not: on PostgreSQL it also locks the rows until
+    the deliveries referring to them are committed, so that `delivery.prune_log` (which skips
+    locked bodies) cannot drop one that no delivery refers to yet. Sorted, so two workers
+    storing the same bodies take their locks in the same order."""
+    if not bodies:
+        return {}
+    table = WebhookEventBody.__table__  # type: ignore[attr-defined]
+    statement = conflict_insert(session, table)
+    upsert = statement.on_conflict_do_update(
+        index_elements=["event_id", "digest"], set_={"digest": statement.excluded.digest}
+    ).returning(table.c.id, table.c.event_id, table.c.digest)
+    values = [
+        {"event_id": event_id, "digest": digest, "body": body, "created_at": now}
+        for (event_id, digest), body in sorted(bodies.items())
+    ]
+    stored = session.execute(upsert, values)
+    return {(event_id, digest): body_id for body_id, event_id, digest in stored}

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Text
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field
 
 from common.clock import utcnow
@@ -51,6 +51,21 @@ class WebhookBackfill(GatewayBase, table=True):
     leased_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class WebhookEventBody(GatewayBase, table=True):
+    """The JSON posted for one event to the subscribers who share a view of it, stored once:
+    most subscribers of an event get the same body, which their deliveries refer to."""
+
+    __tablename__ = "webhook_event_bodies"
+    __table_args__ = (UniqueConstraint("event_id", "digest"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=36)
+    digest: str = Field(max_length=64)
+    """The SHA-256 of `body` in hex: which of the event's views this is."""
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
 class WebhookDelivery(GatewayBase, table=True):
     """One event for one subscription, and how posting it went."""
 
@@ -79,7 +94,11 @@ class WebhookDelivery(GatewayBase, table=True):
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     """When the event occurred: one object's events are posted in this order (a backfill adds
     older events after newer ones)."""
-    body: str = Field(sa_column=Column(Text, nullable=False))
+    body_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("webhook_event_bodies.id"), nullable=False, index=True)
+    )
+    """What is posted, byte for byte (kept for retries and redelivery). A body still referred
+    to cannot be deleted; `delivery.prune_log` drops those nothing refers to any more."""
     status: str = Field(max_length=20)
     attempts: int = 0
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from common import clock
 from common.clock import utcnow
 from common.db import id_of
-from common.events.catalogue import PERSONAL_DATA_KEY
+from common.events.catalogue import IDENTIFYING, blanked
 from common.problem_codes import Code
 from common.problems import Conflict
 from common.service_client import ServiceClient
@@ -36,22 +36,6 @@ from services.clubs.members.service import announce_membership
 from services.clubs.models import AuditEntry, Club, Consent, Member, outbox
 from services.clubs.quotas.rules import older_ages
 
-IDENTIFYING = frozenset(
-    {
-        "full_name",
-        "national_id",
-        "phone",
-        "birth_date",
-        "birth_year",
-        "board_role",
-        "reason",
-        "form_reference",
-        "withdrawal_reference",
-        "reference",
-    }
-)
-"""What an audit snapshot or an event may hold that names or singles out the person (the
-consents' references name the paper form the person signed)."""
 OUTSTANDING = frozenset({"applied", "approved", "disbursed"})
 """Loan statuses that still bind the borrower to the club's fund."""
 ERASED_ACTION = "erased"
@@ -149,22 +133,6 @@ def _scrub_audit(session: Session, member_id: int) -> None:
         session.add(entry)
 
 
-def _blanked(value: Any, names: frozenset[str]) -> Any:
-    """`value` with the values of the keys `names` emptied at any depth, the keys kept: an
-    event keeps the shape its consumers and subscribers read."""
-    if isinstance(value, dict):
-        return {k: _emptied(v) if k in names else _blanked(v, names) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_blanked(item, names) for item in value]
-    return value
-
-
-def _emptied(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: None for key in value}
-    return "" if isinstance(value, str) else None
-
-
 def _scrub_outbox(session: Session, member_id: int) -> None:
     """Events not yet pruned lose the blind index and the free-text reasons."""
     table = outbox.table
@@ -172,7 +140,7 @@ def _scrub_outbox(session: Session, member_id: int) -> None:
         select(table.c.id, table.c.data).where(table.c.subject == f"member:{member_id}")
     ).all()
     for row_id, data in rows:
-        kept = _blanked(data, IDENTIFYING | {PERSONAL_DATA_KEY})
+        kept = blanked(data)
         if kept != data:
             session.execute(update(table).where(table.c.id == row_id).values(data=kept))
 
