@@ -108,9 +108,9 @@ def choose_inputs(url: str, seed: int, count: int) -> tuple[list[tuple[str, str]
         ]
     if not active:
         raise RuntimeError("no active club in the clubs database")
-    from services.clubs.locations import units
+    from common import places
 
-    communes = units.communes()
+    communes = places.communes()
     searches = []
     for _, province, commune in rng.sample(active, min(count, len(active))):
         # Search the way an officer does: part of a commune's name, without its type.

@@ -527,7 +527,7 @@ def generate(
     today: date | None = None,
 ) -> GenerationStats:
     """Fills an empty, migrated funding database for the clubs of the registry in `clubs_url`."""
-    from services.clubs.locations import units
+    from common import places
 
     stats = GenerationStats()
     started = time.monotonic()
@@ -535,7 +535,7 @@ def generate(
     if not clubs:
         raise RuntimeError("the registry has no founded clubs")
     log(f"{len(clubs):,} founded clubs read from the registry")
-    names = {code: unit.name for code, unit in units.provinces().items()}
+    names = {code: unit.name for code, unit in places.provinces().items()}
     generator = Generator(clubs, names, seed, today or clock.today())
     funders = generator.make_funders()
     series, plans, lines = generator.make_plans()

@@ -34,10 +34,9 @@ from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
 from bench._common import ProgressBar, libpq_url, one_row
-from common import clock, sealing
+from common import clock, places, sealing
 from common.sealing import keyring
 from common.text import fold
-from services.clubs.locations import units
 from services.clubs.models import NATIONAL_ID, PHONE
 from services.clubs.settings import ClubsSettings
 
@@ -281,9 +280,9 @@ class Generator:
 
     # --- clubs ---------------------------------------------------------------------------------
 
-    def places(self) -> list[units.Unit]:
+    def club_communes(self) -> list[places.Unit]:
         """One commune per club: every province at least once, then weighted by commune type."""
-        by_province = units.communes_by_province()
+        by_province = places.communes_by_province()
         communes = [c for code in sorted(by_province) for c in by_province[code]]
         weights = [COMMUNE_WEIGHT.get(c.division_type, 0.8) for c in communes]
         firsts = [self.rng.choice(by_province[code]) for code in sorted(by_province)]
@@ -293,7 +292,7 @@ class Generator:
         chosen.sort(key=lambda c: (c.province_code, c.code))
         return chosen
 
-    def village(self, commune: units.Unit) -> str:
+    def village(self, commune: places.Unit) -> str:
         rng = self.rng
         south = commune.province_code >= SOUTH_FROM
         if commune.division_type == "phường":
@@ -307,14 +306,14 @@ class Generator:
     def chunks(self) -> Iterator[tuple[int, str, str]]:
         """(clubs done, club rows, member rows) per chunk of clubs."""
         rng = self.rng
-        places = self.places()
+        club_communes = self.club_communes()
         span = self.founded_to.toordinal() - FOUNDED_FROM.toordinal()
         per_commune: dict[str, int] = {}
         status_names = [s for s, _ in STATUSES]
         status_weights = [w for _, w in STATUSES]
         club_lines: list[str] = []
         member_lines: list[str] = []
-        for index, commune in enumerate(places, start=1):
+        for index, commune in enumerate(club_communes, start=1):
             number = per_commune[commune.code] = per_commune.get(commune.code, 0) + 1
             status = rng.choices(status_names, weights=status_weights)[0]
             village = self.village(commune)
@@ -365,7 +364,7 @@ class Generator:
             self.stats.clubs += 1
             if status != "planned":
                 self.members(member_lines, index, commune, profile, status, founded)
-            if index % CHUNK_CLUBS == 0 or index == len(places):
+            if index % CHUNK_CLUBS == 0 or index == len(club_communes):
                 # Members are registered over time, not club by club: their rows (and ids) are
                 # interleaved, so that a club's members lie on many pages, as in real tables.
                 rng.shuffle(member_lines)
@@ -427,7 +426,7 @@ class Generator:
         self,
         lines: list[str],
         club_id: int,
-        commune: units.Unit,
+        commune: places.Unit,
         profile: Profile,
         status: str,
         founded: int,

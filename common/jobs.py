@@ -56,6 +56,7 @@ from common.events.consumer import UNREACHABLE, describe
 from common.idempotency import Idempotency
 from common.observability.metrics import add_gauge
 from common.paging import page_of
+from common.problem_codes import Code
 from common.problems import (
     DatabaseBusy,
     GatewayTimeout,
@@ -500,7 +501,10 @@ async def _carry_out(
     except asyncio.CancelledError:
         raise  # the process stops: the lease runs out and another worker takes the job
     except UNREACHABLE as exc:  # the database or a service is down: try again later
-        outage = ServiceUnavailable(f"Job {job.id} could not reach what it needs: {describe(exc)}")
+        outage = ServiceUnavailable(
+            f"Job {job.id} could not reach what it needs: {describe(exc)}",
+            code=Code.SERVICE_UNREACHABLE,
+        )
         await run_in_threadpool(queue.fail, job.id, holder, outage, job.attempts)
     except Exception:
         # The log has the traceback (never a value: problems carry no personal data, and

@@ -60,6 +60,7 @@ ROUTES: dict[str, Route] = {
     "funders": _route("funding", Kind.FLOW),
     # the programmes are reference data for everyone who reads the registry
     "programmes": _route("funding", Kind.CLUB),
+    "indicators": _route("funding", Kind.CLUB),
     "plans": _route("funding", Kind.PLAN),
     "commitments": _route("funding", Kind.FLOW),
     "receipts": _route("funding", Kind.FLOW),

@@ -28,6 +28,7 @@ def test_routing_table_covers_every_public_prefix() -> None:
         "funding": {
             "funders",
             "programmes",
+            "indicators",
             "plans",
             "commitments",
             "receipts",

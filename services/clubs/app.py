@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from common import places
 from common.app import create_service_app
 from common.events.feed import feed_router
 from common.events.jetstream import outbox_relays
@@ -10,7 +11,6 @@ from common.service_client import ServiceClient, ServiceTokens
 from services.clubs.activities.routes import router as activities_router
 from services.clubs.consents.routes import router as consents_router
 from services.clubs.indicators import router as indicators_router
-from services.clubs.locations import units
 from services.clubs.locations.routes import router as locations_router
 from services.clubs.members.retention import retention_worker as member_retention
 from services.clubs.members.routes import router as members_router
@@ -24,8 +24,8 @@ from services.clubs.settings import ClubsSettings
 
 def create_app(settings: ClubsSettings | None = None) -> FastAPI:
     # The official lists are read once here, not by the first request that needs them.
-    units.provinces()
-    units.communes()
+    places.provinces()
+    places.communes()
     settings = settings or ClubsSettings()
     app = create_service_app(
         title="ISHC clubs service",

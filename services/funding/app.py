@@ -27,6 +27,7 @@ from services.funding.reports.funded_club import router as funded_club_router
 from services.funding.reports.funded_clubs import router as funded_clubs_router
 from services.funding.reports.iati import router as iati_router
 from services.funding.settings import FundingSettings
+from services.funding.targets.routes import router as targets_router
 
 
 def create_app(settings: FundingSettings | None = None) -> FastAPI:
@@ -38,6 +39,7 @@ def create_app(settings: FundingSettings | None = None) -> FastAPI:
         routers=[
             funders,
             programmes,
+            targets_router,
             plans_router,
             commitments,
             receipts,

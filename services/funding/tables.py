@@ -7,6 +7,7 @@ from services.funding.catalogue import models as catalogue_models
 from services.funding.flows import models as flows_models
 from services.funding.models import FundingBase
 from services.funding.plans import models as plans_models
+from services.funding.targets import models as targets_models
 
 metadata = FundingBase.metadata
-PACKAGES = (catalogue_models, flows_models, plans_models)
+PACKAGES = (catalogue_models, flows_models, plans_models, targets_models)

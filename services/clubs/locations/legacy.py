@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from vietnamadminunits import convert_address, parse_address
 
-from services.clubs.locations import units
+from common import places
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,8 @@ def resolve(address: str) -> Resolution:
         province_code, commune_code = converted.province_code, converted.ward_code
     except (ValueError, KeyError, AttributeError):
         province_code = commune_code = None
-    if province_code not in units.provinces():
+    if province_code not in places.provinces():
         province_code = commune_code = None
-    if commune_code not in units.communes():
+    if commune_code not in places.communes():
         commune_code = None
     return Resolution(province_code, commune_code, *_legacy_parts(address))

@@ -5,12 +5,13 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
+from common import places
 from common.auth import Role, require_roles
 from common.paging import page_of_rows
 from common.problem_codes import Code
 from common.problems import NotFound, invalid
 from common.schemas import Page, PageDep
-from services.clubs.locations import legacy, units
+from services.clubs.locations import legacy
 from services.clubs.locations.schemas import Commune, Province, ResolvedAddress
 
 READERS = (Role.ADMIN, Role.OFFICER, Role.CLUB_MANAGER, Role.PARTNER, Role.SERVICE)
@@ -24,7 +25,7 @@ SearchQuery = Annotated[
 UnitModel = TypeVar("UnitModel", bound=BaseModel)
 
 
-def _page(rows: list[units.Unit], page: PageDep, model: type[UnitModel]) -> Page[UnitModel]:
+def _page(rows: list[places.Unit], page: PageDep, model: type[UnitModel]) -> Page[UnitModel]:
     paged = page_of_rows(
         rows, page, "unit code", lambda unit: unit.code, lambda unit: int(unit.code)
     )
@@ -35,12 +36,12 @@ def _page(rows: list[units.Unit], page: PageDep, model: type[UnitModel]) -> Page
     "/provinces", response_model=Page[Province], summary="Provinces in force since 1 July 2025"
 )
 def list_provinces(page: PageDep, q: SearchQuery = None) -> Page[Province]:
-    return _page(units.search(list(units.provinces().values()), q), page, Province)
+    return _page(places.search(list(places.provinces().values()), q), page, Province)
 
 
 @router.get("/provinces/{code}", response_model=Province, summary="One province")
 def get_province(code: str) -> Province:
-    unit = units.provinces().get(code)
+    unit = places.provinces().get(code)
     if unit is None:
         raise NotFound(f"No province with code {code!r}.")
     return Province(**unit.__dict__)
@@ -52,9 +53,9 @@ def get_province(code: str) -> Province:
     summary="Communes, wards and special zones of a province",
 )
 def list_communes(code: str, page: PageDep, q: SearchQuery = None) -> Page[Commune]:
-    if code not in units.provinces():
+    if code not in places.provinces():
         raise NotFound(f"No province with code {code!r}.")
-    return _page(units.search(units.communes_by_province()[code], q), page, Commune)
+    return _page(places.search(places.communes_by_province()[code], q), page, Commune)
 
 
 @router.get(
@@ -83,8 +84,8 @@ def resolve_address(
             location="query",
             code=Code.UNRECOGNISED_ADDRESS,
         )
-    province = units.provinces()[found.province_code]
-    commune = units.communes().get(found.commune_code or "")
+    province = places.provinces()[found.province_code]
+    commune = places.communes().get(found.commune_code or "")
     return ResolvedAddress(
         address=address,
         province=Province(**province.__dict__),

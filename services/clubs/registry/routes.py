@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
-from common import clock
+from common import clock, places
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.clock import utcnow
 from common.db import SessionDep, id_of
@@ -21,7 +21,6 @@ from common.sync import ChangedSince
 from common.text import fold
 from services.clubs import audit, events
 from services.clubs.domain import ClubStatus
-from services.clubs.locations import units
 from services.clubs.models import AuditEntry, Club, QuotaProfile, outbox
 from services.clubs.quotas.composition import compliance_join
 from services.clubs.quotas.routes import default_profile
@@ -54,8 +53,8 @@ writers = [Depends(require_roles(*CLUB_WRITERS))]
 
 
 def public(club: Club) -> ClubPublic:
-    province = units.provinces().get(club.province_code)
-    commune = units.communes().get(club.commune_code)
+    province = places.provinces().get(club.province_code)
+    commune = places.communes().get(club.commune_code)
     return ClubPublic(
         **club.model_dump(),
         province_name=province.name if province else "",

@@ -5,16 +5,16 @@ from datetime import date
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from common import places
 from common.problem_codes import Code
 from common.problems import Conflict, ValidationFailed, field_error
 from services.clubs.domain import STATUS_TRANSITIONS, ClubStatus
-from services.clubs.locations import units
 from services.clubs.models import Activity, Meeting
 
 
 def check_location(province_code: str, commune_code: str) -> None:
     """The province exists and the commune is one of its communes (422 naming the field)."""
-    if province_code not in units.provinces():
+    if province_code not in places.provinces():
         raise ValidationFailed(
             f"province_code: no province {province_code}",
             errors=[
@@ -23,7 +23,7 @@ def check_location(province_code: str, commune_code: str) -> None:
                 )
             ],
         )
-    commune = units.communes().get(commune_code)
+    commune = places.communes().get(commune_code)
     if commune is None or commune.province_code != province_code:
         if commune is None:
             reason, code = f"no commune {commune_code}", Code.UNKNOWN_REFERENCE

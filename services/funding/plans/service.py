@@ -25,6 +25,7 @@ from services.funding.plans.schemas import (
 )
 from services.funding.rules import PlanStatus, Source
 from services.funding.scope import sees_plans_of
+from services.funding.targets import service as targets
 
 
 def series_of(session: Session, plan: Plan) -> PlanSeries:
@@ -117,7 +118,7 @@ def create(session: Session, principal: Principal, payload: PlanCreate) -> Plan:
     return plan
 
 
-def _refuse_approved(plan: Plan) -> None:
+def refuse_approved(plan: Plan) -> None:
     if plan.status != PlanStatus.DRAFT.value:
         raise Conflict(
             f"The plan {plan.id} is approved and cannot change; create a revision.",
@@ -139,7 +140,7 @@ def lock(session: Session, plan: Plan) -> None:
 
 def replace_content(session: Session, plan: Plan, content: PlanContent) -> None:
     lock(session, plan)
-    _refuse_approved(plan)
+    refuse_approved(plan)
     _set_content(plan, content)
     session.add(plan)
     replace_lines(session, plan, content.lines)
@@ -147,7 +148,7 @@ def replace_content(session: Session, plan: Plan, content: PlanContent) -> None:
 
 def replace_lines(session: Session, plan: Plan, lines: list[LineIn]) -> None:
     lock(session, plan)
-    _refuse_approved(plan)
+    refuse_approved(plan)
     old = select(col(PlanLine.id)).where(col(PlanLine.plan_id) == plan.id)
     session.execute(delete(PlanLineAmount).where(col(PlanLineAmount.line_id).in_(old)))
     session.execute(delete(PlanLine).where(col(PlanLine.plan_id) == plan.id))
@@ -156,7 +157,7 @@ def replace_lines(session: Session, plan: Plan, lines: list[LineIn]) -> None:
 
 def approve(session: Session, principal: Principal, plan: Plan) -> None:
     lock(session, plan)
-    _refuse_approved(plan)
+    refuse_approved(plan)
     if not session.exec(select(PlanLine.id).where(PlanLine.plan_id == plan.id)).first():
         raise Conflict(
             "A plan without budget lines cannot be approved.", code=Code.PLAN_WITHOUT_LINES
@@ -209,6 +210,8 @@ def revise(session: Session, principal: Principal, plan: Plan) -> Plan:
     session.add(revision)
     session.flush()
     _write_lines(session, revision, lines_in(session, latest))
+    assert latest.id is not None and revision.id is not None
+    targets.copy_to(session, latest.id, revision.id)
     return revision
 
 

@@ -1,0 +1,123 @@
+"""Vietnam's administrative units: the provinces and communes in force since 1 July 2025 (from the
+`vietnam-provinces` package), shared by the services that name places (clubs, plans' targets)."""
+
+import sqlite3
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import vietnam_provinces as vp
+from vietnamadminunits import convert_address
+
+from common.text import fold
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+    division_type: str
+    province_code: str
+    folded_name: str
+
+
+def _province_code(value: int) -> str:
+    return f"{value:02d}"
+
+
+def _commune_code(value: int) -> str:
+    return f"{value:05d}"
+
+
+@cache
+def provinces() -> dict[str, Unit]:
+    units = (
+        Unit(
+            _province_code(p.code.value),
+            p.name,
+            p.division_type.value,
+            _province_code(p.code.value),
+            fold(p.name),
+        )
+        for p in vp.Province.iter_all()
+    )
+    return {unit.code: unit for unit in sorted(units, key=lambda u: u.code)}
+
+
+@cache
+def communes() -> dict[str, Unit]:
+    units = (
+        Unit(
+            _commune_code(w.code.value),
+            w.name,
+            w.division_type.value,
+            _province_code(w.province_code.value),
+            fold(w.name),
+        )
+        for w in vp.Ward.iter_all()
+    )
+    return {unit.code: unit for unit in sorted(units, key=lambda u: u.code)}
+
+
+@cache
+def communes_by_province() -> dict[str, list[Unit]]:
+    grouped: dict[str, list[Unit]] = {code: [] for code in provinces()}
+    for unit in communes().values():
+        grouped[unit.province_code].append(unit)
+    return grouped
+
+
+def search(units: list[Unit], query: str | None) -> list[Unit]:
+    if not query:
+        return units
+    wanted = fold(query)
+    return [unit for unit in units if wanted in unit.folded_name]
+
+
+@dataclass(frozen=True)
+class FormerUnit:
+    """A province or district as it stood before the 2025 merger (plans written before it keep
+    their territory): its code of then, its name, the former province it was in, and the
+    province it is part of today (provinces merged whole)."""
+
+    code: str
+    name: str
+    province_code: str
+    today_province_code: str
+
+
+def _former_units() -> list[tuple[str, str, str, str]]:
+    """(province code, province, district code, district) of every former district, from the
+    `vietnamadminunits` package's table of the units before the merger."""
+    dataset = resources.files("vietnamadminunits") / "data" / "dataset.db"
+    with resources.as_file(dataset) as path:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = connection.execute(
+                "SELECT DISTINCT provinceCode, province, districtCode, district "
+                "FROM admin_units_legacy WHERE districtCode IS NOT NULL AND districtCode != ''"
+            ).fetchall()
+        finally:
+            connection.close()
+    return [(str(p), str(pn), str(d), str(dn)) for p, pn, d, dn in rows]
+
+
+def _today(former_province: str) -> str:
+    return str(convert_address(former_province).province_code)
+
+
+@cache
+def former_provinces() -> dict[str, FormerUnit]:
+    names = {p: name for p, name, _, _ in _former_units()}
+    found = {p: FormerUnit(p, name, p, _today(name)) for p, name in names.items()}
+    return dict(sorted(found.items()))
+
+
+@cache
+def former_districts() -> dict[str, FormerUnit]:
+    provinces_then = former_provinces()
+    found = {
+        d: FormerUnit(d, name, p, provinces_then[p].today_province_code)
+        for p, _, d, name in _former_units()
+    }
+    return dict(sorted(found.items()))

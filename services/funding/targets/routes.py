@@ -1,0 +1,174 @@
+"""`/api/v1/indicators` (the catalogue) and the targets of plans and programme phases.
+
+Everyone who reads the registry reads the catalogue and the phases' targets; a plan's targets
+are read with the plan and written by those who write it, while it is a draft. Admins write
+the phases' targets.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Response
+from sqlmodel import Session
+
+from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common.db import SessionDep
+from common.idempotency import Idempotency
+from common.problems import NotFound
+from common.schemas import IdPath
+from services.funding.catalogue.models import Programme
+from services.funding.plans import service as plans
+from services.funding.plans.routes import ReadablePlan, WritablePlan
+from services.funding.targets import service
+from services.funding.targets.catalogue import DEFINITIONS, IndicatorDefinition
+from services.funding.targets.models import Target
+from services.funding.targets.schemas import IndicatorPublic, TargetIn, TargetPublic
+
+router = APIRouter(prefix="/api/v1", tags=["indicators and targets"])
+ProgrammeCode = Annotated[str, Path(max_length=30)]
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+
+
+def _indicator(definition: IndicatorDefinition) -> IndicatorPublic:
+    return IndicatorPublic(
+        code=definition.code,
+        unit=definition.unit,
+        counted=definition.counted,
+        name_vi=definition.name_vi,
+        name_en=definition.name_en,
+        definition=definition.definition,
+        numerator=definition.numerator,
+        denominator=definition.denominator,
+        parameter=definition.parameter,
+        supplied_by=list(definition.supplied_by),
+        levels=list(definition.levels),
+    )
+
+
+@router.get(
+    "/indicators",
+    response_model=list[IndicatorPublic],
+    summary="The programme's indicators: what every target is written in",
+)
+def list_indicators(_principal: CurrentPrincipal) -> list[IndicatorPublic]:
+    return [_indicator(definition) for definition in DEFINITIONS]
+
+
+@router.get("/indicators/{code}", response_model=IndicatorPublic, summary="One indicator")
+def get_indicator(
+    code: Annotated[str, Path(max_length=60)], _principal: CurrentPrincipal
+) -> IndicatorPublic:
+    return _indicator(service.definition_of(code))
+
+
+@router.get(
+    "/plans/{plan_id}/targets",
+    response_model=list[TargetPublic],
+    summary="A plan version's targets",
+)
+def list_plan_targets(found: ReadablePlan, session: SessionDep) -> list[TargetPublic]:
+    plan, _ = found
+    return [service.public(t) for t in service.targets_of(session, plan_id=plan.id)]
+
+
+@router.post(
+    "/plans/{plan_id}/targets",
+    response_model=TargetPublic,
+    status_code=201,
+    summary="Add a target to a draft plan (an area in the plan's province)",
+)
+def add_plan_target(
+    plan: WritablePlan,
+    payload: TargetIn,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    idem: Idempotency,
+) -> Any:
+    plans.lock(session, plan)
+    plans.refuse_approved(plan)
+    service.check(payload, plans.series_of(session, plan).province_code)
+    target = service.add(session, principal, payload, plan_id=plan.id)
+    location = f"/api/v1/plans/{plan.id}/targets/{target.id}"
+    return idem.respond(session, service.public(target), headers={"Location": location})
+
+
+@router.get(
+    "/plans/{plan_id}/targets/{target_id}",
+    response_model=TargetPublic,
+    summary="One target of a plan version",
+)
+def get_plan_target(found: ReadablePlan, target_id: IdPath, session: SessionDep) -> TargetPublic:
+    plan, _ = found
+    return service.public(_target(session, target_id, plan_id=plan.id))
+
+
+@router.delete(
+    "/plans/{plan_id}/targets/{target_id}",
+    status_code=204,
+    summary="Remove a target from a draft plan",
+)
+def remove_plan_target(plan: WritablePlan, target_id: IdPath, session: SessionDep) -> Response:
+    plans.lock(session, plan)
+    plans.refuse_approved(plan)
+    session.delete(_target(session, target_id, plan_id=plan.id))
+    return Response(status_code=204)
+
+
+def _target(
+    session: Session, target_id: int, *, plan_id: int | None = None, programme: str | None = None
+) -> Target:
+    target = session.get(Target, target_id)
+    if target is None or target.plan_id != plan_id or target.programme_code != programme:
+        raise NotFound(f"No target {target_id} here.")
+    return target
+
+
+def _programme(session: Session, code: str) -> Programme:
+    programme = session.get(Programme, code)
+    if programme is None:
+        raise NotFound(f"No programme {code!r}.")
+    return programme
+
+
+@router.get(
+    "/programmes/{code}/targets",
+    response_model=list[TargetPublic],
+    summary="A programme phase's targets",
+)
+def list_programme_targets(
+    code: ProgrammeCode, session: SessionDep, _principal: CurrentPrincipal
+) -> list[TargetPublic]:
+    _programme(session, code)
+    return [service.public(t) for t in service.targets_of(session, programme_code=code)]
+
+
+@router.post(
+    "/programmes/{code}/targets",
+    response_model=TargetPublic,
+    status_code=201,
+    summary="Add a target to a programme phase (admins)",
+)
+def add_programme_target(
+    code: ProgrammeCode,
+    payload: TargetIn,
+    session: SessionDep,
+    principal: Admin,
+    idem: Idempotency,
+) -> Any:
+    _programme(session, code)
+    service.check(payload, None)
+    target = service.add(session, principal, payload, programme_code=code)
+    location = f"/api/v1/programmes/{code}/targets/{target.id}"
+    return idem.respond(session, service.public(target), headers={"Location": location})
+
+
+@router.delete(
+    "/programmes/{code}/targets/{target_id}",
+    status_code=204,
+    summary="Remove a programme phase's target (admins)",
+)
+def remove_programme_target(
+    code: ProgrammeCode, target_id: IdPath, session: SessionDep, _principal: Admin
+) -> Response:
+    _programme(session, code)
+    session.delete(_target(session, target_id, programme=code))
+    return Response(status_code=204)

@@ -1,0 +1,87 @@
+"""What goes over the wire for indicators and targets."""
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import Field
+
+from common.schemas import InputModel, OutputModel
+from services.funding.targets.catalogue import Counted, Level, Supplier, Unit
+
+AreaCode = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{2,5}$",
+        description="Today's province (2 digits) or commune (5), or a former province (2) or "
+        "district (3) by its code before the 2025 merger; none for the nation.",
+    ),
+]
+Bound = Annotated[float, Field(ge=0, le=1e15)]
+
+
+class IndicatorPublic(OutputModel):
+    code: str = Field(description="Stable: reports, exports and targets refer to it.")
+    unit: Unit
+    counted: Counted
+    name_vi: str
+    name_en: str
+    definition: str
+    numerator: str | None = Field(description="A share's count (its own code).")
+    denominator: str | None = Field(description="A share's whole.")
+    parameter: str | None = Field(description="What a target of it must also give.")
+    supplied_by: list[Supplier] = Field(description="The services that count it.")
+    levels: list[Level] = Field(description="The areas it can be asked for and promised at.")
+
+
+class Area(InputModel):
+    level: Level
+    code: AreaCode | None = None
+
+
+class AreaPublic(OutputModel):
+    level: Level
+    code: str | None
+    name: str | None = Field(description="The unit's name (as it was, for a former one).")
+
+
+class TargetIn(InputModel):
+    """One promise: an indicator over an area and a period, at least `minimum`, at most
+    `maximum`, or between the two (women 60–70 %: 60 and 70)."""
+
+    indicator: Annotated[str, Field(min_length=1, max_length=60, examples=["members.women_share"])]
+    area: Area
+    period_from: date | None = Field(
+        default=None,
+        description="None: a milestone by `period_to`, counted from the plan's (or phase's) "
+        "first day.",
+    )
+    period_to: date = Field(description="The period's last day, or the milestone's date.")
+    minimum: Bound | None = Field(default=None, description="At least this.")
+    maximum: Bound | None = Field(default=None, description="At most this.")
+    parameter: Annotated[int, Field(ge=0, le=10**15)] | None = Field(
+        default=None, description="What the indicator needs besides (e.g. a fund's amount, đồng)."
+    )
+    each_year: bool = Field(
+        default=False, description="The bound holds for each calendar year of the period."
+    )
+    wording: Annotated[str, Field(max_length=1000)] = Field(
+        default="", description="The plan's own sentence, as written."
+    )
+
+
+class TargetPublic(OutputModel):
+    id: int
+    plan_id: int | None
+    programme_code: str | None
+    indicator: str
+    unit: Unit
+    area: AreaPublic
+    period_from: date | None
+    period_to: date
+    minimum: float | None
+    maximum: float | None
+    parameter: int | None
+    each_year: bool
+    wording: str
+    created_by: str
+    created_at: datetime

@@ -1,0 +1,246 @@
+"""Targets in the indicators' catalogue, as the plans and the programme phases state them."""
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from tests.factories import LAO_CAI
+from tests.support import assert_problem
+from tests.test_funding import make_plan
+
+OLD_LAO_CAI, BAT_XAT, OLD_HAI_DUONG = "10", "082", "30"
+LAO_CAI_WARD = "02647"
+
+
+def target(**overrides: Any) -> dict[str, Any]:
+    return {
+        "indicator": "clubs.founded",
+        "area": {"level": "former_province", "code": OLD_LAO_CAI},
+        "period_from": "2018-01-01",
+        "period_to": "2018-12-31",
+        "minimum": 16,
+        **overrides,
+    }
+
+
+def add(client: httpx.Client, plan: dict, body: dict[str, Any]) -> dict[str, Any]:
+    response = client.post(f"/api/v1/plans/{plan['id']}/targets", json=body)
+    assert response.status_code == 201, response.text
+    assert (
+        response.headers["location"]
+        == f"/api/v1/plans/{plan['id']}/targets/{response.json()['id']}"
+    )
+    return dict(response.json())
+
+
+def test_the_catalogue_names_every_indicator_in_both_languages(admin: httpx.Client) -> None:
+    answer = admin.get("/api/v1/indicators")
+    assert answer.status_code == 200, answer.text
+    by_code = {item["code"]: item for item in answer.json()}
+    assert {"clubs.founded", "members.women_share", "coverage.communes_share"} <= set(by_code)
+    women = by_code["members.women_share"]
+    assert women["unit"] == "share" and women["numerator"] == "members.women"
+    assert women["denominator"] == "members.total" and women["name_vi"] == "Tỷ lệ thành viên là nữ"
+    assert by_code["clubs.fund_at_least"]["parameter"]
+    assert admin.get("/api/v1/indicators/members.older").json()["counted"] == "on_date"
+    assert_problem(admin.get("/api/v1/indicators/members.happiness"), 404)
+
+
+def test_lao_cai_s_2018_plan_states_its_targets_on_its_old_territory(admin: httpx.Client) -> None:
+    # "16 clubs, ≥ 2,000 members, ≥ 700 older members by the end of 2018", on Lào Cai as it was
+    # before the 2025 merger; the older members are those aged 55 and over (its quota profile).
+    plan = make_plan(admin, approve=False)
+    founded = add(admin, plan, target(wording="Thành lập mới 16 câu lạc bộ"))
+    members = add(
+        admin,
+        plan,
+        target(
+            indicator="members.total", period_from=None, minimum=2000, wording="2.000 thành viên"
+        ),
+    )
+    older = add(admin, plan, target(indicator="members.older", period_from=None, minimum=700))
+    by_district = add(
+        admin, plan, target(area={"level": "former_district", "code": BAT_XAT}, minimum=2)
+    )
+    assert founded["area"] == {
+        "level": "former_province",
+        "code": OLD_LAO_CAI,
+        "name": "Tỉnh Lào Cai",
+    }
+    assert founded["unit"] == "count" and founded["minimum"] == 16 and founded["maximum"] is None
+    assert members["minimum"] == 2000 and members["period_from"] is None
+    assert by_district["area"]["name"] == "Huyện Bát Xát"
+    listed = admin.get(f"/api/v1/plans/{plan['id']}/targets").json()
+    assert [t["id"] for t in listed] == [
+        founded["id"],
+        members["id"],
+        older["id"],
+        by_district["id"],
+    ]
+    one = admin.get(f"/api/v1/plans/{plan['id']}/targets/{older['id']}")
+    assert one.status_code == 200 and one.json()["indicator"] == "members.older"
+
+
+def test_a_range_a_share_and_a_commune_are_stated_as_written(admin: httpx.Client) -> None:
+    # "Nữ chiếm 60–70 %", "100 % số xã có câu lạc bộ", a ward of today's Lào Cai.
+    plan = make_plan(admin, approve=False)
+    women = add(
+        admin,
+        plan,
+        target(
+            indicator="members.women_share",
+            area={"level": "province", "code": LAO_CAI},
+            period_from=None,
+            minimum=60,
+            maximum=70,
+        ),
+    )
+    coverage = add(
+        admin,
+        plan,
+        target(
+            indicator="coverage.communes_share",
+            area={"level": "province", "code": LAO_CAI},
+            period_from=None,
+            minimum=100,
+        ),
+    )
+    ward = add(
+        admin,
+        plan,
+        target(
+            indicator="clubs.founded", area={"level": "commune", "code": LAO_CAI_WARD}, minimum=1
+        ),
+    )
+    each_year = add(admin, plan, target(minimum=15, each_year=True, period_to="2020-12-31"))
+    fund = add(
+        admin,
+        plan,
+        target(
+            indicator="clubs.fund_at_least_share",
+            area={"level": "province", "code": LAO_CAI},
+            period_from=None,
+            minimum=50,
+            parameter=30_000_000,
+        ),
+    )
+    assert (women["minimum"], women["maximum"], women["unit"]) == (60, 70, "share")
+    assert coverage["minimum"] == 100 and ward["area"]["name"] == "Phường Lào Cai"
+    assert each_year["each_year"] is True and fund["parameter"] == 30_000_000
+
+
+def test_targets_that_do_not_fit_their_indicator_are_refused_on_the_field(
+    admin: httpx.Client,
+) -> None:
+    plan = make_plan(admin, approve=False)
+    url = f"/api/v1/plans/{plan['id']}/targets"
+    refused = [
+        (target(indicator="members.happiness"), "indicator"),
+        (target(area={"level": "former_district", "code": "999"}), "area.code"),
+        (target(area={"level": "province"}), "area.code"),
+        (target(area={"level": "nation"}), "area.level"),  # a province's plan
+        (target(area={"level": "former_province", "code": OLD_HAI_DUONG}), "area.code"),
+        (target(indicator="coverage.communes", area={"level": "commune", "code": "02647"}),
+         "area.level"),
+        (target(minimum=None), "minimum"),
+        (target(minimum=16.5), "minimum"),
+        (target(indicator="members.women_share", period_from=None, minimum=60.125), "minimum"),
+        (target(indicator="members.women_share", period_from=None, minimum=101), "minimum"),
+        (target(minimum=20, maximum=10), "maximum"),
+        (target(period_from="2019-01-01"), "period_to"),
+        (target(indicator="members.total"), "period_from"),
+        (target(indicator="members.total", period_from=None, each_year=True), "each_year"),
+        (target(indicator="clubs.fund_at_least", period_from=None), "parameter"),
+        (target(parameter=5), "parameter"),
+        (target(minimum=-1), "minimum"),
+        ({**target(), "colour": "red"}, "colour"),
+    ]  # fmt: skip
+    for body, field in refused:
+        problem = assert_problem(admin.post(url, json=body), 422)
+        fields = [error["field"] for error in problem["errors"]]
+        assert any(name == field or name.startswith(f"{field}.") for name in fields), (
+            body,
+            problem,
+        )
+    assert admin.get(url).json() == []
+
+
+def test_an_approved_plan_s_targets_are_fixed_and_a_revision_starts_with_them(
+    admin: httpx.Client,
+) -> None:
+    plan = make_plan(admin, approve=False)
+    first = add(admin, plan, target())
+    assert admin.post(f"/api/v1/plans/{plan['id']}/approve").status_code == 200
+    fixed = assert_problem(admin.post(f"/api/v1/plans/{plan['id']}/targets", json=target()), 409)
+    assert fixed["code"] == "plan_approved_is_fixed"
+    gone = admin.delete(f"/api/v1/plans/{plan['id']}/targets/{first['id']}")
+    assert assert_problem(gone, 409)["code"] == "plan_approved_is_fixed"
+    revision = admin.post(f"/api/v1/plans/{plan['id']}/revisions")
+    assert revision.status_code == 201, revision.text
+    copied = admin.get(f"/api/v1/plans/{revision.json()['id']}/targets").json()
+    assert [(t["indicator"], t["minimum"], t["wording"]) for t in copied] == [
+        (first["indicator"], first["minimum"], first["wording"])
+    ]
+    removed = admin.delete(f"/api/v1/plans/{revision.json()['id']}/targets/{copied[0]['id']}")
+    assert removed.status_code == 204
+    assert admin.get(f"/api/v1/plans/{revision.json()['id']}/targets").json() == []
+    assert len(admin.get(f"/api/v1/plans/{plan['id']}/targets").json()) == 1
+
+
+def test_the_phases_carry_their_own_targets(admin: httpx.Client) -> None:
+    phase = admin.get("/api/v1/programmes/1336/targets").json()
+    by_indicator = {t["indicator"]: t for t in phase}
+    assert by_indicator["clubs.founded"]["minimum"] == 3000
+    assert by_indicator["members.older"]["minimum"] == 100001  # "trên 100.000"
+    assert by_indicator["members.borrowed_share"]["unit"] == "share"
+    assert all(t["area"] == {"level": "nation", "code": None, "name": None} for t in phase)
+    later = admin.get("/api/v1/programmes/1648/targets").json()
+    assert sorted((t["period_to"], t["minimum"]) for t in later) == [
+        ("2030-12-31", 6000),
+        ("2035-12-31", 12000),
+    ]
+    assert_problem(admin.get("/api/v1/programmes/9999/targets"), 404)
+
+
+def test_admins_write_the_phases_targets_and_the_others_read_them(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client]
+) -> None:
+    body = target(
+        indicator="clubs.active",
+        area={"level": "province", "code": LAO_CAI},
+        period_from=None,
+        period_to="2035-12-31",
+        minimum=400,
+    )
+    added = admin.post("/api/v1/programmes/1648/targets", json=body)
+    assert added.status_code == 201, added.text
+    officer = as_role("officer", provinces=[LAO_CAI])
+    assert_problem(officer.post("/api/v1/programmes/1648/targets", json=body), 403)
+    assert_problem(officer.delete(f"/api/v1/programmes/1648/targets/{added.json()['id']}"), 403)
+    assert officer.get("/api/v1/programmes/1648/targets").status_code == 200
+    assert officer.get("/api/v1/indicators").status_code == 200
+    removed = admin.delete(f"/api/v1/programmes/1648/targets/{added.json()['id']}")
+    assert removed.status_code == 204
+    assert_problem(admin.delete(f"/api/v1/programmes/1336/targets/{added.json()['id']}"), 404)
+
+
+def test_a_plan_s_targets_follow_the_plan_s_scope(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client]
+) -> None:
+    plan = make_plan(admin, approve=False)
+    first = add(admin, plan, target())
+    own = as_role("officer", provinces=[LAO_CAI])
+    other = as_role("officer", provinces=["01"])
+    assert own.get(f"/api/v1/plans/{plan['id']}/targets").status_code == 200
+    assert own.post(f"/api/v1/plans/{plan['id']}/targets", json=target()).status_code == 201
+    assert_problem(other.get(f"/api/v1/plans/{plan['id']}/targets"), 404)
+    assert_problem(other.post(f"/api/v1/plans/{plan['id']}/targets", json=target()), 404)
+    assert_problem(other.delete(f"/api/v1/plans/{plan['id']}/targets/{first['id']}"), 404)
+    assert_problem(other.get(f"/api/v1/plans/{plan['id']}/targets/{first['id']}"), 404)
+    # Partners read approved plans only; club boards and the bank no plans at all.
+    partner = as_role("partner", funder_id=1)
+    assert_problem(partner.get(f"/api/v1/plans/{plan['id']}/targets"), 404)
+    for role in ("club_manager", "bank"):
+        extra = {"clubs": [1]} if role == "club_manager" else {}
+        assert_problem(as_role(role, **extra).get(f"/api/v1/plans/{plan['id']}/targets"), 403)
