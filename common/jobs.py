@@ -38,6 +38,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     and_,
     func,
     insert,
@@ -59,15 +60,19 @@ from common.paging import page_of
 from common.problem_codes import Code
 from common.problems import (
     DatabaseBusy,
+    FieldError,
     GatewayTimeout,
     NotFound,
     Problem,
     ServiceUnavailable,
 )
-from common.schemas import IdPath, InputModel, OutputModel, Page, PageDep
+from common.schemas import IdPath, InputModel, OutputModel, Page, PageDep, PageParams
+from common.sealing import SealedText
 
 log = logging.getLogger("ishc.jobs")
 
+PROGRESS_RETRY_SECONDS = 1.0
+PROGRESS_SETTLE_SECONDS = 10.0
 RETRY_PAUSE_SECONDS = (5.0, 30.0, 120.0)
 """Pauses before a job that met an outage runs again: the first, second, third time…"""
 
@@ -86,9 +91,11 @@ UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 class JobTable:
-    """A component's queue of jobs (`jobs`)."""
+    """A component's queue of jobs (`jobs`). A job may concern one object (`subject`, e.g.
+    `club:12`, whose readers follow it) and carry an `input` its parameters cannot hold (an
+    uploaded file), kept until the job ends: `sealed_input` where it holds personal data."""
 
-    def __init__(self, metadata: MetaData) -> None:
+    def __init__(self, metadata: MetaData, *, sealed_input: bool = False) -> None:
         self.table = Table(
             "jobs",
             metadata,
@@ -109,9 +116,14 @@ class JobTable:
             Column("not_before", UTCDateTime, nullable=False),
             Column("holder", String(36), nullable=True),
             Column("lease_until", UTCDateTime, nullable=True),
+            Column("subject", String(80), nullable=True),
+            Column("input", SealedText("jobs.input") if sealed_input else Text, nullable=True),
             Index("ix_jobs_status_not_before", "status", "not_before"),
             Index("ix_jobs_kind_parameters_key", "kind", "parameters_key"),
+            Index("ix_jobs_subject", "subject"),
         )
+        self.shown_columns = [c for c in self.table.columns if c.name != "input"]
+        """What answers read: never the input (a file of members' data, say)."""
 
 
 # --- what the API shows -----------------------------------------------------------------------
@@ -130,6 +142,9 @@ class JobError(OutputModel):
     status: int
     code: str
     detail: str
+    errors: list[FieldError] | None = Field(
+        default=None, description="The problem's field errors (an import's rows), if any."
+    )
     at: datetime
 
 
@@ -153,7 +168,8 @@ class Job(OutputModel, Generic[ResultT]):
     finished_at: datetime | None
 
 
-def _shown(row: Mapping[Any, Any], model: type[Job[Any]]) -> Job[Any]:
+def job_view(row: Mapping[Any, Any], model: type[Job[Any]]) -> Job[Any]:
+    """A job's row (its `shown_columns`, by name) as the API shows it."""
     return model(
         id=row["id"],
         kind=row["kind"],
@@ -176,13 +192,21 @@ def _parameters_key(kind: str, parameters: dict[str, Any]) -> str:
 
 
 def submit(
-    session: Session, jobs: JobTable, kind: str, parameters: dict[str, Any], requested_by: str
+    session: Session,
+    jobs: JobTable,
+    kind: str,
+    parameters: dict[str, Any],
+    requested_by: str,
+    *,
+    subject: str | None = None,
+    input: str | None = None,
 ) -> Row[Any]:
-    """Queues a job, or finds the equal one still queued or running."""
+    """Queues a job, or finds the equal one (same kind, subject and parameters) still queued
+    or running."""
     table = jobs.table
-    key = _parameters_key(kind, parameters)
+    key = _parameters_key(kind, {"subject": subject, **parameters})
     same = session.execute(
-        select(table)
+        select(*jobs.shown_columns)
         .where(table.c.kind == kind, table.c.parameters_key == key)
         .where(table.c.status.in_(UNFINISHED))
         .order_by(table.c.id)
@@ -204,10 +228,41 @@ def submit(
             errors=[],
             attempts=0,
             not_before=now,
+            subject=subject,
+            input=input,
         )
         .returning(table.c.id)
     ).scalar_one()
-    return session.execute(select(table).where(table.c.id == job_id)).one()
+    return session.execute(select(*jobs.shown_columns).where(table.c.id == job_id)).one()
+
+
+def find(
+    session: Session, jobs: JobTable, kind: str, job_id: int, subject: str | None = None
+) -> Row[Any] | None:
+    """The job of that kind (and subject) by its id, as answers show it."""
+    table = jobs.table
+    query = select(*jobs.shown_columns).where(table.c.id == job_id, table.c.kind == kind)
+    if subject is not None:
+        query = query.where(table.c.subject == subject)
+    return session.execute(query).first()
+
+
+def listed(
+    session: Session,
+    jobs: JobTable,
+    kind: str,
+    page: PageParams,
+    model: type[Job[Any]],
+    subject: str | None = None,
+) -> Page[Any]:
+    """A page of the jobs of that kind (and subject), newest first."""
+    table = jobs.table
+    query = select(*jobs.shown_columns).where(table.c.kind == kind)
+    if subject is not None:
+        query = query.where(table.c.subject == subject)
+    paged = page_of(session, query, page, table.c.id.desc())
+    names = [column.name for column in jobs.shown_columns]
+    return paged.page([job_view(dict(zip(names, row, strict=True)), model) for row in paged.rows])
 
 
 def job_router(
@@ -224,7 +279,6 @@ def job_router(
     """`POST {path}` (queue a job of `kind`, body `parameters`, optional), `GET {path}` (the
     jobs of that kind, newest first) and `GET {path}/{job_id}`, for `roles`."""
     router = APIRouter(prefix=path, tags=tags, dependencies=[Depends(require_roles(*roles))])
-    table = jobs.table
 
     @router.post(
         "",
@@ -243,25 +297,21 @@ def job_router(
     ) -> Any:
         given = (payload or parameters()).model_dump(mode="json")
         row = submit(session, jobs, kind, given, principal.subject)
-        shown = _shown(row._mapping, model)
+        shown = job_view(row._mapping, model)
         return idem.respond(
             session, shown, status_code=202, headers={"Location": f"{path}/{row.id}"}
         )
 
     @router.get("", response_model=Page[model], summary=f"List runs of {noun}, newest first")  # type: ignore[valid-type]
-    def listed(session: SessionDep, page: PageDep) -> Any:
-        paged = page_of(session, select(table).where(table.c.kind == kind), page, table.c.id.desc())
-        names = [column.name for column in table.columns]
-        return paged.page([_shown(dict(zip(names, row, strict=True)), model) for row in paged.rows])
+    def runs(session: SessionDep, page: PageDep) -> Any:
+        return listed(session, jobs, kind, page, model)
 
     @router.get("/{job_id}", response_model=model, summary=f"One run of {noun}")
     def one(job_id: IdPath, session: SessionDep) -> Any:
-        row = session.execute(
-            select(table).where(table.c.id == job_id, table.c.kind == kind)
-        ).first()
+        row = find(session, jobs, kind, job_id)
         if row is None:
             raise NotFound(f"No job {job_id} of {noun}.")
-        return _shown(row._mapping, model)
+        return job_view(row._mapping, model)
 
     return router
 
@@ -276,11 +326,37 @@ class JobRun:
     id: int
     parameters: dict[str, Any]
     requested_by: str
+    subject: str | None
+    input: str | None
     report: Callable[[int, int | None], Awaitable[None]]
+    latest: tuple[int, int | None] | None = None
+    written: tuple[int, int | None] | None = None
+    writer: asyncio.Task[None] | None = None
 
     async def progress(self, done: int, total: int | None = None) -> None:
-        """Stores how far the job is (units of its kind)."""
-        await self.report(done, total)
+        """Notes how far the job is (units of its kind), stored by a task of its own: the
+        handler never waits for it (a handler's own transaction may hold SQLite's write lock
+        while it reports)."""
+        self.latest = (done, total)
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.create_task(self._store())
+
+    async def _store(self) -> None:
+        while self.latest is not None and self.latest != self.written:
+            value = self.latest
+            try:
+                await self.report(*value)
+            except Exception as exc:  # the database is busy: the next try stores the latest
+                log.debug("job %s's progress not stored yet: %s", self.id, describe(exc))
+                await asyncio.sleep(PROGRESS_RETRY_SECONDS)
+                continue
+            self.written = value
+
+    async def settle(self) -> None:
+        """Stores the last progress noted (once the handler's transaction is over)."""
+        if self.writer is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.writer, PROGRESS_SETTLE_SECONDS)
 
 
 Handler = Callable[[FastAPI, JobRun], Awaitable[BaseModel]]
@@ -420,6 +496,7 @@ class JobQueue:
                 finished_at=now,
                 holder=None,
                 lease_until=None,
+                input=None,  # kept only as long as the job may need it
             )
         )
 
@@ -448,6 +525,7 @@ def _error(problem: Problem, at: datetime) -> dict[str, Any]:
         "status": problem.status,
         "code": problem.code.value,
         "detail": problem.detail,
+        "errors": None if problem.errors is None else [e.model_dump() for e in problem.errors],
         "at": at.isoformat(),
     }
 
@@ -492,10 +570,11 @@ async def _carry_out(
     async def report(done: int, total: int | None) -> None:
         await run_in_threadpool(queue.progress, job.id, holder, done, total)
 
-    run = JobRun(job.id, job.parameters, job.requested_by, report)
+    run = JobRun(job.id, job.parameters, job.requested_by, job.subject, job.input, report)
     keeper = asyncio.create_task(_keep_lease(queue, job.id, holder))
     try:
         result = await handler(app, run)
+        await run.settle()
     except Problem as problem:
         await run_in_threadpool(queue.fail, job.id, holder, problem, job.attempts)
     except asyncio.CancelledError:
@@ -515,9 +594,11 @@ async def _carry_out(
     else:
         await run_in_threadpool(queue.succeed, job.id, holder, result)
     finally:
-        keeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keeper
+        for task in (keeper, run.writer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
 
 async def _keep_lease(queue: JobQueue, job_id: int, holder: str) -> None:

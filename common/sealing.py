@@ -204,6 +204,7 @@ class SealedText(SealedString):
     """As `SealedString`, for text of any length (stored answers)."""
 
     impl = Text
+    cache_ok = True
 
     def __init__(self, purpose: str) -> None:
         TypeDecorator.__init__(self)
@@ -214,6 +215,7 @@ class SealedJSON(SealedValues):
     """A JSON value stored sealed (as text): audit snapshots that hold members' fields."""
 
     impl = Text
+    cache_ok = True
 
     def __init__(self, purpose: str) -> None:
         TypeDecorator.__init__(self)

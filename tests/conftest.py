@@ -83,6 +83,7 @@ TEST_SETTINGS = {
     "GATEWAY_EVENT_IDLE_POLL_SECONDS": "0.4",
     "LOANS_OVERDUE_SCAN_SECONDS": "1",
     "LOANS_MATCHING_RETRY_SECONDS": "0.5",
+    "CLUBS_JOB_POLL_SECONDS": "0.2",
     "LOANS_JOB_POLL_SECONDS": "0.2",
     "FUNDING_JOB_POLL_SECONDS": "0.2",
     # Tests write memberships that ended years ago; tests/test_personal_data_rights.py runs

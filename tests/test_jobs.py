@@ -22,7 +22,11 @@ from common.clock import utcnow
 from common.db import make_engine, normalise_url
 from common.jobs import JobQueue, JobRun, JobTable, _carry_out, submit
 from common.problems import Conflict, ServiceUnavailable
-from tests.support import assert_problem, postgres_databases
+from services.clubs.members.import_jobs import INLINE_ROWS
+from services.clubs.models import jobs as clubs_jobs
+from tests.factories import make_club
+from tests.support import assert_problem, postgres_databases, wait_until
+from tests.test_members import _csv, _import, _many_rows, _row, members_of
 from tools.stack import Stack
 
 MATCHING_RUNS = "/api/v1/bank-loans/matching-runs"
@@ -264,3 +268,97 @@ def test_the_worker_shows_its_queue_in_its_metrics(admin: httpx.Client, stack: S
     admin.post(MATCHING_RUNS)
     metrics = httpx.get(stack.url("loans") + "/metrics").text
     assert "# TYPE ishc_jobs gauge" in metrics
+
+
+# A big member list -----------------------------------------------------------------------------
+
+
+def _follow(client: httpx.Client, answer: httpx.Response) -> dict[str, Any]:
+    assert answer.status_code == 202, answer.text
+    address = answer.headers["location"]
+
+    def ended() -> dict[str, Any] | None:
+        job: dict[str, Any] = client.get(address).json()
+        return job if job["status"] in ("succeeded", "failed") else None
+
+    found: dict[str, Any] = wait_until(ended, f"the import at {address}")
+    return found
+
+
+def _stored_input(stack: Stack, job_id: int) -> Any:
+    engine = make_engine(normalise_url(stack.database_urls["clubs"]))
+    try:
+        with engine.connect() as connection:
+            table = clubs_jobs.table
+            return connection.execute(
+                select(table.c.input).where(table.c.id == job_id)
+            ).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_a_big_member_list_is_imported_by_a_job(admin: httpx.Client, stack: Stack) -> None:
+    club = make_club(admin)
+    big = _csv(_many_rows(INLINE_ROWS + 1))
+    dry = _follow(admin, _import(admin, club["id"], big, dry_run=True))
+    assert dry["status"] == "succeeded", dry
+    assert dry["result"]["dry_run"] and dry["result"]["valid"] and dry["result"]["created"] == 0
+    assert dry["progress"] == {"done": INLINE_ROWS + 1, "total": INLINE_ROWS + 1}
+    assert members_of(admin, club["id"])["total"] == 0
+    job = _follow(admin, _import(admin, club["id"], big))
+    assert job["status"] == "succeeded" and job["kind"] == "member_import", job
+    assert job["result"]["created"] == INLINE_ROWS + 1
+    assert job["progress"]["done"] == job["progress"]["total"] == 2 * (INLINE_ROWS + 1)
+    assert members_of(admin, club["id"])["total"] == INLINE_ROWS + 1
+    assert _stored_input(stack, job["id"]) is None  # the file is not kept once imported
+    runs = admin.get(f"/api/v1/clubs/{club['id']}/members/imports").json()
+    assert [run["id"] for run in runs["items"]] == [job["id"], dry["id"]]
+    first = members_of(admin, club["id"], sort="id", limit=1)["items"][0]
+    entry = admin.get(f"/api/v1/members/{first['id']}/audit").json()["items"][0]
+    assert entry["action"] == "imported" and entry["request_id"] == f"job-{job['id']}"
+
+
+def test_a_list_with_a_bad_row_fails_its_job_and_imports_nothing(
+    admin: httpx.Client, stack: Stack
+) -> None:
+    club = make_club(admin)
+    rows = [_row(), _row(phone="12345")]
+    answer = _import_async(admin, club["id"], _csv(rows))
+    job = _follow(admin, answer)
+    assert job["status"] == "failed" and job["result"] is None
+    assert len(job["errors"]) == 1, job
+    (error,) = job["errors"]
+    assert error["status"] == 422 and "nothing was imported" in error["detail"]
+    assert any("row 3, column 'phone'" in e["reason"] for e in error["errors"])
+    assert "12345" not in str(job)  # a row's values are never repeated
+    assert members_of(admin, club["id"])["total"] == 0
+    assert _stored_input(stack, job["id"]) is None
+
+
+def test_an_import_job_is_the_club_s_and_the_same_file_twice_is_one_job(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client]
+) -> None:
+    club = make_club(admin)
+    content = _csv([_row()])
+    first = _import_async(admin, club["id"], content)
+    again = _import_async(admin, club["id"], content)
+    if again.json()["status"] in ("queued", "running"):  # still the first one's run
+        assert again.json()["id"] == first.json()["id"]
+    address = first.headers["location"]
+    other = as_role("officer", provinces=["01"])
+    assert_problem(other.get(address), 404)
+    assert_problem(other.get(f"/api/v1/clubs/{club['id']}/members/imports"), 404)
+    partner = as_role("partner", funder_id=1)
+    assert_problem(partner.get(address), 403)
+    assert_problem(admin.get(f"/api/v1/clubs/{club['id']}/members/imports/999999"), 404)
+    elsewhere = make_club(admin)
+    assert_problem(admin.get(address.replace(f"/{club['id']}/", f"/{elsewhere['id']}/")), 404)
+    assert _follow(admin, first)["status"] == "succeeded"
+
+
+def _import_async(client: httpx.Client, club_id: int, content: bytes) -> httpx.Response:
+    return client.post(
+        f"/api/v1/clubs/{club_id}/members/import",
+        files={"file": ("members.csv", content, "text/csv")},
+        headers={"Prefer": "respond-async"},
+    )

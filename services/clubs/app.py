@@ -7,14 +7,16 @@ from common.app import create_service_app
 from common.events.feed import feed_router
 from common.events.jetstream import outbox_relays
 from common.events.retention import retention_worker
+from common.jobs import job_worker
 from common.service_client import ServiceClient, ServiceTokens
 from services.clubs.activities.routes import router as activities_router
 from services.clubs.consents.routes import router as consents_router
 from services.clubs.indicators import router as indicators_router
 from services.clubs.locations.routes import router as locations_router
+from services.clubs.members.import_jobs import MEMBER_IMPORT, member_import_job
 from services.clubs.members.retention import retention_worker as member_retention
 from services.clubs.members.routes import router as members_router
-from services.clubs.models import idempotency_keys, outbox
+from services.clubs.models import idempotency_keys, jobs, outbox
 from services.clubs.quotas.composition import router as composition_router
 from services.clubs.quotas.routes import router as quota_profiles_router
 from services.clubs.reconciliation import router as reconciliation_router
@@ -49,6 +51,7 @@ def create_app(settings: ClubsSettings | None = None) -> FastAPI:
             *outbox_relays(settings, "clubs", outbox),
             retention_worker(outbox.prune),
             member_retention,
+            job_worker(jobs, {MEMBER_IMPORT: member_import_job}),
         ],
     )
     tokens = ServiceTokens(settings.gateway_url, settings.client_id, settings.client_secret)

@@ -10,6 +10,7 @@ from common.clock import utcnow
 from common.db import UTCDateTime, own_registry
 from common.events.outbox import Outbox
 from common.idempotency import idempotency_table
+from common.jobs import JobTable
 from common.sealing import BLIND_INDEX_LENGTH, SealedJSON, SealedString, blind_index
 from common.sync import SyncLog, stamp_field
 
@@ -24,6 +25,8 @@ class ClubsBase(SQLModel, registry=own_registry()):
 
 idempotency_keys = idempotency_table(ClubsBase.metadata, sealed=True)  # answers name members
 outbox = Outbox(ClubsBase.metadata)
+# A big member list waits for its import sealed (citizen IDs, phones) until the job ends.
+jobs = JobTable(ClubsBase.metadata, sealed_input=True)
 sync_log = SyncLog(ClubsBase.metadata)
 
 

@@ -6,7 +6,7 @@ too, not only at the gateway; clubs and members out of the caller's scope answer
 """
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
@@ -25,8 +25,9 @@ from common.spreadsheets import Upload
 from common.sync import ChangedSince
 from services.clubs.audit import Actor
 from services.clubs.domain import BoardRole, Gender, Household
-from services.clubs.members import erasure, importer, service
+from services.clubs.members import erasure, import_jobs, importer, service
 from services.clubs.members.holdings import ClubsHoldings, holdings
+from services.clubs.members.import_jobs import INLINE_ROWS, MemberImportJob, PreferHeader
 from services.clubs.members.schemas import (
     ActiveMembership,
     Board,
@@ -177,7 +178,14 @@ def read_board(
     "/{club_id}/members/import",
     response_model=ImportReport,
     status_code=201,
-    responses={200: {"model": ImportReport, "description": "Dry run: the report, no writes"}},
+    responses={
+        200: {"model": ImportReport, "description": "Dry run: the report, no writes"},
+        202: {
+            "model": MemberImportJob,
+            "description": f"More than {INLINE_ROWS:,} rows, or `Prefer: respond-async`: a job "
+            "imports it; follow it at `Location`.",
+        },
+    },
     summary="Import a member list (CSV or XLSX); all rows or none",
 )
 def import_members(
@@ -187,9 +195,12 @@ def import_members(
     principal: CurrentPrincipal,
     request: Request,
     response: Response,
+    prefer: PreferHeader = None,
     dry_run: Annotated[bool, Query(description="Check every row and write nothing.")] = False,
-) -> ImportReport:
+) -> Any:
     upload = Upload(file.file.read(), file.filename, file.content_type)
+    if import_jobs.wants_job(upload, prefer):
+        return import_jobs.start(session, principal, club, upload, dry_run)
     report = importer.import_members(
         session, Actor(principal, request), club, upload, dry_run=dry_run
     )
@@ -343,6 +354,7 @@ def personal_data(
 
 
 router = APIRouter()
+router.include_router(import_jobs.router, dependencies=readers)
 router.include_router(club_members)
 router.include_router(members)
 router.include_router(internal)
