@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 
 from common import clock, sealing
+from common.db import make_engine, normalise_url
 from services.clubs.settings import ClubsSettings
 from tests import personal_data_scan
 from tests.support import Api, postgres_databases
@@ -227,6 +229,21 @@ def find_no_personal_data_in_plain_text(platform: Stack, log_dir: Path) -> None:
         pytest.fail(
             f"{len(found)} personal values in plain text after the tests:\n{shown}", pytrace=False
         )
+
+
+@pytest.fixture
+def scratch_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A bare database of the test's own, set up as the components set theirs up (PostgreSQL in
+    the PostgreSQL run): for plumbing tested below the platform (outbox, consumers, jobs)."""
+    if BACKEND == "postgres":
+        with postgres_databases(os.environ["TEST_POSTGRES_URL"], ["scratch"], "scratch") as urls:
+            engine = make_engine(normalise_url(urls["scratch"]))
+            yield engine
+            engine.dispose()
+    else:
+        engine = make_engine(normalise_url(f"sqlite:///{tmp_path / 'scratch.db'}"))
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -1,23 +1,22 @@
 """Domain events: written with the change, numbered in commit order, followed by other services."""
 
 import asyncio
-import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, delete, text
+from sqlalchemy import Column, Integer, MetaData, Table, delete, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from common import clock
-from common.db import id_of, make_engine, normalise_url
+from common.db import id_of, make_engine
 from common.events.catalogue import EventType
 from common.events.consumer import ConsumerTables, EventConsumer, FeedEvent
 from common.events.dead_letters import replay
@@ -30,7 +29,7 @@ from gateway.webhooks.delivery import claim, prune_log
 from gateway.webhooks.fanout import store_bodies
 from gateway.webhooks.models import WebhookDelivery, WebhookEventBody, WebhookSubscription
 from tests.factories import club_payload, consents, make_club, member_payload, national_id
-from tests.support import Api, assert_problem, postgres_databases, wait_until
+from tests.support import Api, assert_problem, wait_until
 from tests.test_funding import allocate, line_of, make_funder, make_plan, receive, wait_for_status
 from tests.test_loans import RULES, act, approved_loan, repay
 from tools.stack import Stack
@@ -263,20 +262,6 @@ def test_plans_approved_and_allocations_recorded_are_announced(
 
 
 # The outbox and the consumer on a database of their own ---------------------------------------
-
-
-@pytest.fixture
-def scratch_engine(tmp_path: Any) -> Iterator[Any]:
-    """A bare database for the outbox and consumer tables (PostgreSQL in the PostgreSQL run)."""
-    if os.environ.get("TEST_DATABASE") == "postgres":
-        with postgres_databases(os.environ["TEST_POSTGRES_URL"], ["events"], "outbox") as urls:
-            engine = create_engine(normalise_url(urls["events"]))
-            yield engine
-            engine.dispose()
-    else:
-        engine = create_engine(f"sqlite:///{tmp_path / 'events.db'}")
-        yield engine
-        engine.dispose()
 
 
 def _tables(engine: Any) -> tuple[Outbox, ConsumerTables]:

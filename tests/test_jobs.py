@@ -2,13 +2,11 @@
 database (PostgreSQL in the PostgreSQL run), and jobs through the gateway."""
 
 import asyncio
-import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +23,7 @@ from common.problems import Conflict, ServiceUnavailable
 from services.clubs.members.import_jobs import INLINE_ROWS
 from services.clubs.models import jobs as clubs_jobs
 from tests.factories import make_club
-from tests.support import assert_problem, postgres_databases, wait_until
+from tests.support import assert_problem, wait_until
 from tests.test_members import _csv, _import, _many_rows, _row, members_of
 from tools.stack import Stack
 
@@ -34,17 +32,8 @@ RECONCILIATION_RUNS = "/api/v1/reports/reconciliation-runs"
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    """A bare database with the jobs table, set up as the services set theirs up."""
-    if os.environ.get("TEST_DATABASE") == "postgres":
-        with postgres_databases(os.environ["TEST_POSTGRES_URL"], ["jobs"], "jobs") as urls:
-            made = make_engine(normalise_url(urls["jobs"]))
-            yield made
-            made.dispose()
-    else:
-        made = make_engine(normalise_url(f"sqlite:///{tmp_path / 'jobs.db'}"))
-        yield made
-        made.dispose()
+def engine(scratch_engine: Engine) -> Engine:
+    return scratch_engine
 
 
 def queue_on(engine: Engine, lease: float = 60.0, max_attempts: int = 3) -> JobQueue:

@@ -58,14 +58,25 @@ MIN_HOME_CARE_VOLUNTEERS = 5
 
 
 class ActivityArea(StrEnum):
+    """The eight areas of the club model, as plan 249 (III.3.1) lists them."""
+
     INCOME_GENERATION = "income_generation"
+    """Tăng thu nhập."""
     HEALTH_CARE = "health_care"
+    """Chăm sóc sức khỏe."""
     HOME_CARE = "home_care"
+    """Tình nguyện viên chăm sóc tại nhà."""
     RIGHTS_ENTITLEMENTS = "rights_entitlements"
-    LIFELONG_LEARNING = "lifelong_learning"
+    """Bảo vệ quyền, lợi ích."""
+    COMMUNICATION = "communication"
+    """Truyền thông (an earlier brief had "lifelong learning" here by mistake; the migration
+    c7e9b1d3f5a2 moved the activities recorded under it)."""
     CULTURE_SPORTS = "culture_sports"
+    """Thể thao, văn hóa văn nghệ."""
     COMMUNITY_SUPPORT = "community_support"
+    """Tự giúp nhau, hỗ trợ cộng đồng."""
     RESOURCE_MOBILISATION = "resource_mobilisation"
+    """Vận động nguồn lực."""
 
 
 def birth_key(year: int, month: int | None = None, day: int | None = None) -> int:

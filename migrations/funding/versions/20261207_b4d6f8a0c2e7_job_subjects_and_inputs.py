@@ -7,8 +7,7 @@ Create Date: 2026-12-07 09:00:00
 """
 from typing import Sequence, Union
 
-import sqlalchemy as sa
-from alembic import op
+from migrations import plumbing
 
 revision: str = "b4d6f8a0c2e7"
 down_revision: Union[str, Sequence[str], None] = "f2a4c6e8b0d3"
@@ -17,13 +16,8 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
-    op.add_column("jobs", sa.Column("subject", sa.String(length=80), nullable=True))
-    op.add_column("jobs", sa.Column("input", sa.Text(), nullable=True))
-    op.create_index("ix_jobs_subject", "jobs", ["subject"])
+    plumbing.add_job_subjects_and_inputs_20261207()
 
 
 def downgrade() -> None:
-    op.drop_index("ix_jobs_subject", table_name="jobs")
-    with op.batch_alter_table("jobs") as batch:
-        batch.drop_column("input")
-        batch.drop_column("subject")
+    plumbing.drop_job_subjects_and_inputs_20261207()

@@ -7,8 +7,7 @@ Create Date: 2026-12-07 06:00:00
 """
 from typing import Sequence, Union
 
-import sqlalchemy as sa
-from alembic import op
+from migrations import plumbing
 
 revision: str = "d0e2a4c6f8b1"
 down_revision: Union[str, Sequence[str], None] = "a7b9d1f3e5c8"
@@ -17,11 +16,8 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
-    op.add_column(
-        "idempotency_keys", sa.Column("response_location", sa.String(length=500), nullable=True)
-    )
+    plumbing.add_idempotent_locations_20261207()
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("idempotency_keys") as batch:
-        batch.drop_column("response_location")
+    plumbing.drop_idempotent_locations_20261207()
