@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+import orjson
 import vietnam_provinces as vp
 from vietnamadminunits import convert_address
 
@@ -86,20 +87,68 @@ class FormerUnit:
     today_province_code: str
 
 
-def _former_units() -> list[tuple[str, str, str, str]]:
-    """(province code, province, district code, district) of every former district, from the
-    `vietnamadminunits` package's table of the units before the merger."""
+def _dataset(query: str) -> list[tuple[str, ...]]:
+    """Rows of the `vietnamadminunits` package's tables of the units before and since the
+    merger (`admin_units_legacy`, `admin_units`)."""
     dataset = resources.files("vietnamadminunits") / "data" / "dataset.db"
     with resources.as_file(dataset) as path:
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            rows = connection.execute(
-                "SELECT DISTINCT provinceCode, province, districtCode, district "
-                "FROM admin_units_legacy WHERE districtCode IS NOT NULL AND districtCode != ''"
-            ).fetchall()
+            rows = connection.execute(query).fetchall()
         finally:
             connection.close()
-    return [(str(p), str(pn), str(d), str(dn)) for p, pn, d, dn in rows]
+    return [tuple(str(value) for value in row) for row in rows]
+
+
+def _former_units() -> list[tuple[str, ...]]:
+    """(province code, province, district code, district) of every former district."""
+    return _dataset(
+        "SELECT DISTINCT provinceCode, province, districtCode, district "
+        "FROM admin_units_legacy WHERE districtCode IS NOT NULL AND districtCode != ''"
+    )
+
+
+@cache
+def former_districts_of() -> dict[str, frozenset[str]]:
+    """Today's commune code → the former districts its territory was in (usually one; two or
+    more where the merger joined wards of several), from the package's conversion table."""
+    # The two packages number some communes differently: ours are matched by name first,
+    # then by the code where the names are written apart ("Chân Mây – Lăng Cô").
+    ours = {(unit.province_code, unit.folded_name): code for code, unit in communes().items()}
+    today = {
+        (province_key, ward_key): ours.get((province, fold(name)))
+        or (code if code in communes() and communes()[code].province_code == province else None)
+        for province_key, ward_key, province, name, code in _dataset(
+            "SELECT provinceKey, wardKey, provinceCode, ward, wardCode FROM admin_units"
+        )
+    }
+    districts = {
+        (province, district): code
+        for province, district, code in _dataset(
+            "SELECT DISTINCT provinceKey, districtKey, districtCode FROM admin_units_legacy "
+            "WHERE districtCode IS NOT NULL AND districtCode != ''"
+        )
+    }
+    conversion = orjson.loads(
+        (resources.files("vietnamadminunits") / "data" / "converter_2025.json").read_bytes()
+    )
+    found: dict[str, set[str]] = {}
+
+    def add(province: str, ward: str, old: str) -> None:
+        old_province, old_district, _ = old.split("_")
+        code, district = today.get((province, ward)), districts.get((old_province, old_district))
+        if code is not None and district is not None:
+            found.setdefault(code, set()).add(district)
+
+    for province, wards in conversion["DICT_PROVINCE_WARD_NO_DIVIDED"].items():
+        for ward, olds in wards.items():
+            for old in olds:
+                add(province, ward, old)
+    for province, olds in conversion["DICT_PROVINCE_WARD_DIVIDED"].items():
+        for old, parts in olds.items():
+            for part in parts:
+                add(province, part["newWardKey"], old)
+    return {code: frozenset(codes) for code, codes in found.items()}
 
 
 def _today(former_province: str) -> str:

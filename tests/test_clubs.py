@@ -342,3 +342,50 @@ def test_clubs_are_looked_up_in_batches_by_id_within_scope(admin: httpx.Client, 
     seen = officer.get("/api/v1/clubs", params={"ids": wanted}).json()
     assert sorted(c["id"] for c in seen["items"]) == sorted([first["id"], second["id"]])
     assert_problem(admin.get("/api/v1/clubs", params={"ids": [0]}), 422, field="ids.0")
+
+
+def test_a_club_keeps_where_it_was_before_the_merger_and_is_counted_there(
+    admin: httpx.Client,
+) -> None:
+    # Plans written before 2025 count by former province and district: old Lào Cai is "10",
+    # its district Bát Xát "082"; Phường Lào Cai (02647) joined wards of two former districts.
+    with_address = make_club(
+        admin,
+        commune_code="02647",
+        legacy_address="Xã Bản Qua, Huyện Bát Xát, Tỉnh Lào Cai",
+        founding_decision_date="2018-05-20",
+    )
+    assert (with_address["former_province_code"], with_address["former_district_code"]) == (
+        "10",
+        "082",
+    )
+    split_commune = make_club(admin, commune_code="02647")
+    assert split_commune["former_province_code"] == "10"
+    assert split_commune["former_district_code"] is None  # two former districts: not told
+    one_district = make_club(admin, commune_code="02680")
+    assert one_district["former_district_code"] == "080"
+    path = f"/api/v1/clubs/{split_commune['id']}"
+    moved = admin.patch(
+        path,
+        json={"legacy_address": "Huyện Bát Xát, Tỉnh Lào Cai"},
+        headers={"If-Match": admin.get(path).headers["etag"]},
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["former_district_code"] == "082"
+
+    def counted(**area: str) -> int:
+        body = {"from": "2018-01-01", "to": "2018-12-31", **area}
+        answer = admin.post("/api/v1/clubs/indicators", json=body)
+        assert answer.status_code == 200, answer.text
+        return int(answer.json()["clubs"]["founded_in_period"])
+
+    assert counted(former_district="082") >= 2
+    assert counted(former_district="082") < counted(former_province="10")
+    assert counted(commune="02647") >= 2
+    assert_problem(
+        admin.post(
+            "/api/v1/clubs/indicators",
+            json={"from": "2018-01-01", "to": "2018-12-31", "former_district": "82"},
+        ),
+        422,
+    )

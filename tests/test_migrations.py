@@ -4,20 +4,19 @@ The session's platform was migrated with Alembic; comparing its databases with t
 catches a model changed without a migration (and the reverse) on SQLite and on PostgreSQL.
 """
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, MetaData
-from sqlmodel import Session, select
+from sqlalchemy import Engine, MetaData, text
 
 from common.db import make_engine
 from common.migrate import alembic_config, objects_of
 from gateway.tables import metadata as gateway_metadata
-from services.clubs.models import Activity, Club, ClubsBase, QuotaProfile
+from services.clubs.models import ClubsBase
 from services.funding.tables import metadata as funding_metadata
 from services.loans.tables import metadata as loans_metadata
 from tools.stack import Stack
@@ -55,24 +54,30 @@ def test_activities_of_the_mistaken_area_become_communication(scratch_engine: En
     lifelong learning in its place."""
     url = scratch_engine.url.render_as_string(hide_password=False)
     command.upgrade(alembic_config("clubs", url), "c5e7a9b1d3f8")
-    with Session(scratch_engine) as session, session.begin():
-        profile = session.exec(select(QuotaProfile)).first()
-        assert profile is not None and profile.id is not None  # the migrations' default
-        club = Club(
-            code="CLB-1",
-            name="CLB",
-            name_folded="clb",
-            province_code="15",
-            commune_code="02647",
-            quota_profile_id=profile.id,
-            status="active",
+    # The rows as that revision's tables hold them (the models have moved on since).
+    now = datetime.now(UTC)
+    with scratch_engine.begin() as connection:
+        profile = connection.execute(text("SELECT MIN(id) FROM quota_profiles")).scalar_one()
+        connection.execute(
+            text(
+                "INSERT INTO clubs (created_at, updated_at, code, name, name_folded, "
+                "province_code, commune_code, village, quota_profile_id, status, version) "
+                "VALUES (:now, :now, 'CLB-1', 'CLB', 'clb', '15', '02647', '', :profile, "
+                "'active', 1)"
+            ),
+            {"now": now, "profile": profile},
         )
-        session.add(club)
-        session.flush()
-        assert club.id is not None
+        club = connection.execute(text("SELECT id FROM clubs")).scalar_one()
         for area in ("lifelong_learning", "health_care"):
-            session.add(Activity(club_id=club.id, held_on=date(2024, 3, 1), area=area, title="x"))
+            connection.execute(
+                text(
+                    "INSERT INTO activities (created_at, updated_at, club_id, held_on, area, "
+                    "title, participants, beneficiaries, notes) "
+                    "VALUES (:now, :now, :club, :day, :area, 'x', 0, 0, '')"
+                ),
+                {"now": now, "club": club, "day": date(2024, 3, 1), "area": area},
+            )
     command.upgrade(alembic_config("clubs", url), "head")
-    with Session(scratch_engine) as session:
-        areas = sorted(session.exec(select(Activity.area)).all())
+    with scratch_engine.connect() as connection:
+        areas = sorted(connection.execute(text("SELECT area FROM activities")).scalars())
     assert areas == ["communication", "health_care"]

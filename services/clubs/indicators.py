@@ -29,7 +29,7 @@ from services.clubs.quotas.rules import (
     older_ages,
 )
 from services.clubs.quotas.schemas import Counts
-from services.clubs.registry.schemas import ProvinceCode
+from services.clubs.registry.schemas import CommuneCode, ProvinceCode
 from services.clubs.scope import club_filter
 
 MAX_CLUB_IDS = 25_000
@@ -44,6 +44,16 @@ router = APIRouter(
 
 class IndicatorsQuery(InputModel):
     province: ProvinceCode | None = Field(default=None, description="One province's clubs.")
+    commune: CommuneCode | None = Field(default=None, description="One commune's clubs.")
+    former_province: Annotated[str, Field(pattern=r"^\d{2}$")] | None = Field(
+        default=None,
+        description="The clubs of a province as it was before the 2025 merger (code of then).",
+    )
+    former_district: Annotated[str, Field(pattern=r"^\d{3}$")] | None = Field(
+        default=None,
+        description="The clubs of a district as it was before the 2025 merger (code of then): "
+        "those whose former district is known (`former_district_code` of a club).",
+    )
     club_ids: Annotated[list[Id], Field(max_length=MAX_CLUB_IDS)] | None = Field(
         default=None, description="Only these clubs (e.g. one funder's), at most 25,000."
     )
@@ -101,6 +111,12 @@ def _area(principal: Principal, query: IndicatorsQuery) -> list[ColumnElement[bo
     conditions = [club_filter(principal)]
     if query.province:
         conditions.append(col(Club.province_code) == query.province)
+    if query.commune:
+        conditions.append(col(Club.commune_code) == query.commune)
+    if query.former_province:
+        conditions.append(col(Club.former_province_code) == query.former_province)
+    if query.former_district:
+        conditions.append(col(Club.former_district_code) == query.former_district)
     if query.club_ids is not None:
         conditions.append(_ids_in(col(Club.id), query.club_ids))
     return conditions

@@ -84,6 +84,11 @@ class Club(Timestamps, table=True):
     )
     status: str = Field(max_length=20, index=True)
     legacy_address: str | None = Field(default=None, max_length=500)
+    former_province_code: str | None = Field(default=None, max_length=2, index=True)
+    """The province it was in before the 2025 merger (plans written before it count by it)."""
+    former_district_code: str | None = Field(default=None, max_length=3, index=True)
+    """Its former district: from its pre-2025 address, or from its commune when that lay in
+    one former district (`locations.legacy.former_place`); None where it cannot be told."""
     version: int = 1
 
 

@@ -36,3 +36,34 @@ def resolve(address: str) -> Resolution:
     if commune_code not in places.communes():
         commune_code = None
     return Resolution(province_code, commune_code, *_legacy_parts(address))
+
+
+@dataclass(frozen=True)
+class FormerPlace:
+    """Where a club was before the 2025 merger: its former province and district (None where it
+    cannot be told)."""
+
+    province_code: str | None
+    district_code: str | None
+
+
+def former_place(commune_code: str, legacy_address: str | None) -> FormerPlace:
+    """The club's former province and district: from its pre-2025 address where it has one,
+    else from its commune, when the commune's territory lay in one former district (the merger
+    joined some communes across districts: then the district is not known)."""
+    if legacy_address:
+        try:
+            parsed = parse_address(legacy_address, mode="LEGACY")
+            district = parsed.district_code or None
+            province = parsed.province_code or None
+        except (ValueError, KeyError, AttributeError):
+            district = province = None
+        known_district = district if district in places.former_districts() else None
+        if known_district is not None or province in places.former_provinces():
+            return FormerPlace(province, known_district)
+    districts = places.former_districts_of().get(commune_code, frozenset())
+    provinces = {places.former_districts()[d].province_code for d in districts}
+    return FormerPlace(
+        next(iter(provinces)) if len(provinces) == 1 else None,
+        next(iter(districts)) if len(districts) == 1 else None,
+    )

@@ -21,6 +21,7 @@ from common.sync import ChangedSince
 from common.text import fold
 from services.clubs import audit, events
 from services.clubs.domain import ClubStatus
+from services.clubs.locations import legacy
 from services.clubs.models import AuditEntry, Club, QuotaProfile, outbox
 from services.clubs.quotas.composition import compliance_join
 from services.clubs.quotas.routes import default_profile
@@ -100,6 +101,7 @@ def create_club(
         status=payload.status.value,
         name_folded=fold(payload.name),
     )
+    _place_before_the_merger(club)
     session.add(club)
     session.flush()
     audit.record(
@@ -179,6 +181,14 @@ def list_clubs(
     return paged.page([public(club) for club in paged.rows])
 
 
+def _place_before_the_merger(club: Club) -> None:
+    former = legacy.former_place(club.commune_code, club.legacy_address)
+    club.former_province_code, club.former_district_code = (
+        former.province_code,
+        former.district_code,
+    )
+
+
 def _save(
     session: Session,
     club: Club,
@@ -188,6 +198,7 @@ def _save(
     after: dict[str, Any],
 ) -> None:
     """Stamps a changed club and audits the change in the same transaction."""
+    _place_before_the_merger(club)
     club.updated_at = utcnow()
     session.add(club)
     audit.record(session, actor, "club", id_of(club), action, before, after)

@@ -73,6 +73,13 @@ class ClubPublic(OutputModel):
     quota_profile_id: int
     status: ClubStatus
     legacy_address: str | None
+    former_province_code: str | None = Field(
+        description="The province it was in before the 2025 merger (its code of then)."
+    )
+    former_district_code: str | None = Field(
+        description="Its former district (code of then): from the pre-2025 address, or from the "
+        "commune when that lay in one former district; null where it cannot be told."
+    )
     created_at: datetime
     updated_at: datetime
 
