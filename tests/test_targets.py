@@ -5,7 +5,8 @@ from typing import Any
 
 import httpx
 
-from tests.factories import LAO_CAI
+from common import places
+from tests.factories import LAO_CAI, make_club
 from tests.support import assert_problem
 from tests.test_funding import make_plan
 
@@ -244,3 +245,114 @@ def test_a_plan_s_targets_follow_the_plan_s_scope(
     for role in ("club_manager", "bank"):
         extra = {"clubs": [1]} if role == "club_manager" else {}
         assert_problem(as_role(role, **extra).get(f"/api/v1/plans/{plan['id']}/targets"), 403)
+
+
+# The report --------------------------------------------------------------------------------
+
+HAI_PHONG = "31"
+
+
+def _commune_of_one_former_district() -> tuple[str, str]:
+    """A commune of today's Hải Phòng that lay in one former district, and that district."""
+    for code, unit in places.communes().items():
+        districts = places.former_districts_of().get(code, frozenset())
+        if unit.province_code == HAI_PHONG and len(districts) == 1:
+            return code, next(iter(districts))
+    raise AssertionError("no such commune")
+
+
+def report_of(client: httpx.Client, **params: Any) -> dict[str, Any]:
+    answer = client.get("/api/v1/reports/targets", params=params)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def test_a_plan_s_targets_are_reported_with_figure_result_gap_and_trend(
+    admin: httpx.Client,
+) -> None:
+    commune, district = _commune_of_one_former_district()
+    for founded in ("2019-03-01", "2019-06-01", "2020-02-01"):
+        make_club(
+            admin,
+            province_code=HAI_PHONG,
+            commune_code=commune,
+            founding_decision_date=founded,
+        )
+    plan = make_plan(admin, approve=False, province_code=HAI_PHONG)
+    year_2019 = {"period_from": "2019-01-01", "period_to": "2019-12-31"}
+    in_district = add(
+        admin,
+        plan,
+        target(area={"level": "former_district", "code": district}, minimum=2, **year_2019),
+    )
+    each_year = add(
+        admin,
+        plan,
+        target(
+            area={"level": "commune", "code": commune},
+            period_from="2019-01-01",
+            period_to="2020-12-31",
+            minimum=2,
+            each_year=True,
+        ),
+    )
+    coverage = add(
+        admin,
+        plan,
+        target(
+            indicator="coverage.communes_share",
+            area={"level": "province", "code": HAI_PHONG},
+            period_from=None,
+            period_to="2020-12-31",
+            minimum=100,
+        ),
+    )
+    later = add(
+        admin,
+        plan,
+        target(
+            area={"level": "province", "code": HAI_PHONG},
+            period_from="2099-01-01",
+            period_to="2099-12-31",
+        ),
+    )
+    found = report_of(admin, plan_id=plan["id"], on="2026-12-01")
+    by_id = {item["target"]["id"]: item for item in found["results"]}
+    district_result = by_id[in_district["id"]]
+    assert district_result["verdict"] == "met" and district_result["figure"] >= 2
+    assert district_result["gap"] == 0
+    assert (district_result["period_from"], district_result["period_to"]) == (
+        "2019-01-01",
+        "2019-12-31",
+    )
+    assert [p["period_from"] for p in district_result["previous"]] == ["2018-01-01", "2017-01-01"]
+    yearly = by_id[each_year["id"]]
+    assert [y["figure"] for y in yearly["years"]] == [2, 1]
+    assert yearly["verdict"] == "not_met" and yearly["figure"] == 1 and yearly["gap"] == 1
+    assert by_id[coverage["id"]]["verdict"] == "not_counted"
+    assert by_id[coverage["id"]]["missing"] and by_id[coverage["id"]]["figure"] is None
+    assert by_id[later["id"]]["verdict"] == "not_started"
+    assert (found["met"], found["not_met"], found["not_counted"]) == (1, 1, 1)
+    # As far as a day within 2019: the clubs founded by then.
+    mid_year = report_of(admin, plan_id=plan["id"], on="2019-04-30")
+    partial = {item["target"]["id"]: item for item in mid_year["results"]}[each_year["id"]]
+    assert [y["figure"] for y in partial["years"]] == [1] and partial["period_to"] == "2019-04-30"
+
+
+def test_target_reports_follow_the_plan_s_scope_and_the_phases_are_the_office_s(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client]
+) -> None:
+    plan = make_plan(admin, approve=False)
+    add(admin, plan, target())
+    own = as_role("officer", provinces=[LAO_CAI])
+    assert own.get("/api/v1/reports/targets", params={"plan_id": plan["id"]}).status_code == 200
+    other = as_role("officer", provinces=["01"])
+    assert_problem(other.get("/api/v1/reports/targets", params={"plan_id": plan["id"]}), 404)
+    assert_problem(own.get("/api/v1/reports/targets", params={"programme": "1336"}), 403)
+    partner = as_role("partner", funder_id=1)
+    assert_problem(partner.get("/api/v1/reports/targets", params={"plan_id": plan["id"]}), 403)
+    phase = report_of(admin, programme="1336", on="2025-12-31")
+    assert len(phase["results"]) == 7 and phase["programme_code"] == "1336"
+    assert_problem(admin.get("/api/v1/reports/targets"), 422)
+    both = {"plan_id": plan["id"], "programme": "1336"}
+    assert_problem(admin.get("/api/v1/reports/targets", params=both), 422)

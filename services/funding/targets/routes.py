@@ -5,23 +5,34 @@ are read with the plan and written by those who write it, while it is a draft. A
 the phases' targets.
 """
 
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
-from common.auth import CurrentPrincipal, Principal, Role, require_roles
+from common import clock
+from common.auth import CurrentPrincipal, Principal, Role, bearer_token, require_roles
 from common.db import SessionDep
 from common.idempotency import Idempotency
-from common.problems import NotFound
-from common.schemas import IdPath
+from common.problem_codes import Code
+from common.problems import Forbidden, NotFound, invalid
+from common.schemas import Id, IdPath
 from services.funding.catalogue.models import Programme
+from services.funding.indicators.sources import IndicatorSourcesDep
 from services.funding.plans import service as plans
 from services.funding.plans.routes import ReadablePlan, WritablePlan
-from services.funding.targets import service
+from services.funding.targets import report, service
 from services.funding.targets.catalogue import DEFINITIONS, IndicatorDefinition
 from services.funding.targets.models import Target
-from services.funding.targets.schemas import IndicatorPublic, TargetIn, TargetPublic
+from services.funding.targets.schemas import (
+    IndicatorPublic,
+    TargetIn,
+    TargetPublic,
+    TargetReport,
+    Verdict,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["indicators and targets"])
 ProgrammeCode = Annotated[str, Path(max_length=30)]
@@ -172,3 +183,69 @@ def remove_programme_target(
     _programme(session, code)
     session.delete(_target(session, target_id, programme=code))
     return Response(status_code=204)
+
+
+REPORTERS = frozenset({Role.ADMIN, Role.OFFICER, Role.SERVICE})
+"""Who gets a plan's target report (the national office: the phases' too)."""
+
+
+def _owner(
+    session: Session, principal: Principal, plan_id: int | None, programme: str | None
+) -> tuple[list[Target], date]:
+    """The targets asked for and the day their plan or phase began (404/403 out of scope)."""
+    if (plan_id is None) == (programme is None):
+        raise invalid(
+            "plan_id", "give a plan_id or a programme", "query", code=Code.MUTUALLY_EXCLUSIVE
+        )
+    if principal.role not in REPORTERS:
+        raise Forbidden("Target reports are for admins and officers.")
+    if plan_id is not None:
+        plan, series = plans.visible_plan(session, principal, plan_id)
+        return list(service.targets_of(session, plan_id=plan.id)), date(series.start_year, 1, 1)
+    if principal.role is Role.OFFICER:
+        raise Forbidden("A programme phase's report is the national office's.")
+    assert programme is not None
+    phase = _programme(session, programme)
+    return list(service.targets_of(session, programme_code=programme)), date(phase.start_year, 1, 1)
+
+
+@router.get(
+    "/reports/targets",
+    response_model=TargetReport,
+    summary="A plan's or a programme phase's targets beside what was done",
+    description="For each target: the figure of its indicator over its area and period as far "
+    "as `on` (today by default), `met` / `not_met`, the gap to its bounds, each year's figure "
+    "for a target of each year, and the same figure one and two years before. An indicator no "
+    "service counts yet for such an area is `not_counted` with the reason; a target whose period "
+    "begins after `on` is `not_started`.",
+)
+async def target_report(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    sources: IndicatorSourcesDep,
+    plan_id: Annotated[Id | None, Query(description="A plan version.")] = None,
+    programme: Annotated[
+        str | None, Query(max_length=30, description="A programme phase's code.")
+    ] = None,
+    on: Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2100, 12, 31))] = None,
+) -> TargetReport:
+    targets, start = await run_in_threadpool(_owner, session, principal, plan_id, programme)
+    token = (
+        None
+        if principal.role is Role.SERVICE
+        else bearer_token(request.headers.get("authorization"))
+    )
+    figures = report.ClubFigures(sources.clubs, token)
+    day = on or clock.today()
+    results = [await report.result(target, start, day, figures) for target in targets]
+    verdicts = [item.verdict for item in results]
+    return TargetReport(
+        plan_id=plan_id,
+        programme_code=programme,
+        on=day,
+        met=verdicts.count(Verdict.MET),
+        not_met=verdicts.count(Verdict.NOT_MET),
+        not_counted=verdicts.count(Verdict.NOT_COUNTED),
+        results=results,
+    )

@@ -1,6 +1,7 @@
 """What goes over the wire for indicators and targets."""
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field
@@ -85,3 +86,53 @@ class TargetPublic(OutputModel):
     wording: str
     created_by: str
     created_at: datetime
+
+
+class Verdict(StrEnum):
+    MET = "met"
+    NOT_MET = "not_met"
+    NOT_COUNTED = "not_counted"
+    """No service counts the indicator for this area yet, or it did not answer: `missing` says."""
+    NOT_STARTED = "not_started"
+    """The target's period begins after the report's date."""
+
+
+class PeriodFigure(OutputModel):
+    period_from: date
+    period_to: date
+    figure: float | None = Field(description="None: not counted (the service did not answer).")
+
+
+class TargetResult(OutputModel):
+    target: TargetPublic
+    verdict: Verdict
+    period_from: date | None = Field(
+        default=None, description="The period counted (none for an indicator counted on a date)."
+    )
+    period_to: date = Field(description="The last day counted (or the date counted on).")
+    figure: float | None = Field(
+        default=None,
+        description="What was done (a share in %); for a target of each year, the year furthest "
+        "from it.",
+    )
+    gap: float | None = Field(
+        default=None,
+        description="How far the figure is below the minimum or above the maximum (0: within).",
+    )
+    missing: str | None = Field(default=None, description="Why there is no figure.")
+    years: list[PeriodFigure] | None = Field(
+        default=None, description="Each year's figure, for a target that holds each year."
+    )
+    previous: list[PeriodFigure] = Field(
+        default_factory=list, description="The same figure one and two years before (the trend)."
+    )
+
+
+class TargetReport(OutputModel):
+    plan_id: int | None
+    programme_code: str | None
+    on: date = Field(description="Counted as far as this day.")
+    met: int
+    not_met: int
+    not_counted: int
+    results: list[TargetResult]
