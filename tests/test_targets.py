@@ -300,11 +300,21 @@ def test_a_plan_s_targets_are_reported_with_figure_result_gap_and_trend(
         admin,
         plan,
         target(
-            indicator="coverage.communes_share",
+            indicator="coverage.units_share",  # communes, wards and special zones alike
             area={"level": "province", "code": HAI_PHONG},
             period_from=None,
             period_to="2020-12-31",
             minimum=100,
+        ),
+    )
+    borrowed = add(
+        admin,
+        plan,
+        target(
+            indicator="members.borrowed_share",
+            area={"level": "province", "code": HAI_PHONG},
+            minimum=50,
+            **year_2019,
         ),
     )
     later = add(
@@ -329,10 +339,15 @@ def test_a_plan_s_targets_are_reported_with_figure_result_gap_and_trend(
     yearly = by_id[each_year["id"]]
     assert [y["figure"] for y in yearly["years"]] == [2, 1]
     assert yearly["verdict"] == "not_met" and yearly["figure"] == 1 and yearly["gap"] == 1
-    assert by_id[coverage["id"]]["verdict"] == "not_counted"
-    assert by_id[coverage["id"]]["missing"] and by_id[coverage["id"]]["figure"] is None
+    communes = [u for u in places.communes().values() if u.province_code == HAI_PHONG]
+    covered = by_id[coverage["id"]]
+    assert covered["verdict"] == "not_met" and covered["period_from"] is None
+    assert 100 / len(communes) <= covered["figure"] < 100
+    assert covered["gap"] == round(100 - covered["figure"], 2)
+    assert by_id[borrowed["id"]]["verdict"] == "not_counted"
+    assert by_id[borrowed["id"]]["missing"] and by_id[borrowed["id"]]["figure"] is None
     assert by_id[later["id"]]["verdict"] == "not_started"
-    assert (found["met"], found["not_met"], found["not_counted"]) == (1, 1, 1)
+    assert (found["met"], found["not_met"], found["not_counted"]) == (1, 2, 1)
     # As far as a day within 2019: the clubs founded by then.
     mid_year = report_of(admin, plan_id=plan["id"], on="2019-04-30")
     partial = {item["target"]["id"]: item for item in mid_year["results"]}[each_year["id"]]

@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, bindparam, case, func, or_, select
 from sqlmodel import Session, col
 
-from common import clock
+from common import clock, places
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.db import ReportSessionDep, report_timeout, tune_for_report
 from common.problem_codes import Code
@@ -91,6 +91,10 @@ class ClubIndicators(OutputModel):
     activities_by_area: dict[ActivityArea, int] = Field(
         description="Activities the clubs held in the period, by activity area (every area, "
         "0 for none)."
+    )
+    communes_with_club: dict[str, int] = Field(
+        description="Today's communes with at least one active club founded by `period_to`, by "
+        "the unit's type (`xã`, `phường`, `đặc khu`: every type, 0 for none)."
     )
 
 
@@ -258,6 +262,23 @@ def _activities_by_area(
     return {kind: held.get(kind, 0) for kind in ActivityArea}
 
 
+def _communes_with_club(
+    session: Session, active_area: list[ColumnElement[bool]], end: date
+) -> dict[str, int]:
+    founded = col(Club.founding_decision_date)
+    codes = session.execute(
+        select(col(Club.commune_code))
+        .where(*active_area, or_(founded.is_(None), founded <= end))
+        .distinct()
+    ).scalars()
+    units = places.communes()
+    found = dict.fromkeys(sorted({unit.division_type for unit in units.values()}), 0)
+    for code in codes:
+        if code in units:
+            found[units[code].division_type] += 1
+    return found
+
+
 def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -> ClubIndicators:
     start, end = query.period_from, query.period_to
     area = _area(principal, query)
@@ -273,6 +294,7 @@ def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -
         clubs_running_all_eight=all_eight,
         meetings_held=meetings,
         activities_by_area=_activities_by_area(session, area, start, end),
+        communes_with_club=_communes_with_club(session, active_area, end),
     )
 
 

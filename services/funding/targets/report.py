@@ -15,10 +15,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from common import places
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient
 from services.funding.targets import service
-from services.funding.targets.catalogue import CATALOGUE, Counted, Level
+from services.funding.targets.catalogue import CATALOGUE, COVERAGE_TYPES, Counted, Level
 from services.funding.targets.models import Target
 from services.funding.targets.schemas import (
     PeriodFigure,
@@ -95,7 +96,29 @@ class ClubFigures:
         return found
 
 
-def _figure(answer: dict[str, Any], indicator: str) -> float | None:
+def _coverage(answer: dict[str, Any], indicator: str, level: Level, code: str | None) -> float:
+    """Communes with a club (of one type, or every type), or their share of the area's."""
+    count = indicator.removesuffix("_share")
+    division = COVERAGE_TYPES[count][0]
+    with_club = answer["communes_with_club"]
+    value = sum(n for kind, n in with_club.items() if division is None or kind == division)
+    if count == indicator:
+        return float(value)
+    units = places.communes().values() if code is None else places.communes_by_province()[code]
+    whole = sum(1 for unit in units if division is None or unit.division_type == division)
+    return round(value * 100 / whole, 2) if whole else 0.0
+
+
+def counts(indicator: str, level: Level) -> bool:
+    """Whether the clubs' aggregate counts this indicator at this level."""
+    if indicator.startswith("coverage.") and indicator != "coverage.former_districts":
+        return level in (Level.NATION, Level.PROVINCE)
+    return indicator in CLUB_FIGURES
+
+
+def _figure(answer: dict[str, Any], indicator: str, level: Level, code: str | None) -> float | None:
+    if indicator.startswith("coverage."):
+        return _coverage(answer, indicator, level, code)
     counted, whole = CLUB_FIGURES[indicator]
     value = _at(answer, counted)
     if whole is None:
@@ -150,19 +173,19 @@ async def result(target: Target, start: date, on: date, figures: ClubFigures) ->
         return TargetResult(target=public, verdict=Verdict.NOT_STARTED, period_to=on)
     counted = CATALOGUE[target.indicator]
     period_from = None if counted.counted is Counted.ON_DATE else window.start
-    if target.indicator not in CLUB_FIGURES:
+    level, code = Level(target.area_level), target.area_code
+    if not counts(target.indicator, level):
         return TargetResult(
             target=public,
             verdict=Verdict.NOT_COUNTED,
             period_from=period_from,
             period_to=window.end,
-            missing=f"not counted yet (by {', '.join(counted.supplied_by)})",
+            missing=f"not counted yet for a {level.value.replace('_', ' ')}",
         )
-    level, code = Level(target.area_level), target.area_code
 
     async def figure_of(span: Window) -> PeriodFigure:
         answer = await figures.of(level, code, span)
-        value = None if answer is None else _figure(answer, target.indicator)
+        value = None if answer is None else _figure(answer, target.indicator, level, code)
         return PeriodFigure(period_from=span.start, period_to=span.end, figure=value)
 
     each = [await figure_of(span) for span in (_years(window) if target.each_year else [window])]
