@@ -1,9 +1,11 @@
 """Targets in the indicators' catalogue, as the plans and the programme phases state them."""
 
+import io
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+from openpyxl import load_workbook
 
 from common import places
 from tests.factories import LAO_CAI, make_club
@@ -371,3 +373,39 @@ def test_target_reports_follow_the_plan_s_scope_and_the_phases_are_the_office_s(
     assert_problem(admin.get("/api/v1/reports/targets"), 422)
     both = {"plan_id": plan["id"], "programme": "1336"}
     assert_problem(admin.get("/api/v1/reports/targets", params=both), 422)
+
+
+def test_the_report_comes_as_a_vietnamese_spreadsheet(admin: httpx.Client) -> None:
+    plan = make_plan(admin, approve=False)
+    add(admin, plan, target(wording="Thành lập mới 16 câu lạc bộ"))
+    add(
+        admin,
+        plan,
+        target(
+            indicator="members.women_share",
+            area={"level": "province", "code": LAO_CAI},
+            period_from=None,
+            minimum=60,
+            maximum=70,
+        ),
+    )
+    answer = admin.get(
+        "/api/v1/reports/targets",
+        params={"plan_id": plan["id"], "format": "xlsx", "on": "2018-12-31"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-disposition"].endswith(f'plan-{plan["id"]}-2018-12-31.xlsx"')
+    sheet = load_workbook(io.BytesIO(answer.content)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0].startswith(f"Kết quả thực hiện chỉ tiêu kế hoạch {plan['id']}")
+    assert rows[1][:3] == ("Chỉ tiêu", "Mã chỉ tiêu", "Địa bàn")
+    founded, women = rows[2], rows[3]
+    assert (
+        founded[0] == "Số CLB thành lập mới" and founded[2] == "Tỉnh (trước sáp nhập) Tỉnh Lào Cai"
+    )
+    assert founded[5] == "≥ 16" and founded[7] in ("Đạt", "Chưa đạt")
+    assert founded[11] == "Thành lập mới 16 câu lạc bộ"
+    assert women[5] == "60–70 %" and women[0] == "Tỷ lệ thành viên là nữ"
+    csv = admin.get("/api/v1/reports/targets", params={"plan_id": plan["id"], "format": "csv"})
+    assert csv.status_code == 200 and csv.text.lstrip("\ufeff").startswith("Chỉ tiêu,Mã chỉ tiêu")

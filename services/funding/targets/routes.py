@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, bearer_token, require_roles
 from common.db import SessionDep
+from common.export import FILE_ANSWERS, FileFormat, file_answer
 from common.idempotency import Idempotency
 from common.problem_codes import Code
 from common.problems import Forbidden, NotFound, invalid
@@ -23,7 +24,7 @@ from services.funding.catalogue.models import Programme
 from services.funding.indicators.sources import IndicatorSourcesDep
 from services.funding.plans import service as plans
 from services.funding.plans.routes import ReadablePlan, WritablePlan
-from services.funding.targets import report, service
+from services.funding.targets import export, report, service
 from services.funding.targets.catalogue import DEFINITIONS, IndicatorDefinition
 from services.funding.targets.models import Target
 from services.funding.targets.schemas import (
@@ -212,12 +213,14 @@ def _owner(
 @router.get(
     "/reports/targets",
     response_model=TargetReport,
-    summary="A plan's or a programme phase's targets beside what was done",
+    responses=FILE_ANSWERS,
+    summary="A plan's or a programme phase's targets beside what was done (JSON, XLSX, CSV)",
     description="For each target: the figure of its indicator over its area and period as far "
     "as `on` (today by default), `met` / `not_met`, the gap to its bounds, each year's figure "
     "for a target of each year, and the same figure one and two years before. An indicator no "
     "service counts yet for such an area is `not_counted` with the reason; a target whose period "
-    "begins after `on` is `not_started`.",
+    "begins after `on` is `not_started`. `format=xlsx` (or `csv`): one row per target, headed "
+    "in Vietnamese, as a provincial office files it.",
 )
 async def target_report(
     request: Request,
@@ -229,7 +232,8 @@ async def target_report(
         str | None, Query(max_length=30, description="A programme phase's code.")
     ] = None,
     on: Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2100, 12, 31))] = None,
-) -> TargetReport:
+    format: FileFormat = "json",
+) -> TargetReport | Response:
     targets, start = await run_in_threadpool(_owner, session, principal, plan_id, programme)
     token = (
         None
@@ -240,7 +244,7 @@ async def target_report(
     day = on or clock.today()
     results = [await report.result(target, start, day, figures) for target in targets]
     verdicts = [item.verdict for item in results]
-    return TargetReport(
+    found = TargetReport(
         plan_id=plan_id,
         programme_code=programme,
         on=day,
@@ -249,3 +253,8 @@ async def target_report(
         not_counted=verdicts.count(Verdict.NOT_COUNTED),
         results=results,
     )
+    if format == "json":
+        return found
+    data = export.to_xlsx(found) if format == "xlsx" else export.to_csv(found)
+    owner = f"plan-{plan_id}" if plan_id is not None else f"programme-{programme}"
+    return file_answer(data, format, f"targets-{owner}-{day.isoformat()}")
