@@ -9,8 +9,9 @@ from openpyxl import load_workbook
 
 from common import places
 from tests.factories import LAO_CAI, make_club
-from tests.support import assert_problem
+from tests.support import assert_problem, wait_until
 from tests.test_funding import make_plan
+from tests.test_loans import disbursed_loan, make_lending_club
 
 OLD_LAO_CAI, BAT_XAT, OLD_HAI_DUONG = "10", "082", "30"
 LAO_CAI_WARD = "02647"
@@ -313,9 +314,19 @@ def test_a_plan_s_targets_are_reported_with_figure_result_gap_and_trend(
         admin,
         plan,
         target(
-            indicator="members.borrowed_share",
+            indicator="members.borrowed",
             area={"level": "province", "code": HAI_PHONG},
-            minimum=50,
+            minimum=1,
+            **year_2019,
+        ),
+    )
+    not_counted = add(
+        admin,
+        plan,
+        target(
+            indicator="members.borrowed",
+            area={"level": "former_district", "code": district},
+            minimum=1,
             **year_2019,
         ),
     )
@@ -346,10 +357,33 @@ def test_a_plan_s_targets_are_reported_with_figure_result_gap_and_trend(
     assert covered["verdict"] == "not_met" and covered["period_from"] is None
     assert 100 / len(communes) <= covered["figure"] < 100
     assert covered["gap"] == round(100 - covered["figure"], 2)
-    assert by_id[borrowed["id"]]["verdict"] == "not_counted"
-    assert by_id[borrowed["id"]]["missing"] and by_id[borrowed["id"]]["figure"] is None
+    # Counted by the loans service: nobody in these clubs borrowed in 2019.
+    assert by_id[borrowed["id"]]["verdict"] == "not_met"
+    assert (by_id[borrowed["id"]]["figure"], by_id[borrowed["id"]]["gap"]) == (0, 1)
+    uncounted = by_id[not_counted["id"]]
+    assert uncounted["verdict"] == "not_counted" and uncounted["figure"] is None
+    assert "former district" in uncounted["missing"]
     assert by_id[later["id"]]["verdict"] == "not_started"
-    assert (found["met"], found["not_met"], found["not_counted"]) == (1, 2, 1)
+    assert (found["met"], found["not_met"], found["not_counted"]) == (1, 3, 1)
+    # Every club's two funds are opened as it is registered (the loans service hears of it).
+    both = add(
+        admin,
+        plan,
+        target(
+            indicator="clubs.with_both_funds_share",
+            area={"level": "commune", "code": commune},
+            period_from=None,
+            period_to="2099-12-31",
+            minimum=100,
+        ),
+    )
+
+    def funds_opened() -> dict[str, Any] | None:
+        results = report_of(admin, plan_id=plan["id"])["results"]
+        found = next(item for item in results if item["target"]["id"] == both["id"])
+        return found if found["verdict"] == "met" else None
+
+    assert wait_until(funds_opened, "both funds of the new clubs")["figure"] == 100
     # As far as a day within 2019: the clubs founded by then.
     mid_year = report_of(admin, plan_id=plan["id"], on="2019-04-30")
     partial = {item["target"]["id"]: item for item in mid_year["results"]}[each_year["id"]]
@@ -409,3 +443,39 @@ def test_the_report_comes_as_a_vietnamese_spreadsheet(admin: httpx.Client) -> No
     assert women[5] == "60–70 %" and women[0] == "Tỷ lệ thành viên là nữ"
     csv = admin.get("/api/v1/reports/targets", params={"plan_id": plan["id"], "format": "csv"})
     assert csv.status_code == 200 and csv.text.lstrip("\ufeff").startswith("Chỉ tiêu,Mã chỉ tiêu")
+
+
+def test_members_who_borrowed_in_the_period_are_counted_by_the_loans_service(
+    admin: httpx.Client,
+) -> None:
+    club = make_lending_club(admin)  # a club of Phường Lào Cai with a member
+    disbursed_loan(admin, club, disbursed_on="2024-01-15")
+    plan = make_plan(admin, approve=False)
+    area = {"level": "commune", "code": club["commune_code"]}
+    borrowed = add(
+        admin,
+        plan,
+        target(
+            indicator="members.borrowed",
+            area=area,
+            period_from="2024-01-01",
+            period_to="2024-12-31",
+            minimum=1,
+        ),
+    )
+    share = add(
+        admin,
+        plan,
+        target(
+            indicator="members.borrowed_share",
+            area=area,
+            period_from="2024-01-01",
+            period_to="2024-12-31",
+            minimum=50,
+        ),
+    )
+    found = report_of(admin, plan_id=plan["id"])["results"]
+    results = {item["target"]["id"]: item for item in found}
+    assert results[borrowed["id"]]["verdict"] == "met" and results[borrowed["id"]]["figure"] >= 1
+    counted = results[share["id"]]
+    assert counted["verdict"] in ("met", "not_met") and 0 < counted["figure"] <= 100

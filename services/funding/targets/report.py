@@ -3,13 +3,14 @@ its area and period (as far as a date), its result and its gap, by year where it
 year, and the same figure for the two periods before (the trend).
 
 The clubs service counts the registry's indicators for any area, today's or a former one
-(`POST /api/v1/clubs/indicators`), asked once per area and period, with the caller's own token
-(an officer's scope applies there too). An indicator no service counts for such an area yet is
-reported `not_counted`, with the reason, never as 0 or as met.
+(`POST /api/v1/clubs/indicators`), the loans service its funds and borrowers for today's
+areas (`POST /api/v1/loans/indicators`), each asked once per area and period, with the
+caller's own token (an officer's scope applies there too). An indicator no service counts for
+such an area yet is reported `not_counted`, with the reason, never as 0 or as met.
 """
 
 import calendar
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -27,31 +28,37 @@ from services.funding.targets.schemas import (
     Verdict,
 )
 
-CLUB_FIGURES: dict[str, tuple[str, str | None]] = {
-    "clubs.founded": ("clubs.founded_in_period", None),
-    "clubs.active": ("clubs.active", None),
-    "clubs.maintained": ("clubs.maintained", None),
-    "clubs.dissolved": ("clubs.dissolved_in_period", None),
-    "members.total": ("members.members", None),
-    "members.older": ("members.older", None),
-    "members.older_share": ("members.older", "members.members"),
-    "members.women": ("members.women", None),
-    "members.women_share": ("members.women", "members.members"),
-    "members.younger": ("members.younger", None),
-    "members.younger_share": ("members.younger", "members.members"),
-    "members.priority": ("members.priority", None),
-    "members.priority_share": ("members.priority", "members.members"),
-    "clubs.running_all_areas": ("clubs_running_all_eight", None),
-    "clubs.running_all_areas_share": ("clubs_running_all_eight", "clubs.active"),
+Source = tuple[str, str]
+"""A figure in a service's aggregate: (service, path in its answer)."""
+CLUBS, LOANS = "clubs", "loans"
+FIGURES: dict[str, tuple[Source, Source | None]] = {
+    "clubs.founded": ((CLUBS, "clubs.founded_in_period"), None),
+    "clubs.active": ((CLUBS, "clubs.active"), None),
+    "clubs.maintained": ((CLUBS, "clubs.maintained"), None),
+    "clubs.dissolved": ((CLUBS, "clubs.dissolved_in_period"), None),
+    "members.total": ((CLUBS, "members.members"), None),
+    "members.older": ((CLUBS, "members.older"), None),
+    "members.older_share": ((CLUBS, "members.older"), (CLUBS, "members.members")),
+    "members.women": ((CLUBS, "members.women"), None),
+    "members.women_share": ((CLUBS, "members.women"), (CLUBS, "members.members")),
+    "members.younger": ((CLUBS, "members.younger"), None),
+    "members.younger_share": ((CLUBS, "members.younger"), (CLUBS, "members.members")),
+    "members.priority": ((CLUBS, "members.priority"), None),
+    "members.priority_share": ((CLUBS, "members.priority"), (CLUBS, "members.members")),
+    "clubs.running_all_areas": ((CLUBS, "clubs_running_all_eight"), None),
+    "clubs.running_all_areas_share": (
+        (CLUBS, "clubs_running_all_eight"),
+        (CLUBS, "clubs.active"),
+    ),
+    "clubs.with_both_funds": ((LOANS, "clubs_with_both_funds"), None),
+    "clubs.with_both_funds_share": ((LOANS, "clubs_with_both_funds"), (CLUBS, "clubs.active")),
+    "members.borrowed": ((LOANS, "members_borrowed_in_period"), None),
+    "members.borrowed_share": (
+        (LOANS, "members_borrowed_in_period"),
+        (CLUBS, "members.members"),
+    ),
 }
-"""The indicators the clubs' aggregate answers: (its figure, and for a share its whole)."""
-AREA_FIELDS = {
-    Level.PROVINCE: "province",
-    Level.COMMUNE: "commune",
-    Level.FORMER_PROVINCE: "former_province",
-    Level.FORMER_DISTRICT: "former_district",
-}
-CLUBS_INDICATORS = "/api/v1/clubs/indicators"
+"""The indicators the services' aggregates answer: its figure, and for a share its whole."""
 TREND_PERIODS = 2
 
 
@@ -61,32 +68,62 @@ class Window:
     end: date
 
 
-Ask = Callable[[Level, str | None, Window], Awaitable[dict[str, Any] | None]]
+@dataclass(frozen=True)
+class Aggregate:
+    """A service's aggregate of an area and a period: where it is asked, the areas it can
+    count (by the field that names each), and how it takes the period."""
+
+    path: str
+    area_fields: dict[Level, str]
+    period: Callable[[Window], dict[str, str]]
+
+
+AGGREGATES = {
+    CLUBS: Aggregate(
+        "/api/v1/clubs/indicators",
+        {
+            Level.PROVINCE: "province",
+            Level.COMMUNE: "commune",
+            Level.FORMER_PROVINCE: "former_province",
+            Level.FORMER_DISTRICT: "former_district",
+        },
+        lambda window: {"from": window.start.isoformat(), "to": window.end.isoformat()},
+    ),
+    LOANS: Aggregate(
+        "/api/v1/loans/indicators",
+        {Level.PROVINCE: "province", Level.COMMUNE: "commune"},
+        lambda window: {"from": window.start.isoformat(), "on": window.end.isoformat()},
+    ),
+}
 
 
 @dataclass
-class ClubFigures:
-    """The clubs' aggregates asked so far in one report, by area and period."""
+class Figures:
+    """The services' aggregates asked so far in one report, by service, area and period, with
+    the caller's own token (None: this service's)."""
 
-    client: ServiceClient
+    clients: dict[str, ServiceClient]
     token: str | None
-    asked: dict[tuple[Level, str | None, Window], dict[str, Any] | None] = field(
+    asked: dict[tuple[str, Level, str | None, Window], dict[str, Any] | None] = field(
         default_factory=dict
     )
 
-    async def of(self, level: Level, code: str | None, window: Window) -> dict[str, Any] | None:
-        key = (level, code, window)
+    async def of(
+        self, source: str, level: Level, code: str | None, window: Window
+    ) -> dict[str, Any] | None:
+        key = (source, level, code, window)
         if key not in self.asked:
-            body: dict[str, Any] = {"from": window.start.isoformat(), "to": window.end.isoformat()}
-            if level in AREA_FIELDS:
-                body[AREA_FIELDS[level]] = code
-            self.asked[key] = await self._post(body)
+            aggregate = AGGREGATES[source]
+            body: dict[str, Any] = aggregate.period(window)
+            if level in aggregate.area_fields:
+                body[aggregate.area_fields[level]] = code
+            self.asked[key] = await self._post(source, aggregate.path, body)
         return self.asked[key]
 
-    async def _post(self, body: dict[str, Any]) -> dict[str, Any] | None:
+    async def _post(self, source: str, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
         try:
-            answer = await self.client.request(
-                "POST", CLUBS_INDICATORS, on_behalf_of=self.token, json=body
+            answer = await self.clients[source].request(
+                "POST", path, on_behalf_of=self.token, json=body
             )
         except ServiceUnavailable:
             return None
@@ -96,7 +133,27 @@ class ClubFigures:
         return found
 
 
-def _coverage(answer: dict[str, Any], indicator: str, level: Level, code: str | None) -> float:
+def _sources(indicator: str) -> list[Source]:
+    if indicator.startswith("coverage."):
+        return [(CLUBS, "communes_with_club")]
+    counted, whole = FIGURES[indicator]
+    return [counted] if whole is None else [counted, whole]
+
+
+def counts(indicator: str, level: Level) -> bool:
+    """Whether the services' aggregates count this indicator at this level."""
+    if indicator.startswith("coverage."):
+        return indicator != "coverage.former_districts" and level in (
+            Level.NATION,
+            Level.PROVINCE,
+        )
+    return indicator in FIGURES and all(
+        level is Level.NATION or level in AGGREGATES[source].area_fields
+        for source, _ in _sources(indicator)
+    )
+
+
+def _coverage(answer: dict[str, Any], indicator: str, code: str | None) -> float:
     """Communes with a club (of one type, or every type), or their share of the area's."""
     count = indicator.removesuffix("_share")
     division = COVERAGE_TYPES[count][0]
@@ -109,29 +166,31 @@ def _coverage(answer: dict[str, Any], indicator: str, level: Level, code: str | 
     return round(value * 100 / whole, 2) if whole else 0.0
 
 
-def counts(indicator: str, level: Level) -> bool:
-    """Whether the clubs' aggregate counts this indicator at this level."""
-    if indicator.startswith("coverage.") and indicator != "coverage.former_districts":
-        return level in (Level.NATION, Level.PROVINCE)
-    return indicator in CLUB_FIGURES
-
-
-def _figure(answer: dict[str, Any], indicator: str, level: Level, code: str | None) -> float | None:
-    if indicator.startswith("coverage."):
-        return _coverage(answer, indicator, level, code)
-    counted, whole = CLUB_FIGURES[indicator]
-    value = _at(answer, counted)
-    if whole is None:
-        return value
-    base = _at(answer, whole)
-    return None if not base else round(value * 100 / base, 2)
-
-
 def _at(answer: dict[str, Any], path: str) -> float:
     found: Any = answer
     for part in path.split("."):
         found = found[part]
     return float(found)
+
+
+async def figure(
+    figures: Figures, indicator: str, level: Level, code: str | None, window: Window
+) -> float | None:
+    """The indicator's figure for the area and period; None when a service did not answer."""
+    answers = {}
+    for source, _ in _sources(indicator):
+        answer = await figures.of(source, level, code, window)
+        if answer is None:
+            return None
+        answers[source] = answer
+    if indicator.startswith("coverage."):
+        return _coverage(answers[CLUBS], indicator, code)
+    (source, path), whole = FIGURES[indicator]
+    value = _at(answers[source], path)
+    if whole is None:
+        return value
+    base = _at(answers[whole[0]], whole[1])
+    return round(value * 100 / base, 2) if base else None
 
 
 def verdict(figure: float, minimum: Decimal | None, maximum: Decimal | None) -> tuple[bool, float]:
@@ -165,7 +224,7 @@ def _years(window: Window) -> list[Window]:
     ]
 
 
-async def result(target: Target, start: date, on: date, figures: ClubFigures) -> TargetResult:
+async def result(target: Target, start: date, on: date, figures: Figures) -> TargetResult:
     """One target's result as far as `on` (`start`: its plan's or phase's first day)."""
     public = service.public(target)
     window = _window(target, start, on)
@@ -184,8 +243,7 @@ async def result(target: Target, start: date, on: date, figures: ClubFigures) ->
         )
 
     async def figure_of(span: Window) -> PeriodFigure:
-        answer = await figures.of(level, code, span)
-        value = None if answer is None else _figure(answer, target.indicator, level, code)
+        value = await figure(figures, target.indicator, level, code, span)
         return PeriodFigure(period_from=span.start, period_to=span.end, figure=value)
 
     each = [await figure_of(span) for span in (_years(window) if target.each_year else [window])]
@@ -209,7 +267,7 @@ def _judged(shown: TargetResult, each: list[PeriodFigure], target: Target) -> Ta
     """The verdict over every period counted (every year of a target of each year): met when
     each is within the bounds; the figure and gap shown are the furthest from them."""
     if any(span.figure is None for span in each):
-        shown.missing = "the clubs service did not answer"
+        shown.missing = "a service that counts it did not answer, or its whole is 0"
         return shown
     judged = [
         (span.figure, *verdict(span.figure, target.minimum, target.maximum))

@@ -240,7 +240,7 @@ async def target_report(
         if principal.role is Role.SERVICE
         else bearer_token(request.headers.get("authorization"))
     )
-    figures = report.ClubFigures(sources.clubs, token)
+    figures = report.Figures({"clubs": sources.clubs, "loans": sources.loans}, token)
     day = on or clock.today()
     results = [await report.result(target, start, day, figures) for target in targets]
     verdicts = [item.verdict for item in results]

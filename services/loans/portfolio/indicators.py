@@ -7,11 +7,21 @@ the active members there, since the clubs service counts those.
 """
 
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, bindparam, exists, func, or_
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    union,
+)
 from sqlmodel import Session, col, select
 
 from common import clock
@@ -23,6 +33,7 @@ from services.loans.bank.models import BankLoan
 from services.loans.ledger.models import Fund, LedgerEntry, Posting
 from services.loans.ledger.rules import Account, FundKind
 from services.loans.lending.models import Loan
+from services.loans.lending.rules import LoanStatus
 from services.loans.models import ACTIVE_CLUB, KnownClub
 from services.loans.portfolio.queries import Area, money_figures
 from services.loans.portfolio.schemas import ProvinceCode
@@ -39,6 +50,14 @@ router = APIRouter(
 
 class MoneyIndicatorsQuery(InputModel):
     province: ProvinceCode | None = Field(default=None, description="One province's clubs.")
+    commune: Annotated[str, Field(pattern=r"^\d{5}$")] | None = Field(
+        default=None, description="One commune's clubs."
+    )
+    period_from: ReportDate | None = Field(
+        default=None,
+        alias="from",
+        description="With it, the members who borrowed between it and `on` are counted too.",
+    )
     club_ids: Annotated[list[Id], Field(max_length=MAX_CLUB_IDS)] | None = Field(
         default=None, description="Only these clubs (e.g. one funder's), at most 25,000."
     )
@@ -63,6 +82,12 @@ class MoneyIndicators(OutputModel):
     members_with_loan: int = Field(
         description="Members with an outstanding club or bank loan, each counted once."
     )
+    members_borrowed_in_period: int | None = Field(
+        default=None,
+        description="Members who held a club loan or a matched bank loan at any time from "
+        "`from` to `on` (not only those still owing on `on`), each counted once; none without "
+        "`from`.",
+    )
 
 
 def _ids_in(column: SQLColumnExpression[int | None], ids: list[int]) -> ColumnElement[bool]:
@@ -82,6 +107,8 @@ def _place(
     condition = area_filter(principal, club_id, province, commune)
     if query.province is not None:
         condition = and_(condition, province == query.province)
+    if query.commune is not None:
+        condition = and_(condition, commune == query.commune)
     if query.club_ids is not None:
         condition = and_(condition, _ids_in(club_id, query.club_ids))
     return condition
@@ -122,6 +149,31 @@ def _funds(session: Session, funds: ColumnElement[bool], on: date) -> tuple[int,
     return int(clubs), int(both), int(capital)
 
 
+def _borrowed(session: Session, area: Area, start: date, end: date) -> int:
+    """Members who held a loan at some time from `start` to `end`: a club loan disbursed by
+    the end and not repaid in full or written off before the start, or a matched bank loan
+    disbursed by the end and not due before the start."""
+    ended = case(
+        (col(Loan.status) == LoanStatus.WRITTEN_OFF.value, col(Loan.written_off_on)),
+        (col(Loan.status) == LoanStatus.CLOSED.value, col(Loan.last_paid_on)),
+        else_=None,
+    )
+    club: Any = select(col(Loan.member_id).label("member_id")).where(
+        area.club_loans,
+        col(Loan.disbursed_on) <= end,
+        or_(ended.is_(None), ended >= start),
+    )
+    bank: Any = select(col(BankLoan.member_id).label("member_id")).where(
+        area.bank_loans,
+        col(BankLoan.member_id).is_not(None),
+        col(BankLoan.retracted_at).is_(None),
+        col(BankLoan.disbursed_on) <= end,
+        col(BankLoan.maturity_on) >= start,
+    )
+    members = union(club, bank).subquery()
+    return int(session.execute(select(func.count()).select_from(members)).scalar_one())
+
+
 def indicators(
     session: Session, principal: Principal, query: MoneyIndicatorsQuery
 ) -> MoneyIndicators:
@@ -159,6 +211,9 @@ def indicators(
         members_with_club_loan=sums.club_borrowers,
         members_with_bank_loan=sums.bank_borrowers,
         members_with_loan=sums.members_with_loan,
+        members_borrowed_in_period=None
+        if query.period_from is None
+        else _borrowed(session, area, query.period_from, query.on),
     )
 
 
