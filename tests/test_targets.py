@@ -12,6 +12,7 @@ from tests.factories import LAO_CAI, make_club
 from tests.support import assert_problem, wait_until
 from tests.test_funding import make_plan
 from tests.test_loans import disbursed_loan, make_lending_club
+from tools.demo_funding import lao_cai_2018_targets
 
 OLD_LAO_CAI, BAT_XAT, OLD_HAI_DUONG = "10", "082", "30"
 LAO_CAI_WARD = "02647"
@@ -479,3 +480,16 @@ def test_members_who_borrowed_in_the_period_are_counted_by_the_loans_service(
     assert results[borrowed["id"]]["verdict"] == "met" and results[borrowed["id"]]["figure"] >= 1
     counted = results[share["id"]]
     assert counted["verdict"] in ("met", "not_met") and 0 < counted["figure"] <= 100
+
+
+def test_the_demo_plan_s_targets_are_the_plan_s_own_sentences(admin: httpx.Client) -> None:
+    plan = make_plan(admin, approve=False)
+    for body in lao_cai_2018_targets():
+        add(admin, plan, body)
+    found = report_of(admin, plan_id=plan["id"], on="2018-12-31")
+    assert [item["target"]["wording"] for item in found["results"]] == [
+        "Thành lập mới 16 CLB",
+        "Ít nhất 2.000 thành viên",
+        "Ít nhất 700 thành viên là người cao tuổi",
+    ]
+    assert all(item["verdict"] in ("met", "not_met") for item in found["results"])

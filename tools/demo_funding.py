@@ -63,6 +63,33 @@ def lao_cai_2018_plan(programme_code: str = "1533") -> dict[str, Any]:
     }
 
 
+OLD_LAO_CAI = "10"
+"""Lào Cai as it was before the 2025 merger (its code of then): the territory the 2018 plan
+covers."""
+
+
+def lao_cai_2018_targets() -> list[dict[str, Any]]:
+    """The plan's targets as it states them: 16 clubs, ≥ 2,000 members, ≥ 700 of them older
+    (aged 55 and over), by the end of 2018, on old Lào Cai."""
+    area = {"level": "former_province", "code": OLD_LAO_CAI}
+
+    def target(indicator: str, minimum: int, wording: str, **period: str) -> dict[str, Any]:
+        return {
+            "indicator": indicator,
+            "area": area,
+            "period_to": "2018-12-31",
+            "minimum": minimum,
+            "wording": wording,
+            **period,
+        }
+
+    return [
+        target("clubs.founded", 16, "Thành lập mới 16 CLB", period_from="2018-01-01"),
+        target("members.total", 2000, "Ít nhất 2.000 thành viên"),
+        target("members.older", 700, "Ít nhất 700 thành viên là người cao tuổi"),
+    ]
+
+
 def _ok(response: httpx.Response) -> Any:
     response.raise_for_status()
     return response.json()
@@ -97,6 +124,8 @@ class DemoFunding:
             )
             return existing
         plan = _ok(self.client.post("/api/v1/plans", json=lao_cai_2018_plan()))
+        for target in lao_cai_2018_targets():
+            _ok(self.client.post(f"/api/v1/plans/{plan['id']}/targets", json=target))
         approved: dict[str, Any] = _ok(self.client.post(f"/api/v1/plans/{plan['id']}/approve"))
         return approved
 
