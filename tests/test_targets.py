@@ -493,3 +493,52 @@ def test_the_demo_plan_s_targets_are_the_plan_s_own_sentences(admin: httpx.Clien
         "Ít nhất 700 thành viên là người cao tuổi",
     ]
     assert all(item["verdict"] in ("met", "not_met") for item in found["results"])
+
+
+def test_the_national_office_sees_the_provinces_targets_added_up_and_ranked(
+    admin: httpx.Client, as_role: Callable[..., httpx.Client]
+) -> None:
+    phase = "1648"
+    promised = {LAO_CAI: 7, HAI_PHONG: 5}
+    for province, clubs in promised.items():
+        plan = make_plan(admin, approve=False, province_code=province, programme_code=phase)
+        add(
+            admin,
+            plan,
+            target(
+                area={"level": "province", "code": province},
+                period_from="2026-01-01",
+                period_to="2030-12-31",
+                minimum=clubs,
+            ),
+        )
+        add(  # a share is not added up
+            admin,
+            plan,
+            target(
+                indicator="members.women_share",
+                area={"level": "province", "code": province},
+                period_from=None,
+                period_to="2030-12-31",
+                minimum=60,
+            ),
+        )
+        assert admin.post(f"/api/v1/plans/{plan['id']}/approve").status_code == 200
+    answer = admin.get("/api/v1/reports/targets/national", params={"programme": phase})
+    assert answer.status_code == 200, answer.text
+    found = answer.json()
+    assert sorted(t["target"]["minimum"] for t in found["programme"]) == [6000, 12000]
+    founded = {t["indicator"]: t for t in found["provinces_targets"]}["clubs.founded"]
+    assert founded["provinces_minimum"] >= sum(promised.values())
+    assert founded["provinces"] >= 2 and founded["programme_minimum"] in (6000, 12000)
+    assert "members.women_share" not in {t["indicator"] for t in found["provinces_targets"]}
+    standings = {p["province_code"]: p for p in found["provinces"]}
+    assert set(promised) <= set(standings)
+    assert standings[HAI_PHONG]["province_name"] == "Thành phố Hải Phòng"
+    distances = [p["distance"] for p in found["provinces"]]
+    assert distances == sorted(distances, reverse=True)
+    officer = as_role("officer", provinces=[LAO_CAI])
+    assert_problem(
+        officer.get("/api/v1/reports/targets/national", params={"programme": phase}), 403
+    )
+    assert_problem(admin.get("/api/v1/reports/targets/national", params={"programme": "0"}), 404)

@@ -24,11 +24,12 @@ from services.funding.catalogue.models import Programme
 from services.funding.indicators.sources import IndicatorSourcesDep
 from services.funding.plans import service as plans
 from services.funding.plans.routes import ReadablePlan, WritablePlan
-from services.funding.targets import export, report, service
+from services.funding.targets import export, national, report, service
 from services.funding.targets.catalogue import DEFINITIONS, IndicatorDefinition
 from services.funding.targets.models import Target
 from services.funding.targets.schemas import (
     IndicatorPublic,
+    NationalTargetReport,
     TargetIn,
     TargetPublic,
     TargetReport,
@@ -258,3 +259,38 @@ async def target_report(
     data = export.to_xlsx(found) if format == "xlsx" else export.to_csv(found)
     owner = f"plan-{plan_id}" if plan_id is not None else f"programme-{programme}"
     return file_answer(data, format, f"targets-{owner}-{day.isoformat()}")
+
+
+@router.get(
+    "/reports/targets/national",
+    response_model=NationalTargetReport,
+    summary="A programme phase for the national office: its targets, the provinces' added up, "
+    "the provinces by how far they are from theirs (admins)",
+    description="The phase's own targets with their results as far as `on` (today by default); "
+    "each count the provinces' current approved plans of the phase promise over a whole "
+    "province, added up beside the phase's own minimum; and every province with such plans, "
+    "with its targets met, not met and not counted, furthest from its targets first "
+    "(`distance`: the mean gap as a share of the target's bound).",
+)
+async def national_target_report(
+    request: Request,
+    session: SessionDep,
+    principal: Admin,
+    sources: IndicatorSourcesDep,
+    programme: Annotated[str, Query(max_length=30, description="A programme phase's code.")],
+    on: Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2100, 12, 31))] = None,
+) -> NationalTargetReport:
+    phase_targets, start = await run_in_threadpool(_owner, session, principal, None, programme)
+    plans_of_phase = await run_in_threadpool(national.province_plans, session, principal, programme)
+    figures = report.Figures(
+        {"clubs": sources.clubs, "loans": sources.loans},
+        bearer_token(request.headers.get("authorization")),
+    )
+    day = on or clock.today()
+    return NationalTargetReport(
+        programme_code=programme,
+        on=day,
+        programme=[await report.result(t, start, day, figures) for t in phase_targets],
+        provinces_targets=national.added_up(plans_of_phase, phase_targets),
+        provinces=await national.standings(plans_of_phase, day, figures),
+    )

@@ -136,3 +136,39 @@ class TargetReport(OutputModel):
     not_met: int
     not_counted: int
     results: list[TargetResult]
+
+
+class ProvincesTarget(OutputModel):
+    """What the provinces' plans promise for one indicator, added up, beside the phase's own."""
+
+    indicator: str
+    provinces_minimum: float = Field(
+        description="The provinces' minimums added up (targets over a province, today's or "
+        "former, of the phase's current approved plans)."
+    )
+    provinces: int = Field(description="The provinces whose plans state it.")
+    programme_minimum: float | None = Field(description="The phase's own national minimum.")
+
+
+class ProvinceStanding(OutputModel):
+    province_code: str
+    province_name: str
+    plans: int
+    met: int
+    not_met: int
+    not_counted: int
+    distance: float = Field(
+        description="How far the province is from its targets: the mean, over its targets "
+        "counted, of the gap as a share of the target's bound (0: every target met)."
+    )
+
+
+class NationalTargetReport(OutputModel):
+    programme_code: str
+    on: date
+    programme: list[TargetResult] = Field(description="The phase's own targets.")
+    provinces_targets: list[ProvincesTarget]
+    provinces: list[ProvinceStanding] = Field(
+        description="The provinces with current approved plans of the phase, furthest from "
+        "their targets first."
+    )
