@@ -153,12 +153,20 @@ def test_the_lao_cai_2018_plan_adds_up_line_by_line(admin: httpx.Client) -> None
     }
     assert plan["total"] == 529_300_000
     assert plan["targets"] == {
+        # The plan does not say how many clubs to maintain: no target, not 0.
         "clubs_to_found": 16,
-        "clubs_to_maintain": 0,
+        "clubs_to_maintain": None,
         "members": 2000,
         "older_members": 700,
     }
     assert plan["status"] == "draft" and plan["version"] == 1 and not plan["is_current"]
+    unstated = make_plan(admin, approve=False, targets={"clubs_to_found": 3})
+    assert unstated["targets"] == {
+        "clubs_to_found": 3,
+        "clubs_to_maintain": None,
+        "members": None,
+        "older_members": None,
+    }
 
 
 @pytest.mark.parametrize(

@@ -253,6 +253,11 @@ def test_the_province_report_sets_the_plans_targets_beside_its_figures(
             )
             assert row["met"] is (row["value"] >= target)
         assert rows["clubs.total"]["value"] >= 4
+        # Clubs are compared with what the plan asks in all: 16 to found, none to maintain.
+        assert (rows["clubs.active"]["target"], rows["clubs.active"]["target_source"]) == (
+            16,
+            "plan",
+        )
 
 
 def test_the_officer_and_the_partner_see_the_funders_clubs_alike(

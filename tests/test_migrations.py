@@ -19,6 +19,7 @@ from gateway.tables import metadata as gateway_metadata
 from services.clubs.models import ClubsBase
 from services.funding.tables import metadata as funding_metadata
 from services.loans.tables import metadata as loans_metadata
+from tests.conftest import PERSONAL_DATA_INDEX_KEY, PERSONAL_DATA_KEYS
 from tools.stack import Stack
 
 METADATA: dict[str, MetaData] = {
@@ -49,9 +50,15 @@ def test_each_history_is_one_line(component: str) -> None:
     assert len(heads) == 1, f"{component} has several heads: {heads}"
 
 
-def test_activities_of_the_mistaken_area_become_communication(scratch_engine: Engine) -> None:
+def test_activities_of_the_mistaken_area_become_communication(
+    scratch_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The eighth area is communication (truyền thông); an earlier brief, and the code, had
     lifelong learning in its place."""
+    # The clubs' migrations configure the sealing keys of this process from the settings:
+    # the tests' own, or the rest of the session could not read what the services sealed.
+    monkeypatch.setenv("CLUBS_PERSONAL_DATA_KEYS", PERSONAL_DATA_KEYS)
+    monkeypatch.setenv("CLUBS_PERSONAL_DATA_INDEX_KEY", PERSONAL_DATA_INDEX_KEY)
     url = scratch_engine.url.render_as_string(hide_password=False)
     command.upgrade(alembic_config("clubs", url), "c5e7a9b1d3f8")
     # The rows as that revision's tables hold them (the models have moved on since).

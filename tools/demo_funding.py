@@ -43,7 +43,6 @@ def lao_cai_2018_plan(programme_code: str = "1533") -> dict[str, Any]:
         "title": "Kế hoạch nhân rộng mô hình CLB liên thế hệ tự giúp nhau tỉnh Lào Cai năm 2018",
         "targets": {
             "clubs_to_found": 16,
-            "clubs_to_maintain": 0,
             "members": 2000,
             "older_members": 700,
         },

@@ -37,6 +37,8 @@ class Targets:
     both_funds_pct: int | None = None
     plans: int = 0
     clubs_to_found: int | None = None
+    clubs_in_all: int | None = None
+    """Clubs to found and to maintain: what the active clubs are compared with."""
     members: int | None = None
     older_members: int | None = None
 
@@ -90,10 +92,14 @@ def targets(
     )
     sums = session.exec(
         select(
-            func.sum(Plan.clubs_to_found), func.sum(Plan.members), func.sum(Plan.older_members)
+            func.sum(Plan.clubs_to_found),
+            func.sum(Plan.members),
+            func.sum(Plan.older_members),
+            func.sum(Plan.clubs_to_maintain),
         ).where(col(Plan.id).in_(plan_ids))
     ).one()
-    plan_targets = [int(value) if plan_ids else None for value in sums]
+    # A count no plan states sums to NULL: no target, never 0.
+    plan_targets = [None if value is None or not plan_ids else int(value) for value in sums]
     return Targets(
         programme_code=programme.code if programme else None,
         running_all_activities_pct=programme.clubs_running_all_activities_pct
@@ -103,6 +109,9 @@ def targets(
         both_funds_pct=programme.clubs_with_both_funds_pct if programme else None,
         plans=len(plan_ids),
         clubs_to_found=plan_targets[0],
+        clubs_in_all=None
+        if plan_targets[0] is None and plan_targets[3] is None
+        else (plan_targets[0] or 0) + (plan_targets[3] or 0),
         members=plan_targets[1],
         older_members=plan_targets[2],
     )
@@ -210,7 +219,7 @@ def club_rows(rows: Rows, clubs: dict[str, Any] | None, goals: Targets) -> None:
     members = (clubs or {}).get("members", {})
     active, total = counts.get("active"), members.get("members")
     rows.add(Section.CLUBS, "total", counts.get("total"))
-    rows.add(Section.CLUBS, "active", active)
+    rows.add(Section.CLUBS, "active", active, None, goals.clubs_in_all, TargetUnit.COUNT, PLAN)
     founded = counts.get("founded_in_period")
     rows.add(
         Section.CLUBS,

@@ -56,10 +56,11 @@ class Plan(FundingBase, table=True):
     version: int
     status: str = Field(max_length=20)
     title: str = Field(max_length=300)
-    clubs_to_found: int = 0
-    clubs_to_maintain: int = 0
-    members: int = 0
-    older_members: int = 0
+    clubs_to_found: int | None = None
+    """None: the plan does not state it (reported as no target, never as 0)."""
+    clubs_to_maintain: int | None = None
+    members: int | None = None
+    older_members: int | None = None
     notes: str = Field(default="", max_length=2000)
     created_by: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

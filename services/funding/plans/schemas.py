@@ -18,16 +18,19 @@ Count = Annotated[int, Field(ge=0, le=10_000_000)]
 
 
 class Targets(InputModel):
-    """The plan's physical targets."""
+    """The plan's four headline counts, each null where the plan does not state it (then it
+    is reported as no target, never as 0 and met). Any other target is written in the
+    indicators' catalogue: `/api/v1/plans/{plan_id}/targets`."""
 
-    clubs_to_found: Count = 0
-    clubs_to_maintain: Count = 0
-    members: Count = 0
-    older_members: Count = 0
+    clubs_to_found: Count | None = None
+    clubs_to_maintain: Count | None = None
+    members: Count | None = None
+    older_members: Count | None = None
 
     @model_validator(mode="after")
     def _older_among_members(self) -> Self:
-        if self.older_members > self.members:
+        older, members = self.older_members, self.members
+        if older is not None and members is not None and older > members:
             raise rule_error(Code.INCONSISTENT, "older_members cannot exceed members")
         return self
 
