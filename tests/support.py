@@ -220,9 +220,13 @@ def wait_until(check: Callable[[], Any], what: str, seconds: float = 60) -> Any:
 
 
 def finished_job(client: httpx.Client, path: str, body: Any = None) -> dict[str, Any]:
-    """Starts a job at `path` (`202 Accepted` and its address) and follows it until it has
+    """Starts a job at `path` and follows it until it has succeeded or failed."""
+    return followed_job(client, client.post(path, json=body))
+
+
+def followed_job(client: httpx.Client, started: httpx.Response) -> dict[str, Any]:
+    """The job a request started (`202 Accepted` and its address), followed until it has
     succeeded or failed; the job as it ended."""
-    started = client.post(path, json=body)
     assert started.status_code == 202, started.text
     address = started.headers["location"]
 

@@ -23,7 +23,7 @@ from common.problems import Conflict, ServiceUnavailable
 from services.clubs.members.import_jobs import INLINE_ROWS
 from services.clubs.models import jobs as clubs_jobs
 from tests.factories import make_club
-from tests.support import assert_problem, wait_until
+from tests.support import assert_problem, followed_job
 from tests.test_members import _csv, _import, _many_rows, _row, members_of
 from tools.stack import Stack
 
@@ -262,18 +262,6 @@ def test_the_worker_shows_its_queue_in_its_metrics(admin: httpx.Client, stack: S
 # A big member list -----------------------------------------------------------------------------
 
 
-def _follow(client: httpx.Client, answer: httpx.Response) -> dict[str, Any]:
-    assert answer.status_code == 202, answer.text
-    address = answer.headers["location"]
-
-    def ended() -> dict[str, Any] | None:
-        job: dict[str, Any] = client.get(address).json()
-        return job if job["status"] in ("succeeded", "failed") else None
-
-    found: dict[str, Any] = wait_until(ended, f"the import at {address}")
-    return found
-
-
 def _stored_input(stack: Stack, job_id: int) -> Any:
     engine = make_engine(normalise_url(stack.database_urls["clubs"]))
     try:
@@ -289,12 +277,12 @@ def _stored_input(stack: Stack, job_id: int) -> Any:
 def test_a_big_member_list_is_imported_by_a_job(admin: httpx.Client, stack: Stack) -> None:
     club = make_club(admin)
     big = _csv(_many_rows(INLINE_ROWS + 1))
-    dry = _follow(admin, _import(admin, club["id"], big, dry_run=True))
+    dry = followed_job(admin, _import(admin, club["id"], big, dry_run=True))
     assert dry["status"] == "succeeded", dry
     assert dry["result"]["dry_run"] and dry["result"]["valid"] and dry["result"]["created"] == 0
     assert dry["progress"] == {"done": INLINE_ROWS + 1, "total": INLINE_ROWS + 1}
     assert members_of(admin, club["id"])["total"] == 0
-    job = _follow(admin, _import(admin, club["id"], big))
+    job = followed_job(admin, _import(admin, club["id"], big))
     assert job["status"] == "succeeded" and job["kind"] == "member_import", job
     assert job["result"]["created"] == INLINE_ROWS + 1
     assert job["progress"]["done"] == job["progress"]["total"] == 2 * (INLINE_ROWS + 1)
@@ -313,7 +301,7 @@ def test_a_list_with_a_bad_row_fails_its_job_and_imports_nothing(
     club = make_club(admin)
     rows = [_row(), _row(phone="12345")]
     answer = _import_async(admin, club["id"], _csv(rows))
-    job = _follow(admin, answer)
+    job = followed_job(admin, answer)
     assert job["status"] == "failed" and job["result"] is None
     assert len(job["errors"]) == 1, job
     (error,) = job["errors"]
@@ -342,7 +330,7 @@ def test_an_import_job_is_the_club_s_and_the_same_file_twice_is_one_job(
     assert_problem(admin.get(f"/api/v1/clubs/{club['id']}/members/imports/999999"), 404)
     elsewhere = make_club(admin)
     assert_problem(admin.get(address.replace(f"/{club['id']}/", f"/{elsewhere['id']}/")), 404)
-    assert _follow(admin, first)["status"] == "succeeded"
+    assert followed_job(admin, first)["status"] == "succeeded"
 
 
 def _import_async(client: httpx.Client, club_id: int, content: bytes) -> httpx.Response:

@@ -29,7 +29,15 @@ def target(**overrides: Any) -> dict[str, Any]:
     }
 
 
-def add(client: httpx.Client, plan: dict, body: dict[str, Any]) -> dict[str, Any]:
+def add(
+    client: httpx.Client,
+    plan: dict[str, Any],
+    body: dict[str, Any] | None = None,
+    /,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Adds `body`, or the `target` these fields make, to the plan."""
+    body = target(**fields) if body is None else body
     response = client.post(f"/api/v1/plans/{plan['id']}/targets", json=body)
     assert response.status_code == 201, response.text
     assert (
@@ -60,9 +68,10 @@ def test_lao_cai_s_2018_plan_states_its_targets_on_its_old_territory(admin: http
     members = add(
         admin,
         plan,
-        target(
-            indicator="members.total", period_from=None, minimum=2000, wording="2.000 thành viên"
-        ),
+        indicator="members.total",
+        period_from=None,
+        minimum=2000,
+        wording="2.000 thành viên",
     )
     older = add(admin, plan, target(indicator="members.older", period_from=None, minimum=700))
     by_district = add(
@@ -93,42 +102,36 @@ def test_a_range_a_share_and_a_commune_are_stated_as_written(admin: httpx.Client
     women = add(
         admin,
         plan,
-        target(
-            indicator="members.women_share",
-            area={"level": "province", "code": LAO_CAI},
-            period_from=None,
-            minimum=60,
-            maximum=70,
-        ),
+        indicator="members.women_share",
+        area={"level": "province", "code": LAO_CAI},
+        period_from=None,
+        minimum=60,
+        maximum=70,
     )
     coverage = add(
         admin,
         plan,
-        target(
-            indicator="coverage.communes_share",
-            area={"level": "province", "code": LAO_CAI},
-            period_from=None,
-            minimum=100,
-        ),
+        indicator="coverage.communes_share",
+        area={"level": "province", "code": LAO_CAI},
+        period_from=None,
+        minimum=100,
     )
     ward = add(
         admin,
         plan,
-        target(
-            indicator="clubs.founded", area={"level": "commune", "code": LAO_CAI_WARD}, minimum=1
-        ),
+        indicator="clubs.founded",
+        area={"level": "commune", "code": LAO_CAI_WARD},
+        minimum=1,
     )
     each_year = add(admin, plan, target(minimum=15, each_year=True, period_to="2020-12-31"))
     fund = add(
         admin,
         plan,
-        target(
-            indicator="clubs.fund_at_least_share",
-            area={"level": "province", "code": LAO_CAI},
-            period_from=None,
-            minimum=50,
-            parameter=30_000_000,
-        ),
+        indicator="clubs.fund_at_least_share",
+        area={"level": "province", "code": LAO_CAI},
+        period_from=None,
+        minimum=50,
+        parameter=30_000_000,
     )
     assert (women["minimum"], women["maximum"], women["unit"]) == (60, 70, "share")
     assert coverage["minimum"] == 100 and ward["area"]["name"] == "Phường Lào Cai"
@@ -292,53 +295,43 @@ def test_a_plan_s_targets_are_reported_with_figure_result_gap_and_trend(
     each_year = add(
         admin,
         plan,
-        target(
-            area={"level": "commune", "code": commune},
-            period_from="2019-01-01",
-            period_to="2020-12-31",
-            minimum=2,
-            each_year=True,
-        ),
+        area={"level": "commune", "code": commune},
+        period_from="2019-01-01",
+        period_to="2020-12-31",
+        minimum=2,
+        each_year=True,
     )
     coverage = add(
         admin,
         plan,
-        target(
-            indicator="coverage.units_share",  # communes, wards and special zones alike
-            area={"level": "province", "code": HAI_PHONG},
-            period_from=None,
-            period_to="2020-12-31",
-            minimum=100,
-        ),
+        indicator="coverage.units_share",  # communes, wards and special zones alike
+        area={"level": "province", "code": HAI_PHONG},
+        period_from=None,
+        period_to="2020-12-31",
+        minimum=100,
     )
     borrowed = add(
         admin,
         plan,
-        target(
-            indicator="members.borrowed",
-            area={"level": "province", "code": HAI_PHONG},
-            minimum=1,
-            **year_2019,
-        ),
+        indicator="members.borrowed",
+        area={"level": "province", "code": HAI_PHONG},
+        minimum=1,
+        **year_2019,
     )
     not_counted = add(
         admin,
         plan,
-        target(
-            indicator="members.borrowed",
-            area={"level": "former_district", "code": district},
-            minimum=1,
-            **year_2019,
-        ),
+        indicator="members.borrowed",
+        area={"level": "former_district", "code": district},
+        minimum=1,
+        **year_2019,
     )
     later = add(
         admin,
         plan,
-        target(
-            area={"level": "province", "code": HAI_PHONG},
-            period_from="2099-01-01",
-            period_to="2099-12-31",
-        ),
+        area={"level": "province", "code": HAI_PHONG},
+        period_from="2099-01-01",
+        period_to="2099-12-31",
     )
     found = report_of(admin, plan_id=plan["id"], on="2026-12-01")
     by_id = {item["target"]["id"]: item for item in found["results"]}
@@ -370,13 +363,11 @@ def test_a_plan_s_targets_are_reported_with_figure_result_gap_and_trend(
     both = add(
         admin,
         plan,
-        target(
-            indicator="clubs.with_both_funds_share",
-            area={"level": "commune", "code": commune},
-            period_from=None,
-            period_to="2099-12-31",
-            minimum=100,
-        ),
+        indicator="clubs.with_both_funds_share",
+        area={"level": "commune", "code": commune},
+        period_from=None,
+        period_to="2099-12-31",
+        minimum=100,
     )
 
     def funds_opened() -> dict[str, Any] | None:
@@ -416,13 +407,11 @@ def test_the_report_comes_as_a_vietnamese_spreadsheet(admin: httpx.Client) -> No
     add(
         admin,
         plan,
-        target(
-            indicator="members.women_share",
-            area={"level": "province", "code": LAO_CAI},
-            period_from=None,
-            minimum=60,
-            maximum=70,
-        ),
+        indicator="members.women_share",
+        area={"level": "province", "code": LAO_CAI},
+        period_from=None,
+        minimum=60,
+        maximum=70,
     )
     answer = admin.get(
         "/api/v1/reports/targets",
@@ -456,24 +445,20 @@ def test_members_who_borrowed_in_the_period_are_counted_by_the_loans_service(
     borrowed = add(
         admin,
         plan,
-        target(
-            indicator="members.borrowed",
-            area=area,
-            period_from="2024-01-01",
-            period_to="2024-12-31",
-            minimum=1,
-        ),
+        indicator="members.borrowed",
+        area=area,
+        period_from="2024-01-01",
+        period_to="2024-12-31",
+        minimum=1,
     )
     share = add(
         admin,
         plan,
-        target(
-            indicator="members.borrowed_share",
-            area=area,
-            period_from="2024-01-01",
-            period_to="2024-12-31",
-            minimum=50,
-        ),
+        indicator="members.borrowed_share",
+        area=area,
+        period_from="2024-01-01",
+        period_to="2024-12-31",
+        minimum=50,
     )
     found = report_of(admin, plan_id=plan["id"])["results"]
     results = {item["target"]["id"]: item for item in found}
@@ -505,12 +490,10 @@ def test_the_national_office_sees_the_provinces_targets_added_up_and_ranked(
         add(
             admin,
             plan,
-            target(
-                area={"level": "province", "code": province},
-                period_from="2026-01-01",
-                period_to="2030-12-31",
-                minimum=clubs,
-            ),
+            area={"level": "province", "code": province},
+            period_from="2026-01-01",
+            period_to="2030-12-31",
+            minimum=clubs,
         )
         add(  # a share is not added up
             admin,
