@@ -11,7 +11,7 @@ from common import places
 from tests.factories import LAO_CAI, make_club
 from tests.support import assert_problem, wait_until
 from tests.test_funding import make_plan
-from tests.test_loans import disbursed_loan, make_lending_club
+from tests.test_loans import FUND_CAPITAL, disbursed_loan, make_lending_club
 from tools.demo_funding import lao_cai_2018_targets
 
 OLD_LAO_CAI, BAT_XAT, OLD_HAI_DUONG = "10", "082", "30"
@@ -460,11 +460,33 @@ def test_members_who_borrowed_in_the_period_are_counted_by_the_loans_service(
         period_to="2024-12-31",
         minimum=50,
     )
+    # Its fund: 50 million of capital since 2023, 6 million of it lent in 2024.
+    fund = add(
+        admin,
+        plan,
+        indicator="clubs.fund_at_least",
+        area=area,
+        period_from=None,
+        period_to="2024-12-31",
+        minimum=1,
+        parameter=FUND_CAPITAL,
+    )
+    average = add(
+        admin,
+        plan,
+        indicator="funds.average_per_club",
+        area=area,
+        period_from=None,
+        period_to="2024-12-31",
+        minimum=1,
+    )
     found = report_of(admin, plan_id=plan["id"])["results"]
     results = {item["target"]["id"]: item for item in found}
     assert results[borrowed["id"]]["verdict"] == "met" and results[borrowed["id"]]["figure"] >= 1
     counted = results[share["id"]]
     assert counted["verdict"] in ("met", "not_met") and 0 < counted["figure"] <= 100
+    assert results[fund["id"]]["verdict"] == "met" and results[fund["id"]]["figure"] >= 1
+    assert results[average["id"]]["figure"] > 0 and results[average["id"]]["verdict"] == "met"
 
 
 def test_the_demo_plan_s_targets_are_the_plan_s_own_sentences(admin: httpx.Client) -> None:

@@ -52,6 +52,11 @@ FIGURES: dict[str, tuple[Source, Source | None]] = {
     ),
     "clubs.with_both_funds": ((LOANS, "clubs_with_both_funds"), None),
     "clubs.with_both_funds_share": ((LOANS, "clubs_with_both_funds"), (CLUBS, "clubs.active")),
+    "clubs.fund_at_least": ((LOANS, "clubs_with_income_fund_at_least"), None),
+    "clubs.fund_at_least_share": (
+        (LOANS, "clubs_with_income_fund_at_least"),
+        (CLUBS, "clubs.active"),
+    ),
     "members.borrowed": ((LOANS, "members_borrowed_in_period"), None),
     "members.borrowed_share": (
         (LOANS, "members_borrowed_in_period"),
@@ -104,19 +109,27 @@ class Figures:
 
     clients: dict[str, ServiceClient]
     token: str | None
-    asked: dict[tuple[str, Level, str | None, Window], dict[str, Any] | None] = field(
+    asked: dict[tuple[str, Level, str | None, Window, int | None], dict[str, Any] | None] = field(
         default_factory=dict
     )
 
     async def of(
-        self, source: str, level: Level, code: str | None, window: Window
+        self,
+        source: str,
+        level: Level,
+        code: str | None,
+        window: Window,
+        parameter: int | None = None,
     ) -> dict[str, Any] | None:
-        key = (source, level, code, window)
+        """`parameter`: what the loans service's fund count needs (a fund's amount)."""
+        key = (source, level, code, window, parameter if source == LOANS else None)
         if key not in self.asked:
             aggregate = AGGREGATES[source]
             body: dict[str, Any] = aggregate.period(window)
             if level in aggregate.area_fields:
                 body[aggregate.area_fields[level]] = code
+            if key[-1] is not None:
+                body["fund_at_least"] = key[-1]
             self.asked[key] = await self._post(source, aggregate.path, body)
         return self.asked[key]
 
@@ -133,9 +146,14 @@ class Figures:
         return found
 
 
+AVERAGE_FUND = "funds.average_per_club"
+
+
 def _sources(indicator: str) -> list[Source]:
     if indicator.startswith("coverage."):
         return [(CLUBS, "communes_with_club")]
+    if indicator == AVERAGE_FUND:
+        return [(LOANS, "income_funds_held"), (CLUBS, "clubs.active")]
     counted, whole = FIGURES[indicator]
     return [counted] if whole is None else [counted, whole]
 
@@ -147,7 +165,7 @@ def counts(indicator: str, level: Level) -> bool:
             Level.NATION,
             Level.PROVINCE,
         )
-    return indicator in FIGURES and all(
+    return (indicator in FIGURES or indicator == AVERAGE_FUND) and all(
         level is Level.NATION or level in AGGREGATES[source].area_fields
         for source, _ in _sources(indicator)
     )
@@ -174,17 +192,25 @@ def _at(answer: dict[str, Any], path: str) -> float:
 
 
 async def figure(
-    figures: Figures, indicator: str, level: Level, code: str | None, window: Window
+    figures: Figures,
+    indicator: str,
+    level: Level,
+    code: str | None,
+    window: Window,
+    parameter: int | None = None,
 ) -> float | None:
     """The indicator's figure for the area and period; None when a service did not answer."""
     answers = {}
     for source, _ in _sources(indicator):
-        answer = await figures.of(source, level, code, window)
+        answer = await figures.of(source, level, code, window, parameter)
         if answer is None:
             return None
         answers[source] = answer
     if indicator.startswith("coverage."):
         return _coverage(answers[CLUBS], indicator, code)
+    if indicator == AVERAGE_FUND:  # đồng per active club, whole
+        clubs = _at(answers[CLUBS], "clubs.active")
+        return float(int(_at(answers[LOANS], "income_funds_held") // clubs)) if clubs else None
     (source, path), whole = FIGURES[indicator]
     value = _at(answers[source], path)
     if whole is None:
@@ -243,7 +269,7 @@ async def result(target: Target, start: date, on: date, figures: Figures) -> Tar
         )
 
     async def figure_of(span: Window) -> PeriodFigure:
-        value = await figure(figures, target.indicator, level, code, span)
+        value = await figure(figures, target.indicator, level, code, span, target.parameter)
         return PeriodFigure(period_from=span.start, period_to=span.end, figure=value)
 
     each = [await figure_of(span) for span in (_years(window) if target.each_year else [window])]

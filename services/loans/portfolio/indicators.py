@@ -58,6 +58,11 @@ class MoneyIndicatorsQuery(InputModel):
         alias="from",
         description="With it, the members who borrowed between it and `on` are counted too.",
     )
+    fund_at_least: Annotated[int, Field(ge=0, le=10**15)] | None = Field(
+        default=None,
+        description="With it, the clubs whose income-generation fund holds at least this many "
+        "đồng on `on` are counted too.",
+    )
     club_ids: Annotated[list[Id], Field(max_length=MAX_CLUB_IDS)] | None = Field(
         default=None, description="Only these clubs (e.g. one funder's), at most 25,000."
     )
@@ -81,6 +86,15 @@ class MoneyIndicators(OutputModel):
     members_with_bank_loan: int
     members_with_loan: int = Field(
         description="Members with an outstanding club or bank loan, each counted once."
+    )
+    income_funds_held: int = Field(
+        description="What the active clubs' income-generation funds hold on the date (cash and "
+        "loans outstanding), in đồng."
+    )
+    clubs_with_income_fund_at_least: int | None = Field(
+        default=None,
+        description="Active clubs whose income-generation fund holds at least `fund_at_least` "
+        "đồng on the date; none without it.",
     )
     members_borrowed_in_period: int | None = Field(
         default=None,
@@ -149,6 +163,37 @@ def _funds(session: Session, funds: ColumnElement[bool], on: date) -> tuple[int,
     return int(clubs), int(both), int(capital)
 
 
+def _income_funds(
+    session: Session, funds: ColumnElement[bool], on: date, at_least: int | None
+) -> tuple[int, int | None]:
+    """What the active clubs' income-generation funds hold on `on` (cash and loans
+    outstanding: the fund's money, wherever it is), and how many hold at least `at_least`."""
+    inactive = exists().where(
+        col(KnownClub.club_id) == col(Fund.club_id), col(KnownClub.status) != ACTIVE_CLUB
+    )
+    held = (
+        select(Fund.club_id, func.sum(Posting.amount).label("held"))
+        .join(Posting, col(Posting.fund_id) == col(Fund.id))
+        .join(LedgerEntry, col(LedgerEntry.id) == col(Posting.entry_id))
+        .where(
+            funds,
+            ~inactive,
+            col(Fund.kind) == FundKind.INCOME_GENERATION.value,
+            col(Posting.account).in_([Account.CASH.value, Account.LOANS_RECEIVABLE.value]),
+            col(LedgerEntry.occurred_on) <= on,
+        )
+        .group_by(col(Fund.club_id))
+        .subquery()
+    )
+    total, counted = session.execute(
+        select(
+            func.coalesce(func.sum(held.c.held), 0),
+            func.count().filter(held.c.held >= (at_least or 0)),
+        ).select_from(held)
+    ).one()
+    return int(total), None if at_least is None else int(counted)
+
+
 def _borrowed(session: Session, area: Area, start: date, end: date) -> int:
     """Members who held a loan at some time from `start` to `end`: a club loan disbursed by
     the end and not repaid in full or written off before the start, or a matched bank loan
@@ -199,6 +244,7 @@ def indicators(
         ),
     )
     clubs, both, capital = _funds(session, funds, query.on)
+    income_funds, at_least = _income_funds(session, funds, query.on, query.fund_at_least)
     sums = money_figures(session, area, query.on)
     return MoneyIndicators(
         on=query.on,
@@ -211,6 +257,8 @@ def indicators(
         members_with_club_loan=sums.club_borrowers,
         members_with_bank_loan=sums.bank_borrowers,
         members_with_loan=sums.members_with_loan,
+        income_funds_held=income_funds,
+        clubs_with_income_fund_at_least=at_least,
         members_borrowed_in_period=None
         if query.period_from is None
         else _borrowed(session, area, query.period_from, query.on),
