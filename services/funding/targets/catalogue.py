@@ -210,7 +210,7 @@ _BOTH_FUNDS = _count(
     ON,
     "Số CLB có đủ hai quỹ",
     "Clubs holding both funds",
-    "Active clubs whose income-generation fund and activity fund both hold money on the date.",
+    "Active clubs with both an income-generation fund and an activity fund opened by the date.",
     supplied_by=(LOANS,),
 )
 _FUND_AT_LEAST = _count(
