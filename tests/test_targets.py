@@ -326,6 +326,24 @@ def test_a_plan_s_targets_are_reported_with_figure_result_gap_and_trend(
         minimum=1,
         **year_2019,
     )
+    districts = add(
+        admin,
+        plan,
+        indicator="coverage.former_districts",
+        area={"level": "province", "code": HAI_PHONG},
+        period_from=None,
+        period_to="2020-12-31",
+        minimum=1,
+    )
+    maintained = add(
+        admin,
+        plan,
+        indicator="clubs.maintained_share",
+        area={"level": "province", "code": HAI_PHONG},
+        period_from="2020-01-01",
+        period_to="2020-12-31",
+        minimum=100,
+    )
     later = add(
         admin,
         plan,
@@ -358,7 +376,10 @@ def test_a_plan_s_targets_are_reported_with_figure_result_gap_and_trend(
     assert uncounted["verdict"] == "not_counted" and uncounted["figure"] is None
     assert "former district" in uncounted["missing"]
     assert by_id[later["id"]]["verdict"] == "not_started"
-    assert (found["met"], found["not_met"], found["not_counted"]) == (1, 3, 1)
+    # The 2019 clubs lie in one former district, and both went on through 2020.
+    assert by_id[districts["id"]]["verdict"] == "met" and by_id[districts["id"]]["figure"] >= 1
+    assert by_id[maintained["id"]]["figure"] == 100
+    assert (found["met"], found["not_met"], found["not_counted"]) == (3, 3, 1)
     # Every club's two funds are opened as it is registered (the loans service hears of it).
     both = add(
         admin,

@@ -76,6 +76,10 @@ class ClubCounts(OutputModel):
         "period began: active through the whole period."
     )
     dissolved_in_period: int = Field(description="Dissolved by a status change in the period.")
+    active_at_start: int = Field(
+        description="Founded before the period and not dissolved before it began: the clubs "
+        "the period could maintain."
+    )
 
 
 class ClubIndicators(OutputModel):
@@ -91,6 +95,10 @@ class ClubIndicators(OutputModel):
     activities_by_area: dict[ActivityArea, int] = Field(
         description="Activities the clubs held in the period, by activity area (every area, "
         "0 for none)."
+    )
+    former_districts_with_club: int = Field(
+        description="Former districts (before the 2025 merger) with at least one active club "
+        "founded by `period_to`, by the clubs' own former districts."
     )
     communes_with_club: dict[str, int] = Field(
         description="Today's communes with at least one active club founded by `period_to`, by "
@@ -176,6 +184,7 @@ def _club_counts(
                     dissolved_at < _period_start(end + timedelta(days=1)),
                 )
             ),
+            count_if(and_(founded < start, or_(~dissolved, dissolved_at >= since_start))),
         ).where(*area, or_(founded.is_(None), founded <= end))
     ).one()
     return ClubCounts(
@@ -184,6 +193,7 @@ def _club_counts(
         founded_in_period=row[2],
         maintained=row[3],
         dissolved_in_period=row[4],
+        active_at_start=row[5],
     )
 
 
@@ -262,6 +272,19 @@ def _activities_by_area(
     return {kind: held.get(kind, 0) for kind in ActivityArea}
 
 
+def _former_districts_with_club(
+    session: Session, active_area: list[ColumnElement[bool]], end: date
+) -> int:
+    founded = col(Club.founding_decision_date)
+    return int(
+        session.execute(
+            select(func.count(func.distinct(col(Club.former_district_code)))).where(
+                *active_area, or_(founded.is_(None), founded <= end)
+            )
+        ).scalar_one()
+    )
+
+
 def _communes_with_club(
     session: Session, active_area: list[ColumnElement[bool]], end: date
 ) -> dict[str, int]:
@@ -295,6 +318,7 @@ def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -
         meetings_held=meetings,
         activities_by_area=_activities_by_area(session, area, start, end),
         communes_with_club=_communes_with_club(session, active_area, end),
+        former_districts_with_club=_former_districts_with_club(session, active_area, end),
     )
 
 

@@ -35,7 +35,9 @@ FIGURES: dict[str, tuple[Source, Source | None]] = {
     "clubs.founded": ((CLUBS, "clubs.founded_in_period"), None),
     "clubs.active": ((CLUBS, "clubs.active"), None),
     "clubs.maintained": ((CLUBS, "clubs.maintained"), None),
+    "clubs.maintained_share": ((CLUBS, "clubs.maintained"), (CLUBS, "clubs.active_at_start")),
     "clubs.dissolved": ((CLUBS, "clubs.dissolved_in_period"), None),
+    "coverage.former_districts": ((CLUBS, "former_districts_with_club"), None),
     "members.total": ((CLUBS, "members.members"), None),
     "members.older": ((CLUBS, "members.older"), None),
     "members.older_share": ((CLUBS, "members.older"), (CLUBS, "members.members")),
@@ -150,7 +152,7 @@ AVERAGE_FUND = "funds.average_per_club"
 
 
 def _sources(indicator: str) -> list[Source]:
-    if indicator.startswith("coverage."):
+    if indicator in COVERAGE_TYPES or indicator.removesuffix("_share") in COVERAGE_TYPES:
         return [(CLUBS, "communes_with_club")]
     if indicator == AVERAGE_FUND:
         return [(LOANS, "income_funds_held"), (CLUBS, "clubs.active")]
@@ -160,11 +162,8 @@ def _sources(indicator: str) -> list[Source]:
 
 def counts(indicator: str, level: Level) -> bool:
     """Whether the services' aggregates count this indicator at this level."""
-    if indicator.startswith("coverage."):
-        return indicator != "coverage.former_districts" and level in (
-            Level.NATION,
-            Level.PROVINCE,
-        )
+    if indicator.removesuffix("_share") in COVERAGE_TYPES:
+        return level in (Level.NATION, Level.PROVINCE)
     return (indicator in FIGURES or indicator == AVERAGE_FUND) and all(
         level is Level.NATION or level in AGGREGATES[source].area_fields
         for source, _ in _sources(indicator)
@@ -206,7 +205,7 @@ async def figure(
         if answer is None:
             return None
         answers[source] = answer
-    if indicator.startswith("coverage."):
+    if indicator.removesuffix("_share") in COVERAGE_TYPES:
         return _coverage(answers[CLUBS], indicator, code)
     if indicator == AVERAGE_FUND:  # đồng per active club, whole
         clubs = _at(answers[CLUBS], "clubs.active")
