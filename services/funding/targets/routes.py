@@ -200,12 +200,14 @@ def _owner(
             "plan_id", "give a plan_id or a programme", "query", code=Code.MUTUALLY_EXCLUSIVE
         )
     if principal.role not in REPORTERS:
-        raise Forbidden("Target reports are for admins and officers.")
+        raise Forbidden("Target reports are for admins and officers.", code=Code.ROLE_FORBIDDEN)
     if plan_id is not None:
         plan, series = plans.visible_plan(session, principal, plan_id)
         return list(service.targets_of(session, plan_id=plan.id)), date(series.start_year, 1, 1)
     if principal.role is Role.OFFICER:
-        raise Forbidden("A programme phase's report is the national office's.")
+        raise Forbidden(
+            "A programme phase's report is the national office's.", code=Code.ROLE_FORBIDDEN
+        )
     assert programme is not None
     phase = _programme(session, programme)
     return list(service.targets_of(session, programme_code=programme)), date(phase.start_year, 1, 1)
