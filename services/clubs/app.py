@@ -28,6 +28,7 @@ def create_app(settings: ClubsSettings | None = None) -> FastAPI:
     # The official lists are read once here, not by the first request that needs them.
     places.provinces()
     places.communes()
+    places.former_districts_of()  # a club's place before the merger, on every save
     settings = settings or ClubsSettings()
     app = create_service_app(
         title="ISHC clubs service",

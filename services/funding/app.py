@@ -3,6 +3,7 @@ commitments, receipts, allocations to club funds, and the funded clubs."""
 
 from fastapi import FastAPI
 
+from common import places
 from common.app import create_service_app
 from common.club_directory import ClubDirectory
 from common.events.feed import feed_router
@@ -31,6 +32,9 @@ from services.funding.targets.routes import router as targets_router
 
 
 def create_app(settings: FundingSettings | None = None) -> FastAPI:
+    # The units targets are written on, read once here, not by the first request that needs them.
+    places.communes()
+    places.former_districts()
     settings = settings or FundingSettings()
     app = create_service_app(
         title="ISHC funding service",
