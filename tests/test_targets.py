@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 from common import places
 from tests.factories import LAO_CAI, make_club
 from tests.support import assert_problem, wait_until
+from tests.test_activities import add_member, meeting_payload
 from tests.test_funding import make_plan
 from tests.test_loans import FUND_CAPITAL, disbursed_loan, make_lending_club
 from tools.demo_funding import lao_cai_2018_targets
@@ -568,3 +569,26 @@ def test_the_national_office_sees_the_provinces_targets_added_up_and_ranked(
         officer.get("/api/v1/reports/targets/national", params={"programme": phase}), 403
     )
     assert_problem(admin.get("/api/v1/reports/targets/national", params={"programme": "0"}), 404)
+
+
+def test_health_checks_given_at_meetings_are_counted(admin: httpx.Client) -> None:
+    club = make_club(admin)
+    members = [add_member(admin, club) for _ in range(2)]
+    held = admin.post(
+        f"/api/v1/clubs/{club['id']}/meetings",
+        json=meeting_payload(attending_member_ids=members, health_checks=2),
+    )
+    assert held.status_code == 201, held.text
+    plan = make_plan(admin, approve=False)
+    checks = add(
+        admin,
+        plan,
+        indicator="support.health_checks",
+        area={"level": "commune", "code": club["commune_code"]},
+        period_from="2024-01-01",
+        period_to="2024-12-31",
+        minimum=1,
+    )
+    (result,) = report_of(admin, plan_id=plan["id"])["results"]
+    assert result["target"]["id"] == checks["id"]
+    assert result["verdict"] == "met" and result["figure"] >= 2

@@ -92,6 +92,7 @@ class ClubIndicators(OutputModel):
         description="Active clubs with activities in all eight areas in the period."
     )
     meetings_held: int = Field(description="Meetings of the clubs in the period.")
+    health_checks: int = Field(description="Health checks given at those meetings.")
     activities_by_area: dict[ActivityArea, int] = Field(
         description="Activities the clubs held in the period, by activity area (every area, "
         "0 for none)."
@@ -228,8 +229,9 @@ def _activity_counts(
     active_area: list[ColumnElement[bool]],
     start: date,
     end: date,
-) -> tuple[int, int]:
-    """(active clubs with activities in all eight areas in the period, meetings held)."""
+) -> tuple[int, int, int]:
+    """(active clubs with activities in all eight areas in the period, meetings held, health
+    checks given at them)."""
     all_eight = (
         select(col(Activity.club_id))
         .where(
@@ -240,21 +242,20 @@ def _activity_counts(
         .having(func.count(func.distinct(col(Activity.area))) == len(ActivityArea))
         .subquery()
     )
-    meetings = (
-        select(func.count())
-        .select_from(Meeting)
-        .where(
-            col(Meeting.club_id).in_(select(col(Club.id)).where(*area)),
-            col(Meeting.held_on).between(start, end),
-        )
-    )
-    clubs, held = session.execute(
+    of_period = [
+        col(Meeting.club_id).in_(select(col(Club.id)).where(*area)),
+        col(Meeting.held_on).between(start, end),
+    ]
+    clubs, held, checks = session.execute(
         select(
             select(func.count()).select_from(all_eight).scalar_subquery(),
-            meetings.scalar_subquery(),
+            select(func.count()).select_from(Meeting).where(*of_period).scalar_subquery(),
+            select(func.coalesce(func.sum(col(Meeting.health_checks)), 0))
+            .where(*of_period)
+            .scalar_subquery(),
         )
     ).one()
-    return int(clubs), int(held)
+    return int(clubs), int(held), int(checks)
 
 
 def _activities_by_area(
@@ -307,7 +308,7 @@ def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -
     area = _area(principal, query)
     active_area = [*area, col(Club.status) == ClubStatus.ACTIVE.value]
     members, compliant = _member_counts(session, active_area, end)
-    all_eight, meetings = _activity_counts(session, area, active_area, start, end)
+    all_eight, meetings, checks = _activity_counts(session, area, active_area, start, end)
     return ClubIndicators(
         period_from=start,
         period_to=end,
@@ -316,6 +317,7 @@ def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -
         clubs_compliant=compliant,
         clubs_running_all_eight=all_eight,
         meetings_held=meetings,
+        health_checks=checks,
         activities_by_area=_activities_by_area(session, area, start, end),
         communes_with_club=_communes_with_club(session, active_area, end),
         former_districts_with_club=_former_districts_with_club(session, active_area, end),

@@ -38,6 +38,7 @@ FIGURES: dict[str, tuple[Source, Source | None]] = {
     "clubs.maintained_share": ((CLUBS, "clubs.maintained"), (CLUBS, "clubs.active_at_start")),
     "clubs.dissolved": ((CLUBS, "clubs.dissolved_in_period"), None),
     "coverage.former_districts": ((CLUBS, "former_districts_with_club"), None),
+    "support.health_checks": ((CLUBS, "health_checks"), None),
     "members.total": ((CLUBS, "members.members"), None),
     "members.older": ((CLUBS, "members.older"), None),
     "members.older_share": ((CLUBS, "members.older"), (CLUBS, "members.members")),
