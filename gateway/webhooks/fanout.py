@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, insert
+from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from common.clock import utcnow
@@ -43,17 +43,6 @@ def remember_funded_clubs(session: Session, events: Iterable[FeedEvent]) -> list
             session.add(FundedClub(funder_id=funder_id, club_id=club_id))
     session.flush()
     return allocations
-
-
-def wanted_types(engine: Engine) -> set[str]:
-    """The types some active subscription wants, and the allocations (the funded clubs)."""
-    with Session(engine) as session:
-        rows = session.exec(
-            select(WebhookSubscription.event_types).where(
-                WebhookSubscription.active == True  # noqa: E712
-            )
-        ).all()
-    return {EventType.ALLOCATION_RECORDED.value}.union(*rows)
 
 
 InWindow = Callable[[WebhookSubscription, datetime], bool]

@@ -9,7 +9,7 @@ from gateway.identity import issue_token
 from gateway.keys import KeyStore
 from gateway.models import ApiClient
 from gateway.settings import GatewaySettings
-from gateway.webhooks.fanout import fan_out, wanted_types
+from gateway.webhooks.fanout import fan_out
 from gateway.webhooks.models import consumer_tables
 
 SUBJECT = "gateway:webhooks"
@@ -53,8 +53,10 @@ def event_consumers(settings: GatewaySettings, keys: KeyStore) -> dict[str, Even
             ),
             consumer_tables,
             {},
+            # Every event, not only the types subscribed to when a page is asked for: a page
+            # read with that list would skip the events of a subscription made meanwhile (its
+            # first event lost), and member erasures that no subscription names.
             page_handler=fan_out,
-            types=wanted_types,
             poll_seconds=settings.event_poll_seconds,
             idle_poll_seconds=settings.event_idle_poll_seconds,
             max_attempts=settings.event_max_attempts,
