@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
+from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
 from common import places
@@ -145,12 +146,8 @@ def add(
     plan_id: int | None = None,
     programme_code: str | None = None,
 ) -> Target:
-    owner = (
-        col(Target.plan_id) == plan_id
-        if plan_id is not None
-        else (col(Target.programme_code) == programme_code)
-    )
-    if len(session.exec(select(Target.id).where(owner)).all()) >= MAX_TARGETS:
+    owned = _owned_by(plan_id, programme_code)
+    if session.exec(select(func.count()).select_from(Target).where(owned)).one() >= MAX_TARGETS:
         reason = f"at most {MAX_TARGETS} targets"
         raise invalid("indicator", reason, code=Code.TOO_MANY_RECORDS)
     target = Target(
@@ -181,15 +178,18 @@ def copy_to(session: Session, source_plan_id: int, plan_id: int) -> None:
         session.add(copied)
 
 
+def _owned_by(plan_id: int | None, programme_code: str | None) -> ColumnElement[bool]:
+    """The targets of a plan version, or else of a programme phase."""
+    if plan_id is not None:
+        return col(Target.plan_id) == plan_id
+    return col(Target.programme_code) == programme_code
+
+
 def targets_of(
     session: Session, *, plan_id: int | None = None, programme_code: str | None = None
 ) -> Sequence[Target]:
-    query = select(Target)
-    if plan_id is not None:
-        query = query.where(col(Target.plan_id) == plan_id)
-    else:
-        query = query.where(col(Target.programme_code) == programme_code)
-    return session.exec(query.order_by(col(Target.id))).all()
+    owned = _owned_by(plan_id, programme_code)
+    return session.exec(select(Target).where(owned).order_by(col(Target.id))).all()
 
 
 def _number(value: Decimal | None) -> float | None:
