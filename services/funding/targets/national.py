@@ -86,12 +86,12 @@ async def standings(
     """Each province's results over its plans' targets, furthest from them first."""
     by_province: dict[str, list[TargetResult]] = defaultdict(list)
     plan_count: dict[str, int] = defaultdict(int)
+    asked = [(plan, target) for plan in province_plans for target in plan.targets]
+    judged = await report.results([(t, plan.start) for plan, t in asked], on, figures)
     for plan in province_plans:
         plan_count[plan.province_code] += 1
-        for target in plan.targets:
-            by_province[plan.province_code].append(
-                await report.result(target, plan.start, on, figures)
-            )
+    for (plan, _), judgement in zip(asked, judged, strict=True):
+        by_province[plan.province_code].append(judgement)
     found = []
     for province, results in by_province.items():
         verdicts = [item.verdict for item in results]

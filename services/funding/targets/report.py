@@ -9,6 +9,7 @@ caller's own token (an officer's scope applies there too). An indicator no servi
 such an area yet is reported `not_counted`, with the reason, never as 0 or as met.
 """
 
+import asyncio
 import calendar
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,9 +113,12 @@ class Figures:
 
     clients: dict[str, ServiceClient]
     token: str | None
-    asked: dict[tuple[str, Level, str | None, Window, int | None], dict[str, Any] | None] = field(
-        default_factory=dict
-    )
+    asked: dict[
+        tuple[str, Level, str | None, Window, int | None],
+        asyncio.Task[dict[str, Any] | None],
+    ] = field(default_factory=dict)
+    """Each aggregate asked once: the targets are judged at once, and those that need the
+    same aggregate wait for the one call."""
 
     async def of(
         self,
@@ -133,8 +137,8 @@ class Figures:
                 body[aggregate.area_fields[level]] = code
             if key[-1] is not None:
                 body["fund_at_least"] = key[-1]
-            self.asked[key] = await self._post(source, aggregate.path, body)
-        return self.asked[key]
+            self.asked[key] = asyncio.create_task(self._post(source, aggregate.path, body))
+        return await self.asked[key]
 
     async def _post(self, source: str, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
         try:
@@ -304,3 +308,13 @@ def _judged(shown: TargetResult, each: list[PeriodFigure], target: Target) -> Ta
     shown.verdict = Verdict.MET if all(met for _, met, _ in judged) else Verdict.NOT_MET
     shown.figure, shown.gap = figure, gap
     return shown
+
+
+async def results(
+    targets: list[tuple[Target, date]], on: date, figures: Figures
+) -> list[TargetResult]:
+    """The results of these targets (each with its plan's or phase's first day), judged at
+    once: the services answer their aggregates side by side."""
+    return list(
+        await asyncio.gather(*(result(target, start, on, figures) for target, start in targets))
+    )

@@ -245,7 +245,7 @@ async def target_report(
     )
     figures = report.Figures({"clubs": sources.clubs, "loans": sources.loans}, token)
     day = on or clock.today()
-    results = [await report.result(target, start, day, figures) for target in targets]
+    results = await report.results([(target, start) for target in targets], day, figures)
     verdicts = [item.verdict for item in results]
     found = TargetReport(
         plan_id=plan_id,
@@ -292,7 +292,7 @@ async def national_target_report(
     return NationalTargetReport(
         programme_code=programme,
         on=day,
-        programme=[await report.result(t, start, day, figures) for t in phase_targets],
+        programme=await report.results([(t, start) for t in phase_targets], day, figures),
         provinces_targets=national.added_up(plans_of_phase, phase_targets),
         provinces=await national.standings(plans_of_phase, day, figures),
     )
