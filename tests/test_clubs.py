@@ -389,3 +389,31 @@ def test_a_club_keeps_where_it_was_before_the_merger_and_is_counted_there(
         ),
         422,
     )
+
+
+def test_a_past_date_is_counted_with_the_clubs_status_as_it_was_that_day(
+    admin: httpx.Client,
+) -> None:
+    # An annual review of last year must not lose a club suspended this morning.
+    club = make_club(admin, status="active", founding_decision_date="2019-03-01")
+    today = clock.today()
+    yesterday = today - timedelta(days=1)
+
+    def clubs_on(day: object, start: str = "2019-01-01") -> dict[str, int]:
+        body = {"from": start, "to": str(day), "club_ids": [club["id"]]}
+        answer = admin.post("/api/v1/clubs/indicators", json=body)
+        assert answer.status_code == 200, answer.text
+        counts: dict[str, int] = answer.json()["clubs"]
+        return counts
+
+    assert clubs_on(yesterday)["active"] == clubs_on(today)["active"] == 1
+    path = f"/api/v1/clubs/{club['id']}/status"
+    for status in ("suspended", "active", "dissolved"):
+        changed = admin.post(path, json={"status": status, "reason": "test"})
+        assert changed.status_code == 200, changed.text
+    assert clubs_on(yesterday)["active"] == 1
+    assert clubs_on(yesterday, start="2020-01-01")["maintained"] == 1
+    now = clubs_on(today, start=str(today))
+    assert (now["active"], now["maintained"], now["dissolved_in_period"]) == (0, 0, 1)
+    assert now["active_at_start"] == 1
+    assert clubs_on(yesterday, start=str(yesterday))["dissolved_in_period"] == 0

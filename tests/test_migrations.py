@@ -11,10 +11,11 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, MetaData, text
+from sqlalchemy import Engine, Integer, MetaData, String, column, table, text
 
-from common.db import make_engine
+from common.db import UTCDateTime, make_engine
 from common.migrate import alembic_config, objects_of
+from common.sealing import SealedJSON
 from gateway.tables import metadata as gateway_metadata
 from services.clubs.models import ClubsBase
 from services.funding.tables import metadata as funding_metadata
@@ -88,3 +89,56 @@ def test_activities_of_the_mistaken_area_become_communication(
     with scratch_engine.connect() as connection:
         areas = sorted(connection.execute(text("SELECT area FROM activities")).scalars())
     assert areas == ["communication", "health_care"]
+
+
+def test_the_status_changes_already_audited_give_the_clubs_past_statuses(
+    scratch_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counts on a past date read a club's status then from its status changes; those made
+    before the table existed are read from the audit's sealed snapshots."""
+    monkeypatch.setenv("CLUBS_PERSONAL_DATA_KEYS", PERSONAL_DATA_KEYS)
+    monkeypatch.setenv("CLUBS_PERSONAL_DATA_INDEX_KEY", PERSONAL_DATA_INDEX_KEY)
+    url = scratch_engine.url.render_as_string(hide_password=False)
+    command.upgrade(alembic_config("clubs", url), "d9f1b3c5e7a4")
+    at = datetime(2025, 5, 1, 3, 0, tzinfo=UTC)
+    audit = table(
+        "audit_entries",
+        column("entity", String()),
+        column("entity_id", Integer()),
+        column("action", String()),
+        column("actor", String()),
+        column("at", UTCDateTime()),
+        column("before", SealedJSON("audit_entries.before")),
+        column("after", SealedJSON("audit_entries.after")),
+    )
+    with scratch_engine.begin() as connection:
+        profile = connection.execute(text("SELECT MIN(id) FROM quota_profiles")).scalar_one()
+        connection.execute(
+            text(
+                "INSERT INTO clubs (created_at, updated_at, code, name, name_folded, "
+                "province_code, commune_code, village, quota_profile_id, status, version) "
+                "VALUES (:now, :now, 'CLB-1', 'CLB', 'clb', '15', '02647', '', :profile, "
+                "'suspended', 1)"
+            ),
+            {"now": at, "profile": profile},
+        )
+        club = connection.execute(text("SELECT id FROM clubs")).scalar_one()
+        entry = {"entity": "club", "entity_id": club, "actor": "user:admin", "at": at}
+        connection.execute(
+            audit.insert(),
+            [
+                {**entry, "action": "updated", "before": {"name": "A"}, "after": {"name": "B"}},
+                {
+                    **entry,
+                    "action": "status_changed",
+                    "before": {"status": "active"},
+                    "after": {"status": "suspended", "reason": "no meetings"},
+                },
+            ],
+        )
+    command.upgrade(alembic_config("clubs", url), "head")
+    with scratch_engine.connect() as connection:
+        changes = connection.execute(
+            text("SELECT club_id, status_before, status_after FROM club_status_changes")
+        ).all()
+    assert [tuple(row) for row in changes] == [(club, "active", "suspended")]

@@ -20,7 +20,14 @@ from common.problem_codes import Code
 from common.problems import NotFound, invalid
 from common.schemas import Id, InputModel, OutputModel, ReportDate
 from services.clubs.domain import ActivityArea, ClubStatus
-from services.clubs.models import Activity, AuditEntry, Club, Meeting, Member, QuotaProfile
+from services.clubs.models import (
+    Activity,
+    Club,
+    ClubStatusChange,
+    Meeting,
+    Member,
+    QuotaProfile,
+)
 from services.clubs.quotas.rules import (
     COUNT_NAMES,
     CountColumns,
@@ -33,7 +40,6 @@ from services.clubs.registry.schemas import CommuneCode, ProvinceCode
 from services.clubs.scope import club_filter
 
 MAX_CLUB_IDS = 25_000
-STATUS_CHANGED = "status_changed"
 
 router = APIRouter(
     prefix="/api/v1/clubs",
@@ -69,7 +75,10 @@ class IndicatorsQuery(InputModel):
 
 class ClubCounts(OutputModel):
     total: int = Field(description="Clubs in the registry not founded after the period.")
-    active: int = Field(description="Clubs active today.")
+    active: int = Field(
+        description="Clubs active on `period_to`: founded by then, and active then (their "
+        "status as it was that day, not today's)."
+    )
     founded_in_period: int = Field(description="Founding decision dated in the period.")
     maintained: int = Field(
         description="Founded before the period and active, with no status change since the "
@@ -86,10 +95,13 @@ class ClubIndicators(OutputModel):
     period_from: date
     period_to: date
     clubs: ClubCounts
-    members: Counts = Field(description="Active members of the active clubs on `period_to`.")
-    clubs_compliant: int = Field(description="Active clubs meeting their quota profile then.")
+    members: Counts = Field(
+        description="Active members on `period_to` of the clubs active that day."
+    )
+    clubs_compliant: int = Field(description="Clubs active then meeting their quota profile.")
     clubs_running_all_eight: int = Field(
-        description="Active clubs with activities in all eight areas in the period."
+        description="Clubs active on `period_to` with activities in all eight areas in the "
+        "period."
     )
     meetings_held: int = Field(description="Meetings of the clubs in the period.")
     health_checks: int = Field(description="Health checks given at those meetings.")
@@ -141,33 +153,43 @@ def _period_start(day: date) -> datetime:
     return clock.start_of(day)
 
 
+def status_on(day: date) -> ColumnElement[str]:
+    """A club's status at the end of `day`: what its first later change changed it from, or
+    its status now when it has not changed since."""
+    first_later = (
+        select(col(ClubStatusChange.status_before))
+        .where(
+            col(ClubStatusChange.club_id) == col(Club.id),
+            col(ClubStatusChange.changed_at) >= _period_start(day + timedelta(days=1)),
+        )
+        .order_by(col(ClubStatusChange.changed_at), col(ClubStatusChange.id))
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(first_later, col(Club.status))
+
+
+def active_on(day: date) -> ColumnElement[bool]:
+    return status_on(day) == ClubStatus.ACTIVE.value
+
+
+def _changed(start: date, end: date, status: ClubStatus | None = None) -> ColumnElement[bool]:
+    """Whether the club's status changed in the period (to `status`, if given)."""
+    conditions = [
+        col(ClubStatusChange.club_id) == col(Club.id),
+        col(ClubStatusChange.changed_at) >= _period_start(start),
+        col(ClubStatusChange.changed_at) < _period_start(end + timedelta(days=1)),
+    ]
+    if status is not None:
+        conditions.append(col(ClubStatusChange.status_after) == status.value)
+    return select(col(ClubStatusChange.id)).where(*conditions).exists()
+
+
 def _club_counts(
     session: Session, area: list[ColumnElement[bool]], start: date, end: date
 ) -> ClubCounts:
-    since_start = _period_start(start)
-    changed_since = (
-        select(col(AuditEntry.id))
-        .where(
-            col(AuditEntry.entity) == "club",
-            col(AuditEntry.entity_id) == col(Club.id),
-            col(AuditEntry.action) == STATUS_CHANGED,
-            col(AuditEntry.at) >= since_start,
-        )
-        .exists()
-    )
-    # Dissolution is final, so a dissolved club's latest status change is its dissolution.
-    dissolved_at = (
-        select(func.max(col(AuditEntry.at)))
-        .where(
-            col(AuditEntry.entity) == "club",
-            col(AuditEntry.entity_id) == col(Club.id),
-            col(AuditEntry.action) == STATUS_CHANGED,
-        )
-        .scalar_subquery()
-    )
     founded = col(Club.founding_decision_date)
-    active = col(Club.status) == ClubStatus.ACTIVE.value
-    dissolved = col(Club.status) == ClubStatus.DISSOLVED.value
+    before_start = start - timedelta(days=1)
 
     def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
         return func.count(case((condition, 1)))
@@ -175,17 +197,13 @@ def _club_counts(
     row = session.execute(
         select(
             func.count(),
-            count_if(active),
+            count_if(active_on(end)),
             count_if(founded.between(start, end)),
-            count_if(and_(active, founded < start, ~changed_since)),
+            count_if(and_(founded < start, active_on(end), ~_changed(start, end))),
+            count_if(_changed(start, end, ClubStatus.DISSOLVED)),
             count_if(
-                and_(
-                    dissolved,
-                    dissolved_at >= since_start,
-                    dissolved_at < _period_start(end + timedelta(days=1)),
-                )
+                and_(founded < start, status_on(before_start) != ClubStatus.DISSOLVED.value)
             ),
-            count_if(and_(founded < start, or_(~dissolved, dissolved_at >= since_start))),
         ).where(*area, or_(founded.is_(None), founded <= end))
     ).one()
     return ClubCounts(
@@ -306,7 +324,7 @@ def _communes_with_club(
 def indicators(session: Session, principal: Principal, query: IndicatorsQuery) -> ClubIndicators:
     start, end = query.period_from, query.period_to
     area = _area(principal, query)
-    active_area = [*area, col(Club.status) == ClubStatus.ACTIVE.value]
+    active_area = [*area, active_on(end)]
     members, compliant = _member_counts(session, active_area, end)
     all_eight, meetings, checks = _activity_counts(session, area, active_area, start, end)
     return ClubIndicators(

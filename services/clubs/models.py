@@ -92,6 +92,29 @@ class Club(Timestamps, table=True):
     version: int = 1
 
 
+class ClubStatusChange(ClubsBase, table=True):
+    """A change of a club's status: what a club's status was on any past date is read from
+    these (the audit's snapshots are sealed, so counts cannot read them)."""
+
+    __tablename__ = "club_status_changes"
+    __table_args__ = (
+        Index("ix_club_status_changes_club_id_changed_at", "club_id", "changed_at"),
+        Index("ix_club_status_changes_status_after_changed_at", "status_after", "changed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    club_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("clubs.id", name="fk_club_status_changes_club_id_clubs"),
+            nullable=False,
+        )
+    )
+    changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    status_before: str = Field(max_length=20)
+    status_after: str = Field(max_length=20)
+
+
 class Member(Timestamps, table=True):
     """One membership of one person in one club; leaving sets `left_on`, never deletes."""
 

@@ -22,7 +22,7 @@ from common.text import fold
 from services.clubs import audit, events
 from services.clubs.domain import ClubStatus
 from services.clubs.locations import legacy
-from services.clubs.models import AuditEntry, Club, QuotaProfile, outbox
+from services.clubs.models import AuditEntry, Club, ClubStatusChange, QuotaProfile, outbox
 from services.clubs.quotas.composition import compliance_join
 from services.clubs.quotas.routes import default_profile
 from services.clubs.registry.rules import (
@@ -268,6 +268,11 @@ def change_status(
     club.status = payload.status.value
     after = {"status": club.status, "reason": payload.reason}
     _save(session, club, audit.Actor(principal, request), "status_changed", before, after)
+    session.add(
+        ClubStatusChange(
+            club_id=id_of(club), status_before=before["status"], status_after=club.status
+        )
+    )
     outbox.emit(session, events.club_status_changed(club, before["status"], payload.reason))
     set_etag(response, club.version)
     return public(club)
