@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 
 from common.problem_codes import Code
 from common.problems import ServiceUnavailable
-from common.schemas import MAX_IDS
+from common.schemas import MAX_IDS, MAX_PAGE_SIZE
 from common.service_client import ServiceClient
 
 DISSOLVED = "dissolved"
@@ -25,6 +25,9 @@ class ClubFacts:
     province_code: str
     commune_code: str
     status: str
+    former_province_code: str | None = None
+    """Where it was before the 2025 merger (plans written before it count by it)."""
+    former_district_code: str | None = None
 
     @property
     def dissolved(self) -> bool:
@@ -40,6 +43,8 @@ class ClubFacts:
             province_code=item["province_code"],
             commune_code=item["commune_code"],
             status=item["status"],
+            former_province_code=item.get("former_province_code"),
+            former_district_code=item.get("former_district_code"),
         )
 
 
@@ -61,6 +66,21 @@ class ClubDirectory:
             )
             found.update((item["id"], ClubFacts.of(item)) for item in page["items"])
         return found
+
+    async def ids_of(self, **filters: str) -> list[int]:
+        """The ids of every club the clubs service's list gives for these filters (e.g. a
+        former district's: `former_district="082"`)."""
+        ids: list[int] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, str | int] = {**filters, "limit": MAX_PAGE_SIZE}
+            if cursor:
+                params["cursor"] = cursor
+            page = await self.client.get_json("/api/v1/clubs", params=params)
+            ids += [item["id"] for item in page["items"]]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return ids
 
     async def facts_if_available(self, ids: set[int]) -> dict[int, ClubFacts] | None:
         """Like `facts`, but None when the clubs service cannot answer."""

@@ -380,6 +380,9 @@ def test_a_club_keeps_where_it_was_before_the_merger_and_is_counted_there(
         return int(answer.json()["clubs"]["founded_in_period"])
 
     assert counted(former_district="082") >= 2
+    listed = admin.get("/api/v1/clubs", params={"former_district": "082", "limit": 1000})
+    assert {with_address["id"], split_commune["id"]} <= {c["id"] for c in listed.json()["items"]}
+    assert all(c["former_district_code"] == "082" for c in listed.json()["items"])
     assert counted(former_district="082") < counted(former_province="10")
     assert counted(commune="02647") >= 2
     assert_problem(

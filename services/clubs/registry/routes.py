@@ -126,6 +126,21 @@ def list_clubs(
     page: PageDep,
     province: Annotated[ProvinceCode | None, Query(description="Province code")] = None,
     commune: Annotated[CommuneCode | None, Query(description="Commune code")] = None,
+    former_province: Annotated[
+        str | None,
+        Query(
+            pattern=r"^\d{2}$",
+            description="Code of a province as it was before the 2025 merger: its clubs.",
+        ),
+    ] = None,
+    former_district: Annotated[
+        str | None,
+        Query(
+            pattern=r"^\d{3}$",
+            description="Code of a district as it was before the 2025 merger: the clubs whose "
+            "former district is known to be it.",
+        ),
+    ] = None,
     status: ClubStatus | None = None,
     compliant: Annotated[
         bool | None,
@@ -159,6 +174,10 @@ def list_clubs(
         filters.append(col(Club.province_code) == province)
     if commune:
         filters.append(col(Club.commune_code) == commune)
+    if former_province:
+        filters.append(col(Club.former_province_code) == former_province)
+    if former_district:
+        filters.append(col(Club.former_district_code) == former_district)
     if status:
         filters.append(col(Club.status) == status.value)
     if founded_from:

@@ -182,7 +182,7 @@ def _coverage() -> list[IndicatorDefinition]:
             f"Số {type_vi} có CLB",
             f"{type_en.capitalize()} with a club",
             f"Today's {type_en} with at least one active club.",
-            levels=ABOVE_COMMUNE,
+            levels=(Level.NATION, Level.PROVINCE),
         )
         name_vi, name_en = f"Tỷ lệ {type_vi} có CLB", f"{count.name_en}, share"
         found += [count, _share_of(count, f"the area's {type_en}", name_vi, name_en)]

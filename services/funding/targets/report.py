@@ -4,8 +4,9 @@ year, and the same figure for the two periods before (the trend).
 
 The clubs service counts the registry's indicators for any area, today's or a former one
 (`POST /api/v1/clubs/indicators`), the loans service its funds and borrowers for today's
-areas (`POST /api/v1/loans/indicators`), each asked once per area and period, with the
-caller's own token (an officer's scope applies there too). An indicator no service counts for
+areas, or for a former area's clubs as the clubs service lists them
+(`POST /api/v1/loans/indicators`), each asked once per area and period, with the caller's own
+token (an officer's scope applies there too). An indicator no service counts for
 such an area yet is reported `not_counted`, with the reason, never as 0 or as met.
 """
 
@@ -18,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from common import places
+from common.club_directory import ClubDirectory
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient
 from services.funding.targets import service
@@ -85,6 +87,11 @@ class Aggregate:
     path: str
     area_fields: dict[Level, str]
     period: Callable[[Window], dict[str, str]]
+    by_club_ids: dict[Level, str] = field(default_factory=dict)
+    """Areas it counts as a list of clubs: the clubs service's list filter that gives them."""
+
+    def counts_at(self, level: Level) -> bool:
+        return level is Level.NATION or level in self.area_fields or level in self.by_club_ids
 
 
 AGGREGATES = {
@@ -102,6 +109,7 @@ AGGREGATES = {
         "/api/v1/loans/indicators",
         {Level.PROVINCE: "province", Level.COMMUNE: "commune"},
         lambda window: {"from": window.start.isoformat(), "on": window.end.isoformat()},
+        {Level.FORMER_PROVINCE: "former_province", Level.FORMER_DISTRICT: "former_district"},
     ),
 }
 
@@ -119,6 +127,7 @@ class Figures:
     ] = field(default_factory=dict)
     """Each aggregate asked once: the targets are judged at once, and those that need the
     same aggregate wait for the one call."""
+    club_ids: dict[tuple[str, str], asyncio.Task[list[int]]] = field(default_factory=dict)
 
     async def of(
         self,
@@ -137,11 +146,28 @@ class Figures:
                 body[aggregate.area_fields[level]] = code
             if key[-1] is not None:
                 body["fund_at_least"] = key[-1]
-            self.asked[key] = asyncio.create_task(self._post(source, aggregate.path, body))
+            listed = aggregate.by_club_ids.get(level)
+            self.asked[key] = asyncio.create_task(
+                self._post(source, aggregate.path, body, None if listed is None else (listed, code))
+            )
         return await self.asked[key]
 
-    async def _post(self, source: str, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    def _clubs_of(self, listed: tuple[str, str]) -> asyncio.Task[list[int]]:
+        if listed not in self.club_ids:
+            lookup = ClubDirectory(self.clients[CLUBS]).ids_of(**{listed[0]: listed[1]})
+            self.club_ids[listed] = asyncio.create_task(lookup)
+        return self.club_ids[listed]
+
+    async def _post(
+        self,
+        source: str,
+        path: str,
+        body: dict[str, Any],
+        listed: tuple[str, str | None] | None,
+    ) -> dict[str, Any] | None:
         try:
+            if listed is not None and listed[1] is not None:
+                body["club_ids"] = await self._clubs_of((listed[0], listed[1]))
             answer = await self.clients[source].request(
                 "POST", path, on_behalf_of=self.token, json=body
             )
@@ -170,8 +196,7 @@ def counts(indicator: str, level: Level) -> bool:
     if indicator.removesuffix("_share") in COVERAGE_TYPES:
         return level in (Level.NATION, Level.PROVINCE)
     return (indicator in FIGURES or indicator == AVERAGE_FUND) and all(
-        level is Level.NATION or level in AGGREGATES[source].area_fields
-        for source, _ in _sources(indicator)
+        AGGREGATES[source].counts_at(level) for source, _ in _sources(indicator)
     )
 
 
