@@ -592,3 +592,17 @@ def test_health_checks_given_at_meetings_are_counted(admin: httpx.Client) -> Non
     (result,) = report_of(admin, plan_id=plan["id"])["results"]
     assert result["target"]["id"] == checks["id"]
     assert result["verdict"] == "met" and result["figure"] >= 2
+
+
+def test_the_national_report_for_a_date_takes_the_phase_in_force_then(
+    admin: httpx.Client,
+) -> None:
+    # 1336 ran 2020–2025; 1648 began in 2025 and runs to 2035.
+    answer = admin.get("/api/v1/reports/targets/national", params={"on": "2023-06-30"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["programme_code"] == "1336"
+    assert_problem(
+        admin.get("/api/v1/reports/targets/national", params={"on": "2000-06-30"}),
+        422,
+        field="on",
+    )

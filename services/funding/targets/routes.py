@@ -9,7 +9,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from common import clock
@@ -140,6 +140,21 @@ def _programme(session: Session, code: str) -> Programme:
     if programme is None:
         raise NotFound(f"No programme {code!r}.")
     return programme
+
+
+def phase_in_force(session: Session, day: date) -> str:
+    """The programme phase in force on `day`: of two that overlap (1336 ran to the end of
+    2025, 1648 began in it), the one that began later."""
+    phases = session.exec(
+        select(Programme)
+        .where(col(Programme.start_year) <= day.year, col(Programme.end_year) >= day.year)
+        .order_by(col(Programme.start_year).desc())
+    ).first()
+    if phases is None:
+        raise invalid(
+            "on", f"no programme phase was in force in {day.year}", "query", code=Code.OUT_OF_RANGE
+        )
+    return phases.code
 
 
 @router.get(
@@ -279,16 +294,25 @@ async def national_target_report(
     session: SessionDep,
     principal: Admin,
     sources: IndicatorSourcesDep,
-    programme: Annotated[str, Query(max_length=30, description="A programme phase's code.")],
+    programme: Annotated[
+        str | None,
+        Query(
+            max_length=30,
+            description="A programme phase's code; by default the phase in force on `on` (of "
+            "two that overlap, the one that began later).",
+        ),
+    ] = None,
     on: Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2100, 12, 31))] = None,
 ) -> NationalTargetReport:
+    day = on or clock.today()
+    if programme is None:
+        programme = await run_in_threadpool(phase_in_force, session, day)
     phase_targets, start = await run_in_threadpool(_owner, session, principal, None, programme)
     plans_of_phase = await run_in_threadpool(national.province_plans, session, principal, programme)
     figures = report.Figures(
         {"clubs": sources.clubs, "loans": sources.loans},
         bearer_token(request.headers.get("authorization")),
     )
-    day = on or clock.today()
     return NationalTargetReport(
         programme_code=programme,
         on=day,
