@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from common.db import reader
 from common.problem_codes import Code
-from common.problems import PROBLEM_MEDIA_TYPE, ServiceUnavailable
+from common.problems import PROBLEM_MEDIA_TYPE, ServiceUnavailable, problem_language
 
 ReadinessCheck = Callable[[Request], Awaitable[str | None]]
 """Returns None when the component is up, else why it is not."""
@@ -75,6 +75,10 @@ async def readiness(request: Request, checks: dict[str, ReadinessCheck]) -> Any:
         code=Code.NOT_READY,
         components={k: v.model_dump() for k, v in components.items()},
     )
+    language = problem_language(request.headers)
     return JSONResponse(
-        problem.body(request.url.path), status_code=503, media_type=PROBLEM_MEDIA_TYPE
+        problem.body(request.url.path, language),
+        status_code=503,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers={"Content-Language": language},
     )

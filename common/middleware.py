@@ -23,6 +23,7 @@ from common.problems import (
     Problem,
     UnsupportedMediaType,
 )
+from common.vietnamese import preferred_language
 
 REQUEST_ID_HEADER = b"x-request-id"
 _REQUEST_ID_PATTERN = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
@@ -53,12 +54,15 @@ def header(scope: Scope, name: bytes) -> bytes | None:
 
 
 async def send_problem(
-    send: Send, problem: Problem, extra_headers: Iterable[tuple[bytes, bytes]] = ()
+    scope: Scope, send: Send, problem: Problem, extra_headers: Iterable[tuple[bytes, bytes]] = ()
 ) -> None:
-    body = json.dumps(problem.body()).encode()
+    accept_language = header(scope, b"accept-language")
+    language = preferred_language(accept_language.decode("latin-1") if accept_language else None)
+    body = json.dumps(problem.body(language=language)).encode()
     headers = [
         (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
         (b"content-length", str(len(body)).encode()),
+        (b"content-language", language.encode()),
         *extra_headers,
     ]
     headers += [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
@@ -115,7 +119,7 @@ class BodyLimitMiddleware:
         )
         declared = header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await send_problem(send, too_large)
+            await send_problem(scope, send, too_large)
             return
         if declared is not None:
             # The server enforces the declared length, so the check above is enough.
@@ -132,7 +136,7 @@ class BodyLimitMiddleware:
                 break
             received += len(message.get("body", b""))
             if received > self.max_bytes:
-                await send_problem(send, too_large)
+                await send_problem(scope, send, too_large)
                 return
             if not message.get("more_body", False):
                 break
@@ -165,6 +169,7 @@ class ContentTypeMiddleware:
             if has_body and not self._accepted(content_type):
                 shown = content_type.decode("latin-1") if content_type else "none"
                 await send_problem(
+                    scope,
                     send,
                     UnsupportedMediaType(
                         f"Content-Type {shown} is not accepted; this API reads JSON, forms, "
@@ -231,7 +236,7 @@ class StrictJsonMiddleware:
             try:
                 body = await run_in_threadpool(json_body.read, body)
             except Problem as problem:
-                await send_problem(send, problem)
+                await send_problem(scope, send, problem)
                 return
         await self.app(*with_body(scope, receive, body), send)
 
@@ -260,7 +265,7 @@ class GzipRequestMiddleware:
                 f"Content-Encoding {shown} is not accepted; gzip is.",
                 code=Code.UNSUPPORTED_CONTENT_ENCODING,
             )
-            await send_problem(send, refusal)
+            await send_problem(scope, send, refusal)
             return
         compressed = await read_body(receive)
         if compressed is None:
@@ -269,7 +274,7 @@ class GzipRequestMiddleware:
         try:
             body = await run_in_threadpool(_gunzip, compressed, self.max_bytes)
         except Problem as problem:
-            await send_problem(send, problem)
+            await send_problem(scope, send, problem)
             return
         await self.app(*with_body(scope, receive, body, drop=b"content-encoding"), send)
 

@@ -6,6 +6,7 @@ into `application/problem+json`, so no input ever yields an unstructured or 500 
 
 import logging
 import traceback
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -18,8 +19,9 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from common import db_errors, problem_codes
+from common import db_errors, problem_codes, problem_texts_vi
 from common.problem_codes import CATALOGUE, TYPES, Code
+from common.vietnamese import ENGLISH, VIETNAMESE, Language, preferred_language
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE_URI = "/problems/"
@@ -94,7 +96,10 @@ class Problem(Exception):
         self.headers = headers or {}
         self.extensions = extensions
 
-    def body(self, instance: str | None = None) -> dict[str, Any]:
+    def body(self, instance: str | None = None, language: Language = ENGLISH) -> dict[str, Any]:
+        """The problem as JSON, in English or in Vietnamese (title, detail, reasons; the
+        codes, fields and extensions are the same in both)."""
+        errors = self.errors if language == ENGLISH else errors_in_vietnamese(self.errors)
         data: dict[str, Any] = {
             "type": PROBLEM_BASE_URI + self.slug,
             "title": self.title,
@@ -102,12 +107,26 @@ class Problem(Exception):
             "detail": self.detail,
             "code": self.code.value,
         }
+        if language == VIETNAMESE:
+            data["title"] = problem_texts_vi.title(self.slug, self.title)
+            reasons = [(error.field, error.reason) for error in errors or ()]
+            data["detail"] = problem_texts_vi.detail(self.code, self.detail, reasons)
         if instance:
             data["instance"] = instance
-        if self.errors is not None:
-            data["errors"] = [error.model_dump() for error in self.errors]
+        if errors is not None:
+            data["errors"] = [error.model_dump() for error in errors]
         data.update(self.extensions)
         return data
+
+
+def errors_in_vietnamese(errors: list[FieldError] | None) -> list[FieldError] | None:
+    """Field errors with their reasons in Vietnamese (fields and codes as they are)."""
+    if errors is None:
+        return None
+    return [
+        error.model_copy(update={"reason": problem_texts_vi.reason(error.code, error.reason)})
+        for error in errors
+    ]
 
 
 class BadRequest(Problem):
@@ -218,12 +237,21 @@ def rule_error(code: Code, reason: str) -> PydanticCustomError:
     return PydanticCustomError(code.value, reason)
 
 
+def problem_language(headers: Mapping[str, str] | None) -> Language:
+    """The language a problem answers in: Vietnamese when the request's `Accept-Language`
+    prefers it, else English."""
+    return preferred_language(headers.get("accept-language") if headers is not None else None)
+
+
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    """The problem+json answer, in the language the request prefers (`Content-Language`
+    says which)."""
     instance = request.url.path if request is not None else None
+    language = problem_language(request.headers if request is not None else None)
     return JSONResponse(
-        problem.body(instance),
+        problem.body(instance, language),
         status_code=problem.status,
-        headers=problem.headers,
+        headers={**problem.headers, "Content-Language": language},
         media_type=PROBLEM_MEDIA_TYPE,
     )
 

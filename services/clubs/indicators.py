@@ -100,8 +100,7 @@ class ClubIndicators(OutputModel):
     )
     clubs_compliant: int = Field(description="Clubs active then meeting their quota profile.")
     clubs_running_all_eight: int = Field(
-        description="Clubs active on `period_to` with activities in all eight areas in the "
-        "period."
+        description="Clubs active on `period_to` with activities in all eight areas in the period."
     )
     meetings_held: int = Field(description="Meetings of the clubs in the period.")
     health_checks: int = Field(description="Health checks given at those meetings.")
@@ -201,9 +200,7 @@ def _club_counts(
             count_if(founded.between(start, end)),
             count_if(and_(founded < start, active_on(end), ~_changed(start, end))),
             count_if(_changed(start, end, ClubStatus.DISSOLVED)),
-            count_if(
-                and_(founded < start, status_on(before_start) != ClubStatus.DISSOLVED.value)
-            ),
+            count_if(and_(founded < start, status_on(before_start) != ClubStatus.DISSOLVED.value)),
         ).where(*area, or_(founded.is_(None), founded <= end))
     ).one()
     return ClubCounts(

@@ -20,14 +20,16 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from common import problem_texts_vi
 from common.auth import Principal, Role
 from common.db import SessionDep
 from common.jobs import Job, JobRun, find, job_view, listed, submit
 from common.problem_codes import Code
-from common.problems import Gone, NotFound
+from common.problems import Gone, NotFound, errors_in_vietnamese
 from common.schemas import IdPath, Page, PageDep
 from common.sealing import blind_index
 from common.spreadsheets import Upload
+from common.vietnamese import ENGLISH, Language, RequestLanguage
 from services.clubs.audit import Actor
 from services.clubs.members import importer, tabular
 from services.clubs.members.schemas import ImportReport
@@ -146,8 +148,12 @@ async def member_import_job(app: FastAPI, run: JobRun) -> ImportReport:
     response_model=Page[MemberImportJob],
     summary="The club's member imports done by a job, newest first",
 )
-def list_imports(club: ManagedClub, session: SessionDep, page: PageDep) -> Any:
-    return listed(session, jobs, MEMBER_IMPORT, page, MemberImportJob, subject=f"club:{club.id}")
+def list_imports(
+    club: ManagedClub, session: SessionDep, page: PageDep, language: RequestLanguage
+) -> Any:
+    found = listed(session, jobs, MEMBER_IMPORT, page, MemberImportJob, subject=f"club:{club.id}")
+    found.items = [in_language(job, language) for job in found.items]
+    return found
 
 
 @router.get(
@@ -155,11 +161,44 @@ def list_imports(club: ManagedClub, session: SessionDep, page: PageDep) -> Any:
     response_model=MemberImportJob,
     summary="One member import done by a job: its progress, then its report",
 )
-def get_import(club: ManagedClub, job_id: IdPath, session: SessionDep) -> Any:
+def get_import(
+    club: ManagedClub, job_id: IdPath, session: SessionDep, language: RequestLanguage
+) -> Any:
     row = find(session, jobs, MEMBER_IMPORT, job_id, subject=f"club:{club.id}")
     if row is None:
         raise NotFound(f"No import {job_id} of club {club.id}.")
-    return job_view(row._mapping, MemberImportJob)
+    return in_language(job_view(row._mapping, MemberImportJob), language)
+
+
+def in_language(job: Job[Any], language: Language) -> Job[Any]:
+    """The job as its reader asks for it: the job stores its report and its refusals in
+    English; a reader who prefers Vietnamese reads them (reasons, warnings) in Vietnamese."""
+    if language == ENGLISH:
+        return job
+    result = job.result
+    if isinstance(result, ImportReport):
+        result = importer.in_language(result, language)
+    errors = [
+        error.model_copy(
+            update={
+                "detail": problem_texts_vi.detail(
+                    _code(error.code),
+                    error.detail,
+                    [(e.field, e.reason) for e in errors_in_vietnamese(error.errors) or ()],
+                ),
+                "errors": errors_in_vietnamese(error.errors),
+            }
+        )
+        for error in job.errors
+    ]
+    return job.model_copy(update={"result": result, "errors": errors})
+
+
+def _code(code: str) -> Code:
+    try:
+        return Code(code)
+    except ValueError:
+        return Code.INTERNAL_ERROR
 
 
 PreferHeader = Annotated[

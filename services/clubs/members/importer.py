@@ -29,18 +29,20 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
-from common import clock, db_errors, sealing
+from common import clock, db_errors, problem_texts_vi, sealing
 from common.auth import Principal, Role
 from common.db import id_of, make_engine, normalise_url
-from common.problems import NotFound, Problem, ValidationFailed, field_error
+from common.problem_codes import Code
+from common.problems import FieldError, NotFound, Problem, ValidationFailed, problem_language
 from common.spreadsheets import Upload, file_refused
+from common.vietnamese import ENGLISH, Language
 from services.clubs import audit, events
 from services.clubs.audit import Actor
 from services.clubs.consents import service as consents
 from services.clubs.consents.schemas import ConsentGiven
 from services.clubs.domain import BoardRole
 from services.clubs.members import service, tabular
-from services.clubs.members.schemas import ImportIssue, ImportReport, MemberCreate
+from services.clubs.members.schemas import ImportIssue, ImportReport, ImportWarning, MemberCreate
 from services.clubs.members.tabular import CellError, Columns
 from services.clubs.models import Club, Member, outbox
 from services.clubs.settings import ClubsSettings
@@ -83,7 +85,14 @@ class RowReader:
         return self.columns.header(name)
 
     def issue(
-        self, row: int, name: str, cell: Any, reason: str, sources: dict[str, str] | None = None
+        self,
+        row: int,
+        name: str,
+        cell: Any,
+        reason: str,
+        sources: dict[str, str] | None = None,
+        *,
+        code: str = Code.INVALID.value,
     ) -> ImportIssue:
         return ImportIssue(
             row=row,
@@ -91,6 +100,7 @@ class RowReader:
             field=name,
             value=None if name in NOT_ECHOED else tabular.shown(cell),
             reason=reason,
+            code=code,
         )
 
     def read(self, row: int, cells: list[Any]) -> tuple[Candidate | None, list[ImportIssue]]:
@@ -106,12 +116,19 @@ class RowReader:
             for error in exc.errors():
                 name = str(error["loc"][0]) if error["loc"] else "row"
                 if name not in failed:
-                    issues.append(self.issue(row, name, raw.get(name), error["msg"], sources))
+                    issues.append(
+                        self.issue(
+                            row, name, raw.get(name), error["msg"], sources, code=error["type"]
+                        )
+                    )
             return None, issues
         if issues:
             return None, issues
         member, errors = service.prepare(self.club, payload, self.today)
-        issues = [self.issue(row, e.field, raw.get(e.field), e.reason, sources) for e in errors]
+        issues = [
+            self.issue(row, e.field, raw.get(e.field), e.reason, sources, code=e.code)
+            for e in errors
+        ]
         candidate = Candidate(row, member, raw, payload.consents) if member else None
         return candidate, issues
 
@@ -143,6 +160,7 @@ class RowReader:
                         raw["birth_date"],
                         f"says {year_alone} but {self.columns.header('birth_year')!r} "
                         f"says {values['birth_year']}",
+                        code=Code.INCONSISTENT.value,
                     )
                 )
             values["birth_year"] = year_alone
@@ -188,7 +206,15 @@ def _file_issues(
         if national_id in first_row:
             duplicates += 1
             reason = f"the same national ID as row {first_row[national_id]}"
-            issues.append(reader.issue(c.row, "national_id", c.cells["national_id"], reason))
+            issues.append(
+                reader.issue(
+                    c.row,
+                    "national_id",
+                    c.cells["national_id"],
+                    reason,
+                    code=Code.DUPLICATE_VALUE.value,
+                )
+            )
         else:
             first_row[national_id] = c.row
     active = service.active_memberships(session, first_row)
@@ -202,11 +228,25 @@ def _file_issues(
                 session, actor.principal, club, active[national_id]
             )
             issues.append(
-                reader.issue(c.row, "national_id", c.cells["national_id"], "this person " + reason)
+                reader.issue(
+                    c.row,
+                    "national_id",
+                    c.cells["national_id"],
+                    "this person " + reason,
+                    code=Code.ALREADY_MEMBER.value,
+                )
             )
         overlap = service.overlap_reason(c.member.joined_on, ended.get(national_id))
         if national_id and overlap:
-            issues.append(reader.issue(c.row, "joined_on", c.cells.get("joined_on"), overlap))
+            issues.append(
+                reader.issue(
+                    c.row,
+                    "joined_on",
+                    c.cells.get("joined_on"),
+                    overlap,
+                    code=Code.MEMBERSHIP_OVERLAP.value,
+                )
+            )
     issues += _chair_issues(session, club, reader, candidates)
     return issues, duplicates, sum(1 for c in candidates if c.member.national_id in active)
 
@@ -218,9 +258,16 @@ def _chair_issues(
     current = service.current_chair(session, id_of(club))
     if current is not None:
         reason = f"the club already has a chair: member {current}"
-        return [reader.issue(c.row, "board_role", c.cells["board_role"], reason) for c in chairs]
-    reason = f"a second chair: row {chairs[0].row} is the chair" if chairs else ""
-    return [reader.issue(c.row, "board_role", c.cells["board_role"], reason) for c in chairs[1:]]
+        seconds = chairs
+    else:
+        reason = f"a second chair: row {chairs[0].row} is the chair" if chairs else ""
+        seconds = chairs[1:]
+    return [
+        reader.issue(
+            c.row, "board_role", c.cells["board_role"], reason, code=Code.SECOND_CHAIR.value
+        )
+        for c in seconds
+    ]
 
 
 def _report_progress(progress: Progress | None, stage: str, done: int, total: int) -> None:
@@ -264,18 +311,47 @@ def _write(
     return [id_of(c.member) for c in candidates]
 
 
-def refused(report: ImportReport) -> ValidationFailed:
+def refused(report: ImportReport, language: Language = ENGLISH) -> ValidationFailed:
+    """The 422 of a commit with bad rows: its field errors in English (the problem's renderer
+    words them in the language asked), its full report in `language`."""
     errors = [
-        field_error(
-            issue.field, f"row {issue.row}, column {issue.column!r}: {issue.reason}", "file"
+        FieldError(
+            location="file",
+            field=issue.field,
+            reason=f"row {issue.row}, column {issue.column!r}: {issue.reason}",
+            code=issue.code,
         )
         for issue in report.issues[:MAX_ERRORS_IN_PROBLEM]
     ]
     return ValidationFailed(
         f"{report.invalid_rows} of {report.rows} rows have problems; nothing was imported.",
         errors=errors,
-        report=report.model_dump(mode="json"),
+        report=in_language(report, language).model_dump(mode="json"),
     )
+
+
+def in_language(report: ImportReport, language: Language) -> ImportReport:
+    """The report with its reasons and warnings worded in `language`: stored and built in
+    English, shown in Vietnamese through the problems' catalogue of texts."""
+    if language == ENGLISH:
+        return report
+    issues = [
+        issue.model_copy(update={"reason": problem_texts_vi.reason(issue.code, issue.reason)})
+        for issue in report.issues
+    ]
+    warnings = [
+        warning.model_copy(update={"message": problem_texts_vi.reason("", warning.message)})
+        for warning in report.warnings
+    ]
+    return report.model_copy(update={"issues": issues, "warnings": warnings})
+
+
+def _language(actor: Actor) -> Language:
+    """The language of the request that imports (a job's or the command line's: English)."""
+    request = actor.request
+    if request is None or "headers" not in request.scope:
+        return ENGLISH
+    return problem_language(request.headers)
 
 
 def import_members(
@@ -320,6 +396,9 @@ def import_members(
         header_row=columns.header_row,
         columns={columns.headers[i]: name for name, i in columns.by_field.items()},
         ignored_columns=columns.ignored,
+        warnings=[
+            ImportWarning(column=w.column, code=w.code, message=w.message) for w in columns.warnings
+        ],
         rows=len(rows),
         valid_rows=len(rows) - invalid_rows,
         invalid_rows=invalid_rows,
@@ -330,13 +409,14 @@ def import_members(
         member_ids=[],
         issues=issues,
     )
+    language = _language(actor)
     if dry_run:
-        return report
+        return in_language(report, language)
     if issues:
-        raise refused(report)
+        raise refused(report, language)
     report.member_ids = _write(session, actor, club, candidates, progress)
     report.created = len(report.member_ids)
-    return report
+    return in_language(report, language)
 
 
 # The command line.

@@ -193,6 +193,23 @@ class ImportIssue(OutputModel):
         "date, citizen ID or phone: the row and column find it in the sheet."
     )
     reason: str
+    code: str = Field(
+        default="invalid",
+        description="The reason as a stable code: a field error's (`x-problem-codes`, or "
+        "pydantic's error type).",
+    )
+
+
+class ImportWarning(OutputModel):
+    """A column of the file that was read past; the import goes on without it."""
+
+    column: str = Field(description="The column's header as written in the file.")
+    code: Literal["column_not_imported", "unknown_column"] = Field(
+        description="`column_not_imported`: a column boards keep (Dân tộc, Thôn/xóm, Ghi "
+        "chú) that a membership does not hold; `unknown_column`: a header no member field has "
+        "(a misspelt one?)."
+    )
+    message: str
 
 
 class ImportReport(OutputModel):
@@ -201,7 +218,14 @@ class ImportReport(OutputModel):
     dry_run: bool
     header_row: int
     columns: dict[str, str] = Field(description="Each header of the file and the field it gives.")
-    ignored_columns: list[str] = Field(description="Known columns that are not imported (STT…).")
+    ignored_columns: list[str] = Field(
+        description="Every column that is not imported (STT, Dân tộc, unknown ones…)."
+    )
+    warnings: list[ImportWarning] = Field(
+        default_factory=list,
+        description="The columns read past whose content is not kept, each with why (never a "
+        "cell's value).",
+    )
     rows: int = Field(description="Data rows read (blank rows are skipped).")
     valid_rows: int
     invalid_rows: int

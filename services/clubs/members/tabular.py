@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from openpyxl.utils.datetime import from_excel
 
@@ -41,14 +41,22 @@ MEMBER_LIST = SheetKind(
 # field → the headers that give it (any case, with or without diacritics).
 FIELD_HEADERS: dict[str, tuple[str, ...]] = {
     "full_name": ("Họ và tên", "Họ tên", "Họ và tên hội viên", "full_name", "name"),
-    "gender": ("Giới tính", "gender", "sex"),
+    "gender": ("Giới tính", "Nam/Nữ", "gender", "sex"),
     "birth_date": ("Ngày sinh", "Ngày tháng năm sinh", "date_of_birth", "birth_date", "dob"),
     "birth_year": ("Năm sinh", "birth_year", "year_of_birth"),
+    # "Hộ nghèo/cận nghèo" and "Hộ nghèo, cận nghèo" fold alike (punctuation is dropped).
     "household_status": (
         "Hoàn cảnh gia đình",
         "Hoàn cảnh",
         "Hộ",
         "Phân loại hộ",
+        "Phân loại hộ gia đình",
+        "Loại hộ",
+        "Diện hộ",
+        "Hộ nghèo/cận nghèo",
+        "Hộ nghèo/hộ cận nghèo",
+        "Hộ nghèo/cận nghèo/khó khăn",
+        "Hộ nghèo, cận nghèo, hoàn cảnh khó khăn",
         "household_status",
         "household",
     ),
@@ -58,6 +66,8 @@ FIELD_HEADERS: dict[str, tuple[str, ...]] = {
         "Số căn cước",
         "Số căn cước công dân",
         "Số định danh cá nhân",
+        "Số CMND/CCCD",
+        "CMND/CCCD",
         "national_id",
         "citizen_id",
     ),
@@ -93,8 +103,27 @@ CONSENT_FLAGS = {
     "consent_bank_matching": "bank_matching",
     "consent_funder_figures": "funder_figures",
 }
-IGNORED_HEADERS = ("STT", "TT", "Số TT", "No", "Ghi chú", "notes", "note")
-"""Row numbers and notes: common in boards' sheets, not part of a membership."""
+ROW_NUMBER_HEADERS = ("STT", "TT", "Số TT", "No")
+"""The sheet's own row numbers: not imported, and nothing is lost by it."""
+NOT_IMPORTED_HEADERS = (
+    "Ghi chú",
+    "notes",
+    "note",
+    "Dân tộc",
+    "Thôn/xóm",
+    "Thôn",
+    "Xóm",
+    "Tổ dân phố",
+    "Thôn/tổ dân phố",
+    "Địa chỉ",
+    "Nơi ở",
+    "Quê quán",
+    "Nghề nghiệp",
+    "Chữ ký",
+    "Ký tên",
+)
+"""Columns boards keep that a membership does not hold: read past, each named in a warning.
+A column known to nobody is read past too, with a warning that says so."""
 REQUIRED_FIELDS = ("full_name", "gender", "household_status", "consent_form", "consent_date")
 
 GENDERS = {
@@ -118,6 +147,9 @@ HOUSEHOLDS = {
     "disadvantaged": "disadvantaged",
     "khong": "none",
     "binh thuong": "none",
+    "ho binh thuong": "none",
+    "khong ngheo": "none",
+    "ho khong ngheo": "none",
     "none": "none",
 }
 BOARD_ROLES = {
@@ -153,7 +185,8 @@ def field_for(header: str) -> str | None:
     return HEADER_FIELDS.get(folded)
 
 
-IGNORED_KEYS = frozenset(label_key(header) for header in IGNORED_HEADERS)
+ROW_NUMBER_KEYS = frozenset(label_key(header) for header in ROW_NUMBER_HEADERS)
+NOT_IMPORTED_KEYS = frozenset(label_key(header) for header in NOT_IMPORTED_HEADERS)
 _DATE_DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
 _DATE_YMD = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _YEAR = re.compile(r"^\d{4}$")
@@ -167,6 +200,22 @@ class Sheet:
     rows: list[tuple[int, list[Any]]]
 
 
+WarningCode = Literal["column_not_imported", "unknown_column"]
+
+
+@dataclass(frozen=True)
+class ColumnWarning:
+    """A column read past: its header as written (never a cell of it) and why."""
+
+    column: str
+    code: WarningCode
+    message: str
+
+
+NOT_IMPORTED = "not imported: a membership does not hold it"
+UNKNOWN = "not imported: no member field has this header"
+
+
 @dataclass
 class Columns:
     """Where each field is in the sheet, found from the header row."""
@@ -175,6 +224,19 @@ class Columns:
     by_field: dict[str, int]
     headers: list[str]
     ignored: list[str] = field(default_factory=list)
+    warnings: list[ColumnWarning] = field(default_factory=list)
+
+    def read_past(self, header: str) -> None:
+        """A column that is not imported: row numbers silently, anything else with a
+        warning, so a board sees what the platform did not keep."""
+        self.ignored.append(header)
+        key = label_key(header)
+        if key in ROW_NUMBER_KEYS:
+            return
+        if key in NOT_IMPORTED_KEYS:
+            self.warnings.append(ColumnWarning(header, "column_not_imported", NOT_IMPORTED))
+        else:
+            self.warnings.append(ColumnWarning(header, "unknown_column", UNKNOWN))
 
     def header(self, name: str) -> str:
         return self.headers[self.by_field[name]] if name in self.by_field else name
@@ -196,7 +258,8 @@ def _recognised(cells: list[Any]) -> int:
 def find_columns(sheet: Sheet) -> Columns:
     """The header row (the first with a name column and another known one) and its columns.
 
-    Unknown, repeated and missing required columns are refused with 422 naming them.
+    Repeated and missing required columns are refused with 422 naming them; other columns
+    (Dân tộc, Thôn/xóm, a column nobody knows) are read past with a warning.
     """
     candidates = sheet.rows[:HEADER_SEARCH_ROWS]
     if not candidates:
@@ -217,10 +280,8 @@ def find_columns(sheet: Sheet) -> Columns:
         name = field_for(header)
         if not header:
             continue
-        if label_key(header) in IGNORED_KEYS:
-            columns.ignored.append(header)
-        elif name is None:
-            errors.append(field_error(header, "unknown column", "file", code=Code.UNKNOWN_COLUMN))
+        if name is None:
+            columns.read_past(header)
         elif name in columns.by_field:
             first = headers[columns.by_field[name]]
             reason = f"gives {name} like column {first!r}"
@@ -333,6 +394,13 @@ def parse_text(cell: Any) -> str | None:
     return cell_text(cell) or None
 
 
+def _household(cell: Any) -> str:
+    """Boards mark only the poor, near-poor and disadvantaged: a blank cell is an ordinary
+    household."""
+    found = _label(cell, HOUSEHOLDS, "Hộ nghèo, Hộ cận nghèo, Hoàn cảnh khó khăn, Không")
+    return "none" if found is None else found
+
+
 def _role(cell: Any) -> str | None:
     return _label(cell, BOARD_ROLES, "Chủ nhiệm, Phó chủ nhiệm, Kế toán, Thủ quỹ, Tổ trưởng")
 
@@ -342,9 +410,7 @@ PARSERS = {
     "gender": lambda cell: _label(cell, GENDERS, "Nam, Nữ, male, female"),
     "birth_date": parse_date,
     "birth_year": parse_year,
-    "household_status": lambda cell: _label(
-        cell, HOUSEHOLDS, "Hộ nghèo, Hộ cận nghèo, Hoàn cảnh khó khăn, Không"
-    ),
+    "household_status": _household,
     "national_id": parse_national_id,
     "phone": parse_phone,
     "joined_on": parse_date,

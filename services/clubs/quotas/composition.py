@@ -15,6 +15,7 @@ from common.db import SessionDep
 from common.paging import Paged
 from common.problems import NotFound
 from common.schemas import Page, PageDep
+from common.vietnamese import ENGLISH, Language, RequestLanguage
 from services.clubs.domain import ClubStatus
 from services.clubs.models import Club, Member, QuotaProfile
 from services.clubs.quotas.rules import (
@@ -79,14 +80,16 @@ def compliance_join(
     return query.where(condition if compliant else ~condition)
 
 
-def club_composition(session: Session, club: Club, on: date) -> Composition:
+def club_composition(
+    session: Session, club: Club, on: date, language: Language = ENGLISH
+) -> Composition:
     query, counts = _with_counts(select(col(Club.id)), session, on, col(Member.club_id) == club.id)
     row = session.execute(
         query.add_columns(*counts.labelled()).where(col(Club.id) == club.id)
     ).one()
     club_counts = counts_from_row(row)
     profile = session.get_one(QuotaProfile, club.quota_profile_id)
-    results = evaluate(profile, club_counts)
+    results = evaluate(profile, club_counts, language)
     return Composition(
         club_id=club.id,
         on=on,
@@ -141,6 +144,7 @@ def non_compliant(
     page: PageDep,
     on: OnDate = None,
     province: ProvinceFilter = None,
+    language: RequestLanguage = ENGLISH,
 ) -> Page[NonCompliantClub]:
     on = on or clock.today()
     conditions = _area(principal, province)
@@ -170,7 +174,7 @@ def non_compliant(
     if rows and rows[0].total > page.offset + len(rows):
         last = rows[-1][0]
         next_cursor = cursor.encode(keys, (last.province_code, last.code, last.id))
-    items = [_non_compliant(row) for row in rows]
+    items = [_non_compliant(row, language) for row in rows]
     return Paged(items, total, page, next_cursor).page(items)
 
 
@@ -180,18 +184,20 @@ def non_compliant(
     dependencies=[Depends(require_roles(*CLUB_READERS))],
     summary="Counts and shares of a club's members on a date, each rule pass or fail",
 )
-def read_composition(club: VisibleClub, session: SessionDep, on: OnDate = None) -> Composition:
-    return club_composition(session, club, on or clock.today())
+def read_composition(
+    club: VisibleClub, session: SessionDep, on: OnDate = None, language: RequestLanguage = ENGLISH
+) -> Composition:
+    return club_composition(session, club, on or clock.today(), language)
 
 
 def _count(session: Session, query: Select[*tuple[Any, ...]]) -> int:
     return session.exec(select(func.count()).select_from(query.subquery())).one()
 
 
-def _non_compliant(row: Row[*tuple[Any, ...]]) -> NonCompliantClub:
+def _non_compliant(row: Row[*tuple[Any, ...]], language: Language) -> NonCompliantClub:
     club, profile = row[0], row[1]
     club_counts = counts_from_row(row)
-    failures = [r.reason for r in evaluate(profile, club_counts) if not r.passed]
+    failures = [r.reason for r in evaluate(profile, club_counts, language) if not r.passed]
     return NonCompliantClub(
         club_id=club.id,
         code=club.code,

@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session, col
 
+from common.vietnamese import ENGLISH, VIETNAMESE, Language, format_number, format_percent
 from services.clubs.domain import PRIORITY_HOUSEHOLDS, Gender, age_threshold_key
 from services.clubs.models import Member, QuotaProfile
 from services.clubs.quotas.schemas import Counts, RuleResult, Shares
@@ -144,29 +145,52 @@ def shares(counts: Counts) -> Shares:
     )
 
 
-def _pct(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:g} %"
+LABELS: dict[Language, dict[str, str]] = {
+    ENGLISH: {
+        "members": "members",
+        "women": "women",
+        "older": "older ({age}+)",
+        "younger": "younger",
+        "priority": "poor/near-poor/disadvantaged",
+    },
+    VIETNAMESE: {
+        "members": "số hội viên",
+        "women": "phụ nữ",
+        "older": "người cao tuổi (từ {age} tuổi)",
+        "younger": "người trẻ",
+        "priority": "hộ nghèo/cận nghèo/khó khăn",
+    },
+}
+"""How a rule's reason names what it counts, in the language asked."""
+WITHIN = {ENGLISH: "within", VIETNAMESE: "trong khoảng"}
+NO_MEMBERS = {ENGLISH: "no members", VIETNAMESE: "chưa có hội viên"}
 
 
-def evaluate(profile: QuotaProfile, counts: Counts) -> list[RuleResult]:
-    """Every rule of the profile with its verdict and a reason a person can read."""
+def _pct(value: float, language: Language) -> str:
+    return format_percent(value) if language == VIETNAMESE else f"{value:g} %"
+
+
+def _whole(value: int, language: Language) -> str:
+    return format_number(value) if language == VIETNAMESE else str(value)
+
+
+def evaluate(
+    profile: QuotaProfile, counts: Counts, language: Language = ENGLISH
+) -> list[RuleResult]:
+    """Every rule of the profile with its verdict and a reason a person can read, in English
+    (`women 48.9 % < 60 %`) or Vietnamese (`phụ nữ 48,9 % < 60 %`)."""
     total = counts.members
+    labels = {name: label.format(age=profile.older_age) for name, label in LABELS[language].items()}
     results = [
         RuleResult(
             rule="members",
             passed=profile.min_members <= total <= profile.max_members,
-            reason=_range_reason("members", total, profile.min_members, profile.max_members, ""),
+            reason=_range_reason(
+                labels["members"], total, profile.min_members, profile.max_members, language
+            ),
         )
     ]
-    labels = {
-        "women": "women",
-        "older": f"older ({profile.older_age}+)",
-        "younger": "younger",
-        "priority": "poor/near-poor/disadvantaged",
-    }
-    for name, label in labels.items():
+    for name in ("women", "older", "younger", "priority"):
         low, high = getattr(profile, f"{name}_min_pct"), getattr(profile, f"{name}_max_pct")
         if low is None and high is None:
             continue
@@ -176,35 +200,46 @@ def evaluate(profile: QuotaProfile, counts: Counts) -> list[RuleResult]:
             and (low is None or count * 100 >= low * total)
             and (high is None or count * 100 <= high * total)
         )
-        value = share(count, total)
-        results.append(
-            RuleResult(
-                rule=name, passed=passed, reason=_share_reason(label, value, low, high, passed)
-            )
-        )
+        side = _outside(count, total, low, high)
+        reason = _share_reason(labels[name], share(count, total), low, high, side, language)
+        results.append(RuleResult(rule=name, passed=passed, reason=reason))
     return results
 
 
-def _range_reason(label: str, value: int, low: int, high: int, unit: str) -> str:
+def _range_reason(label: str, value: int, low: int, high: int, language: Language) -> str:
+    shown = _whole(value, language)
     if value < low:
-        return f"{label} {value}{unit} < {low}{unit}"
+        return f"{label} {shown} < {_whole(low, language)}"
     if value > high:
-        return f"{label} {value}{unit} > {high}{unit}"
-    return f"{label} {value}{unit} within {low}-{high}{unit}"
+        return f"{label} {shown} > {_whole(high, language)}"
+    return f"{label} {shown} {WITHIN[language]} {_whole(low, language)}-{_whole(high, language)}"
+
+
+def _outside(count: int, total: int, low: int | None, high: int | None) -> str | None:
+    """`<` or `>` when the share is outside its bounds, judged on the exact counts: a share of
+    59.96 % shows as 60 % yet fails a 60 % minimum."""
+    if low is not None and count * 100 < low * total:
+        return "<"
+    if high is not None and count * 100 > high * total:
+        return ">"
+    return None
 
 
 def _share_reason(
-    label: str, value: float | None, low: int | None, high: int | None, passed: bool
+    label: str,
+    value: float | None,
+    low: int | None,
+    high: int | None,
+    side: str | None,
+    language: Language,
 ) -> str:
     if value is None:
-        return f"{label}: no members"
-    shown = _pct(value)
-    if not passed and low is not None and value < low:
-        return f"{label} {shown} < {low} %"
-    if not passed and high is not None:
-        return f"{label} {shown} > {high} %"
+        return f"{label}: {NO_MEMBERS[language]}"
+    shown = _pct(value, language)
+    if side is not None:
+        return f"{label} {shown} {side} {low if side == '<' else high} %"
     bounds = f"{low if low is not None else 0}-{high if high is not None else 100} %"
-    return f"{label} {shown} within {bounds}"
+    return f"{label} {shown} {WITHIN[language]} {bounds}"
 
 
 def counts_from_row(row: Any) -> Counts:
