@@ -114,6 +114,8 @@ class Code(StrEnum):
     PLAN_SUPERSEDED = "plan_superseded"
     ALLOCATION_EXCEEDS_RECEIPTS = "allocation_exceeds_receipts"
     ALLOCATION_ALREADY_RECORDED = "allocation_already_recorded"
+    SPENDING_WITHDRAWN = "spending_withdrawn"
+    REPORT_ALREADY_SENT = "report_already_sent"
     LAST_ADMIN = "last_admin"
     SECRET_SHOWN_ONCE = "secret_shown_once"
     SERVICE_CLIENT_SECRET = "service_client_secret"
@@ -140,6 +142,7 @@ class Code(StrEnum):
     OUT_OF_RANGE = "out_of_range"
     CONSTRAINT_VIOLATED = "constraint_violated"
     UNKNOWN_REFERENCE = "unknown_reference"
+    RETIRED_REFERENCE = "retired_reference"
     OUTSIDE_SCOPE = "outside_scope"
     MUTUALLY_EXCLUSIVE = "mutually_exclusive"
     REQUIRED_WITH = "required_with"
@@ -180,6 +183,7 @@ class Code(StrEnum):
     UNIT_MISMATCH = "unit_mismatch"
     INVALID_CURSOR = "invalid_cursor"
     SOURCE_NOT_IN_LINE = "source_not_in_line"
+    LINE_FOR_ALLOCATIONS = "line_for_allocations"
     CURSOR_ROW_GONE = "cursor_row_gone"
     INVALID_SYNC_TOKEN = "invalid_sync_token"
 
@@ -456,6 +460,10 @@ CATALOGUE: dict[Code, CodeInfo] = {
         "cover this allocation (received, allocated, available, requested).",
         Code.ALLOCATION_ALREADY_RECORDED: "The allocation was recorded in the club's fund "
         "already; there is nothing to send again.",
+        Code.SPENDING_WITHDRAWN: "The spending was withdrawn already (withdrawn_at says when); "
+        "it counts nowhere; record it again if it was withdrawn by mistake.",
+        Code.REPORT_ALREADY_SENT: "The reporting duty's report for this period was sent "
+        "already and stays as it was sent (report_id names it); read it instead.",
         Code.LAST_ADMIN: "This is the last active admin; create another admin before "
         "demoting or disabling it.",
         Code.SECRET_SHOWN_ONCE: "A retry of a request that issued a secret: it was carried "
@@ -503,6 +511,9 @@ CATALOGUE: dict[Code, CodeInfo] = {
         Code.CONSTRAINT_VIOLATED: "The change breaks a rule of the stored data.",
         Code.UNKNOWN_REFERENCE: "The field refers to something that does not exist or that "
         "the caller may not see (no club 12, no province 99, a record still referred to).",
+        Code.RETIRED_REFERENCE: "The field names an item an administrator retired from a "
+        "reference list (`/api/v1/reference/{kind}`): records made before keep it, new ones "
+        "take another item of the list.",
         Code.OUTSIDE_SCOPE: "The value lies outside what the caller's account covers "
         "(provinces, communes, its own funder or club).",
         Code.MUTUALLY_EXCLUSIVE: "Two inputs cannot be given together; give one of them.",
@@ -515,7 +526,10 @@ CATALOGUE: dict[Code, CodeInfo] = {
         Code.SUM_MISMATCH: "The parts do not add up to the total given.",
         Code.DUPLICATE_VALUE: "A list names the same thing more than once.",
         Code.SOURCE_NOT_IN_LINE: "A partner pledges only to plan lines that expect money from "
-        "its funder's source (the line's amounts by source); choose such a line.",
+        "its funder's source (the line's amounts by source); choose such a line. Spending on a "
+        "line names one of the sources the line expects.",
+        Code.LINE_FOR_ALLOCATIONS: "The plan line is capital for clubs' funds: its money is "
+        "allocated to the clubs (POST /api/v1/allocations), not recorded as spending.",
         Code.INVALID_CURSOR: "The cursor is not one this list gave in this sort order: pass "
         "the previous page's next_cursor with the same filters and sort.",
         Code.CURSOR_ROW_GONE: "The row the cursor follows has left the list (a list sorted in "

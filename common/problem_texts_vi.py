@@ -155,6 +155,12 @@ CODES: dict[Code, str] = {
     "khoản phân bổ này.",
     Code.ALLOCATION_ALREADY_RECORDED: "Khoản phân bổ đã được ghi vào quỹ của câu lạc bộ; không "
     "cần gửi lại.",
+    Code.SPENDING_WITHDRAWN: "Khoản chi đã được rút lại (withdrawn_at cho biết lúc nào) và "
+    "không còn được tính; nếu rút nhầm, hãy ghi lại khoản chi.",
+    Code.REPORT_ALREADY_SENT: "Báo cáo của kỳ này đã được gửi và giữ nguyên như khi gửi "
+    "(report_id); hãy đọc báo cáo đó.",
+    Code.LINE_FOR_ALLOCATIONS: "Dòng kế hoạch này là vốn cho quỹ của các câu lạc bộ: tiền được "
+    "phân bổ cho câu lạc bộ (POST /api/v1/allocations), không ghi là khoản chi.",
     Code.LAST_ADMIN: "Đây là quản trị viên cuối cùng còn hoạt động; hãy tạo quản trị viên khác "
     "trước.",
     Code.SECRET_SHOWN_ONCE: "Yêu cầu cấp secret này đã được thực hiện và secret chỉ hiển thị "
@@ -196,6 +202,8 @@ CODES: dict[Code, str] = {
     Code.DUPLICATE_VALUE: "Danh sách nêu cùng một mục nhiều lần.",
     Code.SOURCE_NOT_IN_LINE: "Đối tác chỉ cam kết cho dòng kế hoạch có dự kiến nguồn của nhà "
     "tài trợ mình; hãy chọn dòng như vậy.",
+    Code.RETIRED_REFERENCE: "Trường này nêu một mục mà quản trị viên đã ngừng dùng trong danh "
+    "mục (/api/v1/reference/{kind}): bản ghi cũ giữ nguyên, bản ghi mới hãy chọn mục khác.",
     Code.INVALID_CURSOR: "Con trỏ không phải của danh sách này theo thứ tự này: hãy dùng "
     "next_cursor của trang trước với cùng bộ lọc và thứ tự.",
     Code.CURSOR_ROW_GONE: "Dòng mà con trỏ đi sau đã rời khỏi danh sách: hãy đọc lại từ đầu.",

@@ -61,7 +61,10 @@ ROUTES: dict[str, Route] = {
     # the programmes are reference data for everyone who reads the registry
     "programmes": _route("funding", Kind.CLUB),
     "indicators": _route("funding", Kind.CLUB),
+    # the lists of activities, sources and funder types: for everyone who reads the registry
+    "reference": _route("funding", Kind.CLUB),
     "plans": _route("funding", Kind.PLAN),
+    "reporting-duties": _route("funding", Kind.PLAN),
     "commitments": _route("funding", Kind.FLOW),
     "receipts": _route("funding", Kind.FLOW),
     "allocations": _route("funding", Kind.FLOW),

@@ -2,13 +2,21 @@
 
 import io
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 from openpyxl import Workbook, load_workbook
 
 from common.problems import UnsupportedMediaType, ValidationFailed
-from services.funding.plans.budget_table import FileFormat, Unit, export_table, import_table
+from services.funding.plans.budget_table import (
+    SEED_VOCABULARY,
+    FileFormat,
+    Unit,
+    Vocabulary,
+    export_table,
+    import_table,
+)
 from services.funding.plans.schemas import LineIn, LinePublic, PlanPublic, Targets
 from services.funding.rules import MILLION, Activity, PlanStatus, Source
 
@@ -35,7 +43,7 @@ EXPECTED = [
     for n, a, c, m in LAO_CAI_LINES
 ]
 HEADER = ["STT", "Nội dung", "Tổng cộng", "Ngân sách tỉnh"]
-HEADER += ["Quỹ Chăm sóc và phát huy vai trò NCT", "Xã hội hóa", "Hoạt động"]
+HEADER += ["Quỹ Chăm sóc và phát huy vai trò người cao tuổi", "Xã hội hóa", "Hoạt động"]
 
 
 def lao_cai_plan() -> PlanPublic:
@@ -102,7 +110,8 @@ def test_an_exported_table_imports_back_to_the_same_lines(
     file_format: FileFormat, unit: Unit
 ) -> None:
     exported = export_table(lao_cai_plan(), file_format, unit, "Lào Cai")
-    assert import_table(exported, f"lao-cai.{file_format}", None, unit) == EXPECTED
+    imported = import_table(exported, f"lao-cai.{file_format}", None, unit)
+    assert imported.lines == EXPECTED and not imported.inferred
 
 
 def test_the_xlsx_has_the_provinces_layout_in_million_dong() -> None:
@@ -123,7 +132,7 @@ def test_the_xlsx_has_the_provinces_layout_in_million_dong() -> None:
         50.7,
         None,
         None,
-        "training",
+        "Tập huấn",
     ]
     assert [cell.value for cell in sheet[6]][2:6] == [400, None, 320, 80]
     assert [cell.value for cell in sheet[9]] == [None, "Tổng cộng", 529.3, 129.3, 320, 80, None]
@@ -151,14 +160,14 @@ def test_the_csv_is_utf8_for_excel_with_exact_decimals() -> None:
     rows = exported.decode("utf-8-sig").split("\r\n")
     assert rows[1] == "Đơn vị tính: triệu đồng"
     assert rows[2] == ",".join(HEADER)
-    assert rows[3] == "1,Tập huấn thành lập CLB,50.7,50.7,,,training"
-    assert rows[6] == '4,"Giám sát, hỗ trợ kỹ thuật",17.6,17.6,,,monitoring'
+    assert rows[3] == "1,Tập huấn thành lập CLB,50.7,50.7,,,Tập huấn"
+    assert rows[6] == '4,"Giám sát, hỗ trợ kỹ thuật",17.6,17.6,,,"Giám sát, hỗ trợ kỹ thuật"'
     assert rows[8] == ",Tổng cộng,529.3,129.3,320,80,"
 
 
 def test_the_csv_in_dong_has_integers() -> None:
     rows = export_table(lao_cai_plan(), "csv", "dong", None).decode("utf-8-sig").split("\r\n")
-    assert rows[3] == "1,Tập huấn thành lập CLB,50700000,50700000,,,training"
+    assert rows[3] == "1,Tập huấn thành lập CLB,50700000,50700000,,,Tập huấn"
     assert rows[8] == ",Tổng cộng,529300000,129300000,320000000,80000000,"
 
 
@@ -172,7 +181,7 @@ def test_only_the_sources_a_plan_uses_get_a_column_and_a_period_is_shown() -> No
     assert rows[2].split(",")[3:7] == [
         "Ngân sách trung ương",
         "Ngân sách tỉnh",
-        "Quỹ Chăm sóc và phát huy vai trò NCT",
+        "Quỹ Chăm sóc và phát huy vai trò người cao tuổi",
         "Xã hội hóa",
     ]
 
@@ -185,7 +194,7 @@ def test_contents_that_look_like_formulas_stay_text(file_format: FileFormat) -> 
         line.model_copy(update={"content": c}) for line, c in zip(plan.lines, contents, strict=True)
     ]
     exported = export_table(plan.model_copy(update={"lines": lines}), file_format, "dong", None)
-    imported = import_table(exported, f"lao-cai.{file_format}", None, "dong")
+    imported = import_table(exported, f"lao-cai.{file_format}", None, "dong").lines
     assert [line.content for line in imported] == contents
     if file_format == "xlsx":
         sheet = load_workbook(io.BytesIO(exported)).active
@@ -210,7 +219,8 @@ def test_a_hand_typed_csv_with_semicolons_and_decimal_commas_is_read(encoding: s
         ";;;;Người lập biểu;",
         encoding=encoding,
     )
-    assert import_table(typed, "du-toan.csv", "text/csv", "million") == EXPECTED
+    imported = import_table(typed, "du-toan.csv", "text/csv", "million")
+    assert imported.lines == EXPECTED and imported.inferred == {1, 2, 3, 4, 5}
 
 
 def test_amounts_in_dong_may_group_thousands_with_dots_commas_or_spaces() -> None:
@@ -219,7 +229,7 @@ def test_amounts_in_dong_may_group_thousands_with_dots_commas_or_spaces() -> Non
         "1;Tập huấn;50.700.000;;;50.700.000",
         '2;Vốn cho CLB;;"320,000,000";80 000 000;400000000',
     )
-    lines = import_table(typed, "du-toan.csv", None, "dong")
+    lines = import_table(typed, "du-toan.csv", None, "dong").lines
     assert [(line.amounts, line.total) for line in lines] == [
         ({PROVINCIAL: 50_700_000}, 50_700_000),
         ({CARE_FUND: 320 * MILLION, SOCIALISATION: 80 * MILLION}, 400 * MILLION),
@@ -232,7 +242,7 @@ def test_headers_may_be_english_or_the_source_values_and_stt_may_be_blank() -> N
         ",Leaflets,1.5,0.25,1.75,communication",
         ",Village meeting,2,,,",
     )
-    lines = import_table(typed, "du-toan.csv", None, "million")
+    lines = import_table(typed, "du-toan.csv", None, "million").lines
     assert [(line.number, line.activity, line.total) for line in lines] == [
         (1, Activity.COMMUNICATION, 1_750_000),
         (2, Activity.OTHER, None),
@@ -255,7 +265,8 @@ def test_headers_may_be_english_or_the_source_values_and_stt_may_be_blank() -> N
 )
 def test_the_activity_is_inferred_from_the_content(content: str, activity: Activity) -> None:
     typed = csv_text("STT;Nội dung;NS tỉnh", f"1;{content};10")
-    assert import_table(typed, "du-toan.csv", None, "million")[0].activity == activity
+    imported = import_table(typed, "du-toan.csv", None, "million")
+    assert imported.lines[0].activity == activity and imported.inferred == {1}
 
 
 def test_a_header_over_two_rows_with_the_sources_below_is_read() -> None:
@@ -272,7 +283,188 @@ def test_a_header_over_two_rows_with_the_sources_below_is_read() -> None:
         sheet.append([number, content, sum(amounts.values()) / MILLION, *row])
     buffer = io.BytesIO()
     workbook.save(buffer)
-    assert import_table(buffer.getvalue(), "du-toan.xlsx", None, "million") == EXPECTED
+    assert import_table(buffer.getvalue(), "du-toan.xlsx", None, "million").lines == EXPECTED
+
+
+# Import: the tables as the plans print them
+
+# Lào Cai's plan 184/KH-UBND (2018), its budget table as printed: two header rows, a "Kinh phí"
+# cell merged over the total and the sources, the sources' full names below it.
+PRINTED_TITLE = [
+    ["UỶ BAN NHÂN DÂN TỈNH LÀO CAI"],
+    ["DỰ TOÁN KINH PHÍ THỰC HIỆN KẾ HOẠCH NHÂN RỘNG MÔ HÌNH CÂU LẠC BỘ LIÊN THẾ HỆ TỰ GIÚP NHAU"],
+    ["(Kèm theo Kế hoạch số 184/KH-UBND năm 2018 của UBND tỉnh Lào Cai)"],
+    [None, None, None, None, None, "Đơn vị tính: triệu đồng"],
+]
+PRINTED_HEADER = [
+    ["STT", "Nội dung", "Kinh phí", None, None, None, "Ghi chú"],
+    [
+        None,
+        None,
+        "Tổng cộng",
+        "Nguồn ngân sách tỉnh",
+        "Nguồn Quỹ Chăm sóc và phát huy vai trò người cao tuổi",
+        "Nguồn xã hội hóa",
+        None,
+    ],
+]
+PRINTED_LINES = [
+    ["1", "Tập huấn cho Ban chủ nhiệm và tình nguyện viên các CLB", "50,7", "50,7", "", "", ""],
+    ["2", "Ra mắt 5 CLB", "18", "18", "", "", ""],
+    [
+        "3",
+        "Hỗ trợ nguồn quỹ ban đầu cho 16 CLB (20 triệu đồng/CLB)",
+        "400",
+        "",
+        "320",
+        "80",
+        "",
+    ],
+    ["4", "Giám sát, hỗ trợ kỹ thuật", "17,6", "17,6", "", "", ""],
+    ["5", "Hội nghị tổng kết", "43", "43", "", "", ""],
+    ["", "Tổng cộng", "529,3", "129,3", "320", "80", ""],
+]
+PRINTED_ACTIVITIES = [
+    Activity.TRAINING,
+    Activity.CLUB_ESTABLISHMENT,
+    Activity.SEED_CAPITAL,
+    Activity.MONITORING,
+    Activity.REVIEW_CONFERENCE,
+]
+
+
+def _number(text: str) -> str | float | None:
+    """A cell as Excel holds it: amounts as numbers, blanks as nothing."""
+    if not text:
+        return None
+    return float(text.replace(",", ".")) if text[0].isdigit() else text
+
+
+def printed_xlsx() -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in PRINTED_TITLE + PRINTED_HEADER:
+        sheet.append(row)
+    for row in PRINTED_LINES:
+        sheet.append([row[0] or None, row[1], *(_number(cell) for cell in row[2:])])
+    for cells in ("A5:A6", "B5:B6", "C5:F5", "G5:G6"):
+        sheet.merge_cells(cells)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def printed_csv() -> bytes:
+    rows = [*PRINTED_TITLE, *PRINTED_HEADER, *PRINTED_LINES]
+    return csv_text(*(";".join(cell or "" for cell in row) for row in rows))
+
+
+@pytest.mark.parametrize(
+    ("name", "table"), [("184-KH-UBND.xlsx", printed_xlsx), ("184-KH-UBND.csv", printed_csv)]
+)
+def test_lao_cais_table_imports_as_the_plan_prints_it(
+    name: str, table: Callable[[], bytes]
+) -> None:
+    imported = import_table(table(), name, None, "million")
+    assert [(line.number, line.amounts, line.total) for line in imported.lines] == [
+        (1, {PROVINCIAL: 50_700_000}, 50_700_000),
+        (2, {PROVINCIAL: 18 * MILLION}, 18 * MILLION),
+        (3, {CARE_FUND: 320 * MILLION, SOCIALISATION: 80 * MILLION}, 400 * MILLION),
+        (4, {PROVINCIAL: 17_600_000}, 17_600_000),
+        (5, {PROVINCIAL: 43 * MILLION}, 43 * MILLION),
+    ]
+    assert sum(sum(line.amounts.values()) for line in imported.lines) == 529_300_000
+    # Every activity was read from the wording: the officer confirms it.
+    assert [line.activity for line in imported.lines] == PRINTED_ACTIVITIES
+    assert imported.inferred == {1, 2, 3, 4, 5}
+
+
+def test_a_printed_total_row_that_does_not_add_up_is_named_by_its_full_header() -> None:
+    lines = [list(row) for row in PRINTED_LINES]
+    lines[-1][3] = "129"
+    rows = [*PRINTED_TITLE, *PRINTED_HEADER, *lines]
+    data = csv_text(*(";".join(cell or "" for cell in row) for row in rows))
+    assert problems(data) == {
+        "row 12, Nguồn ngân sách tỉnh": "total row: Nguồn ngân sách tỉnh is 129.0, "
+        "the lines add up to 129.3"
+    }
+
+
+def test_a_source_in_the_annual_estimate_is_named_without_an_amount() -> None:
+    typed = csv_text(
+        "STT;Nội dung;Tổng số;Ngân sách Trung ương;Nguồn ngân sách tỉnh",
+        "1;Xây dựng kế hoạch triển khai;Trong dự toán;Trong dự toán hằng năm;",
+        "2;Tập huấn;50,7;;50,7",
+        ";Tổng cộng;50,7;;50,7",
+    )
+    imported = import_table(typed, "du-toan.csv", None, "million")
+    assert [(line.activity, line.amounts, line.total) for line in imported.lines] == [
+        (Activity.PLANNING, {Source.CENTRAL_BUDGET: None}, None),
+        (Activity.TRAINING, {PROVINCIAL: 50_700_000}, 50_700_000),
+    ]
+
+
+@pytest.mark.parametrize("file_format", ["xlsx", "csv"])
+def test_a_source_without_its_amount_goes_out_as_in_the_estimate_and_comes_back(
+    file_format: FileFormat,
+) -> None:
+    plan = lao_cai_plan()
+    named = plan.lines[0].model_copy(
+        update={"amounts": {Source.CENTRAL_BUDGET: None, PROVINCIAL: 50_700_000}}
+    )
+    plan = plan.model_copy(update={"lines": [named, *plan.lines[1:]]})
+    exported = export_table(plan, file_format, "million", "Lào Cai")
+    if file_format == "csv":
+        rows = exported.decode("utf-8-sig").split("\r\n")
+        assert rows[2].split(",")[3] == "Ngân sách trung ương"
+        assert rows[3] == "1,Tập huấn thành lập CLB,50.7,Trong dự toán,50.7,,,Tập huấn"
+    imported = import_table(exported, f"plan.{file_format}", None, "million")
+    assert imported.lines[0].amounts == {Source.CENTRAL_BUDGET: None, PROVINCIAL: 50_700_000}
+    assert imported.lines[1:] == EXPECTED[1:]
+
+
+@pytest.mark.parametrize(
+    ("content", "activity"),
+    [
+        ("Hội nghị tổng kết 5 năm thực hiện Kế hoạch", Activity.REVIEW_CONFERENCE),
+        ("Hỗ trợ nguồn quỹ cho CLB", Activity.SEED_CAPITAL),
+        ("Vốn hỗ trợ ban đầu cho CLB", Activity.SEED_CAPITAL),
+        ("Vận động nguồn lực, xã hội hóa cho CLB", Activity.RESOURCE_MOBILISATION),
+        ("Xây dựng kế hoạch nhân rộng", Activity.PLANNING),
+        ("Hợp tác quốc tế với HelpAge", Activity.INTERNATIONAL_COOPERATION),
+        ("Tuyên truyền trên báo Hải Phòng", Activity.COMMUNICATION),
+    ],
+)
+def test_the_plans_wording_tells_the_activity(content: str, activity: Activity) -> None:
+    typed = csv_text("STT;Nội dung;Nguồn ngân sách tỉnh", f"1;{content};10")
+    imported = import_table(typed, "du-toan.csv", None, "million")
+    assert imported.lines[0].activity == activity and imported.inferred == {1}
+
+
+def test_items_an_administrator_added_are_read_by_their_names() -> None:
+    vocabulary = Vocabulary(
+        sources={**SEED_VOCABULARY.sources, "child_fund": ("Quỹ Bảo trợ trẻ em", "Child fund")},
+        activities={
+            **SEED_VOCABULARY.activities,
+            "exchange_visit": ("Tham quan học tập", "Exchange visit"),
+        },
+    )
+    typed = csv_text(
+        "STT;Nội dung;Nguồn Quỹ Bảo trợ trẻ em;Hoạt động",
+        "1;Tham quan học tập mô hình CLB tại Hà Nội;12;",
+        "2;Đi thực tế;3;Exchange visit",
+    )
+    imported = import_table(typed, "du-toan.csv", None, "million", vocabulary)
+    assert [(line.activity, line.amounts) for line in imported.lines] == [
+        ("exchange_visit", {"child_fund": 12 * MILLION}),
+        ("exchange_visit", {"child_fund": 3 * MILLION}),
+    ]
+    assert imported.inferred == {1}
+    # Without the item in the list, its column is unknown.
+    found = problems(typed)
+    assert found["row 1, Nguồn Quỹ Bảo trợ trẻ em"] == "unknown column"
+    assert "GET /api/v1/reference/sources" in found["row 1"]
 
 
 # Import: what is refused, every problem at once

@@ -12,6 +12,7 @@ from common.events.retention import retention_worker
 from common.jobs import job_worker
 from common.service_client import ServiceClient, ServiceTokens
 from services.funding.catalogue.routes import funders, programmes
+from services.funding.duties.routes import router as duties_router
 from services.funding.flows.routes import allocations, commitments, receipts
 from services.funding.flows.transfer import Transfers, relay
 from services.funding.indicators.routes import router as indicators_router
@@ -24,11 +25,13 @@ from services.funding.reconciliation.routes import (
     reconciliation_services,
 )
 from services.funding.reconciliation.routes import router as reconciliation_router
+from services.funding.reference.routes import router as reference_router
 from services.funding.reports.funded_club import router as funded_club_router
 from services.funding.reports.funded_clubs import router as funded_clubs_router
 from services.funding.reports.iati import router as iati_router
 from services.funding.settings import FundingSettings
 from services.funding.targets.routes import router as targets_router
+from services.funding.work.routes import router as work_router
 
 
 def create_app(settings: FundingSettings | None = None) -> FastAPI:
@@ -43,8 +46,11 @@ def create_app(settings: FundingSettings | None = None) -> FastAPI:
         routers=[
             funders,
             programmes,
+            reference_router,
             targets_router,
             plans_router,
+            work_router,
+            duties_router,
             commitments,
             receipts,
             allocations,

@@ -20,7 +20,9 @@ from services.funding.catalogue.schemas import (
     FunderUpdate,
     ProgrammePublic,
 )
-from services.funding.rules import SOURCE_OF, FunderType, Source
+from services.funding.reference import service as reference
+from services.funding.reference.schemas import FunderTypeCode, SourceCode
+from services.funding.rules import ReferenceKind
 from services.funding.scope import READERS
 
 funders = APIRouter(
@@ -55,11 +57,10 @@ def create_funder(
     payload: FunderCreate, session: SessionDep, principal: FunderRegistrar, idem: Idempotency
 ) -> Any:
     _refuse_taken_name(session, payload.name)
-    funder = Funder(
-        **payload.model_dump(),
-        source=SOURCE_OF[payload.funder_type].value,
-        created_by=principal.subject,
-    )
+    wanted = {"funder_type": (ReferenceKind.FUNDER_TYPES, payload.funder_type)}
+    funder_type = reference.check(session, wanted)["funder_type"]
+    assert funder_type.source is not None  # every funder type has one (reference.service)
+    funder = Funder(**payload.model_dump(), source=funder_type.source, created_by=principal.subject)
     session.add(funder)
     session.flush()
     return idem.respond(session, FunderPublic.model_validate(funder))
@@ -69,15 +70,15 @@ def create_funder(
 def list_funders(
     session: SessionDep,
     page: PageDep,
-    funder_type: FunderType | None = None,
-    source: Source | None = None,
+    funder_type: FunderTypeCode | None = None,
+    source: SourceCode | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Part of the name.")] = None,
 ) -> Page[FunderPublic]:
     query = select(Funder).order_by(col(Funder.id))
     if funder_type is not None:
-        query = query.where(Funder.funder_type == funder_type.value)
+        query = query.where(Funder.funder_type == funder_type)
     if source is not None:
-        query = query.where(Funder.source == source.value)
+        query = query.where(Funder.source == source)
     # Funders are a few hundred organisations; names are matched without diacritics in Python.
     rows = list(session.exec(query).all())
     if q:

@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field
 
 from common.schemas import InputModel, OutputModel, PatchModel
-from services.funding.rules import FunderType, Source
+from services.funding.reference.schemas import FunderTypeCode
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 ProvinceCode = Annotated[str, Field(pattern=r"^\d{2}$", description="2-digit province code.")]
@@ -26,7 +26,9 @@ IatiOrgId = Annotated[
 
 class FunderCreate(InputModel):
     name: Name
-    funder_type: FunderType
+    funder_type: FunderTypeCode = Field(
+        description="A code of `/api/v1/reference/funder-types`; it sets the funder's source."
+    )
     province_code: ProvinceCode | None = Field(
         default=None, description="For provincial and commune budgets: whose budget it is."
     )
@@ -48,8 +50,11 @@ class FunderUpdate(PatchModel):
 class FunderPublic(OutputModel):
     id: int
     name: str
-    funder_type: FunderType
-    source: Source = Field(description="The plan column this funder's money counts in.")
+    funder_type: str = Field(description="A code of `/api/v1/reference/funder-types`.")
+    source: str = Field(
+        description="The plan column this funder's money counts in: a code of "
+        "`/api/v1/reference/sources`."
+    )
     province_code: str | None
     country: str | None
     iati_org_id: str | None = None

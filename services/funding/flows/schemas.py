@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field
 
 from common.schemas import Id, InputModel, OutputModel, PastDate
-from services.funding.rules import MAX_AMOUNT, FundKind, Source, TransferStatus
+from services.funding.rules import MAX_AMOUNT, FundKind, TransferStatus
 
 Amount = Annotated[
     int, Field(gt=0, le=MAX_AMOUNT, strict=True, description="Whole đồng, more than 0.")
@@ -50,7 +50,9 @@ class FlowPublic(OutputModel):
     plan_line_id: int
     series_id: int
     line_number: int
-    source: Source
+    source: str = Field(
+        description="The funder's source column: a code of `/api/v1/reference/sources`."
+    )
     province_code: str
     amount: int
     reference: str

@@ -19,7 +19,7 @@ from services.funding.indicators.schemas import Indicator, Section, TargetUnit
 from services.funding.plans import execution
 from services.funding.plans.models import Plan
 from services.funding.plans.schemas import Figures
-from services.funding.rules import Source, percent
+from services.funding.rules import ReferenceKind, in_seed_order, percent
 from services.funding.scope import flow_filter
 
 PLAN = "plan"
@@ -119,11 +119,11 @@ def targets(
 
 def funding_by_source(
     session: Session, view: Principal, provinces: list[str | None], period: tuple[date, date]
-) -> dict[Source, Figures]:
+) -> dict[str, Figures]:
     """By source: planned by the current plans covering the period's last year, and the money
     committed, received and allocated that is dated in the period, under every plan, as `view`
     may see it (a funder's view counts only that funder's money)."""
-    totals: dict[Source, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FUNDING_FIGURES, 0))
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FUNDING_FIGURES, 0))
     for province in provinces:
         area = execution.for_area(session, view, province, None, period[1].year)
         for source, figures in area.by_source.items():
@@ -132,17 +132,17 @@ def funding_by_source(
             totals[source][name] += amount
     return {
         source: Figures(
-            **sums,
-            received_pct=percent(sums["received"], sums["planned"]),
-            execution_pct=percent(sums["allocated"], sums["planned"]),
+            **totals[source],
+            received_pct=percent(totals[source]["received"], totals[source]["planned"]),
+            execution_pct=percent(totals[source]["allocated"], totals[source]["planned"]),
         )
-        for source, sums in sorted(totals.items(), key=lambda item: list(Source).index(item[0]))
+        for source in in_seed_order(totals, ReferenceKind.SOURCES)
     }
 
 
 def _moved_in(
     session: Session, view: Principal, province: str | None, period: tuple[date, date]
-) -> list[tuple[str, Source, int]]:
+) -> list[tuple[str, str, int]]:
     """(figure, source, đồng) of the money flows dated in the period, whatever their plan."""
     found = []
     for name, model, moved_on in execution.FLOWS:
@@ -160,7 +160,7 @@ def _moved_in(
             .where(*conditions)
             .group_by(col(model.source))
         )
-        found += [(name, Source(source), int(amount)) for source, amount in rows]
+        found += [(name, source, int(amount)) for source, amount in rows]
     return found
 
 
@@ -296,8 +296,8 @@ def money_rows(
     )
 
 
-def funding_rows(rows: Rows, by_source: dict[Source, Figures]) -> None:
+def funding_rows(rows: Rows, by_source: dict[str, Figures]) -> None:
     for source, figures in by_source.items():
-        rows.add(Section.FUNDING, f"planned.{source.value}", figures.planned)
-        rows.add(Section.FUNDING, f"received.{source.value}", figures.received, figures.planned)
-        rows.add(Section.FUNDING, f"allocated.{source.value}", figures.allocated, figures.planned)
+        rows.add(Section.FUNDING, f"planned.{source}", figures.planned)
+        rows.add(Section.FUNDING, f"received.{source}", figures.received, figures.planned)
+        rows.add(Section.FUNDING, f"allocated.{source}", figures.allocated, figures.planned)

@@ -28,7 +28,6 @@ from services.funding.indicators import export, report
 from services.funding.indicators.schemas import IndicatorReport
 from services.funding.indicators.sources import Ask, IndicatorSources, IndicatorSourcesDep
 from services.funding.plans.schemas import Figures, ProvinceCode
-from services.funding.rules import Source
 from services.funding.scope import READERS, asked_funder, asked_programme
 
 router = APIRouter(
@@ -95,7 +94,7 @@ class OwnFigures:
     """What this service knows besides the clubs asked about: the targets, money by source."""
 
     targets: report.Targets
-    by_source: dict[Source, Figures]
+    by_source: dict[str, Figures]
 
 
 def _ask(session: Session, principal: Principal, scope: Scope, token: str | None) -> Ask:

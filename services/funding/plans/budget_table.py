@@ -1,10 +1,20 @@
 """Budget estimate tables (Biểu dự toán kinh phí) as XLSX and CSV: a plan's lines out and in.
 
 The layout is the provinces' own: a title row, a unit row, the header row (`STT`, `Nội dung`,
-`Tổng cộng`, one column per source, `Hoạt động`), one row per budget line and a total row.
-Import reads what export writes and what an officer types: title rows above the header,
-Vietnamese short headers, decimal commas, a row of column numbers, no activity column. Every
-problem is reported at once, named by the row and the column the user sees.
+`Tổng cộng`, one column per source named as in the sources' reference list, `Hoạt động`), one
+row per budget line and a total row. A source named on a line without its amount shows
+"Trong dự toán".
+
+Import reads what export writes, what an officer types and what the plans print: title rows
+above the header; a header over two rows (`Kinh phí` or `Nguồn kinh phí` merged over the
+source columns, the sources' names in the row below); full source names ("Nguồn ngân sách
+tỉnh", "Nguồn Quỹ Chăm sóc và phát huy vai trò người cao tuổi"), short ones ("NS tỉnh", "XHH")
+and the names of the reference list; decimal commas; a row of column numbers; no activity
+column. A line's activity comes from the `Hoạt động` column when it names one; otherwise it is
+read from the line's wording ("Hội nghị tổng kết" is a review conference, "Hỗ trợ nguồn quỹ" seed
+capital) and marked as inferred, for the officer to confirm; wording that names no activity
+gives `other`, marked the same way, rather than refusing a whole printed table for one line.
+Every problem is reported at once, named by the row and the column the user sees.
 """
 
 import csv
@@ -12,6 +22,7 @@ import io
 import math
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -33,8 +44,17 @@ from common.spreadsheets import (
     read_rows,
 )
 from common.text import fold
-from services.funding.plans.schemas import MAX_LINES, LineIn, LinePublic, PlanPublic
-from services.funding.rules import MAX_AMOUNT, MILLION, SOURCE_LABELS, Activity, PlanStatus, Source
+from services.funding.plans.schemas import MAX_LINES, LineIn, LinePublic, PlanPublic, known_sum
+from services.funding.rules import (
+    MAX_AMOUNT,
+    MILLION,
+    SEEDS,
+    Activity,
+    PlanStatus,
+    ReferenceKind,
+    Source,
+    seed_names,
+)
 
 Unit = Literal["million", "dong"]
 FileFormat = Literal["xlsx", "csv"]
@@ -57,59 +77,118 @@ UNIT_LABEL: dict[Unit, str] = {"million": "triệu đồng", "dong": "đồng"}
 STATUS_LABEL = {PlanStatus.DRAFT: "dự thảo", PlanStatus.APPROVED: "đã phê duyệt"}
 
 NUMBER, CONTENT, TOTAL, ACTIVITY = "STT", "Nội dung", "Tổng cộng", "Hoạt động"
-Role = Literal["number", "content", "total", "activity", "notes"] | Source
+IN_THE_ESTIMATE = "Trong dự toán"
+"""A source named on a line whose amount is not known yet ("trong dự toán hằng năm")."""
+
+
+@dataclass(frozen=True)
+class SourceColumn:
+    """The role of a column holding one source's amounts."""
+
+    code: str
+
+
+Role = Literal["number", "content", "total", "activity", "notes", "group"] | SourceColumn
 
 # role → the headers that give it (matched by `label_key`: any case, with or without diacritics).
 HEADERS: dict[Role, tuple[str, ...]] = {
     "number": ("STT", "TT", "Số TT", "Số thứ tự", "No", "number"),
     "content": ("Nội dung", "Nội dung chi", "Nội dung hoạt động", "Hạng mục", "content"),
-    "total": ("Tổng", "Tổng cộng", "Tổng số", "Tổng kinh phí", "Cộng", "total"),
+    "total": (
+        *("Tổng", "Tổng cộng", "Tổng số", "Tổng kinh phí", "Cộng", "total"),
+        *("Kinh phí", "Kinh phí thực hiện", "Dự toán kinh phí"),
+    ),
     "activity": ("Hoạt động", "Loại hoạt động", "activity"),
     "notes": ("Ghi chú", "notes", "note"),
+    # Over the source columns in a header of two rows; the row below names the sources.
+    "group": ("Nguồn kinh phí", "Nguồn vốn", "Trong đó", "Chia ra", "Chia theo nguồn"),
+}
+# The seeds' short and older names, besides the code and names of the reference list.
+SOURCE_HEADERS: dict[str, tuple[str, ...]] = {
     Source.CENTRAL_BUDGET: ("NS trung ương", "NSTW", "NS TW", "Ngân sách TW", "Trung ương"),
-    Source.PROVINCIAL_BUDGET: ("NS tỉnh", "Ngân sách cấp tỉnh", "NS cấp tỉnh"),
+    Source.PROVINCIAL_BUDGET: ("NS tỉnh", "Ngân sách cấp tỉnh", "NS cấp tỉnh", "NSĐP"),
     Source.COMMUNE_BUDGET: ("NS xã", "Ngân sách cấp xã", "NS cấp xã"),
     Source.ELDERLY_CARE_FUND: (
         "Quỹ CS NCT",
         "Quỹ chăm sóc NCT",
         "Quỹ chăm sóc người cao tuổi",
-        "Quỹ chăm sóc và phát huy vai trò người cao tuổi",
+        "Quỹ Chăm sóc và phát huy vai trò NCT",
         "Quỹ CS&PHVT NCT",
         "Quỹ NCT",
     ),
     Source.FUND_FOR_THE_POOR: ("Quỹ VNN", "Quỹ vì NN", "Quỹ Vì người nghèo"),
-    Source.SOCIALISATION: ("XHH", "Xã hội hóa", "Nguồn xã hội hóa", "Huy động xã hội hóa"),
-    Source.MEMBER_CONTRIBUTIONS: ("HV đóng góp", "Đóng góp của hội viên", "Thành viên đóng góp"),
+    Source.SOCIALISATION: ("XHH", "Xã hội hóa", "Huy động xã hội hóa"),
+    Source.MEMBER_CONTRIBUTIONS: ("HV đóng góp", "Đóng góp của hội viên", "Hội viên đóng góp"),
     Source.INTERNATIONAL: ("Quốc tế", "Tài trợ", "Nhà tài trợ", "Nhà tài trợ quốc tế"),
+    Source.SOCIAL_SECURITY_FUND: ("Quỹ ASXH", "Quỹ an sinh"),
+    Source.CREDIT_FUND: ("Quỹ tín dụng nhân dân", "QTDND"),
+    Source.ELDERLY_ASSOCIATION: ("Hội NCT đóng góp", "Hội NCT", "Hội Người cao tuổi"),
 }
-ROLE_OF: dict[str, Role] = {
-    label_key(header): role
-    for role, headers in HEADERS.items()
-    for header in (
-        *headers,
-        *((SOURCE_LABELS[role], role.value) if isinstance(role, Source) else ()),
-    )
-}
+# "Nguồn ngân sách tỉnh", "Nguồn kinh phí xã hội hóa": the plans' words before a source's name.
+SOURCE_PREFIX = re.compile(r"^nguon (?:kinh phi |von )?(?:tu )?")
 TOTAL_ROW_LABELS = frozenset({"tong cong", "tong", "tong so", "cong", "total"})
 
 # First match wins, so the order settles contents that name two things: "Hỗ trợ vốn cho CLB
 # mới thành lập" is seed capital, "Giám sát sử dụng vốn" monitoring, "Hội nghị ra mắt CLB" a
-# launch.
-ACTIVITY_WORDS: tuple[tuple[Activity, tuple[str, ...]], ...] = (
-    (Activity.TRAINING, ("tap huan", "dao tao")),
-    (Activity.MONITORING, ("giam sat", "kiem tra")),
-    (Activity.SEED_CAPITAL, ("von",)),
+# launch, "Vận động nguồn vốn" resource mobilisation.
+ACTIVITY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (Activity.TRAINING, ("tap huan", "dao tao", "boi duong")),
+    (Activity.MONITORING, ("giam sat", "kiem tra", "ho tro ky thuat")),
+    (Activity.RESOURCE_MOBILISATION, ("van dong", "huy dong")),
+    (Activity.SEED_CAPITAL, ("von", "nguon quy", "quy ban dau")),
     (Activity.CLUB_ESTABLISHMENT, ("ra mat", "thanh lap")),
     (Activity.REVIEW_CONFERENCE, ("tong ket", "so ket", "hoi nghi")),
-    (Activity.COMMUNICATION, ("truyen thong",)),
+    (Activity.COMMUNICATION, ("truyen thong", "tuyen truyen")),
+    (Activity.INTERNATIONAL_COOPERATION, ("hop tac quoc te",)),
+    (Activity.PLANNING, ("ke hoach", "khao sat")),
     (Activity.OTHER, ("khac",)),
 )
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What an imported table may name: each source's and activity's code → its names."""
+
+    sources: Mapping[str, tuple[str, ...]]
+    activities: Mapping[str, tuple[str, ...]]
+
+
+def _seeded(kind: ReferenceKind) -> dict[str, tuple[str, ...]]:
+    return {seed.code: (seed.name_vi, seed.name_en) for seed in SEEDS[kind]}
+
+
+SEED_VOCABULARY = Vocabulary(
+    sources=_seeded(ReferenceKind.SOURCES), activities=_seeded(ReferenceKind.ACTIVITIES)
+)
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The Vietnamese names an exported table shows: code → name, in the lists' order."""
+
+    sources: Mapping[str, str]
+    activities: Mapping[str, str]
+
+
+SEED_LABELS = Labels(
+    sources=seed_names(ReferenceKind.SOURCES), activities=seed_names(ReferenceKind.ACTIVITIES)
+)
+
+
+@dataclass(frozen=True)
+class Imported:
+    """An imported table's lines, and the numbers of those whose activity was inferred."""
+
+    lines: list[LineIn]
+    inferred: frozenset[int]
+
+
 # A row under the header numbering the columns: "1", "2", "3=4+5", "(4)", "A".
 COLUMN_NUMBER = re.compile(r"^(\(?\d{1,2}\)?(\s*[=+\-]\s*\(?\d{1,2}\)?)*|\(?[A-Z]\)?)$")
 AMOUNT_TEXT = re.compile(r"^\d+([.,]\d+)*$")
 LINE_NUMBER = re.compile(r"^\d{1,3}\.?$")
 UNIT_STATED = re.compile(r"\b(?:don vi tinh|dvt)\b\s*(.*)$")
-ACTIVITY_VALUES = frozenset(activity.value for activity in Activity)
+ACTIVITIES_LISTED = "the valid codes are listed at GET /api/v1/reference/activities"
 BLANK_AMOUNTS = frozenset({"", "-", "–", "—"})
 # What the unit row may say, in `_words` form, and the unit it is; None for units not read.
 STATED_UNITS: tuple[tuple[str, Unit | None], ...] = (
@@ -128,19 +207,26 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_table(
-    plan: PlanPublic, file_format: FileFormat, unit: Unit, province_name: str | None
+    plan: PlanPublic,
+    file_format: FileFormat,
+    unit: Unit,
+    province_name: str | None,
+    labels: Labels = SEED_LABELS,
 ) -> bytes:
     """The plan's budget table as an .xlsx workbook or a UTF-8 CSV (with a BOM, for Excel).
 
     Amounts are in `unit`: million đồng as exact decimals (50,700,000 → 50.7), or đồng. The
-    source columns are those the plan uses, in `Source` order.
+    source columns are those the plan's lines name, in the sources' list order, headed by
+    their Vietnamese names; the activity column shows the activities' Vietnamese names.
     """
-    sources = [s for s in Source if sum(line.amounts.get(s, 0) for line in plan.lines)]
+    named = {source for line in plan.lines for source in line.amounts}
+    order = {code: position for position, code in enumerate(labels.sources)}
+    sources = sorted(named, key=lambda code: (order.get(code, len(order)), code))
     table = _Table(
         title=_title(plan, province_name),
         unit_row=f"Đơn vị tính: {UNIT_LABEL[unit]}",
-        header=[NUMBER, CONTENT, TOTAL, *(SOURCE_LABELS[s] for s in sources), ACTIVITY],
-        lines=[_line_row(line, sources, unit) for line in plan.lines],
+        header=[NUMBER, CONTENT, TOTAL, *(labels.sources.get(s, s) for s in sources), ACTIVITY],
+        lines=[_line_row(line, sources, unit, labels) for line in plan.lines],
         total=_total_row(plan.lines, sources, unit),
     )
     return _xlsx(table, unit) if file_format == "xlsx" else _csv(table)
@@ -168,18 +254,26 @@ def _title(plan: PlanPublic, province_name: str | None) -> str:
     return " — ".join(part for part in (plan.title, province_name, period, version) if part)
 
 
-def _line_row(line: LinePublic, sources: list[Source], unit: Unit) -> list[Cell]:
-    # A source giving nothing to a line stays blank, as in the provinces' tables.
-    amounts = [
-        _amount_cell(line.amounts[s], unit) if line.amounts.get(s) else None for s in sources
-    ]
+def _line_row(line: LinePublic, sources: list[str], unit: Unit, labels: Labels) -> list[Cell]:
+    amounts = [_source_cell(line, source, unit) for source in sources]
     total = _amount_cell(line.total, unit)
-    return [line.number, line.content, total, *amounts, line.activity.value]
+    activity = labels.activities.get(line.activity, line.activity)
+    return [line.number, line.content, total, *amounts, activity]
 
 
-def _total_row(lines: list[LinePublic], sources: list[Source], unit: Unit) -> list[Cell]:
+def _source_cell(line: LinePublic, source: str, unit: Unit) -> Cell:
+    # A source giving nothing to a line stays blank, as in the provinces' tables.
+    if source not in line.amounts:
+        return None
+    amount = line.amounts[source]
+    if amount is None:
+        return IN_THE_ESTIMATE
+    return _amount_cell(amount, unit) if amount else None
+
+
+def _total_row(lines: list[LinePublic], sources: list[str], unit: Unit) -> list[Cell]:
     sums = [sum(line.total for line in lines)]
-    sums += [sum(line.amounts.get(s, 0) for line in lines) for s in sources]
+    sums += [sum(line.amounts.get(s) or 0 for line in lines) for s in sources]
     return [None, TOTAL, *(_amount_cell(amount, unit) for amount in sums), None]
 
 
@@ -257,20 +351,28 @@ def _widths(columns: int) -> dict[str, float]:
 
 
 def import_table(
-    data: bytes, file_name: str | None, content_type: str | None, unit: Unit
-) -> list[LineIn]:
+    data: bytes,
+    file_name: str | None,
+    content_type: str | None,
+    unit: Unit,
+    vocabulary: Vocabulary = SEED_VOCABULARY,
+) -> Imported:
     """The budget lines of an uploaded table, amounts read in `unit` and returned in đồng.
 
-    Reads the first sheet of an .xlsx or a CSV; the header row is found below any title rows.
-    A line's number is its STT, or its position when STT is blank; its activity is the
-    `Hoạt động` column, or is inferred from its content. The total row is checked against
-    the lines, and ends the table when it comes under them (notes and signatures follow).
-    Raises 415 for other file types, and 422 listing every problem found, each named by row
-    and column as in the sheet (e.g. `row 7, Quỹ CS NCT`).
+    Reads the first sheet of an .xlsx or a CSV; the header row (or the two header rows) is
+    found below any title rows. Source columns are matched to `vocabulary`'s sources by their
+    names, without diacritics. A line's number is its STT, or its position when STT is blank;
+    its activity is the `Hoạt động` column when that names one of `vocabulary`'s activities,
+    or is inferred from the wording (then its number is in `inferred`). A source cell saying
+    "Trong dự toán" names the source with its amount not known (None). The total row is
+    checked against the lines, and ends the table when it comes under them (notes and
+    signatures follow). Raises 415 for other file types, and 422 listing every problem
+    found, each named by row and column as in the sheet (e.g. `row 7, Quỹ CS NCT`).
     """
     _, rows = read_rows(Upload(data, file_name, content_type), BUDGET_TABLE)
-    columns = _find_columns(rows, unit)
-    reader = _Reader(columns, unit)
+    headers = _Headers.of(vocabulary)
+    columns = _find_columns(rows, unit, headers)
+    reader = _Reader(columns, unit, _Activities.of(vocabulary))
     for number, cells in rows:
         if number > columns.header_row and not reader.read(number, cells):
             break
@@ -291,8 +393,10 @@ class _Columns:
     """Role → column index."""
 
     @property
-    def sources(self) -> dict[Source, int]:
-        return {role: index for role, index in self.roles.items() if isinstance(role, Source)}
+    def sources(self) -> dict[str, int]:
+        return {
+            role.code: index for role, index in self.roles.items() if isinstance(role, SourceColumn)
+        }
 
     def name(self, index: int) -> str:
         return self.headers.get(index) or f"column {get_column_letter(index + 1)}"
@@ -302,23 +406,42 @@ def _words(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", fold(text)).split())
 
 
-def _role(cell: Any) -> Role | None:
-    return ROLE_OF.get(label_key(cell_text(cell)))
+@dataclass(frozen=True)
+class _Headers:
+    """The headers a table may have: `label_key` of a header → its role."""
+
+    roles: dict[str, Role]
+
+    @classmethod
+    def of(cls, vocabulary: Vocabulary) -> "_Headers":
+        roles = {label_key(h): role for role, headers in HEADERS.items() for h in headers}
+        for code, names in vocabulary.sources.items():
+            for name in (code, *names, *SOURCE_HEADERS.get(code, ())):
+                roles.setdefault(label_key(name), SourceColumn(code))
+        return cls(roles)
+
+    def role(self, cell: Any) -> Role | None:
+        key = label_key(cell_text(cell))
+        return self.roles.get(key) or self.roles.get(SOURCE_PREFIX.sub("", key))
+
+    def is_header(self, cells: list[Any]) -> bool:
+        roles = [self.role(cell) for cell in cells]
+        return "content" in roles and sum(role is not None for role in roles) >= 2
+
+    def names_a_source(self, cells: list[Any]) -> bool:
+        return any(isinstance(self.role(cell), SourceColumn) for cell in cells)
 
 
-def _is_header(cells: list[Any]) -> bool:
-    roles = [_role(cell) for cell in cells]
-    return "content" in roles and sum(role is not None for role in roles) >= 2
-
-
-def _find_columns(rows: list[Row], unit: Unit) -> _Columns:
+def _find_columns(rows: list[Row], unit: Unit, known: _Headers) -> _Columns:
     """The header row (the first with a content column and another known one) and its columns.
 
-    A header split over two rows (`Nguồn kinh phí` above the sources) is read as one. The
-    unit stated above the header, unknown and repeated columns are refused with 422.
+    A header split over two rows (`Kinh phí` or `Nguồn kinh phí` above the sources) is read
+    as one. The unit stated above the header, unknown and repeated columns are refused with
+    422.
     """
     position = next(
-        (i for i, (_, cells) in enumerate(rows[:HEADER_SEARCH_ROWS]) if _is_header(cells)), None
+        (i for i, (_, cells) in enumerate(rows[:HEADER_SEARCH_ROWS]) if known.is_header(cells)),
+        None,
     )
     if position is None:
         raise file_refused(
@@ -327,13 +450,13 @@ def _find_columns(rows: list[Row], unit: Unit) -> _Columns:
         )
     header_row, cells = rows[position]
     headers = {i: (cell_text(c), header_row) for i, c in enumerate(cells) if cell_text(c)}
-    if position + 1 < len(rows) and _is_lower_header(rows[position + 1][1], headers):
+    if position + 1 < len(rows) and _is_lower_header(rows[position + 1][1], headers, known):
         header_row, lower = rows[position + 1]
         headers |= {i: (cell_text(c), header_row) for i, c in enumerate(lower) if cell_text(c)}
     errors = _unit_errors(rows[:position], unit)
     roles: dict[Role, int] = {}
     for index, (text, row) in sorted(headers.items()):
-        role = _role(text)
+        role = known.role(text)
         if role is None:
             where = f"row {row}, {text}"
             errors.append(field_error(where, "unknown column", "file", code=Code.UNKNOWN_COLUMN))
@@ -343,25 +466,29 @@ def _find_columns(rows: list[Row], unit: Unit) -> _Columns:
             errors.append(
                 field_error(f"row {row}, {text}", reason, "file", code=Code.DUPLICATE_COLUMN)
             )
-        else:
+        elif role != "group":
             roles[role] = index
-    if not any(isinstance(role, Source) for role in roles):
-        reason = "no source column (such as Ngân sách tỉnh, Quỹ CS NCT, Xã hội hóa)"
+    if not any(isinstance(role, SourceColumn) for role in roles):
+        reason = (
+            "no source column (such as Ngân sách tỉnh, Quỹ CS NCT, Xã hội hóa; the sources "
+            "are listed at GET /api/v1/reference/sources)"
+        )
         errors.append(field_error(f"row {header_row}", reason, "file", code=Code.MISSING_COLUMN))
     if errors:
         raise _problems(errors)
-    named = {index: text for index, (text, _) in headers.items()}
+    # A group header left with no source under it names no column: values there are stray.
+    named = {index: text for index, (text, _) in headers.items() if index in roles.values()}
     return _Columns(header_row, named, roles)
 
 
-def _is_lower_header(cells: list[Any], upper: dict[int, tuple[str, int]]) -> bool:
+def _is_lower_header(cells: list[Any], upper: dict[int, tuple[str, int]], known: _Headers) -> bool:
     """A row of source labels under a header whose number and content cells span two rows."""
     beside = [
         cell_text(cell)
         for index, cell in enumerate(cells)
-        if _role(upper.get(index, ("", 0))[0]) in ("number", "content")
+        if known.role(upper.get(index, ("", 0))[0]) in ("number", "content")
     ]
-    return not any(beside) and any(isinstance(_role(cell), Source) for cell in cells)
+    return not any(beside) and known.names_a_source(cells)
 
 
 def _unit_errors(title_rows: list[Row], unit: Unit) -> list[FieldError]:
@@ -396,7 +523,10 @@ class _Reader:
 
     columns: _Columns
     unit: Unit
+    activities: "_Activities"
     lines: list[LineIn] = field(default_factory=list)
+    inferred: set[int] = field(default_factory=set)
+    """The numbers of the lines whose activity was read from their wording."""
     errors: list[FieldError] = field(default_factory=list)
     rows_of_numbers: dict[int, int] = field(default_factory=dict)
     sums: dict[int, int] = field(default_factory=dict)
@@ -415,7 +545,7 @@ class _Reader:
         self._read_line(row, cells)
         return True
 
-    def result(self) -> list[LineIn]:
+    def result(self) -> Imported:
         for row, cells in self.total_rows:
             self._check_total_row(row, cells)
         if self.errors:
@@ -424,7 +554,7 @@ class _Reader:
             raise file_refused(
                 f"has no budget lines under the header (row {self.columns.header_row})"
             )
-        return self.lines
+        return Imported(self.lines, frozenset(self.inferred))
 
     def _cell(self, cells: list[Any], index: int | None) -> Any:
         return cells[index] if index is not None and index < len(cells) else None
@@ -461,10 +591,13 @@ class _Reader:
         content = self._content(row, cells)
         amounts = self._amounts(row, cells)
         total = self._line_total(row, cells, amounts)
-        activity = self._activity(row, cells, content)
+        activity, inferred = self._activity(row, cells, content)
         if len(self.errors) > errors_before or amounts is None or activity is None:
             return
-        given = {source: amount for source, amount in amounts.items() if amount}
+        # Blank is nothing; "Trong dự toán" (None) names the source, amount not known yet.
+        given = {source: amount for source, amount in amounts.items() if amount != 0}
+        if inferred:
+            self.inferred.add(number)
         try:
             line = LineIn(
                 number=number, activity=activity, content=content, amounts=given, total=total
@@ -506,10 +639,14 @@ class _Reader:
             self._error(row, self.columns.roles["content"], "is empty")
         return content
 
-    def _amounts(self, row: int, cells: list[Any]) -> dict[Source, int] | None:
-        """Each source's amount in đồng, added to the column sums; None if one is unreadable."""
-        amounts: dict[Source, int] = {}
+    def _amounts(self, row: int, cells: list[Any]) -> dict[str, int | None] | None:
+        """Each source's amount in đồng (None: named, amount not known yet), added to the
+        column sums; None if one is unreadable."""
+        amounts: dict[str, int | None] = {}
         for source, index in self.columns.sources.items():
+            if _in_the_estimate(self._cell(cells, index)):
+                amounts[source] = None
+                continue
             amount = self._amount(row, cells, index)
             if amount is None:
                 self.unknown_sums.add(index)
@@ -526,7 +663,7 @@ class _Reader:
             return None
 
     def _line_total(
-        self, row: int, cells: list[Any], amounts: dict[Source, int] | None
+        self, row: int, cells: list[Any], amounts: dict[str, int | None] | None
     ) -> int | None:
         """The total the line states (None if blank), checked against its sources."""
         index = self.columns.roles.get("total")
@@ -534,7 +671,7 @@ class _Reader:
             return None
         given = self._stated(cells, index)
         stated = self._amount(row, cells, index) if given else None
-        added = sum(amounts.values()) if amounts is not None else None
+        added = known_sum(amounts) if amounts is not None else None
         counted = stated if given else added
         if counted is None:
             self.unknown_sums.add(index)
@@ -548,18 +685,25 @@ class _Reader:
         return stated
 
     def _stated(self, cells: list[Any], index: int) -> bool:
-        return cell_text(self._cell(cells, index)) not in BLANK_AMOUNTS
+        cell = self._cell(cells, index)
+        return cell_text(cell) not in BLANK_AMOUNTS and not _in_the_estimate(cell)
 
-    def _activity(self, row: int, cells: list[Any], content: str) -> Activity | None:
+    def _activity(self, row: int, cells: list[Any], content: str) -> tuple[str | None, bool]:
+        """The line's activity, and whether it was inferred from wording rather than named."""
         text = self._text(cells, "activity")
         if not text:
-            return _activity_in(content) or Activity.OTHER
-        activity = _activity_in(text)
-        if activity is None:
-            known = ", ".join(Activity)
-            reason = f'"{text}" is not one of {known}'
-            self._error(row, self.columns.roles["activity"], reason, "enum")
-        return activity
+            guessed = self.activities.inferred(content) or self.activities.fallback
+            if guessed is None:
+                self._error(row, None, "names no activity: add a Hoạt động column")
+            return guessed, True
+        named = self.activities.named(text)
+        if named is not None:
+            return named, False
+        guessed = self.activities.inferred(text)
+        if guessed is None:
+            reason = f'"{text}" names no activity; {ACTIVITIES_LISTED}'
+            self._error(row, self.columns.roles["activity"], reason, Code.UNKNOWN_REFERENCE)
+        return guessed, True
 
     def _check_total_row(self, row: int, cells: list[Any]) -> None:
         total = self.columns.roles.get("total")
@@ -594,20 +738,52 @@ def _line_number(cell: Any) -> int | None:
     raise _CellError(f'"{text}" is not a line number (1 to 999)')
 
 
-def _activity_in(text: str) -> Activity | None:
-    """The activity a value names (`seed_capital`) or a content describes ("Hỗ trợ vốn…")."""
-    words = _words(text)
-    if words.replace(" ", "_") in ACTIVITY_VALUES:
-        return Activity(words.replace(" ", "_"))
-    padded = f" {words} "
-    return next(
-        (
-            activity
-            for activity, phrases in ACTIVITY_WORDS
-            if any(f" {phrase} " in padded for phrase in phrases)
-        ),
-        None,
-    )
+@dataclass(frozen=True)
+class _Activities:
+    """How a table names activities: by code or name, or by the wording of a line."""
+
+    names: dict[str, str]
+    """`label_key` of an activity's code or name → its code."""
+    phrases: tuple[tuple[str, tuple[str, ...]], ...]
+    """Code → the words that tell it, in the order they are tried."""
+    fallback: str | None
+    """For wording that tells no activity: `other`, unless it was retired."""
+
+    @classmethod
+    def of(cls, vocabulary: Vocabulary) -> "_Activities":
+        known = vocabulary.activities
+        names: dict[str, str] = {}
+        for code, labels in known.items():
+            for name in (code, *labels):
+                names.setdefault(label_key(name), code)  # the list's first item keeps a name
+        # The words of the seeds first, then the names of every activity, the added ones too.
+        phrases = [(code, words) for code, words in ACTIVITY_WORDS if code in known]
+        phrases += [
+            (code, tuple(_words(name) for name in labels)) for code, labels in known.items()
+        ]
+        fallback = Activity.OTHER.value if Activity.OTHER in known else None
+        return cls(names, tuple(phrases), fallback)
+
+    def named(self, text: str) -> str | None:
+        """The activity whose code or name `text` is (`seed_capital`, "Tập huấn")."""
+        return self.names.get(label_key(text))
+
+    def inferred(self, text: str) -> str | None:
+        """The activity a content describes ("Hỗ trợ nguồn quỹ…" → seed capital), if plain."""
+        padded = f" {_words(text)} "
+        return next(
+            (
+                code
+                for code, phrases in self.phrases
+                if any(f" {phrase} " in padded for phrase in phrases if phrase)
+            ),
+            None,
+        )
+
+
+def _in_the_estimate(cell: Any) -> bool:
+    """A cell naming the source without an amount: "Trong dự toán (hằng năm)"."""
+    return label_key(cell_text(cell)).startswith(("trong du toan", "du toan"))
 
 
 def _amount(cell: Any, unit: Unit) -> int:

@@ -1,5 +1,8 @@
 """Planned against actual: what each line and source expected, and what was committed,
-received and allocated against it up to a date.
+received, allocated and spent against it up to a date.
+
+Spent is the whole plan's actual (for the year-end settlement, quyết toán): the spending on its
+lines (training, launches, monitoring, conferences) plus the allocations to clubs' funds.
 
 Money is recorded against a version's line but counted by the plan's series and the line's
 number, so a revision keeps what was recorded under the version before.
@@ -18,11 +21,14 @@ from sqlmodel import Session, col, select
 
 from common import clock
 from common.auth import Principal, Role
+from common.scope import Kind, Place, condition
 from services.funding.flows.models import Allocation, Commitment, Receipt
 from services.funding.plans.models import Plan, PlanLine, PlanLineAmount, PlanSeries
 from services.funding.plans.schemas import AreaExecution, Figures, LineExecution, PlanExecution
-from services.funding.rules import Activity, PlanStatus, Source, percent
+from services.funding.reference import service as reference
+from services.funding.rules import Activity, PlanStatus, ReferenceKind, percent
 from services.funding.scope import flow_filter
+from services.funding.work.models import Spending
 
 FlowModel = type[Commitment] | type[Receipt] | type[Allocation]
 FLOWS: tuple[tuple[str, FlowModel, Mapped[date]], ...] = (
@@ -30,7 +36,7 @@ FLOWS: tuple[tuple[str, FlowModel, Mapped[date]], ...] = (
     ("received", Receipt, col(Receipt.received_on)),
     ("allocated", Allocation, col(Allocation.allocated_on)),
 )
-Key = tuple[int, int, Source]
+Key = tuple[int, int, str]
 """(series id, line number, source)"""
 
 
@@ -40,21 +46,27 @@ class Sums:
     committed: int = 0
     received: int = 0
     allocated: int = 0
+    spending: int = 0
+    """On the line itself, not given to clubs."""
 
     def add(self, other: "Sums") -> None:
         self.planned += other.planned
         self.committed += other.committed
         self.received += other.received
         self.allocated += other.allocated
+        self.spending += other.spending
 
     def figures(self) -> Figures:
+        spent = self.spending + self.allocated
         return Figures(
             planned=self.planned,
             committed=self.committed,
             received=self.received,
             allocated=self.allocated,
+            spent=spent,
             received_pct=percent(self.received, self.planned),
             execution_pct=percent(self.allocated, self.planned),
+            spent_pct=percent(spent, self.planned),
         )
 
 
@@ -101,13 +113,39 @@ def _add_flows(
             .group_by(col(model.series_id), col(model.line_number), col(model.source))
         )
         for series_id, number, source, amount in rows:
-            sums = cells.sums[(series_id, number, Source(source))]
+            sums = cells.sums[(series_id, number, source)]
             setattr(sums, name, getattr(sums, name) + int(amount))
+
+
+def _add_spending(
+    session: Session, cells: Cells, principal: Principal, series_ids: list[int], on: date
+) -> None:
+    """Spending is the province's, not a funder's: a partner's figures leave it out."""
+    if principal.role is Role.PARTNER:
+        return
+    in_scope = condition(principal, Kind.PLAN, Place(province_code=col(Spending.province_code)))
+    rows = session.exec(
+        select(
+            col(Spending.series_id),
+            col(Spending.line_number),
+            col(Spending.source),
+            func.sum(col(Spending.amount)),
+        )
+        .where(
+            col(Spending.series_id).in_(series_ids),
+            col(Spending.spent_on) <= on,
+            col(Spending.withdrawn_at).is_(None),
+            in_scope,
+        )
+        .group_by(col(Spending.series_id), col(Spending.line_number), col(Spending.source))
+    )
+    for series_id, number, source, amount in rows:
+        cells.sums[(series_id, number, source)].spending += int(amount)
 
 
 def _add_planned(
     session: Session, cells: Cells, plan_ids: list[int]
-) -> dict[tuple[int, int], tuple[Activity, str]]:
+) -> dict[tuple[int, int], tuple[str, str]]:
     """Adds the planned amounts; returns each (series, number)'s line facts."""
     # SQLAlchemy's own `select`: SQLModel's is typed for at most four columns.
     rows = session.execute(
@@ -123,11 +161,12 @@ def _add_planned(
         .outerjoin(PlanLineAmount, col(PlanLineAmount.line_id) == col(PlanLine.id))
         .where(col(Plan.id).in_(plan_ids))
     )
-    lines: dict[tuple[int, int], tuple[Activity, str]] = {}
+    lines: dict[tuple[int, int], tuple[str, str]] = {}
     for series_id, number, activity, content, source, amount in rows:
-        lines[(series_id, number)] = (Activity(activity), content)
+        lines[(series_id, number)] = (activity, content)
         if source is not None:
-            cells.sums[(series_id, number, Source(source))].planned += int(amount)
+            # A source named with its amount not known yet is planned at 0, yet shown.
+            cells.sums[(series_id, number, source)].planned += int(amount or 0)
     return lines
 
 
@@ -136,6 +175,7 @@ def for_plan(session: Session, principal: Principal, plan: Plan, on: date) -> Pl
     cells = Cells()
     lines = _add_planned(session, cells, [plan.id])
     _add_flows(session, cells, principal, [plan.series_id], on)
+    _add_spending(session, cells, principal, [plan.series_id], on)
     numbers = sorted({number for _, number, _ in cells.sums} | {n for _, n in lines})
     answer_lines = []
     for number in numbers:
@@ -146,7 +186,7 @@ def for_plan(session: Session, principal: Principal, plan: Plan, on: date) -> Pl
                 number=number,
                 activity=activity,
                 content=content,
-                by_source={key[2]: cells.sums[key].figures() for key in _ordered(keys)},
+                by_source={key[2]: cells.sums[key].figures() for key in _ordered(session, keys)},
                 **cells.total(keys).figures().model_dump(),
             )
         )
@@ -161,9 +201,10 @@ def for_plan(session: Session, principal: Principal, plan: Plan, on: date) -> Pl
     )
 
 
-def _ordered(keys: list[Key]) -> list[Key]:
-    order = list(Source)
-    return sorted(keys, key=lambda key: (key[1], order.index(key[2])))
+def _ordered(session: Session, keys: list[Key]) -> list[Key]:
+    """By line, then sources in the order of their reference list."""
+    order = reference.order_of(session, ReferenceKind.SOURCES)
+    return sorted(keys, key=lambda key: (key[1], order.get(key[2], len(order)), key[2]))
 
 
 def _by(cells: Cells, group: Any) -> dict[Any, Figures]:
@@ -221,7 +262,9 @@ def for_area(
     cells = Cells()
     lines = _add_planned(session, cells, [plan_id for plan_id, _, _ in plans])
     on = clock.today()
-    _add_flows(session, cells, principal, [series_id for _, series_id, _ in plans], on)
+    series_ids = [series_id for _, series_id, _ in plans]
+    _add_flows(session, cells, principal, series_ids, on)
+    _add_spending(session, cells, principal, series_ids, on)
     province_of = {series_id: code for _, series_id, code in plans}
     return AreaExecution(
         on=on,
@@ -229,7 +272,7 @@ def for_area(
         programme_code=programme,
         province_code=province,
         plans=len(plans),
-        by_activity=_by(cells, lambda key: lines.get(key[:2], (Activity.OTHER,))[0]),
+        by_activity=_by(cells, lambda key: lines.get(key[:2], (Activity.OTHER.value,))[0]),
         by_source=_by(cells, lambda key: key[2]),
         by_province=_by(cells, lambda key: province_of[key[0]]),
         total=cells.total(list(cells.sums)).figures(),

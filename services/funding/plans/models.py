@@ -83,11 +83,16 @@ class PlanLine(FundingBase, table=True):
     )
     number: int
     activity: str = Field(max_length=30)
+    """A code of the activities' reference list."""
     content: str = Field(max_length=500)
+    activity_inferred: bool = False
+    """A table import read the activity from the content's wording: for the officer to
+    confirm (giving the line's activity again clears it)."""
 
 
 class PlanLineAmount(FundingBase, table=True):
-    """What one source is expected to give to one line, in đồng."""
+    """What one source is expected to give to one line, in đồng (or that it gives, amount
+    unknown)."""
 
     __tablename__ = "plan_line_amounts"
     __table_args__ = (
@@ -104,4 +109,7 @@ class PlanLineAmount(FundingBase, table=True):
         )
     )
     source: str = Field(max_length=30)
-    amount: int = Field(sa_type=BigInteger)
+    """A code of the sources' reference list."""
+    amount: int | None = Field(default=None, sa_type=BigInteger)
+    """None: the source is named but its amount is not known yet ("trong dự toán hằng năm");
+    it counts as 0."""

@@ -22,6 +22,7 @@ from common.problem_codes import Code
 from common.problems import NotFound, ServiceUnavailable, invalid
 from common.schemas import IdPath, Page, PageDep
 from common.scope import covers_place
+from common.spreadsheets import Upload
 from services.funding.catalogue.models import Programme
 from services.funding.plans import budget_table, execution, service
 from services.funding.plans.models import Plan, PlanSeries
@@ -259,7 +260,10 @@ async def export_plan(
         province_name = await directory.province_name(series.province_code)
     except ServiceUnavailable:  # The table is still useful without the province's name.
         province_name = None
-    data = await run_in_threadpool(budget_table.export_table, public, format, unit, province_name)
+    labels = await run_in_threadpool(service.table_labels, session)
+    data = await run_in_threadpool(
+        budget_table.export_table, public, format, unit, province_name, labels
+    )
     file_name = f"plan-{series.province_code}-{series.start_year}-v{plan.version}.{format}"
     return Response(
         data,
@@ -272,9 +276,12 @@ async def export_plan(
     "/{plan_id}/table",
     response_model=PlanPublic,
     summary="Replace a draft plan's budget lines from a budget estimate table",
-    description="A .xlsx or .csv laid out like the export (title rows, STT, content, total, "
-    "one column per source, a total row). Every problem is listed with its row and column; "
-    "nothing changes unless the whole table is right.",
+    description="A .xlsx or .csv laid out like the export or as the plans print it (title "
+    "rows, STT, content, total, one column per source, also under a `Kinh phí` header over "
+    "two rows, a total row; `Trong dự toán` names a source whose amount is not known yet). "
+    "Lines whose activity was read from their wording come back with `activity_inferred`, "
+    "for the officer to confirm. Every problem is listed with its row and column; nothing "
+    "changes unless the whole table is right.",
 )
 async def import_plan(
     plan: WritablePlan,
@@ -282,13 +289,10 @@ async def import_plan(
     file: Annotated[UploadFile, File(description="The budget table, .xlsx or .csv.")],
     unit: Annotated[Unit, Query(description="The unit of the table's amounts.")] = "million",
 ) -> PlanPublic:
-    data = await file.read()
-    lines = await run_in_threadpool(
-        budget_table.import_table, data, file.filename, file.content_type, unit
-    )
+    upload = Upload(await file.read(), file.filename, file.content_type)
 
     def write() -> PlanPublic:
-        service.replace_lines(session, plan, lines)
+        service.import_table(session, plan, upload, unit)
         return service.public(session, plan)
 
     return await run_in_threadpool(write)

@@ -8,13 +8,19 @@ from pydantic import Field, model_validator
 from common.problem_codes import Code
 from common.problems import rule_error
 from common.schemas import InputModel, OutputModel
-from services.funding.rules import MAX_AMOUNT, Activity, PlanStatus, Source
+from services.funding.reference.schemas import ActivityCode, SourceCode
+from services.funding.rules import MAX_AMOUNT, PlanStatus
 
 MAX_LINES = 200
 ProvinceCode = Annotated[str, Field(pattern=r"^\d{2}$", description="2-digit province code.")]
 Year = Annotated[int, Field(ge=2000, le=2100)]
 LineAmount = Annotated[int, Field(ge=0, le=MAX_AMOUNT, strict=True, description="Whole đồng.")]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
+
+
+def known_sum(amounts: dict[str, int | None]) -> int:
+    """The amounts' sum, a source named without its amount counting as 0."""
+    return sum(amount for amount in amounts.values() if amount is not None)
 
 
 class Targets(InputModel):
@@ -43,10 +49,12 @@ class LineIn(InputModel):
         description="Row number (STT); kept across revisions, so money recorded against it "
         "follows. Defaults to the position in the list.",
     )
-    activity: Activity
+    activity: ActivityCode
     content: Annotated[str, Field(min_length=1, max_length=500)]
-    amounts: dict[Source, LineAmount] = Field(
-        description="Amount expected from each source; sources left out expect nothing."
+    amounts: dict[SourceCode, LineAmount | None] = Field(
+        description="Amount expected from each source (codes of `/api/v1/reference/sources`); "
+        'null names a source whose amount is not known yet ("trong dự toán hằng năm"), '
+        "counted as 0; sources left out expect nothing."
     )
     total: LineAmount | None = Field(
         default=None, description="If given, must equal the sum of the amounts."
@@ -54,7 +62,7 @@ class LineIn(InputModel):
 
     @model_validator(mode="after")
     def _total_adds_up(self) -> Self:
-        added = sum(self.amounts.values())
+        added = known_sum(self.amounts)
         if self.total is not None and self.total != added:
             reason = f"the sources add up to {added} đồng, not the total {self.total}"
             raise rule_error(Code.SUM_MISMATCH, reason)
@@ -85,13 +93,17 @@ class PlanContent(InputModel):
     )
 
     @model_validator(mode="after")
-    def _lines_add_up(self) -> Self:
+    def _numbered(self) -> Self:
         self.lines = _check_lines(self.lines)
-        added = sum(sum(line.amounts.values()) for line in self.lines)
-        if self.total is not None and self.total != added:
-            reason = f"the lines add up to {added} đồng, not the total {self.total}"
-            raise rule_error(Code.SUM_MISMATCH, reason)
         return self
+
+    def total_mismatch(self) -> str | None:
+        """Why the stated total is not the lines' sum, if it is not. Checked with the lines'
+        codes (which need the database), so that one answer lists both."""
+        added = sum(known_sum(line.amounts) for line in self.lines)
+        if self.total is not None and self.total != added:
+            return f"the lines add up to {added} đồng, not the total {self.total}"
+        return None
 
 
 class PlanCreate(PlanContent):
@@ -114,10 +126,18 @@ class PlanCreate(PlanContent):
 class LinePublic(OutputModel):
     id: int
     number: int
-    activity: Activity
+    activity: str = Field(description="A code of `/api/v1/reference/activities`.")
+    activity_inferred: bool = Field(
+        default=False,
+        description="A table import read the activity from the content's wording: the "
+        "officer confirms it by giving the line's activity again (PUT the plan or its table).",
+    )
     content: str
-    amounts: dict[Source, int] = Field(description="Only the sources that give something.")
-    total: int
+    amounts: dict[str, int | None] = Field(
+        description="The sources that give something, or that are named with the amount not "
+        "known yet (null)."
+    )
+    total: int = Field(description="The known amounts' sum.")
 
 
 class PlanPublic(OutputModel):
@@ -136,7 +156,9 @@ class PlanPublic(OutputModel):
     notes: str
     targets: Targets
     lines: list[LinePublic]
-    totals_by_source: dict[Source, int]
+    totals_by_source: dict[str, int] = Field(
+        description="Each source the lines name, with its known amounts' sum."
+    )
     total: int
     created_by: str | None = Field(description="Who wrote it; null for partners.")
     created_at: datetime
@@ -167,17 +189,24 @@ class Figures(OutputModel):
     committed: int
     received: int
     allocated: int
+    spent: int | None = Field(
+        default=None,
+        description="Spending on the line (…/spending) plus allocations to clubs' funds: the "
+        "plan's actual for the year-end settlement (quyết toán). Null where a report does not "
+        "count spending.",
+    )
     received_pct: float | None
     execution_pct: float | None = Field(description="Allocated ÷ planned × 100.")
+    spent_pct: float | None = Field(default=None, description="Spent ÷ planned × 100.")
 
 
 class LineExecution(Figures):
     number: int
-    activity: Activity | None = Field(
+    activity: str | None = Field(
         description="None for money recorded against a line number this version no longer has."
     )
     content: str | None
-    by_source: dict[Source, Figures]
+    by_source: dict[str, Figures]
 
 
 class PlanExecution(OutputModel):
@@ -189,7 +218,7 @@ class PlanExecution(OutputModel):
         "funder's money."
     )
     lines: list[LineExecution]
-    by_source: dict[Source, Figures]
+    by_source: dict[str, Figures]
     total: Figures
 
 
@@ -201,7 +230,7 @@ class AreaExecution(OutputModel):
     programme_code: str | None
     province_code: str | None
     plans: int
-    by_activity: dict[Activity, Figures]
-    by_source: dict[Source, Figures]
+    by_activity: dict[str, Figures]
+    by_source: dict[str, Figures]
     by_province: dict[str, Figures]
     total: Figures

@@ -1,7 +1,7 @@
 """Plans against the database: versions, budget lines and their public form. Nothing commits."""
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
@@ -10,9 +10,11 @@ from common.auth import Principal
 from common.clock import utcnow
 from common.db import id_of
 from common.problem_codes import Code
-from common.problems import Conflict, NotFound
+from common.problems import Conflict, FieldError, NotFound, ValidationFailed, field_error
+from common.spreadsheets import Upload
 from services.funding import events
 from services.funding.models import outbox
+from services.funding.plans import budget_table
 from services.funding.plans.models import Plan, PlanLine, PlanLineAmount, PlanSeries
 from services.funding.plans.schemas import (
     LineIn,
@@ -22,10 +24,14 @@ from services.funding.plans.schemas import (
     PlanPublic,
     PlanSummary,
     Targets,
+    known_sum,
 )
-from services.funding.rules import PlanStatus, Source
+from services.funding.reference import service as reference
+from services.funding.reference.models import ReferenceItem
+from services.funding.rules import PlanStatus, ReferenceKind
 from services.funding.scope import sees_plans_of
 from services.funding.targets import service as targets
+from services.funding.work import service as work
 
 
 def series_of(session: Session, plan: Plan) -> PlanSeries:
@@ -51,21 +57,50 @@ def may_read(principal: Principal, series: PlanSeries, plan: Plan) -> bool:
     return sees_plans_of(principal, series.province_code)
 
 
-def _write_lines(session: Session, plan: Plan, lines: Iterable[LineIn]) -> None:
+def check_lines(
+    session: Session, lines: Sequence[LineIn], total_mismatch: str | None = None
+) -> None:
+    """Every activity and source the lines name is in its reference list and not retired,
+    and the plan's stated total is theirs: one 422 naming each problem otherwise."""
+    wanted: dict[str, tuple[ReferenceKind, str]] = {}
+    for index, line in enumerate(lines):
+        wanted[f"lines.{index}.activity"] = (ReferenceKind.ACTIVITIES, line.activity)
+        for source in line.amounts:
+            wanted[f"lines.{index}.amounts.{source}.[key]"] = (ReferenceKind.SOURCES, source)
+    errors: list[FieldError] = []
+    try:
+        reference.check(session, wanted)
+    except ValidationFailed as refused:
+        errors += refused.errors or []
+    if total_mismatch is not None:
+        # Where pydantic puts a rule of the whole body.
+        errors.append(field_error("body", total_mismatch, code=Code.SUM_MISMATCH))
+    if errors:
+        summary = "; ".join(f"{error.field}: {error.reason}" for error in errors[:3])
+        raise ValidationFailed(f"Invalid plan: {summary}", errors=errors)
+
+
+def _write_lines(
+    session: Session, plan: Plan, lines: Iterable[LineIn], inferred: Collection[int] = ()
+) -> None:
+    """Writes the lines; `inferred` are the numbers of those whose activity was read from
+    their wording, for the officer to confirm."""
     for line in lines:
         assert line.number is not None
         row = PlanLine(
             plan_id=id_of(plan),
             number=line.number,
-            activity=line.activity.value,
+            activity=line.activity,
             content=line.content,
+            activity_inferred=line.number in inferred,
         )
         session.add(row)
         session.flush()
+        # A source giving 0 expects nothing; one named without its amount (None) is kept.
         session.add_all(
-            PlanLineAmount(line_id=id_of(row), source=source.value, amount=amount)
+            PlanLineAmount(line_id=id_of(row), source=source, amount=amount)
             for source, amount in line.amounts.items()
-            if amount
+            if amount != 0
         )
     session.flush()
 
@@ -102,6 +137,7 @@ def create(session: Session, principal: Principal, payload: PlanCreate) -> Plan:
         start_year=payload.start_year,
         end_year=payload.end_year,
     )
+    check_lines(session, payload.lines, payload.total_mismatch())
     session.add(series)
     session.flush()
     plan = Plan(
@@ -143,16 +179,53 @@ def replace_content(session: Session, plan: Plan, content: PlanContent) -> None:
     refuse_approved(plan)
     _set_content(plan, content)
     session.add(plan)
-    replace_lines(session, plan, content.lines)
+    replace_lines(session, plan, content.lines, total_mismatch=content.total_mismatch())
 
 
-def replace_lines(session: Session, plan: Plan, lines: list[LineIn]) -> None:
+def replace_lines(
+    session: Session,
+    plan: Plan,
+    lines: list[LineIn],
+    inferred: Collection[int] = (),
+    total_mismatch: str | None = None,
+) -> None:
     lock(session, plan)
     refuse_approved(plan)
+    check_lines(session, lines, total_mismatch)
     old = select(col(PlanLine.id)).where(col(PlanLine.plan_id) == plan.id)
     session.execute(delete(PlanLineAmount).where(col(PlanLineAmount.line_id).in_(old)))
     session.execute(delete(PlanLine).where(col(PlanLine.plan_id) == plan.id))
-    _write_lines(session, plan, lines)
+    _write_lines(session, plan, lines, inferred)
+
+
+def vocabulary(session: Session) -> budget_table.Vocabulary:
+    """The names a budget table may give the sources and activities of the lists."""
+    return budget_table.Vocabulary(
+        sources=_named(reference.items(session, ReferenceKind.SOURCES)),
+        activities=_named(reference.items(session, ReferenceKind.ACTIVITIES)),
+    )
+
+
+def _named(items: Iterable[ReferenceItem]) -> dict[str, tuple[str, ...]]:
+    # Retired items are left out: a table naming one is refused at its row and column.
+    return {item.code: (item.name_vi, item.name_en) for item in items if not item.retired}
+
+
+def import_table(session: Session, plan: Plan, upload: Upload, unit: budget_table.Unit) -> None:
+    """Replaces a draft's lines with an uploaded budget table's; lines whose activity was
+    read from their wording are marked for the officer to confirm."""
+    imported = budget_table.import_table(
+        upload.data, upload.file_name, upload.content_type, unit, vocabulary(session)
+    )
+    replace_lines(session, plan, imported.lines, imported.inferred)
+
+
+def table_labels(session: Session) -> budget_table.Labels:
+    """The Vietnamese names an exported table shows for sources and activities."""
+    return budget_table.Labels(
+        sources=reference.labels(session, ReferenceKind.SOURCES),
+        activities=reference.labels(session, ReferenceKind.ACTIVITIES),
+    )
 
 
 def approve(session: Session, principal: Principal, plan: Plan) -> None:
@@ -209,51 +282,68 @@ def revise(session: Session, principal: Principal, plan: Plan) -> Plan:
     )
     session.add(revision)
     session.flush()
-    _write_lines(session, revision, lines_in(session, latest))
+    # Copied as they were: a revision keeps the codes its lines had, retired or not.
+    assert latest.id is not None
+    lines = _lines(session, [latest.id])[latest.id]
+    _write_lines(session, revision, _as_input(lines), _inferred(lines))
     assert latest.id is not None and revision.id is not None
     targets.copy_to(session, latest.id, revision.id)
+    work.copy_to(session, latest.id, revision.id)
     return revision
 
 
+def _source_order(session: Session) -> dict[str, int]:
+    return reference.order_of(session, ReferenceKind.SOURCES)
+
+
+def _in_order(codes: Iterable[str], order: dict[str, int]) -> list[str]:
+    """Codes in their reference list's order (any not in it last, by code)."""
+    return sorted(codes, key=lambda code: (order.get(code, len(order)), code))
+
+
 def _lines(session: Session, plan_ids: list[int]) -> dict[int, list[LinePublic]]:
-    amounts: dict[int, dict[Source, int]] = defaultdict(dict)
+    amounts: dict[int, dict[str, int | None]] = defaultdict(dict)
     rows = session.exec(
         select(PlanLineAmount, PlanLine.plan_id)
         .join(PlanLine, col(PlanLine.id) == col(PlanLineAmount.line_id))
         .where(col(PlanLine.plan_id).in_(plan_ids))
     )
     for amount, _ in rows:
-        amounts[amount.line_id][Source(amount.source)] = amount.amount
+        amounts[amount.line_id][amount.source] = amount.amount
+    order = _source_order(session)
     found: dict[int, list[LinePublic]] = {plan_id: [] for plan_id in plan_ids}
     lines = session.exec(
         select(PlanLine).where(col(PlanLine.plan_id).in_(plan_ids)).order_by(col(PlanLine.number))
     )
     for line in lines:
         assert line.id is not None
-        by_source = dict(
-            sorted(amounts[line.id].items(), key=lambda item: list(Source).index(item[0]))
-        )
+        given = amounts[line.id]
+        by_source = {code: given[code] for code in _in_order(given, order)}
         found[line.plan_id].append(
             LinePublic(
                 id=line.id,
                 number=line.number,
                 activity=line.activity,
+                activity_inferred=line.activity_inferred,
                 content=line.content,
                 amounts=by_source,
-                total=sum(by_source.values()),
+                total=known_sum(by_source),
             )
         )
     return found
 
 
-def lines_in(session: Session, plan: Plan) -> list[LineIn]:
-    assert plan.id is not None
+def _as_input(lines: list[LinePublic]) -> list[LineIn]:
     return [
         LineIn(
             number=line.number, activity=line.activity, content=line.content, amounts=line.amounts
         )
-        for line in _lines(session, [plan.id])[plan.id]
+        for line in lines
     ]
+
+
+def _inferred(lines: list[LinePublic]) -> set[int]:
+    return {line.number for line in lines if line.activity_inferred}
 
 
 def _current_ids(session: Session, series_ids: set[int]) -> set[int]:
@@ -285,11 +375,11 @@ def public(session: Session, plan: Plan, series: PlanSeries | None = None) -> Pl
     assert plan.id is not None
     series = series or series_of(session, plan)
     lines = _lines(session, [plan.id])[plan.id]
-    by_source: dict[Source, int] = {}
-    for source in Source:
-        total = sum(line.amounts.get(source, 0) for line in lines)
-        if total:
-            by_source[source] = total
+    named = {source for line in lines for source in line.amounts}
+    by_source = {
+        source: sum(line.amounts.get(source) or 0 for line in lines)
+        for source in _in_order(named, _source_order(session))
+    }
     return PlanPublic(
         **plan.model_dump(exclude={"status"}),
         status=PlanStatus(plan.status),
@@ -328,7 +418,7 @@ def summaries(session: Session, rows: list[tuple[Plan, PlanSeries]]) -> list[Pla
             start_year=series.start_year,
             end_year=series.end_year,
             title=plan.title,
-            total=int(totals.get(id_of(plan), 0)),
+            total=int(totals.get(id_of(plan)) or 0),
             approved_at=plan.approved_at,
         )
         for plan, series in rows

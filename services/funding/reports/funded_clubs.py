@@ -30,8 +30,8 @@ from common.sync import ChangedSince, Token
 from services.funding.catalogue.models import Funder
 from services.funding.flows.models import Allocation
 from services.funding.plans.schemas import ProvinceCode
+from services.funding.reference.schemas import CODE_PATTERN
 from services.funding.reports.schemas import FundedClub, FundedClubsPage, FundedSummary, FunderShare
-from services.funding.rules import Source
 from services.funding.scope import READERS, asked_funder, asked_programme, flow_filter
 
 router = APIRouter(
@@ -48,7 +48,7 @@ class Filters(TypedDict):
     funder_id: int | None
     province: str | None
     programme: str | None
-    source: Source | None
+    source: str | None
     date_from: date | None
     date_to: date | None
 
@@ -62,7 +62,7 @@ def allocation_conditions(
     funder_id: int | None,
     province: str | None,
     programme: str | None,
-    source: Source | None,
+    source: str | None,
     date_from: date | None,
     date_to: date | None,
     own_only: bool,
@@ -84,7 +84,7 @@ def allocation_conditions(
         (col(Allocation.funder_id), funder_id),
         (col(Allocation.province_code), province),
         (col(Allocation.programme_code), programme),
-        (col(Allocation.source), source.value if source else None),
+        (col(Allocation.source), source),
     ):
         if value is not None:
             conditions.append(column == value)
@@ -306,7 +306,12 @@ async def funded_clubs(
     province: ProvinceCode | None = None,
     programme: Annotated[str | None, Query(max_length=30)] = None,
     funder_type: Annotated[
-        Source | None, Query(alias="source", description="The funders' source column.")
+        str | None,
+        Query(
+            alias="source",
+            pattern=CODE_PATTERN,
+            description="The funders' source column: a code of `/api/v1/reference/sources`.",
+        ),
     ] = None,
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,

@@ -5,14 +5,13 @@ from datetime import date
 from pydantic import Field
 
 from common.schemas import OutputModel, Page
-from services.funding.rules import FunderType, Source
 
 
 class FunderShare(OutputModel):
     funder_id: int
     funder_name: str
-    funder_type: FunderType
-    source: Source
+    funder_type: str = Field(description="A code of `/api/v1/reference/funder-types`.")
+    source: str = Field(description="A code of `/api/v1/reference/sources`.")
     amount: int
     allocations: int
     first_allocated_on: date

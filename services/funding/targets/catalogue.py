@@ -36,7 +36,6 @@ class Level(StrEnum):
 
 
 ALL_LEVELS = tuple(Level)
-ABOVE_COMMUNE = (Level.NATION, Level.PROVINCE, Level.FORMER_PROVINCE, Level.FORMER_DISTRICT)
 
 
 class Supplier(StrEnum):
@@ -258,9 +257,19 @@ _HEALTH_CHECKS = _count(
 )
 
 
-def _money(code: str, name_vi: str, name_en: str, definition: str) -> IndicatorDefinition:
+TODAY_S_AREAS = (Level.NATION, Level.PROVINCE, Level.COMMUNE)
+"""Money is recorded by today's province and commune."""
+
+
+def _money(
+    code: str,
+    name_vi: str,
+    name_en: str,
+    definition: str,
+    levels: tuple[Level, ...] = TODAY_S_AREAS,
+) -> IndicatorDefinition:
     return IndicatorDefinition(
-        code, Unit.MONEY, OVER, name_vi, name_en, definition, (FUNDING,), ABOVE_COMMUNE
+        code, Unit.MONEY, OVER, name_vi, name_en, definition, (FUNDING,), levels
     )
 
 
@@ -329,19 +338,25 @@ DEFINITIONS: tuple[IndicatorDefinition, ...] = (
     _MONITORED,
     _HEALTH_CHECKS,
     _money(
-        "money.raised", "Kinh phí huy động", "Money raised", "Receipts from funders in the period."
+        "money.raised",
+        "Kinh phí huy động",
+        "Money raised",
+        "Receipts from funders in the period (received for a province's plan: no commune's).",
+        (Level.NATION, Level.PROVINCE),
     ),
     _money(
         "money.allocated",
         "Kinh phí hỗ trợ quỹ CLB",
         "Allocated to clubs",
-        "Allocations recorded in clubs' funds in the period.",
+        "Allocations to clubs' funds dated in the period, by the clubs' places then.",
     ),
     _money(
         "money.spent",
         "Kinh phí đã chi",
         "Money spent",
-        "Money spent on the plan's lines in the period, allocations to clubs included.",
+        "Money spent on the plan's lines in the period, allocations to clubs included (a "
+        "commune's: what its clubs were allocated; spending on a plan's lines is the "
+        "province's).",
     ),
 )
 

@@ -6,8 +6,10 @@ The clubs service counts the registry's indicators for any area, today's or a fo
 (`POST /api/v1/clubs/indicators`), the loans service its funds and borrowers for today's
 areas, or for a former area's clubs as the clubs service lists them
 (`POST /api/v1/loans/indicators`), each asked once per area and period, with the caller's own
-token (an officer's scope applies there too). An indicator no service counts for
-such an area yet is reported `not_counted`, with the reason, never as 0 or as met.
+token (an officer's scope applies there too). This service counts the rest from its own
+tables: clubs trained and monitored (its events), money raised, allocated and spent. An
+indicator no service counts for such an area is reported `not_counted`, with the reason,
+never as 0 or as met.
 """
 
 import asyncio
@@ -18,22 +20,52 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from fastapi import Request
+from sqlalchemy import Engine
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
 from common import places
+from common.auth import Principal, Role, bearer_token
 from common.club_directory import ClubDirectory
+from common.db import reader
 from common.problems import ServiceUnavailable
 from common.service_client import ServiceClient
+from services.funding.indicators.sources import IndicatorSources
 from services.funding.targets import service
-from services.funding.targets.catalogue import CATALOGUE, COVERAGE_TYPES, Counted, Level
+from services.funding.targets.catalogue import (
+    CATALOGUE,
+    COVERAGE_TYPES,
+    Counted,
+    Level,
+)
 from services.funding.targets.models import Target
 from services.funding.targets.schemas import (
     PeriodFigure,
     TargetResult,
     Verdict,
 )
+from services.funding.work import indicators as work
 
 Source = tuple[str, str]
 """A figure in a service's aggregate: (service, path in its answer)."""
 CLUBS, LOANS = "clubs", "loans"
+OwnCount = Callable[[Session, work.Area, date, date], int]
+OWN: dict[str, OwnCount] = {
+    "support.clubs_trained": work.clubs_trained,
+    "support.clubs_monitored": work.clubs_monitored,
+    "money.raised": work.raised,
+    "money.allocated": work.allocated,
+    "money.spent": work.spent,
+}
+"""The indicators this service counts from its own tables (at the levels the catalogue
+offers them at)."""
+AREA_NAMES = {
+    Level.PROVINCE: "province_code",
+    Level.COMMUNE: "commune_code",
+    Level.FORMER_PROVINCE: "former_province_code",
+    Level.FORMER_DISTRICT: "former_district_code",
+}
 FIGURES: dict[str, tuple[Source, Source | None]] = {
     "clubs.founded": ((CLUBS, "clubs.founded_in_period"), None),
     "clubs.active": ((CLUBS, "clubs.active"), None),
@@ -121,6 +153,9 @@ class Figures:
 
     clients: dict[str, ServiceClient]
     token: str | None
+    engine: Engine
+    """This service's database, for what it counts itself (a session of its own per count:
+    the targets are judged side by side)."""
     asked: dict[
         tuple[str, Level, str | None, Window, int | None],
         asyncio.Task[dict[str, Any] | None],
@@ -128,6 +163,36 @@ class Figures:
     """Each aggregate asked once: the targets are judged at once, and those that need the
     same aggregate wait for the one call."""
     club_ids: dict[tuple[str, str], asyncio.Task[list[int]]] = field(default_factory=dict)
+    counted: dict[tuple[str, Level, str | None, Window], asyncio.Task[int]] = field(
+        default_factory=dict
+    )
+
+    @classmethod
+    def asked_by(cls, request: Request, principal: Principal) -> "Figures":
+        """A report's figures, asked of the services with the caller's own token (a service
+        asks with its own)."""
+        sources: IndicatorSources = request.app.state.indicator_sources
+        token = (
+            None
+            if principal.role is Role.SERVICE
+            else bearer_token(request.headers.get("authorization"))
+        )
+        clients = {CLUBS: sources.clubs, LOANS: sources.loans}
+        return cls(clients, token, reader(request.app.state.engine))
+
+    async def own(self, indicator: str, level: Level, code: str | None, window: Window) -> int:
+        key = (indicator, level, code, window)
+        if key not in self.counted:
+            self.counted[key] = asyncio.create_task(
+                run_in_threadpool(self._count, indicator, level, code, window)
+            )
+        return await self.counted[key]
+
+    def _count(self, indicator: str, level: Level, code: str | None, window: Window) -> int:
+        count = OWN[indicator]
+        area = work.Area(**{AREA_NAMES[level]: code}) if level in AREA_NAMES else work.Area()
+        with Session(self.engine) as session:
+            return count(session, area, window.start, window.end)
 
     async def of(
         self,
@@ -192,7 +257,9 @@ def _sources(indicator: str) -> list[Source]:
 
 
 def counts(indicator: str, level: Level) -> bool:
-    """Whether the services' aggregates count this indicator at this level."""
+    """Whether the services' aggregates, or this service, count this indicator at this level."""
+    if indicator in OWN:
+        return level in CATALOGUE[indicator].levels
     if indicator.removesuffix("_share") in COVERAGE_TYPES:
         return level in (Level.NATION, Level.PROVINCE)
     return (indicator in FIGURES or indicator == AVERAGE_FUND) and all(
@@ -229,6 +296,8 @@ async def figure(
     parameter: int | None = None,
 ) -> float | None:
     """The indicator's figure for the area and period; None when a service did not answer."""
+    if indicator in OWN:
+        return float(await figures.own(indicator, level, code, window))
     answers = {}
     for source, _ in _sources(indicator):
         answer = await figures.of(source, level, code, window, parameter)

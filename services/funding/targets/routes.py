@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from common import clock
-from common.auth import CurrentPrincipal, Principal, Role, bearer_token, require_roles
+from common.auth import CurrentPrincipal, Principal, Role, require_roles
 from common.db import SessionDep
 from common.export import FILE_ANSWERS, FileFormat, file_answer
 from common.idempotency import Idempotency
@@ -21,10 +21,9 @@ from common.problem_codes import Code
 from common.problems import Forbidden, NotFound, invalid
 from common.schemas import Id, IdPath
 from services.funding.catalogue.models import Programme
-from services.funding.indicators.sources import IndicatorSourcesDep
 from services.funding.plans import service as plans
 from services.funding.plans.routes import ReadablePlan, WritablePlan
-from services.funding.targets import export, national, report, service
+from services.funding.targets import build, export, national, report, service
 from services.funding.targets.catalogue import DEFINITIONS, IndicatorDefinition
 from services.funding.targets.models import Target
 from services.funding.targets.schemas import (
@@ -33,7 +32,6 @@ from services.funding.targets.schemas import (
     TargetIn,
     TargetPublic,
     TargetReport,
-    Verdict,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["indicators and targets"])
@@ -244,7 +242,6 @@ async def target_report(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
-    sources: IndicatorSourcesDep,
     plan_id: Annotated[Id | None, Query(description="A plan version.")] = None,
     programme: Annotated[
         str | None, Query(max_length=30, description="A programme phase's code.")
@@ -253,29 +250,15 @@ async def target_report(
     format: FileFormat = "json",
 ) -> TargetReport | Response:
     targets, start = await run_in_threadpool(_owner, session, principal, plan_id, programme)
-    token = (
-        None
-        if principal.role is Role.SERVICE
-        else bearer_token(request.headers.get("authorization"))
-    )
-    figures = report.Figures({"clubs": sources.clubs, "loans": sources.loans}, token)
-    day = on or clock.today()
-    results = await report.results([(target, start) for target in targets], day, figures)
-    verdicts = [item.verdict for item in results]
-    found = TargetReport(
-        plan_id=plan_id,
-        programme_code=programme,
-        on=day,
-        met=verdicts.count(Verdict.MET),
-        not_met=verdicts.count(Verdict.NOT_MET),
-        not_counted=verdicts.count(Verdict.NOT_COUNTED),
-        results=results,
+    figures = report.Figures.asked_by(request, principal)
+    found = await build.target_report(
+        targets, start, on or clock.today(), figures, plan_id=plan_id, programme_code=programme
     )
     if format == "json":
         return found
     data = export.to_xlsx(found) if format == "xlsx" else export.to_csv(found)
     owner = f"plan-{plan_id}" if plan_id is not None else f"programme-{programme}"
-    return file_answer(data, format, f"targets-{owner}-{day.isoformat()}")
+    return file_answer(data, format, f"targets-{owner}-{found.on.isoformat()}")
 
 
 @router.get(
@@ -293,7 +276,6 @@ async def national_target_report(
     request: Request,
     session: SessionDep,
     principal: Admin,
-    sources: IndicatorSourcesDep,
     programme: Annotated[
         str | None,
         Query(
@@ -309,10 +291,7 @@ async def national_target_report(
         programme = await run_in_threadpool(phase_in_force, session, day)
     phase_targets, start = await run_in_threadpool(_owner, session, principal, None, programme)
     plans_of_phase = await run_in_threadpool(national.province_plans, session, principal, programme)
-    figures = report.Figures(
-        {"clubs": sources.clubs, "loans": sources.loans},
-        bearer_token(request.headers.get("authorization")),
-    )
+    figures = report.Figures.asked_by(request, principal)
     return NationalTargetReport(
         programme_code=programme,
         on=day,
