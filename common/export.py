@@ -15,6 +15,8 @@ from fastapi import Response
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from common.vietnamese import format_number
+
 FileFormat = Literal["json", "xlsx", "csv"]
 MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -37,12 +39,29 @@ def _csv_cell(cell: Cell) -> str | int | float:
     return cell
 
 
-def to_csv(header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
+def _document_cell(cell: Cell) -> str | int | float:
+    """A cell as a Vietnamese document prints it: 31/12/2018, 1.234.567, 48,9."""
+    if isinstance(cell, datetime):
+        return cell.strftime("%d/%m/%Y %H:%M")
+    if isinstance(cell, date):
+        return cell.strftime("%d/%m/%Y")
+    if isinstance(cell, int | float) and not isinstance(cell, bool):
+        if float(cell).is_integer():
+            return format_number(int(cell))
+        return format_number(cell, 2).rstrip("0").rstrip(",")  # 48,90 → 48,9
+    return _csv_cell(cell)
+
+
+def to_csv(header: Sequence[str], rows: Sequence[Sequence[Cell]], document: bool = False) -> bytes:
+    """`document`: a report people file (to the People's Committee, the ministry), its dates
+    and numbers written as Vietnamese documents write them; else as data teams read them
+    (ISO dates, a decimal point)."""
+    cell_of = _document_cell if document else _csv_cell
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow([_csv_cell(cell) for cell in row])
+        writer.writerow([cell_of(cell) for cell in row])
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -76,6 +95,10 @@ def to_xlsx(
         for cell in line:
             if isinstance(cell.value, int) and not isinstance(cell.value, bool):
                 cell.number_format = "#,##0"  # đồng read with thousands separators
+            elif isinstance(cell.value, datetime):
+                cell.number_format = "dd/mm/yyyy hh:mm"
+            elif isinstance(cell.value, date):
+                cell.number_format = "dd/mm/yyyy"  # the reader's Excel shows the days first
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[sheet.cell(2, index).column_letter].width = width
     sheet.freeze_panes = "A3"

@@ -154,21 +154,21 @@ def test_the_xlsx_in_dong_holds_whole_numbers() -> None:
     assert sheet["C9"].number_format == "#,##0"
 
 
-def test_the_csv_is_utf8_for_excel_with_exact_decimals() -> None:
+def test_the_csv_is_utf8_for_excel_with_exact_decimal_commas() -> None:
     exported = export_table(lao_cai_plan(), "csv", "million", "Lào Cai")
     assert exported.startswith(b"\xef\xbb\xbf")
     rows = exported.decode("utf-8-sig").split("\r\n")
     assert rows[1] == "Đơn vị tính: triệu đồng"
     assert rows[2] == ",".join(HEADER)
-    assert rows[3] == "1,Tập huấn thành lập CLB,50.7,50.7,,,Tập huấn"
-    assert rows[6] == '4,"Giám sát, hỗ trợ kỹ thuật",17.6,17.6,,,"Giám sát, hỗ trợ kỹ thuật"'
-    assert rows[8] == ",Tổng cộng,529.3,129.3,320,80,"
+    assert rows[3] == '1,Tập huấn thành lập CLB,"50,7","50,7",,,Tập huấn'
+    assert rows[6] == '4,"Giám sát, hỗ trợ kỹ thuật","17,6","17,6",,,"Giám sát, hỗ trợ kỹ thuật"'
+    assert rows[8] == ',Tổng cộng,"529,3","129,3",320,80,'
 
 
-def test_the_csv_in_dong_has_integers() -> None:
+def test_the_csv_in_dong_groups_thousands_as_the_plans_print_them() -> None:
     rows = export_table(lao_cai_plan(), "csv", "dong", None).decode("utf-8-sig").split("\r\n")
-    assert rows[3] == "1,Tập huấn thành lập CLB,50700000,50700000,,,Tập huấn"
-    assert rows[8] == ",Tổng cộng,529300000,129300000,320000000,80000000,"
+    assert rows[3] == "1,Tập huấn thành lập CLB,50.700.000,50.700.000,,,Tập huấn"
+    assert rows[8] == ",Tổng cộng,529.300.000,129.300.000,320.000.000,80.000.000,"
 
 
 def test_only_the_sources_a_plan_uses_get_a_column_and_a_period_is_shown() -> None:
@@ -418,7 +418,7 @@ def test_a_source_without_its_amount_goes_out_as_in_the_estimate_and_comes_back(
     if file_format == "csv":
         rows = exported.decode("utf-8-sig").split("\r\n")
         assert rows[2].split(",")[3] == "Ngân sách trung ương"
-        assert rows[3] == "1,Tập huấn thành lập CLB,50.7,Trong dự toán,50.7,,,Tập huấn"
+        assert rows[3] == '1,Tập huấn thành lập CLB,"50,7",Trong dự toán,"50,7",,,Tập huấn'
     imported = import_table(exported, f"plan.{file_format}", None, "million")
     assert imported.lines[0].amounts == {Source.CENTRAL_BUDGET: None, PROVINCIAL: 50_700_000}
     assert imported.lines[1:] == EXPECTED[1:]

@@ -142,7 +142,8 @@ def test_lao_cai_reports_to_the_ministry_and_the_report_stays_as_it_was_sent(
     sheet = load_workbook(io.BytesIO(sheet_answer.content)).active
     assert sheet is not None
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][0].startswith("Kết quả thực hiện chỉ tiêu kế hoạch")
+    assert rows[0][0].startswith(f"Kết quả thực hiện chỉ tiêu: {plan['title']} (Lào Cai")
+    assert rows[0][0].endswith("đến ngày 31/12/2018")
     assert rows[1][:3] == ("Chỉ tiêu", "Mã chỉ tiêu", "Địa bàn")
     assert rows[2][0] == "Số CLB thành lập mới" and rows[2][6] == figure
     assert_problem(admin.get(f"{DUTIES}/{yearly['id']}/reports/{frozen['id']}"), 404)

@@ -444,7 +444,11 @@ def test_the_report_comes_as_a_vietnamese_spreadsheet(admin: httpx.Client) -> No
     sheet = load_workbook(io.BytesIO(answer.content)).active
     assert sheet is not None
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][0].startswith(f"Kết quả thực hiện chỉ tiêu kế hoạch {plan['id']}")
+    # Named as the plan is, with its province and years, as the People's Committee files it.
+    assert rows[0][0] == (
+        f"Kết quả thực hiện chỉ tiêu: {plan['title']} (Lào Cai, {plan['start_year']}); "
+        "đến ngày 31/12/2018"
+    )
     assert rows[1][:3] == ("Chỉ tiêu", "Mã chỉ tiêu", "Địa bàn")
     founded, women = rows[2], rows[3]
     assert (
@@ -452,9 +456,14 @@ def test_the_report_comes_as_a_vietnamese_spreadsheet(admin: httpx.Client) -> No
     )
     assert founded[5] == "≥ 16" and founded[7] in ("Đạt", "Chưa đạt")
     assert founded[11] == "Thành lập mới 16 câu lạc bộ"
-    assert women[5] == "60–70 %" and women[0] == "Tỷ lệ thành viên là nữ"
-    csv = admin.get("/api/v1/reports/targets", params={"plan_id": plan["id"], "format": "csv"})
+    assert women[5] == "60 % – 70 %" and women[0] == "Tỷ lệ thành viên là nữ"
+    csv = admin.get(
+        "/api/v1/reports/targets",
+        params={"plan_id": plan["id"], "format": "csv", "on": "2018-12-31"},
+    )
     assert csv.status_code == 200 and csv.text.lstrip("\ufeff").startswith("Chỉ tiêu,Mã chỉ tiêu")
+    founded_line = csv.text.splitlines()[1]
+    assert ",01/01/2018,31/12/2018,≥ 16," in founded_line  # the dates as documents print them
 
 
 def test_members_who_borrowed_in_the_period_are_counted_by_the_loans_service(

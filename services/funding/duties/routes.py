@@ -137,6 +137,7 @@ async def send_report(
 ) -> Any:
     period = await run_in_threadpool(service.to_send, session, duty, payload.period)
     targets, start = await run_in_threadpool(service.subject, session, duty)
+    heading = await run_in_threadpool(build.heading, session, duty.plan_id, duty.programme_code)
     figures = report.Figures.asked_by(request, principal)
     found = await build.target_report(
         targets,
@@ -145,6 +146,7 @@ async def send_report(
         figures,
         plan_id=duty.plan_id,
         programme_code=duty.programme_code,
+        heading=heading,
     )
     # An outage must not be frozen into a report as "not counted".
     if any(task.result() is None for task in figures.asked.values()):

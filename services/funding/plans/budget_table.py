@@ -44,6 +44,7 @@ from common.spreadsheets import (
     read_rows,
 )
 from common.text import fold
+from common.vietnamese import format_number
 from services.funding.plans.schemas import MAX_LINES, LineIn, LinePublic, PlanPublic, known_sum
 from services.funding.rules import (
     MAX_AMOUNT,
@@ -229,7 +230,7 @@ def export_table(
         lines=[_line_row(line, sources, unit, labels) for line in plan.lines],
         total=_total_row(plan.lines, sources, unit),
     )
-    return _xlsx(table, unit) if file_format == "xlsx" else _csv(table)
+    return _xlsx(table, unit) if file_format == "xlsx" else _csv(table, unit)
 
 
 @dataclass(frozen=True)
@@ -285,21 +286,25 @@ def _amount_cell(dong: int, unit: Unit) -> int | Decimal:
     return int(value) if value == value.to_integral_value() else value.normalize()
 
 
-def _csv(table: _Table) -> bytes:
+def _csv(table: _Table, unit: Unit) -> bytes:
     buffer = io.StringIO()
     # Excel on Windows expects CRLF and recognises UTF-8 only by its BOM.
     writer = csv.writer(buffer, lineterminator="\r\n")
     for row in table.rows():
-        writer.writerow([_csv_cell(cell) for cell in row])
+        writer.writerow([_csv_cell(cell, unit) for cell in row])
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def _csv_cell(cell: Cell) -> str | int:
+def _csv_cell(cell: Cell, unit: Unit) -> str | int:
     if cell is None:
         return ""
     if isinstance(cell, Decimal):
-        # A decimal point whatever the locale: the import reads `.` and `,` alike.
-        return format(cell, "f")
+        # As the plans print them (50,7); the import reads `.` and `,` alike.
+        return format_number(cell, max(0, -cell.as_tuple().exponent))  # type: ignore[operator]
+    if unit == "dong" and isinstance(cell, int) and not isinstance(cell, bool):
+        # Grouped as the plans print them (50.700.000); whole millions stay plain (1129):
+        # a lone dot there would read as a decimal mark.
+        return format_number(cell)
     if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
         # The apostrophe keeps "- Tập huấn" or "=…" text in Excel; the import drops it again.
         return f"'{cell}"
@@ -319,7 +324,6 @@ def _xlsx(table: _Table, unit: Unit) -> bytes:
             if cell.data_type == "f":
                 # openpyxl takes text starting with "=" for a formula; contents are text.
                 cell.data_type = "s"
-    amount_format = "#,##0" if unit == "dong" else "#,##0.0#####"
     header_row, first_line, total_row = 3, 4, sheet.max_row
     last_amount_column = len(table.header) - 1
     sheet.cell(1, 1).font = Font(bold=True, size=13)
@@ -329,7 +333,9 @@ def _xlsx(table: _Table, unit: Unit) -> bytes:
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     for row in sheet.iter_rows(min_row=first_line, min_col=3, max_col=last_amount_column):
         for cell in row:
-            cell.number_format = amount_format
+            # Whole amounts without a decimal mark (400, not 400,0), others with their digits.
+            whole = not isinstance(cell.value, float) or cell.value.is_integer()
+            cell.number_format = "#,##0" if whole else "#,##0.0#####"
     for cell in sheet[total_row]:
         cell.font = Font(bold=True)
     for column, width in _widths(len(table.header)).items():

@@ -3,7 +3,9 @@ target (indicator, area, period, target, figure, result, gap, and the two years 
 
 from common import export
 from common.export import Cell
+from common.vietnamese import format_number, format_percent
 from services.funding.targets.catalogue import CATALOGUE, Unit
+from services.funding.targets.report import NOT_COUNTED_AT
 from services.funding.targets.schemas import TargetReport, TargetResult, Verdict
 
 HEADER = [
@@ -35,17 +37,36 @@ LEVELS = {
 }
 
 
+def _number(value: float, unit: Unit) -> str:
+    """60 → `60 %` for a share, 2000 → `2.000`, as the plans print them."""
+    if unit is Unit.SHARE:
+        return format_percent(value)
+    return format_number(value, 0 if float(value).is_integer() else 2)
+
+
 def _bound(result: TargetResult) -> str:
     target = result.target
-    suffix = " %" if target.unit is Unit.SHARE else ""
     low, high = target.minimum, target.maximum
     if low is not None and high is not None:
-        shown = f"{low:g}–{high:g}{suffix}"
+        shown = f"{_number(low, target.unit)} – {_number(high, target.unit)}"
     elif low is not None:
-        shown = f"≥ {low:g}{suffix}"
+        shown = f"≥ {_number(low, target.unit)}"
     else:
-        shown = f"≤ {high:g}{suffix}"
+        assert high is not None  # a target has a bound
+        shown = f"≤ {_number(high, target.unit)}"
     return f"{shown} mỗi năm" if target.each_year else shown
+
+
+def _note(result: TargetResult) -> str | None:
+    """The target's wording in the plan, or why it has no figure, in Vietnamese."""
+    if result.verdict is Verdict.NOT_COUNTED:
+        level = LEVELS[result.target.area.level.value].lower()
+        return (
+            f"Chưa có số liệu ở cấp {level}"
+            if result.missing and result.missing.startswith(NOT_COUNTED_AT)
+            else "Dịch vụ cung cấp số liệu chưa trả lời, hoặc mẫu số bằng 0"
+        )
+    return result.target.wording
 
 
 def _area(result: TargetResult) -> str:
@@ -71,19 +92,19 @@ def rows(report: TargetReport) -> list[list[Cell]]:
                 result.gap,
                 previous[0],
                 previous[1],
-                result.missing or result.target.wording,
+                _note(result),
             ]
         )
     return found
 
 
 def title(report: TargetReport) -> str:
-    owner = (
-        f"kế hoạch {report.plan_id}"
+    owner = report.heading or (
+        f"kế hoạch số {report.plan_id}"
         if report.plan_id is not None
         else f"đề án {report.programme_code}"
     )
-    return f"Kết quả thực hiện chỉ tiêu {owner}, đến ngày {report.on.strftime('%d/%m/%Y')}"
+    return f"Kết quả thực hiện chỉ tiêu: {owner}; đến ngày {report.on.strftime('%d/%m/%Y')}"
 
 
 def to_xlsx(report: TargetReport) -> bytes:
@@ -97,4 +118,4 @@ def to_xlsx(report: TargetReport) -> bytes:
 
 
 def to_csv(report: TargetReport) -> bytes:
-    return export.to_csv(HEADER, rows(report))
+    return export.to_csv(HEADER, rows(report), document=True)

@@ -103,6 +103,7 @@ FIGURES: dict[str, tuple[Source, Source | None]] = {
 }
 """The indicators the services' aggregates answer: its figure, and for a share its whole."""
 TREND_PERIODS = 2
+NOT_COUNTED_AT = "not counted at the level of a"
 
 
 @dataclass(frozen=True)
@@ -363,7 +364,7 @@ async def result(target: Target, start: date, on: date, figures: Figures) -> Tar
             verdict=Verdict.NOT_COUNTED,
             period_from=period_from,
             period_to=window.end,
-            missing=f"not counted yet for a {level.value.replace('_', ' ')}",
+            missing=f"{NOT_COUNTED_AT} {level.value.replace('_', ' ')}",
         )
 
     async def figure_of(span: Window) -> PeriodFigure:

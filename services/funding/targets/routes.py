@@ -250,9 +250,16 @@ async def target_report(
     format: FileFormat = "json",
 ) -> TargetReport | Response:
     targets, start = await run_in_threadpool(_owner, session, principal, plan_id, programme)
+    heading = await run_in_threadpool(build.heading, session, plan_id, programme)
     figures = report.Figures.asked_by(request, principal)
     found = await build.target_report(
-        targets, start, on or clock.today(), figures, plan_id=plan_id, programme_code=programme
+        targets,
+        start,
+        on or clock.today(),
+        figures,
+        plan_id=plan_id,
+        programme_code=programme,
+        heading=heading,
     )
     if format == "json":
         return found

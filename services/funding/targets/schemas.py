@@ -131,6 +131,11 @@ class TargetResult(OutputModel):
 class TargetReport(OutputModel):
     plan_id: int | None
     programme_code: str | None
+    heading: str | None = Field(
+        default=None,
+        description="What the report is of, as a document names it: the plan's title, "
+        "province and years, or the programme phase's name, decision and years.",
+    )
     on: date = Field(description="Counted as far as this day.")
     met: int
     not_met: int
