@@ -198,5 +198,6 @@ class Demo:
             "clients": clients,
             "app": self.app(),
             "clubs": self.clubs(funding),
+            "plan_work": funding.plan_work(),
             "bank_records": self.bank_records(clients),
         }

@@ -125,6 +125,8 @@ class DemoFunding:
         plan = _ok(self.client.post("/api/v1/plans", json=lao_cai_2018_plan()))
         for target in lao_cai_2018_targets():
             _ok(self.client.post(f"/api/v1/plans/{plan['id']}/targets", json=target))
+        for task in TASKS:
+            _ok(self.client.post(f"/api/v1/plans/{plan['id']}/tasks", json=task))
         approved: dict[str, Any] = _ok(self.client.post(f"/api/v1/plans/{plan['id']}/approve"))
         return approved
 
@@ -184,3 +186,144 @@ class DemoFunding:
                 return
             time.sleep(0.1)
         raise RuntimeError(f"the seed capital of club {club_id} did not reach its fund")
+
+    def plan_work(self) -> int | None:
+        """The plan's spending on its other lines, its events with the demo clubs, and its
+        annual report to the ministry, sent and frozen (once): the report's duty."""
+        plan_path = f"/api/v1/plans/{self.plan['id']}"
+        if _ok(self.client.get(f"{plan_path}/spending"))["total"]:
+            return None
+        for line_number, amount, spent_on, document in SPENDING:
+            body = {
+                "line_number": line_number,
+                "source": "provincial_budget",
+                "spent_on": spent_on,
+                "amount": amount,
+                "document": document,
+            }
+            _ok(self.client.post(f"{plan_path}/spending", json=body))
+        clubs = _ok(self.client.get("/api/v1/clubs", params={"province": LAO_CAI, "limit": 200}))
+        ids = [club["id"] for club in clubs["items"]][:16]
+        for event in events(ids):
+            _ok(self.client.post(f"{plan_path}/events", json=event))
+        duty = _ok(self.client.post("/api/v1/reporting-duties", json=duty_of(self.plan["id"])))
+        reports = f"/api/v1/reporting-duties/{duty['id']}/reports"
+        _ok(self.client.post(reports, json={"period": "2018"}))
+        duty_id: int = duty["id"]
+        return duty_id
+
+
+SOLD = "Sở Lao động - Thương binh và Xã hội"
+ASSOCIATION = "Hội Người cao tuổi tỉnh"
+TASKS: list[dict[str, Any]] = [
+    {
+        "number": "1",
+        "content": "Tập huấn thành lập và quản lý CLB cho Ban chủ nhiệm các CLB mới",
+        "lead_agency": SOLD,
+        "partner_agencies": [ASSOCIATION, "UBND cấp xã"],
+        "timing": "Quý II/2018",
+        "starts": {"year": 2018, "quarter": 2},
+        "ends": {"year": 2018, "quarter": 2},
+        "line_numbers": [1],
+        "sources": ["provincial_budget"],
+    },
+    {
+        "number": "2",
+        "content": "Ra mắt 5 CLB và hỗ trợ vốn ban đầu cho 16 CLB",
+        "lead_agency": ASSOCIATION,
+        "partner_agencies": ["UBND cấp xã"],
+        "timing": "Quý II-III/2018",
+        "starts": {"year": 2018, "quarter": 2},
+        "ends": {"year": 2018, "quarter": 3},
+        "line_numbers": [2, 3],
+        "sources": ["provincial_budget", "elderly_care_fund", "socialisation"],
+    },
+    {
+        "number": "3",
+        "content": "Giám sát, hỗ trợ kỹ thuật các CLB",
+        "lead_agency": ASSOCIATION,
+        "partner_agencies": [SOLD],
+        "timing": "Tháng 6-12/2018",
+        "starts": {"year": 2018, "month": 6},
+        "ends": {"year": 2018, "month": 12},
+        "line_numbers": [4],
+        "sources": ["provincial_budget"],
+    },
+    {
+        "number": "4",
+        "content": "Hội nghị tổng kết mô hình CLB liên thế hệ tự giúp nhau",
+        "lead_agency": SOLD,
+        "partner_agencies": [ASSOCIATION],
+        "timing": "Tháng 12/2018",
+        "starts": {"year": 2018, "month": 12},
+        "ends": {"year": 2018, "month": 12},
+        "line_numbers": [5],
+        "sources": ["provincial_budget"],
+    },
+]
+"""The plan's tasks, illustrative: who leads, who takes part, when, from which lines."""
+SPENDING = [
+    (1, 50_700_000, "2018-05-20", "Chứng từ số 21/CT"),
+    (2, 18 * MILLION, "2018-06-30", "Chứng từ số 35/CT"),
+    (4, 10 * MILLION, "2018-10-15", "Chứng từ số 58/CT"),
+    (5, 43 * MILLION, "2018-12-20", "Chứng từ số 77/CT"),
+]
+"""Spent on the plan's lines other than seed capital (line, đồng, day, voucher)."""
+
+
+def events(club_ids: list[int]) -> list[dict[str, Any]]:
+    """A training class for the boards of the clubs, their launch, a monitoring visit and
+    the review conference."""
+    event = {"level": "province", "days": 1, "participants": None, "club_ids": []}
+    return [
+        {
+            **event,
+            "line_number": 1,
+            "kind": "training_class",
+            "title": "Tập huấn thành lập và quản lý CLB cho Ban chủ nhiệm",
+            "started_on": "2018-05-15",
+            "days": 2,
+            "participants": 3 * len(club_ids),
+            "club_ids": club_ids,
+        },
+        {
+            **event,
+            "line_number": 2,
+            "kind": "club_launch",
+            "title": "Ra mắt CLB liên thế hệ tự giúp nhau",
+            "started_on": "2018-06-28",
+            "club_ids": club_ids[:5],
+        },
+        {
+            **event,
+            "line_number": 4,
+            "kind": "monitoring_visit",
+            "title": "Giám sát, hỗ trợ kỹ thuật các CLB",
+            "started_on": "2018-10-10",
+            "club_ids": club_ids[:8],
+        },
+        {
+            **event,
+            "line_number": 5,
+            "kind": "review_conference",
+            "title": "Hội nghị tổng kết mô hình CLB liên thế hệ tự giúp nhau năm 2018",
+            "started_on": "2018-12-20",
+            "participants": 120,
+        },
+    ]
+
+
+def duty_of(plan_id: int) -> dict[str, Any]:
+    """The province's annual report on the plan to the ministry, due 15 days after the year."""
+    return {
+        "title": "Báo cáo kết quả thực hiện Kế hoạch nhân rộng mô hình CLB năm 2018",
+        "reporter_level": "province",
+        "area_code": LAO_CAI,
+        "recipient": "Bộ Lao động - Thương binh và Xã hội",
+        "recipient_level": "national",
+        "frequency": "annual",
+        "plan_id": plan_id,
+        "first_period": "2018",
+        "last_period": "2018",
+        "due_days": 15,
+    }
