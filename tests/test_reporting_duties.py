@@ -304,3 +304,25 @@ def test_duties_follow_the_province_and_are_closed_to_partners_and_the_bank(
         assert_problem(client.get(DUTIES), 403)
         assert_problem(client.post(DUTIES, json=duty_body(plan)), 403)
         assert_problem(send(client, duty, "2018-H2"), 403)
+
+
+def test_a_revised_plan_s_report_judges_the_targets_of_its_current_version(
+    admin: httpx.Client,
+) -> None:
+    plan, founded, _ = lao_cai_2018_plan_with_targets(admin)
+    assert admin.post(f"/api/v1/plans/{plan['id']}/approve").status_code == 200
+    annual = {"frequency": "annual", "first_period": "2018", "last_period": "2018"}
+    duty = make_duty(admin, duty_body(plan, **annual))
+    revision = admin.post(f"/api/v1/plans/{plan['id']}/revisions")
+    assert revision.status_code == 201, revision.text
+    revised = revision.json()
+    added = add(admin, revised, target(indicator="members.older", period_from=None, minimum=700))
+    assert admin.post(f"/api/v1/plans/{revised['id']}/approve").status_code == 200
+    sent = send(admin, duty, "2018")
+    assert sent.status_code == 201, sent.text
+    report = sent.json()["report"]
+    assert report["plan_id"] == revised["id"]
+    judged = {item["target"]["indicator"] for item in report["results"]}
+    assert {"clubs.founded", "members.older"} <= judged
+    assert added["id"] in {item["target"]["id"] for item in report["results"]}
+    assert founded["id"] not in {item["target"]["id"] for item in report["results"]}

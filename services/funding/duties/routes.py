@@ -136,15 +136,15 @@ async def send_report(
     idem: Idempotency,
 ) -> Any:
     period = await run_in_threadpool(service.to_send, session, duty, payload.period)
-    targets, start = await run_in_threadpool(service.subject, session, duty)
-    heading = await run_in_threadpool(build.heading, session, duty.plan_id, duty.programme_code)
+    targets, start, plan_id = await run_in_threadpool(service.subject, session, duty)
+    heading = await run_in_threadpool(build.heading, session, plan_id, duty.programme_code)
     figures = report.Figures.asked_by(request, principal)
     found = await build.target_report(
         targets,
         start,
         period.end,
         figures,
-        plan_id=duty.plan_id,
+        plan_id=plan_id,
         programme_code=duty.programme_code,
         heading=heading,
     )

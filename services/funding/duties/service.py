@@ -322,21 +322,25 @@ def to_send(session: Session, duty: ReportingDuty, key: str) -> Period:
     return period
 
 
-def subject(session: Session, duty: ReportingDuty) -> tuple[Sequence[Target], date]:
-    """The targets the duty's report judges, and the day their plan or phase began: a
-    commune's are its plan's targets over that commune."""
+def subject(session: Session, duty: ReportingDuty) -> tuple[Sequence[Target], date, int | None]:
+    """The targets the duty's report judges, the day their plan or phase began, and the plan
+    version they are of: the plan's current approved version (a revision's targets once it is
+    approved; the version named before then). A commune's are its plan's targets over that
+    commune."""
     if duty.plan_id is None:
         phase = session.get(Programme, duty.programme_code)
         assert phase is not None
         found = targets.targets_of(session, programme_code=duty.programme_code)
-        return found, date(phase.start_year, 1, 1)
-    plan = session.get(Plan, duty.plan_id)
-    assert plan is not None
+        return found, date(phase.start_year, 1, 1), None
+    named = session.get(Plan, duty.plan_id)
+    assert named is not None
+    plan = plans.current_version(session, named.series_id) or named
+    assert plan.id is not None
     start = date(plans.series_of(session, plan).start_year, 1, 1)
-    found = targets.targets_of(session, plan_id=duty.plan_id)
+    found = targets.targets_of(session, plan_id=plan.id)
     if duty.commune_code is not None:
         found = [t for t in found if t.area_level == "commune" and t.area_code == duty.commune_code]
-    return found, start
+    return found, start, plan.id
 
 
 def record(
