@@ -35,6 +35,8 @@ def test_routing_table_covers_every_public_prefix() -> None:
             "allocations",
             "funded-clubs",
             "reports",
+            "reference",
+            "reporting-duties",
         },
     }
     for service, prefixes in expected.items():
