@@ -7,8 +7,7 @@ Create Date: 2026-12-07 03:00:00
 """
 from typing import Sequence, Union
 
-import sqlalchemy as sa
-from alembic import op
+from migrations import plumbing
 
 revision: str = "c1a3e5f7b9d2"
 down_revision: Union[str, Sequence[str], None] = "b8867a734ce3"
@@ -17,10 +16,8 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("outbox_events") as batch:
-        batch.add_column(sa.Column("request_id", sa.String(length=64), nullable=True))
+    plumbing.add_event_request_ids_20261207()
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("outbox_events") as batch:
-        batch.drop_column("request_id")
+    plumbing.drop_event_request_ids_20261207()

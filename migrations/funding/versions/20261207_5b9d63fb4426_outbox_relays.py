@@ -7,8 +7,7 @@ Create Date: 2026-12-07 09:00:00
 """
 from typing import Sequence, Union
 
-import sqlalchemy as sa
-from alembic import op
+from migrations import plumbing
 
 revision: str = "5b9d63fb4426"
 down_revision: Union[str, Sequence[str], None] = "c6a0d4e8f257"
@@ -17,16 +16,8 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "outbox_relays",
-        sa.Column("stream", sa.String(length=40), nullable=False),
-        sa.Column("position", sa.BigInteger(), nullable=False),
-        sa.Column("holder", sa.String(length=40), nullable=True),
-        sa.Column("leased_until", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("stream", name=op.f("pk_outbox_relays")),
-    )
+    plumbing.create_outbox_relays_20261207()
 
 
 def downgrade() -> None:
-    op.drop_table("outbox_relays")
+    plumbing.drop_outbox_relays_20261207()

@@ -10,6 +10,8 @@ from typing import Sequence, Union
 import sqlalchemy as sa
 from alembic import op
 
+from migrations import plumbing
+
 revision: str = "c5e8a1f3b742"
 down_revision: Union[str, Sequence[str], None] = "7d507ebde2eb"
 branch_labels: Union[str, Sequence[str], None] = None
@@ -33,17 +35,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_access_log_at", "access_log", ["at"])
     op.create_index("ix_access_log_principal_at", "access_log", ["principal", "at"])
-    op.create_table(
-        "access_log_members",
-        sa.Column("entry_id", sa.Integer(), nullable=False),
-        sa.Column("member_id", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("entry_id", "member_id"),
-    )
-    op.create_index(
-        "ix_access_log_members_member_id_entry_id",
-        "access_log_members",
-        ["member_id", "entry_id"],
-    )
+    plumbing.create_access_log_members_20261206()
 
 
 def downgrade() -> None:

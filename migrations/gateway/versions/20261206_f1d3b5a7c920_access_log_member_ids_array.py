@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from migrations import plumbing
+
 revision: str = "f1d3b5a7c920"
 down_revision: Union[str, Sequence[str], None] = "c5e8a1f3b742"
 branch_labels: Union[str, Sequence[str], None] = None
@@ -47,17 +49,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.create_table(
-        "access_log_members",
-        sa.Column("entry_id", sa.Integer(), nullable=False),
-        sa.Column("member_id", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("entry_id", "member_id"),
-    )
-    op.create_index(
-        "ix_access_log_members_member_id_entry_id",
-        "access_log_members",
-        ["member_id", "entry_id"],
-    )
+    plumbing.create_access_log_members_20261206()
     op.execute(f"INSERT INTO access_log_members (entry_id, member_id) {SPREAD[_dialect()]}")
     if _dialect() == "postgresql":
         op.drop_index("ix_access_log_member_ids", table_name="access_log")

@@ -7,8 +7,6 @@ Create Date: 2026-12-07 05:00:00
 """
 from typing import Sequence, Union
 
-from alembic import op
-
 from migrations import plumbing
 
 revision: str = "f6a8c0e2d4b7"
@@ -22,4 +20,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("jobs")
+    plumbing.drop_jobs_20261207()
