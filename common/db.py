@@ -7,7 +7,17 @@ from weakref import WeakKeyDictionary
 
 import orjson
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, Table, TypeDecorator, event, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Table,
+    TypeDecorator,
+    event,
+    text,
+)
 from sqlalchemy.dialects.postgresql import Insert as pg_insert_type
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as sqlite_insert_type
@@ -70,6 +80,19 @@ def conflict_insert(bind: Session | Connection, table: Table) -> ConflictInsert:
     `ON CONFLICT`), for a write that must be one atomic statement across replicas."""
     dialect = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
     return pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+
+
+def references(
+    target: str,
+    constraint: str,
+    *,
+    column_type: Any = Integer,
+    nullable: bool = False,
+    index: bool = False,
+) -> Column[Any]:
+    """A column referring to `target` (`table.column`), its constraint named `constraint` as
+    the migrations name it."""
+    return Column(column_type, ForeignKey(target, name=constraint), nullable=nullable, index=index)
 
 
 def own_registry() -> registry:

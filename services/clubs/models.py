@@ -7,7 +7,7 @@ from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, event, text
 from sqlmodel import Field, SQLModel
 
 from common.clock import utcnow
-from common.db import UTCDateTime, own_registry
+from common.db import UTCDateTime, own_registry, references
 from common.events.outbox import Outbox
 from common.idempotency import idempotency_table
 from common.jobs import JobTable
@@ -75,11 +75,8 @@ class Club(Timestamps, table=True):
     founding_decision_date: date | None = Field(default=None, index=True)
     programme_phase: str | None = Field(default=None, max_length=40)
     quota_profile_id: int = Field(
-        sa_column=Column(
-            Integer,
-            ForeignKey("quota_profiles.id", name="fk_clubs_quota_profile_id_quota_profiles"),
-            nullable=False,
-            index=True,
+        sa_column=references(
+            "quota_profiles.id", "fk_clubs_quota_profile_id_quota_profiles", index=True
         )
     )
     status: str = Field(max_length=20, index=True)
@@ -103,13 +100,7 @@ class ClubStatusChange(ClubsBase, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    club_id: int = Field(
-        sa_column=Column(
-            Integer,
-            ForeignKey("clubs.id", name="fk_club_status_changes_club_id_clubs"),
-            nullable=False,
-        )
-    )
+    club_id: int = Field(sa_column=references("clubs.id", "fk_club_status_changes_club_id_clubs"))
     changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     status_before: str = Field(max_length=20)
     status_after: str = Field(max_length=20)
@@ -158,11 +149,7 @@ class Member(Timestamps, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     sync_stamp: int | None = stamp_field()
-    club_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("clubs.id", name="fk_members_club_id_clubs"), nullable=False
-        )
-    )
+    club_id: int = Field(sa_column=references("clubs.id", "fk_members_club_id_clubs"))
     full_name: str = Field(max_length=200)
     gender: str = Field(max_length=10)
     birth_date: date | None = None
@@ -214,11 +201,7 @@ class Consent(ClubsBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(
-        sa_column=Column(
-            Integer,
-            ForeignKey("members.id", name="fk_member_consents_member_id_members"),
-            nullable=False,
-        )
+        sa_column=references("members.id", "fk_member_consents_member_id_members")
     )
     purpose: str = Field(max_length=30)
     given_on: date
@@ -237,11 +220,7 @@ class Activity(Timestamps, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     sync_stamp: int | None = stamp_field()
-    club_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("clubs.id", name="fk_activities_club_id_clubs"), nullable=False
-        )
-    )
+    club_id: int = Field(sa_column=references("clubs.id", "fk_activities_club_id_clubs"))
     held_on: date
     area: str = Field(max_length=40)
     title: str = Field(max_length=300)
@@ -257,11 +236,7 @@ class Meeting(Timestamps, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     sync_stamp: int | None = stamp_field()
-    club_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("clubs.id", name="fk_meetings_club_id_clubs"), nullable=False
-        )
-    )
+    club_id: int = Field(sa_column=references("clubs.id", "fk_meetings_club_id_clubs"))
     held_on: date
     topics: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
     health_checks: int = 0

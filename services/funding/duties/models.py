@@ -3,11 +3,11 @@
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, CheckConstraint, Index, String
 from sqlmodel import Field
 
 from common.clock import utcnow
-from common.db import UTCDateTime
+from common.db import UTCDateTime, references
 from services.funding.models import FundingBase
 
 
@@ -32,18 +32,16 @@ class ReportingDuty(FundingBase, table=True):
     frequency: str = Field(max_length=20)
     plan_id: int | None = Field(
         default=None,
-        sa_column=Column(
-            Integer,
-            ForeignKey("plans.id", name="fk_reporting_duties_plan_id_plans"),
-            nullable=True,
-            index=True,
+        sa_column=references(
+            "plans.id", "fk_reporting_duties_plan_id_plans", nullable=True, index=True
         ),
     )
     programme_code: str | None = Field(
         default=None,
-        sa_column=Column(
-            String(30),
-            ForeignKey("programmes.code", name="fk_reporting_duties_programme_code_programmes"),
+        sa_column=references(
+            "programmes.code",
+            "fk_reporting_duties_programme_code_programmes",
+            column_type=String(30),
             nullable=True,
         ),
     )
@@ -63,11 +61,7 @@ class DutyReport(FundingBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     duty_id: int = Field(
-        sa_column=Column(
-            Integer,
-            ForeignKey("reporting_duties.id", name="fk_duty_reports_duty_id_reporting_duties"),
-            nullable=False,
-        )
+        sa_column=references("reporting_duties.id", "fk_duty_reports_duty_id_reporting_duties")
     )
     period: str = Field(max_length=9)
     period_from: date

@@ -6,21 +6,13 @@ and the line number too, so plan-against-actual of any later version finds it.
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer
+from sqlalchemy import BigInteger, CheckConstraint, Index
 from sqlmodel import Field
 
 from common.clock import utcnow
-from common.db import UTCDateTime
+from common.db import UTCDateTime, references
 from common.sync import stamp_field
-from services.funding.models import FundingBase
-
-
-def _fk(table: str, column: str, target: str) -> Column[int]:
-    return Column(
-        Integer,
-        ForeignKey(f"{target}.id", name=f"fk_{table}_{column}_{target}"),
-        nullable=False,
-    )
+from services.funding.models import FundingBase, link
 
 
 class Commitment(FundingBase, table=True):
@@ -35,9 +27,9 @@ class Commitment(FundingBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     sync_stamp: int | None = stamp_field()
-    funder_id: int = Field(sa_column=_fk("commitments", "funder_id", "funders"))
-    plan_id: int = Field(sa_column=_fk("commitments", "plan_id", "plans"))
-    plan_line_id: int = Field(sa_column=_fk("commitments", "plan_line_id", "plan_lines"))
+    funder_id: int = Field(sa_column=link("commitments", "funder_id", "funders"))
+    plan_id: int = Field(sa_column=link("commitments", "plan_id", "plans"))
+    plan_line_id: int = Field(sa_column=link("commitments", "plan_line_id", "plan_lines"))
     series_id: int
     line_number: int
     source: str = Field(max_length=30)
@@ -66,19 +58,17 @@ class Receipt(FundingBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     sync_stamp: int | None = stamp_field()
-    funder_id: int = Field(sa_column=_fk("receipts", "funder_id", "funders"))
-    plan_id: int = Field(sa_column=_fk("receipts", "plan_id", "plans"))
-    plan_line_id: int = Field(sa_column=_fk("receipts", "plan_line_id", "plan_lines"))
+    funder_id: int = Field(sa_column=link("receipts", "funder_id", "funders"))
+    plan_id: int = Field(sa_column=link("receipts", "plan_id", "plans"))
+    plan_line_id: int = Field(sa_column=link("receipts", "plan_line_id", "plan_lines"))
     series_id: int
     line_number: int
     source: str = Field(max_length=30)
     province_code: str = Field(max_length=2)
     commitment_id: int | None = Field(
         default=None,
-        sa_column=Column(
-            Integer,
-            ForeignKey("commitments.id", name="fk_receipts_commitment_id_commitments"),
-            nullable=True,
+        sa_column=references(
+            "commitments.id", "fk_receipts_commitment_id_commitments", nullable=True
         ),
     )
     amount: int = Field(sa_type=BigInteger)
@@ -117,9 +107,9 @@ class Allocation(FundingBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     sync_stamp: int | None = stamp_field()
-    funder_id: int = Field(sa_column=_fk("allocations", "funder_id", "funders"))
-    plan_id: int = Field(sa_column=_fk("allocations", "plan_id", "plans"))
-    plan_line_id: int = Field(sa_column=_fk("allocations", "plan_line_id", "plan_lines"))
+    funder_id: int = Field(sa_column=link("allocations", "funder_id", "funders"))
+    plan_id: int = Field(sa_column=link("allocations", "plan_id", "plans"))
+    plan_line_id: int = Field(sa_column=link("allocations", "plan_line_id", "plan_lines"))
     series_id: int
     line_number: int
     source: str = Field(max_length=30)

@@ -2,11 +2,11 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, Index, String
 from sqlmodel import Field
 
 from common.clock import utcnow
-from common.db import UTCDateTime
+from common.db import UTCDateTime, references
 from services.funding.models import FundingBase
 
 
@@ -28,10 +28,8 @@ class PlanSeries(FundingBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     province_code: str = Field(max_length=2)
     programme_code: str = Field(
-        sa_column=Column(
-            String(30),
-            ForeignKey("programmes.code", name="fk_plan_series_programme_code_programmes"),
-            nullable=False,
+        sa_column=references(
+            "programmes.code", "fk_plan_series_programme_code_programmes", column_type=String(30)
         )
     )
     start_year: int
@@ -46,13 +44,7 @@ class Plan(FundingBase, table=True):
     __table_args__ = (Index("uq_plans_series_id_version", "series_id", "version", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
-    series_id: int = Field(
-        sa_column=Column(
-            Integer,
-            ForeignKey("plan_series.id", name="fk_plans_series_id_plan_series"),
-            nullable=False,
-        )
-    )
+    series_id: int = Field(sa_column=references("plan_series.id", "fk_plans_series_id_plan_series"))
     version: int
     status: str = Field(max_length=20)
     title: str = Field(max_length=300)
@@ -76,11 +68,7 @@ class PlanLine(FundingBase, table=True):
     __table_args__ = (Index("uq_plan_lines_plan_id_number", "plan_id", "number", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
-    plan_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("plans.id", name="fk_plan_lines_plan_id_plans"), nullable=False
-        )
-    )
+    plan_id: int = Field(sa_column=references("plans.id", "fk_plan_lines_plan_id_plans"))
     number: int
     activity: str = Field(max_length=30)
     """A code of the activities' reference list."""
@@ -102,11 +90,7 @@ class PlanLineAmount(FundingBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     line_id: int = Field(
-        sa_column=Column(
-            Integer,
-            ForeignKey("plan_lines.id", name="fk_plan_line_amounts_line_id_plan_lines"),
-            nullable=False,
-        )
+        sa_column=references("plan_lines.id", "fk_plan_line_amounts_line_id_plan_lines")
     )
     source: str = Field(max_length=30)
     """A code of the sources' reference list."""

@@ -3,11 +3,11 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Integer, Numeric, String
+from sqlalchemy import BigInteger, CheckConstraint, Column, Numeric, String
 from sqlmodel import Field
 
 from common.clock import utcnow
-from common.db import UTCDateTime
+from common.db import UTCDateTime, references
 from services.funding.models import FundingBase
 
 
@@ -27,18 +27,14 @@ class Target(FundingBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     plan_id: int | None = Field(
         default=None,
-        sa_column=Column(
-            Integer,
-            ForeignKey("plans.id", name="fk_targets_plan_id_plans"),
-            nullable=True,
-            index=True,
-        ),
+        sa_column=references("plans.id", "fk_targets_plan_id_plans", nullable=True, index=True),
     )
     programme_code: str | None = Field(
         default=None,
-        sa_column=Column(
-            String(30),
-            ForeignKey("programmes.code", name="fk_targets_programme_code_programmes"),
+        sa_column=references(
+            "programmes.code",
+            "fk_targets_programme_code_programmes",
+            column_type=String(30),
             nullable=True,
             index=True,
         ),

@@ -7,20 +7,12 @@ Spending and events are recorded against the plan's series and a line number, li
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Index
 from sqlmodel import Field
 
 from common.clock import utcnow
 from common.db import UTCDateTime
-from services.funding.models import FundingBase
-
-
-def _fk(table: str, column: str, target: str) -> Column[int]:
-    return Column(
-        Integer,
-        ForeignKey(f"{target}.id", name=f"fk_{table}_{column}_{target}"),
-        nullable=False,
-    )
+from services.funding.models import FundingBase, link
 
 
 class PlanTask(FundingBase, table=True):
@@ -30,7 +22,7 @@ class PlanTask(FundingBase, table=True):
     __table_args__ = (Index("ix_plan_tasks_plan_id", "plan_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    plan_id: int = Field(sa_column=_fk("plan_tasks", "plan_id", "plans"))
+    plan_id: int = Field(sa_column=link("plan_tasks", "plan_id", "plans"))
     number: str = Field(max_length=30)
     """The heading's number as printed ("III.3.1")."""
     content: str = Field(max_length=2000)
@@ -65,8 +57,8 @@ class Spending(FundingBase, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    plan_id: int = Field(sa_column=_fk("plan_spending", "plan_id", "plans"))
-    plan_line_id: int = Field(sa_column=_fk("plan_spending", "plan_line_id", "plan_lines"))
+    plan_id: int = Field(sa_column=link("plan_spending", "plan_id", "plans"))
+    plan_line_id: int = Field(sa_column=link("plan_spending", "plan_line_id", "plan_lines"))
     series_id: int
     line_number: int
     source: str = Field(max_length=30)
@@ -95,7 +87,7 @@ class PlanEvent(FundingBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     series_id: int
-    plan_id: int = Field(sa_column=_fk("plan_events", "plan_id", "plans"))
+    plan_id: int = Field(sa_column=link("plan_events", "plan_id", "plans"))
     """The version it was recorded under."""
     line_number: int
     province_code: str = Field(max_length=2)
@@ -147,7 +139,7 @@ class PlanEventClub(FundingBase, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    event_id: int = Field(sa_column=_fk("plan_event_clubs", "event_id", "plan_events"))
+    event_id: int = Field(sa_column=link("plan_event_clubs", "event_id", "plan_events"))
     club_id: int
     kind: str = Field(max_length=30)
     started_on: date

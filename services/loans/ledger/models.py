@@ -6,7 +6,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, I
 from sqlmodel import Field
 
 from common.clock import utcnow
-from common.db import UTCDateTime
+from common.db import UTCDateTime, references
 from common.sync import stamp_field
 from services.loans.models import LoansBase
 
@@ -50,11 +50,7 @@ class LedgerEntry(LoansBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     sync_stamp: int | None = stamp_field()
-    fund_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("funds.id", name="fk_ledger_entries_fund_id_funds"), nullable=False
-        )
-    )
+    fund_id: int = Field(sa_column=references("funds.id", "fk_ledger_entries_fund_id_funds"))
     entry_type: str = Field(max_length=30)
     occurred_on: date
     amount: int = Field(sa_type=BigInteger)
@@ -88,17 +84,8 @@ class Posting(LoansBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     entry_id: int = Field(
-        sa_column=Column(
-            Integer,
-            ForeignKey("ledger_entries.id", name="fk_postings_entry_id_ledger_entries"),
-            nullable=False,
-            index=True,
-        )
+        sa_column=references("ledger_entries.id", "fk_postings_entry_id_ledger_entries", index=True)
     )
-    fund_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("funds.id", name="fk_postings_fund_id_funds"), nullable=False
-        )
-    )
+    fund_id: int = Field(sa_column=references("funds.id", "fk_postings_fund_id_funds"))
     account: str = Field(max_length=30)
     amount: int = Field(sa_type=BigInteger)
