@@ -7,7 +7,7 @@ looked at, which closes the algorithm-confusion attacks (HS256 signed with the p
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Protocol
@@ -22,6 +22,7 @@ from fastapi.openapi.models import (
 )
 from fastapi.security import OAuth2
 from jose import JWTError, jwt
+from starlette.concurrency import run_in_threadpool
 
 from common.problem_codes import Code
 from common.problems import Forbidden, ServiceUnavailable, Unauthorized
@@ -107,6 +108,11 @@ class JwksKeySource:
             and key.get("use", "sig") == "sig"
         }
         self._fetched_at = time.monotonic()
+
+    def holds(self, kid: str) -> bool:
+        """Whether `kid` is among the keys fetched less than `cache_seconds` ago; never fetches
+        (the event loop asks it, and must not wait on the network)."""
+        return kid in self._keys and time.monotonic() - self._fetched_at < self.cache_seconds
 
     def key_for(self, kid: str) -> dict[str, Any] | None:
         age = time.monotonic() - self._fetched_at
@@ -198,12 +204,25 @@ def trusted_issuer(settings: Any) -> TrustedIssuer | None:
     )
 
 
+@dataclass(frozen=True)
+class _Verified:
+    """A token that passed verification: who it names, and the key that signed it."""
+
+    principal: Principal
+    kid: str
+    keys: KeySource
+
+
 class TokenVerifier:
     """Verifies access tokens and remembers the verified ones until they expire.
 
-    The memo keeps RSA verification off the hot path for a client that sends the same token
-    many times; a cached entry is still refused once its `exp` has passed. Tokens are the
-    gateway's, or an external provider's (`external`), told apart by their `iss`.
+    The memo keeps the RSA verification (and python-jose's parsing) off the hot path for a
+    client that sends the same token many times. It is keyed by the whole token string, so a
+    token altered by one byte is a stranger and verified in full; only tokens that passed are
+    remembered; an entry is refused once its `exp` has passed, and dropped once the key that
+    signed it is no longer published (a retired key stops its tokens within the key source's
+    refresh, as it would without the memo). Tokens are the gateway's, or an external
+    provider's (`external`), told apart by their `iss`.
     """
 
     def __init__(
@@ -219,22 +238,48 @@ class TokenVerifier:
         self.audience = audience
         self.memo_size = memo_size
         self.external = external
-        self._memo: OrderedDict[str, Principal] = OrderedDict()
+        self._memo: OrderedDict[str, _Verified] = OrderedDict()
+        self._memo_lock = threading.Lock()
 
     def verify(self, token: str) -> Principal:
-        cached = self._memo.get(token)
-        if cached is not None:
-            if cached.expires_at > time.time():
-                return cached
-            self._memo.pop(token, None)
-            raise Unauthorized("The token has expired.", code=Code.TOKEN_EXPIRED)
-        principal = self._verify(token)
-        self._memo[token] = principal
-        if len(self._memo) > self.memo_size:
-            self._memo.popitem(last=False)
-        return principal
+        remembered = self._memo.get(token)
+        if remembered is not None:
+            if remembered.principal.expires_at <= time.time():
+                self._forget(token)
+                raise Unauthorized("The token has expired.", code=Code.TOKEN_EXPIRED)
+            if remembered.keys.key_for(remembered.kid) is not None:
+                return remembered.principal
+            self._forget(token)  # its key was retired: the full check below refuses it
+        verified = self._verify(token)
+        self._remember(token, verified)
+        return verified.principal
 
-    def _verify(self, token: str) -> Principal:
+    def remembered(self, token: str) -> Principal | None:
+        """The principal of a token verified before, if that is all there is to check now;
+        None when `verify` must run. Never blocks: no key fetch, no signature check, so the
+        event loop can ask it. A subclass that checks more in `verify` (the gateway asks
+        whether the account is still enabled) is always asked in full."""
+        if type(self).verify is not TokenVerifier.verify:
+            return None
+        remembered = self._memo.get(token)
+        if remembered is None or remembered.principal.expires_at <= time.time():
+            return None
+        holds: Callable[[str], bool] | None = getattr(remembered.keys, "holds", None)
+        if holds is None or not holds(remembered.kid):
+            return None  # keys to refresh first, or a key source that cannot say without I/O
+        return remembered.principal
+
+    def _remember(self, token: str, verified: _Verified) -> None:
+        with self._memo_lock:
+            self._memo[token] = verified
+            while len(self._memo) > self.memo_size:
+                self._memo.popitem(last=False)
+
+    def _forget(self, token: str) -> None:
+        with self._memo_lock:
+            self._memo.pop(token, None)
+
+    def _verify(self, token: str) -> _Verified:
         try:
             header = jwt.get_unverified_header(token)
             claimed = jwt.get_unverified_claims(token)
@@ -242,21 +287,22 @@ class TokenVerifier:
             raise Unauthorized("The token is malformed.", code=Code.TOKEN_INVALID) from exc
         if header.get("alg") != ALGORITHM:
             raise Unauthorized(f"Only {ALGORITHM} tokens are accepted.", code=Code.TOKEN_INVALID)
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise Unauthorized("The token was signed with an unknown key.", code=Code.TOKEN_INVALID)
         # Which issuer's keys to try is read from the token; the signature and the verified
         # `iss` then decide. An unknown issuer is tried against our keys, and fails there.
         external = self.external
         if external is not None and claimed.get("iss") == external.issuer:
-            claims = self._decode(token, header, external.keys, external.issuer, external.audience)
-            return external.principal(claims)
-        return principal_from_claims(
-            self._decode(token, header, self.keys, self.issuer, self.audience)
-        )
+            claims = self._decode(token, kid, external.keys, external.issuer, external.audience)
+            return _Verified(external.principal(claims), kid, external.keys)
+        claims = self._decode(token, kid, self.keys, self.issuer, self.audience)
+        return _Verified(principal_from_claims(claims), kid, self.keys)
 
     def _decode(
-        self, token: str, header: dict[str, Any], keys: KeySource, issuer: str, audience: str
+        self, token: str, kid: str, keys: KeySource, issuer: str, audience: str
     ) -> dict[str, Any]:
-        kid = header.get("kid")
-        key = keys.key_for(kid) if isinstance(kid, str) else None
+        key = keys.key_for(kid)
         if key is None:
             raise Unauthorized("The token was signed with an unknown key.", code=Code.TOKEN_INVALID)
         try:
@@ -314,11 +360,17 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-def current_principal(
+async def current_principal(
     request: Request, authorization: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
+    """Async, so that a token seen before costs no trip to the thread pool (on a static read
+    that trip cost more than the rest of the route); a first sight, which verifies the
+    signature and may fetch the keys, runs in the pool."""
     verifier: TokenVerifier = request.app.state.verifier
-    principal = verifier.verify(bearer_token(authorization))
+    token = bearer_token(authorization)
+    principal = verifier.remembered(token)
+    if principal is None:
+        principal = await run_in_threadpool(verifier.verify, token)
     request.state.principal = principal
     return principal
 
@@ -340,11 +392,17 @@ Writer = Annotated[Principal, Depends(refuse_service_writes)]
 """The principal of a route that changes data."""
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
-    """A dependency that lets only the given roles through (403 for the others)."""
+def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that lets only the given roles through (403 for the others). Async, and
+    asking for the token itself rather than through `CurrentPrincipal`: each level of
+    dependencies costs FastAPI more than the check (a route that also takes the principal
+    finds it remembered)."""
     allowed = frozenset(roles)
 
-    def dependency(principal: CurrentPrincipal) -> Principal:
+    async def dependency(
+        request: Request, authorization: Annotated[str | None, Depends(oauth2_scheme)]
+    ) -> Principal:
+        principal = await current_principal(request, authorization)
         if principal.role not in allowed:
             raise Forbidden(
                 f"The role {principal.role.value} may not do this.", code=Code.ROLE_FORBIDDEN

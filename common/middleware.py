@@ -114,12 +114,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = PayloadTooLarge(
-            f"The request body exceeds the limit of {self.max_bytes} bytes."
-        )
         declared = header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await send_problem(scope, send, too_large)
+            await send_problem(scope, send, self._too_large())
             return
         if declared is not None:
             # The server enforces the declared length, so the check above is enough.
@@ -136,7 +133,7 @@ class BodyLimitMiddleware:
                 break
             received += len(message.get("body", b""))
             if received > self.max_bytes:
-                await send_problem(scope, send, too_large)
+                await send_problem(scope, send, self._too_large())
                 return
             if not message.get("more_body", False):
                 break
@@ -146,6 +143,10 @@ class BodyLimitMiddleware:
             return next(replay, None) or await receive()
 
         await self.app(scope, replaying_receive, send)
+
+    def _too_large(self) -> PayloadTooLarge:
+        # Made only when needed: a problem built for every request cost more than the check.
+        return PayloadTooLarge(f"The request body exceeds the limit of {self.max_bytes} bytes.")
 
 
 class ContentTypeMiddleware:

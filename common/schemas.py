@@ -203,7 +203,7 @@ class PageParams(BaseModel):
     cursor: str | None = None
 
 
-def page_params(
+async def page_params(
     limit: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Page size, at most {MAX_PAGE_SIZE}.")
     ] = DEFAULT_PAGE_SIZE,
@@ -223,6 +223,8 @@ def page_params(
         ),
     ] = None,
 ) -> PageParams:
+    # Async: checking three numbers is not worth a trip to the thread pool, which every list
+    # would otherwise pay.
     if cursor is not None and offset:
         raise ValidationFailed(
             "A page is found by offset or by cursor, not both.",

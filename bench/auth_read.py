@@ -1,0 +1,228 @@
+"""An authenticated read against the bare framework of the same process, and through the gateway.
+
+Starts its own platform (SQLite in a temporary directory, free ports on 127.0.0.1), gets a
+person's token, warms up, then loads three targets in alternating rounds of one run, so that
+machine noise hits all of them:
+
+- `healthz`: `GET /healthz` of the clubs service (no token, no database: the framework's floor);
+- `direct`: an authenticated static read on the clubs service (`--path`, by default the first
+  page of provinces) with a bearer token;
+- `gateway`: the same read through the gateway.
+
+It prints requests per second, p50/p99 and the CPU each server process spent per request, the
+ratio direct / healthz (target >= 0.50, issue 18) and gateway / direct (target >= 0.95):
+
+    uv run python bench/auth_read.py [--seconds 5] [--rounds 3] [--connections 32]
+
+The load generator is `wrk` when installed (`apt-get install wrk`), else a built-in aiohttp
+client that shares the machine and lowers every figure. Exit codes as `bench/gateway.py`: 1
+below `--min-ratio` (applied to direct / healthz) or with more than 1 % errors, 2 when the
+platform could not be started or measured, 130 on Ctrl-C.
+"""
+
+import argparse
+import math
+import os
+import statistics
+import sys
+
+from bench._common import get_token, load_average, make_stack, progress, sqlite_urls
+from bench._guard import guarded_run
+from bench.gateway import (
+    DEFAULT_PATH,
+    MAX_ERROR_SHARE,
+    LoadGenerator,
+    Result,
+    Target,
+    check_targets,
+    choose_generator,
+    describe,
+    load,
+    server_setup,
+)
+
+TARGETS = ("healthz", "direct", "gateway")
+READ_TARGET = 0.50
+GATEWAY_TARGET = 0.95
+
+
+def measure(
+    generator: LoadGenerator, targets: list[Target], token: str, args: argparse.Namespace
+) -> list[tuple[int, Result]]:
+    results: list[tuple[int, Result]] = []
+    for number in range(1, args.rounds + 1):
+        # Rotate which target goes first, so none always runs on a warmer (or busier) machine.
+        shift = (number - 1) % len(targets)
+        for target in targets[shift:] + targets[:shift]:
+            progress(f"round {number}/{args.rounds}: {target.name} for {args.seconds} s ...")
+            result = load(generator, target, token, args.seconds, args)
+            results.append((number, result))
+            progress(f"round {number}/{args.rounds}: {target.name:7} {describe(result)}")
+    return results
+
+
+def _median_of(results: list[Result], percentile: int) -> float:
+    values = [r.latency_ms[percentile] for r in results if percentile in r.latency_ms]
+    return statistics.median(values) if values else math.nan
+
+
+def summarise(results: list[tuple[int, Result]], args: argparse.Namespace) -> tuple[float, bool]:
+    """Prints the rounds, the medians side by side and both ratios; returns direct / healthz
+    and whether the run is valid."""
+    print()
+    print(f"{'round':>5}  {'target':7}  {'req/s':>9}  {'p50 ms':>8}  {'p99 ms':>8}  {'errors':>6}")
+    for number, result in results:
+        p50, p99 = result.latency_ms.get(50, math.nan), result.latency_ms.get(99, math.nan)
+        print(
+            f"{number:>5}  {result.target:7}  {result.rps:9.1f}  {p50:8.2f}  {p99:8.2f}"
+            f"  {result.errors:>6}"
+        )
+    print()
+    medians: dict[str, float] = {}
+    for name in TARGETS:
+        mine = [r for _, r in results if r.target == name]
+        medians[name] = statistics.median(r.rps for r in mine)
+        cpu = "  ".join(
+            f"{server} {statistics.median(r.cpu_us[server] for r in mine):.0f}"
+            for server in mine[0].cpu_us
+            if all(server in r.cpu_us for r in mine)
+        )
+        print(
+            f"median {name:7}  {medians[name]:9.1f} req/s  p50 {_median_of(mine, 50):6.2f} ms"
+            f"  p99 {_median_of(mine, 99):6.2f} ms  cpu us/req: {cpu}"
+        )
+    read = medians["direct"] / medians["healthz"] if medians["healthz"] else 0.0
+    hop = medians["gateway"] / medians["direct"] if medians["direct"] else 0.0
+    per_round_read, per_round_hop = [], []
+    for number in range(1, args.rounds + 1):
+        rps = {r.target: r.rps for n, r in results if n == number}
+        per_round_read.append(f"{rps['direct'] / rps['healthz']:.2f}" if rps["healthz"] else "-")
+        per_round_hop.append(f"{rps['gateway'] / rps['direct']:.2f}" if rps["direct"] else "-")
+    print()
+    print(
+        f"authenticated read {medians['direct']:.1f} req/s beside /healthz "
+        f"{medians['healthz']:.1f} req/s"
+    )
+    print(
+        f"ratio direct/healthz (of the medians): {read:.2f} (target >= {READ_TARGET:.2f})"
+        f"  per round: {' '.join(per_round_read)}"
+    )
+    print(
+        f"ratio gateway/direct (of the medians): {hop:.2f} (target >= {GATEWAY_TARGET:.2f})"
+        f"  per round: {' '.join(per_round_hop)}"
+    )
+    _print_cpu_ratio(results)
+    requests = sum(r.requests for _, r in results)
+    errors = sum(r.errors for _, r in results)
+    valid = errors <= MAX_ERROR_SHARE * max(requests, 1)
+    if errors:
+        print(f"warning: {errors} error responses or socket errors out of {requests} requests")
+    if not valid:
+        print("the run is invalid: too many errors for the figures to measure the endpoint")
+    return read, valid
+
+
+def _print_cpu_ratio(results: list[tuple[int, Result]]) -> None:
+    """The clubs process's CPU per request, /healthz against the read: what the rates would be
+    on a machine with nothing else to do, and steadier than them on a shared one."""
+    cpu = {
+        name: [r.cpu_us["clubs"] for _, r in results if r.target == name and "clubs" in r.cpu_us]
+        for name in ("healthz", "direct")
+    }
+    if all(cpu.values()):
+        healthz, direct = (statistics.median(cpu[name]) for name in ("healthz", "direct"))
+        print(
+            f"clubs CPU per request: /healthz {healthz:.0f} us, read {direct:.0f} us; "
+            f"healthz/read {healthz / direct:.2f}"
+        )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="An authenticated read beside /healthz of the same process, and through "
+        "the gateway."
+    )
+    parser.add_argument("--seconds", type=int, default=5, help="length of one load run (5)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the three targets (3)")
+    parser.add_argument("--connections", type=int, default=32, help="open connections (32)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per target (2)")
+    parser.add_argument(
+        "--path", default=DEFAULT_PATH, help=f"a GET path served by clubs ({DEFAULT_PATH})"
+    )
+    parser.add_argument(
+        "--load-generator",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="wrk if installed (auto), or the built-in aiohttp client",
+    )
+    parser.add_argument(
+        "--min-ratio", type=float, default=None, help="exit 1 if direct/healthz is below this"
+    )
+    parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="before measuring, print the clubs service's pid and wait for Enter (to attach "
+        "a profiler such as py-spy)",
+    )
+    args = parser.parse_args(argv)
+    for name in ("seconds", "rounds", "connections", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if args.warmup < 0:
+        parser.error("--warmup must not be negative")
+    if not args.path.startswith("/api/v1/"):
+        parser.error("--path must start with /api/v1/")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    generator_name, generator = choose_generator(args.load_generator)
+    progress(f"load generator: {generator_name}")
+    progress(
+        f"settings: {args.rounds} rounds x {args.seconds} s per target, "
+        f"{args.connections} connections, path {args.path}, {os.cpu_count()} CPUs, "
+        f"{server_setup()}; {load_average()}"
+    )
+    total_seconds = 3 * (args.warmup + args.rounds * args.seconds) + 120
+    token_minutes = max(15, math.ceil(total_seconds / 60) + 5)
+    with guarded_run("ishc-bench-") as guard:
+        directory = guard.var_dir
+        stack = make_stack(sqlite_urls(directory), directory, token_minutes)
+        progress(f"migrating SQLite databases in {directory}")
+        stack.migrate()
+        guard.start(stack)
+        token = get_token(stack)
+        clubs, gateway = stack.processes["clubs"].pid, stack.processes["gateway"].pid
+        read_targets = [
+            Target("direct", stack.url("clubs") + args.path, {"clubs": clubs}),
+            Target("gateway", stack.gateway_url + args.path, {"clubs": clubs, "gateway": gateway}),
+        ]
+        check_targets(read_targets, token)
+        targets = [Target("healthz", stack.url("clubs") + "/healthz", {"clubs": clubs})]
+        targets += read_targets
+        for target in targets:
+            progress(f"{target.name}: {target.url}")
+        if args.hold:
+            progress(f"clubs service pid {clubs}, gateway pid {gateway}; press Enter to measure")
+            input()
+        if args.warmup:
+            for target in targets:
+                progress(f"warming up {target.name} for {args.warmup} s")
+                load(generator, target, token, args.warmup, args)
+        results = measure(generator, targets, token, args)
+    if guard.exit_code is not None:
+        return guard.exit_code
+    ratio, valid = summarise(results, args)
+    print(f"load generator: {generator_name}; {args.connections} connections; {load_average()}")
+    if not valid:
+        return 1
+    if args.min_ratio is not None and ratio < args.min_ratio:
+        print(f"ratio {ratio:.2f} is below --min-ratio {args.min_ratio:.2f}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
