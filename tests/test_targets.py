@@ -445,9 +445,10 @@ def test_the_report_comes_as_a_vietnamese_spreadsheet(admin: httpx.Client) -> No
     assert sheet is not None
     rows = list(sheet.iter_rows(values_only=True))
     # Named as the plan is, with its province and years, as the People's Committee files it.
+    start, end = plan["start_year"], plan["end_year"]
+    years = str(start) if start == end else f"{start}–{end}"
     assert rows[0][0] == (
-        f"Kết quả thực hiện chỉ tiêu: {plan['title']} (Lào Cai, {plan['start_year']}); "
-        "đến ngày 31/12/2018"
+        f"Kết quả thực hiện chỉ tiêu: {plan['title']} (Lào Cai, {years}); đến ngày 31/12/2018"
     )
     assert rows[1][:3] == ("Chỉ tiêu", "Mã chỉ tiêu", "Địa bàn")
     founded, women = rows[2], rows[3]
