@@ -29,15 +29,16 @@ import sys
 from bench._common import get_token, load_average, make_stack, progress, sqlite_urls
 from bench._guard import guarded_run
 from bench.gateway import (
-    DEFAULT_PATH,
     MAX_ERROR_SHARE,
     LoadGenerator,
     Result,
     Target,
     check_targets,
+    checked_load_run,
     choose_generator,
     describe,
     load,
+    load_run_parser,
     server_setup,
 )
 
@@ -138,26 +139,10 @@ def _print_cpu_ratio(results: list[tuple[int, Result]]) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="An authenticated read beside /healthz of the same process, and through "
-        "the gateway."
-    )
-    parser.add_argument("--seconds", type=int, default=5, help="length of one load run (5)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of the three targets (3)")
-    parser.add_argument("--connections", type=int, default=32, help="open connections (32)")
-    parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
-    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per target (2)")
-    parser.add_argument(
-        "--path", default=DEFAULT_PATH, help=f"a GET path served by clubs ({DEFAULT_PATH})"
-    )
-    parser.add_argument(
-        "--load-generator",
-        choices=("auto", "wrk", "python"),
-        default="auto",
-        help="wrk if installed (auto), or the built-in aiohttp client",
-    )
-    parser.add_argument(
-        "--min-ratio", type=float, default=None, help="exit 1 if direct/healthz is below this"
+    parser = load_run_parser(
+        "An authenticated read beside /healthz of the same process, and through the gateway.",
+        "the three targets",
+        "direct/healthz",
     )
     parser.add_argument(
         "--hold",
@@ -165,15 +150,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="before measuring, print the clubs service's pid and wait for Enter (to attach "
         "a profiler such as py-spy)",
     )
-    args = parser.parse_args(argv)
-    for name in ("seconds", "rounds", "connections", "threads"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
-    if args.warmup < 0:
-        parser.error("--warmup must not be negative")
-    if not args.path.startswith("/api/v1/"):
-        parser.error("--path must start with /api/v1/")
-    return args
+    return checked_load_run(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -290,12 +290,11 @@ def summarise(results: list[tuple[int, Result]], args: argparse.Namespace) -> tu
     return ratio, valid
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Requests per second of one read endpoint, direct vs through the gateway."
-    )
+def load_run_parser(description: str, rounds_of: str, min_ratio_of: str) -> argparse.ArgumentParser:
+    """The options of a load run, shared by the benches that alternate targets in rounds."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--seconds", type=int, default=5, help="length of one load run (5)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of direct+gateway (3)")
+    parser.add_argument("--rounds", type=int, default=3, help=f"rounds of {rounds_of} (3)")
     parser.add_argument("--connections", type=int, default=32, help="open connections (32)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per target (2)")
@@ -309,8 +308,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="wrk if installed (auto), or the built-in aiohttp client",
     )
     parser.add_argument(
-        "--min-ratio", type=float, default=None, help="exit 1 if gateway/direct is below this"
+        "--min-ratio", type=float, default=None, help=f"exit 1 if {min_ratio_of} is below this"
     )
+    return parser
+
+
+def checked_load_run(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     for name in ("seconds", "rounds", "connections", "threads"):
         if getattr(args, name) < 1:
@@ -320,6 +323,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not args.path.startswith("/api/v1/"):
         parser.error("--path must start with /api/v1/")
     return args
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = load_run_parser(
+        "Requests per second of one read endpoint, direct vs through the gateway.",
+        "direct+gateway",
+        "gateway/direct",
+    )
+    return checked_load_run(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> int:
