@@ -149,7 +149,7 @@ async def send_report(
         heading=heading,
     )
     # An outage must not be frozen into a report as "not counted".
-    if any(task.result() is None for task in figures.asked.values()):
+    if not figures.all_answered():
         raise ServiceUnavailable(
             "A service that counts the report's figures did not answer; nothing was sent.",
             code=Code.SERVICE_UNAVAILABLE,

@@ -181,6 +181,10 @@ class Figures:
         clients = {CLUBS: sources.clubs, LOANS: sources.loans}
         return cls(clients, token, reader(request.app.state.engine))
 
+    def all_answered(self) -> bool:
+        """Whether every service asked so far answered (call it once the report is built)."""
+        return all(task.result() is not None for task in self.asked.values())
+
     async def own(self, indicator: str, level: Level, code: str | None, window: Window) -> int:
         key = (indicator, level, code, window)
         if key not in self.counted:
