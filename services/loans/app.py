@@ -21,6 +21,7 @@ from services.loans.lending.routes import router as loans_router
 from services.loans.lending.rules_routes import router as loan_rules_router
 from services.loans.models import consumer_tables, idempotency_keys, jobs, outbox
 from services.loans.personal_data import router as personal_data_router
+from services.loans.portfolio.balances import keep_balances
 from services.loans.portfolio.indicators import router as indicators_router
 from services.loans.portfolio.routes import router as portfolio_router
 from services.loans.reconciliation import router as reconciliation_router
@@ -55,6 +56,7 @@ def create_app(settings: LoansSettings | None = None) -> FastAPI:
             follow_clubs,
             watch_overdue,
             retry_matching,
+            keep_balances,
             job_worker(jobs, {MATCHING_JOB: matching_job}),
             retention_worker(outbox.prune, consumer_tables.prune),
         ],

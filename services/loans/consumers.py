@@ -32,6 +32,7 @@ from services.loans.ledger import service as ledger
 from services.loans.ledger.rules import FundKind
 from services.loans.models import ACTIVE_CLUB, KnownClub, consumer_tables
 from services.loans.personal_data import on_member_erased
+from services.loans.portfolio.stale import EVERY_DAY, mark_stale
 
 OPENED_BY = "service:loans (club activated)"
 BANK_MATCHING = "bank_matching"
@@ -84,6 +85,7 @@ def on_consent_changed(session: Session, event: FeedEvent) -> None:
         session.add(loan)
     session.flush()
     bank.announce_unmatched(session, was)
+    mark_stale(session, [(data["member_id"], EVERY_DAY)])
 
 
 def match_waiting_bank_loans(session: Session, event: FeedEvent) -> None:

@@ -34,6 +34,7 @@ from services.loans.lending.models import Loan, LoanRepayment
 from services.loans.lending.routes import loan_filter
 from services.loans.lending.schemas import InstalmentPublic, LoanDetail, RepaymentPublic
 from services.loans.models import consumer_tables
+from services.loans.portfolio.stale import EVERY_DAY, mark_stale
 
 MAX_MEMBERSHIPS = 100
 
@@ -135,6 +136,7 @@ def on_member_erased(session: Session, event: FeedEvent) -> None:
         )
     )
     bank.announce_unmatched(session, was)
+    mark_stale(session, [(member_id, EVERY_DAY)])
     session.execute(delete(BankLoanUnmatch).where(col(BankLoanUnmatch.member_id) == member_id))
     loan_ids = list(session.exec(select(Loan.id).where(Loan.member_id == member_id)).all())
     if not loan_ids:

@@ -18,3 +18,6 @@ class LoansSettings(PersonalDataSettings, CallingServiceSettings):
     """How often instalments that fell due unpaid are looked for and announced (0: never)."""
     matching_retry_seconds: float = Field(default=30.0, gt=0)
     """How often the loans stored while the clubs service could not answer are matched again."""
+    portfolio_balances_seconds: float = Field(default=10.0, ge=0)
+    """How often the portfolio's running balances of stale shards are rebuilt (0: never; the
+    reports then compute every figure from the loans)."""

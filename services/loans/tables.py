@@ -8,6 +8,7 @@ from services.loans.bank import models as bank_models
 from services.loans.ledger import models as ledger_models
 from services.loans.lending import models as lending_models
 from services.loans.models import LoansBase
+from services.loans.portfolio import models as portfolio_models
 
 metadata = LoansBase.metadata
-PACKAGES = (bank_models, ledger_models, lending_models)
+PACKAGES = (bank_models, ledger_models, lending_models, portfolio_models)

@@ -16,6 +16,7 @@ from services.loans.bank import events, service, store
 from services.loans.bank.models import BankLoan, BankLoanRetraction
 from services.loans.bank.service import Memberships
 from services.loans.models import outbox
+from services.loans.portfolio.stale import EVERY_DAY, mark_stale
 
 
 def _owned_loan(session: Session, principal: Principal, loan_id: int) -> BankLoan:
@@ -52,6 +53,7 @@ def retract(session: Session, principal: Principal, loan_id: int, reason: str) -
         )
     )
     announced = events.retraction(loan, retracted=True)  # with the place it leaves
+    mark_stale(session, [(loan.member_id, EVERY_DAY)])
     loan.retracted_at = loan.updated_at = now
     loan.member_id = loan.club_id = loan.matched_at = None
     loan.province_code = loan.commune_code = None

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, union_all
@@ -56,6 +56,7 @@ from services.loans.bank.rules import (
 from services.loans.bank.schemas import RECORD_FIELD, BankLoanPublic, BankLoanVersionPublic
 from services.loans.bank.store import Posting, StoredLoan
 from services.loans.models import outbox
+from services.loans.portfolio.stale import EVERY_DAY, mark_stale
 
 READERS = readers(Kind.BANK_LOAN)
 BANK_LOAN_PLACE = Place(
@@ -315,6 +316,34 @@ def _rematch(loan: StoredLoan, memberships: dict[str, Membership] | None, now: d
         loan.membership, loan.matched_at = None, None
 
 
+def _member(loan: StoredLoan) -> int | None:
+    return loan.membership.member_id if loan.membership is not None else None
+
+
+def _changed_figures(
+    planned: Plan, changed: list[StoredLoan], members_before: dict[str, int | None]
+) -> Iterator[tuple[int | None, date]]:
+    """The members whose portfolio figures the posting changes, each with the first day it
+    changes them (`portfolio.stale`): the records' dates as of, or their disbursement when they
+    are new, change member or change their disbursement."""
+    replaced: dict[str, list[LoanValues]] = {}
+    for loan, posting in planned.history:
+        replaced.setdefault(loan.loan_number, []).append(posting.values)
+    for loan in changed:
+        values, member, was = loan.values, _member(loan), members_before[loan.loan_number]
+        earlier = replaced.get(loan.loan_number, [])
+        days = [values.as_of, *(old.as_of for old in earlier)]
+        if (
+            loan.is_new
+            or member != was
+            or any(old.disbursed_on != values.disbursed_on for old in earlier)
+        ):
+            days += [values.disbursed_on, *(old.disbursed_on for old in earlier)]
+        yield member, min(days)
+        if was != member:
+            yield was, min(days)
+
+
 def _match_columns(loan: StoredLoan) -> tuple[Any, ...]:
     found = loan.membership
     if found is None:
@@ -366,8 +395,10 @@ def applying(
     changed ones. The body of the `with` runs once every loan is matched, while PostgreSQL
     stores the new ones (their rows are sent by then)."""
     changed = [loan for loan in planned.loans.values() if loan.changed]
+    members_before = {loan.loan_number: _member(loan) for loan in changed}
     for loan in changed:
         _rematch(loan, memberships, now)
+    mark_stale(session, _changed_figures(planned, changed, members_before))
     bank_code = planned.bank_code
     new_rows = (
         (
@@ -447,6 +478,7 @@ def match_later(session: Session, matches: list[tuple[int, Membership]], now: da
     """Stores matches found after the posting (a loan matched meanwhile is left alone) and
     announces those made, so the bank hears of them; how many were made."""
     store.set_matches(session, matches, now)
+    mark_stale(session, [(membership.member_id, EVERY_DAY) for _, membership in matches])
     made = session.exec(
         select(col(BankLoan.id)).where(
             col(BankLoan.id).in_([loan_id for loan_id, _ in matches]),

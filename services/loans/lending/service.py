@@ -45,6 +45,7 @@ from services.loans.lending.schemas import (
 )
 from services.loans.models import outbox
 from services.loans.portfolio import standing
+from services.loans.portfolio.stale import mark_stale
 
 # Loan rules
 
@@ -281,6 +282,7 @@ def disburse(session: Session, loan: Loan, principal: Principal, disbursed_on: d
     standing.keep(loan, instalments)
     loan.disbursed_by, loan.disbursed_at = principal.subject, utcnow()
     session.add(loan)
+    mark_stale(session, [(loan.member_id, disbursed_on)])
     outbox.emit(session, events.loan_disbursed(loan))
 
 
@@ -369,6 +371,7 @@ def repay(
         loan.status, loan.closed_on = LoanStatus.CLOSED.value, paid_on
     standing.keep(loan, schedule, paid_on)
     session.add(loan)
+    mark_stale(session, [(loan.member_id, paid_on)])
     repayment = LoanRepayment(
         loan_id=loan.id,
         paid_on=paid_on,
@@ -415,6 +418,7 @@ def write_off(
     loan.write_off_reason = reason
     loan.written_off_by, loan.written_off_at = principal.subject, utcnow()
     session.add(loan)
+    mark_stale(session, [(loan.member_id, written_off_on)])
 
 
 # Reading

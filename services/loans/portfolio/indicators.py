@@ -35,7 +35,8 @@ from services.loans.ledger.rules import Account, FundKind
 from services.loans.lending.models import Loan
 from services.loans.lending.rules import LoanStatus
 from services.loans.models import ACTIVE_CLUB, KnownClub
-from services.loans.portfolio.queries import Area, money_figures
+from services.loans.portfolio.balances import kept_area, portfolio_money
+from services.loans.portfolio.queries import Area
 from services.loans.portfolio.schemas import ProvinceCode
 from services.loans.scope import area_filter
 
@@ -245,7 +246,9 @@ def indicators(
     )
     clubs, both, capital = _funds(session, funds, query.on)
     income_funds, at_least = _income_funds(session, funds, query.on, query.fund_at_least)
-    sums = money_figures(session, area, query.on)
+    whole = query.commune is None and query.club_ids is None
+    kept = kept_area(principal, query.province) if whole else None
+    sums = portfolio_money(session, area, kept, query.on)
     return MoneyIndicators(
         on=query.on,
         clubs_with_funds=clubs,

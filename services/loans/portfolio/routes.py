@@ -17,8 +17,9 @@ from common.problems import NotFound, invalid
 from common.schemas import Id
 from services.loans.bank.models import BankLoan
 from services.loans.lending.models import Loan
+from services.loans.portfolio.balances import kept_area, portfolio_figures
 from services.loans.portfolio.members import MemberCounts, member_counts
-from services.loans.portfolio.queries import Area, Figures, figures
+from services.loans.portfolio.queries import Area, Figures
 from services.loans.portfolio.schemas import (
     BORROWING_TARGET_PCT,
     BankLoanFigures,
@@ -48,6 +49,8 @@ class Scope:
     club_id: int | None
     province_code: str | None
     members: MemberCounts
+    kept: str | None
+    """The balances' area when they hold exactly what is asked (`balances.kept_area`)."""
 
     @property
     def by_province(self) -> bool:
@@ -105,7 +108,8 @@ async def portfolio_scope(
     else:
         counted_clubs = None
     members = await member_counts(clubs.client, token, on, counted_clubs, province)
-    return Scope(on, _area(principal, club_id, province), club_id, province, members)
+    kept = kept_area(principal, province) if club_id is None else None
+    return Scope(on, _area(principal, club_id, province), club_id, province, members, kept)
 
 
 def _portfolio(
@@ -148,7 +152,9 @@ def _pct(part: int, whole: int) -> float | None:
 
 
 def build(session: Session, scope: Scope) -> Portfolio:
-    total, per_province = figures(session, scope.area, scope.on, scope.by_province)
+    total, per_province = portfolio_figures(
+        session, scope.area, scope.kept, scope.on, scope.by_province
+    )
     result = _portfolio(scope, total, scope.members.total, scope.province_code)
     if scope.by_province:
         counted = scope.members.total is not None
