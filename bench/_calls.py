@@ -93,11 +93,15 @@ def time_as_admin(
     runs: int,
     warmup: int,
     budget: float = BUDGET_SECONDS,
+    ready: Callable[[], object] | None = None,
 ) -> tuple[str, str]:
-    """Starts the platform and, with an admin token, shows each call's first answer (`show`
-    raises when it is not one to time), then times the calls as `time_calls` does. Returns the
-    load average before and after the timing."""
+    """Starts the platform, waits for `ready` if given (e.g. the worker's first work) and,
+    with an admin token, shows each call's first answer (`show` raises when it is not one to
+    time), then times the calls as `time_calls` does. Returns the load average before and
+    after the timing."""
     guard.start(stack)
+    if ready is not None:
+        ready()
     with admin_client(stack) as client:
         for call in calls:
             show(client, call)

@@ -613,7 +613,7 @@ def generate(
         if existing or replace:
             conn.execute(
                 "TRUNCATE meeting_attendance, meetings, activities, member_consents, members,"
-                " clubs, audit_entries RESTART IDENTITY"
+                " clubs, audit_entries RESTART IDENTITY CASCADE"
             )
         indexes = _secondary_indexes(conn, "members")
         foreign_keys = _foreign_keys(conn, "members")

@@ -8,7 +8,11 @@ Uses the national registry (`ishc_bench_clubs`) and loan book (`ishc_bench_loanb
 an empty funding database of its own. Then it starts the platform and times, with an admin token:
 
 - the national report     GET /api/v1/reports/indicators               (target < 2 s median)
+  today, and on the past dates of `bench/portfolio.py` (`?on=…`)
 - one province's report   GET /api/v1/reports/indicators?province=15   (target < 2 s median)
+  today and on those dates
+
+It waits, as `bench/portfolio.py` does, until the portfolio's running balances are built.
 
 A report that comes back with a `missing` section (a service did not answer in time) counts as
 an error: only complete reports are timed.
@@ -79,15 +83,27 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"money flows from {FLOWS} (read only)")
         stack = portfolio.prepare(args, urls, guard.var_dir)
         progress(portfolio.book_size(urls["loans"]))
+        past = [f"on={day}" for day in portfolio.past_dates(clock.today())]
+        province = f"{REPORT}?province={portfolio.PROVINCE}"
         calls = [
-            Call("national report", TARGET_MS, [REPORT]),
+            Call("national report, today", TARGET_MS, [REPORT]),
+            Call("national report, past dates", TARGET_MS, [f"{REPORT}?{on}" for on in past]),
+            Call(f"province {portfolio.PROVINCE} report, today", TARGET_MS, [province]),
             Call(
-                f"province {portfolio.PROVINCE} report",
+                f"province {portfolio.PROVINCE}, past dates",
                 TARGET_MS,
-                [f"{REPORT}?province={portfolio.PROVINCE}"],
+                [f"{province}&{on}" for on in past],
             ),
         ]
-        time_as_admin(guard, stack, calls, check, args.runs, args.warmup)
+        time_as_admin(
+            guard,
+            stack,
+            calls,
+            check,
+            args.runs,
+            args.warmup,
+            ready=lambda: portfolio.wait_for_balances(urls["loans"]),
+        )
     if guard.exit_code is not None:
         return guard.exit_code
     print()
