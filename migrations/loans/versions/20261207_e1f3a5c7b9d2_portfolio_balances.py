@@ -1,5 +1,6 @@
-"""the portfolio's running balances by shard, area and day, the marks of stale shards, and one
-row per shard for the rebuild's lock (every shard starts unbuilt: the worker builds it)
+"""the portfolio's running balances by shard, area and day, the areas of each shard, the marks
+of stale shards, and one row per shard for the rebuild's lock (every shard starts unbuilt: the
+worker builds it)
 
 Revision ID: e1f3a5c7b9d2
 Revises: a3c5e7b9d1f6
@@ -44,6 +45,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("shard", "area", "day", name=op.f("pk_portfolio_balances")),
     )
     op.create_table(
+        "portfolio_areas",
+        sa.Column("shard", sa.Integer(), nullable=False),
+        sa.Column("area", sa.String(length=2), nullable=False),
+        sa.PrimaryKeyConstraint("shard", "area", name=op.f("pk_portfolio_areas")),
+    )
+    op.create_table(
         "portfolio_stale",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("shard", sa.Integer(), nullable=False),
@@ -65,4 +72,5 @@ def downgrade() -> None:
     op.drop_table("portfolio_shards")
     op.drop_index("ix_portfolio_stale_from_day_shard", table_name="portfolio_stale")
     op.drop_table("portfolio_stale")
+    op.drop_table("portfolio_areas")
     op.drop_table("portfolio_balances")

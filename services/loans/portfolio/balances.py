@@ -31,6 +31,7 @@ from services.loans.portfolio.models import (
     FIGURES,
     NATION,
     SHARDS,
+    PortfolioArea,
     PortfolioBalance,
     PortfolioShard,
     PortfolioStale,
@@ -180,13 +181,18 @@ def rebuild(session: Session, shard: int) -> bool:
     for record in _bank_records(session, shard):
         changes.add_bank_record(record)
     changes.count_members()
+    computed = balances(changes)
     session.execute(delete(PortfolioBalance).where(col(PortfolioBalance.shard) == shard))
+    session.execute(delete(PortfolioArea).where(col(PortfolioArea.shard) == shard))
     rows = [
         {"shard": shard, "area": area, "day": day, **dict(zip(FIGURES, values, strict=True))}
-        for area, day, values in balances(changes)
+        for area, day, values in computed
     ]
     for start in range(0, len(rows), CHUNK):
         session.execute(insert(PortfolioBalance), rows[start : start + CHUNK])
+    areas = sorted({area for area, _, _ in computed})
+    if areas:
+        session.execute(insert(PortfolioArea), [{"shard": shard, "area": a} for a in areas])
     for start in range(0, len(marks), CHUNK):
         chunk = marks[start : start + CHUNK]
         session.execute(delete(PortfolioStale).where(col(PortfolioStale.id).in_(chunk)))
@@ -277,17 +283,26 @@ def _read(
     session: Session, on: date, stale: Sequence[int], areas: Sequence[str] | None
 ) -> dict[str, Figures]:
     """Each area's figures on `on` over the shards not stale: per shard, its newest balance
-    dated on or before `on`."""
-    balance = PortfolioBalance
-    where = [col(balance.day) <= on]
+    dated on or before `on` (one probe of the primary key for each shard and area)."""
+    balance, known = PortfolioBalance, PortfolioArea
+    newest_day = (
+        select(func.max(balance.day))
+        .where(
+            col(balance.shard) == col(known.shard),
+            col(balance.area) == col(known.area),
+            col(balance.day) <= on,
+        )
+        .correlate(known)
+        .scalar_subquery()
+    )
+    where = []
     if stale:
-        where.append(col(balance.shard).not_in(stale))
+        where.append(col(known.shard).not_in(stale))
     if areas is not None:
-        where.append(col(balance.area).in_(areas))
+        where.append(col(known.area).in_(areas))
     newest = (
-        select(col(balance.shard), col(balance.area), func.max(balance.day).label("day"))
+        select(col(known.shard), col(known.area), newest_day.label("day"))
         .where(*where)
-        .group_by(col(balance.shard), col(balance.area))
         .subquery("newest")
     )
     statement = (

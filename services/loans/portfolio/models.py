@@ -66,6 +66,16 @@ class PortfolioBalance(LoansBase, table=True):
     members_with_loan: int = _figure()
 
 
+class PortfolioArea(LoansBase, table=True):
+    """The areas a shard has balances in: a report finds each one's newest balance of its
+    date with one probe, instead of grouping every balance up to the date."""
+
+    __tablename__ = "portfolio_areas"
+
+    shard: int = Field(primary_key=True)
+    area: str = Field(primary_key=True, max_length=2)
+
+
 class PortfolioStale(LoansBase, table=True):
     """A shard's balances are stale from `from_day` on: a write changed its figures of that
     day and later ones. Deleted by the rebuild that read the write."""

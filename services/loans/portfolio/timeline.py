@@ -8,9 +8,8 @@ record's on its disbursement and on the dates its postings are as of. Between th
 figure holds, so the figures of any date are the sum of the changes up to it.
 """
 
-from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -63,28 +62,38 @@ class BankRecord:
     """(id, as of, status, outstanding, overdue) of its earlier applied postings."""
 
 
-def _totals_by(rows: list[Totals], day: date) -> tuple[int, int]:
-    """The cumulative totals of the newest row dated on or before `day` (they only grow)."""
-    at = bisect_right(rows, day, key=lambda row: row[0])
-    return (rows[at - 1][1], rows[at - 1][2]) if at else (0, 0)
-
-
-def club_loan_figures(loan: ClubLoan, day: date) -> tuple[int, int, int, int, int]:
-    """(outstanding, PAR30, due, repaid, written off) on `day`, as `queries.club_loan_rows`."""
-    due_principal, due_interest = _totals_by(loan.instalments, day)
-    late_principal, late_interest = _totals_by(loan.instalments, day - LATE)
-    paid_principal, paid_interest = _totals_by(loan.repayments, day)
-    written_off = loan.written_off_on is not None and loan.written_off_on <= day
-    outstanding = 0 if written_off else loan.principal - paid_principal
-    late = paid_principal < late_principal or paid_interest < late_interest
-    due = due_principal + due_interest
-    return (
-        outstanding,
-        outstanding if late else 0,
-        due,
-        min(paid_principal + paid_interest, due),
-        loan.principal - paid_principal if written_off else 0,
-    )
+def club_loan_figures(loan: ClubLoan) -> Iterator[tuple[date, tuple[int, int, int, int, int]]]:
+    """(day, (outstanding, PAR30, due, repaid, written off)) on each day the loan's figures
+    may change, as `queries.club_loan_rows` computes them for one date: the newest instalment
+    due by the day and by 31 days before, and the newest repayment by the day, found by
+    walking the schedule and the repayments along the days (their totals only grow)."""
+    instalments, repayments = loan.instalments, loan.repayments
+    due_at = late_at = paid_at = 0
+    none = (loan.disbursed_on, 0, 0)
+    for day in _club_loan_days(loan):
+        while due_at < len(instalments) and instalments[due_at][0] <= day:
+            due_at += 1
+        while late_at < len(instalments) and instalments[late_at][0] <= day - LATE:
+            late_at += 1
+        while paid_at < len(repayments) and repayments[paid_at][0] <= day:
+            paid_at += 1
+        _, due_principal, due_interest = instalments[due_at - 1] if due_at else none
+        _, late_principal, late_interest = instalments[late_at - 1] if late_at else none
+        _, paid_principal, paid_interest = repayments[paid_at - 1] if paid_at else none
+        written_off = loan.written_off_on is not None and loan.written_off_on <= day
+        outstanding = 0 if written_off else loan.principal - paid_principal
+        late = paid_principal < late_principal or paid_interest < late_interest
+        due = due_principal + due_interest
+        yield (
+            day,
+            (
+                outstanding,
+                outstanding if late else 0,
+                due,
+                min(paid_principal + paid_interest, due),
+                loan.principal - paid_principal if written_off else 0,
+            ),
+        )
 
 
 def _club_loan_days(loan: ClubLoan) -> list[date]:
@@ -121,7 +130,9 @@ def _bank_record_days(record: BankRecord) -> list[date]:
 
 @dataclass
 class Changes:
-    """The changes of one shard's figures, by area and day."""
+    """The changes of one shard's figures, by area and day. Loans and records change their
+    province's rows; the nation's sums are added up from them in `balances`, and the members
+    are counted for both in `count_members`."""
 
     by_area_day: dict[tuple[str, date], list[int]] = field(default_factory=dict)
     owing: dict[tuple[int | None, str], list[tuple[date, int, int]]] = field(
@@ -129,12 +140,7 @@ class Changes:
     )
     """(member, province) → (day, change of club loans owed, change of bank records owed)."""
 
-    def add(self, province: str, day: date, figure: int, change: int) -> None:
-        if change:
-            for area in (province, NATION):
-                self._row(area, day)[figure] += change
-
-    def _row(self, area: str, day: date) -> list[int]:
+    def row_of(self, area: str, day: date) -> list[int]:
         row = self.by_area_day.get((area, day))
         if row is None:
             row = self.by_area_day[area, day] = [0] * len(FIGURES)
@@ -142,28 +148,36 @@ class Changes:
 
     def add_club_loan(self, loan: ClubLoan) -> None:
         before = (0, 0, 0, 0, 0)
-        for day in _club_loan_days(loan):
-            now = club_loan_figures(loan, day)
-            figures = zip((OUTSTANDING, PAR30, DUE, REPAID, WRITTEN_OFF), now, before, strict=True)
-            for figure, value, was in figures:
-                self.add(loan.province_code, day, figure, value - was)
+        owing = self.owing[loan.member_id, loan.province_code]
+        for day, now in club_loan_figures(loan):
+            if now == before:
+                continue
+            row = self.row_of(loan.province_code, day)
+            row[OUTSTANDING] += now[0] - before[0]
+            row[PAR30] += now[1] - before[1]
+            row[DUE] += now[2] - before[2]
+            row[REPAID] += now[3] - before[3]
+            row[WRITTEN_OFF] += now[4] - before[4]
             owed = (now[0] > 0) - (before[0] > 0)
             if owed:
-                self.add(loan.province_code, day, LOANS, owed)
-                self.owing[loan.member_id, loan.province_code].append((day, owed, 0))
+                row[LOANS] += owed
+                owing.append((day, owed, 0))
             before = now
 
     def add_bank_record(self, record: BankRecord) -> None:
         before: tuple[int, int] | None = None
         for day in _bank_record_days(record):
             now = bank_record_figures(record, day)
+            if now == before:
+                continue
             outstanding, overdue = now or (0, 0)
             was_outstanding, was_overdue = before or (0, 0)
-            self.add(record.province_code, day, BANK_PRINCIPAL, outstanding - was_outstanding)
-            self.add(record.province_code, day, BANK_OVERDUE, overdue - was_overdue)
+            row = self.row_of(record.province_code, day)
+            row[BANK_PRINCIPAL] += outstanding - was_outstanding
+            row[BANK_OVERDUE] += overdue - was_overdue
             owed = (now is not None) - (before is not None)
             if owed:
-                self.add(record.province_code, day, BANK_LOANS, owed)
+                row[BANK_LOANS] += owed
                 self.owing[record.member_id, record.province_code].append((day, 0, owed))
             before = now
 
@@ -189,7 +203,7 @@ class Changes:
                 (BORROWERS, BANK_BORROWERS, EITHER), now, was, strict=True
             ):
                 if after != before:
-                    self._row(area, day)[figure] += 1 if after else -1
+                    self.row_of(area, day)[figure] += 1 if after else -1
 
 
 def _by_day(steps: Iterable[tuple[date, int, int]]) -> list[tuple[date, int, int]]:
@@ -202,8 +216,19 @@ def _by_day(steps: Iterable[tuple[date, int, int]]) -> list[tuple[date, int, int
     return [(day, club, bank) for day, (club, bank) in sorted(summed.items())]
 
 
+MEMBER_FIGURES = (BORROWERS, BANK_BORROWERS, EITHER)
+"""Counted per area by `Changes.count_members`; every other figure of the nation is the sum
+of its provinces'."""
+SUMMED = [index for index in range(len(FIGURES)) if index not in MEMBER_FIGURES]
+
+
 def balances(changes: Changes) -> list[tuple[str, date, list[int]]]:
     """(area, day, figures from that day on) for each day some figure of the area changes."""
+    for (area, day), change in list(changes.by_area_day.items()):
+        if area != NATION:
+            nation = changes.row_of(NATION, day)
+            for index in SUMMED:
+                nation[index] += change[index]
     rows: list[tuple[str, date, list[int]]] = []
     running: dict[str, list[int]] = {}
     for (area, day), change in sorted(changes.by_area_day.items()):
