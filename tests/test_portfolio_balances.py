@@ -7,26 +7,31 @@ loan written off), whether the worker has rebuilt the stale shards yet or not.
 import random
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, true
+from sqlalchemy import Engine, func, select, true, update
 from sqlmodel import Session, col
 
+from common import clock
 from common.db import make_engine, normalise_url
 from services.loans.bank.models import BankLoan
 from services.loans.lending.models import Loan
 from services.loans.portfolio.balances import (
+    differences,
     portfolio_figures,
     portfolio_money,
     rebuild_stale,
     stale_shards,
 )
-from services.loans.portfolio.models import NATION
+from services.loans.portfolio.models import NATION, SHARDS, PortfolioBalance, PortfolioShard
 from services.loans.portfolio.queries import Area, figures, money_figures
+from services.loans.portfolio.stale import EVERY_DAY, mark_stale
+from services.loans.reconciliation.ledger import ledger_check
 from tests.factories import make_club, member_payload
 from tests.test_portfolio import RULES, bank_record, ok, post_bank, repay
 
@@ -187,3 +192,51 @@ def test_the_portfolio_answers_the_same_through_the_gateway(
     assert province["club_loans"] == club["club_loans"] == by_province[QUANG_NINH]["club_loans"]
     assert province["bank_loans"] == club["bank_loans"] == by_province[QUANG_NINH]["bank_loans"]
     assert club["club_loans"]["loans_outstanding"] == 4
+
+
+def test_two_workers_build_each_shard_once(book: dict[str, Any], loans_engine: Engine) -> None:
+    """Two copies of the worker at once (beside the stack's own): each shard is built by one of
+    them, under its row's lock, and the balances are the recomputation's."""
+    with Session(loans_engine) as session:
+        session.execute(update(PortfolioShard).values(built_at=None))
+        session.commit()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        built = list(pool.map(lambda _: rebuild_stale(loans_engine), range(2)))
+    assert sum(built) <= SHARDS
+    rebuild_stale(loans_engine)  # whatever the stack's worker had started meanwhile
+    for on in _dates(DATES // 2):
+        assert assert_as_recomputed(loans_engine, on) == []
+
+
+def test_the_reconciliation_finds_balances_a_write_did_not_mark(
+    book: dict[str, Any], loans_engine: Engine
+) -> None:
+    rebuild_stale(loans_engine)
+    today = clock.today()
+    balance = PortfolioBalance
+    with Session(loans_engine) as session:
+        newest = session.execute(
+            select(col(balance.shard), func.max(balance.day))
+            .where(col(balance.area) == QUANG_NINH, col(balance.day) <= today)
+            .group_by(col(balance.shard))
+            .limit(1)
+        ).one()
+        session.execute(
+            update(balance)
+            .where(
+                col(balance.shard) == newest[0],
+                col(balance.area) == QUANG_NINH,
+                col(balance.day) == newest[1],
+            )
+            .values(outstanding_principal=balance.outstanding_principal + 1)
+        )
+        session.commit()
+        found = ledger_check(session)
+    reasons = [item.reason for item in found.breaks if item.kind == "portfolio_balances"]
+    assert len(reasons) == 1 and "outstanding_principal" in reasons[0], reasons
+    with Session(loans_engine) as session:
+        mark_stale(session, [(newest[0], EVERY_DAY)])  # a member of that shard
+        session.commit()
+    rebuild_stale(loans_engine)
+    with Session(loans_engine) as session:
+        assert differences(session, today) == []

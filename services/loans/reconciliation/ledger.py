@@ -8,12 +8,14 @@ from sqlalchemy import ColumnElement, Integer, and_, case, cast, func, literal, 
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from common import clock
 from common.auth import Role, require_roles
 from common.db import SessionDep
 from common.schemas import OutputModel
 from services.loans.ledger.models import Fund, LedgerEntry, Posting
 from services.loans.ledger.rules import DOUBLE_ENTRY, Account, CapitalOrigin, EntryType
 from services.loans.lending.models import Loan, LoanInstalment, LoanRepayment
+from services.loans.portfolio import balances
 from services.loans.portfolio.standing import PAR_DAYS
 
 MAX_LISTED = 100
@@ -479,6 +481,19 @@ def _loan_standing(session: Session, breaks: _Breaks) -> None:
             )
 
 
+def _portfolio_balances(session: Session, breaks: _Breaks) -> None:
+    """The portfolio's running balances of today are what the loans give (a write that
+    changed figures without marking the balances stale shows here)."""
+    today = clock.today()
+    for province, figure, kept, recomputed in balances.differences(session, today):
+        breaks.add(
+            "portfolio_balances",
+            f"province {province}, {figure} on {today}: the running balances say {kept}, the "
+            f"loans and bank records {recomputed}",
+            province_code=province,
+        )
+
+
 def ledger_check(session: Session) -> LedgerCheck:
     breaks = _Breaks()
     _entry_postings(session, breaks)
@@ -488,6 +503,7 @@ def ledger_check(session: Session) -> LedgerCheck:
     _running_cash(session, breaks)
     _loan_totals(session, breaks)
     _loan_standing(session, breaks)
+    _portfolio_balances(session, breaks)
     examined = {
         "funds": _count(session, Fund),
         "entries": _count(session, LedgerEntry),
