@@ -324,24 +324,25 @@ def _changed_figures(
     planned: Plan, changed: list[StoredLoan], members_before: dict[str, int | None]
 ) -> Iterator[tuple[int | None, date]]:
     """The members whose portfolio figures the posting changes, each with the first day it
-    changes them (`portfolio.stale`): the records' dates as of, or their disbursement when they
-    are new, change member or change their disbursement."""
+    changes them (`portfolio.stale`): a record counts from its disbursement or its first
+    posting's date as of, whichever is later, and a new posting changes its figures from its
+    own date as of; a record that changes member or disbursement changes them all its life."""
     replaced: dict[str, list[LoanValues]] = {}
     for loan, posting in planned.history:
         replaced.setdefault(loan.loan_number, []).append(posting.values)
     for loan in changed:
         values, member, was = loan.values, _member(loan), members_before[loan.loan_number]
         earlier = replaced.get(loan.loan_number, [])
-        days = [values.as_of, *(old.as_of for old in earlier)]
-        if (
-            loan.is_new
-            or member != was
-            or any(old.disbursed_on != values.disbursed_on for old in earlier)
-        ):
-            days += [values.disbursed_on, *(old.disbursed_on for old in earlier)]
-        yield member, min(days)
+        as_of = min([values.as_of, *(old.as_of for old in earlier)])
+        disbursed = min([values.disbursed_on, *(old.disbursed_on for old in earlier)])
+        redated = disbursed != values.disbursed_on
+        if loan.is_new:
+            day = max(as_of, disbursed)
+        else:
+            day = min(as_of, disbursed) if member != was or redated else as_of
+        yield member, day
         if was != member:
-            yield was, min(days)
+            yield was, day
 
 
 def _match_columns(loan: StoredLoan) -> tuple[Any, ...]:

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import fields
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -49,6 +49,8 @@ from services.loans.portfolio.stale import shard_of
 from services.loans.portfolio.timeline import BankRecord, Changes, ClubLoan, balances
 
 log = logging.getLogger(__name__)
+SETTLING_ROUNDS = 30
+"""A stale shard is rebuilt once no write marked it for a round, or after this many rounds."""
 CHUNK = 500
 """Rows per statement when balances and marks are written or deleted (SQLite's bound limit)."""
 
@@ -212,13 +214,36 @@ def _ensure_shards(engine: Engine) -> None:
         session.commit()
 
 
-def rebuild_stale(engine: Engine) -> int:
-    """Rebuilds every shard that is stale or was never built; how many were."""
+def rebuild_stale(
+    engine: Engine, settled_before: datetime | None = None, waited_since: datetime | None = None
+) -> int:
+    """Rebuilds every shard that was never built or is stale; how many were. With
+    `settled_before`, only the stale shards marked last before it (the writes to them have
+    settled), or first before `waited_since` (they have waited long enough)."""
+    stale = PortfolioStale
+    if settled_before is None:
+        due_marks = select(col(stale.shard))
+    else:
+        due_marks = (
+            select(col(stale.shard))
+            .group_by(col(stale.shard))
+            .having(
+                or_(
+                    func.max(stale.marked_at) < settled_before,
+                    func.min(stale.marked_at) < (waited_since or settled_before),
+                )
+            )
+        )
     with Session(reader(engine)) as session:
         due = list(
             session.scalars(
                 select(col(PortfolioShard.shard))
-                .where(_needs_rebuild(col(PortfolioShard.shard)))
+                .where(
+                    or_(
+                        col(PortfolioShard.built_at).is_(None),
+                        col(PortfolioShard.shard).in_(due_marks),
+                    )
+                )
                 .order_by(col(PortfolioShard.shard))
             )
         )
@@ -230,16 +255,21 @@ def rebuild_stale(engine: Engine) -> int:
 
 
 async def keep_balances(app: FastAPI) -> None:
-    """The app's worker: rebuilds the stale shards every `portfolio_balances_seconds` (0:
-    never; the reports then compute every shard from the loans). Two copies may run: each
-    shard is rebuilt under its row's lock, and a copy skips a shard the other holds."""
+    """The app's worker: every `portfolio_balances_seconds` (0: never; the reports then compute
+    every shard from the loans), rebuilds the stale shards no write has marked for that long,
+    or that have waited `SETTLING_ROUNDS` rounds: a bank's stream of batches is built after it,
+    once, rather than after each batch. Two copies may run: each shard is rebuilt under its
+    row's lock, and a copy skips a shard the other holds."""
     interval = app.state.settings.portfolio_balances_seconds
     if interval <= 0:
         return
     await run_in_threadpool(_ensure_shards, app.state.engine)
     while True:
         try:
-            built = await run_in_threadpool(rebuild_stale, app.state.engine)
+            now = utcnow()
+            settled = now - timedelta(seconds=interval)
+            waited = now - timedelta(seconds=interval * SETTLING_ROUNDS)
+            built = await run_in_threadpool(rebuild_stale, app.state.engine, settled, waited)
             if built:
                 log.info("portfolio balances rebuilt for %d shards", built)
         except Exception:  # The worker must outlive a database hiccup; it tries again.
