@@ -22,24 +22,23 @@ platform could not be started or measured, 130 on Ctrl-C.
 
 import argparse
 import math
-import os
 import statistics
 import sys
 
-from bench._common import get_token, load_average, make_stack, progress, sqlite_urls
+from bench._common import load_average, progress
 from bench._guard import guarded_run
 from bench.gateway import (
     MAX_ERROR_SHARE,
     LoadGenerator,
     Result,
     Target,
+    announced_generator,
     check_targets,
     checked_load_run,
-    choose_generator,
     describe,
     load,
     load_run_parser,
-    server_setup,
+    started_stack,
 )
 
 TARGETS = ("healthz", "direct", "gateway")
@@ -155,22 +154,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    generator_name, generator = choose_generator(args.load_generator)
-    progress(f"load generator: {generator_name}")
-    progress(
-        f"settings: {args.rounds} rounds x {args.seconds} s per target, "
-        f"{args.connections} connections, path {args.path}, {os.cpu_count()} CPUs, "
-        f"{server_setup()}; {load_average()}"
-    )
-    total_seconds = 3 * (args.warmup + args.rounds * args.seconds) + 120
-    token_minutes = max(15, math.ceil(total_seconds / 60) + 5)
+    generator_name, generator = announced_generator(args, f"; {load_average()}")
     with guarded_run("ishc-bench-") as guard:
-        directory = guard.var_dir
-        stack = make_stack(sqlite_urls(directory), directory, token_minutes)
-        progress(f"migrating SQLite databases in {directory}")
-        stack.migrate()
-        guard.start(stack)
-        token = get_token(stack)
+        stack, token = started_stack(guard, args, 3)
         clubs, gateway = stack.processes["clubs"].pid, stack.processes["gateway"].pid
         read_targets = [
             Target("direct", stack.url("clubs") + args.path, {"clubs": clubs}),

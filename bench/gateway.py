@@ -34,7 +34,8 @@ from pathlib import Path
 import httpx
 
 from bench._common import get_token, make_stack, progress, sqlite_urls
-from bench._guard import guarded_run
+from bench._guard import GuardedRun, guarded_run
+from tools.stack import Stack
 
 DEFAULT_PATH = "/api/v1/locations/provinces?limit=5"
 PERCENTILES = (50, 90, 99)
@@ -334,24 +335,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return checked_load_run(parser, argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def announced_generator(args: argparse.Namespace, machine: str = "") -> tuple[str, LoadGenerator]:
+    """The load generator chosen, and the run's settings printed."""
     generator_name, generator = choose_generator(args.load_generator)
     progress(f"load generator: {generator_name}")
     progress(
         f"settings: {args.rounds} rounds x {args.seconds} s per target, "
         f"{args.connections} connections, path {args.path}, {os.cpu_count()} CPUs, "
-        f"{server_setup()}"
+        f"{server_setup()}{machine}"
     )
-    total_seconds = 2 * (args.warmup + args.rounds * args.seconds) + 120
+    return generator_name, generator
+
+
+def started_stack(guard: GuardedRun, args: argparse.Namespace, targets: int) -> tuple[Stack, str]:
+    """The platform started on SQLite in the run's directory, with an admin's token that lasts
+    the whole run (`targets` loaded in turn)."""
+    total_seconds = targets * (args.warmup + args.rounds * args.seconds) + 120
     token_minutes = max(15, math.ceil(total_seconds / 60) + 5)
+    directory = guard.var_dir
+    stack = make_stack(sqlite_urls(directory), directory, token_minutes)
+    progress(f"migrating SQLite databases in {directory}")
+    stack.migrate()
+    guard.start(stack)
+    return stack, get_token(stack)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    generator_name, generator = announced_generator(args)
     with guarded_run("ishc-bench-") as guard:
-        directory = guard.var_dir
-        stack = make_stack(sqlite_urls(directory), directory, token_minutes)
-        progress(f"migrating SQLite databases in {directory}")
-        stack.migrate()
-        guard.start(stack)
-        token = get_token(stack)
+        stack, token = started_stack(guard, args, 2)
         pids = {c: stack.processes[c].pid for c in ("clubs", "gateway")}
         targets = [
             Target("direct", stack.url("clubs") + args.path, {"clubs": pids["clubs"]}),

@@ -26,7 +26,7 @@ import sys
 import httpx
 
 from bench import portfolio
-from bench._calls import Call, first_answer, print_verdicts, time_as_admin
+from bench._calls import Call, first_answer
 from bench._common import database_exists, database_urls, progress, recreate_database
 from bench._guard import guarded_run
 from bench._options import add_seed, add_server, add_timing
@@ -95,20 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                 [f"{province}&{on}" for on in past],
             ),
         ]
-        time_as_admin(
-            guard,
-            stack,
-            calls,
-            check,
-            args.runs,
-            args.warmup,
-            ready=lambda: portfolio.wait_for_balances(urls["loans"]),
-        )
-    if guard.exit_code is not None:
-        return guard.exit_code
-    print()
-    print_verdicts(calls)
-    return 0 if all(call.passed for call in calls) else 1
+        portfolio.time_with_balances(guard, stack, calls, check, args, urls["loans"])
+    return portfolio.verdict(guard, calls)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ import argparse
 import random
 import sys
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -42,7 +44,7 @@ from bench._common import (
     recreate_databases,
     table_rows,
 )
-from bench._guard import guarded_run
+from bench._guard import GuardedRun, guarded_run
 from bench._options import add_seed, add_server, add_timing
 from bench.generate_loans import generate as generate_loan_book
 from bench.generate_registry import generate_national
@@ -208,15 +210,26 @@ def main(argv: list[str] | None = None) -> int:
                 [f"/api/v1/loans/portfolio?club_id={some_club(urls['loans'], args.seed)}"],
             ),
         ]
-        time_as_admin(
-            guard,
-            stack,
-            calls,
-            show_figures,
-            args.runs,
-            args.warmup,
-            ready=lambda: wait_for_balances(urls["loans"]),
-        )
+        time_with_balances(guard, stack, calls, show_figures, args, urls["loans"])
+    return verdict(guard, calls)
+
+
+def time_with_balances(
+    guard: GuardedRun,
+    stack: Stack,
+    calls: list[Call],
+    show: Callable[[httpx.Client, Call], None],
+    args: argparse.Namespace,
+    loans_url: str,
+) -> None:
+    """Starts the platform and times `calls` (`time_as_admin`) once the portfolio's running
+    balances are built."""
+    ready = partial(wait_for_balances, loans_url)
+    time_as_admin(guard, stack, calls, show, args.runs, args.warmup, ready=ready)
+
+
+def verdict(guard: GuardedRun, calls: list[Call]) -> int:
+    """The exit code: the run's failure, or each call against its target, printed."""
     if guard.exit_code is not None:
         return guard.exit_code
     print()
