@@ -8,6 +8,7 @@ import json
 import re
 import uuid
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from contextvars import ContextVar
 
@@ -70,9 +71,9 @@ async def send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
-class RequestIdMiddleware:
-    """Keeps a well-formed `X-Request-ID` or makes one, and returns it on the response; while
-    the request is served, `current_request_id()` answers it."""
+class HttpMiddleware(ABC):
+    """A middleware of HTTP requests: other scopes (lifespan, websockets) pass straight to the
+    app, and `handle` sees only HTTP."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -81,6 +82,18 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.handle(scope, receive, send)
+
+    @abstractmethod
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serves one HTTP request, passing it on to `self.app` or answering it."""
+
+
+class RequestIdMiddleware(HttpMiddleware):
+    """Keeps a well-formed `X-Request-ID` or makes one, and returns it on the response; while
+    the request is served, `current_request_id()` answers it."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = header(scope, REQUEST_ID_HEADER)
         request_id = (
             given if given and _REQUEST_ID_PATTERN.match(given) else uuid.uuid4().hex.encode()
@@ -103,17 +116,14 @@ class RequestIdMiddleware:
             _current_request_id.reset(token)
 
 
-class BodyLimitMiddleware:
+class BodyLimitMiddleware(HttpMiddleware):
     """Refuses bodies over the limit with 413, by declared length or while they stream in."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await send_problem(scope, send, self._too_large())

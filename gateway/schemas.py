@@ -1,5 +1,6 @@
 """What the gateway's own endpoints take and give."""
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Self
 
@@ -27,22 +28,9 @@ def allowed_scope(role: Role) -> frozenset[str]:
     return needed | {"communes"} if "provinces" in needed else needed
 
 
-def scope_errors(
-    role: Role,
-    provinces: list[str],
-    communes: list[str],
-    clubs: list[int],
-    funder_id: int | None,
-    bank_code: str | None,
-) -> list[FieldError]:
-    """Each role carries exactly the scope it needs and no other."""
-    present = {
-        "provinces": bool(provinces),
-        "communes": bool(communes),
-        "clubs": bool(clubs),
-        "funder_id": funder_id is not None,
-        "bank_code": bank_code is not None,
-    }
+def scope_errors(role: Role, present: Mapping[str, bool]) -> list[FieldError]:
+    """Each role carries exactly the scope it needs and no other; `present` says, for each
+    scope field, whether it is set (a list not empty, a code not null)."""
     needed, allowed = needed_scope(role), allowed_scope(role)
     errors = [
         field_error(name, f"required for the role {role.value}", code=Code.REQUIRED_WITH)
@@ -65,7 +53,15 @@ def check_scope(
     funder_id: int | None,
     bank_code: str | None,
 ) -> None:
-    errors = scope_errors(role, provinces, communes, clubs, funder_id, bank_code)
+    """422 unless the role carries exactly the scope it needs and no other."""
+    present = {
+        "provinces": bool(provinces),
+        "communes": bool(communes),
+        "clubs": bool(clubs),
+        "funder_id": funder_id is not None,
+        "bank_code": bank_code is not None,
+    }
+    errors = scope_errors(role, present)
     if errors:
         raise ValidationFailed(
             "The scope does not fit the role: "
@@ -175,13 +171,18 @@ class ClientUpdate(PatchModel):
     active: bool | None = None
 
 
-class ScopePublic(OutputModel):
+class RoleScope(OutputModel):
+    """What a person or a client may reach: its role and the scope that goes with it."""
+
     role: Role
     provinces: list[str]
     communes: list[str]
     clubs: list[int]
     funder_id: int | None
     bank_code: str | None
+
+
+class ScopePublic(RoleScope):
     active: bool
 
 
@@ -221,12 +222,6 @@ class TokenResponse(OutputModel):
     )
 
 
-class Me(OutputModel):
+class Me(RoleScope):
     subject: str
-    role: Role
-    provinces: list[str]
-    communes: list[str]
-    clubs: list[int]
-    funder_id: int | None
-    bank_code: str | None
     expires_at: int

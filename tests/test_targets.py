@@ -30,6 +30,16 @@ def target(**overrides: Any) -> dict[str, Any]:
     }
 
 
+WOMEN_60_TO_70_PCT = target(
+    indicator="members.women_share",
+    area={"level": "province", "code": LAO_CAI},
+    period_from=None,
+    minimum=60,
+    maximum=70,
+)
+"""A plan's "Nữ chiếm 60–70 %": a range of a share, on today's province."""
+
+
 def add(
     client: httpx.Client,
     plan: dict[str, Any],
@@ -100,15 +110,7 @@ def test_lao_cai_s_2018_plan_states_its_targets_on_its_old_territory(admin: http
 def test_a_range_a_share_and_a_commune_are_stated_as_written(admin: httpx.Client) -> None:
     # "Nữ chiếm 60–70 %", "100 % số xã có câu lạc bộ", a ward of today's Lào Cai.
     plan = make_plan(admin, approve=False)
-    women = add(
-        admin,
-        plan,
-        indicator="members.women_share",
-        area={"level": "province", "code": LAO_CAI},
-        period_from=None,
-        minimum=60,
-        maximum=70,
-    )
+    women = add(admin, plan, WOMEN_60_TO_70_PCT)
     coverage = add(
         admin,
         plan,
@@ -426,15 +428,7 @@ def test_target_reports_follow_the_plan_s_scope_and_the_phases_are_the_office_s(
 def test_the_report_comes_as_a_vietnamese_spreadsheet(admin: httpx.Client) -> None:
     plan = make_plan(admin, approve=False)
     add(admin, plan, target(wording="Thành lập mới 16 câu lạc bộ"))
-    add(
-        admin,
-        plan,
-        indicator="members.women_share",
-        area={"level": "province", "code": LAO_CAI},
-        period_from=None,
-        minimum=60,
-        maximum=70,
-    )
+    add(admin, plan, WOMEN_60_TO_70_PCT)
     answer = admin.get(
         "/api/v1/reports/targets",
         params={"plan_id": plan["id"], "format": "xlsx", "on": "2018-12-31"},

@@ -16,6 +16,7 @@ from opentelemetry import trace
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from common.middleware import HttpMiddleware
 from common.observability.metrics import Metrics
 
 ROUTE_HEADER = b"x-ishc-route"
@@ -47,7 +48,7 @@ def route_template(scope: Scope, status: int) -> str:
     return partial or UNMATCHED
 
 
-class RouteCapture:
+class RouteCapture(HttpMiddleware):
     """Innermost middleware: notes the template of the route the router chose, in the
     request's `state`. The outer middleware may see another scope than the router (a
     middleware that rewrites the body passes a copy on), but `state` is one dict for all.
@@ -55,14 +56,7 @@ class RouteCapture:
     The template is the route's own path, which has its router's prefix; a router included
     with a further prefix of its own (none is) would need FastAPI's effective path."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def noting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 path = getattr(scope.get("route"), "path", None)
@@ -73,19 +67,16 @@ class RouteCapture:
         await self.app(scope, receive, noting_send)
 
 
-class AccessMiddleware:
+class AccessMiddleware(HttpMiddleware):
     """Outermost middleware: times the request, counts it, writes its access line; with
     `announce_route` (the services) adds `X-ISHC-Route` to the answer."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics, announce_route: bool) -> None:
-        self.app = app
+        super().__init__(app)
         self.metrics = metrics
         self.announce_route = announce_route
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         scope.setdefault("state", {})  # before any copy of the scope: one for all
         method = scope["method"] if scope["method"] in METHODS else "other"

@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
-from sqlalchemy import ColumnElement, Row, exists, func, text, true
+from sqlalchemy import ColumnElement, Row, and_, exists, func, text, true
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from common import clock
 from common.auth import Principal
@@ -119,25 +120,44 @@ def _in_batches(wanted: dict[str, str]) -> Iterator[list[str]]:
         yield indexes[start : start + 500]
 
 
+_Found = TypeVar("_Found")
+
+
+def _per_person(
+    session: Session,
+    national_ids: Iterable[str],
+    except_id: int | None,
+    query: Callable[[ColumnElement[bool]], Select[str | None, _Found | None]],
+) -> dict[str, _Found]:
+    """What `query` finds for each of these people, by national ID. `query` is given the
+    condition on their memberships (other than `except_id`), a batch at a time, and selects
+    each row's blind index and the value wanted."""
+    found: dict[str, _Found] = {}
+    wanted = _by_index(national_ids)
+    for batch in _in_batches(wanted):
+        theirs: ColumnElement[bool] = col(Member.national_id_blind_index).in_(batch)
+        if except_id is not None:
+            theirs = and_(theirs, col(Member.id) != except_id)
+        found.update(
+            (wanted[index], value)
+            for index, value in session.exec(query(theirs)).all()
+            if index is not None and value is not None
+        )
+    return found
+
+
 def active_memberships(
     session: Session, national_ids: Iterable[str], except_id: int | None = None
 ) -> dict[str, Member]:
     """The current membership of each of these people, by national ID."""
-    found: dict[str, Member] = {}
-    wanted = _by_index(national_ids)
-    for batch in _in_batches(wanted):
-        query = select(Member).where(
-            col(Member.national_id_blind_index).in_(batch),
-            col(Member.left_on).is_(None),
-        )
-        if except_id is not None:
-            query = query.where(col(Member.id) != except_id)
-        found.update(
-            (wanted[m.national_id_blind_index], m)
-            for m in session.exec(query).all()
-            if m.national_id_blind_index is not None
-        )
-    return found
+    return _per_person(
+        session,
+        national_ids,
+        except_id,
+        lambda theirs: select(col(Member.national_id_blind_index), Member).where(
+            theirs, col(Member.left_on).is_(None)
+        ),
+    )
 
 
 _ACTIVE_BY_BLIND_INDEX = text("""
@@ -230,25 +250,16 @@ def last_ended_memberships(
     session: Session, national_ids: Iterable[str], except_id: int | None = None
 ) -> dict[str, date]:
     """When each of these people last left a club (a new membership may not start earlier)."""
-    ended: dict[str, date] = {}
-    wanted = _by_index(national_ids)
-    for batch in _in_batches(wanted):
-        query = (
+    return _per_person(
+        session,
+        national_ids,
+        except_id,
+        lambda theirs: (
             select(col(Member.national_id_blind_index), func.max(col(Member.left_on)))
-            .where(
-                col(Member.national_id_blind_index).in_(batch),
-                col(Member.left_on).is_not(None),
-            )
+            .where(theirs, col(Member.left_on).is_not(None))
             .group_by(col(Member.national_id_blind_index))
-        )
-        if except_id is not None:
-            query = query.where(col(Member.id) != except_id)
-        ended.update(
-            (wanted[index], left_on)
-            for index, left_on in session.exec(query).all()
-            if index is not None and left_on is not None
-        )
-    return ended
+        ),
+    )
 
 
 def overlap_reason(joined_on: date, last_left_on: date | None) -> str | None:
@@ -393,20 +404,24 @@ def update_member(
     claim_version(session, member, if_match)
     for name in (*changes, "birth_year", "birth_key"):
         setattr(member, name, values[name])
-    member.updated_at = utcnow()
-    session.add(member)
-    audit.record(
-        session,
-        actor,
-        "member",
-        id_of(member),
-        "updated",
-        before,
-        audit.snapshot(member),
-    )
+    _save(session, actor, member, "updated", before, audit.snapshot(member))
     if COUNTED_FIELDS & changes.keys():
         announce_membership(session, club)
     return member
+
+
+def _save(
+    session: Session,
+    actor: Actor,
+    member: Member,
+    action: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    """Stamps a changed membership and audits the change in the same transaction."""
+    member.updated_at = utcnow()
+    session.add(member)
+    audit.record(session, actor, "member", id_of(member), action, before, after)
 
 
 def attendance_outside(
@@ -457,17 +472,8 @@ def leave(
     _check_attendance(session, member, member.joined_on, payload.left_on, "left_on")
     claim_version(session, member, if_match)
     member.left_on = payload.left_on
-    member.updated_at = utcnow()
-    session.add(member)
-    audit.record(
-        session,
-        actor,
-        "member",
-        id_of(member),
-        "left",
-        {"left_on": None},
-        {"left_on": payload.left_on.isoformat(), "reason": payload.reason},
-    )
+    after = {"left_on": payload.left_on.isoformat(), "reason": payload.reason}
+    _save(session, actor, member, "left", {"left_on": None}, after)
     club = session.get(Club, member.club_id)
     assert club is not None
     outbox.emit(session, events.member_left(club, member, payload.reason))

@@ -27,10 +27,9 @@ def check_bounds(values: dict[str, Any]) -> None:
         raise ValidationFailed("; ".join(f"{e.field} {e.reason}" for e in errors), errors=errors)
 
 
-class QuotaProfileFields(InputModel):
-    name: str = Field(min_length=1, max_length=200)
-    min_members: int = Field(ge=1, le=10_000)
-    max_members: int = Field(ge=1, le=10_000)
+class ShareBounds(InputModel):
+    """The bounds a profile may set on each share of its members, in percent (null: none)."""
+
     women_min_pct: Percent | None = None
     women_max_pct: Percent | None = None
     older_min_pct: Percent | None = None
@@ -39,6 +38,12 @@ class QuotaProfileFields(InputModel):
     younger_max_pct: Percent | None = None
     priority_min_pct: Percent | None = None
     priority_max_pct: Percent | None = None
+
+
+class QuotaProfileFields(ShareBounds):
+    name: str = Field(min_length=1, max_length=200)
+    min_members: int = Field(ge=1, le=10_000)
+    max_members: int = Field(ge=1, le=10_000)
     older_age: int = Field(
         default=60, ge=40, le=90, description="The age from which a member counts as older."
     )
@@ -53,20 +58,12 @@ class QuotaProfileCreate(QuotaProfileFields):
         return self
 
 
-class QuotaProfileUpdate(PatchModel):
-    nullable = frozenset(f"{s}_{b}_pct" for s in SHARES for b in ("min", "max"))
+class QuotaProfileUpdate(PatchModel, ShareBounds):
+    nullable = frozenset(ShareBounds.model_fields)
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     min_members: int | None = Field(default=None, ge=1, le=10_000)
     max_members: int | None = Field(default=None, ge=1, le=10_000)
-    women_min_pct: Percent | None = None
-    women_max_pct: Percent | None = None
-    older_min_pct: Percent | None = None
-    older_max_pct: Percent | None = None
-    younger_min_pct: Percent | None = None
-    younger_max_pct: Percent | None = None
-    priority_min_pct: Percent | None = None
-    priority_max_pct: Percent | None = None
     older_age: int | None = Field(default=None, ge=40, le=90)
     is_default: bool | None = None
 

@@ -20,6 +20,7 @@ from common.scope import covers_place
 from common.sync import ChangedSince
 from common.text import fold
 from services.clubs import audit, events
+from services.clubs.audit import ActorDep
 from services.clubs.domain import ClubStatus
 from services.clubs.locations import legacy
 from services.clubs.models import AuditEntry, Club, ClubStatusChange, QuotaProfile, outbox
@@ -239,8 +240,7 @@ def update_club(
     club: VisibleClub,
     payload: ClubUpdate,
     session: SessionDep,
-    principal: CurrentPrincipal,
-    request: Request,
+    actor: ActorDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> ClubPublic:
@@ -248,7 +248,7 @@ def update_club(
     before = audit.snapshot(club)
     if "province_code" in changes or "commune_code" in changes:
         _check_place(
-            principal,
+            actor.principal,
             changes.get("province_code", club.province_code),
             changes.get("commune_code", club.commune_code),
         )
@@ -261,7 +261,7 @@ def update_club(
         setattr(club, name, value)
     if "name" in changes:
         club.name_folded = fold(club.name)
-    _save(session, club, audit.Actor(principal, request), "updated", before, audit.snapshot(club))
+    _save(session, club, actor, "updated", before, audit.snapshot(club))
     set_etag(response, club.version)
     return public(club)
 
@@ -276,8 +276,7 @@ def change_status(
     club: VisibleClub,
     payload: StatusChange,
     session: SessionDep,
-    principal: CurrentPrincipal,
-    request: Request,
+    actor: ActorDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> ClubPublic:
@@ -286,7 +285,7 @@ def change_status(
     claim_version(session, club, if_match)
     club.status = payload.status.value
     after = {"status": club.status, "reason": payload.reason}
-    _save(session, club, audit.Actor(principal, request), "status_changed", before, after)
+    _save(session, club, actor, "status_changed", before, after)
     session.add(
         ClubStatusChange(
             club_id=id_of(club), status_before=before["status"], status_after=club.status

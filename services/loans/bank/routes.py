@@ -9,6 +9,7 @@ are refused here too, not only at the gateway; records out of scope answer 404.
 import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated
 
 import orjson
@@ -80,6 +81,31 @@ def posting_bank(principal: Annotated[Principal, Depends(require_roles(Role.BANK
 BankCode = Annotated[str, Depends(posting_bank)]
 
 
+@dataclass(frozen=True)
+class BankPosting:
+    """What a bank's posting is written with: the bank that posts (as itself), its principal,
+    the request's session, its claimed `Idempotency-Key`, and the clubs service's members."""
+
+    bank_code: str
+    principal: Principal
+    session: Session
+    idem: IdempotentRequest
+    lookup: MemberLookup
+
+
+async def bank_posting(
+    bank_code: BankCode,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    idem: RequiredIdempotency,
+    lookup: MemberLookupDep,
+) -> BankPosting:
+    return BankPosting(bank_code, principal, session, idem, lookup)
+
+
+BankPostingDep = Annotated[BankPosting, Depends(bank_posting)]
+
+
 @contextmanager
 def _memberships(
     lookup: MemberLookup, postings: Sequence[LoanValues | None], loop: asyncio.AbstractEventLoop
@@ -96,21 +122,18 @@ def _memberships(
 
 
 def _store_record(
-    session: Session,
-    principal: Principal,
-    bank_code: str,
+    posting: BankPosting,
     number: str,
     values: LoanValues,
     correction: bool,
-    lookup: MemberLookup,
     loop: asyncio.AbstractEventLoop,
 ) -> service.Posted:
     corrections = [0] if correction else []
     with (
-        _memberships(lookup, [values], loop) as memberships,
+        _memberships(posting.lookup, [values], loop) as memberships,
         service.posting(
-            session, bank_code, principal.subject, [number], [values], memberships, utcnow(),
-            corrections,
+            posting.session, posting.bank_code, posting.principal.subject, [number], [values],
+            memberships, utcnow(), corrections,
         ) as posted,
     ):  # fmt: skip
         if posted.plan.refused:
@@ -131,21 +154,12 @@ def _store_record(
     openapi_extra={"requestBody": schemas.request_body_schema(schemas.RECORD)},
     summary="Post one loan record (bank systems)",
 )
-async def post_record(
-    request: Request,
-    bank_code: BankCode,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    idem: RequiredIdempotency,
-    lookup: MemberLookupDep,
-) -> Response:
+async def post_record(request: Request, posting: BankPostingDep) -> Response:
     number, values, correction = reading.parse_record(await request.body(), clock.today())
     loop = asyncio.get_running_loop()
-    posted = await run_in_threadpool(
-        _store_record, session, principal, bank_code, number, values, correction, lookup, loop
-    )
+    posted = await run_in_threadpool(_store_record, posting, number, values, correction, loop)
     _, stored, result = posted.plan.results[0]
-    loan = await run_in_threadpool(session.get, BankLoan, stored.id)
+    loan = await run_in_threadpool(posting.session.get, BankLoan, stored.id)
     assert loan is not None  # written in this transaction
     answer = BankLoanPosted(
         batch_id=posted.plan.batch_id,
@@ -154,7 +168,7 @@ async def post_record(
         bank_loan=service.public(loan),
     )
     status = 201 if result is Outcome.CREATED else 200
-    return await run_in_threadpool(idem.respond, session, answer, status)
+    return await run_in_threadpool(posting.idem.respond, posting.session, answer, status)
 
 
 @router.post(
@@ -168,11 +182,7 @@ async def post_record(
 )
 async def post_batch(
     request: Request,
-    bank_code: BankCode,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    idem: RequiredIdempotency,
-    lookup: MemberLookupDep,
+    posting: BankPostingDep,
     mode: Annotated[
         BatchMode,
         Query(description="atomic: all records or none; partial: the valid ones are stored."),
@@ -180,49 +190,33 @@ async def post_batch(
 ) -> Response:
     # The batch's objects are gone when `_post_batch` returns, before the collector runs again.
     with collector_paused():
-        return await _post_batch(request, bank_code, principal, session, idem, lookup, mode)
+        return await _post_batch(request, posting, mode)
 
 
-async def _post_batch(
-    request: Request,
-    bank_code: str,
-    principal: Principal,
-    session: Session,
-    idem: IdempotentRequest,
-    lookup: MemberLookup,
-    mode: BatchMode,
-) -> Response:
+async def _post_batch(request: Request, posting: BankPosting, mode: BatchMode) -> Response:
     body = await request.body()
     loop = asyncio.get_running_loop()
-    return await run_in_threadpool(
-        _write_batch, body, bank_code, principal, session, idem, lookup, loop, mode
-    )
+    return await run_in_threadpool(_write_batch, body, posting, loop, mode)
 
 
 def _write_batch(
-    body: bytes,
-    bank_code: str,
-    principal: Principal,
-    session: Session,
-    idem: IdempotentRequest,
-    lookup: MemberLookup,
-    loop: asyncio.AbstractEventLoop,
-    mode: BatchMode,
+    body: bytes, posting: BankPosting, loop: asyncio.AbstractEventLoop, mode: BatchMode
 ) -> Response:
     """A batch from its body to its stored answer, in one worker thread (each hop between the
     event loop and a worker waits for the other's turn at the interpreter)."""
     parsed = reading.parse_batch(body, clock.today())
     if parsed.rejected and mode is BatchMode.ATOMIC:
         raise reading.refused_batch(parsed)
+    session, bank_code, subject = posting.session, posting.bank_code, posting.principal.subject
     prefer_lz4(session)  # the batch's events and its stored answer are megabytes
 
     def store(batch: reading.ParsedBatch) -> Response:
         with (
-            _memberships(lookup, batch.postings, loop) as memberships,
+            _memberships(posting.lookup, batch.postings, loop) as memberships,
             service.posting(
                 session,
                 bank_code,
-                principal.subject,
+                subject,
                 batch.loan_numbers,
                 batch.postings,
                 memberships,
@@ -241,10 +235,8 @@ def _write_batch(
     if mode is BatchMode.ATOMIC:
         response = store(parsed)
     else:
-        response = service.write_each_refusal_alone(
-            session, parsed, store, bank_code, principal.subject
-        )
-    return idem.remember(session, response)
+        response = service.write_each_refusal_alone(session, parsed, store, bank_code, subject)
+    return posting.idem.remember(session, response)
 
 
 @router.get("", response_model=Page[BankLoanPublic], summary="List bank loans in scope")
