@@ -68,6 +68,16 @@ def receive(client: httpx.Client, funder: dict, line: dict, amount: int) -> dict
     return response.json()
 
 
+def funded_line(client: httpx.Client) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """An approved plan, an Elderly Care Fund, and 100 million received on the plan's seed-capital
+    line: (plan, funder, line), enough to allocate to clubs from."""
+    plan = make_plan(client)
+    funder = make_funder(client)
+    line = line_of(plan, "seed_capital")
+    receive(client, funder, line, 100 * MILLION)
+    return plan, funder, line
+
+
 def allocate(
     client: httpx.Client, funder: dict, line: dict, club: dict, amount: int
 ) -> httpx.Response:
@@ -309,10 +319,7 @@ def test_partners_read_approved_plans_only_and_never_write_them(
 @pytest.fixture
 def funded(admin: httpx.Client) -> dict[str, Any]:
     """An approved plan, an Elderly Care Fund, a club, and 100 million received."""
-    plan = make_plan(admin)
-    funder = make_funder(admin)
-    line = line_of(plan, "seed_capital")
-    receive(admin, funder, line, 100 * MILLION)
+    plan, funder, line = funded_line(admin)
     return {"plan": plan, "funder": funder, "line": line, "club": make_club(admin)}
 
 

@@ -18,15 +18,7 @@ import pytest
 from tests.conftest import ADMIN_PASSWORD, _database_urls, _stack
 from tests.factories import make_club
 from tests.support import Api
-from tests.test_funding import (
-    allocate,
-    capital_entries,
-    line_of,
-    make_funder,
-    make_plan,
-    receive,
-    wait_for_status,
-)
+from tests.test_funding import allocate, capital_entries, funded_line, wait_for_status
 from tools.demo_funding import MILLION
 from tools.stack import Stack, free_port
 
@@ -119,10 +111,7 @@ def admin(platform: tuple[Stack, LossyProxy]) -> httpx.Client:
 
 @pytest.fixture
 def funded(admin: httpx.Client) -> dict:
-    plan = make_plan(admin)
-    funder = make_funder(admin)
-    line = line_of(plan, "seed_capital")
-    receive(admin, funder, line, 100 * MILLION)
+    _, funder, line = funded_line(admin)
     return {"funder": funder, "line": line, "club": make_club(admin)}
 
 

@@ -30,15 +30,7 @@ from tests.conftest import ADMIN_PASSWORD, BACKEND, TEST_SETTINGS, _database_url
 from tests.factories import make_club
 from tests.nats_server import nats_server
 from tests.support import Api, assert_problem, wait_until
-from tests.test_funding import (
-    allocate,
-    capital_entries,
-    line_of,
-    make_funder,
-    make_plan,
-    receive,
-    wait_for_status,
-)
+from tests.test_funding import allocate, capital_entries, funded_line, wait_for_status
 from tests.test_webhooks import subscribe_receiver
 from tools.stack import ENV_PREFIX, FACTORIES, Stack, free_port
 
@@ -168,10 +160,7 @@ def _funds_of(admin: httpx.Client, club_id: int) -> list[dict[str, Any]]:
 
 
 def test_allocations_credit_each_club_once(admin: httpx.Client) -> None:
-    plan = make_plan(admin)
-    funder = make_funder(admin)
-    line = line_of(plan, "seed_capital")
-    receive(admin, funder, line, 100 * MILLION)
+    _, funder, line = funded_line(admin)
     clubs = [make_club(admin) for _ in range(4)]
     made = []
     for club in clubs:

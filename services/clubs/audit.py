@@ -2,12 +2,14 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 from sqlmodel import Session, SQLModel
 
 from common.auth import CurrentPrincipal, Principal
+from common.clock import utcnow
+from common.db import id_of
 from services.clubs.models import AuditEntry
 
 HIDDEN_FIELDS = frozenset(
@@ -68,3 +70,27 @@ def record(
             else getattr(actor.request.state, "request_id", None),
         )
     )
+
+
+class Stamped(Protocol):
+    """A row that is in the database and keeps when it last changed."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    updated_at: datetime
+
+
+def save(
+    session: Session,
+    actor: Actor,
+    row: Stamped,
+    entity: str,
+    action: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    """Stamps a changed row and audits the change in the same transaction."""
+    row.updated_at = utcnow()
+    session.add(row)
+    record(session, actor, entity, id_of(row), action, before, after)

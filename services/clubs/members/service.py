@@ -19,7 +19,6 @@ from sqlmodel.sql.expression import Select
 
 from common import clock
 from common.auth import Principal
-from common.clock import utcnow
 from common.db import id_of
 from common.etag import claim_version
 from common.paging import Paged, page_of_rows, sync_token
@@ -404,24 +403,10 @@ def update_member(
     claim_version(session, member, if_match)
     for name in (*changes, "birth_year", "birth_key"):
         setattr(member, name, values[name])
-    _save(session, actor, member, "updated", before, audit.snapshot(member))
+    audit.save(session, actor, member, "member", "updated", before, audit.snapshot(member))
     if COUNTED_FIELDS & changes.keys():
         announce_membership(session, club)
     return member
-
-
-def _save(
-    session: Session,
-    actor: Actor,
-    member: Member,
-    action: str,
-    before: dict[str, Any],
-    after: dict[str, Any],
-) -> None:
-    """Stamps a changed membership and audits the change in the same transaction."""
-    member.updated_at = utcnow()
-    session.add(member)
-    audit.record(session, actor, "member", id_of(member), action, before, after)
 
 
 def attendance_outside(
@@ -473,7 +458,7 @@ def leave(
     claim_version(session, member, if_match)
     member.left_on = payload.left_on
     after = {"left_on": payload.left_on.isoformat(), "reason": payload.reason}
-    _save(session, actor, member, "left", {"left_on": None}, after)
+    audit.save(session, actor, member, "member", "left", {"left_on": None}, after)
     club = session.get(Club, member.club_id)
     assert club is not None
     outbox.emit(session, events.member_left(club, member, payload.reason))

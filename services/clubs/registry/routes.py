@@ -9,7 +9,6 @@ from sqlmodel import Session, col, select
 
 from common import clock, places
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
-from common.clock import utcnow
 from common.db import SessionDep, id_of
 from common.etag import IfMatch, claim_version, set_etag
 from common.paging import Synced, page_of
@@ -217,11 +216,9 @@ def _save(
     before: dict[str, Any],
     after: dict[str, Any],
 ) -> None:
-    """Stamps a changed club and audits the change in the same transaction."""
+    """Places a changed club before the merger, then stamps and audits it."""
     _place_before_the_merger(club)
-    club.updated_at = utcnow()
-    session.add(club)
-    audit.record(session, actor, "club", id_of(club), action, before, after)
+    audit.save(session, actor, club, "club", action, before, after)
 
 
 @router.get("/{club_id}", response_model=ClubPublic, summary="One club")
