@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, SQLColumnExpression, delete, func, update
 from sqlmodel import Session, col, select
 
-from common.clock import utcnow
 from common.db import id_of
 from common.paging import Paged, Synced, page_of
 from common.problem_codes import Code
@@ -116,11 +115,7 @@ def update_activity(
     before = audit.snapshot(activity)
     for name, value in changes.items():
         setattr(activity, name, value)
-    activity.updated_at = utcnow()
-    session.add(activity)
-    audit.record(
-        session, actor, "activity", id_of(activity), "updated", before, audit.snapshot(activity)
-    )
+    audit.save(session, actor, activity, "activity", "updated", before, audit.snapshot(activity))
     outbox.emit(session, events.activity_changed(club, activity, "updated"))
     return activity
 
@@ -291,11 +286,9 @@ def update_meeting(
     before = _meeting_snapshot(meeting, old_ids)
     for name, value in changes.items():
         setattr(meeting, name, value)
-    meeting.updated_at = utcnow()
-    session.add(meeting)
     _set_attendance(session, meeting_id, old_ids, new_ids)
     after = _meeting_snapshot(meeting, new_ids)
-    audit.record(session, actor, "meeting", meeting_id, "updated", before, after)
+    audit.save(session, actor, meeting, "meeting", "updated", before, after)
     return meeting_public(meeting, new_ids)
 
 
