@@ -240,3 +240,19 @@ def test_the_reconciliation_finds_balances_a_write_did_not_mark(
     rebuild_stale(loans_engine)
     with Session(loans_engine) as session:
         assert differences(session, today) == []
+
+
+def test_the_worker_shows_the_balances_freshness_in_its_metrics(
+    book: dict[str, Any], loans_engine: Engine, stack: Any, admin: httpx.Client
+) -> None:
+    rebuild_stale(loans_engine)
+    repay(admin, book["loans"]["twice"][1], 353_333, "2024-10-20")  # marks its shard stale
+    metrics = httpx.get(stack.url("loans") + "/metrics").text
+    values = {
+        line.split()[0]: float(line.split()[1])
+        for line in metrics.splitlines()
+        if line.startswith("ishc_portfolio_")
+    }
+    # the stack's worker may have rebuilt that shard already (it waits a quiet second)
+    assert 0 <= values["ishc_portfolio_shards_to_rebuild"] <= SHARDS
+    assert values["ishc_portfolio_oldest_stale_age_seconds"] >= 0

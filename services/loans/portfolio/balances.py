@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from common.auth import Principal
 from common.clock import utcnow
 from common.db import conflict_insert, reader
+from common.observability.metrics import add_gauge
 from common.scope import Kind, Reach, reach
 from services.loans.bank.models import BankLoan, BankLoanVersion
 from services.loans.lending.models import Loan, LoanInstalment, LoanRepayment
@@ -264,6 +265,7 @@ async def keep_balances(app: FastAPI) -> None:
     if interval <= 0:
         return
     await run_in_threadpool(_ensure_shards, app.state.engine)
+    _watch(app)
     while True:
         try:
             now = utcnow()
@@ -275,6 +277,35 @@ async def keep_balances(app: FastAPI) -> None:
         except Exception:  # The worker must outlive a database hiccup; it tries again.
             log.exception("portfolio balances rebuild failed")
         await asyncio.sleep(interval)
+
+
+def _watch(app: FastAPI) -> None:
+    """Gauges of the balances' freshness, read at each scrape: shards to rebuild, and how long
+    the oldest write not yet in them has waited (0: none)."""
+    engine = reader(app.state.engine)
+
+    def unbuilt_or_stale() -> int:
+        with Session(engine) as session:
+            due = select(func.count()).where(_needs_rebuild(col(PortfolioShard.shard)))
+            return int(session.execute(due.select_from(PortfolioShard)).scalar_one())
+
+    def oldest_mark_age() -> float:
+        with Session(engine) as session:
+            oldest = session.execute(select(func.min(PortfolioStale.marked_at))).scalar()
+        return max((utcnow() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
+
+    add_gauge(
+        app,
+        "ishc_portfolio_shards_to_rebuild",
+        "Shards of the portfolio's running balances never built or marked stale by a write.",
+        unbuilt_or_stale,
+    )
+    add_gauge(
+        app,
+        "ishc_portfolio_oldest_stale_age_seconds",
+        "Age of the oldest write not yet in the portfolio's running balances (0: none).",
+        oldest_mark_age,
+    )
 
 
 # --- Reports read them ---------------------------------------------------------------------
