@@ -168,20 +168,23 @@ SELECT coalesce(json_agg(json_build_object(
 FROM unnest(string_to_array(:indexes, ' ')) AS wanted(blind_index)
 CROSS JOIN LATERAL (
     SELECT id, national_id_blind_index, club_id FROM members
-    WHERE national_id_blind_index = wanted.blind_index AND left_on IS NULL LIMIT 1
+    WHERE national_id_blind_index = wanted.blind_index AND left_on IS NULL AND EXISTS (
+        SELECT 1 FROM member_consents AS consent WHERE consent.member_id = members.id
+        AND consent.purpose = :matching AND consent.withdrawn_on IS NULL
+    )
+    LIMIT 1
 ) AS member
 JOIN clubs AS club ON club.id = member.club_id
-WHERE club.status <> :dissolved AND EXISTS (
-    SELECT 1 FROM member_consents AS consent WHERE consent.member_id = member.id
-    AND consent.purpose = :matching AND consent.withdrawn_on IS NULL
-)
+WHERE club.status <> :dissolved
 """)
 """One probe of the partial unique index of active members' IDs per ID, whatever the
 statistics say: with `… = ANY(…)` the planner read every member and filtered them, a cost that
 grows with the registry. `LIMIT 1` (at most one active membership per person) keeps the probes
-from being turned into a join. The indexes travel as one string, split on spaces, which
-base64url never holds: psycopg builds a 10,000-element array parameter slowly, in Python. The
-answer is made as JSON by PostgreSQL, not as dictionaries encoded by the service.
+from being turned into a join; the consent is probed inside it, once per member found
+(outside, the planner hashed every current consent of the registry for each lookup). The
+indexes travel as one string, split on spaces, which base64url never holds: psycopg builds a
+10,000-element array parameter slowly, in Python. The answer is made as JSON by PostgreSQL,
+not as dictionaries encoded by the service.
 Figures: docs/benchmarks.md."""
 
 
