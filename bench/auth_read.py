@@ -36,9 +36,11 @@ from bench.gateway import (
     check_targets,
     checked_load_run,
     describe,
+    exit_code,
     load,
     load_run_parser,
     started_stack,
+    warmed_and_measured,
 )
 
 TARGETS = ("healthz", "direct", "gateway")
@@ -170,21 +172,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.hold:
             progress(f"clubs service pid {clubs}, gateway pid {gateway}; press Enter to measure")
             input()
-        if args.warmup:
-            for target in targets:
-                progress(f"warming up {target.name} for {args.warmup} s")
-                load(generator, target, token, args.warmup, args)
-        results = measure(generator, targets, token, args)
+        results = warmed_and_measured(generator, targets, token, args, rounds=measure)
     if guard.exit_code is not None:
         return guard.exit_code
     ratio, valid = summarise(results, args)
     print(f"load generator: {generator_name}; {args.connections} connections; {load_average()}")
-    if not valid:
-        return 1
-    if args.min_ratio is not None and ratio < args.min_ratio:
-        print(f"ratio {ratio:.2f} is below --min-ratio {args.min_ratio:.2f}")
-        return 1
-    return 0
+    return exit_code(ratio, valid, args)
 
 
 if __name__ == "__main__":

@@ -373,15 +373,34 @@ def main(argv: list[str] | None = None) -> int:
         check_targets(targets, token)
         for target in targets:
             progress(f"{target.name}: {target.url}")
-        if args.warmup:
-            for target in targets:
-                progress(f"warming up {target.name} for {args.warmup} s")
-                load(generator, target, token, args.warmup, args)
-        results = measure(generator, targets, token, args)
+        results = warmed_and_measured(generator, targets, token, args)
     if guard.exit_code is not None:
         return guard.exit_code
     ratio, valid = summarise(results, args)
     print(f"load generator: {generator_name}; {args.connections} connections")
+    return exit_code(ratio, valid, args)
+
+
+Measure = Callable[[LoadGenerator, list[Target], str, argparse.Namespace], list[tuple[int, Result]]]
+
+
+def warmed_and_measured(
+    generator: LoadGenerator,
+    targets: list[Target],
+    token: str,
+    args: argparse.Namespace,
+    rounds: Measure = measure,
+) -> list[tuple[int, Result]]:
+    """Each target warmed up (`--warmup` seconds), then the rounds measured (`rounds`)."""
+    if args.warmup:
+        for target in targets:
+            progress(f"warming up {target.name} for {args.warmup} s")
+            load(generator, target, token, args.warmup, args)
+    return rounds(generator, targets, token, args)
+
+
+def exit_code(ratio: float, valid: bool, args: argparse.Namespace) -> int:
+    """1 when the rounds were not valid or the ratio is below `--min-ratio`, else 0."""
     if not valid:
         return 1
     if args.min_ratio is not None and ratio < args.min_ratio:
