@@ -28,7 +28,6 @@ import sys
 from bench._common import load_average, progress
 from bench._guard import guarded_run
 from bench.gateway import (
-    MAX_ERROR_SHARE,
     LoadGenerator,
     Result,
     Target,
@@ -37,6 +36,7 @@ from bench.gateway import (
     checked_load_run,
     describe,
     exit_code,
+    few_errors,
     load,
     load_run_parser,
     started_stack,
@@ -114,14 +114,7 @@ def summarise(results: list[tuple[int, Result]], args: argparse.Namespace) -> tu
         f"  per round: {' '.join(per_round_hop)}"
     )
     _print_cpu_ratio(results)
-    requests = sum(r.requests for _, r in results)
-    errors = sum(r.errors for _, r in results)
-    valid = errors <= MAX_ERROR_SHARE * max(requests, 1)
-    if errors:
-        print(f"warning: {errors} error responses or socket errors out of {requests} requests")
-    if not valid:
-        print("the run is invalid: too many errors for the figures to measure the endpoint")
-    return read, valid
+    return read, few_errors(results)
 
 
 def _print_cpu_ratio(results: list[tuple[int, Result]]) -> None:

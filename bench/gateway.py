@@ -281,14 +281,20 @@ def summarise(results: list[tuple[int, Result]], args: argparse.Namespace) -> tu
         pair = {r.target: r.rps for n, r in results if n == number}
         per_round.append(f"{pair['gateway'] / pair['direct']:.2f}" if pair["direct"] else "-")
     print(f"ratio gateway/direct (of the medians): {ratio:.2f}  per round: {' '.join(per_round)}")
+    return ratio, few_errors(results)
+
+
+def few_errors(results: list[tuple[int, Result]]) -> bool:
+    """Whether the rounds' errors are few enough for their figures to measure the endpoint
+    (`MAX_ERROR_SHARE`), saying so when they are not or when there are any."""
     requests = sum(r.requests for _, r in results)
     errors = sum(r.errors for _, r in results)
-    valid = errors <= MAX_ERROR_SHARE * max(requests, 1)
     if errors:
         print(f"warning: {errors} error responses or socket errors out of {requests} requests")
-    if not valid:
+    if errors > MAX_ERROR_SHARE * max(requests, 1):
         print("the run is invalid: too many errors for the figures to measure the endpoint")
-    return ratio, valid
+        return False
+    return True
 
 
 def load_run_parser(description: str, rounds_of: str, min_ratio_of: str) -> argparse.ArgumentParser:
