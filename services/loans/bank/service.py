@@ -335,7 +335,7 @@ def _changed_figures(
         earlier = replaced.get(loan.loan_number, [])
         as_of = min([values.as_of, *(old.as_of for old in earlier)])
         disbursed = min([values.disbursed_on, *(old.disbursed_on for old in earlier)])
-        redated = disbursed != values.disbursed_on
+        redated = any(old.disbursed_on != values.disbursed_on for old in earlier)
         if loan.is_new:
             day = max(as_of, disbursed)
         else:
