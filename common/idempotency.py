@@ -48,7 +48,7 @@ from starlette.concurrency import run_in_threadpool
 from common.auth import CurrentPrincipal
 from common.clock import utcnow
 from common.db import SessionDep, UTCDateTime, prefer_lz4
-from common.json_body import is_json, media_type_of
+from common.json_body import CANONICAL_IN_SCOPE, canonical, is_json, media_type_of
 from common.openapi import REQUIRED_MARK
 from common.problem_codes import Code
 from common.problems import (
@@ -217,11 +217,13 @@ async def request_fingerprint(request: Request) -> str:
     digest = hashlib.sha256()
     query = sorted(parse_qsl(request.url.query, keep_blank_values=True))
     digest.update(f"{request.method} {request.url.path}?{query}\n".encode())
-    body = await request.body()
-    if body and is_json(media_type_of(request.headers.get("content-type"))):
-        # Not JSON: the route refuses it, and its bytes identify it meanwhile.
-        with contextlib.suppress(orjson.JSONDecodeError):
-            body = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
+    body = request.scope.get(CANONICAL_IN_SCOPE)  # made by the strict reader on its way
+    if body is None:
+        body = await request.body()
+        if body and is_json(media_type_of(request.headers.get("content-type"))):
+            # Not JSON: the route refuses it, and its bytes identify it meanwhile.
+            with contextlib.suppress(orjson.JSONDecodeError):
+                body = canonical(orjson.loads(body)) or body
     digest.update(body)
     return digest.hexdigest()
 

@@ -243,13 +243,17 @@ class StrictJsonMiddleware:
         if body is None:
             await self.app(scope, receive, send)  # the client went away
             return
-        if body:
-            try:
-                body = await run_in_threadpool(json_body.read, body)
-            except Problem as problem:
-                await send_problem(scope, send, problem)
-                return
-        await self.app(*with_body(scope, receive, body), send)
+        if not body:
+            await self.app(*with_body(scope, receive, body), send)
+            return
+        try:
+            read = await run_in_threadpool(json_body.read, body)
+        except Problem as problem:
+            await send_problem(scope, send, problem)
+            return
+        scope, receive = with_body(scope, receive, read.body)
+        scope[json_body.CANONICAL_IN_SCOPE] = read.canonical
+        await self.app(scope, receive, send)
 
 
 GZIP_ENCODINGS = frozenset({b"gzip", b"x-gzip"})

@@ -16,6 +16,7 @@ Each process is one component; its keys are configured once, from its settings, 
 """
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -47,8 +48,12 @@ class PersonalDataKeyError(ValueError):
     """The personal-data keys are missing, malformed, or cannot open a stored value."""
 
 
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    """base64url without padding (`binascii` directly: a batch encodes 20,000 of them)."""
+    return binascii.b2a_base64(raw, newline=False).translate(_URL_SAFE).rstrip(b"=").decode()
 
 
 def _b64decode(text: str) -> bytes:
@@ -114,6 +119,8 @@ class Keyring:
             )
         self.current = current
         self.index_key = index_key
+        # Keyed once: a copy per value spares HMAC's key schedule (a batch hashes 10,000).
+        self._index_hmac = hmac.new(index_key, digestmod=hashlib.sha256)
         # One AESGCM per key: making one per value costs more than the sealing.
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
 
@@ -148,8 +155,9 @@ class Keyring:
 
     def blind_index(self, plain: str) -> str:
         """The keyed hash that equality lookups compare (of a normalised value)."""
-        digest = hmac.digest(self.index_key, plain.encode(), "sha256")  # one call in C
-        return _b64encode(digest[:INDEX_BYTES])
+        keyed = self._index_hmac.copy()
+        keyed.update(plain.encode())
+        return _b64encode(keyed.digest()[:INDEX_BYTES])
 
 
 _keyring: Keyring | None = None

@@ -765,7 +765,8 @@ def test_rates_are_taken_as_percent_and_kept_exactly() -> None:
 def test_the_quick_check_of_a_batch_agrees_with_the_reasons(overrides: dict[str, Any]) -> None:
     valid_fields = schemas.RECORD.validate_json(orjson.dumps(record(**overrides)))
     reasons = rules.record_errors(valid_fields, TODAY)
-    assert (rules.checked_values(valid_fields, TODAY) is None) is bool(reasons)
+    borrower = blind_index(valid_fields["borrower_national_id"])
+    assert (rules.checked_values(valid_fields, TODAY, borrower) is None) is bool(reasons)
 
 
 FIELD_VALUES = {
@@ -818,7 +819,9 @@ def test_the_quick_batch_schema_takes_only_what_the_documented_one_takes_alike(
 
 def test_a_batch_the_quick_schema_refuses_is_judged_by_the_documented_one() -> None:
     spaced = record(borrower_national_id="010 158 000 001")
-    parsed = reading.parse_batch(orjson.dumps({"records": [record(), spaced]}), TODAY)
+    validated = reading.validated_batch(orjson.dumps({"records": [record(), spaced]}))
+    assert validated.borrowers[1] == blind_index("010158000001")  # what the clubs are asked
+    parsed = reading.parse_batch(validated, TODAY)
     assert parsed.rejected == 0
     values = parsed.postings[1]
     assert values is not None and values.borrower_blind_index == blind_index("010158000001")

@@ -4,6 +4,8 @@ The scan of every database and log after all tests (`tests/personal_data_scan.py
 whole run; these tests check each mechanism on its own, through the API and in the databases.
 """
 
+import base64
+import hmac
 import subprocess
 import sys
 import uuid
@@ -74,6 +76,9 @@ def test_the_blind_index_is_the_same_for_the_same_id_and_depends_on_its_key() ->
     assert one.blind_index("010158000001") != one.blind_index("010158000002")
     assert one.blind_index("010158000001") != other.blind_index("010158000001")
     assert len(one.blind_index("010158000001")) == sealing.BLIND_INDEX_LENGTH
+    # Stored indexes must keep matching: HMAC-SHA256 truncated to 16 bytes, in base64url.
+    expected = hmac.digest(b"1" * 32, b"010158000001", "sha256")[: sealing.INDEX_BYTES]
+    assert one.blind_index("010158000001") == base64.urlsafe_b64encode(expected).decode()[:22]
 
 
 def test_keys_are_read_from_settings_and_bad_ones_are_refused_by_name() -> None:

@@ -25,6 +25,7 @@ from typing_extensions import TypedDict
 from common.national_id import WELL_FORMED_PATTERN
 from common.problem_codes import Code
 from common.problems import BadRequest, FieldError, ValidationFailed, field_error
+from common.sealing import keyring
 from services.loans.bank.rules import (
     MAX_BATCH_RECORDS,
     BankLoanStatus,
@@ -70,6 +71,21 @@ FIELDS: dict[str, TypeAdapter[Any]] = {
     if name not in ("loan_number", "borrower_national_id", "borrower_name", "correction")
 }
 """The fields that rules across fields look at, each checkable on its own."""
+
+
+class ValidatedBatch(NamedTuple):
+    """A batch's records validated field by field, before the rules across fields."""
+
+    records: Sequence[BankLoanRecord | None]
+    """In order; None for a record with field errors."""
+    field_errors: dict[int, Reasons]
+    raw: list[Any]
+    """The records as posted when some have field errors (to find all their reasons)."""
+    borrowers: list[str | None]
+    """Each record's borrower as the blind index of the citizen ID (None as in `records`)."""
+
+    def borrower_set(self) -> set[str]:
+        return {borrower for borrower in self.borrowers if borrower is not None}
 
 
 class ParsedBatch(NamedTuple):
@@ -199,28 +215,39 @@ def _judged(
     return _revalidated(raw, field_errors.keys()), field_errors, raw
 
 
-def parse_batch(body: bytes, today: date) -> ParsedBatch:
-    """The records of a batch body, each judged on its own; the request itself must be sound."""
+def validated_batch(body: bytes) -> ValidatedBatch:
+    """The records of a batch body validated field by field, with their borrowers' blind
+    indexes (which the clubs service can be asked about while `parse_batch` goes on); the
+    request itself must be sound."""
     try:
         valid: Sequence[BankLoanRecord | None] = QUICK_BATCH.validate_json(body)["records"]
         field_errors: dict[int, Reasons] = {}
         raw: list[Any] = []
     except ValidationError:
         valid, field_errors, raw = _judged(body)
+    index = keyring().blind_index
+    borrowers = [None if r is None else index(r["borrower_national_id"]) for r in valid]
+    return ValidatedBatch(valid, field_errors, raw, borrowers)
+
+
+def parse_batch(batch: ValidatedBatch, today: date) -> ParsedBatch:
+    """Each record of a validated batch judged on its own: its figures, or every reason."""
+    valid, raw = batch.records, batch.raw
     reasons: dict[int, Reasons] = {
-        index: _every_reason(raw[index], found, today) for index, found in field_errors.items()
+        index: _every_reason(raw[index], found, today)
+        for index, found in batch.field_errors.items()
     }
     postings: list[LoanValues | None] = []
     loan_numbers: list[str | None] = []
     corrections = frozenset(
         index for index, record in enumerate(valid) if record and record.get("correction")
     )
-    for index, record in enumerate(valid):
-        if record is None:
+    for index, (record, borrower) in enumerate(zip(valid, batch.borrowers, strict=True)):
+        if record is None or borrower is None:
             postings.append(None)
             loan_numbers.append(_posted_number(raw[index]))
             continue
-        values = checked_values(record, today)
+        values = checked_values(record, today, borrower)
         if values is None:
             reasons[index] = record_errors(record, today)
         postings.append(values)
@@ -246,7 +273,7 @@ def parse_record(body: bytes, today: date) -> tuple[str, LoanValues, bool]:
             f"Invalid bank loan record: {summary}",
             errors=_field_errors(reasons),
         )
-    values = checked_values(record, today)
+    values = checked_values(record, today, keyring().blind_index(record["borrower_national_id"]))
     assert values is not None, "record_errors found no reason"
     return record["loan_number"], values, bool(record.get("correction"))
 

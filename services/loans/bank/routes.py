@@ -7,7 +7,7 @@ are refused here too, not only at the gateway; records out of scope answer 404.
 """
 
 import asyncio
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated
@@ -22,6 +22,7 @@ from common import clock
 from common.auth import CurrentPrincipal, Principal, Role, refuse_service_writes, require_roles
 from common.clock import utcnow
 from common.db import SessionDep, prefer_lz4
+from common.gc_pause import collector_paused
 from common.idempotency import IdempotentRequest, RequiredIdempotency
 from common.jobs import job_router
 from common.personal_data import shown
@@ -31,7 +32,6 @@ from common.schemas import MAX_IDS, Id, IdPath, Page, PageDep
 from common.sealing import blind_index
 from common.sync import ChangedSince
 from services.loans.bank import reading, retraction, schemas, service
-from services.loans.bank.gc_pause import collector_paused
 from services.loans.bank.matching import MATCHING_JOB, MemberLookup, MemberLookupDep
 from services.loans.bank.models import BankLoan, BankLoanRetraction, BankLoanUnmatch
 from services.loans.bank.rules import BankLoanStatus, BatchMode, LoanValues, Outcome, Programme
@@ -108,13 +108,12 @@ BankPostingDep = Annotated[BankPosting, Depends(bank_posting)]
 
 @contextmanager
 def _memberships(
-    lookup: MemberLookup, postings: Sequence[LoanValues | None], loop: asyncio.AbstractEventLoop
+    lookup: MemberLookup, borrowers: set[str], loop: asyncio.AbstractEventLoop
 ) -> Iterator[Callable[[], Memberships]]:
     """The borrowers' memberships, asked of the clubs service on the event loop `loop` while
-    the worker thread plans the posting: only the loans themselves wait for the answer."""
-    looking_up = asyncio.run_coroutine_threadsafe(
-        lookup.memberships_if_available(service.borrowers(postings)), loop
-    )
+    the worker thread goes on checking and planning the posting: only the loans themselves
+    wait for the answer."""
+    looking_up = asyncio.run_coroutine_threadsafe(lookup.memberships_if_available(borrowers), loop)
     try:
         yield looking_up.result
     finally:
@@ -130,7 +129,7 @@ def _store_record(
 ) -> service.Posted:
     corrections = [0] if correction else []
     with (
-        _memberships(posting.lookup, [values], loop) as memberships,
+        _memberships(posting.lookup, {values.borrower_blind_index}, loop) as memberships,
         service.posting(
             posting.session, posting.bank_code, posting.principal.subject, [number], [values],
             memberships, utcnow(), corrections,
@@ -203,34 +202,46 @@ def _write_batch(
     body: bytes, posting: BankPosting, loop: asyncio.AbstractEventLoop, mode: BatchMode
 ) -> Response:
     """A batch from its body to its stored answer, in one worker thread (each hop between the
-    event loop and a worker waits for the other's turn at the interpreter)."""
-    parsed = reading.parse_batch(body, clock.today())
+    event loop and a worker waits for the other's turn at the interpreter). The clubs service
+    is asked about the borrowers as soon as the records are valid field by field."""
+    validated = reading.validated_batch(body)
+    with _memberships(posting.lookup, validated.borrower_set(), loop) as memberships:
+        parsed = reading.parse_batch(validated, clock.today())
+        return _write_parsed(posting, mode, parsed, memberships)
+
+
+def _write_parsed(
+    posting: BankPosting,
+    mode: BatchMode,
+    parsed: reading.ParsedBatch,
+    memberships: Callable[[], Memberships],
+) -> Response:
+    """A parsed batch written (`memberships` gives the clubs service's answer once it is
+    needed), and its answer kept for retries."""
     if parsed.rejected and mode is BatchMode.ATOMIC:
         raise reading.refused_batch(parsed)
     session, bank_code, subject = posting.session, posting.bank_code, posting.principal.subject
     prefer_lz4(session)  # the batch's events and its stored answer are megabytes
 
     def store(batch: reading.ParsedBatch) -> Response:
-        with (
-            _memberships(posting.lookup, batch.postings, loop) as memberships,
-            service.posting(
-                session,
-                bank_code,
-                subject,
-                batch.loan_numbers,
-                batch.postings,
-                memberships,
-                utcnow(),
-                batch.corrections,
-            ) as posted,
-        ):
+        with service.posting(
+            session,
+            bank_code,
+            subject,
+            batch.loan_numbers,
+            batch.postings,
+            memberships,
+            utcnow(),
+            batch.corrections,
+        ) as posted:
             if posted.plan.refused:
                 if mode is BatchMode.ATOMIC:  # nothing is written: the transaction rolls back
                     raise reading.refused_batch(batch.rejecting(posted.plan.refused))
                 batch = batch.rejecting(posted.plan.refused)
             # made while PostgreSQL stores the new loans
             content = service.batch_answer(mode, batch, posted.plan, posted.matching_available)
-        return Response(orjson.dumps(content), media_type="application/json")
+            answer = orjson.dumps(content)
+        return Response(answer, media_type="application/json")
 
     if mode is BatchMode.ATOMIC:
         response = store(parsed)

@@ -18,7 +18,7 @@ one tuple per row written, the loans themselves (not their numbers) in the plan'
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -100,11 +100,6 @@ class Plan:
     programme under a known loan number, without `correction`. Nothing of them is written."""
     batch_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     """Names this posting in its answer and its events, so the bank can tie them together."""
-
-
-def borrowers(postings: Iterable[LoanValues | None]) -> set[str]:
-    """The borrowers to look up for a posting's valid records (their blind indexes)."""
-    return {values.borrower_blind_index for values in postings if values is not None}
 
 
 def plan(
@@ -393,13 +388,12 @@ def applying(
     session: Session, planned: Plan, memberships: Memberships, now: datetime
 ) -> Iterator[None]:
     """Matches the planned loans and writes them (after `record_history`): new ones, then
-    changed ones. The body of the `with` runs once every loan is matched, while PostgreSQL
-    stores the new ones (their rows are sent by then)."""
+    changed ones, and the portfolio's stale marks. The body of the `with` runs once every loan
+    is matched, while PostgreSQL stores the new ones (their rows are sent by then)."""
     changed = [loan for loan in planned.loans.values() if loan.changed]
     members_before = {loan.loan_number: _member(loan) for loan in changed}
     for loan in changed:
         _rematch(loan, memberships, now)
-    mark_stale(session, _changed_figures(planned, changed, members_before))
     bank_code = planned.bank_code
     new_rows = (
         (
@@ -417,9 +411,13 @@ def applying(
     )  # in `store.LOAN_COLUMNS` order, made while COPY sends them
     if any(loan.is_new for loan in changed):
         with store.inserting_loans(session, new_rows):
+            # made while PostgreSQL stores the new loans; written once it has
+            changes = list(_changed_figures(planned, changed, members_before))
             yield
     else:
+        changes = list(_changed_figures(planned, changed, members_before))
         yield
+    mark_stale(session, changes)
     kept = [
         (loan.id, *loan.values, *loan.posting.columns(), *_match_columns(loan))
         for loan in changed

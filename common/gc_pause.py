@@ -1,4 +1,4 @@
-"""Pausing Python's cyclic garbage collector while a batch is handled.
+"""Pausing Python's cyclic garbage collector while a batch, or a large JSON body, is handled.
 
 A batch of 10,000 records keeps some 200,000 container objects alive at once (parsed records,
 planned loans, rows for COPY, the answer), so the collector ran every few hundred allocations
