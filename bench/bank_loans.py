@@ -1,7 +1,8 @@
-"""Throughput of the bank's loan batches through the gateway, against a plain PostgreSQL COPY.
+"""Throughput of the bank's loan batches through the gateway, against PostgreSQL's COPY of the
+same rows as stored (the storage limit).
 
     python bench/bank_loans.py [--records 200000] [--batch 10000] [--clubs 2000]
-                               [--member-share 0.5] [--min-ratio 0.2]
+                               [--member-share 0.5] [--min-ratio 0.5]
 
 Creates one PostgreSQL database per component (`<prefix>_<component>`, dropped and created
 again on every run), migrates them, generates a small club registry (`--clubs` clubs of about
@@ -21,9 +22,11 @@ its rows by COPY, so that both see the same machine: these machines are noisy):
   member borrowers, times) loaded by binary COPY into a scratch table with its columns, checks
   and indexes: what storing them costs PostgreSQL, before any of the API's own work.
 
-It prints the rates in rows per second, the ratio API / COPY against the target (20 %) and
-against the other two references, the latency per batch and the matched share. Exit code: 0
-when the ratio meets `--min-ratio`, 1 when it does not, 2 when the run failed, 130 on Ctrl-C.
+It prints the rates in rows per second, the ratio API / indexed COPY against the target
+(issue 18: 50 %) and against the plain COPYs as context, the latency per batch (p50, p99, max),
+the loans service's resident memory before the batches and its peak while it handled them
+(`VmHWM`, reset after the warm-up), and the matched share. Exit code: 0 when the ratio meets
+`--min-ratio`, 1 when it does not, 2 when the run failed, 130 on Ctrl-C.
 The platform is always stopped; the databases are kept for inspection.
 """
 
@@ -67,7 +70,8 @@ from services.loans.bank.rules import MAX_BATCH_RECORDS, VALUE_FIELDS, Membershi
 from services.loans.bank.store import LOAN_COLUMNS
 from tools.stack import Stack
 
-TARGET_RATIO = 0.20
+TARGET_RATIO = 0.50
+"""API / indexed COPY: the storage limit (issue 18)."""
 BANK_CODE = "VBSP"
 BATCH_TIMEOUT = 120.0
 SCRATCH_TABLE = "bench_bank_loans_copy"
@@ -339,6 +343,32 @@ def indexed_reference(loans_url: str) -> CopyReference:
 
 
 @dataclass
+class Memory:
+    """The loans service's resident memory, from `/proc` (Linux)."""
+
+    before_mb: float = 0.0
+    peak_mb: float = 0.0
+
+
+def _status_mb(pid: int, field_name: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1]) / 1024  # kB
+    return 0.0
+
+
+def memory_before(pid: int) -> Memory:
+    """The service's memory now, its peak reset (`clear_refs`), so that `peak_of` reads the
+    peak of what follows."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+    return Memory(before_mb=_status_mb(pid, "VmRSS"))
+
+
+def peak_of(pid: int, memory: Memory) -> Memory:
+    return Memory(memory.before_mb, _status_mb(pid, "VmHWM"))
+
+
+@dataclass
 class Batch:
     size: int
     body: bytes
@@ -400,9 +430,14 @@ def _share(api: Run, reference: Run) -> float:
     return api.rate / reference.rate if reference.rate else 0.0
 
 
-def report(runs: list[Run], args: argparse.Namespace) -> bool:
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def report(runs: list[Run], memory: Memory, args: argparse.Namespace) -> bool:
     api, reference, binary, indexed = runs
-    ratio = _share(api, reference)
+    ratio = _share(api, indexed)
     passed: bool = ratio >= args.min_ratio
     print()
     print(
@@ -410,16 +445,21 @@ def report(runs: list[Run], args: argparse.Namespace) -> bool:
         f"{api.matched:,} matched to club members ({api.matched / api.rows:.0%})"
     )
     print(
-        f"API batches   {api.rate:>10,.0f} rows/s  ({api.seconds:6.1f} s; per batch median "
-        f"{statistics.median(api.batch_ms):.0f} ms, max {max(api.batch_ms):.0f} ms)"
+        f"API batches   {api.rate:>10,.0f} rows/s  ({api.seconds:6.1f} s; per batch p50 "
+        f"{_percentile(api.batch_ms, 0.5):.0f} ms, p99 {_percentile(api.batch_ms, 0.99):.0f} ms,"
+        f" max {max(api.batch_ms):.0f} ms)"
     )
-    print(_copy_line("COPY", reference))
-    print(_copy_line("COPY, binary", binary, "; for comparison only"))
     print(_copy_line("COPY, indexed", indexed, "; as stored, with bank_loans' indexes"))
+    print(_copy_line("COPY", reference, "; the posted columns, no index: context"))
+    print(_copy_line("COPY, binary", binary, "; the same, binary: context"))
     verdict = "PASS" if passed else "FAIL"
-    print(f"API / COPY    {ratio:>10.1%}  target >= {args.min_ratio:.0%}: {verdict}")
+    print(f"API / indexed {ratio:>10.1%}  target >= {args.min_ratio:.0%}: {verdict}")
+    print(f"API / COPY    {_share(api, reference):>10.1%}")
     print(f"API / binary  {_share(api, binary):>10.1%}")
-    print(f"API / indexed {_share(api, indexed):>10.1%}")
+    print(
+        f"loans service {memory.before_mb:>7.0f} MB resident before the batches, peak "
+        f"{memory.peak_mb:.0f} MB while handling them (one at a time)"
+    )
     print(f"load average  {os.getloadavg()[0]:>10.1f}  (the machine's, over the last minute)")
     return passed
 
@@ -440,7 +480,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="share of borrowers who are active members (0.5)",
     )
     parser.add_argument(
-        "--min-ratio", type=float, default=TARGET_RATIO, help="API / COPY to pass (0.2)"
+        "--min-ratio", type=float, default=TARGET_RATIO, help="API / indexed COPY to pass (0.5)"
     )
     add_seed(parser)
     add_server(parser, prefix="ishc_bench_bank")
@@ -486,7 +526,10 @@ def main(argv: list[str] | None = None) -> int:
         with bank_client(stack) as client:
             warm = make_records(min(args.batch, 1_000), [], args.seed + 1)
             post_batch(client, len(warm), orjson.dumps({"records": warm}), Run())
+            loans_pid = stack.processes["loans"].pid
+            memory = memory_before(loans_pid)
             runs = side_by_side(client, batches, urls["loans"])
+            memory = peak_of(loans_pid, memory)
         stack.stop()
         loans, matched, versions = stored_counts(urls["loans"])
         progress(
@@ -495,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if guard.exit_code is not None:
         return guard.exit_code
-    return 0 if report(runs, args) else 1
+    return 0 if report(runs, memory, args) else 1
 
 
 if __name__ == "__main__":

@@ -112,15 +112,15 @@ def canonical(value: Any) -> bytes | None:
         return None
 
 
-def read(body: bytes) -> ReadBody:
-    """The body to pass on; raises the problem for a body that is not valid JSON (400) or
-    holds a refused value (422)."""
+def read(body: bytes, *, with_canonical: bool = True) -> ReadBody:
+    """The body to pass on (and its canonical form if asked, when it comes on the way); raises
+    the problem for a body that is not valid JSON (400) or holds a refused value (422)."""
     if body.startswith(BOM):
         body = body[len(BOM) :]
-    return _screened(body) or ReadBody(_read_thoroughly(body), None)
+    return _screened(body, with_canonical) or ReadBody(_read_thoroughly(body), None)
 
 
-def _screened(body: bytes) -> ReadBody | None:
+def _screened(body: bytes, with_canonical: bool = True) -> ReadBody | None:
     """The common case, on one parse: a body without escaped quotes, refused escapes, control
     or invisible characters, text outside NFC, numbers that are not finite or that need
     reading (an exponent, more than `WHOLE_DIGITS` digits), duplicate keys or a flaw of JSON.
@@ -149,7 +149,7 @@ def _screened(body: bytes) -> ReadBody | None:
             value = jiter.from_json(rewritten, allow_inf_nan=False, catch_duplicate_keys=True)
         except ValueError:
             return None
-        return ReadBody(rewritten, canonical(value))
+        return ReadBody(rewritten, canonical(value) if with_canonical else None)
 
 
 def _read_thoroughly(body: bytes) -> bytes:
@@ -187,17 +187,17 @@ def _whole_numbers(body: bytes) -> bytes | None:
     kept: list[bytes] = []
     copied = 0
     last = len(body)
-    for digit in _outside_strings(body, shapes, b"0.0"):
-        if body[digit + 2] != ZERO:
+    for at in _outside_strings(body, shapes, b"0.0"):
+        if body[at + 2] != ZERO:
             continue  # a fraction (`7.92`)
-        end = digit + 3
+        end = at + 3
         while end < last and body[end] == ZERO:
             end += 1
         if end < last and body[end] not in DELIMITERS:
             continue  # a fraction (`7.05`)
-        if digit >= WHOLE_DIGITS and not shapes[digit - WHOLE_DIGITS : digit + 1].strip(b"0"):
+        if at >= WHOLE_DIGITS and not shapes[at - WHOLE_DIGITS : at + 1].strip(b"0"):
             return None  # more digits than an integer of 64 bits surely holds
-        kept.append(body[copied : digit + 1])
+        kept.append(body[copied : at + 1])
         copied = end
     if not kept:
         return body

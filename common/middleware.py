@@ -246,8 +246,10 @@ class StrictJsonMiddleware:
         if not body:
             await self.app(*with_body(scope, receive, body), send)
             return
+        # The canonical form serves the `Idempotency-Key` check only.
+        with_canonical = header(scope, b"idempotency-key") is not None
         try:
-            read = await run_in_threadpool(json_body.read, body)
+            read = await run_in_threadpool(json_body.read, body, with_canonical=with_canonical)
         except Problem as problem:
             await send_problem(scope, send, problem)
             return
