@@ -87,6 +87,10 @@ class ValidatedBatch(NamedTuple):
     def borrower_set(self) -> set[str]:
         return {borrower for borrower in self.borrowers if borrower is not None}
 
+    def loan_numbers(self) -> set[str]:
+        """Of the records valid field by field."""
+        return {record["loan_number"] for record in self.records if record is not None}
+
 
 class ParsedBatch(NamedTuple):
     """The posted records in order: each valid record's figures, or None with its reasons."""

@@ -7,7 +7,9 @@ are refused here too, not only at the gateway; records out of scope answer 404.
 """
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated
@@ -104,6 +106,8 @@ async def bank_posting(
 
 
 BankPostingDep = Annotated[BankPosting, Depends(bank_posting)]
+_PROBES = ThreadPoolExecutor(thread_name_prefix="bank-probe")
+"""Threads that read a batch's stored loans while its records are checked (`_probing`)."""
 
 
 @contextmanager
@@ -205,9 +209,27 @@ def _write_batch(
     event loop and a worker waits for the other's turn at the interpreter). The clubs service
     is asked about the borrowers as soon as the records are valid field by field."""
     validated = reading.validated_batch(body)
-    with _memberships(posting.lookup, validated.borrower_set(), loop) as memberships:
+    with (
+        _memberships(posting.lookup, validated.borrower_set(), loop) as memberships,
+        _probing(posting, validated.loan_numbers()) as probed,
+    ):
         parsed = reading.parse_batch(validated, clock.today())
-        return _write_parsed(posting, mode, parsed, memberships)
+        return _write_parsed(posting, mode, parsed, memberships, probed())
+
+
+@contextmanager
+def _probing(posting: BankPosting, numbers: set[str]) -> Iterator[Callable[[], service.Probe]]:
+    """`service.probe` of these loan numbers in a thread of its own, while the body of the
+    `with` goes on without the session (no statement, no savepoint) until it calls the
+    function yielded (which waits for the probe). Leaving waits for the probe in any case: the
+    session is never used by two threads at once."""
+    probing = _PROBES.submit(service.probe, posting.session, posting.bank_code, numbers, utcnow())
+    try:
+        yield probing.result
+    finally:
+        # A failed probe raises where its result is asked for; else the body's error prevails.
+        with contextlib.suppress(Exception):
+            probing.result()
 
 
 def _write_parsed(
@@ -215,15 +237,19 @@ def _write_parsed(
     mode: BatchMode,
     parsed: reading.ParsedBatch,
     memberships: Callable[[], Memberships],
+    probed: service.Probe,
 ) -> Response:
     """A parsed batch written (`memberships` gives the clubs service's answer once it is
-    needed), and its answer kept for retries."""
+    needed; `probed`, the stored loans read for it), and its answer kept for retries."""
     if parsed.rejected and mode is BatchMode.ATOMIC:
         raise reading.refused_batch(parsed)
     session, bank_code, subject = posting.session, posting.bank_code, posting.principal.subject
     prefer_lz4(session)  # the batch's events and its stored answer are megabytes
 
+    probes = iter([probed])  # for the first attempt: a partial batch may be written again
+
     def store(batch: reading.ParsedBatch) -> Response:
+        first = next(probes, None)
         with service.posting(
             session,
             bank_code,
@@ -233,6 +259,7 @@ def _write_parsed(
             memberships,
             utcnow(),
             batch.corrections,
+            first,
         ) as posted:
             if posted.plan.refused:
                 if mode is BatchMode.ATOMIC:  # nothing is written: the transaction rolls back

@@ -102,8 +102,26 @@ class Plan:
     """Names this posting in its answer and its events, so the bank can tie them together."""
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What a posting reads before it plans, under the bank's lock: a sync token from before
+    its writes, and the stored loans of (at least) its loan numbers."""
+
+    changed_since: str
+    loans: dict[str, StoredLoan]
+
+
+def probe(session: Session, bank_code: str, numbers: Collection[str], now: datetime) -> Probe:
+    """Takes the bank's lock and reads the stored loans of these numbers. A batch runs it in
+    a thread of its own while its records are checked (it waits on the database only)."""
+    # Before the posting writes: its loans are those the reader lists as changed since it.
+    changed_since = sync.now(session).encode()
+    store.lock_bank(session, bank_code, now)
+    return Probe(changed_since, store.current_loans(session, bank_code, sorted(numbers)))
+
+
 def plan(
-    session: Session,
+    probed: Probe,
     bank_code: str,
     loan_numbers: Sequence[str | None],
     postings: Sequence[LoanValues | None],
@@ -116,18 +134,9 @@ def plan(
     `postings` are the records' figures in order (None for an invalid record), `loan_numbers`
     their loan numbers, `corrections` the records that say they correct a loan's identity.
     """
-    store.lock_bank(session, bank_code, now)
-    # Only the valid records' numbers are read here, and those are validated strings (None
-    # stands for an invalid record's number): one cast for the batch, nothing per record.
-    valid_numbers = cast(Sequence[str], loan_numbers)
-    numbers = sorted(
-        {
-            number
-            for number, values in zip(valid_numbers, postings, strict=True)
-            if values is not None
-        }
-    )
-    loans = store.current_loans(session, bank_code, numbers)
+    numbers = sorted(valid_numbers(loan_numbers, postings))
+    posted_numbers = cast(Sequence[str], loan_numbers)  # only valid records' are read: strings
+    loans = probed.loans
     results: list[tuple[int, StoredLoan, Outcome]] = []
     kept: list[Posting] = []
     history: list[tuple[StoredLoan, Posting]] = []
@@ -137,7 +146,7 @@ def plan(
     for index, values in enumerate(postings):
         if values is None:
             continue
-        number = valid_numbers[index]
+        number = posted_numbers[index]
         loan = loans.get(number)
         posting: Posting | None = None
         if loan is None:
@@ -163,9 +172,20 @@ def plan(
         if posting is not None:
             kept.append(posting)
         results.append((index, loan, result))
-    # Every valid record's number now has its loan, in the order of `numbers`.
+    # Every valid record's number now has its loan, in the order of `numbers` (the probe may
+    # have read more: the numbers of records the rules refused after it started).
     loans_in_order = {number: loans[number] for number in numbers}
     return Plan(bank_code, loans_in_order, results, kept, history, refused)
+
+
+def valid_numbers(
+    loan_numbers: Sequence[str | None], postings: Sequence[LoanValues | None]
+) -> set[str]:
+    """The loan numbers of the valid records."""
+    # Those are validated strings (None stands for an invalid record's number): one cast for
+    # the batch, nothing per record.
+    numbers = cast(Sequence[str], loan_numbers)
+    return {number for number, values in zip(numbers, postings, strict=True) if values is not None}
 
 
 RETRACTED = (
@@ -209,14 +229,17 @@ def posting(
     memberships: Callable[[], Memberships],
     now: datetime,
     corrections: Collection[int] = (),
+    probed: Probe | None = None,
 ) -> Iterator[Posted]:
     """Plans and writes a posting, in the caller's thread (a worker: it waits on the database
     and on `memberships`, the clubs service's answer asked meanwhile). The history is written
     before the memberships are waited for; the body of the `with` (the caller's answer) and the
-    posting's events are made while PostgreSQL stores the new loans."""
-    # Before the posting writes: its loans are those the reader lists as changed since it.
-    changed_since = sync.now(session).encode()
-    planned = plan(session, bank_code, loan_numbers, postings, posted_by, now, corrections)
+    posting's events are made while PostgreSQL stores the new loans. `probed`: the `probe` the
+    caller made, if it did."""
+    if probed is None:
+        probed = probe(session, bank_code, valid_numbers(loan_numbers, postings), now)
+    changed_since = probed.changed_since
+    planned = plan(probed, bank_code, loan_numbers, postings, posted_by, now, corrections)
     record_history(session, planned)
     found = memberships()
     with applying(session, planned, found, now):
@@ -247,14 +270,14 @@ def write_each_refusal_alone(
         pass
     valid = [index for index, values in enumerate(parsed.postings) if values is not None]
 
-    def probe(batch: ParsedBatch) -> None:
+    def attempt(batch: ParsedBatch) -> None:
         with posting(
             session, bank_code, posted_by, batch.loan_numbers, batch.postings, lambda: None, now
         ):
             pass
 
     now = utcnow()
-    refused = _refused_records(session, parsed, valid, probe)
+    refused = _refused_records(session, parsed, valid, attempt)
     return write(parsed.rejecting(refused))
 
 
