@@ -24,6 +24,12 @@ _ERRORS_OF_SECURED_CALLS = {
 _ERRORS_OF_WRITES = {"409": "Conflicts with the stored data or a concurrent change"}
 _ERRORS_OF_BODIES = {"413": "The body is larger than the limit"}
 _ERRORS_OF_PATHS = {"404": "No such object, or none the caller may see"}
+_ERRORS_OF_FILTERS = {
+    "404": "The object a filter names does not exist, or the caller may not see it"
+}
+OBJECT_FILTERS = frozenset({"province", "commune", "programme"})
+"""Query parameters that name one object (as do the `…_id` ones): a filter on an unknown one,
+or on one out of the caller's scope, answers 404 rather than an empty list."""
 _ERRORS_OF_HEADERS = {"if-match": {"412": "The object changed since the ETag was read"}}
 WRITE_METHODS = ("post", "put", "patch", "delete")
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -193,6 +199,8 @@ def _add_error_answers(operation: dict[str, Any], method: str) -> None:
         errors.update(_ERRORS_OF_BODIES)
     if any(p.get("in") == "path" for p in parameters):
         errors.update(_ERRORS_OF_PATHS)
+    elif any(_names_object(p) for p in parameters):
+        errors.update(_ERRORS_OF_FILTERS)
     for parameter in parameters:
         name = str(parameter.get("name", "")).lower()
         if parameter.get("in") == "header":
@@ -202,6 +210,11 @@ def _add_error_answers(operation: dict[str, Any], method: str) -> None:
     responses = operation.setdefault("responses", {})
     for status, description in errors.items():
         responses.setdefault(status, _problem_response(description))
+
+
+def _names_object(parameter: dict[str, Any]) -> bool:
+    name = str(parameter.get("name", ""))
+    return parameter.get("in") == "query" and (name.endswith("_id") or name in OBJECT_FILTERS)
 
 
 def _mark_required_headers(operation: dict[str, Any]) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 
 from common import problem_codes
+from common.openapi import PROBLEM_REF
+from common.problems import PROBLEM_MEDIA_TYPE
 from gateway.proxy import API_PREFIX, ROUTES
 
 CACHE_SECONDS = 30.0
@@ -31,6 +33,28 @@ def _rename_refs(document: Any, renames: dict[str, str]) -> Any:
     for old, new in renames.items():
         text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
     return json.loads(text)
+
+
+TOO_MANY_CALLS = {
+    "description": "Over the caller's calls a minute (its role's fair use): wait the "
+    "Retry-After seconds",
+    "headers": {
+        "Retry-After": {
+            "description": "Seconds until a call is allowed again",
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+    "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF}},
+}
+
+
+def _rate_limited(path_item: dict[str, Any]) -> dict[str, Any]:
+    """A routed path's operations, each with the 429 the gateway's fair use may answer
+    (`gateway/fair_use.py`): the services never see those calls, so their documents omit it."""
+    for operation in path_item.values():
+        if isinstance(operation, dict) and "responses" in operation:
+            operation["responses"].setdefault("429", TOO_MANY_CALLS)
+    return path_item
 
 
 def merge(
@@ -55,7 +79,7 @@ def merge(
             schemas.setdefault(renames.get(name, name), schema)
         for path, item in doc.get("paths", {}).items():
             if _routed_to(service, path):
-                merged["paths"][path] = item
+                merged["paths"][path] = _rate_limited(item)
     merged["paths"] = dict(sorted(merged["paths"].items()))
     merged["servers"] = [{"url": "/", "description": "This gateway"}]
     # Every code a problem (or a field error) can carry: code → type, status, meaning.

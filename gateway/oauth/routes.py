@@ -230,7 +230,10 @@ def log_out(
     "A refresh token revokes its whole family; an unknown token, or an access token (they "
     "expire within minutes; disabling the account stops them at once), is answered the same "
     "200, as RFC 7009 asks.",
-    responses={200: {"description": "Revoked, or nothing to revoke: an empty JSON object"}},
+    responses={
+        200: {"description": "Revoked, or nothing to revoke: an empty JSON object"},
+        401: {"description": "Unknown app client (`invalid_client`)"},
+    },
 )
 def revoke(
     session: SessionDep,

@@ -18,7 +18,10 @@ router = APIRouter(
 
 
 @router.get(
-    "/{fund_id}/loan-rules", response_model=LoanRulesPublic, summary="The fund's loan rules"
+    "/{fund_id}/loan-rules",
+    response_model=LoanRulesPublic,
+    summary="The fund's loan rules",
+    responses={409: {"description": "The fund is an activity fund: it lends nothing"}},
 )
 def read_loan_rules(fund: VisibleFund, session: SessionDep) -> LoanRulesPublic:
     service.require_income_generation(fund)
