@@ -4,8 +4,9 @@ A subscriber chooses the URL, so without this check the gateway could be made to
 report the answers of) hosts only it can reach: the services, the database, the cloud's
 metadata address. With `GATEWAY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES` off (the default), a URL whose
 host is, or resolves to, a loopback, private, link-local or otherwise non-public address is
-refused when subscribing and again before every post (a name can be pointed elsewhere later).
-Development and the tests allow them, to receive on 127.0.0.1.
+refused when subscribing and again at every post, on the address the post then connects to (a
+name can be pointed elsewhere later; `network.py`). Development and the tests allow them, to
+receive on 127.0.0.1.
 """
 
 import ipaddress
@@ -24,7 +25,10 @@ def _is_public(address: str) -> bool:
 
 def check_host(url: str) -> None:
     """Refuses a URL whose host is a non-public IP literal or a local name (no DNS lookup)."""
-    host = (urlsplit(url).hostname or "").lower()
+    _check_name((urlsplit(url).hostname or "").lower())
+
+
+def _check_name(host: str) -> None:
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
         raise PrivateAddress(f"{host} is a local name")
     try:
@@ -35,16 +39,16 @@ def check_host(url: str) -> None:
         raise PrivateAddress(f"{host} is not a public address")
 
 
-def check_resolved(url: str) -> None:
-    """Refuses a URL whose host resolves to any non-public address (blocking: call in a
-    worker thread)."""
-    check_host(url)
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        found = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        raise PrivateAddress(f"{parts.hostname} does not resolve: {exc}") from exc
-    for *_, sockaddr in found:
-        if not _is_public(str(sockaddr[0])):
-            raise PrivateAddress(f"{parts.hostname} resolves to {sockaddr[0]}, not public")
+def checked_addresses(host: str, port: int, allow_private: bool) -> list[str]:
+    """The addresses `host` resolves to, to connect to; `PrivateAddress` if any is not public
+    (unless allowed), `socket.gaierror` if it does not resolve. Blocking: the webhooks' own
+    threads call it (`network.WebhookNetwork`)."""
+    if not allow_private:
+        _check_name(host.lower().strip("[]"))
+    found = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    addresses = list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in found))
+    if not allow_private:
+        for address in addresses:
+            if not _is_public(address):
+                raise PrivateAddress(f"{host} resolves to {address}, not public")
+    return addresses

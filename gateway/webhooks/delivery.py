@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from common.clock import utcnow
 from gateway.settings import GatewaySettings
 from gateway.webhooks import signing
-from gateway.webhooks.addresses import PrivateAddress, check_resolved
+from gateway.webhooks.addresses import PrivateAddress
 from gateway.webhooks.fanout import PENDING
 from gateway.webhooks.models import (
     WebhookBackfill,
@@ -24,6 +24,7 @@ from gateway.webhooks.models import (
     WebhookEventBody,
     WebhookSubscription,
 )
+from gateway.webhooks.network import WebhookNetwork, WebhookTransport
 
 DELIVERED = "delivered"
 FAILED = "failed"
@@ -123,8 +124,11 @@ class Sender:
     def __init__(self, engine: Engine, settings: GatewaySettings) -> None:
         self.engine = engine
         self.settings = settings
+        network = WebhookNetwork(settings.webhook_allow_private_addresses)
         self.client = httpx.AsyncClient(
-            timeout=settings.webhook_timeout_seconds, follow_redirects=False
+            timeout=settings.webhook_timeout_seconds,
+            follow_redirects=False,
+            transport=WebhookTransport(network, max_connections=BATCH),
         )
         self._wake = asyncio.Event()
 
@@ -164,17 +168,14 @@ class Sender:
         return timedelta(seconds=3 * self.settings.webhook_timeout_seconds + 5)
 
     async def _post(self, due: Due) -> Attempt:
-        if not self.settings.webhook_allow_private_addresses:
-            try:
-                await run_in_threadpool(check_resolved, due.url)
-            except PrivateAddress as exc:
-                return Attempt(due, utcnow(), None, f"not sent: {exc}"[:500])
         body = due.body.encode()
         stamp = int(time.time())
         headers = signing.headers(due.secret, due.event_id, stamp, body)
         headers["User-Agent"] = "ISHC-Webhooks/1"
         try:
             response = await self.client.post(due.url, content=body, headers=headers)
+        except PrivateAddress as exc:
+            return Attempt(due, utcnow(), None, f"not sent: {exc}"[:500])
         except httpx.HTTPError as exc:
             return Attempt(due, utcnow(), None, f"{type(exc).__name__}: {exc}"[:500])
         error = None if 200 <= response.status_code < 300 else f"answered {response.status_code}"

@@ -1,5 +1,6 @@
 """What the webhook endpoints take and give."""
 
+import re
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -11,6 +12,11 @@ from common.problem_codes import Code
 from common.problems import rule_error
 from common.schemas import InputModel, OutputModel, PastDate, PatchModel
 
+WEB_ADDRESS = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]+(?:[/?#][!-~]*)?$")
+"""What a sender can post to, as the API document states it: printable ASCII, a host of
+letters, digits, dots and hyphens (an internationalised one in its `xn--` form), a port or an
+IP address in brackets."""
+
 
 def _web_address(url: str) -> str:
     parts = urlsplit(url)
@@ -18,6 +24,13 @@ def _web_address(url: str) -> str:
         raise rule_error(Code.INVALID_URL, "an http or https address with a host")
     if parts.username or parts.password:
         reason = "no credentials in the address; check the signature instead"
+        raise rule_error(Code.INVALID_URL, reason)
+    if WEB_ADDRESS.fullmatch(url) is None:
+        reason = (
+            "an address of printable ASCII characters whose host has only letters, digits, dots "
+            "and hyphens (write an internationalised host in its xn-- form, and other "
+            "characters as %XX escapes)"
+        )
         raise rule_error(Code.INVALID_URL, reason)
     return url
 
@@ -29,8 +42,7 @@ WebhookUrl = Annotated[
         max_length=2000,
         json_schema_extra={
             "format": "uri",
-            # what a sender can post to; the address itself may also be written in Unicode
-            "pattern": r"^https?://[A-Za-z0-9.:\[\]-]+(?:[/?#][!-~]*)?$",
+            "pattern": WEB_ADDRESS.pattern,
         },
     ),
     AfterValidator(_web_address),
