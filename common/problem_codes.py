@@ -150,6 +150,7 @@ class Code(StrEnum):
     INCONSISTENT = "inconsistent"
     SUM_MISMATCH = "sum_mismatch"
     DUPLICATE_VALUE = "duplicate_value"
+    DATE_FORMAT = "date_format"
     DATE_IN_FUTURE = "date_in_future"
     DATE_TOO_EARLY = "date_too_early"
     DATE_OUT_OF_ORDER = "date_out_of_order"
@@ -536,6 +537,8 @@ CATALOGUE: dict[Code, CodeInfo] = {
         "memory cannot place it any more): read the list again from the start.",
         Code.INVALID_SYNC_TOKEN: "changed_since is not a sync token: pass the sync_token an "
         "earlier read of this list answered.",
+        Code.DATE_FORMAT: "A date is written YYYY-MM-DD (2026-12-07): not a number of seconds, "
+        "not a date and time.",
         Code.DATE_IN_FUTURE: "The date is after today in Vietnam (Asia/Ho_Chi_Minh).",
         Code.DATE_TOO_EARLY: "The date is before the earliest the platform records.",
         Code.DATE_OUT_OF_ORDER: "The date is before a date it must follow (a period's from "

@@ -209,6 +209,8 @@ CODES: dict[Code, str] = {
     Code.CURSOR_ROW_GONE: "Dòng mà con trỏ đi sau đã rời khỏi danh sách: hãy đọc lại từ đầu.",
     Code.INVALID_SYNC_TOKEN: "changed_since không phải sync token: hãy dùng sync_token của lần "
     "đọc trước.",
+    Code.DATE_FORMAT: "Ngày được viết theo dạng YYYY-MM-DD (2026-12-07): không phải số giây, "
+    "không kèm giờ.",
     Code.DATE_IN_FUTURE: "Ngày này sau ngày hôm nay (giờ Việt Nam).",
     Code.DATE_TOO_EARLY: "Ngày này sớm hơn ngày sớm nhất nền tảng ghi nhận.",
     Code.DATE_OUT_OF_ORDER: "Ngày này trước một ngày mà nó phải đi sau (ngày bắt đầu sau ngày "

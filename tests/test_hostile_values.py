@@ -69,6 +69,24 @@ def test_a_fraction_of_a_dong_is_refused(admin: httpx.Client) -> None:
     assert_problem(response, 422, "amount")
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("amount", "2500000"), ("amount", True), ("occurred_on", 1704067200), ("occurred_on", "0")],
+)
+def test_a_value_is_taken_only_as_json_writes_its_type(
+    admin: httpx.Client, field: str, value: object
+) -> None:
+    """A number as text, a boolean as a number, a date as seconds since 1970: the document
+    excludes them and pydantic's lax mode took them (the fuzzer's negative data found it)."""
+    club = make_lending_club(admin)
+    capital = {"amount": 2500000, "occurred_on": "2024-01-01", "origin": "seed", field: value}
+    assert_problem(admin.post(f"/api/v1/funds/{club['fund_id']}/capital", json=capital), 422, field)
+
+
+def test_a_boolean_is_true_or_false_not_a_number(bank: httpx.Client) -> None:
+    assert_problem(bank.post(BANKS, json=record(correction=1), headers=_key()), 422, "correction")
+
+
 def test_a_duplicate_key_is_refused_not_read_as_the_last_one(bank: httpx.Client) -> None:
     body = json.dumps(record())[:-1] + ', "principal": 1}'
     response = bank.post(BANKS, content=body, headers=_key())

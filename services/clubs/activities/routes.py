@@ -15,7 +15,7 @@ from common import clock
 from common.auth import CurrentPrincipal, require_roles
 from common.db import SessionDep
 from common.personal_data import as_seen_by
-from common.schemas import IdPath, Page, PageDep
+from common.schemas import IdPath, Page, PageDep, WrittenDay
 from common.sync import ChangedSince
 from services.clubs.activities import rules, service
 from services.clubs.activities.schemas import (
@@ -38,8 +38,8 @@ router = APIRouter(
     dependencies=[Depends(require_roles(*CLUB_READERS))],
 )
 
-From = Annotated[date | None, Query(alias="from", description="First day (inclusive).")]
-To = Annotated[date | None, Query(alias="to", description="Last day (inclusive).")]
+From = Annotated[WrittenDay | None, Query(alias="from", description="First day (inclusive).")]
+To = Annotated[WrittenDay | None, Query(alias="to", description="Last day (inclusive).")]
 
 
 @dataclass(frozen=True)

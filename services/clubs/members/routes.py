@@ -5,7 +5,6 @@ Members' personal data is for admins, the officer of the club's area and the clu
 too, not only at the gateway; clubs and members out of the caller's scope answer 404.
 """
 
-from datetime import date
 from typing import Annotated, Any
 
 import orjson
@@ -19,7 +18,7 @@ from common.etag import IfMatch, set_etag
 from common.personal_data import shown
 from common.problem_codes import Code
 from common.problems import Conflict, NotFound, ValidationFailed, field_error
-from common.schemas import IdPath, Page, PageDep
+from common.schemas import IdPath, Page, PageDep, WrittenDay
 from common.sealing import blind_index
 from common.spreadsheets import Upload
 from common.sync import ChangedSince
@@ -113,7 +112,7 @@ def list_members(
     page: PageDep,
     response: Response,
     active_on: Annotated[
-        date | None, Query(description="Members on this date; today in Vietnam by default.")
+        WrittenDay | None, Query(description="Members on this date; today in Vietnam by default.")
     ] = None,
     include_left: Annotated[
         bool, Query(description="Every membership, also those that ended.")
@@ -167,7 +166,7 @@ def read_board(
     club: VisibleClub,
     session: SessionDep,
     response: Response,
-    on: Annotated[date | None, Query(description="Today in Vietnam by default.")] = None,
+    on: Annotated[WrittenDay | None, Query(description="Today in Vietnam by default.")] = None,
 ) -> Board:
     board = service.board(session, club, on or clock.today())
     shown(response, (seat.member_id for seat in board.seats))  # their names

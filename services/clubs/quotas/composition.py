@@ -14,7 +14,7 @@ from common.cursor import SortKey
 from common.db import SessionDep
 from common.paging import Paged
 from common.problems import NotFound
-from common.schemas import Page, PageDep
+from common.schemas import Page, PageDep, WrittenDay
 from common.vietnamese import ENGLISH, Language, RequestLanguage
 from services.clubs.domain import ClubStatus
 from services.clubs.models import Club, Member, QuotaProfile
@@ -40,7 +40,7 @@ from services.clubs.scope import CLUB_READERS, VisibleClub, club_filter
 
 router = APIRouter(prefix="/api/v1/clubs", tags=["composition"])
 OnDate = Annotated[
-    date | None, Query(description="The date to judge on; today in Vietnam by default.")
+    WrittenDay | None, Query(description="The date to judge on; today in Vietnam by default.")
 ]
 ProvinceFilter = Annotated[ProvinceCode | None, Query(description="Province code")]
 supervisors = [Depends(require_roles(Role.ADMIN, Role.OFFICER, Role.SERVICE))]

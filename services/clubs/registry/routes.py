@@ -1,6 +1,5 @@
 """`/api/v1/clubs`: the registry of clubs."""
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -14,7 +13,7 @@ from common.etag import IfMatch, claim_version, set_etag
 from common.paging import Synced, page_of
 from common.problem_codes import Code
 from common.problems import Conflict, NotFound, invalid
-from common.schemas import MAX_IDS, Id, Page, PageDep
+from common.schemas import MAX_IDS, Id, Page, PageDep, WrittenDay
 from common.scope import covers_place
 from common.sync import ChangedSince
 from common.text import fold
@@ -149,10 +148,10 @@ def list_clubs(
         ),
     ] = None,
     on: Annotated[
-        date | None, Query(description="Date for `compliant`; today in Vietnam by default.")
+        WrittenDay | None, Query(description="Date for `compliant`; today in Vietnam by default.")
     ] = None,
-    founded_from: date | None = None,
-    founded_to: date | None = None,
+    founded_from: WrittenDay | None = None,
+    founded_to: WrittenDay | None = None,
     q: Annotated[
         str | None,
         Query(

@@ -21,7 +21,7 @@ from common.paging import Synced, page_of
 from common.personal_data import as_seen_by
 from common.problem_codes import Code
 from common.problems import Conflict, NotFound, invalid
-from common.schemas import Id, IdPath, Page, PageDep, PageParams
+from common.schemas import Id, IdPath, Page, PageDep, PageParams, WrittenDay
 from common.sync import ChangedSince, Token
 from services.funding.flows import money_file, service
 from services.funding.flows.models import Allocation, Commitment, Receipt
@@ -85,8 +85,8 @@ def flow_query(
     funder_id: Id | None = None,
     plan_id: Id | None = None,
     province: ProvinceCode | None = None,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
+    date_from: Annotated[WrittenDay | None, Query(alias="from")] = None,
+    date_to: Annotated[WrittenDay | None, Query(alias="to")] = None,
     since: ChangedSince = None,
 ) -> FlowQuery:
     if date_from and date_to and date_from > date_to:

@@ -22,7 +22,7 @@ from common.db import SessionDep
 from common.export import FILE_ANSWERS, FileFormat, file_answer
 from common.problem_codes import Code
 from common.problems import Forbidden, NotFound, invalid
-from common.schemas import Id
+from common.schemas import Id, ReportDate
 from services.funding.catalogue.models import Programme
 from services.funding.indicators import export, report
 from services.funding.indicators.schemas import IndicatorReport
@@ -36,8 +36,6 @@ router = APIRouter(
     dependencies=[Depends(require_roles(*READERS))],
 )
 CLUB_SECTIONS = ["clubs", "members", "activities"]
-# The programme's records start in 2000; the bound keeps date arithmetic away from year 9999.
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 MONEY_SECTIONS = ["money"]
 
 
@@ -190,12 +188,9 @@ async def indicators(
     funder_id: Annotated[
         Id | None, Query(description="One funder's clubs; partners always get their own.")
     ] = None,
-    date_from: Annotated[date | None, Query(alias="from", ge=FIRST_DAY, le=LAST_DAY)] = None,
-    date_to: Annotated[date | None, Query(alias="to", ge=FIRST_DAY, le=LAST_DAY)] = None,
-    on: Annotated[
-        date | None,
-        Query(ge=FIRST_DAY, le=LAST_DAY, description="One day instead of a period."),
-    ] = None,
+    date_from: Annotated[ReportDate | None, Query(alias="from")] = None,
+    date_to: Annotated[ReportDate | None, Query(alias="to")] = None,
+    on: Annotated[ReportDate | None, Query(description="One day instead of a period.")] = None,
     programme: Annotated[
         str | None,
         Query(max_length=30, description="Targets of this programme; default: in force."),

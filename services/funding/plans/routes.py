@@ -3,7 +3,6 @@
 Admins and the province's officers write; partners read approved plans; services read all.
 """
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
@@ -20,7 +19,7 @@ from common.paging import page_of
 from common.personal_data import as_seen_by
 from common.problem_codes import Code
 from common.problems import NotFound, ServiceUnavailable, invalid
-from common.schemas import IdPath, Page, PageDep
+from common.schemas import IdPath, Page, PageDep, WrittenDay
 from common.scope import covers_place
 from common.spreadsheets import Upload
 from services.funding.catalogue.models import Programme
@@ -233,7 +232,9 @@ def plan_execution(
     found: ReadablePlan,
     session: SessionDep,
     principal: CurrentPrincipal,
-    on: Annotated[date | None, Query(description="Money moved up to this date (today).")] = None,
+    on: Annotated[
+        WrittenDay | None, Query(description="Money moved up to this date (today).")
+    ] = None,
 ) -> PlanExecution:
     plan, _ = found
     return execution.for_plan(session, principal, plan, on or clock.today())

@@ -25,7 +25,7 @@ from common.db import SessionDep
 from common.paging import sync_token
 from common.problem_codes import Code
 from common.problems import invalid
-from common.schemas import Id, PageDep, PageParams
+from common.schemas import Id, PageDep, PageParams, WrittenDay
 from common.sync import ChangedSince, Token
 from services.funding.catalogue.models import Funder
 from services.funding.flows.models import Allocation
@@ -313,8 +313,8 @@ async def funded_clubs(
             description="The funders' source column: a code of `/api/v1/reference/sources`.",
         ),
     ] = None,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
+    date_from: Annotated[WrittenDay | None, Query(alias="from")] = None,
+    date_to: Annotated[WrittenDay | None, Query(alias="to")] = None,
     since: ChangedSince = None,
 ) -> FundedClubsPage:
     if date_from and date_to and date_from > date_to:

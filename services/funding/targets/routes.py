@@ -19,7 +19,7 @@ from common.export import FILE_ANSWERS, FileFormat, file_answer
 from common.idempotency import Idempotency
 from common.problem_codes import Code
 from common.problems import Forbidden, NotFound, invalid
-from common.schemas import Id, IdPath
+from common.schemas import Id, IdPath, ReportDate
 from services.funding.catalogue.models import Programme
 from services.funding.plans import service as plans
 from services.funding.plans.routes import ReadablePlan, WritablePlan
@@ -246,7 +246,7 @@ async def target_report(
     programme: Annotated[
         str | None, Query(max_length=30, description="A programme phase's code.")
     ] = None,
-    on: Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2100, 12, 31))] = None,
+    on: ReportDate | None = None,
     format: FileFormat = "json",
 ) -> TargetReport | Response:
     targets, start = await run_in_threadpool(_owner, session, principal, plan_id, programme)
@@ -291,7 +291,7 @@ async def national_target_report(
             "two that overlap, the one that began later).",
         ),
     ] = None,
-    on: Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2100, 12, 31))] = None,
+    on: ReportDate | None = None,
 ) -> NationalTargetReport:
     day = on or clock.today()
     if programme is None:

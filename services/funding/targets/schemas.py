@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from common.schemas import InputModel, OutputModel
+from common.schemas import InputModel, OutputModel, WrittenDay
 from services.funding.targets.catalogue import Counted, Level, Supplier, Unit
 
 AreaCode = Annotated[
@@ -51,12 +51,12 @@ class TargetIn(InputModel):
 
     indicator: Annotated[str, Field(min_length=1, max_length=60, examples=["members.women_share"])]
     area: Area
-    period_from: date | None = Field(
+    period_from: WrittenDay | None = Field(
         default=None,
         description="None: a milestone by `period_to`, counted from the plan's (or phase's) "
         "first day.",
     )
-    period_to: date = Field(description="The period's last day, or the milestone's date.")
+    period_to: WrittenDay = Field(description="The period's last day, or the milestone's date.")
     minimum: Bound | None = Field(default=None, description="At least this.")
     maximum: Bound | None = Field(default=None, description="At most this.")
     parameter: Annotated[int, Field(ge=0, le=10**15)] | None = Field(
@@ -106,7 +106,7 @@ class PeriodFigure(OutputModel):
 class TargetResult(OutputModel):
     target: TargetPublic
     verdict: Verdict
-    period_from: date | None = Field(
+    period_from: WrittenDay | None = Field(
         default=None, description="The period counted (none for an indicator counted on a date)."
     )
     period_to: date = Field(description="The last day counted (or the date counted on).")

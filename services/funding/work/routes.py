@@ -22,7 +22,7 @@ from common.paging import page_of
 from common.personal_data import as_seen_by
 from common.problem_codes import Code
 from common.problems import invalid
-from common.schemas import Id, IdPath, Page, PageDep
+from common.schemas import Id, IdPath, Page, PageDep, WrittenDay
 from services.funding.plans import service as plans
 from services.funding.plans.models import Plan, PlanSeries
 from services.funding.plans.routes import ReadablePlan, WritablePlan
@@ -53,8 +53,8 @@ router = APIRouter(
 )
 Recorder = Annotated[Principal, Depends(require_roles(*PLANNERS))]
 BookReader = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.OFFICER, Role.SERVICE))]
-DateFrom = Annotated[date | None, Query(alias="from", description="On or after this day.")]
-DateTo = Annotated[date | None, Query(alias="to", description="On or before this day.")]
+DateFrom = Annotated[WrittenDay | None, Query(alias="from", description="On or after this day.")]
+DateTo = Annotated[WrittenDay | None, Query(alias="to", description="On or before this day.")]
 
 
 def _dates_in_order(date_from: date | None, date_to: date | None) -> None:

@@ -1,6 +1,5 @@
 """`/api/v1/funds`: club funds and their ledger."""
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -16,7 +15,7 @@ from common.idempotency import Idempotency
 from common.paging import page_of
 from common.problem_codes import Code
 from common.problems import Conflict, NotFound, invalid
-from common.schemas import Id, IdPath, Page, PageDep
+from common.schemas import Id, IdPath, Page, PageDep, WrittenDay
 from common.sync import ChangedSince
 from services.loans.ledger import service
 from services.loans.ledger.models import Fund
@@ -248,8 +247,8 @@ def fund_statement(
     fund: VisibleFund,
     session: SessionDep,
     page: PageDep,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
+    date_from: Annotated[WrittenDay | None, Query(alias="from")] = None,
+    date_to: Annotated[WrittenDay | None, Query(alias="to")] = None,
     since: ChangedSince = None,
 ) -> Page[StatementLine]:
     if date_from and date_to and date_from > date_to:

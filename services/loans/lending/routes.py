@@ -8,7 +8,6 @@ Loans out of the caller's scope answer 404, like loans that do not exist.
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -23,7 +22,7 @@ from common.idempotency import Idempotency
 from common.paging import Synced, page_of
 from common.problem_codes import Code
 from common.problems import Conflict, NotFound, invalid
-from common.schemas import Id, IdPath, Page, PageDep
+from common.schemas import Id, IdPath, Page, PageDep, WrittenDay
 from common.sync import ChangedSince
 from services.loans.clubs import MemberDirectoryDep, MemberFacts
 from services.loans.ledger.models import Fund
@@ -184,7 +183,8 @@ def read_loan(
     loan: VisibleLoan,
     session: SessionDep,
     on: Annotated[
-        date | None, Query(description="Figures at the end of this day; default today in Vietnam.")
+        WrittenDay | None,
+        Query(description="Figures at the end of this day; default today in Vietnam."),
     ] = None,
 ) -> LoanDetail:
     return service.detail(session, loan, on or clock.today())

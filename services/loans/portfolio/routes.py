@@ -14,7 +14,7 @@ from common.club_directory import ClubDirectoryDep
 from common.db import ReportSessionDep, report_timeout, tune_for_report
 from common.problem_codes import Code
 from common.problems import NotFound, invalid
-from common.schemas import Id
+from common.schemas import Id, WrittenDay
 from services.loans.bank.models import BankLoan
 from services.loans.lending.models import Loan
 from services.loans.portfolio.balances import kept_area, portfolio_figures
@@ -78,7 +78,8 @@ async def portfolio_scope(
     principal: CurrentPrincipal,
     clubs: ClubDirectoryDep,
     on: Annotated[
-        date | None, Query(description="The date of the figures; today in Vietnam by default.")
+        WrittenDay | None,
+        Query(description="The date of the figures; today in Vietnam by default."),
     ] = None,
     province: Annotated[ProvinceCode | None, Query(description="One province's figures.")] = None,
     club_id: Annotated[Id | None, Query(description="One club's figures.")] = None,
