@@ -239,6 +239,7 @@ def _claiming(*, required: bool) -> Any:
         idempotency_key: Annotated[
             str | None,
             Header(
+                min_length=1,  # an empty key is refused (422), not taken as no key
                 max_length=MAX_KEY_LENGTH,
                 description="Makes retries safe: the same key and body return the first answer.",
                 # The code answers 428 without it, so the document says it is required.
