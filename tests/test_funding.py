@@ -468,6 +468,30 @@ def test_a_partner_sees_its_own_funders_money_and_only_counts_of_the_rest(
     assert by_club[club["id"]]["amount"] == 3 * MILLION
     assert by_club[other_club["id"]]["amount"] == 7 * MILLION
 
+    # The same as a file for a data team: every club, one row per club and funder it may see.
+    window = {"province": LAO_CAI, "from": "2024-01-01"}
+    answer = partner.get("/api/v1/funded-clubs", params={**window, "format": "csv"})
+    assert answer.status_code == 200, answer.text
+    assert 'filename="funded-clubs.csv"' in answer.headers["content-disposition"]
+    header, *rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    (row,) = [dict(zip(header, values, strict=True)) for values in rows]
+    assert (row["period_from"], row["period_to"]) == ("2024-01-01", "")
+    assert row["club_id"] == str(club["id"]) and row["club_name"] == club["name"]
+    assert row["funder_id"] == str(ours["id"]) and row["amount"] == str(10 * MILLION)
+    assert row["club_amount"] == str(10 * MILLION) and row["other_funders"] == "1"
+    workbook = admin.get("/api/v1/funded-clubs", params={"province": LAO_CAI, "format": "xlsx"})
+    sheet = load_workbook(io.BytesIO(workbook.content)).active
+    assert sheet is not None
+    header = [cell.value for cell in sheet[2]]
+    shown = [
+        (
+            sheet.cell(n, header.index("club_id") + 1).value,
+            sheet.cell(n, header.index("funder_id") + 1).value,
+        )
+        for n in range(3, sheet.max_row + 1)
+    ]
+    assert {(club["id"], ours["id"]), (club["id"], theirs["id"])} <= set(shown)
+
 
 def test_partners_record_only_their_own_pledges(
     admin: httpx.Client, as_role: Callable[..., httpx.Client], funded: dict

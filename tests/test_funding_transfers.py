@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import ADMIN_PASSWORD, _database_urls, _stack
 from tests.factories import make_club
-from tests.support import Api
+from tests.support import Api, assert_problem
 from tests.test_funding import allocate, capital_entries, funded_line, wait_for_status
 from tools.demo_funding import MILLION
 from tools.stack import Stack, free_port
@@ -182,8 +182,11 @@ def test_funded_clubs_answer_without_the_clubs_service_and_say_what_is_missing(
     stack.stop_one("clubs")
     try:
         page = admin.get("/api/v1/funded-clubs", params=params)
+        # a file cannot say what it lacks: it is refused until the names can be had
+        file = admin.get("/api/v1/funded-clubs", params={**params, "format": "csv"})
     finally:
         stack.start(["clubs"])
+    assert assert_problem(file, 503)["code"] == "service_unavailable"
     assert page.status_code == 200, page.text
     body = page.json()
     assert body["missing"] == ["items.club_code", "items.club_name", "items.club_status"]

@@ -10,21 +10,22 @@ from collections import defaultdict
 from datetime import date
 from typing import Annotated, TypedDict
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import ColumnElement, Row, ScalarSelect, Select, func, literal
 from sqlalchemy import select as core_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from common import cursor
+from common import cursor, export
 from common.auth import CurrentPrincipal, Principal, Role, require_roles
-from common.club_directory import ClubDirectoryDep
+from common.club_directory import ClubDirectoryDep, ClubFacts
 from common.cursor import SortKey
 from common.db import SessionDep
+from common.export import FILE_ANSWERS, Cell, FileFormat
 from common.paging import sync_token
 from common.problem_codes import Code
-from common.problems import invalid
+from common.problems import ServiceUnavailable, invalid
 from common.schemas import Id, PageDep, PageParams, WrittenDay
 from common.sync import ChangedSince, Token
 from services.funding.catalogue.models import Funder
@@ -40,6 +41,16 @@ router = APIRouter(
     dependencies=[Depends(require_roles(*READERS))],
 )
 CLUB_FIELDS = ("items.club_code", "items.club_name", "items.club_status")
+MAX_FILE_CLUBS = 30_000
+"""Clubs in one file: more than the country has (about 6,500; 25,000 at the benchmarks' scale),
+and few enough for one `IN` list of SQLite's."""
+FILE_HEADER = [
+    "period_from", "period_to", "club_id", "club_code", "club_name", "club_status",
+    "province_code", "commune_code", "club_amount", "club_allocations", "other_funders",
+    "funder_id", "funder_name", "funder_type", "source", "amount", "allocations",
+    "first_allocated_on", "last_allocated_on",
+]  # fmt: skip
+"""A file's columns: one row per club and funder (long, as pivot tables read it)."""
 
 
 class Filters(TypedDict):
@@ -122,6 +133,16 @@ def club_totals(
     )
 
 
+def _changed_since(
+    conditions: list[ColumnElement[bool]], since: Token | None
+) -> list[ColumnElement[bool]]:
+    """With `since`, only the clubs whose allocations changed after it."""
+    if since is None:
+        return conditions
+    changed = select(col(Allocation.club_id)).where(since.changed(col(Allocation.sync_stamp)))
+    return [*conditions, col(Allocation.club_id).in_(changed)]
+
+
 def _page(
     session: Session,
     conditions: list[ColumnElement[bool]],
@@ -134,9 +155,7 @@ def _page(
     keys = [SortKey.of(col(Allocation.club_id))]
     if page.cursor is not None:
         conditions = [*conditions, cursor.after(keys, cursor.decode(keys, page.cursor)[0])]
-    if since is not None:
-        changed = select(col(Allocation.club_id)).where(since.changed(col(Allocation.sync_stamp)))
-        conditions = [*conditions, col(Allocation.club_id).in_(changed)]
+    conditions = _changed_since(conditions, since)
     rows = list(
         session.execute(
             club_totals(conditions)
@@ -149,6 +168,18 @@ def _page(
     rows = rows[: page.limit]
     next_cursor = cursor.encode(keys, (rows[-1][0],), token.encode()) if more else None
     return rows, next_cursor, token
+
+
+def _every_row(
+    session: Session, conditions: list[ColumnElement[bool]], since: Token | None
+) -> list[ClubRow]:
+    """Every club's row in club order, for a file (422 beyond `MAX_FILE_CLUBS`)."""
+    query = club_totals(_changed_since(conditions, since)).order_by(col(Allocation.club_id))
+    rows = list(session.execute(query.limit(MAX_FILE_CLUBS + 1)).all())
+    if len(rows) > MAX_FILE_CLUBS:
+        reason = f"more than {MAX_FILE_CLUBS:,} clubs in one file: ask for one province"
+        raise invalid("province", reason, "query", code=Code.TOO_MANY_ROWS)
+    return rows
 
 
 def _summary(
@@ -295,7 +326,11 @@ def club_items(
 @router.get(
     "",
     response_model=FundedClubsPage,
+    responses=FILE_ANSWERS,
     summary="Clubs that received money: from which funders, how much and when",
+    description="A page of clubs (JSON), or with `format=csv|xlsx` every club the filters "
+    "give as a file for a spreadsheet: one row per club and funder, with the period asked for "
+    "(a partner's file holds its own funder's rows, and the count of the other funders).",
 )
 async def funded_clubs(
     session: SessionDep,
@@ -316,7 +351,8 @@ async def funded_clubs(
     date_from: Annotated[WrittenDay | None, Query(alias="from")] = None,
     date_to: Annotated[WrittenDay | None, Query(alias="to")] = None,
     since: ChangedSince = None,
-) -> FundedClubsPage:
+    format: FileFormat = "json",
+) -> FundedClubsPage | Response:
     if date_from and date_to and date_from > date_to:
         raise invalid("from", "is after 'to'", "query", code=Code.DATE_OUT_OF_ORDER)
     filters: Filters = {
@@ -329,6 +365,17 @@ async def funded_clubs(
     }
     await run_in_threadpool(_asked, session, principal, funder_id, programme)
     visible = allocation_conditions(principal, **filters, own_only=True)
+    if format != "json":
+        every = await run_in_threadpool(_every_row, session, visible, since)
+        items, _ = await run_in_threadpool(club_items, session, principal, filters, visible, every)
+        facts = await directory.facts_if_available({row[0] for row in every})
+        if items and not _named(items, facts):
+            raise ServiceUnavailable(
+                "The clubs service did not answer: the file would lack the clubs' names. "
+                "Try again shortly.",
+                code=Code.SERVICE_UNAVAILABLE,
+            )
+        return _file(items, filters, format)
     rows, next_cursor, token = await run_in_threadpool(_page, session, visible, page, since)
     facts = None
     if rows:
@@ -341,19 +388,7 @@ async def funded_clubs(
         items, summary = await run_in_threadpool(
             club_items, session, principal, filters, visible, rows
         )
-    missing: list[str] = []
-    if items:
-        if facts is None:
-            missing = list(CLUB_FIELDS)
-        else:
-            for item in items:
-                club = facts.get(item.club_id)
-                if club is not None:
-                    item.club_code, item.club_name, item.club_status = (
-                        club.code,
-                        club.name,
-                        club.status,
-                    )
+    missing = list(CLUB_FIELDS) if items and not _named(items, facts) else []
     return FundedClubsPage(
         items=items,
         total=summary.clubs,
@@ -364,3 +399,37 @@ async def funded_clubs(
         summary=summary,
         missing=missing,
     )
+
+
+def _named(items: list[FundedClub], facts: dict[int, ClubFacts] | None) -> bool:
+    """Gives the items their clubs' code, name and status; False when the clubs service could
+    not say (`facts` is None)."""
+    if facts is None:
+        return False
+    for item in items:
+        club = facts.get(item.club_id)
+        if club is not None:
+            item.club_code, item.club_name, item.club_status = club.code, club.name, club.status
+    return True
+
+
+def _file(items: list[FundedClub], filters: Filters, file_format: FileFormat) -> Response:
+    """The funded clubs as a file: one row per club and funder, the period asked for first."""
+    period = [filters["date_from"], filters["date_to"]]
+    rows: list[list[Cell]] = [
+        [
+            *period, item.club_id, item.club_code, item.club_name, item.club_status,
+            item.province_code, item.commune_code, item.amount, item.allocations,
+            item.other_funders, share.funder_id, share.funder_name, share.funder_type,
+            share.source, share.amount, share.allocations, share.first_allocated_on,
+            share.last_allocated_on,
+        ]
+        for item in items
+        for share in item.funders
+    ]  # fmt: skip
+    asked = f"{filters['date_from'] or 'the start'} to {filters['date_to'] or 'today'}"
+    if file_format == "xlsx":
+        data = export.to_xlsx(f"Funded clubs, {asked}", "funded clubs", FILE_HEADER, rows)
+    else:
+        data = export.to_csv(FILE_HEADER, rows)
+    return export.file_answer(data, file_format, "funded-clubs")
