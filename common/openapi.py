@@ -79,7 +79,7 @@ def problem_aware_openapi(app: FastAPI) -> dict[str, Any]:
                     responses.setdefault(status, _problem_response(description))
             else:
                 operation["security"] = []  # open to anyone, said rather than left out
-    _link_created_objects(schema.get("paths", {}))
+    _link_created_objects(schema.get("paths", {}), components)
     _name_form_bodies(schema)
     _state_text_rule(schema)
     _write_whole_bounds_as_integers(schema)
@@ -136,10 +136,36 @@ def _write_whole_bounds_as_integers(node: Any) -> None:
                 _write_whole_bounds_as_integers(value)
 
 
-def _link_created_objects(paths: dict[str, Any]) -> None:
-    """OpenAPI links from each POST that creates an object (201 with its `id`) to the
-    operations on that object, `/things` → `/things/{thing_id}…`: clients and fuzzers (the
-    stateful phase) follow them from what they made to what they may do with it."""
+def _properties(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """The properties of an object schema, or of the component it names."""
+    if "$ref" in schema:
+        schema = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    properties: dict[str, Any] = schema.get("properties", {})
+    return properties
+
+
+def _made_object(name: str, response: dict[str, Any], components: dict[str, Any]) -> str | None:
+    """Where the answer of a create gives the path parameter `name`, as a JSON pointer: its
+    field of that name, its `id`, or the `id` of the object it wraps (a bank's posting answers
+    `{batch_id, outcome, bank_loan: {id, …}}`); None when it does not."""
+    body = _properties(
+        response.get("content", {}).get("application/json", {}).get("schema", {}), components
+    )
+    if name in body:
+        return f"/{name}"
+    if "id" in body:
+        return "/id"
+    wrapped = [field for field, schema in body.items() if "id" in _properties(schema, components)]
+    return f"/{wrapped[0]}/id" if len(wrapped) == 1 else None
+
+
+def _link_created_objects(paths: dict[str, Any], components: dict[str, Any]) -> None:
+    """OpenAPI links from each POST that creates an object (201) to the operations on that
+    object, `/things` → `/things/{thing_id}…`: clients and fuzzers (the stateful phase) follow
+    them from what they made to what they may do with it. The parameter is the answer's field
+    of its own name when it has one (a fund entry recording an allocation answers its own `id`
+    and the `allocation_id` that `/funds/allocations/{allocation_id}` takes), else its `id` or
+    the `id` of the one object it wraps; no link where the answer does not say."""
     for path, path_item in paths.items():
         created = path_item.get("post", {}).get("responses", {}).get("201")
         if created is None:
@@ -151,7 +177,10 @@ def _link_created_objects(paths: dict[str, Any]) -> None:
                 continue
             name = tail[2 : tail.index("}")]
             parameters = {p: f"$request.path.{p}" for p in _path_parameters(path)}
-            parameters[name] = "$response.body#/id"
+            made = _made_object(name, created, components)
+            if made is None:
+                continue  # the answer does not say which object it made
+            parameters[name] = f"$response.body#{made}"
             if set(_path_parameters(other)) != set(parameters):
                 continue  # it needs more than the created object tells
             for operation in other_item.values():

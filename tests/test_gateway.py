@@ -310,3 +310,28 @@ def test_the_document_states_every_answer_the_gateway_or_a_filter_gives(stack: S
     assert "404" in paths["/api/v1/reports/targets/national"]["get"]["responses"]
     assert "409" in paths["/api/v1/funds/{fund_id}/loan-rules"]["get"]["responses"]
     assert "401" in paths["/auth/revoke"]["post"]["responses"]
+
+
+def test_each_link_from_what_was_made_takes_a_field_the_answer_has(stack: Stack) -> None:
+    """The fuzzer followed POST /funds/allocations to /funds/allocations/null: the links took
+    the created object's `id` for every parameter, also where the answer carries the
+    parameter's own field (`allocation_id`, `client_id`, a reference item's `code`)."""
+    document = httpx.get(stack.gateway_url + "/openapi.json").json()
+    components = document["components"]["schemas"]
+    followed = 0
+    for path, item in document["paths"].items():
+        created = item.get("post", {}).get("responses", {}).get("201", {})
+        body = created.get("content", {}).get("application/json", {}).get("schema", {})
+        for link in created.get("links", {}).values():
+            for parameter, source in link["parameters"].items():
+                if not source.startswith("$response.body#/"):
+                    continue
+                *outer, field = source.removeprefix("$response.body#/").split("/")
+                schema = body
+                for step in outer:  # into the object the answer wraps (a bank's posting)
+                    schema = components[schema["$ref"].rsplit("/", 1)[-1]]["properties"][step]
+                fields = components[schema["$ref"].rsplit("/", 1)[-1]]["properties"]
+                assert field in fields, (path, parameter, source)
+                assert field == parameter or parameter not in fields, (path, parameter)
+                followed += 1
+    assert followed > 50
