@@ -305,6 +305,8 @@ def test_bad_subscriptions_are_refused_with_the_field(admin: httpx.Client) -> No
         ({"url": "https://x.example*", "event_types": ["club.created"]}, "url"),
         ({"url": "https://bộ.example/hook", "event_types": ["club.created"]}, "url"),
         ({"url": "https://x.example/a hook", "event_types": ["club.created"]}, "url"),
+        ({"url": "https://x.example/K<e", "event_types": ["club.created"]}, "url"),  # no URI
+        ({"url": "https://x.example/%zz", "event_types": ["club.created"]}, "url"),
         ({"url": "https://x.example/hook", "event_types": []}, "event_types"),
         ({"url": "https://x.example/hook", "event_types": ["club.eaten"]}, "event_types.0"),
     ):

@@ -12,10 +12,12 @@ from common.problem_codes import Code
 from common.problems import rule_error
 from common.schemas import InputModel, OutputModel, PastDate, PatchModel
 
-WEB_ADDRESS = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]+(?:[/?#][!-~]*)?$")
-"""What a sender can post to, as the API document states it: printable ASCII, a host of
-letters, digits, dots and hyphens (an internationalised one in its `xn--` form), a port or an
-IP address in brackets."""
+WEB_ADDRESS = re.compile(
+    r"^https?://[A-Za-z0-9.:\[\]-]+(?:[/?#](?:[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)?$"
+)
+"""What a sender can post to, as the API document states it: a URI (RFC 3986: the characters it
+allows, others as `%XX`) whose host has letters, digits, dots and hyphens (an internationalised
+one in its `xn--` form), with a port or an IP address in brackets."""
 
 
 def _web_address(url: str) -> str:
@@ -27,9 +29,9 @@ def _web_address(url: str) -> str:
         raise rule_error(Code.INVALID_URL, reason)
     if WEB_ADDRESS.fullmatch(url) is None:
         reason = (
-            "an address of printable ASCII characters whose host has only letters, digits, dots "
-            "and hyphens (write an internationalised host in its xn-- form, and other "
-            "characters as %XX escapes)"
+            "a URI whose host has only letters, digits, dots and hyphens (write an "
+            "internationalised host in its xn-- form, and characters a URI does not allow as "
+            "%XX escapes)"
         )
         raise rule_error(Code.INVALID_URL, reason)
     return url
