@@ -34,7 +34,7 @@ class WebhookNetwork(httpcore.AsyncNetworkBackend):
         self._connect = httpcore.AnyIOBackend()
         self._resolver = ThreadPoolExecutor(RESOLVER_THREADS, thread_name_prefix="webhook-dns")
 
-    async def connect_tcp(  # httpcore's interface
+    async def connect_tcp(
         self,
         host: str,
         port: int,
