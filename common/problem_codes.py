@@ -47,6 +47,7 @@ class Code(StrEnum):
     INVALID_UTF8 = "invalid_utf8"
     MALFORMED_GZIP = "malformed_gzip"
     MALFORMED_BODY = "malformed_body"
+    DOT_SEGMENTS = "dot_segments"
     UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
     INVALID_GRANT = "invalid_grant"
     REFRESH_TOKEN_REUSED = "refresh_token_reused"
@@ -327,6 +328,8 @@ CATALOGUE: dict[Code, CodeInfo] = {
         "too early; send the whole compressed body, or send it uncompressed.",
         Code.MALFORMED_BODY: "The form or multipart body cannot be parsed; check its encoding "
         "against its Content-Type.",
+        Code.DOT_SEGMENTS: "The path has a '.' or '..' segment (also written %2e); send the path "
+        "it stands for.",
         Code.UNSUPPORTED_GRANT_TYPE: "POST /auth/token takes grant_type authorization_code, "
         "refresh_token, client_credentials or (legacy) password only (OAuth 2.0's "
         "unsupported_grant_type).",

@@ -56,6 +56,8 @@ CODES: dict[Code, str] = {
     "ngang; hãy gửi đủ nội dung nén, hoặc gửi không nén.",
     Code.MALFORMED_BODY: "Không phân tích được nội dung biểu mẫu (form/multipart); hãy kiểm tra "
     "cách mã hóa so với Content-Type.",
+    Code.DOT_SEGMENTS: "Đường dẫn có đoạn '.' hoặc '..' (kể cả viết %2e); hãy gửi đường dẫn đã "
+    "rút gọn.",
     Code.UNSUPPORTED_GRANT_TYPE: "POST /auth/token chỉ nhận grant_type authorization_code, "
     "refresh_token, client_credentials hoặc password (cũ).",
     Code.INVALID_GRANT: "Mã ủy quyền hoặc refresh token không hợp lệ, đã hết hạn, đã dùng, bị "

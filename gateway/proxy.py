@@ -22,6 +22,7 @@ from common.observability.access import ROUTE_HEADER
 from common.personal_data import SUBJECTS_HEADER, subjects
 from common.problem_codes import Code
 from common.problems import (
+    BadRequest,
     Forbidden,
     GatewayTimeout,
     NotFound,
@@ -118,7 +119,23 @@ GATEWAY_OWN = re.compile(r"^/api/v1/members/[^/]+/(access-log|personal-data)$")
 gateway/personal_data.py)."""
 
 
+DOT_SEGMENTS = frozenset({".", ".."})
+
+
+def refuse_dot_segments(path: str) -> None:
+    """A path with a `.` or `..` segment (`%2e` decoded) is refused: the HTTP client that
+    forwards it resolves them, and the service would answer another path than the one whose
+    prefix the role was checked for (`/api/v1/clubs/../members/1` reached the members' routes
+    as a partner, who may not use them; the service refused it too)."""
+    if not DOT_SEGMENTS.isdisjoint(path.split("/")):
+        raise BadRequest(
+            "The path has a '.' or '..' segment; send the path it stands for.",
+            code=Code.DOT_SEGMENTS,
+        )
+
+
 def route_for(path: str) -> tuple[str, Route]:
+    refuse_dot_segments(path)
     prefix = path[len(API_PREFIX) :].split("/", 1)[0]
     route = ROUTES.get(prefix)
     if route is None:
@@ -353,6 +370,7 @@ class ProxyMiddleware:
                 if route is not None:
                     request = Request(scope, receive)
                     try:
+                        refuse_dot_segments(path)
                         principal = authorise(request, route, prefix)
                         forwarder = request.app.state.forwarder
                         response = await forwarder.forward(request, route.service, principal)
