@@ -21,6 +21,7 @@ from common.middleware import (
     BodyLimitMiddleware,
     ContentTypeMiddleware,
     GzipRequestMiddleware,
+    HeadAsGetMiddleware,
     RequestIdMiddleware,
     StrictJsonMiddleware,
 )
@@ -40,6 +41,7 @@ def install_plumbing(app: FastAPI, max_body_bytes: int, strict_json: bool = True
     # Before any route is added: every route then refuses query parameters it does not take.
     app.router.dependencies.append(Depends(refuse_unknown_query))
     app.add_exception_handler(IdempotentReplay, on_replay)
+    app.add_middleware(HeadAsGetMiddleware)
     if strict_json:
         app.add_middleware(StrictJsonMiddleware)
     app.add_middleware(ContentTypeMiddleware)

@@ -223,6 +223,27 @@ def with_body(
     return {**scope, "headers": headers}, passing_receive
 
 
+class HeadAsGetMiddleware:
+    """HEAD is answered as GET would be, without the body (RFC 9110 §9.3.2): routes declare GET
+    only, and HEAD got 405 (found by trying the API as a monitor or a link checker does). The
+    headers, `Content-Length` included, are GET's."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
+
+
 class StrictJsonMiddleware:
     """Every JSON body is read once strictly (`common.json_body`) before any route sees it:
     refused values answer 422 (400 for what is not JSON), and the route reads the body as

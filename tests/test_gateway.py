@@ -19,6 +19,19 @@ from tools.stack import Stack, free_port
 PROVINCES = "/api/v1/locations/provinces"
 
 
+@pytest.mark.parametrize(
+    "path", ["/api/v1/locations/provinces", "/api/v1/users", "/healthz", "/openapi.json"]
+)
+def test_head_answers_as_get_without_the_body(admin: httpx.Client, path: str) -> None:
+    """HEAD got 405 everywhere (found trying the API as a monitor or a link checker does)."""
+    plain = {"Accept-Encoding": "identity"}
+    got, head = admin.get(path, headers=plain), admin.head(path, headers=plain)
+    assert got.status_code == head.status_code == 200, head.headers
+    assert head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["content-length"] == str(len(got.content))
+
+
 def test_unknown_prefix_is_a_404_problem(admin: httpx.Client) -> None:
     for path in ("/api/v1/nothing", "/api/v1/", "/api/v2/clubs"):
         assert_problem(admin.get(path), 404)
