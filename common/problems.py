@@ -20,6 +20,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common import db_errors, problem_codes, problem_texts_vi
+from common.allow import methods_at
 from common.problem_codes import CATALOGUE, TYPES, Code
 from common.vietnamese import ENGLISH, VIETNAMESE, Language, preferred_language
 
@@ -293,7 +294,12 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = str(exc.detail) if exc.detail else HTTPStatus(exc.status_code).phrase
     kind, code = _HTTP_PROBLEMS.get(exc.status_code, (Problem, None))
-    problem = kind(detail, code=code, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        allowed = methods_at(request.app, request.url.path)
+        if allowed:
+            headers["Allow"] = ", ".join(sorted(allowed))
+    problem = kind(detail, code=code, headers=headers)
     return problem_response(problem, request)
 
 

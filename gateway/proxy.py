@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from common.allow import methods_at
 from common.auth import Principal, Role, bearer_token
 from common.db import READ_METHODS
 from common.observability.access import ROUTE_HEADER
@@ -25,6 +26,7 @@ from common.problems import (
     BadRequest,
     Forbidden,
     GatewayTimeout,
+    MethodNotAllowed,
     NotFound,
     Problem,
     ServiceUnavailable,
@@ -341,6 +343,11 @@ class Forwarder:
 
 
 async def proxy_endpoint(request: Request) -> Response:
+    # A path the gateway serves itself, asked with a method it does not serve there (it was
+    # 404 "No API at /api/v1/users" for a PUT).
+    allowed = methods_at(request.app, request.url.path)
+    if allowed:
+        raise MethodNotAllowed("Method Not Allowed", headers={"Allow": ", ".join(sorted(allowed))})
     prefix, route = route_for(request.url.path)
     principal = authorise(request, route, prefix)
     forwarder: Forwarder = request.app.state.forwarder

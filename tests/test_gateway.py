@@ -32,6 +32,22 @@ def test_head_answers_as_get_without_the_body(admin: httpx.Client, path: str) ->
     assert head.headers["content-length"] == str(len(got.content))
 
 
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/api/v1/funders", "GET, HEAD, POST"),  # was `Allow: POST`
+        ("/api/v1/locations/provinces", "GET, HEAD"),
+        ("/api/v1/users", "GET, HEAD, POST"),  # the gateway's own, was 404
+    ],
+)
+def test_a_405_allows_every_method_of_the_path(
+    admin: httpx.Client, path: str, allowed: str
+) -> None:
+    answer = admin.put(path, json={})
+    assert_problem(answer, 405)
+    assert answer.headers["allow"] == allowed
+
+
 def test_unknown_prefix_is_a_404_problem(admin: httpx.Client) -> None:
     for path in ("/api/v1/nothing", "/api/v1/", "/api/v2/clubs"):
         assert_problem(admin.get(path), 404)
