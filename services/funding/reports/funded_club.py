@@ -63,7 +63,7 @@ def _funding(session: Session, principal: Principal, club_id: int) -> FundedClub
     rows = list(session.execute(funded_clubs.club_totals(visible)).all())
     if not rows:
         raise NotFound(f"No funded club {club_id} in your scope.")
-    items, _summary = funded_clubs.club_items(session, principal, NO_FILTERS, visible, rows)
+    items = funded_clubs.club_items(session, principal, NO_FILTERS, visible, rows)
     return items[0]
 
 

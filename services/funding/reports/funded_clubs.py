@@ -290,17 +290,14 @@ def club_items(
     filters: Filters,
     visible: list[ColumnElement[bool]],
     rows: list[ClubRow],
-) -> tuple[list[FundedClub], FundedSummary]:
-    """The page's items and the summary, for the page's `rows` (from `_page`)."""
+) -> list[FundedClub]:
+    """The items of these clubs' `rows` (from `_page` or `_every_row`)."""
     club_ids = [row[0] for row in rows]
     shares = _shares(session, visible, club_ids)
     partner = principal.role is Role.PARTNER
-    # What a partner may count: the same filters, any funder, but never another funder's
-    # amounts.
-    any_funder: Filters = {**filters, "funder_id": None}
-    shared = allocation_conditions(principal, **any_funder, own_only=False)
+    shared = _any_funder(principal, filters)
     others = _other_funders(session, principal, shared, club_ids) if partner else {}
-    items = [
+    return [
         FundedClub(
             club_id=club_id,
             club_code=None,
@@ -317,10 +314,39 @@ def club_items(
         )
         for club_id, province, commune, amount, count, first, last in rows
     ]
+
+
+def _any_funder(principal: Principal, filters: Filters) -> list[ColumnElement[bool]]:
+    """What a partner may count: the same filters, any funder, but never another funder's
+    amounts."""
+    any_funder: Filters = {**filters, "funder_id": None}
+    return allocation_conditions(principal, **any_funder, own_only=False)
+
+
+def _summary_of(
+    session: Session,
+    principal: Principal,
+    filters: Filters,
+    visible: list[ColumnElement[bool]],
+) -> FundedSummary:
+    """The clubs, amount and allocations the caller may see, and for a partner the clubs only
+    other funders paid for."""
+    partner = principal.role is Role.PARTNER
+    shared = _any_funder(principal, filters)
     other_clubs = _other_clubs(principal, shared, filters) if partner else literal(0)
     clubs, amount, count, others_only = _summary(session, visible, other_clubs)
-    summary = FundedSummary(clubs=clubs, amount=amount, allocations=count, other_clubs=others_only)
-    return items, summary
+    return FundedSummary(clubs=clubs, amount=amount, allocations=count, other_clubs=others_only)
+
+
+def _page_of_clubs(
+    session: Session,
+    principal: Principal,
+    filters: Filters,
+    visible: list[ColumnElement[bool]],
+    rows: list[ClubRow],
+) -> tuple[list[FundedClub], FundedSummary]:
+    items = club_items(session, principal, filters, visible, rows)
+    return items, _summary_of(session, principal, filters, visible)
 
 
 @router.get(
@@ -367,7 +393,7 @@ async def funded_clubs(
     visible = allocation_conditions(principal, **filters, own_only=True)
     if format != "json":
         every = await run_in_threadpool(_every_row, session, visible, since)
-        items, _ = await run_in_threadpool(club_items, session, principal, filters, visible, every)
+        items = await run_in_threadpool(club_items, session, principal, filters, visible, every)
         facts = await directory.facts_if_available({row[0] for row in every})
         if items and not _named(items, facts):
             raise ServiceUnavailable(
@@ -381,12 +407,12 @@ async def funded_clubs(
     if rows:
         # The clubs service names the page's clubs while the database sums up the rest.
         (items, summary), facts = await asyncio.gather(
-            run_in_threadpool(club_items, session, principal, filters, visible, rows),
+            run_in_threadpool(_page_of_clubs, session, principal, filters, visible, rows),
             directory.facts_if_available({row[0] for row in rows}),
         )
     else:
         items, summary = await run_in_threadpool(
-            club_items, session, principal, filters, visible, rows
+            _page_of_clubs, session, principal, filters, visible, rows
         )
     missing = list(CLUB_FIELDS) if items and not _named(items, facts) else []
     return FundedClubsPage(
