@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from common.clock import utcnow
 from common.club_directory import ClubFacts
-from common.db import id_of
+from common.db import conflict_insert, id_of
 from common.events.catalogue import PERSONAL_DATA_KEY, EventType
 from common.events.consumer import EventConsumer, FeedEvent
 from common.events.jetstream import source_feed
@@ -40,11 +40,18 @@ BANK_MATCHING = "bank_matching"
 
 
 def note_status(session: Session, data: dict[str, Any]) -> None:
-    known = session.get(KnownClub, data["club_id"]) or KnownClub(
-        club_id=data["club_id"], status=data["status"]
+    """One statement: the consumer and an admin's replay of an event put aside may apply a
+    club's event at the same moment (a read, then an insert, let the second fail on the
+    primary key: seen in CI)."""
+    values = {"club_id": data["club_id"], "status": data["status"], "updated_at": utcnow()}
+    table = KnownClub.__table__  # type: ignore[attr-defined]  # SQLModel does not declare it
+    statement = conflict_insert(session, table).values(**values)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["club_id"],
+            set_={"status": values["status"], "updated_at": values["updated_at"]},
+        )
     )
-    known.status, known.updated_at = data["status"], utcnow()
-    session.add(known)
 
 
 def on_club_event(session: Session, event: FeedEvent) -> None:
