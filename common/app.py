@@ -19,6 +19,7 @@ from common.health import database_check, health_router
 from common.idempotency import IdempotentReplay, on_replay
 from common.middleware import (
     BodyLimitMiddleware,
+    ConcretePathsFirstMiddleware,
     ContentTypeMiddleware,
     GzipRequestMiddleware,
     HeadAsGetMiddleware,
@@ -41,6 +42,7 @@ def install_plumbing(app: FastAPI, max_body_bytes: int, strict_json: bool = True
     # Before any route is added: every route then refuses query parameters it does not take.
     app.router.dependencies.append(Depends(refuse_unknown_query))
     app.add_exception_handler(IdempotentReplay, on_replay)
+    app.add_middleware(ConcretePathsFirstMiddleware)
     app.add_middleware(HeadAsGetMiddleware)
     if strict_json:
         app.add_middleware(StrictJsonMiddleware)

@@ -16,10 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common import json_body
+from common.allow import DocumentedPaths, documented_paths
 from common.problem_codes import Code
 from common.problems import (
     PROBLEM_MEDIA_TYPE,
     BadRequest,
+    MethodNotAllowed,
     PayloadTooLarge,
     Problem,
     UnsupportedMediaType,
@@ -242,6 +244,26 @@ class HeadAsGetMiddleware:
             await send(message)
 
         await self.app({**scope, "method": "GET"}, receive, without_body)
+
+
+class ConcretePathsFirstMiddleware(HttpMiddleware):
+    """A path the document lists on its own answers 405 for a method it does not list, as
+    OpenAPI matches a concrete path before a templated one: the router handed it to the
+    templated path beside it (`GET /api/v1/bank-loans/search` answered 422 "loan_id: not an
+    integer" from `/api/v1/bank-loans/{loan_id}`, and the 405s of that path named GET in
+    `Allow`)."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = scope["app"]
+        paths: DocumentedPaths | None = getattr(app.state, "documented_paths", None)
+        if paths is None:  # built once, off the event loop
+            paths = await run_in_threadpool(documented_paths, app)
+        if paths.refuses(scope["method"], scope["path"]):
+            allowed = ", ".join(sorted(paths.methods_at(scope["path"])))
+            problem = MethodNotAllowed("Method Not Allowed", headers={"Allow": allowed})
+            await send_problem(scope, send, problem)
+            return
+        await self.app(scope, receive, send)
 
 
 class StrictJsonMiddleware:

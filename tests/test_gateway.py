@@ -1,5 +1,6 @@
 """The gateway as the only public entry: routing, roles, limits, upstream failures."""
 
+import re
 import socket
 import threading
 import time
@@ -46,6 +47,34 @@ def test_a_405_allows_every_method_of_the_path(
     answer = admin.put(path, json={})
     assert_problem(answer, 405)
     assert answer.headers["allow"] == allowed
+
+
+def test_a_concrete_path_refuses_the_methods_only_a_templated_path_beside_it_has(
+    admin: httpx.Client,
+) -> None:
+    """OpenAPI matches `/api/v1/bank-loans/search` before `/api/v1/bank-loans/{loan_id}`; the
+    router gave the templated path the methods the concrete one lacks (`GET …/search` answered
+    422 "loan_id: not an integer", and 405s there named GET in `Allow`). Every such pair of the
+    merged document, through the gateway to each service and the gateway's own."""
+    paths = admin.get("/openapi.json").json()["paths"]
+    patterns = {
+        template: re.compile("[^/]+".join(map(re.escape, re.split(r"\{[^}/]+\}", template))))
+        for template in paths
+    }
+    concrete = [
+        template
+        for template in paths
+        if "{" not in template
+        and any("{" in other and patterns[other].fullmatch(template) for other in paths)
+    ]
+    assert "/api/v1/bank-loans/search" in concrete and "/api/v1/webhooks/event-types" in concrete
+    for template in concrete:
+        methods = {method.upper() for method in paths[template]}
+        allowed = ", ".join(sorted(methods | ({"HEAD"} if "GET" in methods else set())))
+        for method in sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - methods):
+            answer = admin.request(method, template, json={} if method != "GET" else None)
+            assert_problem(answer, 405)
+            assert answer.headers["allow"] == allowed, (method, template)
 
 
 def test_unknown_prefix_is_a_404_problem(admin: httpx.Client) -> None:
