@@ -53,7 +53,7 @@ from common.openapi import REQUIRED_MARK
 from common.problem_codes import Code
 from common.problems import (
     PROBLEM_MEDIA_TYPE,
-    PreconditionRequired,
+    BadRequest,
     Problem,
     field_error,
     problem_response,
@@ -242,7 +242,7 @@ def _claiming(*, required: bool) -> Any:
                 min_length=1,  # an empty key is refused (422), not taken as no key
                 max_length=MAX_KEY_LENGTH,
                 description="Makes retries safe: the same key and body return the first answer.",
-                # The code answers 428 without it, so the document says it is required.
+                # The code answers 400 without it, so the document says it is required.
                 json_schema_extra={REQUIRED_MARK: True} if required else None,
             ),
         ] = None,
@@ -251,7 +251,7 @@ def _claiming(*, required: bool) -> Any:
         if not idempotency_key:
             if required:
                 required_code = Code.IDEMPOTENCY_KEY_REQUIRED
-                raise PreconditionRequired(
+                raise BadRequest(
                     "This operation requires an Idempotency-Key header.",
                     code=required_code,
                     errors=[
@@ -272,7 +272,8 @@ def _claiming(*, required: bool) -> Any:
 Idempotency = Annotated[IdempotentRequest, _claiming(required=False)]
 """A write that takes an optional `Idempotency-Key`."""
 RequiredIdempotency = Annotated[IdempotentRequest, _claiming(required=True)]
-"""A write that requires an `Idempotency-Key` (428 without one): the bank's postings."""
+"""A write that requires an `Idempotency-Key` (400 without one, as the IETF's Idempotency-Key
+draft has it): the bank's postings."""
 
 
 async def on_replay(_request: Request, exc: Exception) -> Response:

@@ -235,7 +235,7 @@ def _add_error_answers(operation: dict[str, Any], method: str) -> None:
         if parameter.get("in") == "header":
             errors.update(_ERRORS_OF_HEADERS.get(name, {}))
             if name == IDEMPOTENCY_HEADER and parameter.get("required"):
-                errors["428"] = "The Idempotency-Key header is missing"
+                errors["400"] = "Malformed request, or the Idempotency-Key header is missing"
     responses = operation.setdefault("responses", {})
     for status, description in errors.items():
         responses.setdefault(status, _problem_response(description))
@@ -247,7 +247,7 @@ def _names_object(parameter: dict[str, Any]) -> bool:
 
 
 def _mark_required_headers(operation: dict[str, Any]) -> None:
-    """A header a dependency checks itself (to answer 428, not 422) is declared optional to
+    """A header a dependency checks itself (to answer 400, not 422) is declared optional to
     FastAPI and marked with REQUIRED_MARK: the document says it is required."""
     for parameter in operation.get("parameters", []):
         schema = parameter.get("schema", {})

@@ -48,6 +48,7 @@ class Code(StrEnum):
     MALFORMED_GZIP = "malformed_gzip"
     MALFORMED_BODY = "malformed_body"
     DOT_SEGMENTS = "dot_segments"
+    IDEMPOTENCY_KEY_REQUIRED = "idempotency_key_required"
     UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
     INVALID_GRANT = "invalid_grant"
     REFRESH_TOKEN_REUSED = "refresh_token_reused"
@@ -194,9 +195,6 @@ class Code(StrEnum):
     GONE = "gone"
     SYNC_TOKEN_EXPIRED = "sync_token_expired"
 
-    PRECONDITION_REQUIRED = "precondition_required"
-    IDEMPOTENCY_KEY_REQUIRED = "idempotency_key_required"
-
     TOO_MANY_REQUESTS = "too_many_requests"
     TOO_MANY_FAILED_LOGINS = "too_many_failed_logins"
     RATE_LIMITED = "rate_limited"
@@ -292,10 +290,6 @@ GONE = ProblemType(
     "gone", "Gone", 410,
     "What the request refers to is no longer kept; the detail says what to do instead.",
 )  # fmt: skip
-PRECONDITION_REQUIRED = ProblemType(
-    "precondition-required", "Precondition Required", 428,
-    "The operation needs a header the request did not send.",
-)  # fmt: skip
 TOO_MANY_REQUESTS = ProblemType(
     "too-many-requests", "Too Many Requests", 429,
     "Too many attempts; wait the Retry-After seconds before the next.",
@@ -328,6 +322,9 @@ CATALOGUE: dict[Code, CodeInfo] = {
         "too early; send the whole compressed body, or send it uncompressed.",
         Code.MALFORMED_BODY: "The form or multipart body cannot be parsed; check its encoding "
         "against its Content-Type.",
+        Code.IDEMPOTENCY_KEY_REQUIRED: "The operation requires an Idempotency-Key header (as "
+        "the IETF's Idempotency-Key draft answers its absence): send a new unique key with each "
+        "new request, and the same key with its retries.",
         Code.DOT_SEGMENTS: "The path has a '.' or '..' segment (also written %2e); send the path "
         "it stands for.",
         Code.UNSUPPORTED_GRANT_TYPE: "POST /auth/token takes grant_type authorization_code, "
@@ -593,11 +590,6 @@ CATALOGUE: dict[Code, CodeInfo] = {
         Code.GONE: "What the request refers to is no longer kept.",
         Code.SYNC_TOKEN_EXPIRED: "The sync token is older than what is kept of deletions: "
         "read the list in full (without changed_since) and sync from its new sync_token.",
-    }),
-    **_of(PRECONDITION_REQUIRED, {
-        Code.PRECONDITION_REQUIRED: "A header the operation needs is missing.",
-        Code.IDEMPOTENCY_KEY_REQUIRED: "The operation requires an Idempotency-Key header; "
-        "send a new unique key with each new request.",
     }),
     **_of(TOO_MANY_REQUESTS, {
         Code.TOO_MANY_REQUESTS: "Wait the Retry-After seconds.",

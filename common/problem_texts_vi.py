@@ -39,7 +39,6 @@ TITLES: dict[str, str] = {
     "validation-error": "Dữ liệu không hợp lệ",
     "idempotency-key-reused": "Idempotency-Key đã được dùng",
     "gone": "Không còn lưu giữ",
-    "precondition-required": "Thiếu điều kiện trước",
     "too-many-requests": "Quá nhiều yêu cầu",
     "service-unavailable": "Dịch vụ tạm thời không phục vụ được",
     "database-busy": "Cơ sở dữ liệu đang bận",
@@ -56,6 +55,8 @@ CODES: dict[Code, str] = {
     "ngang; hãy gửi đủ nội dung nén, hoặc gửi không nén.",
     Code.MALFORMED_BODY: "Không phân tích được nội dung biểu mẫu (form/multipart); hãy kiểm tra "
     "cách mã hóa so với Content-Type.",
+    Code.IDEMPOTENCY_KEY_REQUIRED: "Thao tác cần tiêu đề Idempotency-Key: hãy gửi một khóa mới, "
+    "duy nhất cho mỗi yêu cầu mới, và gửi lại đúng khóa đó khi thử lại.",
     Code.DOT_SEGMENTS: "Đường dẫn có đoạn '.' hoặc '..' (kể cả viết %2e); hãy gửi đường dẫn đã "
     "rút gọn.",
     Code.UNSUPPORTED_GRANT_TYPE: "POST /auth/token chỉ nhận grant_type authorization_code, "
@@ -257,9 +258,6 @@ CODES: dict[Code, str] = {
     Code.GONE: "Thứ mà yêu cầu nhắc tới không còn được lưu giữ.",
     Code.SYNC_TOKEN_EXPIRED: "Sync token cũ hơn phần lịch sử xóa được lưu: hãy đọc toàn bộ danh "
     "sách rồi đồng bộ từ sync_token mới.",
-    Code.PRECONDITION_REQUIRED: "Thiếu một tiêu đề (header) mà thao tác cần.",
-    Code.IDEMPOTENCY_KEY_REQUIRED: "Thao tác cần tiêu đề Idempotency-Key; hãy gửi một khóa mới, "
-    "duy nhất cho mỗi yêu cầu mới.",
     Code.TOO_MANY_REQUESTS: "Hãy đợi số giây trong Retry-After.",
     Code.RATE_LIMITED: "Số lần gọi mỗi phút vượt mức cho phép của vai trò; hãy đợi số giây trong "
     "Retry-After.",

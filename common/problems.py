@@ -169,10 +169,6 @@ class PreconditionFailed(Problem):
     slug = "precondition-failed"
 
 
-class PreconditionRequired(Problem):
-    slug = "precondition-required"
-
-
 class PayloadTooLarge(Problem):
     slug = "payload-too-large"
 

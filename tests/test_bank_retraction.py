@@ -125,7 +125,7 @@ def test_only_the_posting_bank_or_an_admin_retracts(
     partner = as_role("partner", funder_id=1)
     assert assert_problem(retract(partner, loan_id), 403)
     unkeyed = matched["bank"].post(f"{BANKS}/{loan_id}/retraction", json={"reason": "x"})
-    assert assert_problem(unkeyed, 428)
+    assert assert_problem(unkeyed, 400)
     assert assert_problem(retract(matched["bank"], loan_id, reason=""), 422, "reason")
     assert admin.get(f"{BANKS}/{loan_id}").json()["retracted_at"] is None
     assert retract(admin, loan_id, "the bank asked by letter").status_code == 200

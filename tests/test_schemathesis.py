@@ -37,6 +37,11 @@ CHECKS = ",".join(
         # what was made can be read, what was deleted cannot
         "ensure_resource_availability",
         "use_after_free",
+        # a method a path does not list is a 405 naming those it does (a concrete path's was
+        # handed to the templated one beside it), a missing required header a 4xx of the kind
+        # clients expect (the Idempotency-Key's was 428)
+        "unsupported_method",
+        "missing_required_header",
     )
 )
 """Not `positive_data_acceptance`: rules across fields and objects (a funder required for an
