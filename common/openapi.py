@@ -30,6 +30,10 @@ _ERRORS_OF_FILTERS = {
 OBJECT_FILTERS = frozenset({"province", "commune", "programme"})
 """Query parameters that name one object (as do the `…_id` ones): a filter on an unknown one,
 or on one out of the caller's scope, answers 404 rather than an empty list."""
+AREA_FILTERS = frozenset({"province", "commune"})
+"""Fields of a body that filter by area (`POST /api/v1/loans/indicators`), answering 404 as
+a query's do; a record's own place is `province_code`, `commune_code`, and its `…_id` fields
+and `programme` are what it refers to (refused with 409 or 422)."""
 _ERRORS_OF_HEADERS = {"if-match": {"412": "The object changed since the ETag was read"}}
 WRITE_METHODS = ("post", "put", "patch", "delete")
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -64,7 +68,7 @@ def problem_aware_openapi(app: FastAPI) -> dict[str, Any]:
     for path_item in schema.get("paths", {}).values():
         for method, operation in path_item.items():
             _mark_required_headers(operation)
-            _add_error_answers(operation, method)
+            _add_error_answers(operation, method, components)
             responses = operation.setdefault("responses", {})
             for status, response in responses.items():
                 if status.startswith(("4", "5")) and status != "422":
@@ -218,8 +222,9 @@ def _path_parameters(path: str) -> list[str]:
     return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
 
 
-def _add_error_answers(operation: dict[str, Any], method: str) -> None:
-    """The answers an operation can give by what it takes: a body, ids in its path, headers."""
+def _add_error_answers(operation: dict[str, Any], method: str, components: dict[str, Any]) -> None:
+    """The answers an operation can give by what it takes: a body, ids in its path, filters
+    naming objects (in its query or its body), headers."""
     errors: dict[str, str] = {}
     parameters = operation.get("parameters", [])
     if method in WRITE_METHODS:
@@ -228,7 +233,9 @@ def _add_error_answers(operation: dict[str, Any], method: str) -> None:
         errors.update(_ERRORS_OF_BODIES)
     if any(p.get("in") == "path" for p in parameters):
         errors.update(_ERRORS_OF_PATHS)
-    elif any(_names_object(p) for p in parameters):
+    elif any(_names_object(p) for p in parameters) or AREA_FILTERS.intersection(
+        _body_fields(operation, components)
+    ):
         errors.update(_ERRORS_OF_FILTERS)
     for parameter in parameters:
         name = str(parameter.get("name", "")).lower()
@@ -244,6 +251,12 @@ def _add_error_answers(operation: dict[str, Any], method: str) -> None:
 def _names_object(parameter: dict[str, Any]) -> bool:
     name = str(parameter.get("name", ""))
     return parameter.get("in") == "query" and (name.endswith("_id") or name in OBJECT_FILTERS)
+
+
+def _body_fields(operation: dict[str, Any], components: dict[str, Any]) -> list[str]:
+    """The top-level fields of an operation's JSON body."""
+    content = operation.get("requestBody", {}).get("content", {})
+    return list(_properties(content.get("application/json", {}).get("schema", {}), components))
 
 
 def _mark_required_headers(operation: dict[str, Any]) -> None:

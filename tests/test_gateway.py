@@ -384,6 +384,9 @@ def test_the_document_states_every_answer_the_gateway_or_a_filter_gives(stack: S
                 assert "404" in operation["responses"], path
     assert "404" in paths["/api/v1/allocations"]["get"]["responses"]
     assert "404" in paths["/api/v1/reports/targets/national"]["get"]["responses"]
+    # an area a report's body names, out of an officer's provinces (it was not documented)
+    assert "404" in paths["/api/v1/loans/indicators"]["post"]["responses"]
+    assert "404" in paths["/api/v1/clubs/indicators"]["post"]["responses"]
     assert "409" in paths["/api/v1/funds/{fund_id}/loan-rules"]["get"]["responses"]
     assert "401" in paths["/auth/revoke"]["post"]["responses"]
 
