@@ -7,6 +7,7 @@ prefix to that service, so the document never promises a path the gateway does n
 import asyncio
 import copy
 import json
+import re
 import time
 from typing import Any
 
@@ -57,6 +58,27 @@ def _rate_limited(path_item: dict[str, Any]) -> dict[str, Any]:
     return path_item
 
 
+_SCHEMA_REF = re.compile(r'"#/components/schemas/([^"]+)"')
+
+
+def _referenced_only(merged: dict[str, Any]) -> None:
+    """Drops the schemas nothing in the document leads to: those of a service's operations the
+    gateway does not route, or answers itself (`ClubsHoldings`: the gateway gathers a member's
+    holdings), were left in the merged document."""
+    schemas: dict[str, Any] = merged["components"]["schemas"]
+    outside = {key: value for key, value in merged.items() if key != "components"}
+    outside["components"] = {k: v for k, v in merged["components"].items() if k != "schemas"}
+    wanted = set(_SCHEMA_REF.findall(json.dumps(outside)))
+    todo = list(wanted)
+    while todo:
+        for name in _SCHEMA_REF.findall(json.dumps(schemas.get(todo.pop(), {}))):
+            if name not in wanted:
+                wanted.add(name)
+                todo.append(name)
+    for name in [name for name in schemas if name not in wanted]:
+        del schemas[name]
+
+
 def merge(
     gateway_doc: dict[str, Any], service_docs: dict[str, dict[str, Any] | None]
 ) -> dict[str, Any]:
@@ -81,6 +103,7 @@ def merge(
             if _routed_to(service, path):
                 merged["paths"][path] = _rate_limited(item)
     merged["paths"] = dict(sorted(merged["paths"].items()))
+    _referenced_only(merged)
     merged["servers"] = [{"url": "/", "description": "This gateway"}]
     # Every code a problem (or a field error) can carry: code → type, status, meaning.
     merged["x-problem-codes"] = problem_codes.openapi_extension()
