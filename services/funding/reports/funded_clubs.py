@@ -393,8 +393,11 @@ async def funded_clubs(
     visible = allocation_conditions(principal, **filters, own_only=True)
     if format != "json":
         every = await run_in_threadpool(_every_row, session, visible, since)
-        items = await run_in_threadpool(club_items, session, principal, filters, visible, every)
-        facts = await directory.facts_if_available({row[0] for row in every})
+        # The clubs service names the clubs while the database gives their funders' shares.
+        items, facts = await asyncio.gather(
+            run_in_threadpool(club_items, session, principal, filters, visible, every),
+            directory.facts_if_available({row[0] for row in every}),
+        )
         if items and not _named(items, facts):
             raise ServiceUnavailable(
                 "The clubs service did not answer: the file would lack the clubs' names. "
